@@ -1,0 +1,89 @@
+"""Access lists with FreeSWITCH's semantics (switch_network_list_validate_ip).
+
+Among the nodes whose CIDR holds the address, the one with the most prefix
+bits decides; on equal bits the later node wins; with no match the list's
+default applies. IPv4-mapped IPv6 addresses are matched as IPv4. An address
+that does not parse is denied: FreeSWITCH would read it as 0.0.0.0 and might
+let it through a 0.0.0.0/0 node.
+"""
+
+import ipaddress
+import threading
+
+from cachetools import LRUCache
+
+
+def parse_address(text):
+    """The source address as an ip_address, or None when it is not one plain address."""
+    if not isinstance(text, str) or "%" in text or len(text) > 45:
+        return None  # zone ids, lists and junk: inet_pton refuses them too
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def parse_network(text):
+    """A CIDR (or bare address) as an ip_network; host bits are masked off as FreeSWITCH does.
+
+    Raises ValueError with a readable message.
+    """
+    if not isinstance(text, str) or "%" in text:
+        raise ValueError("%r is not a CIDR" % (text,))
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError("%r is not a CIDR (like 192.0.2.0/24 or 2001:db8::/32)" % (text,)) from None
+    if network.version == 6 and network.prefixlen >= 96 and network.network_address.ipv4_mapped:
+        mapped = network.network_address.ipv4_mapped
+        network = ipaddress.ip_network("%s/%d" % (mapped, network.prefixlen - 96), strict=False)
+    return network
+
+
+class Acl:
+    """One named list: a default and ordered (allow, network) nodes.
+
+    Verdicts are cached per address text; the cache is guarded by a lock
+    because every call thread shares it.
+    """
+
+    CACHE_SIZE = 8192
+
+    def __init__(self, name, default_allow, nodes):
+        self.name = name
+        self.default_allow = bool(default_allow)
+        self.nodes = tuple(nodes)
+        self._by_version = {
+            v: [(int(n.network_address), int(n.netmask), n.prefixlen, bool(allow))
+                for allow, n in self.nodes if n.version == v]
+            for v in (4, 6)
+        }
+        self._cache = LRUCache(self.CACHE_SIZE)
+        self._lock = threading.Lock()
+
+    def allows(self, address_text):
+        """True when the list lets ``address_text`` through; unparsable text is denied."""
+        with self._lock:
+            verdict = self._cache.get(address_text)
+        if verdict is None:
+            verdict = self.allows_address(parse_address(address_text))
+            if isinstance(address_text, str) and len(address_text) <= 64:
+                with self._lock:
+                    self._cache[address_text] = verdict
+        return verdict
+
+    def allows_address(self, address):
+        """The verdict for an ip_address (or None, which is denied)."""
+        if address is None:
+            return False
+        value = int(address)
+        best_bits = -1
+        verdict = self.default_allow
+        for network, mask, bits, allow in self._by_version[address.version]:
+            if value & mask == network and bits >= best_bits:
+                best_bits = bits
+                verdict = allow
+        return verdict

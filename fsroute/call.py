@@ -1,0 +1,190 @@
+"""One call inside FreeSWITCH: decide, bridge with failover, leave variables and a log line.
+
+``handle(session, args)`` is what ``fsroute.route.handler`` runs. Whatever
+goes wrong in here, the call ends with a defined cause and one ERROR line:
+no exception ever reaches FreeSWITCH.
+"""
+
+import os
+import sys
+import time
+
+from . import health, router
+from .causes import CAUSES, FALLBACK_CAUSE
+from .fslog import ERROR, INFO, log
+from .rules import RulesError
+from .store import store_for
+
+BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
+CALLER_GONE = "ORIGINATOR_CANCEL"
+
+
+def rules_path(session, args):
+    """Where this call's rules live: args, channel var, then ``default_rules_path()``."""
+    path = (args or "").strip()
+    if path:
+        return path
+    return session.getVariable("fsroute_rules") or default_rules_path()
+
+
+def default_rules_path():
+    """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
+    freeswitch = sys.modules.get("freeswitch")
+    if freeswitch is not None:
+        path = freeswitch.getGlobalVariable("fsroute_rules")
+        if path:
+            return path
+    path = os.environ.get("FSROUTE_RULES")
+    if path:
+        return path
+    conf_dir = freeswitch.getGlobalVariable("conf_dir") if freeswitch is not None else None
+    return os.path.join(conf_dir or "/etc/freeswitch", "fsroute.yaml")
+
+
+class _Call:
+    """What one call did, for its variables and its log line."""
+
+    def __init__(self, session):
+        self.session = session
+        self.started = time.perf_counter()
+        self.uuid = _uuid(session)
+        self.result = None
+        self.route = None
+        self.number = None
+        self.attempts = []  # (gateway, outcome)
+        self.hangup_cause = None
+        self.detail = ""
+        self.sha = None
+
+
+def handle(session, args):
+    """Route the call on ``session``; never raises."""
+    call = _Call(session)
+    loaded = None
+    try:
+        loaded = store_for(rules_path(session, args)).current()
+        _route(call, loaded)
+    except Exception as exc:
+        _crash(call, loaded, exc)
+        return
+    try:
+        loaded.count(call.result, call.route)
+        log(INFO, _log_line(call))
+    except Exception as exc:  # logging must not turn a routed call into a crash
+        _crash(call, loaded, exc)
+
+
+def _route(call, loaded):
+    rules = loaded.rules
+    session = call.session
+    call.sha = rules.sha
+    session.setVariable("fsroute_rules_sha", rules.sha)
+    decision = router.decide(rules, session.getVariable,
+                             health.states_for(rules.defaults).down, loaded.selector)
+    call.detail = decision.detail
+    if decision.route is not None:
+        call.route = decision.route.name
+        session.setVariable("fsroute_route", call.route)
+    if decision.result != router.ROUTE:
+        call.result = decision.result
+        _finish(call, getattr(rules.defaults, "on_" + decision.result).cause)
+        return
+    call.number = decision.number
+    session.setVariable("fsroute_number", call.number)
+    _bridge(call, rules, decision)
+
+
+def _bridge(call, rules, decision):
+    """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving."""
+    session = call.session
+    saved = session.getVariable("continue_on_fail")
+    # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
+    session.setVariable("continue_on_fail", "true")
+    cause = None
+    try:
+        for gateway in decision.gateways:
+            if not session.ready():
+                cause = CALLER_GONE
+                break
+            session.setVariable("originate_disposition", "")
+            session.setVariable("fsroute_gateway", gateway)
+            session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
+            cause = (session.getVariable("originate_disposition")
+                     or session.getVariable("originate_failed_cause") or "").upper()
+            call.attempts.append((gateway, cause or "UNKNOWN"))
+            if cause == "SUCCESS":
+                call.result = BRIDGED
+                session.setVariable("fsroute_result", BRIDGED)
+                return
+            if cause == CALLER_GONE or not session.ready():
+                cause = CALLER_GONE
+                break
+            if cause not in rules.defaults.failover_on:
+                break
+    finally:
+        session.setVariable("continue_on_fail", saved or "")
+    call.result = FAILED
+    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
+    _finish(call, cause if cause in CAUSES and cause != "SUCCESS" else FALLBACK_CAUSE)
+
+
+def _finish(call, cause):
+    """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
+    session = call.session
+    session.setVariable("fsroute_result", call.result)
+    if cause is not None and session.ready():
+        call.hangup_cause = cause
+        session.hangup(cause)
+
+
+def _crash(call, loaded, exc):
+    """The crash barrier: one ERROR line, result 'error', the configured cause."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
+    if isinstance(exc, RulesError):
+        what = "no usable rules: %s" % str(exc).split("\n")[0]
+    else:
+        what = "%s: %s%s" % (type(exc).__name__, str(exc)[:200], where)
+    try:
+        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, what))
+    except Exception:
+        pass
+    cause = loaded.rules.defaults.on_error.cause if loaded is not None else FALLBACK_CAUSE
+    call.result = ERROR_RESULT
+    try:
+        _finish(call, cause)
+    except Exception:
+        try:
+            call.session.hangup(cause or FALLBACK_CAUSE)
+        except Exception:
+            pass
+    try:
+        if loaded is not None:
+            loaded.count(ERROR_RESULT, None)
+    except Exception:
+        pass
+
+
+def _uuid(session):
+    try:
+        return session.getVariable("uuid") or session.get_uuid()
+    except Exception:
+        return "?"
+
+
+def _log_line(call):
+    tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
+            % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
+               call.hangup_cause or "-", call.sha or "-",
+               (time.perf_counter() - call.started) * 1000.0,
+               " (%s)" % call.detail if call.detail else ""))
+
+
+def _quote(name):
+    if name is None:
+        return "-"
+    return '"%s"' % name.replace('"', "'") if " " in name or '"' in name else name

@@ -1,0 +1,135 @@
+"""The ``fsroute`` command: check and simulate rules files outside FreeSWITCH."""
+
+import argparse
+import json
+import sys
+
+from . import rules as rules_module
+from .causes import CAUSES
+from .rules import NAME_RE, VARIABLE_RE, RulesError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with bad arguments reported on one line (exit 2)."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s\n" % (self.prog, message))
+
+
+def _pair(text, what, value_ok):
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value_ok(name, value):
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    return name, value
+
+
+def _variable(text):
+    return _pair(text, "NAME=VALUE", lambda n, v: VARIABLE_RE.match(n))
+
+
+def _failure(text):
+    name, cause = _pair(text, "GATEWAY=CAUSE with a FreeSWITCH cause",
+                        lambda n, v: NAME_RE.match(n) and v.upper() in CAUSES and v.upper() != "SUCCESS")
+    return name, cause.upper()
+
+
+def _gateways(text):
+    names = [n for n in text.split(",") if n]
+    if not names or not all(NAME_RE.match(n) for n in names):
+        raise argparse.ArgumentTypeError("%r is not a comma-separated list of gateway names" % text)
+    return names
+
+
+def _count(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10000000:
+        raise argparse.ArgumentTypeError("%r is not a whole number from 1 to 10000000" % text)
+    return value
+
+
+def build_parser():
+    parser = _Parser(prog="fsroute", description=__doc__)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+    commands.required = True
+
+    check = commands.add_parser("check", help="validate a rules file")
+    check.add_argument("rules")
+
+    sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
+    sim.add_argument("rules")
+    sim.add_argument("--dest", required=True, help="destination_number")
+    sim.add_argument("--src-ip", help="network_addr of the caller")
+    sim.add_argument("--caller", help="caller_id_number")
+    sim.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
+                     help="any other channel variable")
+    sim.add_argument("--down", type=_gateways, action="append", default=[], metavar="GW[,GW...]",
+                     help="gateways that gwlist reports DOWN")
+    sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
+                     help="that gateway's bridge fails with CAUSE")
+    sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
+    sim.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return check(args.rules)
+        return simulate(args)
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+
+
+def check(path):
+    ruleset = rules_module.load(path)
+    print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
+          % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
+             len(ruleset.gateway_names()), ruleset.sha))
+    return 0
+
+
+def simulate(args):
+    from .simulate import simulate as run
+
+    down = [name for names in args.down for name in names]
+    report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
+                 dict(args.fail), args.calls)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif args.calls == 1:
+        _print_call(report)
+    else:
+        _print_summary(report)
+    return 0
+
+
+def _print_call(report):
+    print("result:  %s" % report["result"])
+    print("route:   %s" % (report["route"] or "-"))
+    print("number:  %s" % (report["number"] or "-"))
+    print("hangup:  %s" % (report["hangup_cause"] or "-"))
+    if report["attempts"]:
+        print("%-3s %-40s %s" % ("#", "dial string", "outcome"))
+        for i, attempt in enumerate(report["attempts"], 1):
+            print("%-3d %-40s %s" % (i, attempt["dialstring"], attempt["outcome"]))
+
+
+def _print_summary(report):
+    calls = report["calls"]
+    print("%d calls" % calls)
+    print("%-16s %8s %7s" % ("result", "calls", "share"))
+    for result, count in sorted(report["results"].items()):
+        print("%-16s %8d %6.1f%%" % (result, count, 100.0 * count / calls))
+    print("%-16s %8s %7s" % ("bridged via", "calls", "share"))
+    for gateway, count in report["gateways"].items():
+        print("%-16s %8d %6.1f%%" % (gateway, count, 100.0 * count / calls))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The control API: ``fs_cli -x "python fsroute.ctl <command>"``.
+
+mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
+from fs_cli; only what is written to ``stream`` reaches the operator.
+Commands: ``reload [RULES]``, ``status [RULES]``,
+``test <destination> [<source-ip> [<caller>]]``.
+"""
+
+import time
+
+from . import health, router
+from .call import default_rules_path
+from .rules import RulesError
+from .store import store_for
+
+USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
+         "test <destination> [<source-ip> [<caller>]]\n")
+
+
+def fsapi(session, stream, env, args):
+    """mod_python3 API entry point; writes the answer to ``stream``."""
+    try:
+        stream.write(command(args))
+    except Exception as exc:  # an API command must answer, not raise into FreeSWITCH
+        stream.write("-ERR fsroute.ctl failed: %s: %s\n" % (type(exc).__name__, exc))
+
+
+def command(args):
+    """The text answer to one control command line."""
+    words = (args or "").split()
+    if not words:
+        return USAGE
+    verb, rest = words[0], words[1:]
+    if verb == "reload" and len(rest) <= 1:
+        return reload(rest[0] if rest else default_rules_path())
+    if verb == "status" and len(rest) <= 1:
+        return status(rest[0] if rest else default_rules_path())
+    if verb == "test" and 1 <= len(rest) <= 3:
+        return test(default_rules_path(), *rest)
+    return USAGE
+
+
+def reload(path):
+    store = store_for(path)
+    try:
+        loaded = store.reload()
+    except RulesError as exc:
+        return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
+    return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
+
+
+def status(path):
+    store = store_for(path)
+    loaded = store.loaded
+    if loaded is None:
+        try:
+            loaded = store.current()
+        except RulesError:
+            pass
+    lines = ["rules: %s" % path]
+    if loaded is None:
+        lines.append("loaded: never")
+    else:
+        rules = loaded.rules
+        lines += ["sha: %s" % rules.sha,
+                  "loaded_at: %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)),
+                  "routes: %d  groups: %d  acls: %d" % (len(rules.routes), len(rules.groups), len(rules.acls))]
+    error = store.last_error
+    lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
+    if loaded is not None:
+        rules = loaded.rules
+        readings = health.states_for(rules.defaults).last_readings()
+        lines.append("gateways:")
+        for name in sorted(rules.gateway_names()):
+            profile = rules.profile_of(name)
+            if profile not in readings:
+                state = "not read yet"
+            elif readings[profile] is None:
+                state = "unknown (gwlist unreadable, taken as up)"
+            else:
+                state = "DOWN" if name in readings[profile] else "up"
+            lines.append("  %s (%s): %s" % (name, profile, state))
+        results, routes = loaded.counts()
+        lines.append("calls by result: %s" % (_counts(results) or "none"))
+        lines.append("calls by route:")
+        for route in rules.routes:
+            lines.append("  %s: %d" % (route.name, routes.get(route.name, 0)))
+    return "\n".join(lines) + "\n"
+
+
+def test(path, destination, source=None, caller=None):
+    """A dry run: what a call would get, without bridging or moving round-robin positions."""
+    try:
+        loaded = store_for(path).current()
+    except RulesError as exc:
+        return "-ERR %s\n" % str(exc.problems[0])
+    facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
+    rules = loaded.rules
+    decision = router.decide(rules, facts.get, health.states_for(rules.defaults).down,
+                             loaded.selector.copy())
+    lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
+             "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
+             "route: %s" % (decision.route.name if decision.route else "-"),
+             "number: %s" % (decision.number or "-"),
+             "gateways: %s" % (" ".join(decision.gateways) or "-")]
+    for gateway in decision.gateways:
+        lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    return "\n".join(lines) + "\n"
+
+
+def _counts(counter):
+    return " ".join("%s=%d" % item for item in sorted(counter.items()))

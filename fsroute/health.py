@@ -1,0 +1,121 @@
+"""Which gateways are down: ``sofia profile <p> gwlist down``, read at most once per TTL.
+
+A reading that fails (an exception, ``Invalid Profile [p]``, ``-ERR ...``,
+anything that is not a list of names, no answer within the timeout) means
+"unknown": every gateway of that profile is taken as up, since FreeSWITCH
+refuses a really-down gateway with GATEWAY_DOWN and failover carries on.
+Unknown readings are cached like good ones, so the warning about them is
+written once per TTL, not once per call.
+
+Readings run in a worker thread that callers wait on for at most
+``timeout`` seconds. Inside FreeSWITCH ``API.executeString`` keeps the GIL
+while it runs, so a hung command still stalls Python there; the bound holds
+for anything that releases the GIL.
+"""
+
+import re
+import threading
+import time
+
+from cachetools import TTLCache
+
+from .fslog import WARNING, api, log
+
+_NAMES_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:+-]*\Z")
+
+
+def parse_gwlist(text):
+    """The DOWN gateways in a gwlist answer, or None when it is not such an answer."""
+    if not isinstance(text, str):
+        return None
+    names = text.split()
+    if text.startswith("Invalid Profile") or not all(_NAMES_RE.match(n) for n in names):
+        return None
+    return frozenset(names)
+
+
+class _Reading:
+    __slots__ = ("started", "done", "result")
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.done = threading.Event()
+        self.result = None
+
+
+class GatewayStates:
+    """Cached gwlist readings per profile; safe to share between call threads."""
+
+    def __init__(self, ttl=2.0, timeout=0.5, run_api=api):
+        self.ttl = ttl
+        self.timeout = timeout
+        self._run_api = run_api
+        self._cache = TTLCache(maxsize=256, ttl=ttl)
+        self._pending = {}
+        self._lock = threading.Lock()
+
+    def down(self, profile):
+        """frozenset of DOWN gateway names of ``profile``, or None when unknown."""
+        with self._lock:
+            cached = self._cache.get(profile, self)
+            if cached is not self:
+                return cached
+            reading = self._pending.get(profile)
+            if reading is None:
+                reading = self._pending[profile] = _Reading()
+                threading.Thread(target=self._read, args=(profile, reading),
+                                 name="fsroute-gwlist", daemon=True).start()
+            elif time.monotonic() - reading.started > self.timeout:
+                return None  # still hung from an earlier call: do not wait again
+        if reading.done.wait(self.timeout):
+            return reading.result
+        with self._lock:
+            if self._pending.get(profile) is reading and profile not in self._cache:
+                self._cache[profile] = None
+                log(WARNING, "fsroute: 'sofia profile %s gwlist down' did not answer within %gs; "
+                    "taking its gateways as up" % (profile, self.timeout))
+        return None
+
+    def _read(self, profile, reading):
+        command = "sofia profile %s gwlist down" % profile
+        try:
+            answer = self._run_api(command)
+            result = parse_gwlist(answer)
+            if result is None:
+                log(WARNING, "fsroute: %r answered %r; taking its gateways as up"
+                    % (command, str(answer)[:80]))
+        except Exception as exc:  # the API is outside our control: never let it escape
+            result = None
+            log(WARNING, "fsroute: %r failed (%s: %s); taking its gateways as up"
+                % (command, type(exc).__name__, exc))
+        with self._lock:
+            self._cache[profile] = result
+            if self._pending.get(profile) is reading:
+                del self._pending[profile]
+        reading.result = result
+        reading.done.set()
+
+    def last_readings(self):
+        """{profile: frozenset or None} of the readings still within their TTL."""
+        with self._lock:
+            return dict(self._cache.items())
+
+
+_shared = {}
+_shared_lock = threading.Lock()
+
+
+def states_for(defaults):
+    """The GatewayStates shared by every rules file with these TTL and timeout settings."""
+    key = (defaults.status_ttl, defaults.status_timeout)
+    states = _shared.get(key)
+    if states is None:
+        with _shared_lock:
+            states = _shared.setdefault(key, GatewayStates(*key))
+    return states
+
+
+def forget_all():
+    """Drop every cached reading (tests and simulations start from a clean switch)."""
+    with _shared_lock:
+        _shared.clear()

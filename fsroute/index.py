@@ -1,0 +1,130 @@
+"""Find a call's candidate routes without scanning the whole table.
+
+Carrier tables hold one route per destination prefix (``^0044...``), often
+a hundred thousand of them. Each route's destination regex is reduced to
+the literal text every match must start with; routes are filed under that
+prefix, and a call looks up only the prefixes of its own number (at most
+its length in dict lookups). Routes with no usable prefix are candidates
+for every call. Candidates come back in file order, so "first match wins"
+is exactly what a linear scan would give.
+"""
+
+import re
+
+_QUANTIFIERS = "?*+{"
+_META = ".^$[|\\()" + _QUANTIFIERS
+# Flags under which a plain character may match something else, or ^ may
+# match after a newline: no literal prefix can be trusted then.
+_UNSAFE_FLAGS = re.IGNORECASE | re.VERBOSE | re.MULTILINE
+
+
+def _group_end(pattern, start):
+    """Index just past the ')' closing the group opened at ``start`` (or -1)."""
+    depth = 0
+    i = start
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def literal_prefix(regex):
+    """The literal text every match of ``regex`` (a compiled pattern, search semantics) starts with.
+
+    Conservative: '' whenever in doubt (no '^' anchor, any alternation,
+    unsafe flags, a group that is quantified or special).
+    """
+    pattern = regex.pattern
+    if not isinstance(pattern, str) or regex.flags & _UNSAFE_FLAGS:
+        return ""
+    if not pattern.startswith("^") or "|" in pattern:
+        return ""
+    out = []
+    i = 1
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "(":
+            if pattern.startswith("(?:", i):
+                body = i + 3
+            elif pattern.startswith("(?", i):
+                break  # lookaround, named group, inline flags
+            else:
+                body = i + 1
+            end = _group_end(pattern, i)
+            if end < 0 or (end < n and pattern[end] in _QUANTIFIERS):
+                break
+            i = body
+            continue
+        if c == ")":
+            i += 1
+            continue
+        if c == "\\":
+            if i + 1 >= n or pattern[i + 1].isalnum():
+                break  # \d, \w, \A, back-references...
+            literal = pattern[i + 1]
+            step = 2
+        elif c in _META:
+            break
+        else:
+            literal = c
+            step = 1
+        following = pattern[i + step] if i + step < n else ""
+        if following in ("?", "*", "{"):
+            break  # the character may be absent
+        out.append(literal)
+        if following == "+":
+            break
+        i += step
+    return "".join(out)
+
+
+class RouteIndex:
+    """Routes filed by destination prefix; ``candidates(number)`` in file order."""
+
+    def __init__(self, routes):
+        self._by_prefix = {}
+        self._everywhere = []
+        self._max_len = 0
+        for position, route in enumerate(routes):
+            prefix = literal_prefix(route.dest) if route.dest is not None else ""
+            if prefix:
+                self._by_prefix.setdefault(prefix, []).append(position)
+                self._max_len = max(self._max_len, len(prefix))
+            else:
+                self._everywhere.append(position)
+        self._routes = tuple(routes)
+
+    def candidates(self, number):
+        """The routes that may match ``number``, in file order."""
+        lists = []
+        by_prefix = self._by_prefix
+        for length in range(1, min(len(number), self._max_len) + 1):
+            found = by_prefix.get(number[:length])
+            if found is not None:
+                lists.append(found)
+        if not lists:
+            positions = self._everywhere
+        else:
+            lists.append(self._everywhere)
+            positions = sorted(p for found in lists for p in found)
+        routes = self._routes
+        return [routes[p] for p in positions]

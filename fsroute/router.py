@@ -1,0 +1,113 @@
+"""The routing decision for one call: no I/O, no FreeSWITCH.
+
+``decide`` reads the call's variables through a getter, so it asks only for
+what the rules need; gateway states come from a callable per profile. The
+result is a Decision: what happened, through which route, which number and
+which gateways in order.
+"""
+
+from typing import NamedTuple, Optional, Tuple
+
+from .rules import NUMBER_RE, Route
+
+# Longer destinations are refused before any regex runs: no real number is
+# this long, and it bounds what a hostile caller can make a regex chew on.
+MAX_DESTINATION_LEN = 128
+# Other variables longer than this never satisfy a match condition.
+MAX_VALUE_LEN = 256
+
+ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER = (
+    "route", "no_route", "denied", "all_down", "invalid_number")
+
+
+class Decision(NamedTuple):
+    result: str                   # one of the constants above
+    route: Optional[Route] = None
+    number: Optional[str] = None
+    gateways: Tuple[str, ...] = ()
+    detail: str = ""              # why, in a few words, for the log line
+
+
+def source_address(get):
+    """Where the call came from: network_addr, else sip_network_ip (never From/Contact)."""
+    return get("network_addr") or get("sip_network_ip")
+
+
+def find_route(rules, get, destination, source):
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
+    refused = None
+    acls = rules.acls
+    for route in rules.index.candidates(destination):
+        match = None
+        if route.dest is not None:
+            match = route.dest.search(destination)
+            if match is None:
+                continue
+        if not all(_condition_holds(get, name, regex) for name, regex in route.conditions):
+            continue
+        if route.acl is not None and not acls[route.acl].allows(source):
+            refused = refused or route
+            continue
+        return route, match, None
+    return None, None, refused
+
+
+def _condition_holds(get, name, regex):
+    value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
+    return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
+
+
+def decide(rules, get, down_gateways, selector):
+    """Decide one call.
+
+    ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
+    returns the set of DOWN gateway names, or None when unknown (then all are
+    taken as up: FreeSWITCH refuses a really-down one and failover goes on);
+    ``selector`` is the selection.Selector holding round-robin state.
+    """
+    source = source_address(get)
+    if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
+        return Decision(DENIED, detail="source %s refused by ingress acl %s"
+                        % (_printable(source), rules.ingress_acl))
+    destination = get("destination_number") or ""
+    if len(destination) > MAX_DESTINATION_LEN:
+        return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
+    route, match, refused = find_route(rules, get, destination, source)
+    if route is None:
+        if refused is not None:
+            return Decision(DENIED, refused, detail="source %s refused by acl %s of route %s"
+                            % (_printable(source), refused.acl, refused.name))
+        return Decision(NO_ROUTE, detail="no route matches")
+    number = route.rewrite(match, destination)
+    if not NUMBER_RE.match(number):
+        return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % _printable(number))
+    gateways = _gateways(rules, route, get, destination, down_gateways, selector)
+    if not gateways:
+        return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
+    return Decision(ROUTE, route, number, tuple(gateways))
+
+
+def _gateways(rules, route, get, destination, down_gateways, selector):
+    readings = {}
+
+    def is_up(name):
+        profile = rules.profile_of(name)
+        if profile not in readings:
+            readings[profile] = down_gateways(profile)
+        down = readings[profile]
+        return down is None or name not in down
+
+    if route.gateway is not None:
+        return [route.gateway] if is_up(route.gateway) else []
+    group = rules.groups[route.group]
+    up = [m for m in group.members if is_up(m.name)]
+    key = get("caller_id_number") if group.strategy == "hash_caller" else destination
+    return selector.order(group, up, key, rules.defaults.max_attempts)
+
+
+def _printable(text, limit=40):
+    """A bounded, escaped rendering of untrusted text for log lines."""
+    if text is None:
+        return "(none)"
+    shown = ascii(text[:limit])[1:-1]
+    return shown + ("...(%d chars)" % len(text) if len(text) > limit else "")

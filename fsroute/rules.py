@@ -1,0 +1,515 @@
+"""The rules file (format version 1): YAML -> validated, immutable RuleSet.
+
+Every problem is reported as ``file:line:col: message``, all of them at
+once (up to a cap), so an operator fixes a file in one pass. Nothing here
+touches FreeSWITCH; reading the file is the caller's job (``load`` is a
+convenience that reads and parses).
+"""
+
+import hashlib
+import re
+from types import MappingProxyType
+from typing import NamedTuple, Optional, Tuple
+
+from . import yamltree
+from .acl import Acl, parse_network
+from .causes import CAUSES
+from .index import RouteIndex
+from .yamltree import MAP, SCALAR, SEQ
+
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_PROBLEMS = 50
+
+STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
+              "hash_destination", "priority")
+DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAILURE",
+                       "NETWORK_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER",
+                       "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE")
+
+# What may stand in a dial string's number: anything else is dial-string syntax.
+NUMBER_RE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")
+NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
+VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
+_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+
+
+class Problem(NamedTuple):
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self):
+        return "%s:%d:%d: %s" % (self.file, self.line, self.col, self.message)
+
+
+class RulesError(Exception):
+    """The rules file is unusable; ``problems`` lists every Problem found."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Action(NamedTuple):
+    """What to do with an outcome: hang up with ``cause``, or let the dialplan continue (cause None)."""
+    cause: Optional[str]
+
+
+class Defaults(NamedTuple):
+    profile: str = "external"
+    status_ttl: float = 2.0
+    status_timeout: float = 0.5
+    reload_check: float = 1.0
+    max_attempts: int = 3
+    failover_on: frozenset = frozenset(DEFAULT_FAILOVER_ON)
+    on_no_route: Action = Action("NO_ROUTE_DESTINATION")
+    on_denied: Action = Action("CALL_REJECTED")
+    on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
+    on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+
+
+class Member(NamedTuple):
+    name: str
+    weight: int
+
+
+class Group(NamedTuple):
+    name: str
+    strategy: str
+    members: Tuple[Member, ...]
+
+
+class Route(NamedTuple):
+    """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
+    name: str
+    line: int
+    dest: Optional["re.Pattern"]
+    conditions: Tuple[Tuple[str, "re.Pattern"], ...]  # other variables
+    number: Optional[tuple]  # template parts: str literals and int group numbers
+    acl: Optional[str]
+    gateway: Optional[str]
+    group: Optional[str]
+
+    def rewrite(self, match, destination):
+        """The number to dial for ``destination`` given the destination regex's match."""
+        if self.number is None:
+            return destination
+        return "".join(p if isinstance(p, str) else (match.group(p) or "") for p in self.number)
+
+
+class RuleSet:
+    """A loaded, validated, compiled rules file. Treat as read-only."""
+
+    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
+        self.path = path
+        self.sha256 = sha256
+        self.sha = sha256[:12]
+        self.defaults = defaults
+        self.acls = MappingProxyType(acls)
+        self.ingress_acl = ingress_acl
+        self.gateway_profiles = MappingProxyType(gateway_profiles)
+        self.groups = MappingProxyType(groups)
+        self.routes = tuple(routes)
+        self.index = RouteIndex(self.routes)
+
+    def profile_of(self, gateway):
+        """The sofia profile whose gwlist reports ``gateway``."""
+        return self.gateway_profiles.get(gateway, self.defaults.profile)
+
+    def gateway_names(self):
+        """Every gateway the rules can dial."""
+        names = set(self.gateway_profiles)
+        names.update(r.gateway for r in self.routes if r.gateway)
+        for group in self.groups.values():
+            names.update(m.name for m in group.members)
+        return names
+
+
+def load(path):
+    """Read and parse the rules file at ``path``; raises RulesError (also for I/O problems)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % (exc.strerror or exc))])
+    return parse(data, str(path))
+
+
+def parse(data, filename="<rules>"):
+    """Parse rules from ``data`` (bytes or str); ``filename`` names it in problems."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if len(data) > MAX_FILE_BYTES:
+        raise RulesError([Problem(filename, 1, 1, "the file is larger than %d MiB; refusing to read it"
+                                  % (MAX_FILE_BYTES // (1024 * 1024)))])
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise RulesError([Problem(filename, line, col, "the file is not UTF-8 (byte 0x%02x)"
+                                  % data[exc.start])])
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
+    try:
+        root = yamltree.parse(text)
+    except yamltree.YamlProblem as exc:
+        raise RulesError([Problem(filename, exc.line, exc.col, exc.message)])
+    return _Builder(filename).build(root, sha256)
+
+
+class _TooMany(Exception):
+    pass
+
+
+class _Builder:
+    """Walks the node tree once, collecting problems and building the RuleSet."""
+
+    def __init__(self, filename):
+        self.filename = filename
+        self.problems = []
+
+    # -- reporting -------------------------------------------------------
+    def error(self, node, message):
+        line, col = (node.line, node.col) if node is not None else (1, 1)
+        self.problems.append(Problem(self.filename, line, col, message))
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _TooMany()
+
+    # -- shapes ------------------------------------------------------------
+    def mapping(self, node, what, allowed=None, required=()):
+        """{key: (key node, value node)} for a mapping node, or None after reporting."""
+        if node is None or node.kind != MAP:
+            self.error(node, "%s must be a mapping" % what)
+            return None
+        out = {}
+        for key, value in node.value:
+            if key.kind != SCALAR or not isinstance(key.value, str):
+                self.error(key, "%s: keys must be plain strings" % what)
+                continue
+            if key.value in out:
+                self.error(key, "%s: key '%s' appears twice (first at line %d)"
+                           % (what, key.value, out[key.value][0].line))
+                continue
+            if allowed is not None and key.value not in allowed:
+                self.error(key, "%s: unknown key '%s' (expected one of: %s)"
+                           % (what, key.value, ", ".join(allowed)))
+                continue
+            out[key.value] = (key, value)
+        for name in required:
+            if name not in out:
+                self.error(node, "%s: missing required key '%s'" % (what, name))
+        return out
+
+    def sequence(self, node, what):
+        if node.kind != SEQ:
+            self.error(node, "%s must be a list" % what)
+            return []
+        return node.value
+
+    def string(self, node, what, pattern=None, hint=""):
+        if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
+            self.error(node, "%s must be a non-empty string" % what)
+            return None
+        if pattern is not None and not pattern.match(node.value):
+            self.error(node, "%s %r is not valid%s" % (what, node.value, hint))
+            return None
+        return node.value
+
+    def integer(self, node, what, low, high):
+        value = node.value if node.kind == SCALAR else None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
+            return None
+        return value
+
+    def seconds(self, node, what, low, high):
+        value = node.value if node.kind == SCALAR else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
+            return None
+        return float(value)
+
+    def cause(self, node, what):
+        name = self.string(node, what)
+        if name is not None and name.upper() not in CAUSES:
+            self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
+            return None
+        return name.upper() if name else None
+
+    def regex(self, node, what):
+        text = self.string(node, what)
+        if text is None:
+            return None
+        try:
+            # ASCII: \d is [0-9] as in FreeSWITCH's PCRE, not every script's digits.
+            return re.compile(text, re.ASCII)
+        except re.error as exc:
+            self.error(node, "%s: bad regex %r: %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            return None
+
+    # -- sections ----------------------------------------------------------
+    def build(self, root, sha256):
+        try:
+            ruleset = self._build(root, sha256)
+        except _TooMany:
+            ruleset = None
+        if self.problems:
+            if len(self.problems) >= MAX_PROBLEMS:
+                last = self.problems[-1]
+                self.problems.append(Problem(self.filename, last.line, last.col,
+                                             "too many problems; stopped after %d" % MAX_PROBLEMS))
+            raise RulesError(self.problems)
+        return ruleset
+
+    def _build(self, root, sha256):
+        if root is None:
+            self.error(None, "the rules file is empty")
+            return None
+        top = self.mapping(root, "the rules file",
+                           allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
+                                    "groups", "routes"),
+                           required=("version", "routes"))
+        if top is None:
+            return None
+        if "version" in top:
+            node = top["version"][1]
+            if node.kind != SCALAR or node.value != FORMAT_VERSION or isinstance(node.value, bool):
+                self.error(node, "unsupported version %r: this fsroute reads version %d"
+                           % (node.value if node.kind == SCALAR else node.kind, FORMAT_VERSION))
+        defaults = self.defaults(top["defaults"][1]) if "defaults" in top else Defaults()
+        acls = self.acls(top["acls"][1]) if "acls" in top else {}
+        ingress = None
+        if "ingress_acl" in top:
+            node = top["ingress_acl"][1]
+            ingress = self.string(node, "ingress_acl")
+            if ingress is not None and ingress not in acls:
+                self.error(node, "ingress_acl: no acl named '%s'" % ingress)
+        profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
+        groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
+        if self.problems:
+            return None
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
+
+    def defaults(self, node):
+        fields = self.mapping(node, "defaults", allowed=Defaults._fields)
+        if fields is None:
+            return Defaults()
+        values = {}
+        for key, (_, value) in fields.items():
+            what = "defaults." + key
+            if key == "profile":
+                values[key] = self.string(value, what, NAME_RE)
+            elif key in ("status_ttl", "reload_check"):
+                values[key] = self.seconds(value, what, 0, 3600)
+            elif key == "status_timeout":
+                values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "max_attempts":
+                values[key] = self.integer(value, what, 1, 20)
+            elif key == "failover_on":
+                causes = [self.cause(item, what) for item in self.sequence(value, what)]
+                values[key] = frozenset(c for c in causes if c)
+            else:
+                values[key] = self.action(value, what)
+        return Defaults(**{k: v for k, v in values.items() if v is not None})
+
+    def action(self, node, what):
+        if node.kind == SCALAR and node.value == "continue":
+            return Action(None)
+        fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
+                              allowed=("hangup",), required=("hangup",))
+        if not fields or "hangup" not in fields:
+            return None
+        cause = self.cause(fields["hangup"][1], what + ".hangup")
+        return Action(cause) if cause else None
+
+    def acls(self, node):
+        fields = self.mapping(node, "acls")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "acl '%s'" % name
+            if not NAME_RE.match(name):
+                self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-'" % what)
+            body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
+            if body is None:
+                continue
+            default_allow = None
+            if "default" in body:
+                default_node = body["default"][1]
+                if default_node.kind == SCALAR and default_node.value in ("allow", "deny"):
+                    default_allow = default_node.value == "allow"
+                else:
+                    self.error(default_node, "%s: default must be 'allow' or 'deny'" % what)
+            nodes = []
+            for item in self.sequence(body["nodes"][1], what + ".nodes") if "nodes" in body else ():
+                entry = self.mapping(item, what + " node ({allow: CIDR} or {deny: CIDR})",
+                                     allowed=("allow", "deny"))
+                if not entry:
+                    if entry is not None:
+                        self.error(item, "%s: a node needs 'allow' or 'deny'" % what)
+                    continue
+                if len(entry) != 1:
+                    self.error(item, "%s: a node is either allow or deny, not both" % what)
+                    continue
+                (verb, (_, cidr)), = entry.items()
+                try:
+                    nodes.append((verb == "allow", parse_network(cidr.value if cidr.kind == SCALAR else None)))
+                except ValueError as exc:
+                    self.error(cidr, "%s: %s" % (what, exc))
+            if default_allow is not None:
+                out[name] = Acl(name, default_allow, nodes)
+        return out
+
+    def gateways(self, node):
+        fields = self.mapping(node, "gateways")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            if not NAME_RE.match(name):
+                self.error(key, "gateway name %r may hold only letters, digits, '_', '.', '-'" % name)
+                continue
+            body = self.mapping(value, "gateway '%s'" % name, allowed=("profile",), required=("profile",))
+            if body and "profile" in body:
+                profile = self.string(body["profile"][1], "gateway '%s' profile" % name, NAME_RE)
+                if profile:
+                    out[name] = profile
+        return out
+
+    def groups(self, node):
+        fields = self.mapping(node, "groups")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "group '%s'" % name
+            body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
+            if body is None:
+                continue
+            strategy = "weighted_round_robin"
+            if "strategy" in body:
+                strategy_node = body["strategy"][1]
+                strategy = strategy_node.value if strategy_node.kind == SCALAR else None
+                if strategy not in STRATEGIES:
+                    self.error(strategy_node, "%s: unknown strategy %r (expected one of: %s)"
+                               % (what, strategy, ", ".join(STRATEGIES)))
+            members = []
+            seen = {}
+            items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
+            if "gateways" in body and not items:
+                self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
+            for item in items:
+                member = self.member(item, what)
+                if member is None:
+                    continue
+                if member.name in seen:
+                    self.error(item, "%s: gateway '%s' is listed twice (first at line %d); list it once "
+                               "and give it the combined weight" % (what, member.name, seen[member.name]))
+                    continue
+                seen[member.name] = item.line
+                members.append(member)
+            if strategy in STRATEGIES and members:
+                out[name] = Group(name, strategy, tuple(members))
+        return out
+
+    def member(self, item, what):
+        if item.kind == SCALAR:
+            name = self.string(item, what + " gateway", NAME_RE)
+            return Member(name, 1) if name else None
+        body = self.mapping(item, what + " gateway", allowed=("name", "weight"), required=("name",))
+        if not body or "name" not in body:
+            return None
+        name = self.string(body["name"][1], what + " gateway name", NAME_RE,
+                           " (letters, digits, '_', '.', '-')")
+        weight = 1
+        if "weight" in body:
+            weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
+        return Member(name, weight) if name and weight else None
+
+    def routes(self, node, acls, groups):
+        out = []
+        names = {}
+        for item in self.sequence(node, "routes"):
+            route = self.route(item, acls, groups)
+            if route is None:
+                continue
+            if route.name in names:
+                self.error(item, "route name '%s' is used twice (first at line %d)" % (route.name, names[route.name]))
+                continue
+            names[route.name] = item.line
+            out.append(route)
+        return out
+
+    def route(self, item, acls, groups):
+        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
+                            required=("name",))
+        if body is None or "name" not in body:
+            return None
+        name = self.string(body["name"][1], "route name")
+        what = "route '%s'" % name
+        dest, conditions = None, []
+        if "match" in body:
+            match = self.mapping(body["match"][1], what + " match") or {}
+            for variable, (key, value) in match.items():
+                if not VARIABLE_RE.match(variable):
+                    self.error(key, "%s: %r is not a channel variable name" % (what, variable))
+                    continue
+                regex = self.regex(value, "%s match %s" % (what, variable))
+                if regex is not None:
+                    if variable == "destination_number":
+                        dest = regex
+                    else:
+                        conditions.append((variable, regex))
+        number = None
+        if "number" in body:
+            number = self.template(body["number"][1], what, dest)
+        acl = None
+        if "acl" in body:
+            acl = self.string(body["acl"][1], what + " acl")
+            if acl is not None and acl not in acls:
+                self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
+        targets = [k for k in ("gateway", "group") if k in body]
+        if len(targets) != 1:
+            self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
+                       % (what, " and ".join(targets) if targets else "neither"))
+        gateway = group = None
+        if "gateway" in body:
+            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
+                                  " (letters, digits, '_', '.', '-')")
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and group not in groups:
+                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+        if name is None:
+            return None
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+
+    def template(self, node, what, dest):
+        text = node.value if node.kind == SCALAR else None
+        if isinstance(text, int) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(text, str) or not _TEMPLATE_RE.match(text):
+            self.error(node, "%s number %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
+                       % (what, text))
+            return None
+        parts = []
+        groups = dest.groups if dest is not None else 0
+        for ref, literal in _TEMPLATE_PART_RE.findall(text):
+            if literal:
+                parts.append(literal)
+                continue
+            index = int(ref)
+            if dest is None:
+                self.error(node, "%s number uses $%d but the route matches no destination_number"
+                           % (what, index))
+                return None
+            if index > groups:
+                self.error(node, "%s number uses $%d but the destination_number regex has %d group%s"
+                           % (what, index, groups, "" if groups == 1 else "s"))
+                return None
+            parts.append(index)
+        return tuple(parts)

@@ -1,0 +1,132 @@
+"""Gateway ordering: the first pick by strategy, then the failover candidates.
+
+Every strategy sees only the gateways that are up. The first gateway is the
+strategy's pick; the others follow as failover candidates (by weight, then
+file order, except where the strategy defines a full order itself).
+"""
+
+import hashlib
+import math
+import random
+import threading
+
+
+class RoundRobin:
+    """Smooth weighted round robin for one group (nginx's algorithm).
+
+    Over any run of calls in which the set of up gateways does not change,
+    each gateway of weight w gets exactly w picks per cycle of sum(weights),
+    evenly interleaved (1:2 gives b, a, b, b, a, b...). When that set changes
+    the cycle restarts, so the ratio holds exactly again from there.
+    """
+
+    def __init__(self, members):
+        self._current = {m.name: 0 for m in members}
+        self._up = None
+        self._lock = threading.Lock()
+
+    def copy(self):
+        twin = RoundRobin(())
+        with self._lock:
+            twin._current = dict(self._current)
+            twin._up = self._up
+        return twin
+
+    def pick(self, up_members):
+        up = tuple(m.name for m in up_members)
+        total = sum(m.weight for m in up_members)
+        with self._lock:
+            current = self._current
+            if up != self._up:
+                self._up = up
+                for name in current:
+                    current[name] = 0
+            best = None
+            for member in up_members:
+                current[member.name] += member.weight
+                if best is None or current[member.name] > current[best.name]:
+                    best = member
+            current[best.name] -= total
+        return best
+
+
+class Selector:
+    """Orders a group's up gateways; holds the round-robin state that outlives one call.
+
+    The state is keyed by the group's name, members and weights, so a reload
+    that leaves a group unchanged keeps its position in the cycle.
+    """
+
+    def __init__(self, previous=None, groups=()):
+        self._round_robins = {}
+        self._lock = threading.Lock()
+        self._random = random.Random()
+        if previous is not None:
+            for group in groups:
+                key = (group.name, group.members)
+                if key in previous._round_robins:
+                    self._round_robins[key] = previous._round_robins[key]
+
+    def copy(self):
+        """A Selector that starts where this one is but moves on its own (for dry runs)."""
+        twin = Selector()
+        with self._lock:
+            twin._round_robins = {k: v.copy() for k, v in self._round_robins.items()}
+        return twin
+
+    def _round_robin(self, group):
+        key = (group.name, group.members)
+        state = self._round_robins.get(key)
+        if state is None:
+            with self._lock:
+                state = self._round_robins.setdefault(key, RoundRobin(group.members))
+        return state
+
+    def order(self, group, up_members, key, limit):
+        """Up to ``limit`` gateway names: the pick first, then failover candidates.
+
+        ``up_members`` are the group's members that are up, in file order;
+        ``key`` is the caller or destination for the hash strategies.
+        """
+        if not up_members:
+            return []
+        strategy = group.strategy
+        if strategy == "weighted_round_robin":
+            first = self._round_robin(group).pick(up_members)
+            rest = sorted((m for m in up_members if m is not first), key=lambda m: -m.weight)
+            ordered = [first] + rest
+        elif strategy == "weighted_random":
+            ordered = weighted_shuffle(up_members, self._random.random)
+        elif strategy in ("hash_caller", "hash_destination"):
+            ordered = rendezvous(up_members, key or "")
+        else:  # priority
+            ordered = list(up_members)
+        return [m.name for m in ordered[:limit]]
+
+
+def weighted_shuffle(members, random01):
+    """Members in a random order where each is first with probability weight / total.
+
+    Efraimidis-Spirakis: sort by u ** (1 / w), u uniform in (0, 1].
+    """
+    keyed = [((1.0 - random01()) ** (1.0 / m.weight), i, m) for i, m in enumerate(members)]
+    keyed.sort(key=lambda t: (-t[0], t[1]))
+    return [m for _, _, m in keyed]
+
+
+def _unit_hash(key, name):
+    digest = hashlib.blake2b(("%s\x00%s" % (key, name)).encode("utf-8", "surrogatepass"),
+                             digest_size=8).digest()
+    # 52 bits + 0.5 keeps the value strictly inside (0, 1): log() never sees 0 or 1.
+    return ((int.from_bytes(digest, "big") >> 12) + 0.5) / 2.0 ** 52
+
+
+def rendezvous(members, key):
+    """Weighted rendezvous (highest random weight) order for ``key``.
+
+    Score -w / ln(h): a key stays on its gateway while that gateway is up,
+    and when one goes down only the keys it held move, spread by weight.
+    """
+    scored = [(-m.weight / math.log(_unit_hash(key, m.name)), i, m) for i, m in enumerate(members)]
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [m for _, _, m in scored]

@@ -1,0 +1,159 @@
+"""The live rule set of each rules file: hot reload, last good rules, counters.
+
+A call asks ``RulesStore.current()``. At most once per ``reload_check``
+seconds that call stats the file (mtime_ns, size, inode); on a change a
+background thread parses the new file while calls keep routing on the
+current rules, and a valid result is swapped in with one assignment. A bad
+file keeps the last good rules and is logged once per distinct change.
+Only the very first load of a file is done in the calling thread: there is
+nothing else to route with.
+"""
+
+import os
+import threading
+import time
+from collections import Counter
+
+from . import rules as rules_module
+from .fslog import ERROR, INFO, log
+from .selection import Selector
+
+
+class Loaded:
+    """One loaded version of the rules with its round-robin state and call counters."""
+
+    def __init__(self, ruleset, previous=None):
+        self.rules = ruleset
+        self.loaded_at = time.time()
+        self.selector = Selector(previous.selector if previous else None, ruleset.groups.values())
+        self.results = Counter()
+        self.routes = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, result, route_name):
+        with self._lock:
+            self.results[result] += 1
+            if route_name:
+                self.routes[route_name] += 1
+
+    def counts(self):
+        """(per-result, per-route) copies of the counters."""
+        with self._lock:
+            return dict(self.results), dict(self.routes)
+
+
+def _signature(path):
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ("unreadable", exc.errno)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class RulesStore:
+    """The rules of one file path, kept current while calls flow."""
+
+    def __init__(self, path, loader=rules_module.load):
+        self.path = path
+        self._loader = loader
+        self._loaded = None
+        self._signature = None      # of the file as last loaded or tried
+        self._next_check = 0.0
+        self._loading = False
+        self._lock = threading.Lock()
+        self._first_load = threading.Lock()
+        self.last_error = None      # RulesError of the newest failed load, None after a good one
+
+    @property
+    def loaded(self):
+        """The Loaded in force, or None before the first good load."""
+        return self._loaded
+
+    def current(self):
+        """The Loaded to route this call with; raises RulesError if no good rules ever loaded."""
+        loaded = self._loaded
+        if loaded is None:
+            return self._load_first()
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + loaded.rules.defaults.reload_check
+            self._maybe_start_reload()
+        return loaded
+
+    def reload(self):
+        """Load the file now, in this thread; returns the Loaded or raises RulesError."""
+        return self._load(_signature(self.path), force=True)
+
+    def _load_first(self):
+        with self._first_load:
+            if self._loaded is not None:
+                return self._loaded
+            signature = _signature(self.path)
+            if self.last_error is not None and signature == self._signature:
+                raise self.last_error  # unchanged broken file: do not parse it on every call
+            return self._load(signature, force=True)
+
+    def _maybe_start_reload(self):
+        signature = _signature(self.path)
+        with self._lock:
+            if signature == self._signature or self._loading:
+                return
+            self._loading = True
+        thread = threading.Thread(target=self._background_load, args=(signature,),
+                                  name="fsroute-reload", daemon=True)
+        thread.start()
+
+    def _background_load(self, signature):
+        try:
+            self._load(signature, force=False)
+        except rules_module.RulesError:
+            pass  # already logged; the last good rules stay in force
+        except Exception as exc:  # never let a reload thread die with a traceback
+            log(ERROR, "fsroute: reloading %s failed unexpectedly: %s: %s"
+                % (self.path, type(exc).__name__, exc))
+        finally:
+            with self._lock:
+                self._loading = False
+
+    def _load(self, signature, force):
+        """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
+        try:
+            ruleset = self._loader(self.path)
+        except rules_module.RulesError as exc:
+            with self._lock:
+                first_time = force or signature != self._signature
+                self._signature = signature
+                self.last_error = exc
+            if first_time:
+                kept = " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"
+                log(ERROR, "fsroute: %s%s" % (str(exc).replace("\n", "; "), kept))
+            raise
+        with self._lock:
+            self._signature = signature
+            self.last_error = None
+            previous = self._loaded
+            if previous is not None and previous.rules.sha256 == ruleset.sha256 and not force:
+                return previous  # same content rewritten: keep counters and state
+            loaded = Loaded(ruleset, previous)
+            self._loaded = loaded
+        log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
+        return loaded
+
+
+_stores = {}
+_stores_lock = threading.Lock()
+
+
+def store_for(path):
+    """The RulesStore of ``path``, shared by every call thread."""
+    store = _stores.get(path)
+    if store is None:
+        with _stores_lock:
+            store = _stores.setdefault(path, RulesStore(path))
+    return store
+
+
+def forget_all():
+    """Drop every store (tests; the next call loads afresh)."""
+    with _stores_lock:
+        _stores.clear()

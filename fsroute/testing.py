@@ -1,0 +1,309 @@
+"""Test fsroute (and your own rules files) without FreeSWITCH.
+
+``FakeFreeSWITCH`` puts a fake ``freeswitch`` module into ``sys.modules``
+that offers only what mod_python3's real module offers; ``StubSession``
+plays a call's session, including what ``bridge`` does to the channel in a
+real switch. Both are public API; ``fsroute.pytest_plugin`` offers them as
+pytest fixtures.
+
+    with FakeFreeSWITCH() as fs:
+        fs.set_gateways("external", up=["gw1"], down=["gw2"])
+        session = StubSession({"destination_number": "91001",
+                               "network_addr": "172.16.221.33"})
+        fsroute.route.handler(session, "examples/rules.yaml")
+        assert session.executed == [("bridge", "sofia/gateway/gw1/1001")]
+"""
+
+import re
+import sys
+import threading
+import types
+import uuid as uuid_module
+
+_GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
+_GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
+
+# DIALSTATUS as FreeSWITCH derives it from a failed originate's cause.
+_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
+               "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "CONGESTION"}
+# mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
+_ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+
+
+class FakeFreeSWITCH:
+    """A fake ``freeswitch`` module and the switch state behind it.
+
+    - ``set_gateways(profile, up=[...], down=[...])``: what
+      ``sofia profile <p> gwlist down`` reports (unknown profiles answer
+      ``Invalid Profile [<p>]`` as the real command does);
+    - ``answers[command] = text | exception | callable(command)``: scripted
+      answers for any API command, checked first;
+    - ``logs``: every consoleLog line as ``(level, message)``;
+    - ``globals``: global variables (``getGlobalVariable``).
+
+    ``install()`` / ``uninstall()`` or ``with FakeFreeSWITCH() as fs:``;
+    the module that was in ``sys.modules`` before is put back.
+    """
+
+    current = None  # the installed fake, used by StubSessions created without one
+
+    def __init__(self, global_variables=None):
+        self.profiles = {}
+        self.answers = {}
+        self.logs = []
+        self.api_calls = []
+        self.globals = dict(global_variables or {})
+        self._lock = threading.Lock()
+        self._saved = None
+        self.module = self._make_module()
+
+    # -- switch state --------------------------------------------------------
+    def set_gateways(self, profile, up=(), down=()):
+        """Declare ``profile``'s gateways and which of them are down."""
+        with self._lock:
+            self.profiles[profile] = {"up": list(up), "down": list(down)}
+
+    def gateway_state(self, gateway):
+        """"up", "down", or None when no profile declares ``gateway``."""
+        for profile in self.profiles.values():
+            if gateway in profile["down"]:
+                return "down"
+            if gateway in profile["up"]:
+                return "up"
+        return None
+
+    def log_lines(self, level=None):
+        """The logged messages (without the trailing newline), optionally of one level."""
+        return [m.rstrip("\n") for lv, m in list(self.logs) if level is None or lv == level]
+
+    def api(self, command):
+        """What ``API().executeString(command)`` returns in this fake switch."""
+        with self._lock:
+            self.api_calls.append(command)
+        answer = self.answers.get(command)
+        if answer is not None:
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer(command) if callable(answer) else answer
+        found = _GWLIST_RE.match(command)
+        if found:
+            profile = self.profiles.get(found.group(1))
+            if profile is None:
+                return "Invalid Profile [%s]" % found.group(1)
+            return "".join(name + " " for name in profile[found.group(2)])
+        return "-ERR %s Command not found!\n" % command.split(" ", 1)[0]
+
+    # -- installation ------------------------------------------------------------
+    def install(self):
+        self._saved = (sys.modules.get("freeswitch"), FakeFreeSWITCH.current)
+        sys.modules["freeswitch"] = self.module
+        FakeFreeSWITCH.current = self
+        return self
+
+    def uninstall(self):
+        previous, current = self._saved or (None, None)
+        if previous is None:
+            sys.modules.pop("freeswitch", None)
+        else:
+            sys.modules["freeswitch"] = previous
+        FakeFreeSWITCH.current = current
+
+    def __enter__(self):
+        return self.install()
+
+    def __exit__(self, *exc):
+        self.uninstall()
+
+    def _make_module(self):
+        fake = self
+        module = types.ModuleType("freeswitch")
+        module.__doc__ = "fake freeswitch module (fsroute.testing)"
+
+        def consoleLog(level, message):
+            with fake._lock:
+                fake.logs.append((level, message))
+
+        def consoleCleanLog(message):
+            consoleLog("console", message)
+
+        class API:
+            def __init__(self, session=None):
+                self.session = session
+
+            def executeString(self, command):
+                return fake.api(command)
+
+            def execute(self, command, args=None):
+                return fake.api(command if args is None else "%s %s" % (command, args))
+
+        class Stream:
+            def __init__(self):
+                self._data = []
+
+            def write(self, text):
+                self._data.append(text)
+
+            def get_data(self):
+                return "".join(self._data)
+
+        class Event:
+            def __init__(self, event_type="CUSTOM", subclass=None):
+                self.type = event_type
+                self.subclass = subclass
+                self.headers = {}
+
+            def addHeader(self, name, value):
+                self.headers[name] = value
+
+            def getHeader(self, name):
+                return self.headers.get(name)
+
+        module.consoleLog = consoleLog
+        module.consoleCleanLog = consoleCleanLog
+        module.getGlobalVariable = lambda name: fake.globals.get(name)
+        module.setGlobalVariable = lambda name, value: fake.globals.__setitem__(name, value)
+        module.running = lambda: True
+        module.msleep = lambda ms: threading.Event().wait(ms / 1000.0)
+        module.API = API
+        module.Stream = Stream
+        module.Event = Event
+        module._fake = fake
+        return module
+
+
+class StubSession:
+    """A call's session as mod_python3 hands it to ``handler``.
+
+    ``variables`` are the channel variables; ``bridge_outcomes`` maps a
+    gateway to the cause its bridge fails with (absent: answered). A bridge
+    to a gateway the fake switch has DOWN fails with GATEWAY_DOWN, to one it
+    does not know (when it knows any) with INVALID_GATEWAY. As in mod_dptools,
+    a failed bridge hangs the caller up unless ``continue_on_fail`` allows
+    the cause; ``hangup_on_bridge`` names a gateway whose bridge attempt
+    ends with the caller hanging up (ORIGINATOR_CANCEL).
+
+    Records ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
+    or "SUCCESS")]), ``variables`` and ``hangup_cause``.
+    """
+
+    def __init__(self, variables=None, bridge_outcomes=None, fake=None, hangup_on_bridge=None):
+        self.variables = {k: str(v) for k, v in (variables or {}).items()}
+        self.variables.setdefault("uuid", str(uuid_module.uuid4()))
+        self.uuid = self.variables["uuid"]
+        self.bridge_outcomes = dict(bridge_outcomes or {})
+        self.hangup_on_bridge = hangup_on_bridge
+        self.executed = []
+        self.bridges = []  # (dial string, cause or "SUCCESS") per bridge attempt
+        self.hangup_cause = None
+        self.logs = []
+        self._fake = fake
+        self._answered = False
+        self._hangup_hook = None
+
+    # -- variables ---------------------------------------------------------------
+    def getVariable(self, name):
+        return self.variables.get(name)
+
+    def setVariable(self, name, value):
+        # switch_channel_set_variable: an empty or NULL value unsets the
+        # variable; a value holding "${" is refused.
+        if value is None or value == "":
+            self.variables.pop(name, None)
+        elif "${" not in str(value):
+            self.variables[name] = str(value)
+
+    # -- state -----------------------------------------------------------------
+    def ready(self):
+        return self.hangup_cause is None
+
+    def answered(self):
+        return self._answered
+
+    def bridged(self):
+        return False
+
+    def mediaReady(self):
+        return self.ready()
+
+    def getState(self):
+        return "CS_EXECUTE" if self.ready() else "CS_HANGUP"
+
+    def get_uuid(self):
+        return self.uuid
+
+    def hangupCause(self):
+        return self.hangup_cause or "NONE"
+
+    def answer(self):
+        self._answered = True
+
+    def preAnswer(self):
+        pass
+
+    def hangup(self, cause="normal_clearing"):
+        if self.hangup_cause is None:
+            self.hangup_cause = str(cause).upper()
+            if self._hangup_hook is not None:
+                self._hangup_hook[0](self, "hangup", self._hangup_hook[1])
+
+    def setHangupHook(self, func, arg=None):
+        self._hangup_hook = (func, arg)
+
+    def consoleLog(self, level, message):
+        self.logs.append((level, message))
+
+    # -- applications --------------------------------------------------------------
+    def execute(self, app, data=None):
+        self.executed.append((app, data))
+        if app == "bridge" and self.ready():
+            self._bridge(data or "")
+        elif app == "hangup":
+            self.hangup(data or "NORMAL_CLEARING")
+        elif app == "set" and data and "=" in data:
+            name, value = data.split("=", 1)
+            self.setVariable(name, value)
+
+    def _bridge(self, data):
+        fake = self._fake or FakeFreeSWITCH.current
+        found = _GATEWAY_DIAL_RE.match(data)
+        gateway = found.group(1) if found else None
+        if gateway is not None and gateway == self.hangup_on_bridge:
+            cause = "ORIGINATOR_CANCEL"
+        elif gateway is None:
+            cause = "INVALID_URL" if data.startswith("sofia/") else "CHAN_NOT_IMPLEMENTED"
+        elif fake is not None and fake.gateway_state(gateway) == "down":
+            cause = "GATEWAY_DOWN"
+        elif fake is not None and fake.profiles and fake.gateway_state(gateway) is None:
+            cause = "INVALID_GATEWAY"
+        else:
+            cause = self.bridge_outcomes.get(gateway, "SUCCESS")
+        self.bridges.append((data, cause))
+        if cause == "SUCCESS":
+            self._answered = True
+            self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="ANSWER",
+                                  bridge_hangup_cause="NORMAL_CLEARING", last_bridge_to=gateway)
+            return
+        self.variables.update(originate_disposition=cause, originate_failed_cause=cause,
+                              DIALSTATUS=_DIALSTATUS.get(cause, "CHANUNAVAIL"))
+        if cause == "ORIGINATOR_CANCEL":
+            self.hangup(cause)
+        elif not self._continues_after(cause):
+            self.hangup(cause)
+
+    def _continues_after(self, cause):
+        """mod_dptools audio_bridge_function: does the caller stay up after ``cause``?"""
+        if cause == "ATTENDED_TRANSFER":
+            return False
+        setting = self.variables.get("continue_on_fail")
+        if setting is None:
+            return cause in _ALWAYS_CONTINUE
+        if setting.lower() in ("true", "yes", "on", "1", "enabled", "active", "allow"):
+            return True
+        return cause.lower() in [c.strip().lower() for c in setting.split(",")]
+
+
+def reset_state():
+    """Forget every loaded rules file and gateway reading, as after a FreeSWITCH restart."""
+    from . import health, store
+    store.forget_all()
+    health.forget_all()

@@ -1,0 +1,147 @@
+"""YAML text -> a tree of positioned nodes, built without recursion.
+
+PyYAML's composers recurse once per nesting level (the C one in C, where a
+file of a million ``[`` would overflow the stack; the Python one hits
+FreeSWITCH's small recursion limit), and its constructors forget where a
+value came from. This builder reads the parser's event stream in a loop,
+caps nesting depth, keeps every node's line and column for error messages,
+and shares aliased nodes instead of copying them, so memory stays linear in
+the file's size whatever its anchors do.
+"""
+
+import yaml
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+MAX_DEPTH = 32
+
+MAP, SEQ, SCALAR = "mapping", "sequence", "scalar"
+
+
+class YamlProblem(Exception):
+    """The text is not YAML fsroute can read; line and col are 1-based."""
+
+    def __init__(self, line, col, message):
+        super().__init__(message)
+        self.line = line
+        self.col = col
+        self.message = message
+
+
+class Node:
+    """One YAML node: kind, value and where it starts (1-based).
+
+    A mapping's value is a list of (key node, value node) pairs, a
+    sequence's a list of nodes, a scalar's the typed Python value.
+    """
+
+    __slots__ = ("kind", "value", "line", "col", "done")
+
+    def __init__(self, kind, value, mark):
+        self.kind = kind
+        self.value = value
+        self.line = mark.line + 1
+        self.col = mark.column + 1
+        self.done = kind == SCALAR
+
+
+def _scalar_value(event):
+    """Type a scalar the way YAML 1.1's safe schema does (int, float, bool, null, str)."""
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    kind = tag.rsplit(":", 1)[-1]
+    try:
+        if kind == "int":
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if kind == "float":
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        if kind == "bool":
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+        if kind == "null":
+            return None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1,
+                          "cannot read this number: %s" % str(exc)[:80])
+    return event.value
+
+
+def _problem_from(exc):
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    text = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return YamlProblem(1, 1, "invalid YAML: %s" % text)
+    return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % text)
+
+
+def parse(text):
+    """Return the root Node of ``text`` (str), or None for an empty document.
+
+    Raises YamlProblem for bad syntax, several documents, too deep nesting
+    and unknown or self-referencing aliases.
+    """
+    anchors = {}
+    stack = []  # open containers, each a [node, pending key or None]
+    root = None
+    documents = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
+                                      "the rules file must hold one YAML document, not several")
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                node = stack.pop()[0]
+                node.done = True
+                if not stack:
+                    root = node
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                node = anchors.get(event.anchor)
+                if node is None:
+                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
+                                      "unknown alias *%s" % event.anchor)
+                if not node.done:
+                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
+                                      "alias *%s refers to a node that contains it" % event.anchor)
+            elif isinstance(event, yaml.ScalarEvent):
+                node = Node(SCALAR, _scalar_value(event), event.start_mark)
+            elif isinstance(event, yaml.MappingStartEvent):
+                node = Node(MAP, [], event.start_mark)
+            elif isinstance(event, yaml.SequenceStartEvent):
+                node = Node(SEQ, [], event.start_mark)
+            else:
+                continue
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None and not isinstance(event, yaml.AliasEvent):
+                anchors[anchor] = node
+            _attach(stack, node)
+            if not node.done:
+                if len(stack) >= MAX_DEPTH:
+                    raise YamlProblem(node.line, node.col,
+                                      "nesting deeper than %d levels" % MAX_DEPTH)
+                stack.append([node, None])
+            elif not stack:
+                root = node
+    except yaml.YAMLError as exc:
+        raise _problem_from(exc) from None
+    return root
+
+
+def _attach(stack, node):
+    if not stack:
+        return
+    slot = stack[-1]
+    parent = slot[0]
+    if parent.kind == SEQ:
+        parent.value.append(node)
+    elif slot[1] is None:
+        slot[1] = node
+    else:
+        parent.value.append((slot[1], node))
+        slot[1] = None
