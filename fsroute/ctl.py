@@ -110,3 +110,20 @@ def test(path, destination, source=None, caller=None):
 
 def _counts(counter):
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
+
+
+def preload(args=""):
+    """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
+
+    Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
+    startup-script); ``args`` may name the rules file.
+    """
+    from .fslog import ERROR, log
+
+    path = (args or "").strip() or default_rules_path()
+    try:
+        store_for(path).current()
+    except RulesError:
+        pass  # the store logged every problem; calls end with on_error until it is fixed
+    except Exception as exc:
+        log(ERROR, "fsroute: preloading %s failed: %s: %s" % (path, type(exc).__name__, exc))
