@@ -281,7 +281,7 @@ class _Builder:
             return None
         if "version" in top:
             node = top["version"][1]
-            if node.kind != SCALAR or node.value != FORMAT_VERSION or isinstance(node.value, bool):
+            if node.kind != SCALAR or type(node.value) is not int or node.value != FORMAT_VERSION:
                 self.error(node, "unsupported version %r: this fsroute reads version %d"
                            % (node.value if node.kind == SCALAR else node.kind, FORMAT_VERSION))
         defaults = self.defaults(top["defaults"][1]) if "defaults" in top else Defaults()

@@ -1,0 +1,65 @@
+"""ACLs decide exactly as FreeSWITCH's switch_network_list_validate_ip does."""
+
+import pytest
+
+from fsroute.acl import Acl, parse_address, parse_network
+
+
+def acl(default, *nodes):
+    return Acl("t", default == "allow", [(verb == "allow", parse_network(cidr)) for verb, cidr in nodes])
+
+
+TRUNK = acl("deny", ("allow", "172.16.221.0/24"), ("deny", "172.16.221.99/32"))
+
+
+@pytest.mark.parametrize("address, allowed", [
+    ("172.16.221.33", True),
+    ("172.16.221.99", False),     # the /32 has more bits than the /24
+    ("172.16.222.1", False),      # no node: the default
+    ("::ffff:172.16.221.33", True),   # mapped IPv6 is matched as IPv4
+    ("::ffff:172.16.221.99", False),
+    ("2001:db8::1", False),
+])
+def test_most_prefix_bits_decides(address, allowed):
+    assert TRUNK.allows(address) is allowed
+
+
+def test_equal_bits_the_later_node_wins():
+    assert acl("deny", ("allow", "10.0.0.0/8"), ("deny", "10.0.0.0/8")).allows("10.1.1.1") is False
+    assert acl("deny", ("deny", "10.0.0.0/8"), ("allow", "10.0.0.0/8")).allows("10.1.1.1") is True
+
+
+def test_a_wider_later_node_does_not_override_a_narrower_one():
+    rules = acl("deny", ("allow", "10.1.0.0/16"), ("deny", "10.0.0.0/8"))
+    assert rules.allows("10.1.2.3") is True
+    assert rules.allows("10.2.0.1") is False
+
+
+def test_default_allow_and_ipv6_nodes():
+    rules = acl("allow", ("deny", "2001:db8::/32"), ("allow", "2001:db8:1::/48"))
+    assert rules.allows("2001:db8::5") is False
+    assert rules.allows("2001:db8:1::5") is True
+    assert rules.allows("192.0.2.1") is True
+
+
+@pytest.mark.parametrize("text", [None, "", " 172.16.221.33", "172.16.221.33 ", "172.16.221.033",
+                                  "172.16.221.33,172.16.221.34", "fe80::1%eth0", "not-an-ip",
+                                  "172.16.221", "172.16.221.256"])
+def test_missing_or_malformed_source_is_denied_even_by_an_allow_all_list(text):
+    assert parse_address(text) is None
+    assert acl("allow", ("allow", "0.0.0.0/0")).allows(text) is False
+
+
+def test_host_bits_are_masked_and_mapped_nodes_become_ipv4():
+    assert str(parse_network("10.1.2.3/8")) == "10.0.0.0/8"
+    assert str(parse_network("::ffff:10.0.0.0/104")) == "10.0.0.0/8"
+    assert str(parse_network("192.0.2.7")) == "192.0.2.7/32"
+    with pytest.raises(ValueError):
+        parse_network("10.0.0.0/33")
+
+
+def test_verdicts_are_cached_per_address_and_stay_correct():
+    rules = acl("deny", ("allow", "172.16.221.0/24"))
+    for _ in range(3):
+        assert rules.allows("172.16.221.1") is True
+        assert rules.allows("172.16.222.1") is False

@@ -1,0 +1,123 @@
+"""The fake switch and the stub session behave like FreeSWITCH where fsroute relies on it."""
+
+import sys
+
+import pytest
+
+from fsroute.testing import FakeFreeSWITCH, StubSession
+
+
+def test_install_and_restore():
+    before = sys.modules.get("freeswitch")
+    with FakeFreeSWITCH() as fake:
+        import freeswitch
+        assert freeswitch is fake.module
+        freeswitch.consoleLog("info", "hello\n")
+        freeswitch.setGlobalVariable("x", "1")
+        assert freeswitch.getGlobalVariable("x") == "1"
+        assert fake.logs == [("info", "hello\n")]
+    assert sys.modules.get("freeswitch") is before
+
+
+def test_nested_fakes_restore_the_outer_one():
+    with FakeFreeSWITCH() as outer:
+        with FakeFreeSWITCH():
+            pass
+        assert sys.modules["freeswitch"] is outer.module
+        assert FakeFreeSWITCH.current is outer
+
+
+def test_gwlist_answers_like_sofia():
+    fake = FakeFreeSWITCH()
+    fake.set_gateways("external", up=["gw1"], down=["gw2", "gw3"])
+    api = fake.module.API()
+    assert api.executeString("sofia profile external gwlist down") == "gw2 gw3 "
+    assert api.executeString("sofia profile external gwlist up") == "gw1 "
+    assert api.executeString("sofia profile nope gwlist down") == "Invalid Profile [nope]"
+    fake.set_gateways("external", up=["gw1"])
+    assert api.executeString("sofia profile external gwlist down") == ""
+
+
+def test_scripted_answers():
+    fake = FakeFreeSWITCH()
+    fake.answers["status"] = "UP 0 years"
+    fake.answers["boom"] = RuntimeError("api failed")
+    fake.answers["echo x"] = lambda command: command.upper()
+    api = fake.module.API()
+    assert api.executeString("status") == "UP 0 years"
+    assert api.execute("echo", "x") == "ECHO X"
+    with pytest.raises(RuntimeError):
+        api.executeString("boom")
+
+
+def test_module_offers_only_what_the_real_one_has():
+    module = FakeFreeSWITCH().module
+    public = {n for n in dir(module) if not n.startswith("_")}
+    assert public == {"consoleLog", "consoleCleanLog", "getGlobalVariable", "setGlobalVariable",
+                      "running", "msleep", "API", "Stream", "Event"}
+
+
+def test_failed_bridge_hangs_up_without_continue_on_fail():
+    # mod_dptools audio_bridge_function hangs the caller up on a failed
+    # originate unless continue_on_fail allows the cause.
+    with FakeFreeSWITCH():
+        session = StubSession({}, {"gw1": "SERVICE_UNAVAILABLE"})
+        session.execute("bridge", "sofia/gateway/gw1/100")
+        assert session.hangup_cause == "SERVICE_UNAVAILABLE" and not session.ready()
+        assert session.variables["originate_disposition"] == "SERVICE_UNAVAILABLE"
+        assert session.variables["DIALSTATUS"] == "CHANUNAVAIL"
+
+
+@pytest.mark.parametrize("setting, cause, stays_up", [
+    ("true", "SERVICE_UNAVAILABLE", True),
+    ("USER_BUSY,NO_ROUTE_DESTINATION", "USER_BUSY", True),
+    ("USER_BUSY", "SERVICE_UNAVAILABLE", False),
+    (None, "NO_ANSWER", True),
+])
+def test_continue_on_fail(setting, cause, stays_up):
+    with FakeFreeSWITCH():
+        variables = {} if setting is None else {"continue_on_fail": setting}
+        session = StubSession(variables, {"gw1": cause})
+        session.execute("bridge", "sofia/gateway/gw1/100")
+        assert session.ready() is stays_up
+
+
+def test_bridge_outcomes_and_gateway_states():
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"], down=["gw2"])
+        session = StubSession({"continue_on_fail": "true"})
+        session.execute("bridge", "sofia/gateway/gw2/100")
+        assert session.variables["originate_disposition"] == "GATEWAY_DOWN"
+        session.execute("bridge", "sofia/gateway/nosuch/100")
+        assert session.variables["originate_disposition"] == "INVALID_GATEWAY"
+        session.execute("bridge", "sofia/gateway/gw1/100")
+        assert session.variables["originate_disposition"] == "SUCCESS"
+        assert session.variables["DIALSTATUS"] == "ANSWER"
+        assert session.bridges == [("sofia/gateway/gw2/100", "GATEWAY_DOWN"),
+                                   ("sofia/gateway/nosuch/100", "INVALID_GATEWAY"),
+                                   ("sofia/gateway/gw1/100", "SUCCESS")]
+
+
+def test_set_variable_semantics():
+    session = StubSession({"a": "1"})
+    session.setVariable("a", "")
+    assert session.getVariable("a") is None
+    session.setVariable("b", "x${y}")  # FreeSWITCH refuses values holding ${
+    assert session.getVariable("b") is None
+    assert session.getVariable("uuid") == session.uuid == session.get_uuid()
+
+
+def test_hangup_and_hook():
+    seen = []
+    session = StubSession({})
+    session.setHangupHook(lambda s, event, arg: seen.append((event, arg)), "x")
+    session.hangup("USER_BUSY")
+    session.hangup("NORMAL_CLEARING")
+    assert session.hangup_cause == "USER_BUSY" and seen == [("hangup", "x")]
+    assert session.getState() == "CS_HANGUP" and session.hangupCause() == "USER_BUSY"
+
+
+def test_fixtures_from_the_plugin(fake_freeswitch, stub_session):
+    assert sys.modules["freeswitch"] is fake_freeswitch.module
+    session = stub_session({"destination_number": "1"}, {"gw1": "USER_BUSY"})
+    assert session.bridge_outcomes == {"gw1": "USER_BUSY"}
