@@ -53,9 +53,8 @@ def _signature(path):
 class RulesStore:
     """The rules of one file path, kept current while calls flow."""
 
-    def __init__(self, path, loader=rules_module.load):
+    def __init__(self, path):
         self.path = path
-        self._loader = loader
         self._loaded = None
         self._signature = None      # of the file as last loaded or tried
         self._next_check = 0.0
@@ -118,7 +117,7 @@ class RulesStore:
     def _load(self, signature, force):
         """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
         try:
-            ruleset = self._loader(self.path)
+            ruleset = rules_module.load(self.path)
         except rules_module.RulesError as exc:
             with self._lock:
                 first_time = force or signature != self._signature
@@ -131,6 +130,7 @@ class RulesStore:
         with self._lock:
             self._signature = signature
             self.last_error = None
+            self._next_check = time.monotonic() + ruleset.defaults.reload_check
             previous = self._loaded
             if previous is not None and previous.rules.sha256 == ruleset.sha256 and not force:
                 return previous  # same content rewritten: keep counters and state

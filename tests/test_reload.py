@@ -1,0 +1,256 @@
+"""Hot reload: edits are picked up while calls flow, bad edits lose nothing."""
+
+import os
+import threading
+import time
+
+import pytest
+
+from fsroute import ctl, route, rules, store
+from fsroute.testing import StubSession
+
+RULES = """\
+version: 1
+defaults: {{reload_check: {check}, status_ttl: 60}}
+groups:
+  g: {{gateways: [{{name: gw1, weight: 1}}, {{name: gw2, weight: 2}}]}}
+routes:
+  - {{name: {name}, match: {{destination_number: '^(\\d+)$'}}, number: '$1', {target}}}
+"""
+
+
+def text(name="via_gw1", target="gateway: gw1", check=0):
+    return RULES.format(name=name, target=target, check=check)
+
+
+@pytest.fixture
+def setup(fake_freeswitch, tmp_path):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
+    path = tmp_path / "rules.yaml"
+    path.write_text(text())
+    return str(path)
+
+
+def dial(path, dest="100"):
+    session = StubSession({"destination_number": dest, "network_addr": "127.0.0.1"})
+    route.handler(session, path)
+    return session
+
+
+def gateway_of(session):
+    return session.variables.get("fsroute_gateway")
+
+
+def wait_for(path, predicate, timeout=5.0):
+    """Make calls on ``path`` until ``predicate()`` holds (reloads run in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dial(path)
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def bump_mtime(path):
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
+def test_an_edit_is_picked_up_within_the_check_interval(setup):
+    assert gateway_of(dial(setup)) == "gw1"
+    with open(setup, "w") as handle:  # truncate + write in place
+        handle.write(text(target="gateway: gw3"))
+    bump_mtime(setup)
+    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
+
+
+def test_rename_replace_is_picked_up(setup, tmp_path):
+    assert gateway_of(dial(setup)) == "gw1"
+    temporary = tmp_path / ".rules.yaml.tmp"
+    temporary.write_text(text(target="gateway: gw3"))
+    os.replace(str(temporary), setup)
+    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
+
+
+def test_checks_wait_for_the_interval(setup):
+    with open(setup, "w") as handle:
+        handle.write(text(check=3600))
+    assert gateway_of(dial(setup)) == "gw1"
+    with open(setup, "w") as handle:
+        handle.write(text(target="gateway: gw3", check=3600))
+    bump_mtime(setup)
+    for _ in range(20):
+        assert gateway_of(dial(setup)) == "gw1"  # not checked again for an hour
+
+
+def test_a_bad_edit_keeps_the_old_rules_and_logs_once(setup, fake_freeswitch):
+    good_sha = dial(setup).variables["fsroute_rules_sha"]
+    with open(setup, "w") as handle:
+        handle.write(text() + "  - {name: broken\n")
+    bump_mtime(setup)
+    assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
+    sessions = [dial(setup) for _ in range(50)]
+    assert all(gateway_of(s) == "gw1" and s.variables["fsroute_rules_sha"] == good_sha for s in sessions)
+    errors = [m for m in fake_freeswitch.log_lines("err") if setup in m]
+    assert len(errors) == 1
+    assert errors[0].startswith("fsroute: %s:8:1: invalid YAML" % setup) and "keeping sha=%s" % good_sha in errors[0]
+
+
+def test_delete_then_restore(setup, fake_freeswitch):
+    assert gateway_of(dial(setup)) == "gw1"
+    os.unlink(setup)
+    assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
+    assert all(gateway_of(dial(setup)) == "gw1" for _ in range(10))
+    with open(setup, "w") as handle:
+        handle.write(text(target="gateway: gw2"))
+    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw2")
+    errors = [m for m in fake_freeswitch.log_lines("err") if "cannot read" in m]
+    assert len(errors) == 1
+
+
+def test_empty_and_half_written_files_are_not_swapped_in(setup):
+    assert gateway_of(dial(setup)) == "gw1"
+    for content in ("", text(target="gateway: gw3")[:40]):
+        with open(setup, "w") as handle:
+            handle.write(content)
+        bump_mtime(setup)
+        assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
+        assert gateway_of(dial(setup)) == "gw1"
+    with open(setup, "w") as handle:
+        handle.write(text(target="gateway: gw3"))
+    bump_mtime(setup)
+    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
+
+
+def test_a_slow_load_does_not_delay_calls(setup, monkeypatch):
+    assert gateway_of(dial(setup)) == "gw1"
+    started, release = threading.Event(), threading.Event()
+    real_load = rules.load
+
+    def slow_load(path):
+        started.set()
+        assert release.wait(10)
+        return real_load(path)
+
+    monkeypatch.setattr(rules, "load", slow_load)
+    with open(setup, "w") as handle:
+        handle.write(text(target="gateway: gw3"))
+    bump_mtime(setup)
+    dial(setup)
+    assert started.wait(5)  # the loader is now blocked inside the background thread...
+    routed_meanwhile = [gateway_of(dial(setup)) for _ in range(20)]
+    assert routed_meanwhile == ["gw1"] * 20  # ...and calls still route, on the old rules
+    release.set()
+    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
+
+
+def test_wrr_position_survives_a_reload_of_an_unchanged_group(setup):
+    def rewrite(content):
+        with open(setup, "w") as handle:
+            handle.write(content)
+        assert ctl.command("reload " + setup).startswith("+OK")
+
+    rewrite(text(target="group: g"))
+    assert gateway_of(dial(setup)) == "gw2"      # a fresh 1:2 cycle starts gw2, gw1, gw2...
+    rewrite(text(name="renamed", target="group: g"))
+    assert gateway_of(dial(setup)) == "gw1"      # same members and weights: the cycle went on
+    rewrite(text(name="renamed", target="group: g").replace("weight: 2", "weight: 3"))
+    assert gateway_of(dial(setup)) == "gw2"      # weights changed: a new cycle
+    assert [gateway_of(dial(setup)) for _ in range(3)] == ["gw1", "gw2", "gw2"]
+
+
+def test_counters_restart_per_version(setup):
+    for _ in range(3):
+        dial(setup)
+    first = store.store_for(setup).loaded
+    assert first.counts() == ({"bridged": 3}, {"via_gw1": 3})
+    with open(setup, "w") as handle:
+        handle.write(text(name="other"))
+    bump_mtime(setup)
+    assert wait_for(setup, lambda: store.store_for(setup).loaded is not first)
+    results, routes = store.store_for(setup).loaded.counts()
+    assert set(routes) <= {"other"} and results.get("bridged", 0) == routes.get("other", 0)
+
+
+def test_concurrent_calls_during_50_reloads(fake_freeswitch, tmp_path):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
+    path = str(tmp_path / "rules.yaml")
+    versions = {"A": text(name="a", target="gateway: gw1"), "B": text(name="b", target="gateway: gw2")}
+    broken = text(name="c", target="gateway: gw3") + "  - [not a route\n"
+    with open(path, "w") as handle:
+        handle.write(versions["A"])
+    shas = {rules.parse(v.encode(), path).sha: gw for v, gw in ((versions["A"], "gw1"), (versions["B"], "gw2"))}
+    dial(path)
+    stop = threading.Event()
+    failures, routed = [], []
+
+    def caller():
+        while not stop.is_set():
+            try:
+                session = dial(path)
+                sha = session.variables.get("fsroute_rules_sha")
+                if sha not in shas or gateway_of(session) != shas[sha]:
+                    failures.append(dict(session.variables))
+                routed.append(sha)
+            except Exception as exc:  # the handler must never raise
+                failures.append(exc)
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        for i in range(50):
+            content = (versions["A"], broken, versions["B"])[i % 3]
+            temporary = path + ".tmp"
+            with open(temporary, "w") as handle:
+                handle.write(content)
+            os.replace(temporary, path)
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert len(set(routed)) == 2 and len(routed) > 100
+    assert not [m for m in fake_freeswitch.log_lines("err") if "uuid=" in m]
+
+
+def test_ctl_reload_status_and_test(setup, fake_freeswitch):
+    answer = ctl.command("reload " + setup)
+    sha = store.store_for(setup).loaded.rules.sha
+    assert answer == "+OK reloaded %s sha=%s routes=1\n" % (setup, sha)
+    dial(setup)
+    status = ctl.command("status " + setup)
+    assert "rules: %s\nsha: %s\n" % (setup, sha) in status
+    assert "routes: 1  groups: 1  acls: 0" in status and "last_error: none" in status
+    assert "  gw1 (external): up" in status
+    assert "calls by result: bridged=1" in status and "  via_gw1: 1" in status
+
+    with open(setup, "w") as handle:
+        handle.write("version: 1\nroutes: [\n")
+    answer = ctl.command("reload " + setup)
+    assert answer.startswith("-ERR %s:3:1: invalid YAML" % setup)
+    assert store.store_for(setup).loaded.rules.sha == sha  # old rules kept
+    assert "last_error: %s:3:1: invalid YAML" % setup in ctl.command("status " + setup)
+
+
+def test_ctl_test_is_a_dry_run(setup, fake_freeswitch, monkeypatch):
+    monkeypatch.setenv("FSROUTE_RULES", setup)
+    answer = ctl.command("test 5551234 127.0.0.1 1000")
+    assert "outcome: route\nroute: via_gw1\nnumber: 5551234\ngateways: gw1\n  sofia/gateway/gw1/5551234\n" in answer
+    assert store.store_for(setup).loaded.counts() == ({}, {})  # nothing was counted or bridged
+
+
+def test_ctl_usage_and_fsapi_stream(fake_freeswitch):
+    assert ctl.command("") == ctl.USAGE
+    assert ctl.command("frobnicate") == ctl.USAGE
+    stream = fake_freeswitch.module.Stream()
+    ctl.fsapi("na", stream, None, "bogus words here")
+    assert stream.get_data() == ctl.USAGE
+
+
+def test_preload_loads_before_the_first_call(setup, fake_freeswitch):
+    ctl.preload(setup)
+    assert store.store_for(setup).loaded is not None
+    assert any("fsroute: loaded %s" % setup in m for m in fake_freeswitch.log_lines("info"))
