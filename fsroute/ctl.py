@@ -3,7 +3,8 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``.
+``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
+every rules file that calls have loaded (or the default one before any).
 """
 
 import time
@@ -11,7 +12,7 @@ import time
 from . import health, router
 from .call import default_rules_path
 from .rules import RulesError
-from .store import store_for
+from .store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
          "test <destination> [<source-ip> [<caller>]]\n")
@@ -31,13 +32,17 @@ def command(args):
     if not words:
         return USAGE
     verb, rest = words[0], words[1:]
-    if verb == "reload" and len(rest) <= 1:
-        return reload(rest[0] if rest else default_rules_path())
-    if verb == "status" and len(rest) <= 1:
-        return status(rest[0] if rest else default_rules_path())
+    if verb in ("reload", "status") and len(rest) <= 1:
+        action = reload if verb == "reload" else status
+        return "".join(action(path) for path in (rest or _known_paths()))
     if verb == "test" and 1 <= len(rest) <= 3:
-        return test(default_rules_path(), *rest)
+        return test(_known_paths()[0], *rest)
     return USAGE
+
+
+def _known_paths():
+    """The rules files calls have used (the dialplan may name its own), else the default one."""
+    return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
 def reload(path):

@@ -21,15 +21,17 @@ from cachetools import TTLCache
 
 from .fslog import WARNING, api, log
 
-_NAMES_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@:+-]*\Z")
+# sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
+_NOT_A_LIST = ("Invalid Profile", "-ERR", "-USAGE", "+OK")
 
 
 def parse_gwlist(text):
     """The DOWN gateways in a gwlist answer, or None when it is not such an answer."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or text.startswith(_NOT_A_LIST):
         return None
     names = text.split()
-    if text.startswith("Invalid Profile") or not all(_NAMES_RE.match(n) for n in names):
+    if not all(_NAME_RE.match(n) for n in names):
         return None
     return frozenset(names)
 

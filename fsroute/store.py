@@ -145,12 +145,27 @@ _stores_lock = threading.Lock()
 
 
 def store_for(path):
-    """The RulesStore of ``path``, shared by every call thread."""
+    """The RulesStore of ``path``, shared by every call thread.
+
+    Spellings of one path (relative, with ``..``) share a store; symlinks are
+    not resolved, so a link that config management re-points is followed.
+    """
     store = _stores.get(path)
     if store is None:
+        key = os.path.abspath(path)
         with _stores_lock:
-            store = _stores.setdefault(path, RulesStore(path))
+            store = _stores.get(key)
+            if store is None:
+                store = _stores[key] = RulesStore(key)
+            _stores[path] = store
     return store
+
+
+def loaded_stores():
+    """Every store that has loaded rules, by path."""
+    with _stores_lock:
+        unique = {id(s): s for s in _stores.values() if s.loaded is not None or s.last_error}
+    return sorted(unique.values(), key=lambda s: s.path)
 
 
 def forget_all():

@@ -254,3 +254,17 @@ def test_preload_loads_before_the_first_call(setup, fake_freeswitch):
     ctl.preload(setup)
     assert store.store_for(setup).loaded is not None
     assert any("fsroute: loaded %s" % setup in m for m in fake_freeswitch.log_lines("info"))
+
+
+def test_ctl_without_a_path_acts_on_the_files_calls_loaded(setup, fake_freeswitch, monkeypatch):
+    monkeypatch.setenv("FSROUTE_RULES", "/nonexistent/default.yaml")
+    dial(setup)
+    assert ctl.command("status").startswith("rules: %s\n" % setup)
+    assert ctl.command("reload").startswith("+OK reloaded %s " % setup)
+
+
+def test_spellings_of_one_path_share_a_store(setup, monkeypatch):
+    directory, name = os.path.split(setup)
+    monkeypatch.chdir(directory)
+    assert store.store_for(name) is store.store_for(setup)
+    assert store.store_for(os.path.join(directory, ".", name)) is store.store_for(setup)
