@@ -18,10 +18,11 @@ _META = ".^$[|\\()" + _QUANTIFIERS
 _UNSAFE_FLAGS = re.IGNORECASE | re.VERBOSE | re.MULTILINE
 
 
-def _group_end(pattern, start):
-    """Index just past the ')' closing the group opened at ``start`` (or -1)."""
-    depth = 0
-    i = start
+def _group_ends(pattern):
+    """{index of '(': index just past its ')'} for the whole pattern, in one pass."""
+    ends = {}
+    opened = []
+    i = 0
     in_class = False
     while i < len(pattern):
         c = pattern[i]
@@ -33,17 +34,16 @@ def _group_end(pattern, start):
                 in_class = False
         elif c == "[":
             in_class = True
-            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
-                i += 2 if pattern[i + 1] == "]" else 3
-                continue
+            if pattern.startswith("^", i + 1):
+                i += 1
+            if pattern.startswith("]", i + 1):
+                i += 1  # a ']' first in a class is a literal
         elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+            opened.append(i)
+        elif c == ")" and opened:
+            ends[opened.pop()] = i + 1
         i += 1
-    return -1
+    return ends
 
 
 def literal_prefix(regex):
@@ -58,6 +58,7 @@ def literal_prefix(regex):
     if not pattern.startswith("^") or "|" in pattern:
         return ""
     out = []
+    ends = _group_ends(pattern)
     i = 1
     n = len(pattern)
     while i < n:
@@ -69,7 +70,7 @@ def literal_prefix(regex):
                 break  # lookaround, named group, inline flags
             else:
                 body = i + 1
-            end = _group_end(pattern, i)
+            end = ends.get(i, -1)
             if end < 0 or (end < n and pattern[end] in _QUANTIFIERS):
                 break
             i = body

@@ -6,6 +6,7 @@ result is a Decision: what happened, through which route, which number and
 which gateways in order.
 """
 
+import re
 from typing import NamedTuple, Optional, Tuple
 
 from .rules import NUMBER_RE, Route
@@ -15,6 +16,9 @@ from .rules import NUMBER_RE, Route
 MAX_DESTINATION_LEN = 128
 # Other variables longer than this never satisfy a match condition.
 MAX_VALUE_LEN = 256
+# No number holds control characters; a regex's $ would match before a
+# trailing newline and let "1001\n" through as if it were "1001".
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER = (
     "route", "no_route", "denied", "all_down", "invalid_number")
@@ -72,6 +76,8 @@ def decide(rules, get, down_gateways, selector):
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
         return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
+    if _CONTROL_RE.search(destination):
+        return Decision(INVALID_NUMBER, detail="control characters in destination %s" % _printable(destination))
     route, match, refused = find_route(rules, get, destination, source)
     if route is None:
         if refused is not None:

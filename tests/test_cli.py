@@ -24,9 +24,9 @@ def test_check_ok(capsys):
 
 def test_check_reports_each_problem(capsys, write_rules):
     path = write_rules("version: 2\nroutes:\n  - {name: r}\n")
-    code, out, _ = run(capsys, "check", path)
-    assert code == 1
-    assert out.splitlines() == [
+    code, out, err = run(capsys, "check", path)
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
         "%s:1:10: unsupported version 2: this fsroute reads version 1" % path,
         "%s:3:5: route 'r' must name exactly one of 'gateway' or 'group' (it names neither)" % path,
     ]
@@ -103,5 +103,6 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, argv):
 
 def test_simulate_on_a_broken_file(capsys, write_rules):
     path = write_rules("version: 1\n")
-    code, out, _ = run(capsys, "simulate", path, "--dest", "1")
-    assert code == 1 and out == "%s:1:1: the rules file: missing required key 'routes'\n" % path
+    code, out, err = run(capsys, "simulate", path, "--dest", "1")
+    assert code == 1 and out == ""
+    assert err == "%s:1:1: the rules file: missing required key 'routes'\n" % path
