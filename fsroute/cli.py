@@ -1,4 +1,4 @@
-"""The ``fsroute`` command: check and simulate rules files outside FreeSWITCH."""
+"""The ``fsroute`` command: check, simulate, import and compare rules files outside FreeSWITCH."""
 
 import argparse
 import json
@@ -6,6 +6,7 @@ import sys
 
 from . import rules as rules_module
 from .causes import CAUSES
+from .importer import ConfigError
 from .rules import NAME_RE, VARIABLE_RE, RulesError
 
 
@@ -50,6 +51,19 @@ def _count(text):
     return value
 
 
+def _profile(text):
+    if not NAME_RE.match(text):
+        raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
+    return text
+
+
+def _legacy_files(parser):
+    parser.add_argument("--dialplan", action="append", default=[], metavar="FILE",
+                        help="an XML dialplan file (repeat, in the order FreeSWITCH reads them)")
+    parser.add_argument("--distributor", metavar="FILE", help="distributor.conf.xml")
+    parser.add_argument("--acl", metavar="FILE", help="acl.conf.xml")
+
+
 def build_parser():
     parser = _Parser(prog="fsroute", description=__doc__)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -71,6 +85,26 @@ def build_parser():
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
     sim.add_argument("--json", action="store_true", help="print JSON")
+
+    imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
+                              "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr")
+    _legacy_files(imp)
+    imp.add_argument("--profile", type=_profile, default="external",
+                     help="sofia profile of the gateways (default: external)")
+
+    cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
+                              "(exit 1 unless every row matches)")
+    cmp.add_argument("rules")
+    _legacy_files(cmp)
+    cmp.add_argument("--dest", action="extend", nargs="+", required=True, metavar="NUMBER",
+                     help="destination_number(s) to compare")
+    cmp.add_argument("--src-ip", action="extend", nargs="+", default=[], metavar="IP",
+                     help="network_addr(s) of the caller; every destination is tried from each")
+    cmp.add_argument("--caller", help="caller_id_number")
+    cmp.add_argument("--context", default="public", help="dialplan context of the call (default: public)")
+    cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
+                     help="any other channel variable")
+    cmp.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -79,10 +113,17 @@ def main(argv=None):
     try:
         if args.command == "check":
             return check(args.rules)
+        if args.command == "import":
+            return import_config(args)
+        if args.command == "compare":
+            return compare(args)
         return simulate(args)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except RulesError as exc:
         for problem in exc.problems:
-            print(problem)
+            print(problem, file=sys.stderr)
         return 1
 
 
@@ -107,6 +148,32 @@ def simulate(args):
     else:
         _print_summary(report)
     return 0
+
+
+def import_config(args):
+    from .importer import import_files
+
+    if not (args.dialplan or args.distributor or args.acl):
+        print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
+        return 2
+    result = import_files(args.dialplan, args.distributor, args.acl, args.profile)
+    for report in result.reports:
+        print(report, file=sys.stderr)
+    sys.stdout.write(result.text)
+    return 0
+
+
+def compare(args):
+    from .compare import compare as run, format_rows
+    from .importer import read_legacy
+
+    legacy = read_legacy(args.dialplan, args.distributor, args.acl)
+    rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var))
+    if args.json:
+        print(json.dumps([row._asdict() for row in rows], indent=2))
+    else:
+        print(format_rows(rows, args.rules))
+    return 0 if all(row.verdict == "match" for row in rows) else 1
 
 
 def _print_call(report):

@@ -35,6 +35,13 @@ _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
 
 
+def _one_line(message, limit=400):
+    """``message`` as one bounded line: untrusted text (keys, names) may hold newlines or be huge."""
+    if not message.isprintable():
+        message = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in message)
+    return message if len(message) <= limit else message[:limit] + "...(%d chars)" % len(message)
+
+
 class Problem(NamedTuple):
     file: str
     line: int
@@ -136,6 +143,8 @@ def load(path):
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % (exc.strerror or exc))])
+    except ValueError as exc:  # a path with a NUL byte
+        raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % exc)])
     return parse(data, str(path))
 
 
@@ -161,7 +170,7 @@ def parse(data, filename="<rules>"):
     try:
         root = yamltree.parse(text)
     except yamltree.YamlProblem as exc:
-        raise RulesError([Problem(filename, exc.line, exc.col, exc.message)])
+        raise RulesError([Problem(filename, exc.line, exc.col, _one_line(exc.message))])
     return _Builder(filename).build(root, sha256)
 
 
@@ -179,7 +188,7 @@ class _Builder:
     # -- reporting -------------------------------------------------------
     def error(self, node, message):
         line, col = (node.line, node.col) if node is not None else (1, 1)
-        self.problems.append(Problem(self.filename, line, col, message))
+        self.problems.append(Problem(self.filename, line, col, _one_line(message)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 
@@ -237,6 +246,13 @@ class _Builder:
             return None
         return float(value)
 
+    def check_name(self, key, what):
+        """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
+        if NAME_RE.match(key.value):
+            return True
+        self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
+        return False
+
     def cause(self, node, what):
         name = self.string(node, what)
         if name is not None and name.upper() not in CAUSES:
@@ -253,6 +269,12 @@ class _Builder:
             return re.compile(text, re.ASCII)
         except re.error as exc:
             self.error(node, "%s: bad regex %r: %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            return None
+        except RecursionError:  # sre's parser recurses per nested group (FreeSWITCH: ~240 frames)
+            self.error(node, "%s: regex nests its groups too deeply" % what)
+            return None
+        except (OverflowError, ValueError, MemoryError) as exc:  # e.g. a{99999999999999999999}
+            self.error(node, "%s: bad regex %r: %s" % (what, text, exc))
             return None
 
     # -- sections ----------------------------------------------------------
@@ -336,8 +358,7 @@ class _Builder:
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "acl '%s'" % name
-            if not NAME_RE.match(name):
-                self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-'" % what)
+            self.check_name(key, what)
             body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
             if body is None:
                 continue
@@ -372,8 +393,7 @@ class _Builder:
         fields = self.mapping(node, "gateways")
         out = {}
         for name, (key, value) in (fields or {}).items():
-            if not NAME_RE.match(name):
-                self.error(key, "gateway name %r may hold only letters, digits, '_', '.', '-'" % name)
+            if not self.check_name(key, "gateway '%s'" % name):
                 continue
             body = self.mapping(value, "gateway '%s'" % name, allowed=("profile",), required=("profile",))
             if body and "profile" in body:
@@ -387,6 +407,7 @@ class _Builder:
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "group '%s'" % name
+            self.check_name(key, what)
             body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
             if body is None:
                 continue

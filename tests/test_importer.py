@@ -1,0 +1,395 @@
+"""fsroute import / fsroute compare: the classic XML setup carried over, and checked against itself.
+
+Fixtures under tests/data/import/: the exact snippets of the migration issue
+(issue6_*), a realistic site (site/: two contexts, three distributor lists,
+three acl lists with many nodes) full of constructs fsroute cannot express,
+and broken XML.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fsroute import cli, rules
+from fsroute.compare import DistributorCycle, compare
+from fsroute.importer import ConfigError, _scalar, import_files, number_template, read_legacy
+from fsroute.simulate import simulate
+
+DATA = Path(__file__).parent / "data" / "import"
+ISSUE_DIALPLAN = str(DATA / "issue6_dialplan.xml")
+ISSUE_DISTRIBUTOR = str(DATA / "issue6_distributor.xml")
+SITE = DATA / "site"
+PUBLIC, DEFAULT = str(SITE / "public.xml"), str(SITE / "default.xml")
+SITE_DISTRIBUTOR, SITE_ACL = str(SITE / "distributor.conf.xml"), str(SITE / "acl.conf.xml")
+SITE_FILES = ["--dialplan", PUBLIC, "--dialplan", DEFAULT, "--distributor", SITE_DISTRIBUTOR, "--acl", SITE_ACL]
+PEER, NOT_PEER = "172.16.221.5", "172.16.221.99"   # trunk_peers allows the first, denies the second
+
+
+def line_of(path, needle, nth=1):
+    """The 1-based line of the nth line of ``path`` holding ``needle``."""
+    hits = [i for i, line in enumerate(Path(path).read_text().splitlines(), 1) if needle in line]
+    assert len(hits) >= nth, "%r not found %d times in %s" % (needle, nth, path)
+    return hits[nth - 1]
+
+
+def site_import():
+    return import_files([PUBLIC, DEFAULT], SITE_DISTRIBUTOR, SITE_ACL)
+
+
+@pytest.fixture
+def issue6_rules(tmp_path):
+    result = import_files([ISSUE_DIALPLAN], ISSUE_DISTRIBUTOR)
+    path = tmp_path / "fsroute.yaml"
+    path.write_text(result.text)
+    return str(path), result
+
+
+@pytest.fixture
+def site_rules(tmp_path):
+    result = site_import()
+    path = tmp_path / "fsroute.yaml"
+    path.write_text(result.text)
+    return str(path), result
+
+
+# -- the issue's snippets -------------------------------------------------------------------
+
+def test_issue_snippets_import_cleanly_into_valid_rules(issue6_rules):
+    _, result = issue6_rules
+    assert result.reports == ()
+    ruleset = rules.parse(result.text, "imported")
+    assert [r.name for r in ruleset.routes] == ["out through gw1", "lb"]
+    first, second = ruleset.routes
+    assert (first.gateway, first.group, first.dest.pattern) == ("gw1", None, r"^9(10[01][0-9])$")
+    assert (second.gateway, second.group, second.dest.pattern) == (None, "gw_group_1", r"(^\d+$)")
+    assert [(m.name, m.weight) for m in ruleset.groups["gw_group_1"].members] == [("gw1", 1), ("gw2", 2)]
+    assert ruleset.groups["gw_group_1"].strategy == "weighted_round_robin"
+    assert ruleset.defaults.profile == "external"
+
+
+def test_issue_snippets_route_91001_to_gw1(issue6_rules):
+    path, _ = issue6_rules
+    report = simulate(path, "91001", src_ip=PEER)
+    assert report["result"] == "bridged"
+    assert report["route"] == "out through gw1"
+    assert [a["dialstring"] for a in report["attempts"]] == ["sofia/gateway/gw1/1001"]
+
+
+def test_issue_snippets_split_other_numbers_one_to_two(issue6_rules):
+    path, _ = issue6_rules
+    summary = simulate(path, "5551234", src_ip=PEER, calls=3000)
+    assert summary["results"] == {"bridged": 3000}
+    assert summary["gateways"] == {"gw1": 1000, "gw2": 2000}
+
+
+def test_issue_snippets_compare_as_matching(issue6_rules):
+    path, _ = issue6_rules
+    legacy = read_legacy([ISSUE_DIALPLAN], ISSUE_DISTRIBUTOR)
+    fixed, grouped = compare(path, legacy, ["91001", "5551234"], [PEER])
+    assert fixed.verdict == "match"
+    assert fixed.old["dialstring"] == fixed.new["dialstring"] == "sofia/gateway/gw1/1001"
+    assert grouped.verdict == "match"
+    # mod_distributor's fresh list starts with gw1, fsroute's smooth round robin with gw2:
+    # both are candidates and the split over whole cycles is the same.
+    assert grouped.old["dialstring"] == "sofia/gateway/gw1/5551234"
+    assert grouped.new["dialstring"] == "sofia/gateway/gw2/5551234"
+    assert grouped.new["candidates"] == ["gw1", "gw2"]
+    assert grouped.old["counts"] == grouped.new["counts"] == {"gw1": 100, "gw2": 200}
+
+
+def test_distributor_cycle_follows_mod_distributor_find_next():
+    cycle = DistributorCycle([("gw1", 1), ("gw2", 2)])
+    assert [cycle.pick() for _ in range(6)] == ["gw1", "gw2", "gw2"] * 2
+    cycle = DistributorCycle([("a", 3), ("b", 1), ("c", 2)])
+    assert [cycle.pick() for _ in range(6)] == ["a", "b", "c", "a", "c", "a"]
+    # exceptions (the gwlist down names) are skipped; all excepted -> the API's "-err"
+    cycle = DistributorCycle([("gw1", 1), ("gw2", 2)])
+    assert [cycle.pick(exceptions=("gw2",)) for _ in range(3)] == ["gw1"] * 3
+    assert DistributorCycle([("gw1", 1), ("gw2", 2)]).pick(exceptions=("gw1", "gw2")) == "-err"
+    assert DistributorCycle([]).pick() == "-err"
+
+
+# -- a realistic site ---------------------------------------------------------------------------
+
+def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
+    _, result = site_rules
+    ruleset = rules.parse(result.text, "imported")
+    assert [r.name for r in ruleset.routes] == [
+        "public/emergency", "public/recorded", "public/uk via carriers", "public/from partner", "public/lb",
+        "default/international", "default/national", "default/lb", "default/anything else"]
+    by_name = {r.name: r for r in ruleset.routes}
+    uk = by_name["public/uk via carriers"]
+    assert uk.acl == "trunk_peers" and uk.group == "intl_carriers"
+    assert dict((name, regex.pattern) for name, regex in uk.conditions) == {
+        "caller_id_number": r"^\+?44", "context": "^public$"}
+    assert uk.number == ("+44", 1)
+    partner = by_name["public/from partner"]
+    assert ("sip_from_user", r"^partner_\w+$") in [(n, r.pattern) for n, r in partner.conditions]
+    assert by_name["default/national"].gateway == "gw_national"          # transfer to a gateway
+    assert by_name["default/anything else"].number is None               # ${destination_number}
+    assert by_name["default/lb"].group == "backup"
+
+
+def test_site_groups_and_acls_keep_freeswitch_semantics(site_rules):
+    _, result = site_rules
+    ruleset = rules.parse(result.text, "imported")
+    # carrier_a listed twice (5 + 2) is merged; carrier_c (weight 0) is skipped as mod_distributor does
+    assert [(m.name, m.weight) for m in ruleset.groups["intl_carriers"].members] == [
+        ("carrier_a", 7), ("carrier_b", 3)]
+    assert "total-weight=10 ignored" in result.text
+    peers = ruleset.acls["trunk_peers"]
+    assert peers.default_allow is False
+    assert [(allow, str(net)) for allow, net in peers.nodes] == [
+        (True, "172.16.221.0/24"), (False, "172.16.221.99/32"), (True, "172.16.221.200/30"),
+        (True, "172.16.221.210/31"), (True, "172.16.221.128/26"), (True, "::1/128"), (False, "127.0.0.0/8")]
+    assert peers.allows(PEER) and not peers.allows(NOT_PEER) and peers.allows("172.16.221.130")
+    lan = ruleset.acls["lan"]
+    assert lan.allows("127.0.0.1") and not lan.allows("127.0.0.2")
+    assert ruleset.acls["domains"].nodes == () and ruleset.acls["domains"].default_allow is False
+
+
+EXPECTED_REPORTS = [  # (file, text on the reported line, what the report says)
+    (PUBLIC, '<X-PRE-PROCESS cmd="include"', "X-PRE-PROCESS include"),
+    (PUBLIC, 'extension name="unloop"', "no bridge to a gateway (applications: deflect)"),
+    (PUBLIC, 'extension name="call vars"', "no bridge to a gateway (applications: set, export)"),
+    (PUBLIC, 'data="effective_caller_id_name=EMERGENCY"', "application 'set' before the bridge"),
+    (PUBLIC, '<action application="hangup"/>', "application 'hangup' after the bridge"),
+    (PUBLIC, 'extension name="recorded" continue="true"', "continue='true'"),
+    (PUBLIC, 'extension name="premium blocked"', "no bridge to a gateway (applications: playback, hangup)"),
+    (PUBLIC, 'wday="2-6"', "condition attribute(s) hour, wday"),
+    (PUBLIC, '<anti-action application="respond"', "anti-action 'respond'"),
+    (PUBLIC, '<condition regex="any">', "regex='any'"),
+    (PUBLIC, "sofia/gateway/gw1/$1|sofia/gateway/gw2/$1", "lists several endpoints"),
+    (PUBLIC, "{sip_cid_type=pid}", "sets channel variables"),
+    (PUBLIC, 'expression="^4(\\d+)$"', "nested conditions"),
+    (PUBLIC, "retired_carriers", "distributor list 'retired_carriers' is not in the --distributor file"),
+    (DEFAULT, "user/$1@", "is not a sofia/gateway/<gateway>/<number> dial string"),
+    (DEFAULT, 'data="continue_on_fail=true"', "application 'set' before the bridge"),
+    (DEFAULT, "sofia/gateway/gw_national/0$1", "transfer is imported as a bridge"),
+    (DEFAULT, 'data="vmain XML default"', "transfer to 'vmain XML default' is not a gateway dial string"),
+    (DEFAULT, "profile internal gwlist down", "gateways down on profile 'internal'"),
+    (SITE_DISTRIBUTOR, '<node name="carrier_a" weight="2"/>', "merged into one gateway of weight 7"),
+    (SITE_DISTRIBUTOR, '<node name="carrier_c" weight="0"/>', "weight '0' is not >= 1"),
+    (SITE_ACL, 'domain="$${domain}"', "domain='$${domain}'"),
+    (SITE_ACL, 'host="172.16.221.77"', "no cidr, host+mask or domain"),
+    (SITE_ACL, 'cidr="172.16.221.66"', "has no /bits"),
+]
+
+
+def test_site_reports_every_unsupported_construct_with_file_and_line(site_rules):
+    _, result = site_rules
+    reported = {(r.file, r.line): r.message for r in result.reports}
+    for path, needle, what in EXPECTED_REPORTS:
+        line = line_of(path, needle)
+        assert (path, line) in reported, "nothing reported at %s:%d (%s)" % (path, line, needle)
+        assert what in reported[(path, line)], reported[(path, line)]
+    # the second domain= node (in trunk_peers) too
+    assert (SITE_ACL, line_of(SITE_ACL, 'domain="$${domain}"', 2)) in reported
+    # every report is in the header of the rules file as well
+    header = result.text.split("\nversion: 1")[0]
+    for report in result.reports:
+        assert "#   " + str(report) in header
+
+
+def test_site_nothing_is_silently_dropped(site_rules):
+    """Each extension is a route or reported; each action an imported route leaves out is reported;
+    each acl/distributor node is in the rules or reported."""
+    _, result = site_rules
+    legacy = read_legacy([PUBLIC, DEFAULT], SITE_DISTRIBUTOR, SITE_ACL)
+    reported = {(r.file, r.line) for r in result.reports}
+    imported = {(route.file, route.line) for route in result.routes}
+    for index, ext in enumerate(legacy.extensions):
+        following = legacy.extensions[index + 1:index + 2]
+        end = following[0].line if following and following[0].file == ext.file else 10 ** 9
+        if (ext.file, ext.line) in imported:
+            actions = [a for c in ext.conditions for a in c.actions + c.anti_actions]
+            bridge = next(a for a in actions if a.app in ("bridge", "transfer"))
+            for action in actions:
+                if action is not bridge:
+                    assert (ext.file, action.line) in reported, "%s:%d dropped" % (ext.file, action.line)
+        else:
+            assert any(f == ext.file and ext.line <= line < end for f, line in reported), \
+                "extension %r (%s:%d) neither imported nor reported" % (ext.name, ext.file, ext.line)
+    acl_part = result.text.split("\nacls:")[1].split("\ngroups:")[0]
+    group_part = result.text.split("\ngroups:")[1].split("\nroutes:")[0]
+    for acl_list in legacy.acl_lists:
+        for node in acl_list.nodes:
+            assert "# line %d" % node.line in acl_part or (SITE_ACL, node.line) in reported
+    for dist_list in legacy.lists:
+        for node in dist_list.nodes:
+            assert "# line %d" % node.line in group_part or (SITE_DISTRIBUTOR, node.line) in reported
+
+
+def test_site_routes_like_the_old_setup_where_it_could_be_imported(site_rules):
+    path, _ = site_rules
+    legacy = read_legacy([PUBLIC, DEFAULT], SITE_DISTRIBUTOR, SITE_ACL)
+    rows = {(r.dest, r.src_ip): r for r in compare(
+        path, legacy, ["911", "00441234567890", "7123456", "0912345", "8001234"], [PEER, NOT_PEER],
+        caller="+442071234567")}
+    assert rows[("911", PEER)].verdict == "match"
+    uk = rows[("00441234567890", PEER)]
+    assert uk.verdict == "match"
+    assert uk.old["counts"] == uk.new["counts"] == {"carrier_a": 210, "carrier_b": 90}
+    assert uk.new["dialstring"].endswith("/+441234567890")
+    # trunk_peers refuses .99: the old dialplan matches no routing extension, fsroute denies
+    assert rows[("00441234567890", NOT_PEER)].verdict == "match"
+    assert rows[("7123456", PEER)].verdict == "match"
+    # "premium blocked" (playback + hangup) was not imported: compare shows the gap
+    gap = rows[("0912345", PEER)]
+    assert gap.verdict == "DIFFER" and "premium blocked" in gap.old["detail"]
+    # "office hours" depends on the time of day: not guessed
+    assert rows[("8001234", PEER)].verdict == "?"
+    assert "office hours" in rows[("8001234", PEER)].why
+    internal = compare(path, legacy, ["1001", "0012345"], context="default")
+    assert [r.verdict for r in internal] == ["DIFFER", "match"]   # user/1001@... was never a gateway
+
+
+# -- conversions ------------------------------------------------------------------------------------
+
+def test_number_templates():
+    assert number_template("$1", True, 1) == ("$1", None)
+    assert number_template("+44${1}", True, 1) == ("+44$1", None)
+    assert number_template("${destination_number}", False, None) == (None, None)
+    assert "literally" in number_template("$1", False, 1)[1]
+    assert "other than destination_number" in number_template("$1", True, None)[1]
+    assert "has 1 group" in number_template("$2", True, 1)[1]
+    assert "$NN" in number_template("${1}0", True, 1)[1]
+    assert "holds '@'" in number_template("$1@host", True, 1)[1]
+
+
+@pytest.mark.parametrize("text", ["gw1", "yes", "on", "Null", "1", "1.5", "a b", "it's", "x: y", "#1",
+                                  "-", "[x]", "{x}", "\\d+$", "caf\u00e9", "tab\there", "", "~"])
+def test_scalars_read_back_as_the_same_string(text):
+    assert yaml.safe_load("key: %s" % _scalar(text))["key"] == text
+
+
+def test_odd_names_and_profiles_still_give_valid_rules(tmp_path):
+    dialplan = tmp_path / "odd.xml"
+    dialplan.write_text(
+        '<include><context name="public">'
+        '<extension name="yes"><condition field="y" expression="^1$"/>'
+        '<condition field="destination_number" expression="^(\\d+)$">'
+        '<action application="bridge" data="sofia/gateway/on/$1"/></condition></extension>'
+        '<extension name="yes"><condition field="destination_number" expression="^\'(\\d+)$">'
+        '<action application="bridge">sofia/gateway/gw1/$1</action></condition></extension>'
+        '</context></include>')
+    result = import_files([str(dialplan)], profile="internal")
+    ruleset = rules.parse(result.text, "odd")
+    assert [r.name for r in ruleset.routes] == ["yes", "yes (2)"]
+    assert ruleset.routes[0].conditions[0][0] == "y" and ruleset.routes[0].gateway == "on"
+    assert ruleset.routes[1].dest.pattern == "^'(\\d+)$" and ruleset.routes[1].gateway == "gw1"
+    assert ruleset.defaults.profile == "internal"
+
+
+def test_break_other_than_on_false_is_not_imported(tmp_path):
+    dialplan = tmp_path / "break.xml"
+    dialplan.write_text(
+        '<include>\n'
+        '<extension name="never">\n'
+        '  <condition field="caller_id_number" expression="^1" break="never"/>\n'
+        '  <condition field="destination_number" expression="^(\\d+)$">\n'
+        '    <action application="bridge" data="sofia/gateway/gw1/$1"/>\n'
+        '  </condition>\n'
+        '</extension>\n'
+        '</include>\n')
+    result = import_files([str(dialplan)])
+    assert result.routes == ()
+    (report,) = result.reports
+    assert (report.line, "break='never' cannot be expressed" in report.message) == (3, True)
+
+
+def test_acl_list_without_default_is_allow_as_in_freeswitch(tmp_path):
+    acl = tmp_path / "acl.conf.xml"
+    acl.write_text('<configuration name="acl.conf"><network-lists>\n'
+                   '<list name="open"><node type="deny" cidr="172.16.221.99/32"/></list>\n'
+                   '<list name="odd" default="no"><node type="yes" cidr="172.16.221.0/24"/></list>\n'
+                   '</network-lists></configuration>\n')
+    result = import_files(acl=str(acl))
+    ruleset = rules.parse(result.text, "acl")
+    assert ruleset.acls["open"].allows("172.16.221.5") and not ruleset.acls["open"].allows("172.16.221.99")
+    assert ruleset.acls["odd"].default_allow is False and ruleset.acls["odd"].allows("172.16.221.5")
+    assert [(r.line, r.message.split(":")[0]) for r in result.reports] == [
+        (2, "warning"), (3, "warning"), (3, "warning")]
+    assert "no default" in result.reports[0].message
+
+
+def test_compare_flags_a_different_split(tmp_path):
+    result = import_files([ISSUE_DIALPLAN], ISSUE_DISTRIBUTOR)
+    path = tmp_path / "even.yaml"
+    path.write_text(result.text.replace("{name: gw2, weight: 2}", "{name: gw2, weight: 1}"))
+    legacy = read_legacy([ISSUE_DIALPLAN], ISSUE_DISTRIBUTOR)
+    (row,) = compare(str(path), legacy, ["5551234"], [PEER])
+    assert row.verdict == "DIFFER" and "split" in row.why
+    assert row.old["counts"] == {"gw1": 100, "gw2": 200} and row.new["counts"] == {"gw1": 150, "gw2": 150}
+
+
+# -- broken input ------------------------------------------------------------------------------
+
+def test_malformed_xml_is_an_error_with_file_and_line():
+    path = str(DATA / "malformed_dialplan.xml")
+    with pytest.raises(ConfigError) as caught:
+        import_files([path])
+    assert caught.value.line == line_of(path, "</extension>")
+    assert str(caught.value).startswith("%s:%d: malformed XML: mismatched tag" % (path, caught.value.line))
+
+
+def test_doctype_and_entities_are_refused_before_parsing():
+    path = str(DATA / "entity_bomb.xml")
+    with pytest.raises(ConfigError) as caught:
+        import_files([path])
+    assert caught.value.line == line_of(path, "<!DOCTYPE")
+    assert "DOCTYPE" in caught.value.message
+
+
+def test_cli_malformed_xml_exits_1_with_file_and_line(capsys):
+    path = str(DATA / "malformed_dialplan.xml")
+    assert cli.main(["import", "--dialplan", path]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("%s:%d: malformed XML" % (path, line_of(path, "</extension>")))
+    assert cli.main(["import", "--dialplan", str(DATA / "entity_bomb.xml")]) == 1
+    assert cli.main(["import", "--dialplan", str(DATA / "no_such_file.xml")]) == 1
+    assert "cannot read the file" in capsys.readouterr().err
+
+
+# -- the command line, end to end ------------------------------------------------------------
+
+def test_cli_import_then_compare(tmp_path, capsys):
+    assert cli.main(["import", "--dialplan", ISSUE_DIALPLAN, "--distributor", ISSUE_DISTRIBUTOR]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    rules.parse(out, "stdout")
+    path = tmp_path / "fsroute.yaml"
+    path.write_text(out)
+    assert cli.main(["check", str(path)]) == 0
+    capsys.readouterr()
+    code = cli.main(["compare", str(path), "--dialplan", ISSUE_DIALPLAN, "--distributor", ISSUE_DISTRIBUTOR,
+                     "--dest", "91001", "5551234", "--src-ip", PEER])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "91001 from %s: match" % PEER in out
+    assert "5551234 from %s: match" % PEER in out
+    assert "2 row(s): 2 match, 0 DIFFER, 0 ?" in out
+
+
+def test_cli_site_reports_on_stderr_and_compare_exits_1_on_a_difference(tmp_path, capsys):
+    assert cli.main(["import"] + SITE_FILES) == 0
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == len(site_import().reports) > 20
+    assert all(re.match(r"^%s/\S+\.xml:\d+: (not translated|warning): " % re.escape(str(SITE)), line)
+               for line in lines), lines
+    path = tmp_path / "fsroute.yaml"
+    path.write_text(out)
+    code = cli.main(["compare", str(path)] + SITE_FILES + ["--dest", "0912345", "--src-ip", PEER, "--json"])
+    assert code == 1
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["verdict"] == "DIFFER" and row["new"]["result"] == "bridged"
+
+
+def test_cli_import_needs_a_file(capsys):
+    assert cli.main(["import"]) == 2
+    assert "give at least one of" in capsys.readouterr().err
