@@ -14,6 +14,7 @@ from .causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
 from .rules import RulesError
 from .store import store_for
+from .text import one_line
 
 BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
@@ -70,8 +71,8 @@ def handle(session, args):
     try:
         loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
-    except Exception as exc:  # logging must not turn a routed call into a crash
-        _crash(call, loaded, exc)
+    except Exception:
+        pass  # the call is routed; a failing log must not undo that
 
 
 def _route(call, loaded):
@@ -140,16 +141,8 @@ def _finish(call, cause):
 
 def _crash(call, loaded, exc):
     """The crash barrier: one ERROR line, result 'error', the configured cause."""
-    frame = exc.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
-    if isinstance(exc, RulesError):
-        what = "no usable rules: %s" % str(exc).split("\n")[0]
-    else:
-        what = "%s: %s%s" % (type(exc).__name__, str(exc)[:200], where)
     try:
-        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, what))
+        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, _describe(exc)))
     except Exception:
         pass
     cause = loaded.rules.defaults.on_error.cause if loaded is not None else FALLBACK_CAUSE
@@ -168,11 +161,31 @@ def _crash(call, loaded, exc):
         pass
 
 
-def _uuid(session):
+def _describe(exc):
+    """What went wrong, on one line: the exception and where it was raised."""
+    if isinstance(exc, RulesError):
+        return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
     try:
-        return session.getVariable("uuid") or session.get_uuid()
-    except Exception:
-        return "?"
+        message = one_line(str(exc), 200)
+    except Exception:  # an exception whose str() fails
+        message = "(unprintable)"
+    return "%s: %s%s" % (type(exc).__name__, message, where)
+
+
+def _uuid(session):
+    """The call's uuid for the log line, however broken the session is."""
+    for read in (lambda: session.getVariable("uuid"), lambda: session.get_uuid(), lambda: session.uuid):
+        try:
+            value = read()
+        except Exception:
+            continue
+        if value:
+            return one_line(str(value), 64)
+    return "?"
 
 
 def _log_line(call):

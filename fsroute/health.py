@@ -20,6 +20,7 @@ import time
 from cachetools import TTLCache
 
 from .fslog import WARNING, api, log
+from .text import one_line
 
 # sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -34,6 +35,19 @@ def parse_gwlist(text):
     if not all(_NAME_RE.match(n) for n in names):
         return None
     return frozenset(names)
+
+
+def _describe_answer(answer):
+    if isinstance(answer, str):
+        return "'%s'" % one_line(answer)
+    return "a %s, not text" % type(answer).__name__
+
+
+def _describe_error(exc):
+    try:
+        return "%s: %s" % (type(exc).__name__, one_line(str(exc)))
+    except Exception:  # an exception whose str() fails
+        return type(exc).__name__
 
 
 class _Reading:
@@ -80,22 +94,28 @@ class GatewayStates:
 
     def _read(self, profile, reading):
         command = "sofia profile %s gwlist down" % profile
+        result = None
         try:
             answer = self._run_api(command)
             result = parse_gwlist(answer)
             if result is None:
-                log(WARNING, "fsroute: %r answered %r; taking its gateways as up"
-                    % (command, str(answer)[:80]))
+                log(WARNING, "fsroute: %r answered %s; taking its gateways as up"
+                    % (command, _describe_answer(answer)))
         except Exception as exc:  # the API is outside our control: never let it escape
-            result = None
-            log(WARNING, "fsroute: %r failed (%s: %s); taking its gateways as up"
-                % (command, type(exc).__name__, exc))
-        with self._lock:
-            self._cache[profile] = result
-            if self._pending.get(profile) is reading:
-                del self._pending[profile]
-        reading.result = result
-        reading.done.set()
+            try:
+                log(WARNING, "fsroute: %r failed (%s); taking its gateways as up"
+                    % (command, _describe_error(exc)))
+            except Exception:
+                pass  # even logging failed: the reading below must still be recorded
+        finally:
+            # Always record the reading and wake the waiters, or this profile's
+            # pending entry would stay forever and nobody would read it again.
+            with self._lock:
+                self._cache[profile] = result
+                if self._pending.get(profile) is reading:
+                    del self._pending[profile]
+            reading.result = result
+            reading.done.set()
 
     def last_readings(self):
         """{profile: frozenset or None} of the readings still within their TTL."""

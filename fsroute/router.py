@@ -10,6 +10,7 @@ import re
 from typing import NamedTuple, Optional, Tuple
 
 from .rules import NUMBER_RE, Route
+from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
 # this long, and it bounds what a hostile caller can make a regex chew on.
@@ -72,21 +73,21 @@ def decide(rules, get, down_gateways, selector):
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
         return Decision(DENIED, detail="source %s refused by ingress acl %s"
-                        % (_printable(source), rules.ingress_acl))
+                        % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
         return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
-        return Decision(INVALID_NUMBER, detail="control characters in destination %s" % _printable(destination))
+        return Decision(INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
     route, match, refused = find_route(rules, get, destination, source)
     if route is None:
         if refused is not None:
             return Decision(DENIED, refused, detail="source %s refused by acl %s of route %s"
-                            % (_printable(source), refused.acl, refused.name))
+                            % (one_line(source), refused.acl, refused.name))
         return Decision(NO_ROUTE, detail="no route matches")
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
-        return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % _printable(number))
+        return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     gateways = _gateways(rules, route, get, destination, down_gateways, selector)
     if not gateways:
         return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
@@ -109,11 +110,3 @@ def _gateways(rules, route, get, destination, down_gateways, selector):
     up = [m for m in group.members if is_up(m.name)]
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
     return selector.order(group, up, key, rules.defaults.max_attempts)
-
-
-def _printable(text, limit=40):
-    """A bounded, escaped rendering of untrusted text for log lines."""
-    if text is None:
-        return "(none)"
-    shown = ascii(text[:limit])[1:-1]
-    return shown + ("...(%d chars)" % len(text) if len(text) > limit else "")

@@ -15,6 +15,7 @@ from . import yamltree
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .index import RouteIndex
+from .text import one_line
 from .yamltree import MAP, SCALAR, SEQ
 
 FORMAT_VERSION = 1
@@ -33,13 +34,6 @@ NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
-
-
-def _one_line(message, limit=400):
-    """``message`` as one bounded line: untrusted text (keys, names) may hold newlines or be huge."""
-    if not message.isprintable():
-        message = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in message)
-    return message if len(message) <= limit else message[:limit] + "...(%d chars)" % len(message)
 
 
 class Problem(NamedTuple):
@@ -170,7 +164,7 @@ def parse(data, filename="<rules>"):
     try:
         root = yamltree.parse(text)
     except yamltree.YamlProblem as exc:
-        raise RulesError([Problem(filename, exc.line, exc.col, _one_line(exc.message))])
+        raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
     return _Builder(filename).build(root, sha256)
 
 
@@ -188,7 +182,7 @@ class _Builder:
     # -- reporting -------------------------------------------------------
     def error(self, node, message):
         line, col = (node.line, node.col) if node is not None else (1, 1)
-        self.problems.append(Problem(self.filename, line, col, _one_line(message)))
+        self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 

@@ -53,19 +53,20 @@ class RoundRobin:
 class Selector:
     """Orders a group's up gateways; holds the round-robin state that outlives one call.
 
-    The state is keyed by the group's name, members and weights, so a reload
-    that leaves a group unchanged keeps its position in the cycle.
+    The state is keyed by the group's name, members and weights, and made for
+    every round-robin group up front: a reload that leaves a group unchanged
+    shares the very same cycle, even with calls still in flight on the old rules.
     """
 
     def __init__(self, previous=None, groups=()):
         self._round_robins = {}
         self._lock = threading.Lock()
         self._random = random.Random()
-        if previous is not None:
-            for group in groups:
+        carried = previous._round_robins if previous is not None else {}
+        for group in groups:
+            if group.strategy == "weighted_round_robin":
                 key = (group.name, group.members)
-                if key in previous._round_robins:
-                    self._round_robins[key] = previous._round_robins[key]
+                self._round_robins[key] = carried.get(key) or RoundRobin(group.members)
 
     def copy(self):
         """A Selector that starts where this one is but moves on its own (for dry runs)."""

@@ -6,7 +6,9 @@ FreeSWITCH's small recursion limit), and its constructors forget where a
 value came from. This builder reads the parser's event stream in a loop,
 caps nesting depth, keeps every node's line and column for error messages,
 and shares aliased nodes instead of copying them, so memory stays linear in
-the file's size whatever its anchors do.
+the file's size whatever its anchors do. What a reader of the tree walks is
+what the aliases would expand to, so that is capped too (MAX_ALIAS_NODES):
+a "billion laughs" file is refused here, before anyone walks it.
 """
 
 import yaml
@@ -16,6 +18,16 @@ _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 MAX_DEPTH = 32
+# Nodes that aliases may add to the tree as its readers see it (each alias
+# counts the size of what it refers to, less the one node it stands in for).
+# Sharing the nodes keeps memory flat, but a reader walking
+# ``acls: {a1: *x, a2: *x, ...}`` still does the work of the expanded tree.
+MAX_ALIAS_NODES = 100000
+# Integers longer than this are refused before conversion: YAML 1.1's
+# base-60 integers (1:2:3:...) convert in quadratic time, and octal, hex and
+# binary ones are not held to Python's digit limit, so a huge value would
+# only fail later when an error message prints it.
+MAX_INT_CHARS = 1000
 
 MAP, SEQ, SCALAR = "mapping", "sequence", "scalar"
 
@@ -37,7 +49,7 @@ class Node:
     sequence's a list of nodes, a scalar's the typed Python value.
     """
 
-    __slots__ = ("kind", "value", "line", "col", "done")
+    __slots__ = ("kind", "value", "line", "col", "done", "size")
 
     def __init__(self, kind, value, mark):
         self.kind = kind
@@ -45,6 +57,7 @@ class Node:
         self.line = mark.line + 1
         self.col = mark.column + 1
         self.done = kind == SCALAR
+        self.size = 1  # nodes in the subtree with aliases expanded (final once done)
 
 
 def _scalar_value(event):
@@ -54,6 +67,9 @@ def _scalar_value(event):
         tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     kind = tag.rsplit(":", 1)[-1]
+    if kind == "int" and len(event.value) > MAX_INT_CHARS:
+        raise YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1,
+                          "cannot read this number: longer than %d characters" % MAX_INT_CHARS)
     try:
         if kind == "int":
             return _CONSTRUCTOR.construct_yaml_int(node)
@@ -63,18 +79,31 @@ def _scalar_value(event):
             return _CONSTRUCTOR.construct_yaml_bool(node)
         if kind == "null":
             return None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+    except (ValueError, IndexError, KeyError, OverflowError) as exc:
+        # e.g. an integer of more digits than Python converts, or an explicit
+        # tag on text that is not of its type (!!int '', !!bool maybe)
         raise YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1,
-                          "cannot read this number: %s" % str(exc)[:80])
+                          "cannot read %r as %s: %s" % (event.value[:40], kind,
+                                                        str(exc)[:80] or type(exc).__name__))
     return event.value
 
 
-def _problem_from(exc):
+def _problem_from(exc, text):
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    text = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        # No mark, only an offset: in UTF-8 bytes from the C reader, in characters otherwise.
+        position = exc.position if isinstance(exc.position, int) else 0
+        if _LOADER is not yaml.SafeLoader:
+            before = text.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore")
+        else:
+            before = text[:position]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        return YamlProblem(line, col, "invalid YAML: character #x%04x: %s" % (exc.character, exc.reason))
+    message = getattr(exc, "problem", None) or str(exc).split("\n")[0]
     if mark is None:
-        return YamlProblem(1, 1, "invalid YAML: %s" % text)
-    return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % text)
+        return YamlProblem(1, 1, "invalid YAML: %s" % message)
+    return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % message)
 
 
 def parse(text):
@@ -87,6 +116,7 @@ def parse(text):
     stack = []  # open containers, each a [node, pending key or None]
     root = None
     documents = 0
+    aliased = 0  # nodes added by aliases so far (expanded)
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.DocumentStartEvent):
@@ -98,7 +128,9 @@ def parse(text):
             if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 node = stack.pop()[0]
                 node.done = True
-                if not stack:
+                if stack:
+                    stack[-1][0].size += node.size
+                else:
                     root = node
                 continue
             if isinstance(event, yaml.AliasEvent):
@@ -109,6 +141,12 @@ def parse(text):
                 if not node.done:
                     raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
                                       "alias *%s refers to a node that contains it" % event.anchor)
+                aliased += node.size - 1  # an alias of a scalar costs what the scalar would
+                if aliased > MAX_ALIAS_NODES:
+                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
+                                      "aliases expand to more than %d nodes (at *%s); "
+                                      "write the repeated parts out or share less"
+                                      % (MAX_ALIAS_NODES, event.anchor))
             elif isinstance(event, yaml.ScalarEvent):
                 node = Node(SCALAR, _scalar_value(event), event.start_mark)
             elif isinstance(event, yaml.MappingStartEvent):
@@ -121,6 +159,8 @@ def parse(text):
             if anchor is not None and not isinstance(event, yaml.AliasEvent):
                 anchors[anchor] = node
             _attach(stack, node)
+            if node.done and stack:
+                stack[-1][0].size += node.size
             if not node.done:
                 if len(stack) >= MAX_DEPTH:
                     raise YamlProblem(node.line, node.col,
@@ -129,7 +169,7 @@ def parse(text):
             elif not stack:
                 root = node
     except yaml.YAMLError as exc:
-        raise _problem_from(exc) from None
+        raise _problem_from(exc, text) from None
     return root
 
 

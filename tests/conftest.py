@@ -5,8 +5,6 @@ import textwrap
 
 import pytest
 
-from rulesdata import BASE_RULES, EXAMPLE, ROOT  # noqa: F401  (re-exported for tests)
-
 
 @pytest.fixture
 def write_rules(tmp_path):

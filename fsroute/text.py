@@ -1,0 +1,12 @@
+"""Untrusted text made safe for one log or error line."""
+
+
+def one_line(text, limit=80):
+    """``text`` cut to ``limit`` characters with unprintable ones escaped: never a newline,
+    never a megabyte. None reads as "(none)"."""
+    if text is None:
+        return "(none)"
+    head = text[:limit]
+    if not head.isprintable():
+        head = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in head)
+    return head if len(text) <= limit else head + "...(%d chars)" % len(text)
