@@ -11,6 +11,8 @@ what the aliases would expand to, so that is capped too (MAX_ALIAS_NODES):
 a "billion laughs" file is refused here, before anyone walks it.
 """
 
+import sys
+
 import yaml
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -31,6 +33,12 @@ MAX_INT_CHARS = 1000
 
 MAP, SEQ, SCALAR = "mapping", "sequence", "scalar"
 
+# A rules file repeats a few short plain scalars (keys, gateway and group
+# names) a hundred thousand times: their typed values are kept here once.
+_PLAIN_CACHE = {}
+_PLAIN_CACHE_MAX = 4096
+_SHORT = 24
+
 
 class YamlProblem(Exception):
     """The text is not YAML fsroute can read; line and col are 1-based."""
@@ -45,23 +53,42 @@ class YamlProblem(Exception):
 class Node:
     """One YAML node: kind, value and where it starts (1-based).
 
-    A mapping's value is a list of (key node, value node) pairs, a
-    sequence's a list of nodes, a scalar's the typed Python value.
+    A mapping's value is a flat list [key, value, key, value, ...] of nodes
+    (``pairs()`` reads it), a sequence's a list of nodes, a scalar's the
+    typed Python value. Kept small: a big rules file has a million of them.
     """
 
-    __slots__ = ("kind", "value", "line", "col", "done", "size")
+    __slots__ = ("kind", "value", "line", "col")
 
     def __init__(self, kind, value, mark):
         self.kind = kind
         self.value = value
         self.line = mark.line + 1
         self.col = mark.column + 1
-        self.done = kind == SCALAR
-        self.size = 1  # nodes in the subtree with aliases expanded (final once done)
+
+    def pairs(self):
+        """A mapping's (key node, value node) pairs, in file order."""
+        items = iter(self.value)
+        return zip(items, items)
 
 
 def _scalar_value(event):
     """Type a scalar the way YAML 1.1's safe schema does (int, float, bool, null, str)."""
+    value = event.value
+    if event.tag is None:
+        if event.style:  # quoted or block: a string (plain is '' from libyaml, None from Python)
+            return sys.intern(value) if len(value) <= _SHORT else value
+        cached = _PLAIN_CACHE.get(value, _PLAIN_CACHE)
+        if cached is not _PLAIN_CACHE:
+            return cached
+        typed = _typed(event)
+        if len(value) <= _SHORT and len(_PLAIN_CACHE) < _PLAIN_CACHE_MAX:
+            _PLAIN_CACHE[value] = typed
+        return typed
+    return _typed(event)
+
+
+def _typed(event):
     tag = event.tag
     if tag is None or tag == "!":
         tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
@@ -109,79 +136,68 @@ def _problem_from(exc, text):
 def parse(text):
     """Return the root Node of ``text`` (str), or None for an empty document.
 
-    Raises YamlProblem for bad syntax, several documents, too deep nesting
-    and unknown or self-referencing aliases.
+    Raises YamlProblem for bad syntax, several documents, too deep nesting,
+    unknown or self-referencing aliases and aliases that expand too much.
     """
-    anchors = {}
-    stack = []  # open containers, each a [node, pending key or None]
+    anchors = {}       # anchor -> node
+    sizes = {}         # id(anchored container) -> nodes in it, aliases expanded
+    stack = []         # open containers: [node, nodes in it so far, its anchor]
     root = None
     documents = 0
-    aliased = 0  # nodes added by aliases so far (expanded)
+    aliased = 0        # nodes added by aliases so far (expanded)
     try:
         for event in yaml.parse(text, Loader=_LOADER):
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
-                                      "the rules file must hold one YAML document, not several")
-                continue
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                node = stack.pop()[0]
-                node.done = True
+            cls = event.__class__
+            size = 1
+            if cls is yaml.ScalarEvent:
+                node = Node(SCALAR, _scalar_value(event), event.start_mark)
+            elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+                node = Node(MAP if cls is yaml.MappingStartEvent else SEQ, [], event.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    raise YamlProblem(node.line, node.col, "nesting deeper than %d levels" % MAX_DEPTH)
                 if stack:
-                    stack[-1][0].size += node.size
-                else:
-                    root = node
+                    stack[-1][0].value.append(node)
+                stack.append([node, 1, event.anchor])
                 continue
-            if isinstance(event, yaml.AliasEvent):
+            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                node, size, anchor = stack.pop()
+                if anchor is not None:
+                    anchors[anchor] = node
+                    sizes[id(node)] = size
+                if not stack:
+                    root = node
+                    continue
+                stack[-1][1] += size
+                continue
+            elif cls is yaml.AliasEvent:
                 node = anchors.get(event.anchor)
                 if node is None:
+                    known = any(entry[2] == event.anchor for entry in stack)
                     raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
-                                      "unknown alias *%s" % event.anchor)
-                if not node.done:
-                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
-                                      "alias *%s refers to a node that contains it" % event.anchor)
-                aliased += node.size - 1  # an alias of a scalar costs what the scalar would
+                                      ("alias *%s refers to a node that contains it" if known
+                                       else "unknown alias *%s") % event.anchor)
+                size = sizes.get(id(node), 1)
+                aliased += size - 1  # an alias of a scalar costs what the scalar would
                 if aliased > MAX_ALIAS_NODES:
                     raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
                                       "aliases expand to more than %d nodes (at *%s); "
                                       "write the repeated parts out or share less"
                                       % (MAX_ALIAS_NODES, event.anchor))
-            elif isinstance(event, yaml.ScalarEvent):
-                node = Node(SCALAR, _scalar_value(event), event.start_mark)
-            elif isinstance(event, yaml.MappingStartEvent):
-                node = Node(MAP, [], event.start_mark)
-            elif isinstance(event, yaml.SequenceStartEvent):
-                node = Node(SEQ, [], event.start_mark)
+            elif cls is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise YamlProblem(event.start_mark.line + 1, event.start_mark.column + 1,
+                                      "the rules file must hold one YAML document, not several")
+                continue
             else:
                 continue
-            anchor = getattr(event, "anchor", None)
-            if anchor is not None and not isinstance(event, yaml.AliasEvent):
-                anchors[anchor] = node
-            _attach(stack, node)
-            if node.done and stack:
-                stack[-1][0].size += node.size
-            if not node.done:
-                if len(stack) >= MAX_DEPTH:
-                    raise YamlProblem(node.line, node.col,
-                                      "nesting deeper than %d levels" % MAX_DEPTH)
-                stack.append([node, None])
-            elif not stack:
+            if cls is yaml.ScalarEvent and event.anchor is not None:
+                anchors[event.anchor] = node
+            if stack:
+                stack[-1][0].value.append(node)
+                stack[-1][1] += size
+            else:
                 root = node
     except yaml.YAMLError as exc:
         raise _problem_from(exc, text) from None
     return root
-
-
-def _attach(stack, node):
-    if not stack:
-        return
-    slot = stack[-1]
-    parent = slot[0]
-    if parent.kind == SEQ:
-        parent.value.append(node)
-    elif slot[1] is None:
-        slot[1] = node
-    else:
-        parent.value.append((slot[1], node))
-        slot[1] = None
