@@ -115,9 +115,9 @@ def weighted_shuffle(members, random01):
     return [m for _, _, m in keyed]
 
 
-def _unit_hash(key, name):
-    digest = hashlib.blake2b(("%s\x00%s" % (key, name)).encode("utf-8", "surrogatepass"),
-                             digest_size=8).digest()
+def _unit_hash(head, name):
+    """A uniform value strictly inside (0, 1) for the key bytes ``head`` and a gateway name."""
+    digest = hashlib.blake2b(head + name.encode("utf-8"), digest_size=8).digest()
     # 52 bits + 0.5 keeps the value strictly inside (0, 1): log() never sees 0 or 1.
     return ((int.from_bytes(digest, "big") >> 12) + 0.5) / 2.0 ** 52
 
@@ -128,6 +128,7 @@ def rendezvous(members, key):
     Score -w / ln(h): a key stays on its gateway while that gateway is up,
     and when one goes down only the keys it held move, spread by weight.
     """
-    scored = [(-m.weight / math.log(_unit_hash(key, m.name)), i, m) for i, m in enumerate(members)]
-    scored.sort(key=lambda t: (-t[0], t[1]))
+    head = ("%s\x00" % key).encode("utf-8", "surrogatepass")
+    scored = [(m.weight / math.log(_unit_hash(head, m.name)), i, m) for i, m in enumerate(members)]
+    scored.sort()  # scores are negative: the best first; ties by file order
     return [m for _, _, m in scored]
