@@ -6,7 +6,7 @@ import sys
 
 from . import rules as rules_module
 from .causes import CAUSES
-from .importer import ConfigError
+from .legacy import ConfigError
 from .rules import NAME_RE, VARIABLE_RE, RulesError
 
 
@@ -165,7 +165,7 @@ def import_config(args):
 
 def compare(args):
     from .compare import compare as run, format_rows
-    from .importer import read_legacy
+    from .legacy import read_legacy
 
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var))

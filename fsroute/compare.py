@@ -21,8 +21,9 @@ from typing import NamedTuple, Optional
 
 from . import rules as rules_module
 from .acl import Acl, parse_network
-from .importer import (_CAPTURE_RE, _NODE_ATTRS, classify_field, compile_expression, distributor_nodes,
-                       find_list, parse_dialstring, switch_true, translate_acls)
+from .importer import translate_acls
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, classify_field, closing_brace, compile_expression,
+                     distributor_nodes, find_list, parse_dialstring, switch_true)
 from .simulate import simulate
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
@@ -115,7 +116,7 @@ class OldSetup:
                                                           for allow, cidr, _, _ in spec.nodes])
                      for name, spec in specs.items()}
         self.partial_acls = {a.name for a in legacy.acl_lists
-                             if any("domain" in n.attrs or set(n.attrs) - set(_NODE_ATTRS) for n in a.nodes)}
+                             if any("domain" in n.attrs or set(n.attrs) - set(ACL_NODE_ATTRS) for n in a.nodes)}
 
     def route(self, variables):
         """An OldOutcome for a call with these channel variables."""
@@ -202,7 +203,7 @@ class OldSetup:
     def _conditions(self, ext, variables, assumed, actions, notes):
         proceed = False
         for index, condition in enumerate(ext.conditions):
-            brk = (condition.attrs.get("break") or "on-false").strip().lower()
+            brk = condition.break_mode
             found = None
             mode = _regex_mode(condition)
             if mode is None and self._knowable(condition.field, condition.expression):
@@ -231,7 +232,7 @@ class OldSetup:
                 data = action.data
                 if substitute:
                     if found is None:
-                        if _CAPTURE_RE.search(data):
+                        if CAPTURE_RE.search(data):
                             raise CannotEmulate(ext.file, action.line, "extension %r: %s takes captures the "
                                                 "emulation cannot tell (regex=any|all|xor or an unknown "
                                                 "condition)" % (ext.name, action.app))
@@ -294,7 +295,7 @@ def _first_endpoint(data):
     notes = []
     text = data.strip()
     if text.startswith("{"):
-        end = _closing(text, "{", "}")
+        end = closing_brace(text, 0)
         if end > 0:
             notes.append("channel variables %s ignored" % text[:end])
             text = text[end:].lstrip()
@@ -311,18 +312,6 @@ def _first_endpoint(data):
     if len(parts) > 1:
         notes.append("first of the failover list %s" % " | ".join(p.strip() for p in parts))
     return parts[0].strip(), notes
-
-
-def _closing(text, opening, closing):
-    depth = 0
-    for i, char in enumerate(text):
-        if char == opening:
-            depth += 1
-        elif char == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return -1
 
 
 def _regex_mode(condition):
@@ -344,7 +333,7 @@ def _substitute(data, found):
     def capture(m):
         index = int(m.group(1) or m.group(2))
         return (found.group(index) or "") if index <= found.re.groups else ""
-    return _CAPTURE_RE.sub(capture, data)
+    return CAPTURE_RE.sub(capture, data)
 
 
 def _expand_variables(text, variables, ext, line):

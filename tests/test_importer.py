@@ -15,7 +15,9 @@ import yaml
 
 from fsroute import cli, rules
 from fsroute.compare import DistributorCycle, compare
-from fsroute.importer import ConfigError, _scalar, import_files, number_template, read_legacy
+from fsroute.importer import import_files, number_template
+from fsroute.legacy import ConfigError, read_legacy
+from fsroute.render import _scalar
 from fsroute.simulate import simulate
 
 DATA = Path(__file__).parent / "data" / "import"
