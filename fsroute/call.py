@@ -80,8 +80,8 @@ def _route(call, loaded):
     session = call.session
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
-    decision = router.decide(rules, session.getVariable,
-                             health.states_for(rules.defaults).down, loaded.selector)
+    states = health.states_for(rules.defaults)
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
@@ -92,11 +92,15 @@ def _route(call, loaded):
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
-    _bridge(call, rules, decision)
+    _bridge(call, rules, decision, states.down)
 
 
-def _bridge(call, rules, decision):
-    """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving."""
+def _bridge(call, rules, decision, down_gateways):
+    """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
+
+    An attempt can ring for a minute: before each later one the (cached)
+    gateway states are read again, and a gateway now DOWN is skipped.
+    """
     session = call.session
     saved = session.getVariable("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
@@ -107,6 +111,10 @@ def _bridge(call, rules, decision):
             if not session.ready():
                 cause = CALLER_GONE
                 break
+            if call.attempts:
+                down = down_gateways(rules.profile_of(gateway))
+                if down is not None and gateway in down:
+                    continue
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))

@@ -242,3 +242,24 @@ def test_every_dial_string_is_well_formed(call, rules_path, fake_freeswitch):
     for dest in ("91001", "5551234", "0", "91019"):
         for data in bridges(call(rules_path, dest)):
             assert DIAL_RE.match(data) and DIAL_RE.match(data).group(1) in ("gw1", "gw2")
+
+
+def test_failover_skips_a_gateway_that_went_down_during_the_first_attempt(write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["a", "b", "c"])
+    path = write_rules("""\
+        version: 1
+        defaults: {status_ttl: 0}
+        groups: {g: {strategy: priority, gateways: [a, b, c]}}
+        routes: [{name: r, group: g}]
+        """)
+
+    class Ringing(StubSession):
+        def execute(self, app, data=None):
+            if data == "sofia/gateway/a/100":  # while a rings, b's OPTIONS ping fails
+                fake_freeswitch.set_gateways("external", up=["a", "c"], down=["b"])
+            super().execute(app, data)
+
+    session = Ringing({"destination_number": "100"}, {"a": "NORMAL_TEMPORARY_FAILURE"}, fake=fake_freeswitch)
+    route.handler(session, path)
+    assert bridges(session) == ["sofia/gateway/a/100", "sofia/gateway/c/100"]
+    assert session.variables["fsroute_result"] == "bridged"
