@@ -23,11 +23,26 @@ import uuid as uuid_module
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
 _GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
-# DIALSTATUS as FreeSWITCH derives it from a failed originate's cause.
+# DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
 _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
-               "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "CONGESTION"}
+               "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "DONTCALL",
+               "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
 _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+
+
+def switch_true(text):
+    """FreeSWITCH's switch_true(): yes/on/true/t/enabled/active/allow, or a non-zero number."""
+    if text is None:
+        return False
+    text = text.strip().lower()
+    if text in ("yes", "on", "true", "t", "enabled", "active", "allow"):
+        return True
+    return text.lstrip("-").isdigit() and int(text) != 0
+
+
+def _names(listing):
+    return [item.strip().upper() for item in listing.split(",")]
 
 
 class FakeFreeSWITCH:
@@ -148,15 +163,13 @@ class FakeFreeSWITCH:
 
         class Event:
             def __init__(self, event_type="CUSTOM", subclass=None):
-                self.type = event_type
-                self.subclass = subclass
-                self.headers = {}
+                self._headers = {"Event-Name": event_type, "Event-Subclass": subclass}
 
             def addHeader(self, name, value):
-                self.headers[name] = value
+                self._headers[name] = value
 
             def getHeader(self, name):
-                return self.headers.get(name)
+                return self._headers.get(name)
 
         module.consoleLog = consoleLog
         module.consoleCleanLog = consoleCleanLog
@@ -177,10 +190,12 @@ class StubSession:
     ``variables`` are the channel variables; ``bridge_outcomes`` maps a
     gateway to the cause its bridge fails with (absent: answered). A bridge
     to a gateway the fake switch has DOWN fails with GATEWAY_DOWN, to one it
-    does not know (when it knows any) with INVALID_GATEWAY. As in mod_dptools,
-    a failed bridge hangs the caller up unless ``continue_on_fail`` allows
-    the cause; ``hangup_on_bridge`` names a gateway whose bridge attempt
-    ends with the caller hanging up (ORIGINATOR_CANCEL).
+    does not know (declare them with ``set_gateways``), an empty one or
+    ``-err`` with INVALID_GATEWAY. As in mod_dptools, a failed bridge hangs
+    the caller up unless ``continue_on_fail`` / ``failure_causes`` allow the
+    cause, and an answered one hangs it up afterwards when
+    ``hangup_after_bridge`` is true; ``hangup_on_bridge`` names a gateway
+    whose bridge attempt ends with the caller hanging up (ORIGINATOR_CANCEL).
 
     Records ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
     or "SUCCESS")]), ``variables`` and ``hangup_cause``.
@@ -205,12 +220,14 @@ class StubSession:
         return self.variables.get(name)
 
     def setVariable(self, name, value):
-        # switch_channel_set_variable: an empty or NULL value unsets the
-        # variable; a value holding "${" is refused.
-        if value is None or value == "":
+        # CoreSession::setVariable takes char*s (SWIG refuses anything else);
+        # an empty or NULL value unsets the variable.
+        if value is not None and not isinstance(value, str):
+            raise TypeError("in method 'CoreSession_setVariable', argument 3 of type 'char *'")
+        if not value:
             self.variables.pop(name, None)
-        elif "${" not in str(value):
-            self.variables[name] = str(value)
+        else:
+            self.variables[name] = value
 
     # -- state -----------------------------------------------------------------
     def ready(self):
@@ -271,23 +288,24 @@ class StubSession:
             cause = "ORIGINATOR_CANCEL"
         elif gateway is None:
             cause = "INVALID_URL" if data.startswith("sofia/") else "CHAN_NOT_IMPLEMENTED"
+        elif not gateway or (fake is not None and fake.gateway_state(gateway) is None):
+            cause = "INVALID_GATEWAY"  # sofia: "Invalid Gateway" (also distributor's "-err")
         elif fake is not None and fake.gateway_state(gateway) == "down":
             cause = "GATEWAY_DOWN"
-        elif fake is not None and fake.profiles and fake.gateway_state(gateway) is None:
-            cause = "INVALID_GATEWAY"
         else:
             cause = self.bridge_outcomes.get(gateway, "SUCCESS")
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
             self._answered = True
-            self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="ANSWER",
-                                  bridge_hangup_cause="NORMAL_CLEARING", last_bridge_to=gateway)
+            self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
+                                  bridge_hangup_cause="NORMAL_CLEARING",
+                                  last_bridge_to=str(uuid_module.uuid4()))
+            if switch_true(self.variables.get("hangup_after_bridge")):
+                self.hangup("NORMAL_CLEARING")  # the far end hung up; the caller goes too
             return
         self.variables.update(originate_disposition=cause, originate_failed_cause=cause,
-                              DIALSTATUS=_DIALSTATUS.get(cause, "CHANUNAVAIL"))
-        if cause == "ORIGINATOR_CANCEL":
-            self.hangup(cause)
-        elif not self._continues_after(cause):
+                              DIALSTATUS=_DIALSTATUS.get(cause, cause))
+        if cause == "ORIGINATOR_CANCEL" or not self._continues_after(cause):
             self.hangup(cause)
 
     def _continues_after(self, cause):
@@ -295,11 +313,14 @@ class StubSession:
         if cause == "ATTENDED_TRANSFER":
             return False
         setting = self.variables.get("continue_on_fail")
-        if setting is None:
+        failure_causes = self.variables.get("failure_causes")
+        if setting is None and failure_causes is None:
             return cause in _ALWAYS_CONTINUE
-        if setting.lower() in ("true", "yes", "on", "1", "enabled", "active", "allow"):
+        if failure_causes is not None and cause not in _names(failure_causes):
             return True
-        return cause.lower() in [c.strip().lower() for c in setting.split(",")]
+        if setting is not None:
+            return switch_true(setting) or cause in _names(setting)
+        return False
 
 
 def reset_state():

@@ -263,3 +263,9 @@ def test_failover_skips_a_gateway_that_went_down_during_the_first_attempt(write_
     route.handler(session, path)
     assert bridges(session) == ["sofia/gateway/a/100", "sofia/gateway/c/100"]
     assert session.variables["fsroute_result"] == "bridged"
+
+
+def test_a_bridged_call_with_hangup_after_bridge_stays_bridged(call, rules_path):
+    session = call(rules_path, "91001", hangup_after_bridge="true")
+    assert session.variables["fsroute_result"] == "bridged"
+    assert session.hangup_cause == "NORMAL_CLEARING"  # the switch hung up after the bridge, not fsroute

@@ -1,5 +1,6 @@
 """The fake switch and the stub session behave like FreeSWITCH where fsroute relies on it."""
 
+import re
 import sys
 
 import pytest
@@ -60,23 +61,31 @@ def test_module_offers_only_what_the_real_one_has():
 def test_failed_bridge_hangs_up_without_continue_on_fail():
     # mod_dptools audio_bridge_function hangs the caller up on a failed
     # originate unless continue_on_fail allows the cause.
-    with FakeFreeSWITCH():
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
         session = StubSession({}, {"gw1": "SERVICE_UNAVAILABLE"})
         session.execute("bridge", "sofia/gateway/gw1/100")
         assert session.hangup_cause == "SERVICE_UNAVAILABLE" and not session.ready()
         assert session.variables["originate_disposition"] == "SERVICE_UNAVAILABLE"
-        assert session.variables["DIALSTATUS"] == "CHANUNAVAIL"
+        assert session.variables["DIALSTATUS"] == "SERVICE_UNAVAILABLE"
 
 
-@pytest.mark.parametrize("setting, cause, stays_up", [
-    ("true", "SERVICE_UNAVAILABLE", True),
-    ("USER_BUSY,NO_ROUTE_DESTINATION", "USER_BUSY", True),
-    ("USER_BUSY", "SERVICE_UNAVAILABLE", False),
-    (None, "NO_ANSWER", True),
+@pytest.mark.parametrize("variables, cause, stays_up", [
+    ({"continue_on_fail": "true"}, "SERVICE_UNAVAILABLE", True),
+    ({"continue_on_fail": "t"}, "USER_BUSY", True),
+    ({"continue_on_fail": "1"}, "USER_BUSY", True),
+    ({"continue_on_fail": "false"}, "USER_BUSY", False),
+    ({"continue_on_fail": "user_busy,NO_ROUTE_DESTINATION"}, "USER_BUSY", True),
+    ({"continue_on_fail": "USER_BUSY"}, "SERVICE_UNAVAILABLE", False),
+    ({"failure_causes": "USER_BUSY"}, "SERVICE_UNAVAILABLE", True),
+    ({"failure_causes": "USER_BUSY"}, "USER_BUSY", False),
+    ({"continue_on_fail": "true"}, "ATTENDED_TRANSFER", False),
+    ({}, "NO_ANSWER", True),
+    ({}, "USER_BUSY", False),
 ])
-def test_continue_on_fail(setting, cause, stays_up):
-    with FakeFreeSWITCH():
-        variables = {} if setting is None else {"continue_on_fail": setting}
+def test_continue_on_fail(variables, cause, stays_up):
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
         session = StubSession(variables, {"gw1": cause})
         session.execute("bridge", "sofia/gateway/gw1/100")
         assert session.ready() is stays_up
@@ -92,7 +101,7 @@ def test_bridge_outcomes_and_gateway_states():
         assert session.variables["originate_disposition"] == "INVALID_GATEWAY"
         session.execute("bridge", "sofia/gateway/gw1/100")
         assert session.variables["originate_disposition"] == "SUCCESS"
-        assert session.variables["DIALSTATUS"] == "ANSWER"
+        assert session.variables["DIALSTATUS"] == "SUCCESS"
         assert session.bridges == [("sofia/gateway/gw2/100", "GATEWAY_DOWN"),
                                    ("sofia/gateway/nosuch/100", "INVALID_GATEWAY"),
                                    ("sofia/gateway/gw1/100", "SUCCESS")]
@@ -102,8 +111,10 @@ def test_set_variable_semantics():
     session = StubSession({"a": "1"})
     session.setVariable("a", "")
     assert session.getVariable("a") is None
-    session.setVariable("b", "x${y}")  # FreeSWITCH refuses values holding ${
-    assert session.getVariable("b") is None
+    session.setVariable("b", "x${y}")  # CoreSession::setVariable stores it unexpanded
+    assert session.getVariable("b") == "x${y}"
+    with pytest.raises(TypeError):  # SWIG takes char* only
+        session.setVariable("c", 3)
     assert session.getVariable("uuid") == session.uuid == session.get_uuid()
 
 
@@ -121,3 +132,38 @@ def test_fixtures_from_the_plugin(fake_freeswitch, stub_session):
     assert sys.modules["freeswitch"] is fake_freeswitch.module
     session = stub_session({"destination_number": "1"}, {"gw1": "USER_BUSY"})
     assert session.bridge_outcomes == {"gw1": "USER_BUSY"}
+
+
+@pytest.mark.parametrize("dial, cause", [
+    ("sofia/gateway/-err/1001", "INVALID_GATEWAY"),   # mod_distributor with every node down
+    ("sofia/gateway//1001", "INVALID_GATEWAY"),
+    ("sofia/gateway/undeclared/1001", "INVALID_GATEWAY"),
+    ("sofia/external/1001@127.0.0.1", "INVALID_URL"),
+])
+def test_gateways_the_switch_does_not_know_fail(dial, cause):
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
+        session = StubSession({"continue_on_fail": "true"})
+        session.execute("bridge", dial)
+        assert session.variables["originate_disposition"] == cause
+
+
+@pytest.mark.parametrize("cause, dialstatus", [
+    ("USER_BUSY", "BUSY"), ("NO_ANSWER", "NOANSWER"), ("CALL_REJECTED", "DONTCALL"),
+    ("DESTINATION_OUT_OF_ORDER", "INVALIDARGS"), ("GATEWAY_DOWN", "GATEWAY_DOWN"),
+])
+def test_dialstatus_follows_switch_ivr_originate(cause, dialstatus):
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
+        session = StubSession({"continue_on_fail": "true"}, {"gw1": cause})
+        session.execute("bridge", "sofia/gateway/gw1/1")
+        assert session.variables["DIALSTATUS"] == dialstatus
+
+
+def test_hangup_after_bridge_ends_the_caller_too():
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
+        session = StubSession({"hangup_after_bridge": "true"})
+        session.execute("bridge", "sofia/gateway/gw1/1")
+        assert session.hangup_cause == "NORMAL_CLEARING"
+        assert re.fullmatch(r"[0-9a-f-]{36}", session.variables["last_bridge_to"])
