@@ -134,14 +134,18 @@ class RuleSet:
 
 def load(path):
     """Read and parse the rules file at ``path``; raises RulesError (also for I/O problems)."""
+    return parse(read(path), str(path))
+
+
+def read(path):
+    """The rules file's bytes (at most one byte over the size limit); raises RulesError at line 0."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % (exc.strerror or exc))])
     except ValueError as exc:  # a path with a NUL byte
         raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % exc)])
-    return parse(data, str(path))
 
 
 def parse(data, filename="<rules>"):

@@ -7,6 +7,13 @@ current rules, and a valid result is swapped in with one assignment. A bad
 file keeps the last good rules and is logged once per distinct change.
 Only the very first load of a file is done in the calling thread: there is
 nothing else to route with.
+
+A stat cannot see two writes of the same size within one mtime tick (a few
+milliseconds on some kernels), and an in-place rewrite is briefly empty or
+half written. So while the file's mtime is younger than RACY_SECONDS its
+content hash is compared at every check, and a parse error of such a young
+file is not reported yet: the writer may not be done. Once the file has
+been still for that long, a remaining error is logged, once.
 """
 
 import os
@@ -14,9 +21,12 @@ import threading
 import time
 from collections import Counter
 
+import hashlib
+
 from . import rules as rules_module
 from .fslog import ERROR, INFO, log
 from .selection import Selector
+from .text import one_line
 
 
 class Loaded:
@@ -42,12 +52,21 @@ class Loaded:
             return dict(self.results), dict(self.routes)
 
 
+RACY_SECONDS = 2.0
+
+
 def _signature(path):
     try:
         st = os.stat(path)
     except OSError as exc:
         return ("unreadable", exc.errno)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _young(signature):
+    """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
+    mtime = signature[0]
+    return isinstance(mtime, int) and 0 <= time.time_ns() - mtime < RACY_SECONDS * 1e9
 
 
 class RulesStore:
@@ -95,7 +114,7 @@ class RulesStore:
     def _maybe_start_reload(self):
         signature = _signature(self.path)
         with self._lock:
-            if signature == self._signature or self._loading:
+            if (signature == self._signature and not _young(signature)) or self._loading:
                 return
             self._loading = True
         thread = threading.Thread(target=self._background_load, args=(signature,),
@@ -117,23 +136,32 @@ class RulesStore:
     def _load(self, signature, force):
         """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
         try:
-            ruleset = rules_module.load(self.path)
+            data = rules_module.read(self.path)
+            previous = self._loaded
+            if previous is not None and previous.rules.sha256 == hashlib.sha256(data).hexdigest():
+                with self._lock:  # same content (rewritten, or a reload asked for): keep counters and state
+                    self._signature, self.last_error = signature, None
+                return previous
+            ruleset = rules_module.parse(data, self.path)
         except rules_module.RulesError as exc:
             with self._lock:
+                self.last_error = exc
+                if not force and _young(signature):
+                    return None  # maybe still being written: check again, report later
                 first_time = force or signature != self._signature
                 self._signature = signature
-                self.last_error = exc
             if first_time:
-                kept = " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"
-                log(ERROR, "fsroute: %s%s" % (str(exc).replace("\n", "; "), kept))
+                more = len(exc.problems) - 1
+                log(ERROR, "fsroute: %s%s%s" % (
+                    one_line(str(exc.problems[0]), 400),
+                    " (and %d more: fsroute check lists them)" % more if more else "",
+                    " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"))
             raise
         with self._lock:
             self._signature = signature
             self.last_error = None
             self._next_check = time.monotonic() + ruleset.defaults.reload_check
             previous = self._loaded
-            if previous is not None and previous.rules.sha256 == ruleset.sha256 and not force:
-                return previous  # same content rewritten: keep counters and state
             loaded = Loaded(ruleset, previous)
             self._loaded = loaded
         log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
