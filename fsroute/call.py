@@ -150,7 +150,7 @@ def _finish(call, cause):
 def _crash(call, loaded, exc):
     """The crash barrier: one ERROR line, result 'error', the configured cause."""
     try:
-        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, _describe(exc)))
+        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
     except Exception:
         pass
     cause = loaded.rules.defaults.on_error.cause if loaded is not None else FALLBACK_CAUSE
@@ -169,7 +169,7 @@ def _crash(call, loaded, exc):
         pass
 
 
-def _describe(exc):
+def describe(exc):
     """What went wrong, on one line: the exception and where it was raised."""
     if isinstance(exc, RulesError):
         return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)
@@ -206,6 +206,7 @@ def _log_line(call):
 
 
 def _quote(name):
+    """A route name for the log line (names are one printable line without '"': rules.py)."""
     if name is None:
         return "-"
-    return '"%s"' % name.replace('"', "'") if " " in name or '"' in name else name
+    return '"%s"' % name if " " in name else name

@@ -10,7 +10,7 @@ every rules file that calls have loaded (or the default one before any).
 import time
 
 from . import health, router
-from .call import default_rules_path
+from .call import default_rules_path, describe
 from .rules import RulesError
 from .store import loaded_stores, store_for
 
@@ -23,7 +23,10 @@ def fsapi(session, stream, env, args):
     try:
         stream.write(command(args))
     except Exception as exc:  # an API command must answer, not raise into FreeSWITCH
-        stream.write("-ERR fsroute.ctl failed: %s: %s\n" % (type(exc).__name__, exc))
+        try:
+            stream.write("-ERR fsroute.ctl failed: %s\n" % describe(exc))
+        except Exception:
+            pass
 
 
 def command(args):
@@ -79,12 +82,14 @@ def status(path):
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
             if profile not in readings:
-                state = "not read yet"
-            elif readings[profile] is None:
+                lines.append("  %s (%s): not read yet" % (name, profile))
+                continue
+            down, when = readings[profile]
+            if down is None:
                 state = "unknown (gwlist unreadable, taken as up)"
             else:
-                state = "DOWN" if name in readings[profile] else "up"
-            lines.append("  %s (%s): %s" % (name, profile, state))
+                state = "DOWN" if name in down else "up"
+            lines.append("  %s (%s): %s (read %s)" % (name, profile, state, time.strftime("%H:%M:%S", time.localtime(when))))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")

@@ -68,6 +68,7 @@ class GatewayStates:
         self._run_api = run_api
         self._cache = TTLCache(maxsize=256, ttl=ttl)
         self._pending = {}
+        self._last = {}  # profile -> (reading, when): for status, kept past the TTL
         self._lock = threading.Lock()
 
     def down(self, profile):
@@ -86,10 +87,13 @@ class GatewayStates:
         if reading.done.wait(self.timeout):
             return reading.result
         with self._lock:
-            if self._pending.get(profile) is reading and profile not in self._cache:
+            first = self._pending.get(profile) is reading and profile not in self._cache
+            if first:
                 self._cache[profile] = None
-                log(WARNING, "fsroute: 'sofia profile %s gwlist down' did not answer within %gs; "
-                    "taking its gateways as up" % (profile, self.timeout))
+                self._last[profile] = (None, time.time())
+        if first:
+            log(WARNING, "fsroute: 'sofia profile %s gwlist down' did not answer within %gs; "
+                "taking its gateways as up" % (profile, self.timeout))
         return None
 
     def _read(self, profile, reading):
@@ -112,15 +116,16 @@ class GatewayStates:
             # pending entry would stay forever and nobody would read it again.
             with self._lock:
                 self._cache[profile] = result
+                self._last[profile] = (result, time.time())
                 if self._pending.get(profile) is reading:
                     del self._pending[profile]
             reading.result = result
             reading.done.set()
 
     def last_readings(self):
-        """{profile: frozenset or None} of the readings still within their TTL."""
+        """{profile: (frozenset or None, time.time() of the reading)}: the newest reading of each profile."""
         with self._lock:
-            return dict(self._cache.items())
+            return dict(self._last)
 
 
 _shared = {}

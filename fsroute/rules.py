@@ -6,9 +6,11 @@ touches FreeSWITCH; reading the file is the caller's job (``load`` is a
 convenience that reads and parses).
 """
 
+import contextlib
 import gc
 import hashlib
 import re
+import threading
 from types import MappingProxyType
 from typing import NamedTuple, Optional, Tuple
 
@@ -167,19 +169,41 @@ def parse(data, filename="<rules>"):
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
         raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
-    # The tree holds about ten objects per route, none of them in cycles:
-    # the cyclic garbage collector would rescan it over and over (about 40%
-    # of a 100,000-route load) for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        root = yamltree.parse(text)
+    with _gc_paused():
+        try:
+            root = yamltree.parse(text)
+        except yamltree.YamlProblem as exc:
+            raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
         return _Builder(filename).build(root, sha256)
-    except yamltree.YamlProblem as exc:
-        raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic GC while a tree is built (FreeSWITCH's whole interpreter, for seconds).
+
+    The tree holds about ten objects per route, none of them in cycles: the
+    collector would rescan it over and over (about 40% of a 100,000-route
+    load) for nothing. Concurrent loads share one pause; the last one out
+    puts back what was there before the first.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
     finally:
-        if collecting:
-            gc.enable()
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class _TooMany(Exception):
@@ -478,6 +502,10 @@ class _Builder:
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
+        if name is not None and (len(name) > 128 or not name.isprintable() or '"' in name):
+            self.error(body["name"][1], "route name must be one printable line of at most 128 "
+                       "characters, without '\"' (it goes into log lines and channel variables)")
+            name = None
         what = "route '%s'" % name
         dest, conditions = None, []
         if "match" in body:

@@ -10,6 +10,10 @@ import math
 import random
 import threading
 
+# Callers and numbers are hashed on at most this many characters: a caller id
+# of a megabyte must not cost a megabyte of hashing per gateway.
+MAX_KEY_LEN = 128
+
 
 class RoundRobin:
     """Smooth weighted round robin for one group (nginx's algorithm).
@@ -115,11 +119,12 @@ def weighted_shuffle(members, random01):
     return [m for _, _, m in keyed]
 
 
-def _unit_hash(head, name):
-    """A uniform value strictly inside (0, 1) for the key bytes ``head`` and a gateway name."""
-    digest = hashlib.blake2b(head + name.encode("utf-8"), digest_size=8).digest()
+def _unit_hash(keyed, name):
+    """A uniform value strictly inside (0, 1) for a gateway name, from the key's hash state ``keyed``."""
+    h = keyed.copy()
+    h.update(name.encode("utf-8"))
     # 52 bits + 0.5 keeps the value strictly inside (0, 1): log() never sees 0 or 1.
-    return ((int.from_bytes(digest, "big") >> 12) + 0.5) / 2.0 ** 52
+    return ((int.from_bytes(h.digest(), "big") >> 12) + 0.5) / 2.0 ** 52
 
 
 def rendezvous(members, key):
@@ -128,7 +133,7 @@ def rendezvous(members, key):
     Score -w / ln(h): a key stays on its gateway while that gateway is up,
     and when one goes down only the keys it held move, spread by weight.
     """
-    head = ("%s\x00" % key).encode("utf-8", "surrogatepass")
-    scored = [(m.weight / math.log(_unit_hash(head, m.name)), i, m) for i, m in enumerate(members)]
+    keyed = hashlib.blake2b(("%s\x00" % key[:MAX_KEY_LEN]).encode("utf-8", "surrogatepass"), digest_size=8)
+    scored = [(m.weight / math.log(_unit_hash(keyed, m.name)), i, m) for i, m in enumerate(members)]
     scored.sort()  # scores are negative: the best first; ties by file order
     return [m for _, _, m in scored]

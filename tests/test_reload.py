@@ -300,3 +300,28 @@ def test_reloading_an_unchanged_file_keeps_counters(setup):
     dial(setup)
     assert ctl.command("reload " + setup).startswith("+OK reloaded")
     assert "calls by result: bridged=1" in ctl.command("status " + setup)
+
+
+def test_status_shows_the_last_reading_after_its_ttl(setup, fake_freeswitch):
+    with open(setup, "w") as handle:
+        handle.write(text().replace("status_ttl: 60", "status_ttl: 0"))
+    dial(setup)
+    fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
+    dial(setup)
+    status = ctl.command("status " + setup)
+    assert "  gw1 (external): up (read " in status  # TTL 0: long expired, still shown
+    assert "  gw2 (external): DOWN (read " in status
+
+
+def test_fsapi_answers_even_when_the_error_cannot_be_printed(fake_freeswitch, monkeypatch):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise ValueError("no str")
+
+    def broken(args):
+        raise Unprintable()
+
+    monkeypatch.setattr(ctl, "command", broken)
+    stream = fake_freeswitch.module.Stream()
+    ctl.fsapi("na", stream, None, "status")
+    assert stream.get_data().startswith("-ERR fsroute.ctl failed: Unprintable: (unprintable)")

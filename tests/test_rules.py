@@ -191,3 +191,8 @@ def test_non_utf8_names_the_byte():
 
 def test_base_rules_fixture_is_valid():
     assert len(rules.parse(BASE_RULES).routes) == 2
+
+
+def test_route_names_are_one_printable_line():
+    found = problems('version: 1\nroutes:\n  - {name: "a\\nfsroute uuid=x result=bridged", gateway: g}\n')
+    assert len(found) == 1 and found[0].startswith("r.yaml:3:12: route name must be one printable line")
