@@ -66,7 +66,7 @@ def _signature(path):
 def _young(signature):
     """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
     mtime = signature[0]
-    return isinstance(mtime, int) and 0 <= time.time_ns() - mtime < RACY_SECONDS * 1e9
+    return isinstance(mtime, int) and abs(time.time_ns() - mtime) < RACY_SECONDS * 1e9
 
 
 class RulesStore:
