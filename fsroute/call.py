@@ -186,6 +186,12 @@ def describe(exc):
 
 def _uuid(session):
     """The call's uuid for the log line, however broken the session is."""
+    try:
+        value = session.getVariable("uuid")
+        if value and len(value) <= 64 and value.isprintable():
+            return value
+    except Exception:
+        pass
     for read in (lambda: session.getVariable("uuid"), lambda: session.get_uuid(), lambda: session.uuid):
         try:
             value = read()

@@ -102,8 +102,8 @@ class RouteIndex:
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
     def __init__(self, routes):
-        self._by_prefix = {}
-        self._everywhere = []
+        self._by_prefix = {}      # prefix -> [position in the file]
+        self._everywhere = []     # positions of routes without a prefix
         self._max_len = 0
         for position, route in enumerate(routes):
             prefix = literal_prefix(route.dest) if route.dest is not None else ""
@@ -113,19 +113,18 @@ class RouteIndex:
             else:
                 self._everywhere.append(position)
         self._routes = tuple(routes)
+        self._everywhere_routes = [self._routes[p] for p in self._everywhere]
 
     def candidates(self, number):
-        """The routes that may match ``number``, in file order."""
-        lists = []
+        """The routes that may match ``number``, in file order (a shared list: do not change it)."""
         by_prefix = self._by_prefix
-        for length in range(1, min(len(number), self._max_len) + 1):
-            found = by_prefix.get(number[:length])
-            if found is not None:
-                lists.append(found)
-        if not lists:
-            positions = self._everywhere
+        found = [by_prefix[number[:n]] for n in range(1, min(len(number), self._max_len) + 1)
+                 if number[:n] in by_prefix]
+        if not found:
+            return self._everywhere_routes
+        if len(found) == 1 and not self._everywhere:
+            positions = found[0]
         else:
-            lists.append(self._everywhere)
-            positions = sorted(p for found in lists for p in found)
+            positions = sorted(p for positions in found + [self._everywhere] for p in positions)
         routes = self._routes
         return [routes[p] for p in positions]

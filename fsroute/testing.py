@@ -14,6 +14,7 @@ pytest fixtures.
         assert session.executed == [("bridge", "sofia/gateway/gw1/1001")]
 """
 
+import itertools
 import re
 import sys
 import threading
@@ -29,6 +30,9 @@ _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE":
                "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
 _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+
+
+_LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
 
 
 def switch_true(text):
@@ -299,7 +303,7 @@ class StubSession:
             self._answered = True
             self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
                                   bridge_hangup_cause="NORMAL_CLEARING",
-                                  last_bridge_to=str(uuid_module.uuid4()))
+                                  last_bridge_to="00000000-0000-4000-8000-%012x" % next(_LEG_NUMBERS))
             if switch_true(self.variables.get("hangup_after_bridge")):
                 self.hangup("NORMAL_CLEARING")  # the far end hung up; the caller goes too
             return
