@@ -105,19 +105,19 @@ def simple_groups(pattern):
 class LazyPattern:
     """A plain-shaped regex that compiles on its first ``search`` (see the module doc)."""
 
-    __slots__ = ("pattern", "groups", "search")
+    __slots__ = ("pattern", "groups", "_compiled")
     flags = FLAGS
 
     def __init__(self, pattern, groups):
         self.pattern = pattern
         self.groups = groups
-        self.search = self._compile_and_search
+        self._compiled = None
 
-    def _compile_and_search(self, text):
-        # From now on ``search`` is the compiled pattern's own method. Two
-        # threads may both compile: the same result either way.
-        self.search = re.compile(self.pattern, FLAGS).search
-        return self.search(text)
+    def search(self, text):
+        compiled = self._compiled
+        if compiled is None:  # two threads may both compile: the same result either way
+            compiled = self._compiled = re.compile(self.pattern, FLAGS)
+        return compiled.search(text)
 
 
 def compile_route_regex(pattern):
