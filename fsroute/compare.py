@@ -22,8 +22,9 @@ from typing import NamedTuple, Optional
 from . import rules as rules_module
 from .acl import Acl, parse_network
 from .importer import translate_acls
+from .fsvalues import switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, classify_field, closing_brace, compile_expression,
-                     distributor_nodes, find_list, parse_dialstring, switch_true)
+                     distributor_nodes, find_list, parse_dialstring)
 from .simulate import simulate
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights

@@ -14,8 +14,9 @@ from typing import NamedTuple, Optional, Tuple
 
 from . import rules as rules_module
 from .acl import parse_network
-from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, ConfigError, Report, atoi, classify_field, compile_expression,
-                     find_list, parse_dialstring, read_legacy, short, switch_true)
+from .fsvalues import atoi, switch_true
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, ConfigError, Report, classify_field, compile_expression,
+                     find_list, parse_dialstring, read_legacy, short)
 from .render import render
 from .rules import NAME_RE, NUMBER_RE
 

@@ -2,9 +2,9 @@
 
 ``fsroute import`` translates this model into rules and ``fsroute compare``
 emulates how the old setup would have routed a call from it; both also need
-FreeSWITCH's own readings of the values in it (switch_true, atoi, dial
-strings, condition fields, mod_distributor's choice of list), so those live
-here, once.
+FreeSWITCH's own readings of the values in it (dial strings, condition
+fields, mod_distributor's choice of list), so those live here, once
+(switch_true and atoi, which the stub session needs too, in fsvalues.py).
 
 The XML is read with expat rather than xml.etree because etree forgets
 line numbers, and a report without a line is of little use in a
@@ -18,6 +18,7 @@ import re
 from typing import NamedTuple, Optional, Tuple
 from xml.parsers import expat
 
+from .fsvalues import atoi
 from .rules import NAME_RE, VARIABLE_RE
 
 MAX_XML_BYTES = 32 * 1024 * 1024
@@ -293,23 +294,7 @@ def read_legacy(dialplans=(), distributor=None, acl=None):
                   tuple(acl_lists), tuple(notes))
 
 
-# -- FreeSWITCH's readings of values ----------------------------------------------------------------
-
-def atoi(text):
-    """C's atoi() as mod_distributor applies it to a weight: leading digits, else 0."""
-    found = re.match(r"\s*([+-]?\d+)", text or "")
-    return int(found.group(1)) if found else 0
-
-
-def switch_true(text):
-    """FreeSWITCH's switch_true(): yes/on/true/t/enabled/active/allow or a non-zero number."""
-    if text is None:
-        return False
-    value = text.strip().lower()
-    if value in ("yes", "on", "true", "t", "enabled", "active", "allow"):
-        return True
-    return value.lstrip("+-").isdigit() and int(value) != 0
-
+# -- FreeSWITCH's readings of values (see also fsvalues.py) ----------------------------------------
 
 def closing_brace(text, start):
     """Index just past the '}' closing the '{' at ``start`` (-1 when unbalanced)."""

@@ -21,6 +21,8 @@ import threading
 import types
 import uuid as uuid_module
 
+from .fsvalues import switch_true
+
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
 _GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
@@ -33,16 +35,6 @@ _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
 
 
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
-
-
-def switch_true(text):
-    """FreeSWITCH's switch_true(): yes/on/true/t/enabled/active/allow, or a non-zero number."""
-    if text is None:
-        return False
-    text = text.strip().lower()
-    if text in ("yes", "on", "true", "t", "enabled", "active", "allow"):
-        return True
-    return text.lstrip("-").isdigit() and int(text) != 0
 
 
 def _names(listing):

@@ -1,0 +1,23 @@
+"""How FreeSWITCH itself reads a few kinds of string (switch_utils.h, libc).
+
+The importer reads old configuration files with them, and the stub session
+reads channel variables with them, exactly as the switch would.
+"""
+
+import re
+
+
+def atoi(text):
+    """C's atoi() as mod_distributor applies it to a weight: leading digits, else 0."""
+    found = re.match(r"\s*([+-]?\d+)", text or "")
+    return int(found.group(1)) if found else 0
+
+
+def switch_true(text):
+    """FreeSWITCH's switch_true(): yes/on/true/t/enabled/active/allow or a non-zero number."""
+    if text is None:
+        return False
+    value = text.strip().lower()
+    if value in ("yes", "on", "true", "t", "enabled", "active", "allow"):
+        return True
+    return value.lstrip("+-").isdigit() and int(value) != 0
