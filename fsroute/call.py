@@ -14,7 +14,7 @@ from .causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
 from .rules import RulesError
 from .store import store_for
-from .text import one_line
+from .text import describe_error, one_line
 
 BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
@@ -177,11 +177,7 @@ def describe(exc):
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
     where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
-    try:
-        message = one_line(str(exc), 200)
-    except Exception:  # an exception whose str() fails
-        message = "(unprintable)"
-    return "%s: %s%s" % (type(exc).__name__, message, where)
+    return describe_error(exc) + where
 
 
 def _uuid(session):
@@ -189,7 +185,7 @@ def _uuid(session):
     try:
         value = session.getVariable("uuid")
         if value and len(value) <= 64 and value.isprintable():
-            return value
+            return value  # the common case, without building the fallbacks
     except Exception:
         pass
     for read in (lambda: session.getVariable("uuid"), lambda: session.get_uuid(), lambda: session.uuid):

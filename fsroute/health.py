@@ -20,7 +20,7 @@ import time
 from cachetools import TTLCache
 
 from .fslog import WARNING, api, log
-from .text import one_line
+from .text import describe_error, one_line
 
 # sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -41,13 +41,6 @@ def _describe_answer(answer):
     if isinstance(answer, str):
         return "'%s'" % one_line(answer)
     return "a %s, not text" % type(answer).__name__
-
-
-def _describe_error(exc):
-    try:
-        return "%s: %s" % (type(exc).__name__, one_line(str(exc)))
-    except Exception:  # an exception whose str() fails
-        return type(exc).__name__
 
 
 class _Reading:
@@ -108,7 +101,7 @@ class GatewayStates:
         except Exception as exc:  # the API is outside our control: never let it escape
             try:
                 log(WARNING, "fsroute: %r failed (%s); taking its gateways as up"
-                    % (command, _describe_error(exc)))
+                    % (command, describe_error(exc, 80)))
             except Exception:
                 pass  # even logging failed: the reading below must still be recorded
         finally:

@@ -10,3 +10,12 @@ def one_line(text, limit=80):
     if not head.isprintable():
         head = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in head)
     return head if len(text) <= limit else head + "...(%d chars)" % len(text)
+
+
+def describe_error(exc, limit=200):
+    """``Type: message`` on one line, even for an exception whose str() fails."""
+    try:
+        message = one_line(str(exc), limit)
+    except Exception:
+        message = "(unprintable)"
+    return "%s: %s" % (type(exc).__name__, message)
