@@ -26,7 +26,7 @@ import hashlib
 from . import rules as rules_module
 from .fslog import ERROR, INFO, log
 from .selection import Selector
-from .text import one_line
+from .text import describe_error, one_line
 
 
 class Loaded:
@@ -127,8 +127,7 @@ class RulesStore:
         except rules_module.RulesError:
             pass  # already logged; the last good rules stay in force
         except Exception as exc:  # never let a reload thread die with a traceback
-            log(ERROR, "fsroute: reloading %s failed unexpectedly: %s: %s"
-                % (self.path, type(exc).__name__, exc))
+            log(ERROR, "fsroute: reloading %s failed unexpectedly: %s" % (self.path, describe_error(exc)))
         finally:
             with self._lock:
                 self._loading = False
