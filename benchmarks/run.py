@@ -11,14 +11,14 @@ directory and prints one table:
   FakeFreeSWITCH, every gateway up, readings cached after a warm-up), for
   numbers whose route is near the end of the file ("end") and numbers that
   match no route ("none"), reported separately;
-- the same decisions by ``fsroute.router.find_route`` (the index) and by a
+- the same decisions by ``fsroute.core.router.find_route`` (the index) and by a
   plain first-match scan over every route's compiled regex (what an XML
   dialplan does), the ratio of the two, and the handler with the index
   swapped for that scan;
 - ``importlib.reload(fsroute.route)``, which mod_python3 does on every call,
   in this process and in a fresh one on a byte-compiled copy of the package
   (what ``pip install`` leaves behind);
-- cold ``fsroute.rules.load`` of the 100,000-route file, time and peak RSS,
+- cold ``fsroute.core.loader.load`` of the 100,000-route file, time and peak RSS,
   each in a fresh subprocess;
 - ``Selector.order`` alone for each strategy (groups of 2 to 4 gateways).
 
@@ -50,9 +50,9 @@ if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
 import fsroute  # noqa: E402
 import fsroute.route  # noqa: E402
 from fsroute import router  # noqa: E402
-from fsroute.rules import Group, Member  # noqa: E402
-from fsroute.selection import Selector  # noqa: E402
-from fsroute.store import store_for  # noqa: E402
+from fsroute.core.model import Group, Member# noqa: E402
+from fsroute.core.selection import Selector  # noqa: E402
+from fsroute.runtime.store import store_for  # noqa: E402
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state  # noqa: E402
 
 SIZES = (10, 1000, 100000)
@@ -445,7 +445,7 @@ def bench_reload(table, counts, tmp):
 
 _LOAD_SCRIPT = """
 import json, resource, sys, time
-from fsroute import rules
+from fsroute.core import loader
 
 def peak_kb():
     # VmHWM is this process's own peak; on Linux ru_maxrss also counts the
@@ -461,14 +461,14 @@ def peak_kb():
 
 before = peak_kb()
 start = time.perf_counter()
-ruleset = rules.load(sys.argv[1])
+ruleset = loader.load(sys.argv[1])
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": peak_kb(), "routes": len(ruleset.routes)}))
 """
 
 
 def bench_cold_load(table, path, runs):
-    """rules.load of the big file, each run in a fresh interpreter (its own peak RSS, in KiB)."""
+    """loader.load of the big file, each run in a fresh interpreter (its own peak RSS, in KiB)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     found = []
@@ -482,9 +482,9 @@ def bench_cold_load(table, path, runs):
     peak = max(f["peak_kb"] for f in found) * 1024 / 1e6
     before = max(f["before_kb"] for f in found) * 1024 / 1e6
     median = seconds[len(seconds) // 2]
-    table.add("cold rules.load (fresh process)", BIG, unit="s", p50=median, p99=seconds[-1], n=runs,
+    table.add("cold loader.load (fresh process)", BIG, unit="s", p50=median, p99=seconds[-1], n=runs,
               at_most=LOAD_MAX_S)
-    table.add("cold rules.load, peak RSS", BIG, unit="MB", p50=peak, n=runs, at_most=LOAD_MAX_MB)
+    table.add("cold loader.load, peak RSS", BIG, unit="MB", p50=peak, n=runs, at_most=LOAD_MAX_MB)
     table.add("  of which interpreter + imports", None, unit="MB", p50=before, n=runs)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsroute.acl import Acl, parse_address, parse_network
+from fsroute.core.acl import Acl, parse_address, parse_network
 
 
 def acl(default, *nodes):

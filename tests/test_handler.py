@@ -197,7 +197,7 @@ def test_continue_on_fail_is_set_for_the_bridges_and_restored(call, rules_path, 
 
 
 def test_rules_file_location_order(fake_freeswitch, write_rules, monkeypatch, tmp_path):
-    from fsroute.call import rules_path
+    from fsroute.runtime.call import rules_path
     session = StubSession({"fsroute_rules": "/from/channel.yaml"})
     monkeypatch.setenv("FSROUTE_RULES", "/from/env.yaml")
     fake_freeswitch.globals.update(fsroute_rules="/from/global.yaml", conf_dir="/etc/fs")

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from fsroute.health import GatewayStates, parse_gwlist
+from fsroute.runtime.gateways import GatewayStates, parse_gwlist
 
 
 @pytest.mark.parametrize("text, expected", [

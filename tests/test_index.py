@@ -1,6 +1,6 @@
 """The prefix index decides exactly as a first-match scan over every route would.
 
-Rule sets are generated as YAML text and loaded with ``fsroute.rules.parse``,
+Rule sets are generated as YAML text and loaded with ``fsroute.core.loader.parse``,
 so the regexes are compiled as in production (re.ASCII). Each generated
 pattern comes with an example number it is meant to match, and the numbers
 tried are those examples (as is, cut, extended or with one character
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fsroute import router, rules
-from fsroute.index import RouteIndex, literal_prefix
+from fsroute.core import router
+from fsroute.core import loader, model
+from fsroute.core.index import RouteIndex, literal_prefix
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -253,7 +254,7 @@ def linear_find(ruleset, get, destination, source):
 @given(rule_set_and_numbers(), st.sampled_from(["1000", "2000", "9"]), st.sampled_from(SOURCES))
 def test_index_gives_what_a_linear_scan_gives(case, caller, source):
     specs, numbers = case
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     positions = {r.name: i for i, r in enumerate(ruleset.routes)}
     variables = {"caller_id_number": caller}
     for number in numbers:
@@ -298,7 +299,7 @@ def prefix_table(draw):
 def test_index_on_carrier_like_tables(table):
     patterns, numbers = table
     specs = [(pattern, None, False, "") for pattern in patterns]
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     for number in numbers:
         assert matching(ruleset.index.candidates(number), number) == matching(ruleset.routes, number)
 
@@ -306,15 +307,15 @@ def test_index_on_carrier_like_tables(table):
 def test_index_keeps_file_order_across_prefixes_and_catch_alls():
     specs = [(r"^(\d+)$", None, False, ""), (r"^0044(\d+)$", None, False, ""),
              (r"^00(\d+)$", None, False, ""), (r"^004(\d+)$", None, False, ""), (None, "^1", False, "")]
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     assert [r.name for r in ruleset.index.candidates("00441")] == ["r0", "r1", "r2", "r3", "r4"]
     assert [r.name for r in ruleset.index.candidates("0033")] == ["r0", "r2", "r4"]
     assert [r.name for r in ruleset.index.candidates("")] == ["r0", "r4"]
 
 
 def test_route_index_accepts_plain_route_tuples():
-    routes = [rules.Route("a", 1, re.compile(r"^12(\d)$", re.ASCII), (), None, None, "gw1", None),
-              rules.Route("b", 2, None, (), None, None, "gw1", None)]
+    routes = [model.Route("a", 1, re.compile(r"^12(\d)$", re.ASCII), (), None, None, "gw1", None),
+              model.Route("b", 2, None, (), None, None, "gw1", None)]
     index = RouteIndex(routes)
     assert [r.name for r in index.candidates("123")] == ["a", "b"]
     assert [r.name for r in index.candidates("13")] == ["b"]

@@ -6,7 +6,10 @@ import time
 
 import pytest
 
-from fsroute import ctl, route, rules, store
+from fsroute import ctl
+from fsroute import route
+from fsroute.core import loader
+from fsroute.runtime import store
 from fsroute.testing import StubSession
 
 RULES = """\
@@ -127,14 +130,14 @@ def test_empty_and_half_written_files_are_not_swapped_in(setup):
 def test_a_slow_load_does_not_delay_calls(setup, monkeypatch):
     assert gateway_of(dial(setup)) == "gw1"
     started, release = threading.Event(), threading.Event()
-    real_parse = rules.parse
+    real_parse = loader.parse
 
     def slow_load(data, path):
         started.set()
         assert release.wait(10)
         return real_parse(data, path)
 
-    monkeypatch.setattr(rules, "parse", slow_load)
+    monkeypatch.setattr(loader, "parse", slow_load)
     with open(setup, "w") as handle:
         handle.write(text(target="gateway: gw3"))
     bump_mtime(setup)
@@ -181,7 +184,7 @@ def test_concurrent_calls_during_50_reloads(fake_freeswitch, tmp_path):
     broken = text(name="c", target="gateway: gw3") + "  - [not a route\n"
     with open(path, "w") as handle:
         handle.write(versions["A"])
-    shas = {rules.parse(v.encode(), path).sha: gw for v, gw in ((versions["A"], "gw1"), (versions["B"], "gw2"))}
+    shas = {loader.parse(v.encode(), path).sha: gw for v, gw in ((versions["A"], "gw1"), (versions["B"], "gw2"))}
     dial(path)
     stop = threading.Event()
     failures, routed = [], []

@@ -2,8 +2,8 @@
 
 from collections import Counter
 
-from fsroute.rules import Group, Member
-from fsroute.selection import Selector, rendezvous, weighted_shuffle
+from fsroute.core.model import Group, Member
+from fsroute.core.selection import Selector, rendezvous, weighted_shuffle
 
 GW1, GW2 = Member("gw1", 1), Member("gw2", 2)
 GROUP = Group("gw_group_1", "weighted_round_robin", (GW1, GW2))

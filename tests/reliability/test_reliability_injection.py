@@ -16,10 +16,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import fsroute.router
-import fsroute.store
-from fsroute.index import RouteIndex
-from fsroute.rules import NUMBER_RE, RulesError, parse
+import fsroute.core.router
+import fsroute.runtime.store
+from fsroute.core.index import RouteIndex
+from fsroute.core.loader import parse
+from fsroute.core.model import NUMBER_RE, RulesError
 from fsroute.testing import FakeFreeSWITCH
 from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
@@ -104,7 +105,7 @@ def expected_number(destination, caller):
     if destination.startswith("A"):
         return "00" + destination[1:]
     if (re.fullmatch(r"7([0-9]+)", destination) and caller.startswith("1")
-            and len(caller) <= fsroute.router.MAX_VALUE_LEN):
+            and len(caller) <= fsroute.core.router.MAX_VALUE_LEN):
         return destination[1:]
     return destination
 
@@ -119,7 +120,7 @@ def check_call(fake, rules_path, destination, caller="1555"):
     assert error_lines(fake)[before:] == []
     result = session.variables.get("fsroute_result")
     number = expected_number(destination, caller)
-    if len(destination) <= fsroute.router.MAX_DESTINATION_LEN and NUMBER_RE.match(number):
+    if len(destination) <= fsroute.core.router.MAX_DESTINATION_LEN and NUMBER_RE.match(number):
         # Clean text: it is dialled exactly, so the checks above are not vacuous.
         assert result == "bridged", (destination, result)
         assert bridges(session)[0].endswith("/" + number)
@@ -188,7 +189,7 @@ class _RecordingRegex:
 
 def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monkeypatch, tried):
     run_call(switch, rules_path, {"destination_number": "1", "network_addr": "127.0.0.1"})  # load
-    rules = fsroute.store.store_for(rules_path).current().rules
+    rules = fsroute.runtime.store.store_for(rules_path).current().rules
     calls = []
     routes = tuple(
         route._replace(dest=_RecordingRegex(route.dest, calls),
@@ -196,9 +197,9 @@ def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monk
         for route in rules.routes)
     monkeypatch.setattr(rules, "routes", routes)
     monkeypatch.setattr(rules, "index", RouteIndex(routes))
-    for name, value in list(vars(fsroute.router).items()):  # NUMBER_RE and any other module-level regex
+    for name, value in list(vars(fsroute.core.router).items()):  # NUMBER_RE and any other module-level regex
         if isinstance(value, re.Pattern):
-            monkeypatch.setattr(fsroute.router, name, _RecordingRegex(value, calls))
+            monkeypatch.setattr(fsroute.core.router, name, _RecordingRegex(value, calls))
 
     for destination in ("7" * 129, "7" * 4096, "A" * 2 ** 20, "(a+)+$" * 1000):
         session = check_call(switch, rules_path, destination, caller="1" * 2 ** 20)
@@ -212,7 +213,7 @@ def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monk
     # ... and an over-long other variable never reaches its condition's regex.
     del calls[:]
     session = check_call(switch, rules_path, "71001", caller="1" * 2 ** 20)
-    assert all(len(text) <= fsroute.router.MAX_VALUE_LEN for text in calls)
+    assert all(len(text) <= fsroute.core.router.MAX_VALUE_LEN for text in calls)
     assert session.variables["fsroute_route"] == "catch all"  # vip's caller condition did not hold
     tried["injection"] += 2
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsroute.acl import Acl, parse_network
+from fsroute.core.acl import Acl, parse_network
 from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
 RULES = """\

@@ -18,8 +18,8 @@ import re
 from typing import NamedTuple, Optional, Tuple
 from xml.parsers import expat
 
-from .fsvalues import atoi
-from .rules import NAME_RE, VARIABLE_RE
+from fsroute.core.fsvalues import atoi
+from fsroute.core.model import NAME_RE, VARIABLE_RE
 
 MAX_XML_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 100

@@ -4,10 +4,10 @@ import argparse
 import json
 import sys
 
-from . import rules as rules_module
-from .causes import CAUSES
-from .legacy import ConfigError
-from .rules import NAME_RE, VARIABLE_RE, RulesError
+from fsroute.core import loader
+from fsroute.core.causes import CAUSES
+from fsroute.migrate.legacy import ConfigError
+from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,7 +128,7 @@ def main(argv=None):
 
 
 def check(path):
-    ruleset = rules_module.load(path)
+    ruleset = loader.load(path)
     print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
           % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
              len(ruleset.gateway_names()), ruleset.sha))
@@ -151,7 +151,7 @@ def simulate(args):
 
 
 def import_config(args):
-    from .importer import import_files
+    from fsroute.migrate.importer import import_files
 
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
@@ -164,8 +164,8 @@ def import_config(args):
 
 
 def compare(args):
-    from .compare import compare as run, format_rows
-    from .legacy import read_legacy
+    from fsroute.migrate.compare import compare as run, format_rows
+    from fsroute.migrate.legacy import read_legacy
 
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var))
@@ -197,6 +197,3 @@ def _print_summary(report):
     for gateway, count in report["gateways"].items():
         print("%-16s %8d %6.1f%%" % (gateway, count, 100.0 * count / calls))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,216 +1,31 @@
-"""The rules file (format version 1): YAML -> validated, immutable RuleSet.
+"""The grammar of rules format version 1: a YAML node tree -> validated RuleSet.
 
 Every problem is reported as ``file:line:col: message``, all of them at
-once (up to a cap), so an operator fixes a file in one pass. Nothing here
-touches FreeSWITCH; reading the file is the caller's job (``load`` is a
-convenience that reads and parses).
+once (up to a cap), so an operator fixes a file in one pass.
 """
 
-import contextlib
-import gc
-import hashlib
 import re
-import threading
-from types import MappingProxyType
-from typing import NamedTuple, Optional, Tuple
 
-from . import yamltree
 from .acl import Acl, parse_network
 from .causes import CAUSES
-from .index import RouteIndex
+from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
+                    Member, Problem, Route, RuleSet, RulesError)
 from .patterns import compile_route_regex
 from .text import one_line
 from .yamltree import MAP, SCALAR, SEQ
 
 FORMAT_VERSION = 1
-MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_PROBLEMS = 50
 
-STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
-              "hash_destination", "priority")
-DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAILURE",
-                       "NETWORK_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER",
-                       "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE")
-
-# What may stand in a dial string's number: anything else is dial-string syntax.
-NUMBER_RE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")
-NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
-VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
-
-
-class Problem(NamedTuple):
-    file: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self):
-        return "%s:%d:%d: %s" % (self.file, self.line, self.col, self.message)
-
-
-class RulesError(Exception):
-    """The rules file is unusable; ``problems`` lists every Problem found."""
-
-    def __init__(self, problems):
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class Action(NamedTuple):
-    """What to do with an outcome: hang up with ``cause``, or let the dialplan continue (cause None)."""
-    cause: Optional[str]
-
-
-class Defaults(NamedTuple):
-    profile: str = "external"
-    status_ttl: float = 2.0
-    status_timeout: float = 0.5
-    reload_check: float = 1.0
-    max_attempts: int = 3
-    failover_on: frozenset = frozenset(DEFAULT_FAILOVER_ON)
-    on_no_route: Action = Action("NO_ROUTE_DESTINATION")
-    on_denied: Action = Action("CALL_REJECTED")
-    on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
-    on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
-    on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
-
-
-class Member(NamedTuple):
-    name: str
-    weight: int
-
-
-class Group(NamedTuple):
-    name: str
-    strategy: str
-    members: Tuple[Member, ...]
-
-
-class Route(NamedTuple):
-    """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
-    name: str
-    line: int
-    dest: Optional["re.Pattern"]
-    conditions: Tuple[Tuple[str, "re.Pattern"], ...]  # other variables
-    number: Optional[tuple]  # template parts: str literals and int group numbers
-    acl: Optional[str]
-    gateway: Optional[str]
-    group: Optional[str]
-
-    def rewrite(self, match, destination):
-        """The number to dial for ``destination`` given the destination regex's match."""
-        if self.number is None:
-            return destination
-        return "".join(p if isinstance(p, str) else (match.group(p) or "") for p in self.number)
-
-
-class RuleSet:
-    """A loaded, validated, compiled rules file. Treat as read-only."""
-
-    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
-        self.path = path
-        self.sha256 = sha256
-        self.sha = sha256[:12]
-        self.defaults = defaults
-        self.acls = MappingProxyType(acls)
-        self.ingress_acl = ingress_acl
-        self.gateway_profiles = MappingProxyType(gateway_profiles)
-        self.groups = MappingProxyType(groups)
-        self.routes = tuple(routes)
-        self.index = RouteIndex(self.routes)
-
-    def profile_of(self, gateway):
-        """The sofia profile whose gwlist reports ``gateway``."""
-        return self.gateway_profiles.get(gateway, self.defaults.profile)
-
-    def gateway_names(self):
-        """Every gateway the rules can dial."""
-        names = set(self.gateway_profiles)
-        names.update(r.gateway for r in self.routes if r.gateway)
-        for group in self.groups.values():
-            names.update(m.name for m in group.members)
-        return names
-
-
-def load(path):
-    """Read and parse the rules file at ``path``; raises RulesError (also for I/O problems)."""
-    return parse(read(path), str(path))
-
-
-def read(path):
-    """The rules file's bytes (at most one byte over the size limit); raises RulesError at line 0."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % (exc.strerror or exc))])
-    except ValueError as exc:  # a path with a NUL byte
-        raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % exc)])
-
-
-def parse(data, filename="<rules>"):
-    """Parse rules from ``data`` (bytes or str); ``filename`` names it in problems."""
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogatepass")
-    if len(data) > MAX_FILE_BYTES:
-        raise RulesError([Problem(filename, 1, 1, "the file is larger than %d MiB; refusing to read it"
-                                  % (MAX_FILE_BYTES // (1024 * 1024)))])
-    sha256 = hashlib.sha256(data).hexdigest()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise RulesError([Problem(filename, line, col, "the file is not UTF-8 (byte 0x%02x)"
-                                  % data[exc.start])])
-    if "\x00" in text:
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
-    with _gc_paused():
-        try:
-            root = yamltree.parse(text)
-        except yamltree.YamlProblem as exc:
-            raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
-        return _Builder(filename).build(root, sha256)
-
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic GC while a tree is built (FreeSWITCH's whole interpreter, for seconds).
-
-    The tree holds about ten objects per route, none of them in cycles: the
-    collector would rescan it over and over (about 40% of a 100,000-route
-    load) for nothing. Concurrent loads share one pause; the last one out
-    puts back what was there before the first.
-    """
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 class _TooMany(Exception):
     pass
 
 
-class _Builder:
+class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
     def __init__(self, filename):

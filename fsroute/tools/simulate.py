@@ -7,8 +7,8 @@ back from what the StubSession recorded.
 
 from collections import Counter
 
-from . import rules as rules_module
-from .testing import FakeFreeSWITCH, StubSession, reset_state
+from fsroute.core import loader
+from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
 def call_variables(dest, src_ip=None, caller=None, variables=None):
@@ -24,8 +24,8 @@ def call_variables(dest, src_ip=None, caller=None, variables=None):
 
 def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
     """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError."""
-    ruleset = rules_module.load(path)
-    from . import route  # the entry module mod_python3 would run
+    ruleset = loader.load(path)
+    from fsroute import route  # the entry module mod_python3 would run
 
     fake = FakeFreeSWITCH()
     by_profile = {ruleset.defaults.profile: ([], [])}

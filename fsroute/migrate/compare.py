@@ -19,13 +19,13 @@ from collections import Counter
 from fractions import Fraction
 from typing import NamedTuple, Optional
 
-from . import rules as rules_module
-from .acl import Acl, parse_network
+from fsroute.core import loader
+from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
-from .fsvalues import switch_true
+from fsroute.core.fsvalues import switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, classify_field, closing_brace, compile_expression,
                      distributor_nodes, find_list, parse_dialstring)
-from .simulate import simulate
+from fsroute.tools.simulate import simulate
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
 MIN_CALLS = 300          # at least this many calls (in whole cycles) when a list or group is involved
@@ -374,7 +374,7 @@ def _calls_for(old_cycle, new_cycle):
 
 def compare(rules_path, legacy, dests, src_ips=(None,), caller=None, context="public", variables=None):
     """One Row per (destination, source address). Raises RulesError for a bad rules file."""
-    ruleset = rules_module.load(rules_path)
+    ruleset = loader.load(rules_path)
     routes = {route.name: route for route in ruleset.routes}
     old_setup = OldSetup(legacy)
     extra = dict(variables or {})

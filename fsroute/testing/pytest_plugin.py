@@ -8,7 +8,7 @@
 
 import pytest
 
-from .testing import FakeFreeSWITCH, StubSession, reset_state
+from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
 @pytest.fixture

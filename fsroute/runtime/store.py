@@ -23,10 +23,10 @@ from collections import Counter
 
 import hashlib
 
-from . import rules as rules_module
+from fsroute.core import loader, model
 from .fslog import ERROR, INFO, log
-from .selection import Selector
-from .text import describe_error, one_line
+from fsroute.core.selection import Selector
+from fsroute.core.text import describe_error, one_line
 
 
 class Loaded:
@@ -124,7 +124,7 @@ class RulesStore:
     def _background_load(self, signature):
         try:
             self._load(signature, force=False)
-        except rules_module.RulesError:
+        except model.RulesError:
             pass  # already logged; the last good rules stay in force
         except Exception as exc:  # never let a reload thread die with a traceback
             log(ERROR, "fsroute: reloading %s failed unexpectedly: %s" % (self.path, describe_error(exc)))
@@ -135,14 +135,14 @@ class RulesStore:
     def _load(self, signature, force):
         """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
         try:
-            data = rules_module.read(self.path)
+            data = loader.read(self.path)
             previous = self._loaded
             if previous is not None and previous.rules.sha256 == hashlib.sha256(data).hexdigest():
                 with self._lock:  # same content (rewritten, or a reload asked for): keep counters and state
                     self._signature, self.last_error = signature, None
                 return previous
-            ruleset = rules_module.parse(data, self.path)
-        except rules_module.RulesError as exc:
+            ruleset = loader.parse(data, self.path)
+        except model.RulesError as exc:
             with self._lock:
                 self.last_error = exc
                 if not force and _young(signature):

@@ -9,12 +9,13 @@ import os
 import sys
 import time
 
-from . import health, router
-from .causes import CAUSES, FALLBACK_CAUSE
+from . import gateways
+from fsroute.core import router
+from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
-from .rules import RulesError
+from fsroute.core.model import RulesError
 from .store import store_for
-from .text import describe_error, one_line
+from fsroute.core.text import describe_error, one_line
 
 BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
@@ -80,7 +81,7 @@ def _route(call, loaded):
     session = call.session
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
-    states = health.states_for(rules.defaults)
+    states = gateways.states_for(rules.defaults)
     decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
     call.detail = decision.detail
     if decision.route is not None:

@@ -12,13 +12,13 @@ over, each as ``FILE:LINE: what``: nothing is dropped unreported.
 import re
 from typing import NamedTuple, Optional, Tuple
 
-from . import rules as rules_module
-from .acl import parse_network
-from .fsvalues import atoi, switch_true
+from fsroute.core import loader, model
+from fsroute.core.acl import parse_network
+from fsroute.core.fsvalues import atoi, switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, ConfigError, Report, classify_field, compile_expression,
                      find_list, parse_dialstring, read_legacy, short)
 from .render import render
-from .rules import NAME_RE, NUMBER_RE
+from fsroute.core.model import NAME_RE, NUMBER_RE
 
 MAX_WEIGHT = 1000000  # what a rules file accepts for one gateway
 
@@ -463,8 +463,8 @@ def translate(legacy, profile="external"):
     reports.sort(key=lambda r: (order.get(r.file, len(order)), r.line))
     text = render(legacy, profile, acls, groups, routes, reports, contexts if several else ())
     try:
-        rules_module.parse(text, "<imported rules>")
-    except rules_module.RulesError as exc:  # a bug in the import, never the operator's doing
+        loader.parse(text, "<imported rules>")
+    except model.RulesError as exc:  # a bug in the import, never the operator's doing
         raise ConfigError("<imported rules>", exc.problems[0].line,
                           "internal error: the generated rules do not validate: %s" % exc) from None
     return ImportResult(text, tuple(reports), tuple(routes))

@@ -20,7 +20,7 @@ import time
 from cachetools import TTLCache
 
 from .fslog import WARNING, api, log
-from .text import describe_error, one_line
+from fsroute.core.text import describe_error, one_line
 
 # sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")

@@ -1,18 +1,4 @@
-"""Test fsroute (and your own rules files) without FreeSWITCH.
-
-``FakeFreeSWITCH`` puts a fake ``freeswitch`` module into ``sys.modules``
-that offers only what mod_python3's real module offers; ``StubSession``
-plays a call's session, including what ``bridge`` does to the channel in a
-real switch. Both are public API; ``fsroute.pytest_plugin`` offers them as
-pytest fixtures.
-
-    with FakeFreeSWITCH() as fs:
-        fs.set_gateways("external", up=["gw1"], down=["gw2"])
-        session = StubSession({"destination_number": "91001",
-                               "network_addr": "172.16.221.33"})
-        fsroute.route.handler(session, "examples/rules.yaml")
-        assert session.executed == [("bridge", "sofia/gateway/gw1/1001")]
-"""
+"""The fake ``freeswitch`` module and the stub session behind ``fsroute.testing``."""
 
 import itertools
 import re
@@ -21,7 +7,7 @@ import threading
 import types
 import uuid as uuid_module
 
-from .fsvalues import switch_true
+from fsroute.core.fsvalues import switch_true
 
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
 _GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
@@ -321,6 +307,7 @@ class StubSession:
 
 def reset_state():
     """Forget every loaded rules file and gateway reading, as after a FreeSWITCH restart."""
-    from . import health, store
+    from fsroute.runtime import gateways
+    from fsroute.runtime import store
     store.forget_all()
-    health.forget_all()
+    gateways.forget_all()

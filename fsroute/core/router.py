@@ -9,7 +9,7 @@ which gateways in order.
 import re
 from typing import NamedTuple, Optional, Tuple
 
-from .rules import NUMBER_RE, Route
+from .model import NUMBER_RE, Route
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
