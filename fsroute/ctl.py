@@ -3,20 +3,20 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
+``test <destination> [<source-ip> [<caller>]]``, ``metrics`` (Prometheus text). Without RULES they act on
 every rules file that calls have loaded (or the default one before any).
 """
 
 import time
 
-from fsroute.runtime import gateways
+from fsroute.runtime import gateways, scrape
 from fsroute.core import router
 from fsroute.runtime.call import default_rules_path, describe
 from fsroute.core.model import RulesError
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]\n")
+         "test <destination> [<source-ip> [<caller>]] | metrics\n")
 
 
 def fsapi(session, stream, env, args):
@@ -41,6 +41,8 @@ def command(args):
         return "".join(action(path) for path in (rest or _known_paths()))
     if verb == "test" and 1 <= len(rest) <= 3:
         return test(_known_paths()[0], *rest)
+    if verb == "metrics" and not rest:
+        return scrape.text()
     return USAGE
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from . import gateways
+from . import events, gateways, metrics
 from fsroute.core import router
 from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
@@ -53,10 +53,20 @@ class _Call:
         self.result = None
         self.route = None
         self.number = None
-        self.attempts = []  # (gateway, outcome)
+        self.attempts = []  # (gateway, outcome, seconds the bridge ran)
         self.hangup_cause = None
         self.detail = ""
         self.sha = None
+        self.rules = None
+        self.decision = None
+        self.decision_seconds = None
+        self.source = None
+
+    def final_cause(self):
+        """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""
+        if self.result == BRIDGED:
+            return "SUCCESS"
+        return self.hangup_cause or (self.attempts[-1][1] if self.attempts else "NONE")
 
 
 def handle(session, args):
@@ -74,15 +84,33 @@ def handle(session, args):
         log(INFO, _log_line(call))
     except Exception:
         pass  # the call is routed; a failing log must not undo that
+    _observe(call)
+
+
+def _observe(call):
+    """Metrics and the fsroute::route event of a finished call; never raises."""
+    try:
+        metrics.record_call(call)
+    except Exception:
+        pass
+    try:
+        events.fire(events.ROUTE, events.route_headers(call))
+    except Exception:
+        pass
 
 
 def _route(call, loaded):
     rules = loaded.rules
     session = call.session
     call.sha = rules.sha
+    call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
+    call.source = router.source_address(session.getVariable)
     states = gateways.states_for(rules.defaults)
+    began = time.perf_counter()
     decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
+    call.decision_seconds = time.perf_counter() - began
+    call.decision = decision
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
@@ -119,10 +147,12 @@ def _bridge(call, rules, decision, down_gateways):
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+            began = time.perf_counter()
             session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
+            ran = time.perf_counter() - began
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
-            call.attempts.append((gateway, cause or "UNKNOWN"))
+            call.attempts.append((gateway, cause or "UNKNOWN", ran))
             if cause == "SUCCESS":
                 call.result = BRIDGED
                 session.setVariable("fsroute_result", BRIDGED)
@@ -168,6 +198,7 @@ def _crash(call, loaded, exc):
             loaded.count(ERROR_RESULT, None)
     except Exception:
         pass
+    _observe(call)
 
 
 def describe(exc):
@@ -200,7 +231,7 @@ def _uuid(session):
 
 
 def _log_line(call):
-    tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
                call.hangup_cause or "-", call.sha or "-",

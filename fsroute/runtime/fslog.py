@@ -6,17 +6,23 @@ so a fake installed by tests after import is used too.
 
 import sys
 
-ERROR, WARNING, INFO = "err", "warning", "info"
+ERROR, WARNING, NOTICE, INFO = "err", "warning", "notice", "info"
 
 
-def log(level, message):
-    """Write one line at ``level`` ("err", "warning", "info", "debug")."""
+def module():
+    """The ``freeswitch`` module, or None outside FreeSWITCH."""
     freeswitch = sys.modules.get("freeswitch")
     if freeswitch is None:
         try:
             import freeswitch  # noqa: F401  (only present inside FreeSWITCH)
         except ImportError:
-            freeswitch = None
+            return None
+    return freeswitch
+
+
+def log(level, message):
+    """Write one line at ``level`` ("err", "warning", "notice", "info", "debug")."""
+    freeswitch = module()
     if freeswitch is not None:
         freeswitch.consoleLog(level, message + "\n")
     else:

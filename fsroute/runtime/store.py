@@ -24,6 +24,7 @@ from collections import Counter
 import hashlib
 
 from fsroute.core import loader, model
+from . import events, metrics, metrics_http, scrape
 from .fslog import ERROR, INFO, log
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
@@ -150,6 +151,8 @@ class RulesStore:
                 first_time = force or signature != self._signature
                 self._signature = signature
             if first_time:
+                metrics.RELOADS.inc(self.path, "error")
+                events.fire(events.RELOAD, events.reload_headers(self.path, error=exc))
                 more = len(exc.problems) - 1
                 log(ERROR, "fsroute: %s%s%s" % (
                     one_line(str(exc.problems[0]), 400),
@@ -164,6 +167,9 @@ class RulesStore:
             loaded = Loaded(ruleset, previous)
             self._loaded = loaded
         log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
+        metrics.RELOADS.inc(self.path, "ok")
+        events.fire(events.RELOAD, events.reload_headers(self.path, loaded))
+        metrics_http.serve(ruleset.defaults.metrics_listen, scrape.text)
         return loaded
 
 

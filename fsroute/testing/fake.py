@@ -36,6 +36,7 @@ class FakeFreeSWITCH:
     - ``answers[command] = text | exception | callable(command)``: scripted
       answers for any API command, checked first;
     - ``logs``: every consoleLog line as ``(level, message)``;
+    - ``events``: the headers of every fired ``Event``, as dicts;
     - ``globals``: global variables (``getGlobalVariable``).
 
     ``install()`` / ``uninstall()`` or ``with FakeFreeSWITCH() as fs:``;
@@ -48,6 +49,7 @@ class FakeFreeSWITCH:
         self.profiles = {}
         self.answers = {}
         self.logs = []
+        self.events = []
         self.api_calls = []
         self.globals = dict(global_variables or {})
         self._lock = threading.Lock()
@@ -68,6 +70,10 @@ class FakeFreeSWITCH:
             if gateway in profile["up"]:
                 return "up"
         return None
+
+    def fired(self, subclass):
+        """The headers of every fired CUSTOM event ``subclass``, in order."""
+        return [headers for headers in list(self.events) if headers.get("Event-Subclass") == subclass]
 
     def log_lines(self, level=None):
         """The logged messages (without the trailing newline), optionally of one level."""
@@ -144,14 +150,30 @@ class FakeFreeSWITCH:
                 return "".join(self._data)
 
         class Event:
-            def __init__(self, event_type="CUSTOM", subclass=None):
-                self._headers = {"Event-Name": event_type, "Event-Subclass": subclass}
+            """``Event(type, subclass_name=None)``; ``fire()`` appends its headers to ``fake.events``."""
 
-            def addHeader(self, name, value):
-                self._headers[name] = value
+            def __init__(self, type, subclass_name=None):
+                # switch_cpp.cpp: a subclass name makes any type CUSTOM
+                self._headers = {"Event-Name": "CUSTOM" if subclass_name else type.upper()}
+                if subclass_name:
+                    self._headers["Event-Subclass"] = subclass_name
 
-            def getHeader(self, name):
-                return self._headers.get(name)
+            def addHeader(self, header_name, value):
+                if not isinstance(header_name, str) or not isinstance(value, str):
+                    raise TypeError("in method 'Event_addHeader', argument of type 'char const *'")
+                self._headers[header_name] = value
+                return True
+
+            def getHeader(self, header_name):
+                return self._headers.get(header_name)
+
+            def getType(self):
+                return self._headers["Event-Name"]
+
+            def fire(self):
+                with fake._lock:
+                    fake.events.append(dict(self._headers))
+                return True
 
         module.consoleLog = consoleLog
         module.consoleCleanLog = consoleCleanLog
@@ -307,7 +329,9 @@ class StubSession:
 
 def reset_state():
     """Forget every loaded rules file and gateway reading, as after a FreeSWITCH restart."""
-    from fsroute.runtime import gateways
+    from fsroute.runtime import gateways, metrics, metrics_http
     from fsroute.runtime import store
     store.forget_all()
     gateways.forget_all()
+    metrics.reset()
+    metrics_http.stop()
