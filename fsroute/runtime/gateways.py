@@ -19,6 +19,7 @@ import time
 
 from cachetools import TTLCache
 
+from . import events, metrics
 from .fslog import WARNING, api, log
 from fsroute.core.text import describe_error, one_line
 
@@ -62,6 +63,7 @@ class GatewayStates:
         self._cache = TTLCache(maxsize=256, ttl=ttl)
         self._pending = {}
         self._last = {}  # profile -> (reading, when): for status, kept past the TTL
+        self._known_down = {}  # profile -> the newest usable reading: what state changes are seen against
         self._lock = threading.Lock()
 
     def down(self, profile):
@@ -114,11 +116,39 @@ class GatewayStates:
                     del self._pending[profile]
             reading.result = result
             reading.done.set()
+        with self._lock:
+            changes = self._changes(profile, result)
+        _announce(profile, changes)
+
+    def _changes(self, profile, down):
+        """[(gateway, new state, previous state)] since the last usable reading; call with the lock held.
+
+        gwlist names only the DOWN gateways: a gateway is first seen when it
+        goes down (previous state "unknown" on a profile's first reading), and
+        goes "up" when it leaves the list. An unusable reading changes nothing.
+        """
+        if down is None:
+            return []
+        before = self._known_down.get(profile)
+        self._known_down[profile] = down
+        went_down = [(name, "down", "up" if before is not None else "unknown")
+                     for name in sorted(down - (before or frozenset()))]
+        return went_down + [(name, "up", "down") for name in sorted((before or frozenset()) - down)]
 
     def last_readings(self):
         """{profile: (frozenset or None, time.time() of the reading)}: the newest reading of each profile."""
         with self._lock:
             return dict(self._last)
+
+
+def _announce(profile, changes):
+    """Count and fire an fsroute::gateway event per state change; never raises."""
+    for gateway, state, previous in changes:
+        try:
+            metrics.GATEWAY_CHANGES.inc(gateway, profile, state)
+        except Exception:
+            pass
+        events.fire(events.GATEWAY, events.gateway_headers(gateway, profile, state, previous))
 
 
 _shared = {}
