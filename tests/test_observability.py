@@ -328,3 +328,56 @@ def test_metrics_listen_refuses_other_addresses(value, message):
     with pytest.raises(RulesError) as refused:
         parse(("version: 1\ndefaults: {metrics_listen: %s}\nroutes: []\n" % value).encode(), "r.yaml")
     assert message in str(refused.value) and str(refused.value).startswith("r.yaml:2:")
+
+
+# -- the per-call trace -------------------------------------------------------------------------
+
+def trace_lines(fake, uuid):
+    prefix = "fsroute trace uuid=%s " % uuid
+    return [m[len(prefix):] for m in fake.log_lines("notice") if m.startswith(prefix)]
+
+
+def test_a_traced_call_logs_its_whole_decision_at_notice(call, rules_path, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"], down=["gw3"])
+    session = call(rules_path, "5551234", bridge_outcomes={"gw2": "SERVICE_UNAVAILABLE"}, fsroute_trace="true")
+    lines = trace_lines(fake_freeswitch, session.uuid)
+    sha = session.variables["fsroute_rules_sha"]
+    assert lines[0] == "rules %s sha=%s" % (rules_path, sha)
+    assert any(line.startswith("ingress acl") and "172.16.221.33" in line for line in lines)
+    assert any("route 'default' (line " in line and "takes the call" in line for line in lines)
+    assert any(line.startswith("gateway states of profile external: down: gw3 (read ") for line in lines)
+    assert ("group gw_group_1, strategy weighted_round_robin: gw1 (weight 1, up), gw2 (weight 2, up); "
+            "order gw2, gw1 (the strategy's pick first, then the other up gateways as failover candidates, "
+            "at most max_attempts=3)") in lines
+    assert any(line.startswith("decision route (") for line in lines)
+    attempts = [line for line in lines if line.startswith("attempt ")]
+    assert len(attempts) == 2
+    assert attempts[0].startswith("attempt 1: sofia/gateway/gw2/5551234 -> SERVICE_UNAVAILABLE after ")
+    assert attempts[0].endswith("(in failover_on: next gateway)")
+    assert attempts[1].startswith("attempt 2: sofia/gateway/gw1/5551234 -> SUCCESS after ")
+    assert lines[-1] == "result bridged"
+
+
+def test_a_traced_denied_call_says_which_acl_and_an_untraced_call_logs_no_trace(call, rules_path, fake_freeswitch):
+    denied = call(rules_path, "5551234", src="172.16.221.99", fsroute_trace="yes")
+    quiet = call(rules_path, "5551234", fsroute_trace="false")
+    lines = trace_lines(fake_freeswitch, denied.uuid)
+    assert any(line.startswith("ingress acl") and "172.16.221.99" in line for line in lines)
+    assert any(line.startswith("decision denied: source 172.16.221.99 refused by ingress acl trunk_peers")
+               for line in lines)
+    assert lines[-1] == "result denied, hangup CALL_REJECTED"
+    assert trace_lines(fake_freeswitch, quiet.uuid) == []
+    assert [m for m in fake_freeswitch.log_lines("notice") if "trace" in m and quiet.uuid in m] == []
+
+
+def test_a_failing_trace_never_breaks_the_call(call, rules_path, fake_freeswitch):
+    real = fake_freeswitch.module.consoleLog
+
+    def refuse_notice(level, message):
+        if level == "notice":
+            raise RuntimeError("log gone")
+        real(level, message)
+    fake_freeswitch.module.consoleLog = refuse_notice
+    session = call(rules_path, "91001", fsroute_trace="true")
+    assert session.variables["fsroute_result"] == "bridged"
+    assert [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=")]

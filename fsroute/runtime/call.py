@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from . import events, gateways, metrics
+from . import events, gateways, metrics, trace
 from fsroute.core import router
 from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
@@ -61,6 +61,7 @@ class _Call:
         self.decision = None
         self.decision_seconds = None
         self.source = None
+        self.traced = False
 
     def final_cause(self):
         """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""
@@ -82,6 +83,8 @@ def handle(session, args):
     try:
         loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
+        if call.traced:
+            trace.outcome(call)
     except Exception:
         pass  # the call is routed; a failing log must not undo that
     _observe(call)
@@ -112,6 +115,9 @@ def _route(call, loaded):
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
+    call.traced = trace.wanted(session)
+    if call.traced:
+        trace.decision(call, rules, states)
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
@@ -143,6 +149,8 @@ def _bridge(call, rules, decision, down_gateways):
             if call.attempts:
                 down = down_gateways(rules.profile_of(gateway))
                 if down is not None and gateway in down:
+                    if call.traced:
+                        trace.skipped(call, gateway)
                     continue
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
@@ -153,6 +161,8 @@ def _bridge(call, rules, decision, down_gateways):
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
             call.attempts.append((gateway, cause or "UNKNOWN", ran))
+            if call.traced:
+                trace.attempt(call, decision.number, rules.defaults.failover_on)
             if cause == "SUCCESS":
                 call.result = BRIDGED
                 session.setVariable("fsroute_result", BRIDGED)

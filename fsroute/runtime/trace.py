@@ -1,0 +1,136 @@
+"""The per-call trace: with ``fsroute_trace=true`` on the channel, the call logs its whole decision at NOTICE.
+
+For one call an operator wants to follow without turning the log level up
+for every call: the rules, which ACL node decided and why each route did or
+did not take the call (the explanation ``fsroute simulate --explain``
+prints), the gateway states read, the order chosen and why, and each
+attempt as it ends. Lines start with ``fsroute trace uuid=<uuid>`` so one
+grep finds the whole story. A call without the variable pays one variable
+read for all of this.
+"""
+
+import functools
+import time
+
+from fsroute.core import router
+from fsroute.core.fsvalues import switch_true
+from .fslog import NOTICE, log
+
+VARIABLE = "fsroute_trace"
+
+
+def wanted(session):
+    """Whether this call asked for a trace."""
+    return switch_true(session.getVariable(VARIABLE))
+
+
+def explanation(rules, get):
+    """Why ``rules`` treat the call as they do, one line per step.
+
+    Interim, until the explanation module shared with ``simulate --explain``
+    lands: the ACL verdict and the route found, from the router itself.
+    """
+    source = router.source_address(get)
+    lines = []
+    if rules.ingress_acl is not None:
+        verdict = "allows" if rules.acls[rules.ingress_acl].allows(source) else "denies"
+        lines.append("ingress acl '%s' %s source %s" % (rules.ingress_acl, verdict, source))
+    route, _, refused = router.find_route(rules, get, get("destination_number") or "", source)
+    if route is not None:
+        lines.append("route '%s' (line %d) takes the call" % (route.name, route.line))
+    elif refused is not None:
+        lines.append("route '%s' matches but its acl '%s' denies source %s" % (refused.name, refused.acl, source))
+    else:
+        lines.append("no route takes the call")
+    return lines
+
+
+def _quiet(function):
+    """A trace must never break the call it describes."""
+    @functools.wraps(function)
+    def guarded(*args):
+        try:
+            function(*args)
+        except Exception:
+            pass
+    return guarded
+
+
+def _say(call, text):
+    log(NOTICE, "fsroute trace uuid=%s %s" % (call.uuid, text))
+
+
+@_quiet
+def decision(call, rules, states):
+    """The decision, once it is made: explanation, gateway states, order."""
+    _say(call, "rules %s sha=%s" % (rules.path, rules.sha))
+    for line in explanation(rules, call.session.getVariable):
+        _say(call, line)
+    decided = call.decision
+    route = decided.route
+    if route is not None and decided.number is not None:
+        profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route)})
+        readings = states.last_readings()
+        for profile in profiles:
+            _say(call, "gateway states of profile %s: %s" % (profile, _reading(readings.get(profile))))
+        _say(call, _order(rules, route, decided, readings))
+    _say(call, "decision %s%s (%.3f ms)" % (decided.result, ": %s" % decided.detail if decided.detail else "",
+                                           (call.decision_seconds or 0.0) * 1000.0))
+
+
+def _route_gateways(rules, route):
+    if route.gateway is not None:
+        return [route.gateway]
+    return [m.name for m in rules.groups[route.group].members]
+
+
+def _reading(reading):
+    if reading is None:
+        return "not read"
+    down, when = reading
+    at = time.strftime("%H:%M:%S", time.localtime(when))
+    if down is None:
+        return "unknown (gwlist unreadable, every gateway taken as up; read %s)" % at
+    return "down: %s (read %s)" % (" ".join(sorted(down)) or "none", at)
+
+
+def _order(rules, route, decided, readings):
+    order = ", ".join(decided.gateways) or "none"
+    if route.gateway is not None:
+        return "gateway %s of route '%s': order %s" % (route.gateway, route.name, order)
+
+    def state(name):
+        down = readings.get(rules.profile_of(name), (None, None))[0]
+        return "DOWN" if down is not None and name in down else "up"
+
+    group = rules.groups[route.group]
+    members = ", ".join("%s (weight %d, %s)" % (m.name, m.weight, state(m.name)) for m in group.members)
+    return ("group %s, strategy %s: %s; order %s (the strategy's pick first, then the other up gateways "
+            "as failover candidates, at most max_attempts=%d)"
+            % (group.name, group.strategy, members, order, rules.defaults.max_attempts))
+
+
+@_quiet
+def skipped(call, gateway):
+    _say(call, "skip %s: DOWN in a newer gwlist reading" % gateway)
+
+
+@_quiet
+def attempt(call, number, failover_on):
+    """The attempt that just ended, and what fsroute does next."""
+    gateway, cause, seconds = call.attempts[-1]
+    if cause == "SUCCESS":
+        after = "answered"
+    elif cause == "ORIGINATOR_CANCEL" or not call.session.ready():
+        after = "the caller hung up: stop"
+    elif cause in failover_on:
+        after = "in failover_on: next gateway"
+    else:
+        after = "not in failover_on: stop"
+    _say(call, "attempt %d: sofia/gateway/%s/%s -> %s after %.1f ms (%s)"
+         % (len(call.attempts), gateway, number, cause, seconds * 1000.0, after))
+
+
+@_quiet
+def outcome(call):
+    _say(call, "result %s%s" % (call.result, ", hangup %s" % call.hangup_cause if call.hangup_cause else ""))
