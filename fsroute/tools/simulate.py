@@ -5,13 +5,19 @@ Nothing is re-implemented here: each simulated call goes through
 back from what the StubSession recorded.
 """
 
+from __future__ import annotations
+
 from collections import Counter
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader
+from fsroute.core.explain import explain as explain_call
+from fsroute.core.grammar import did_you_mean
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
-def call_variables(dest, src_ip=None, caller=None, variables=None):
+def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
+                   variables: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Channel variables of an inbound SIP call, as sofia sets them."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
     if src_ip:
@@ -22,13 +28,25 @@ def call_variables(dest, src_ip=None, caller=None, variables=None):
     return out
 
 
-def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
-    """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError."""
+class UnknownGateways(ValueError):
+    """--down or --fail names a gateway the rules never dial: a typo would otherwise change nothing."""
+
+
+def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
+             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
+             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
+    """Route ``calls`` calls; one call gives its report, several a summary (with ``explain``: and
+    why, as ``explanation``). Raises RulesError, UnknownGateways."""
     ruleset = loader.load(path)
+    known = ruleset.gateway_names()
+    unknown = sorted((set(down) | set(fail or ())) - known)
+    if unknown:
+        raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
+                              % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
     from fsroute import route  # the entry module mod_python3 would run
 
     fake = FakeFreeSWITCH()
-    by_profile = {ruleset.defaults.profile: ([], [])}
+    by_profile: Dict[str, Tuple[List[str], List[str]]] = {ruleset.defaults.profile: ([], [])}
     for name in sorted(ruleset.gateway_names() | set(down)):
         by_profile.setdefault(ruleset.profile_of(name), ([], []))[name in down].append(name)
     for profile, (up, down_names) in by_profile.items():
@@ -44,13 +62,17 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
         finally:
             reset_state()
     if calls == 1:
-        return reports[0]
-    bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-    return {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-            "gateways": dict(sorted(bridged.items()))}
+        summary = reports[0]
+    else:
+        bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+        summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
+                   "gateways": dict(sorted(bridged.items()))}
+    if explain:
+        summary["explanation"] = explain_call(ruleset, call_variables(dest, src_ip, caller, variables).get)
+    return summary
 
 
-def _report(session):
+def _report(session: StubSession) -> Dict[str, Any]:
     attempts = []
     for dialstring, outcome in session.bridges:
         gateway = dialstring.split("/")[2] if dialstring.count("/") >= 3 else None
