@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fsroute import ctl
+from fsroute.core.explain import explain
 from fsroute.core.loader import parse
 from fsroute.core.model import RulesError
 from fsroute.runtime import metrics_http
@@ -343,8 +344,11 @@ def test_a_traced_call_logs_its_whole_decision_at_notice(call, rules_path, fake_
     lines = trace_lines(fake_freeswitch, session.uuid)
     sha = session.variables["fsroute_rules_sha"]
     assert lines[0] == "rules %s sha=%s" % (rules_path, sha)
-    assert any(line.startswith("ingress acl") and "172.16.221.33" in line for line in lines)
-    assert any("route 'default' (line " in line and "takes the call" in line for line in lines)
+    explained = explain(parse(open(rules_path, "rb").read(), rules_path), session.variables.get)
+    assert lines[1:1 + len(explained)] == explained  # what simulate --explain prints
+    assert lines[1].startswith("ingress acl 'trunk_peers': source 172.16.221.33 matches node 1 (allow 172.16.221.0/24")
+    assert lines[2] == "route 'out through gw1' (line 18): destination_number 5551234 does not match '^9(10[01][0-9])$'"
+    assert lines[3] == "route 'default' (line 22): every condition holds; it takes the call"
     assert any(line.startswith("gateway states of profile external: down: gw3 (read ") for line in lines)
     assert ("group gw_group_1, strategy weighted_round_robin: gw1 (weight 1, up), gw2 (weight 2, up); "
             "order gw2, gw1 (the strategy's pick first, then the other up gateways as failover candidates, "

@@ -12,7 +12,7 @@ read for all of this.
 import functools
 import time
 
-from fsroute.core import router
+from fsroute.core.explain import explain
 from fsroute.core.fsvalues import switch_true
 from .fslog import NOTICE, log
 
@@ -22,27 +22,6 @@ VARIABLE = "fsroute_trace"
 def wanted(session):
     """Whether this call asked for a trace."""
     return switch_true(session.getVariable(VARIABLE))
-
-
-def explanation(rules, get):
-    """Why ``rules`` treat the call as they do, one line per step.
-
-    Interim, until the explanation module shared with ``simulate --explain``
-    lands: the ACL verdict and the route found, from the router itself.
-    """
-    source = router.source_address(get)
-    lines = []
-    if rules.ingress_acl is not None:
-        verdict = "allows" if rules.acls[rules.ingress_acl].allows(source) else "denies"
-        lines.append("ingress acl '%s' %s source %s" % (rules.ingress_acl, verdict, source))
-    route, _, refused = router.find_route(rules, get, get("destination_number") or "", source)
-    if route is not None:
-        lines.append("route '%s' (line %d) takes the call" % (route.name, route.line))
-    elif refused is not None:
-        lines.append("route '%s' matches but its acl '%s' denies source %s" % (refused.name, refused.acl, source))
-    else:
-        lines.append("no route takes the call")
-    return lines
 
 
 def _quiet(function):
@@ -64,7 +43,7 @@ def _say(call, text):
 def decision(call, rules, states):
     """The decision, once it is made: explanation, gateway states, order."""
     _say(call, "rules %s sha=%s" % (rules.path, rules.sha))
-    for line in explanation(rules, call.session.getVariable):
+    for line in explain(rules, call.session.getVariable):
         _say(call, line)
     decided = call.decision
     route = decided.route
