@@ -67,7 +67,11 @@ class MetricsServer:
     def _serve(self):
         self._server.timeout = POLL_SECONDS
         try:
-            while not self._stopping.is_set() and _switch_running():
+            while not self._stopping.is_set():
+                if not _switch_running():
+                    log(INFO, "fsroute: FreeSWITCH is shutting down; metrics endpoint on %s:%d closed"
+                        % self.address)
+                    break
                 self._server.handle_request()
         finally:
             self._server.server_close()
