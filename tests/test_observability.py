@@ -385,3 +385,14 @@ def test_a_failing_trace_never_breaks_the_call(call, rules_path, fake_freeswitch
     session = call(rules_path, "91001", fsroute_trace="true")
     assert session.variables["fsroute_result"] == "bridged"
     assert [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=")]
+
+
+def test_events_false_fires_no_route_event_but_still_counts(call, write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = write_rules(BASE_RULES.replace("status_ttl: 60", "status_ttl: 60\n  events: false"))
+    call(path, "91001")
+    assert fake_freeswitch.fired(ROUTE) == []
+    assert metric(samples(ctl.command("metrics")), "fsroute_calls_total", result="bridged", route="out through gw1") == 1
+    with pytest.raises(RulesError) as refused:
+        parse(b"version: 1\ndefaults: {events: 'no'}\nroutes: []\n", "r.yaml")
+    assert "defaults.events must be true or false" in str(refused.value)

@@ -121,6 +121,12 @@ class Builder:
             return None
         return float(value)
 
+    def boolean(self, node, what):
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        return node.value
+
     def listen_address(self, node, what):
         """(host, port) of HOST:PORT or [V6]:PORT on loopback only: the endpoint has no authentication."""
         text = self.string(node, what)
@@ -238,6 +244,8 @@ class Builder:
                 values[key] = self.integer(value, what, 1, 20)
             elif key == "metrics_listen":
                 values[key] = self.listen_address(value, what)
+            elif key == "events":
+                values[key] = self.boolean(value, what)
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)

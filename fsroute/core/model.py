@@ -60,6 +60,7 @@ class Defaults(NamedTuple):
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
+    events: bool = True  # fire the fsroute::route event per call
 
 
 class Member(NamedTuple):

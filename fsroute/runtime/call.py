@@ -97,7 +97,8 @@ def _observe(call):
     except Exception:
         pass
     try:
-        events.fire(events.ROUTE, events.route_headers(call))
+        if call.rules is None or call.rules.defaults.events:
+            events.fire(events.ROUTE, events.route_headers(call))
     except Exception:
         pass
 
