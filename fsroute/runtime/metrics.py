@@ -2,8 +2,9 @@
 
 One process-wide set of instruments, as Prometheus expects of a process:
 they count from FreeSWITCH's start (or the last ``reset``) and a scrape
-sees the totals. Each instrument has its own lock, held only for a dict
-update or a copy, so a scrape never holds up a call for longer than that.
+sees the totals. They share one lock, taken once per finished call
+(``record_call``) and held only for dict updates, or for a copy while a
+page is rendered, so a scrape never holds up a call for longer than that.
 Live state (rules in force, gateway states) is read at scrape time by
 ``scrape.text``, not kept here.
 """
@@ -33,6 +34,9 @@ def _number(value):
     return repr(float(value)) if isinstance(value, float) and not value.is_integer() else "%d" % value
 
 
+_LOCK = threading.Lock()
+
+
 def family(name, kind, help_text, samples):
     """The text of one metric family: ``samples`` are (sample name, label names, label values, value)."""
     lines = ["# HELP %s %s" % (name, _escape_help(help_text)), "# TYPE %s %s" % (name, kind)]
@@ -47,18 +51,21 @@ class Counter:
     def __init__(self, name, help_text, labelnames=()):
         self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
         self._values = {}
-        self._lock = threading.Lock()
 
-    def inc(self, *labels, amount=1):
-        with self._lock:
-            self._values[labels] = self._values.get(labels, 0) + amount
+    def inc(self, *labels):
+        with _LOCK:
+            self._add(labels)
+
+    def _add(self, labels):
+        """Count one; the caller holds _LOCK."""
+        self._values[labels] = self._values.get(labels, 0) + 1
 
     def reset(self):
-        with self._lock:
+        with _LOCK:
             self._values.clear()
 
     def text(self):
-        with self._lock:
+        with _LOCK:
             items = sorted(self._values.items())
         return family(self.name, "counter", self.help,
                       [(self.name, self.labelnames, labels, value) for labels, value in items])
@@ -71,23 +78,21 @@ class Histogram:
         self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
         self.buckets = tuple(sorted(buckets))
         self._series = {}  # label values -> [per-bucket counts (last: above every bound), sum]
-        self._lock = threading.Lock()
 
-    def observe(self, value, *labels):
-        slot = bisect.bisect_left(self.buckets, value)
-        with self._lock:
-            series = self._series.get(labels)
-            if series is None:
-                series = self._series[labels] = [[0] * (len(self.buckets) + 1), 0.0]
-            series[0][slot] += 1
-            series[1] += value
+    def _observe(self, value, labels=()):
+        """Record one observation; the caller holds _LOCK."""
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = [[0] * (len(self.buckets) + 1), 0.0]
+        series[0][bisect.bisect_left(self.buckets, value)] += 1
+        series[1] += value
 
     def reset(self):
-        with self._lock:
+        with _LOCK:
             self._series.clear()
 
     def text(self):
-        with self._lock:
+        with _LOCK:
             items = sorted((labels, (list(counts), total)) for labels, (counts, total) in self._series.items())
         names = self.labelnames + ("le",)
         samples = []
@@ -130,15 +135,17 @@ INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, 
 
 def record_call(call):
     """Count one finished call (a runtime.call._Call)."""
-    CALLS.inc(call.result, call.route or "")
-    last_gateway = call.attempts[-1][0] if call.attempts else ""
-    CALL_ENDS.inc(last_gateway, call.final_cause())
-    for gateway, cause, seconds in call.attempts:
-        ATTEMPTS.inc(gateway, cause)
-        BRIDGE_SECONDS.observe(seconds, "answered" if cause == "SUCCESS" else "failed")
-    ATTEMPTS_PER_CALL.observe(len(call.attempts))
-    if call.decision_seconds is not None:
-        DECISION_SECONDS.observe(call.decision_seconds)
+    attempts = call.attempts
+    ends = (attempts[-1][0] if attempts else "", call.final_cause())
+    with _LOCK:
+        CALLS._add((call.result, call.route or ""))
+        CALL_ENDS._add(ends)
+        for gateway, cause, seconds in attempts:
+            ATTEMPTS._add((gateway, cause))
+            BRIDGE_SECONDS._observe(seconds, ("answered",) if cause == "SUCCESS" else ("failed",))
+        ATTEMPTS_PER_CALL._observe(len(attempts))
+        if call.decision_seconds is not None:
+            DECISION_SECONDS._observe(call.decision_seconds)
 
 
 def text():
