@@ -396,3 +396,41 @@ def test_events_false_fires_no_route_event_but_still_counts(call, write_rules, f
     with pytest.raises(RulesError) as refused:
         parse(b"version: 1\ndefaults: {events: 'no'}\nroutes: []\n", "r.yaml")
     assert "defaults.events must be true or false" in str(refused.value)
+
+
+def test_the_docs_and_the_dashboard_name_only_metrics_that_exist(fake_freeswitch):
+    import json
+    import re
+    from rulesdata import ROOT
+    page = ctl.command("metrics")
+    names = set()
+    for line in page.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            names.add(name)
+            if kind == "histogram":
+                names.update(name + suffix for suffix in ("_bucket", "_sum", "_count"))
+    dashboard = json.loads((ROOT / "examples" / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    doc = (ROOT / "docs" / "observability.md").read_text()
+    for text in (exprs, doc):
+        used = set(re.findall(r"\bfsroute_[a-z_]+", text)) - {"fsroute_trace", "fsroute_result", "fsroute_rules_sha"}
+        assert used and used <= names, used - names
+    documented = set(re.findall(r"^\| `(fsroute_[a-z_]+)`", doc, re.M))
+    assert documented == {n for n in names if not n.endswith(("_bucket", "_sum", "_count"))}
+
+
+def test_every_event_header_is_documented(call, rules_path, write_rules, fake_freeswitch):
+    import re
+    from rulesdata import ROOT
+    doc = (ROOT / "docs" / "observability.md").read_text()
+    documented = set(re.findall(r"`((?:fsroute-[a-z-]+)|Unique-ID|fsroute-attempt-N-[a-z]+)`", doc))
+    call(rules_path, "5551234", bridge_outcomes={"gw2": "SERVICE_UNAVAILABLE", "gw1": "USER_BUSY"})
+    ctl.command("reload %s" % write_rules("version: 1\nroutes: [{name: x}]\n", "bad.yaml"))
+    fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
+    seen = set()
+    for event in fake_freeswitch.events:
+        seen.update(re.sub(r"-attempt-\d+-", "-attempt-N-", name) for name in event
+                    if not name.startswith("Event-"))
+    assert "fsroute-hangup-cause" in seen and "fsroute-error" in seen
+    assert seen <= documented, seen - documented
