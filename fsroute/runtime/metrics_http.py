@@ -14,6 +14,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from fsroute.core.text import describe_error
 from .fslog import ERROR, INFO, log, module
 
 POLL_SECONDS = 0.5
@@ -110,8 +111,9 @@ def serve(listen, render):
             return None
         try:
             _server = MetricsServer(listen[0], listen[1], render)
-        except OSError as exc:
-            log(ERROR, "fsroute: cannot serve metrics on %s:%d: %s" % (listen[0], listen[1], exc.strerror or exc))
+        except Exception as exc:  # a busy port, no threads left: calls go on without the endpoint
+            log(ERROR, "fsroute: cannot serve metrics on %s:%d: %s"
+                % (listen[0], listen[1], getattr(exc, "strerror", None) or describe_error(exc)))
             return None
         log(INFO, "fsroute: metrics at http://%s:%d/metrics" % (listen[0], _server.port))
         return _server
