@@ -13,7 +13,6 @@ from fsroute import ctl
 from fsroute.core.explain import explain
 from fsroute.core.loader import parse
 from fsroute.core.model import RulesError
-from fsroute.runtime import metrics_http
 from fsroute.runtime.events import GATEWAY, RELOAD, ROUTE
 
 from rulesdata import BASE_RULES
@@ -275,13 +274,12 @@ def test_the_endpoint_stops_when_freeswitch_stops_running(write_rules, fake_free
     path = write_rules(listening_rules(port))
     ctl.command("reload %s" % path)
     assert get(port)[1]
-    running = threading.Event()
-    running.set()
-    fake_freeswitch.module.running = running.is_set
-    running.clear()
-    thread = [t for t in threading.enumerate() if t.name == "fsroute-metrics"][0]
+    [thread] = [t for t in threading.enumerate() if t.name == "fsroute-metrics"]
+    fake_freeswitch.module.running = lambda: False  # FreeSWITCH began to shut down
     thread.join(5)
     assert not thread.is_alive()
+    assert "fsroute: FreeSWITCH is shutting down; metrics endpoint on 127.0.0.1:%d closed" % port \
+        in fake_freeswitch.log_lines("info")
     with pytest.raises(OSError):
         get(port)
 
@@ -304,7 +302,7 @@ def test_rules_without_metrics_listen_stop_the_endpoint_and_a_busy_port_is_logge
             f.write(listening_rules(taken))
         assert ctl.command("reload %s" % path).startswith("+OK")
     assert [m for m in fake_freeswitch.log_lines("err") if "cannot serve metrics on 127.0.0.1:%d" % taken in m]
-    assert metrics_http._server is None
+    assert [t for t in threading.enumerate() if t.name == "fsroute-metrics" and t.is_alive()] == []
 
 
 @pytest.mark.parametrize("value, listen", [("127.0.0.1:9466", ("127.0.0.1", 9466)),
