@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from fsroute.core.text import describe_error
 from .fslog import ERROR, INFO, log, module
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.1
 CLIENT_TIMEOUT = 2.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
