@@ -432,3 +432,17 @@ def test_every_event_header_is_documented(call, rules_path, write_rules, fake_fr
                     if not name.startswith("Event-"))
     assert "fsroute-hangup-cause" in seen and "fsroute-error" in seen
     assert seen <= documented, seen - documented
+
+
+def test_route_events_of_calls_refused_before_any_attempt(call, write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", down=["gw1", "gw2"])
+    path = write_rules(BASE_RULES)
+    call(path, "5551234")
+    call(path, "9" * 200)
+    all_down, invalid = fake_freeswitch.fired(ROUTE)
+    assert (all_down["fsroute-result"], all_down["fsroute-route"], all_down["fsroute-hangup-cause"],
+            all_down["fsroute-attempts"], all_down["fsroute-detail"]) == \
+        ("all_down", "default", "NORMAL_TEMPORARY_FAILURE", "0", "every gateway of the route is down")
+    assert (invalid["fsroute-result"], invalid["fsroute-hangup-cause"], invalid["fsroute-acl-verdict"]) == \
+        ("invalid_number", "INVALID_NUMBER_FORMAT", "allow")
+    assert "fsroute-route" not in invalid and "fsroute-tried" not in all_down
