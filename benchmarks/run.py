@@ -49,7 +49,7 @@ if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
 
 import fsroute  # noqa: E402
 import fsroute.route  # noqa: E402
-from fsroute import router  # noqa: E402
+from fsroute.core import router  # noqa: E402
 from fsroute.core.model import Group, Member# noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
 from fsroute.runtime.store import store_for  # noqa: E402

@@ -30,3 +30,26 @@ def call(fake_freeswitch, stub_session):
         route.handler(session, rules_path)
         return session
     return run
+
+
+class FakeClock:
+    """The runtime's clock (fsroute.runtime.clock), moved by hand: tests advance it instead of sleeping."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+        self.wall = 1.7e9
+
+    def monotonic(self):
+        return self.now
+
+    def time(self):
+        return self.wall
+
+    def advance(self, seconds):
+        self.now += seconds
+        self.wall += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()

@@ -57,7 +57,7 @@ def test_wrong_types():
     text = "version: 1\ndefaults:\n  max_attempts: three\n  status_ttl: [1]\nroutes: {}\n"
     assert problems(text) == [
         "r.yaml:3:17: defaults.max_attempts must be a whole number from 1 to 20",
-        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0 to 3600",
+        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600",
         "r.yaml:5:9: routes must be a list",
     ]
 
@@ -196,3 +196,10 @@ def test_base_rules_fixture_is_valid():
 def test_route_names_are_one_printable_line():
     found = problems('version: 1\nroutes:\n  - {name: "a\\nfsroute uuid=x result=bridged", gateway: g}\n')
     assert len(found) == 1 and found[0].startswith("r.yaml:3:12: route name must be one printable line")
+
+
+@pytest.mark.parametrize("ttl", ["0", "0.1", "0.49"])
+def test_a_status_ttl_below_half_a_second_is_refused_where_it_stands(ttl):
+    # Below it, nearly every call would start its own gwlist reading.
+    text = "version: 1\ndefaults:\n  status_ttl: %s\nroutes: []\n" % ttl
+    assert problems(text) == ["r.yaml:3:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600"]

@@ -8,7 +8,7 @@ import re
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
+from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
                     Member, Problem, Route, RuleSet, RulesError)
 from .patterns import compile_route_regex
 from .text import one_line
@@ -176,7 +176,9 @@ class Builder:
             what = "defaults." + key
             if key == "profile":
                 values[key] = self.string(value, what, NAME_RE)
-            elif key in ("status_ttl", "reload_check"):
+            elif key == "status_ttl":
+                values[key] = self.seconds(value, what, MIN_STATUS_TTL, 3600)
+            elif key == "reload_check":
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)

@@ -4,9 +4,11 @@ Pure data: the grammar builds these, the router and runtime read them.
 """
 
 import re
+from enum import Enum
 from types import MappingProxyType
 from typing import NamedTuple, Optional, Tuple
 
+from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
 
 
@@ -20,6 +22,8 @@ DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAIL
 NUMBER_RE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+# Below this a gwlist reading would be re-read by nearly every call.
+MIN_STATUS_TTL = 0.5
 
 
 class Problem(NamedTuple):
@@ -45,9 +49,23 @@ class Action(NamedTuple):
     cause: Optional[str]
 
 
+class Outcome(str, Enum):
+    """How a call ended, as ``fsroute_result`` and the log line say it."""
+    BRIDGED = "bridged"
+    NO_ROUTE = "no_route"
+    DENIED = "denied"
+    ALL_DOWN = "all_down"
+    INVALID_NUMBER = "invalid_number"
+    FAILED = "failed"
+    ERROR = "error"
+
+    def __str__(self):
+        return self.value
+
+
 class Defaults(NamedTuple):
     profile: str = "external"
-    status_ttl: float = 2.0
+    status_ttl: float = 2.0         # at least MIN_STATUS_TTL
     status_timeout: float = 0.5
     reload_check: float = 1.0
     max_attempts: int = 3
@@ -57,6 +75,29 @@ class Defaults(NamedTuple):
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+
+
+CONTINUE = Action(None)
+
+
+def action_for(outcome, defaults, bridge_cause=None):
+    """The one place an outcome becomes an Action: the configured on_* for refusals and errors,
+    the last bridge cause for a failed bridge, nothing after a bridged call."""
+    if outcome is Outcome.FAILED:
+        known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
+        return Action(bridge_cause if known else FALLBACK_CAUSE)
+    if outcome is Outcome.BRIDGED:
+        return CONTINUE
+    return _CONFIGURED[outcome](defaults)
+
+
+_CONFIGURED = {
+    Outcome.NO_ROUTE: lambda d: d.on_no_route,
+    Outcome.DENIED: lambda d: d.on_denied,
+    Outcome.ALL_DOWN: lambda d: d.on_all_down,
+    Outcome.INVALID_NUMBER: lambda d: d.on_invalid_number,
+    Outcome.ERROR: lambda d: d.on_error,
+}
 
 
 class Member(NamedTuple):

@@ -19,13 +19,12 @@ from collections import Counter
 from fractions import Fraction
 from typing import NamedTuple, Optional
 
-from fsroute.core import loader
 from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
 from fsroute.core.fsvalues import switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, classify_field, closing_brace, compile_expression,
                      distributor_nodes, find_list, parse_dialstring)
-from fsroute.tools.simulate import simulate
+from fsroute.tools.simulate import Simulation
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
 MIN_CALLS = 300          # at least this many calls (in whole cycles) when a list or group is involved
@@ -374,7 +373,8 @@ def _calls_for(old_cycle, new_cycle):
 
 def compare(rules_path, legacy, dests, src_ips=(None,), caller=None, context="public", variables=None):
     """One Row per (destination, source address). Raises RulesError for a bad rules file."""
-    ruleset = loader.load(rules_path)
+    simulation = Simulation(rules_path)
+    ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
     old_setup = OldSetup(legacy)
     extra = dict(variables or {})
@@ -386,12 +386,13 @@ def compare(rules_path, legacy, dests, src_ips=(None,), caller=None, context="pu
                      "caller_id_number": caller or ""}
             facts.update(extra)
             old = old_setup.route(facts)
-            new = simulate(rules_path, dest, src_ip, caller, extra)
-            rows.append(_row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra))
+            new = simulation.run(dest, src_ip, caller, extra)
+            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra))
     return rows
 
 
-def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
+def _row(dest, src_ip, old, new, routes, simulation, caller, extra):
+    ruleset = simulation.rules
     old_view = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
     new_view = {"result": new["result"], "route": new["route"], "number": new["number"],
                 "hangup_cause": new["hangup_cause"]}
@@ -433,7 +434,7 @@ def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
         old_view["split"] = new_view["split"] = "by weight"
     else:
         old_counts = dict(Counter(old.picks(calls)))
-        new_counts = simulate(rules_path, dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
+        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
             else {candidates[0]: 1}
         same_split = old_counts == new_counts
         old_view["calls"] = new_view["calls"] = calls

@@ -1,14 +1,18 @@
-"""Run the real handler on stub calls under a fake switch: ``fsroute simulate``.
+"""Run the real call handling on stub calls under a fake switch: ``fsroute simulate``.
 
 Nothing is re-implemented here: each simulated call goes through
-``fsroute.route.handler`` exactly as in FreeSWITCH, and the report is read
-back from what the StubSession recorded.
+``fsroute.runtime.call`` exactly as in FreeSWITCH, and the report is read
+back from what the StubSession recorded. A Simulation parses its rules file
+once and keeps its own loaded rules: the live rules and gateway readings of
+the process are never touched.
 """
 
 from collections import Counter
 
 from fsroute.core import loader
-from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
+from fsroute.runtime.call import route_with
+from fsroute.runtime.store import Loaded
+from fsroute.testing import FakeFreeSWITCH, StubSession
 
 
 def call_variables(dest, src_ip=None, caller=None, variables=None):
@@ -22,32 +26,39 @@ def call_variables(dest, src_ip=None, caller=None, variables=None):
     return out
 
 
-def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
-    """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError."""
-    ruleset = loader.load(path)
-    from fsroute import route  # the entry module mod_python3 would run
+class Simulation:
+    """One rules file, parsed once, routing any number of simulated calls (raises RulesError)."""
 
-    fake = FakeFreeSWITCH()
-    by_profile = {ruleset.defaults.profile: ([], [])}
-    for name in sorted(ruleset.gateway_names() | set(down)):
-        by_profile.setdefault(ruleset.profile_of(name), ([], []))[name in down].append(name)
-    for profile, (up, down_names) in by_profile.items():
-        fake.set_gateways(profile, up=up, down=down_names)
-    reports = []
-    with fake:
-        reset_state()
-        try:
+    def __init__(self, path):
+        self.rules = loader.load(path)
+
+    def run(self, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
+        """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
+        several a summary."""
+        rules = self.rules
+        loaded = Loaded(rules)
+        fake = FakeFreeSWITCH()
+        by_profile = {rules.defaults.profile: ([], [])}
+        for name in sorted(rules.gateway_names() | set(down)):
+            by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
+        for profile, (up, down_names) in by_profile.items():
+            fake.set_gateways(profile, up=up, down=down_names)
+        reports = []
+        with fake:
             for _ in range(calls):
                 session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
-                route.handler(session, path)
+                route_with(session, lambda: loaded)
                 reports.append(_report(session))
-        finally:
-            reset_state()
-    if calls == 1:
-        return reports[0]
-    bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-    return {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-            "gateways": dict(sorted(bridged.items()))}
+        if calls == 1:
+            return reports[0]
+        bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+        return {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
+                "gateways": dict(sorted(bridged.items()))}
+
+
+def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
+    """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError."""
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls)
 
 
 def _report(session):

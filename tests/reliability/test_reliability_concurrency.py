@@ -30,7 +30,7 @@ VERSION_A = """\
 version: 1
 defaults:
   profile: external
-  status_ttl: 0.01       # gwlist readings expire all the time: the TTL cache churns
+  status_ttl: 0.5        # the shortest allowed: gwlist readings expire again and again
   status_timeout: 1
   reload_check: 0.002    # every few milliseconds a call looks at the file
 acls:
@@ -187,7 +187,7 @@ def test_calls_in_flight_across_a_reload_share_one_cycle(switch, tmp_path, tried
 
 def test_gwlist_cache_under_threads_reads_once_per_ttl(switch, tmp_path, tried):
     """Many threads, one TTL: the gwlist command runs once, not once per thread."""
-    path = write_rules(tmp_path / "rules.yaml", VERSION_A.replace("status_ttl: 0.01", "status_ttl: 60"))
+    path = write_rules(tmp_path / "rules.yaml", VERSION_A.replace("status_ttl: 0.5", "status_ttl: 60"))
     gate = threading.Barrier(THREADS)
     slow = threading.Event()
 
