@@ -25,6 +25,11 @@ class _TooMany(Exception):
     pass
 
 
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
+
+
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
@@ -124,11 +129,25 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def build(self, root, sha256):
+    def fold_route(self, item):
+        """One route built as soon as yamltree has read it (its nodes are then freed).
+
+        Whether its acl and group exist is checked once the file is read; any
+        problem ends this pass (RereadForReport).
+        """
+        route = self.route(item, None, None)
+        if self.problems:
+            raise RereadForReport()
+        return route
+
+    def build(self, root, sha256, folded=False):
+        """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
         try:
             ruleset = self._build(root, sha256)
         except _TooMany:
             ruleset = None
+        if folded and self.problems:
+            raise RereadForReport()
         if self.problems:
             if len(self.problems) >= MAX_PROBLEMS:
                 last = self.problems[-1]
@@ -303,6 +322,13 @@ class Builder:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
+            if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
+                if item.name in names or item.acl not in acls and item.acl is not None \
+                        or item.group not in groups and item.group is not None:
+                    raise RereadForReport()
+                names[item.name] = item.line
+                out.append(item)
+                continue
             route = self.route(item, acls, groups)
             if route is None:
                 continue
@@ -343,7 +369,7 @@ class Builder:
         acl = None
         if "acl" in body:
             acl = self.string(body["acl"][1], what + " acl")
-            if acl is not None and acl not in acls:
+            if acl is not None and acls is not None and acl not in acls:
                 self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
         targets = [k for k in ("gateway", "group") if k in body]
         if len(targets) != 1:
@@ -355,7 +381,7 @@ class Builder:
                                   " (letters, digits, '_', '.', '-')")
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
-            if group is not None and group not in groups:
+            if group is not None and groups is not None and group not in groups:
                 self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
         if name is None:
             return None

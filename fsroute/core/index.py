@@ -102,13 +102,22 @@ class RouteIndex:
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
     def __init__(self, routes):
-        self._by_prefix = {}      # prefix -> [position in the file]
+        # prefix -> position in the file, or a list of them when several routes share the prefix
+        # (a plain int for the common single route saves a list per route: ~60 bytes each).
+        self._by_prefix = {}
         self._everywhere = []     # positions of routes without a prefix
         self._max_len = 0
+        by_prefix = self._by_prefix
         for position, route in enumerate(routes):
             prefix = literal_prefix(route.dest) if route.dest is not None else ""
             if prefix:
-                self._by_prefix.setdefault(prefix, []).append(position)
+                filed = by_prefix.get(prefix)
+                if filed is None:
+                    by_prefix[prefix] = position
+                elif filed.__class__ is int:
+                    by_prefix[prefix] = [filed, position]
+                else:
+                    filed.append(position)
                 self._max_len = max(self._max_len, len(prefix))
             else:
                 self._everywhere.append(position)
@@ -122,9 +131,17 @@ class RouteIndex:
                  if number[:n] in by_prefix]
         if not found:
             return self._everywhere_routes
-        if len(found) == 1 and not self._everywhere:
-            positions = found[0]
-        else:
-            positions = sorted(p for positions in found + [self._everywhere] for p in positions)
         routes = self._routes
+        if len(found) == 1 and not self._everywhere:
+            filed = found[0]
+            if filed.__class__ is int:
+                return [routes[filed]]
+            return [routes[p] for p in filed]
+        positions = list(self._everywhere)
+        for filed in found:
+            if filed.__class__ is int:
+                positions.append(filed)
+            else:
+                positions.extend(filed)
+        positions.sort()
         return [routes[p] for p in positions]

@@ -3,13 +3,10 @@
 Nothing here touches FreeSWITCH; ``load`` is the one place that opens the file.
 """
 
-import contextlib
-import gc
 import hashlib
-import threading
 
 from . import yamltree
-from .grammar import Builder
+from .grammar import Builder, RereadForReport
 from .model import Problem, RulesError
 from .text import one_line
 
@@ -51,38 +48,23 @@ def parse(data, filename="<rules>"):
         offset = text.index("\x00")
         line = text.count("\n", 0, offset) + 1
         raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
-    with _gc_paused():
-        try:
-            root = yamltree.parse(text)
-        except yamltree.YamlProblem as exc:
-            raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
-        return Builder(filename).build(root, sha256)
-
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cyclic GC while a tree is built (FreeSWITCH's whole interpreter, for seconds).
-
-    The tree holds about ten objects per route, none of them in cycles: the
-    collector would rescan it over and over (about 40% of a 100,000-route
-    load) for nothing. Concurrent loads share one pause; the last one out
-    puts back what was there before the first.
-    """
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
     try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
+        return _build(text, filename, sha256)
+    except yamltree.YamlProblem as exc:
+        raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
+
+
+def _build(text, filename, sha256):
+    """Build each route as soon as it is read, so the node tree of the routes never exists whole.
+
+    At 100,000 routes that tree is about a million objects: building it
+    first cost three times the memory the rules keep, much of it never
+    given back, and the cyclic GC rescanned it again and again. A file with
+    problems is read a second time the plain way, for the full report.
+    """
+    builder = Builder(filename)
+    try:
+        root = yamltree.parse(text, fold=("routes", builder.fold_route))
+        return builder.build(root, sha256, folded=True)
+    except RereadForReport:
+        return Builder(filename).build(yamltree.parse(text), sha256)

@@ -133,15 +133,21 @@ def _problem_from(exc, text):
     return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % message)
 
 
-def parse(text):
+def parse(text, fold=None):
     """Return the root Node of ``text`` (str), or None for an empty document.
+
+    ``fold`` = (key, function): each item of the list under the top-level
+    ``key`` is replaced by ``function(item node)`` as soon as the item is
+    complete, so its nodes can be freed at once instead of living until the
+    whole file is read (a rules file's routes are most of its nodes).
 
     Raises YamlProblem for bad syntax, several documents, too deep nesting,
     unknown or self-referencing aliases and aliases that expand too much.
     """
+    fold_key, fold_item = fold if fold is not None else (None, None)
     anchors = {}       # anchor -> node
     sizes = {}         # id(anchored container) -> nodes in it, aliases expanded
-    stack = []         # open containers: [node, nodes in it so far, its anchor]
+    stack = []         # open containers: [node, nodes in it so far, its anchor, whether its items fold]
     root = None
     documents = 0
     aliased = 0        # nodes added by aliases so far (expanded)
@@ -155,12 +161,14 @@ def parse(text):
                 node = Node(MAP if cls is yaml.MappingStartEvent else SEQ, [], event.start_mark)
                 if len(stack) >= MAX_DEPTH:
                     raise YamlProblem(node.line, node.col, "nesting deeper than %d levels" % MAX_DEPTH)
-                if stack:
+                folds = (fold_key is not None and len(stack) == 1 and node.kind == SEQ
+                         and _pending_key(stack[0][0]) == fold_key)
+                if stack and not stack[-1][3]:
                     stack[-1][0].value.append(node)
-                stack.append([node, 1, event.anchor])
+                stack.append([node, 1, event.anchor, folds])
                 continue
             elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
-                node, size, anchor = stack.pop()
+                node, size, anchor, _ = stack.pop()
                 if anchor is not None:
                     anchors[anchor] = node
                     sizes[id(node)] = size
@@ -168,6 +176,8 @@ def parse(text):
                     root = node
                     continue
                 stack[-1][1] += size
+                if stack[-1][3]:
+                    stack[-1][0].value.append(fold_item(node))
                 continue
             elif cls is yaml.AliasEvent:
                 node = anchors.get(event.anchor)
@@ -194,10 +204,18 @@ def parse(text):
             if cls is yaml.ScalarEvent and event.anchor is not None:
                 anchors[event.anchor] = node
             if stack:
-                stack[-1][0].value.append(node)
+                stack[-1][0].value.append(fold_item(node) if stack[-1][3] else node)
                 stack[-1][1] += size
             else:
                 root = node
     except yaml.YAMLError as exc:
         raise _problem_from(exc, text) from None
     return root
+
+
+def _pending_key(mapping):
+    """The key whose value comes next in an open mapping, or None (a scalar key only)."""
+    if mapping.kind != MAP or len(mapping.value) % 2 == 0:
+        return None
+    key = mapping.value[-1]
+    return key.value if key.kind == SCALAR else None
