@@ -65,9 +65,19 @@ def test_literal_prefix_none_under_flags_that_change_literals_or_anchors(flags):
     assert literal_prefix(re.compile("^0044", flags)) == ""
 
 
-def test_every_match_starts_with_the_prefix_of_the_known_patterns():
-    regex = re.compile(r"^00(44\d{6,12})$", re.ASCII)
-    assert regex.search("00441234567") and not regex.search("0441234567")
+def test_a_route_is_filed_under_its_prefix_and_found_only_by_numbers_that_start_with_it():
+    routes = loader.parse("version: 1\nroutes:\n"
+                          "  - {name: uk, match: {destination_number: '^00(44\\d{6,12})$'}, gateway: gw1}\n"
+                          "  - {name: uk again, match: {destination_number: '^0044(1)'}, gateway: gw2}\n"
+                          "  - {name: any, match: {destination_number: '(\\d+)$'}, gateway: gw3}\n",
+                          "r.yaml").routes
+    uk, uk_again, anything = routes
+    assert literal_prefix(uk.dest) == "0044" and literal_prefix(uk_again.dest) == "00441"
+    index = RouteIndex(routes)
+    assert index.candidates("00441234567") == [uk, uk_again, anything]  # both prefixes, in file order
+    assert index.candidates("00449") == [uk, anything]
+    assert index.candidates("0441234567") == [anything]
+    assert RouteIndex(routes[:2]).candidates("0441234567") == []
 
 
 # -- generated patterns, each with an example it should match ------------------------

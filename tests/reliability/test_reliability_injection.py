@@ -233,8 +233,12 @@ def test_number_templates_with_dial_string_syntax_do_not_load(template, tried):
                                   "", "gw\u0669", "gw1\n"])
 def test_gateway_names_with_dial_string_syntax_do_not_load(name, tried):
     text = RULES.replace("gateway: gw2", 'gateway: "%s"' % name.encode("unicode_escape").decode("ascii"))
-    with pytest.raises(RulesError):
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "gateway: \"" in row)
+    with pytest.raises(RulesError) as caught:
         parse(text, "rules.yaml")
+    # Refused for the name itself, where it stands: not some other problem of the file.
+    assert [(p.line, "gateway" in p.message) for p in caught.value.problems] == [(line, True)], \
+        caught.value.problems
     tried["injection"] += 1
 
 
