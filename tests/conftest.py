@@ -1,9 +1,17 @@
 """Shared helpers for fsroute's own tests (the fixtures fake_freeswitch and
 stub_session come from fsroute's pytest plugin, as they do for users)."""
 
+import os
 import textwrap
+import time
 
 import pytest
+from hypothesis import settings
+
+# The default run stays quick; CI exports HYPOTHESIS_PROFILE=ci for the thorough one (budget.py).
+settings.register_profile("default", max_examples=50)
+settings.register_profile("ci", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
@@ -37,7 +45,7 @@ class FakeClock:
 
     def __init__(self, start=1000.0):
         self.now = start
-        self.wall = 1.7e9
+        self.wall = time.time()  # files written by the test have real mtimes
 
     def monotonic(self):
         return self.now

@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 from fsroute.core import router
 from fsroute.core import loader, model
 from fsroute.core.index import RouteIndex, literal_prefix
@@ -260,7 +262,7 @@ def linear_find(ruleset, get, destination, source):
     return None, refused
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(max_examples=examples(1000), **SETTINGS)
 @given(rule_set_and_numbers(), st.sampled_from(["1000", "2000", "9"]), st.sampled_from(SOURCES))
 def test_index_gives_what_a_linear_scan_gives(case, caller, source):
     specs, numbers = case
@@ -304,7 +306,7 @@ def prefix_table(draw):
     return patterns, numbers
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(prefix_table())
 def test_index_on_carrier_like_tables(table):
     patterns, numbers = table

@@ -215,8 +215,9 @@ _stores = {}
 _stores_lock = threading.Lock()
 
 
-def store_for(path, clock=SYSTEM_CLOCK):
-    """The RulesStore of ``path``, shared by every call thread (``clock``: for the store made here).
+def store_for(path, clock=SYSTEM_CLOCK, start=_start_thread):
+    """The RulesStore of ``path``, shared by every call thread (``clock``, ``start``: see RulesStore;
+    they apply to a store made by this call).
 
     Spellings of one path (relative, with ``..``) share a store; symlinks are
     not resolved, so a link that config management re-points is followed.
@@ -227,7 +228,7 @@ def store_for(path, clock=SYSTEM_CLOCK):
         with _stores_lock:
             store = _stores.get(key)
             if store is None:
-                store = _stores[key] = RulesStore(key, clock)
+                store = _stores[key] = RulesStore(key, clock, start)
             _stores[path] = store
     return store
 

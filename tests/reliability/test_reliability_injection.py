@@ -16,6 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 import fsroute.core.router
 import fsroute.runtime.store
 from fsroute.core.index import RouteIndex
@@ -254,7 +256,7 @@ def shared_rules_path(tmp_path_factory):
     return write_rules(tmp_path_factory.mktemp("injection") / "rules.yaml", RULES)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_ALL_UNICODE, max_size=200))
 @example(variant="", text="1001\n")
 def test_generated_unicode_destinations(shared_rules_path, tried, variant, text):
@@ -264,7 +266,7 @@ def test_generated_unicode_destinations(shared_rules_path, tried, variant, text)
     tried["injection"] += 1
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_DIAL_ALPHABET, max_size=80))
 def test_generated_near_numbers(shared_rules_path, tried, variant, text):
     with FakeFreeSWITCH() as fake:

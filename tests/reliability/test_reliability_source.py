@@ -15,6 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 from fsroute.core.acl import Acl, parse_network
 from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
@@ -259,7 +261,7 @@ def _address_near(draw, nodes):
     ))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(default_allow=st.booleans(), nodes=_NODES, data=st.data())
 def test_acl_matches_the_reference(default_allow, nodes, data, tried):
     acl = Acl("generated", default_allow, [(allow, parse_network(cidr)) for allow, cidr in nodes])
