@@ -4,15 +4,21 @@ Every problem is reported as ``file:line:col: message``, all of them at
 once (up to a cap), so an operator fixes a file in one pass.
 """
 
+from __future__ import annotations
+
 import re
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Tuple, Union
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
                     Member, Problem, Route, RuleSet, RulesError)
-from .patterns import compile_route_regex
+from .patterns import Regex, compile_route_regex
 from .text import one_line
-from .yamltree import MAP, SCALAR, SEQ
+from .yamltree import MAP, SCALAR, SEQ, Node
+
+# A mapping node read by Builder.mapping: {key: (key node, value node)}.
+Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
@@ -33,24 +39,25 @@ class RereadForReport(Exception):
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
-    def __init__(self, filename):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems = []
+        self.problems: List[Problem] = []
 
     # -- reporting -------------------------------------------------------
-    def error(self, node, message):
+    def error(self, node: Optional[Node], message: str) -> None:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 
     # -- shapes ------------------------------------------------------------
-    def mapping(self, node, what, allowed=None, required=()):
+    def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
+                required: Iterable[str] = ()) -> Optional[Fields]:
         """{key: (key node, value node)} for a mapping node, or None after reporting."""
         if node is None or node.kind != MAP:
             self.error(node, "%s must be a mapping" % what)
             return None
-        out = {}
+        out: Fields = {}
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
                 self.error(key, "%s: keys must be plain strings" % what)
@@ -69,13 +76,14 @@ class Builder:
                 self.error(node, "%s: missing required key '%s'" % (what, name))
         return out
 
-    def sequence(self, node, what):
+    def sequence(self, node: Node, what: str) -> List[Any]:
         if node.kind != SEQ:
             self.error(node, "%s must be a list" % what)
             return []
-        return node.value
+        items: List[Any] = node.value
+        return items
 
-    def string(self, node, what, pattern=None, hint=""):
+    def string(self, node: Node, what: str, pattern: Optional[Pattern[str]] = None, hint: str = "") -> Optional[str]:
         if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
             self.error(node, "%s must be a non-empty string" % what)
             return None
@@ -84,35 +92,35 @@ class Builder:
             return None
         return node.value
 
-    def integer(self, node, what, low, high):
+    def integer(self, node: Node, what: str, low: int, high: int) -> Optional[int]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
             return None
         return value
 
-    def seconds(self, node, what, low, high):
+    def seconds(self, node: Node, what: str, low: float, high: float) -> Optional[float]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
             return None
         return float(value)
 
-    def check_name(self, key, what):
+    def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
             return True
         self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
         return False
 
-    def cause(self, node, what):
+    def cause(self, node: Node, what: str) -> Optional[str]:
         name = self.string(node, what)
         if name is not None and name.upper() not in CAUSES:
             self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
             return None
         return name.upper() if name else None
 
-    def regex(self, node, what):
+    def regex(self, node: Node, what: str) -> Optional[Regex]:
         text = self.string(node, what)
         if text is None:
             return None
@@ -129,7 +137,7 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def fold_route(self, item):
+    def fold_route(self, item: Node) -> Optional[Route]:
         """One route built as soon as yamltree has read it (its nodes are then freed).
 
         Whether its acl and group exist is checked once the file is read; any
@@ -140,7 +148,7 @@ class Builder:
             raise RereadForReport()
         return route
 
-    def build(self, root, sha256, folded=False):
+    def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:
         """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
         try:
             ruleset = self._build(root, sha256)
@@ -154,9 +162,10 @@ class Builder:
                 self.problems.append(Problem(self.filename, last.line, last.col,
                                              "too many problems; stopped after %d" % MAX_PROBLEMS))
             raise RulesError(self.problems)
+        assert ruleset is not None  # built whenever there was no problem
         return ruleset
 
-    def _build(self, root, sha256):
+    def _build(self, root: Optional[Node], sha256: str) -> Optional[RuleSet]:
         if root is None:
             self.error(None, "the rules file is empty")
             return None
@@ -186,11 +195,11 @@ class Builder:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
 
-    def defaults(self, node):
+    def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
         if fields is None:
             return Defaults()
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in fields.items():
             what = "defaults." + key
             if key == "profile":
@@ -210,7 +219,7 @@ class Builder:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
 
-    def action(self, node, what):
+    def action(self, node: Node, what: str) -> Optional[Action]:
         if node.kind == SCALAR and node.value == "continue":
             return Action(None)
         fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
@@ -220,7 +229,7 @@ class Builder:
         cause = self.cause(fields["hangup"][1], what + ".hangup")
         return Action(cause) if cause else None
 
-    def acls(self, node):
+    def acls(self, node: Node) -> Dict[str, Acl]:
         fields = self.mapping(node, "acls")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -256,7 +265,7 @@ class Builder:
                 out[name] = Acl(name, default_allow, nodes)
         return out
 
-    def gateways(self, node):
+    def gateways(self, node: Node) -> Dict[str, str]:
         fields = self.mapping(node, "gateways")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -269,7 +278,7 @@ class Builder:
                     out[name] = profile
         return out
 
-    def groups(self, node):
+    def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -278,7 +287,7 @@ class Builder:
             body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
             if body is None:
                 continue
-            strategy = "weighted_round_robin"
+            strategy: Optional[str] = "weighted_round_robin"
             if "strategy" in body:
                 strategy_node = body["strategy"][1]
                 strategy = strategy_node.value if strategy_node.kind == SCALAR else None
@@ -286,7 +295,7 @@ class Builder:
                     self.error(strategy_node, "%s: unknown strategy %r (expected one of: %s)"
                                % (what, strategy, ", ".join(STRATEGIES)))
             members = []
-            seen = {}
+            seen: Dict[str, int] = {}
             items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
             if "gateways" in body and not items:
                 self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
@@ -304,7 +313,7 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members))
         return out
 
-    def member(self, item, what):
+    def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
             return Member(name, 1) if name else None
@@ -313,12 +322,12 @@ class Builder:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
-        weight = 1
+        weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node, acls, groups):
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
@@ -339,7 +348,8 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item, acls, groups):
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
+              ) -> Optional[Route]:
         body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
                             required=("name",))
         if body is None or "name" not in body:
@@ -387,7 +397,7 @@ class Builder:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
 
-    def template(self, node, what, dest):
+    def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)

@@ -9,7 +9,14 @@ for every call. Candidates come back in file order, so "first match wins"
 is exactly what a linear scan would give.
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Dict, List, Sequence, Union
+
+if TYPE_CHECKING:
+    from .model import Route
+    from .patterns import Regex
 
 _QUANTIFIERS = "?*+{"
 _META = ".^$[|\\()" + _QUANTIFIERS
@@ -18,10 +25,10 @@ _META = ".^$[|\\()" + _QUANTIFIERS
 _UNSAFE_FLAGS = re.IGNORECASE | re.VERBOSE | re.MULTILINE
 
 
-def _group_ends(pattern):
+def _group_ends(pattern: str) -> Dict[int, int]:
     """{index of '(': index just past its ')'} for the whole pattern, in one pass."""
-    ends = {}
-    opened = []
+    ends: Dict[int, int] = {}
+    opened: List[int] = []
     i = 0
     in_class = False
     while i < len(pattern):
@@ -46,7 +53,7 @@ def _group_ends(pattern):
     return ends
 
 
-def literal_prefix(regex):
+def literal_prefix(regex: Regex) -> str:
     """The literal text every match of ``regex`` (a compiled pattern, search semantics) starts with.
 
     Conservative: '' whenever in doubt (no '^' anchor, any alternation,
@@ -101,11 +108,11 @@ def literal_prefix(regex):
 class RouteIndex:
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
-    def __init__(self, routes):
+    def __init__(self, routes: Sequence[Route]) -> None:
         # prefix -> position in the file, or a list of them when several routes share the prefix
         # (a plain int for the common single route saves a list per route: ~60 bytes each).
-        self._by_prefix = {}
-        self._everywhere = []     # positions of routes without a prefix
+        self._by_prefix: Dict[str, Union[int, List[int]]] = {}
+        self._everywhere: List[int] = []     # positions of routes without a prefix
         self._max_len = 0
         by_prefix = self._by_prefix
         for position, route in enumerate(routes):
@@ -114,7 +121,7 @@ class RouteIndex:
                 filed = by_prefix.get(prefix)
                 if filed is None:
                     by_prefix[prefix] = position
-                elif filed.__class__ is int:
+                elif isinstance(filed, int):
                     by_prefix[prefix] = [filed, position]
                 else:
                     filed.append(position)
@@ -124,7 +131,7 @@ class RouteIndex:
         self._routes = tuple(routes)
         self._everywhere_routes = [self._routes[p] for p in self._everywhere]
 
-    def candidates(self, number):
+    def candidates(self, number: str) -> List[Route]:
         """The routes that may match ``number``, in file order (a shared list: do not change it)."""
         by_prefix = self._by_prefix
         found = [by_prefix[number[:n]] for n in range(1, min(len(number), self._max_len) + 1)
@@ -134,12 +141,12 @@ class RouteIndex:
         routes = self._routes
         if len(found) == 1 and not self._everywhere:
             filed = found[0]
-            if filed.__class__ is int:
+            if isinstance(filed, int):
                 return [routes[filed]]
             return [routes[p] for p in filed]
         positions = list(self._everywhere)
         for filed in found:
-            if filed.__class__ is int:
+            if isinstance(filed, int):
                 positions.append(filed)
             else:
                 positions.extend(filed)

@@ -3,22 +3,26 @@
 Nothing here touches FreeSWITCH; ``load`` is the one place that opens the file.
 """
 
+from __future__ import annotations
+
 import hashlib
+import os
+from typing import Union
 
 from . import yamltree
 from .grammar import Builder, RereadForReport
-from .model import Problem, RulesError
+from .model import Problem, RuleSet, RulesError
 from .text import one_line
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 
 
-def load(path):
+def load(path: Union[str, "os.PathLike[str]"]) -> RuleSet:
     """Read and parse the rules file at ``path``; raises RulesError (also for I/O problems)."""
     return parse(read(path), str(path))
 
 
-def read(path):
+def read(path: Union[str, "os.PathLike[str]"]) -> bytes:
     """The rules file's bytes (at most one byte over the size limit); raises RulesError at line 0."""
     try:
         with open(path, "rb") as handle:
@@ -29,7 +33,7 @@ def read(path):
         raise RulesError([Problem(str(path), 0, 0, "cannot read the rules file: %s" % exc)])
 
 
-def parse(data, filename="<rules>"):
+def parse(data: Union[bytes, str], filename: str = "<rules>") -> RuleSet:
     """Parse rules from ``data`` (bytes or str); ``filename`` names it in problems."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
@@ -54,7 +58,7 @@ def parse(data, filename="<rules>"):
         raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
 
 
-def _build(text, filename, sha256):
+def _build(text: str, filename: str, sha256: str) -> RuleSet:
     """Build each route as soon as it is read, so the node tree of the routes never exists whole.
 
     At 100,000 routes that tree is about a million objects: building it

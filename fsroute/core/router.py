@@ -6,10 +6,19 @@ result is a Decision: the outcome (None when there are gateways to bridge
 to), through which route, which number and which gateways in order.
 """
 
-import re
-from typing import NamedTuple, Optional, Tuple
+from __future__ import annotations
 
-from .model import NUMBER_RE, Outcome, Route
+import re
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
+
+from .model import NUMBER_RE, Outcome, Route, RuleSet
+from .patterns import Regex
+
+if TYPE_CHECKING:
+    from .selection import Selector
+
+# A call's channel variables: name -> value, or None when unset.
+Getter = Callable[[str], Optional[str]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -30,12 +39,13 @@ class Decision(NamedTuple):
     detail: str = ""              # why, in a few words, for the log line
 
 
-def source_address(get):
+def source_address(get: Getter) -> Optional[str]:
     """Where the call came from: network_addr, else sip_network_ip (never From/Contact)."""
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules, get, destination, source):
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str]
+               ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
     """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
     refused = None
     acls = rules.acls
@@ -54,12 +64,12 @@ def find_route(rules, get, destination, source):
     return None, None, refused
 
 
-def _condition_holds(get, name, regex):
+def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
     value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, is_up, selector):
+def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
@@ -90,9 +100,11 @@ def decide(rules, get, is_up, selector):
     return Decision(None, route, number, tuple(gateways))
 
 
-def _gateways(rules, route, get, destination, is_up, selector):
+def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
+              selector: Selector) -> List[str]:
     if route.gateway is not None:
         return [route.gateway] if is_up(route.gateway) else []
+    assert route.group is not None  # a route names a gateway or a group (the grammar)
     group = rules.groups[route.group]
     up = [m for m in group.members if is_up(m.name)]
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
