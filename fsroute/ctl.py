@@ -7,7 +7,10 @@ Commands: ``reload [RULES]``, ``status [RULES]``,
 every rules file that calls have loaded (or the default one before any).
 """
 
+from __future__ import annotations
+
 import time
+from typing import Any, Dict, List, Optional
 
 from fsroute.core import router
 from fsroute.core.model import RulesError
@@ -19,7 +22,7 @@ USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
          "test <destination> [<source-ip> [<caller>]]\n")
 
 
-def fsapi(session, stream, env, args):
+def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
     try:
         stream.write(command(args))
@@ -30,7 +33,7 @@ def fsapi(session, stream, env, args):
             pass
 
 
-def command(args):
+def command(args: Optional[str]) -> str:
     """The text answer to one control command line."""
     words = (args or "").split()
     if not words:
@@ -44,12 +47,12 @@ def command(args):
     return USAGE
 
 
-def _known_paths():
+def _known_paths() -> List[str]:
     """The rules files calls have used (the dialplan may name its own), else the default one."""
     return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
-def reload(path):
+def reload(path: str) -> str:
     store = store_for(path)
     try:
         loaded = store.reload()
@@ -58,7 +61,7 @@ def reload(path):
     return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
 
 
-def status(path):
+def status(path: str) -> str:
     store = store_for(path)
     loaded = store.loaded
     if loaded is None:
@@ -99,7 +102,7 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def test(path, destination, source=None, caller=None):
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None) -> str:
     """A dry run: what a call would get, without bridging or moving round-robin positions."""
     try:
         loaded = store_for(path).current()
@@ -118,11 +121,11 @@ def test(path, destination, source=None, caller=None):
     return "\n".join(lines) + "\n"
 
 
-def _counts(counter):
+def _counts(counter: Dict[str, int]) -> str:
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
 
 
-def preload(args=""):
+def preload(args: Optional[str] = "") -> None:
     """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's

@@ -6,13 +6,17 @@
   making StubSessions bound to that fake.
 """
 
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping, Optional
+
 import pytest
 
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
 @pytest.fixture
-def fake_freeswitch():
+def fake_freeswitch() -> Iterator[FakeFreeSWITCH]:
     fake = FakeFreeSWITCH()
     reset_state()
     with fake:
@@ -21,7 +25,8 @@ def fake_freeswitch():
 
 
 @pytest.fixture
-def stub_session(fake_freeswitch):
-    def make(variables=None, bridge_outcomes=None, **options):
+def stub_session(fake_freeswitch: FakeFreeSWITCH) -> Callable[..., StubSession]:
+    def make(variables: Optional[Mapping[str, object]] = None, bridge_outcomes: Optional[Mapping[str, str]] = None,
+             **options: Any) -> StubSession:
         return StubSession(variables, bridge_outcomes, fake=fake_freeswitch, **options)
     return make
