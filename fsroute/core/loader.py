@@ -55,8 +55,17 @@ def parse(data, filename="<rules>"):
         try:
             root = yamltree.parse(text)
         except yamltree.YamlProblem as exc:
-            raise RulesError([Problem(filename, exc.line, exc.col, one_line(exc.message, 400))])
+            raise RulesError([Problem(filename, exc.line, exc.col, one_line(_explained(exc, text), 400))])
         return Builder(filename).build(root, sha256)
+
+
+def _explained(problem, text):
+    """PyYAML's message, or what to do when the line it points at is indented with a tab."""
+    lines = text.split("\n", problem.line)
+    line = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
+    if "\t" in line[:len(line) - len(line.lstrip())]:
+        return "YAML does not allow tabs for indentation; use spaces"
+    return problem.message
 
 
 _gc_lock = threading.Lock()

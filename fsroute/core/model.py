@@ -29,6 +29,8 @@ class Problem(NamedTuple):
     message: str
 
     def __str__(self):
+        if self.line == 0:  # about the whole file (it cannot be read): as compilers and editors say it
+            return "%s: error: %s" % (self.file, self.message)
         return "%s:%d:%d: %s" % (self.file, self.line, self.col, self.message)
 
 
