@@ -1,13 +1,20 @@
-"""The ``fsroute`` command: check, simulate, import and compare rules files outside FreeSWITCH."""
+"""The fsroute command: check, simulate, import and compare rules files outside FreeSWITCH."""
 
 import argparse
 import json
 import sys
 
+import fsroute
 from fsroute.core import loader
+from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
+from fsroute.tools.lint import warnings
+from fsroute.tools.simulate import UnknownGateways
+
+# Variables --src-ip sets: giving them with --var as well would silently override it.
+SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -15,6 +22,22 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, "%s: error: %s\n" % (self.prog, message))
+
+
+class _Once(argparse.Action):
+    """An option that may be given once: a second value is refused, not silently kept instead."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest) is not None:
+            raise argparse.ArgumentError(self, "give it once (simulate routes one destination per run; "
+                                         "run it again, or use fsroute compare for several)")
+        setattr(namespace, self.dest, values)
+
+
+def _address(text):
+    if parse_address(text) is None:
+        raise argparse.ArgumentTypeError("%r is not an IP address (no port, no brackets)" % text)
+    return text
 
 
 def _pair(text, what, value_ok):
@@ -66,29 +89,39 @@ def _legacy_files(parser):
 
 def build_parser():
     parser = _Parser(prog="fsroute", description=__doc__)
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    commands.required = True
+    parser.add_argument("--version", action="version", version="fsroute %s" % fsroute.__version__)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="validate a rules file")
-    check.add_argument("rules")
+    check = commands.add_parser(
+        "check", help="validate rules files",
+        description="Validate rules files: exit 0 and one OK line per file, or exit 1 and one "
+        "FILE:LINE:COL: line per problem. Warnings (a file without routes, a catch-all route "
+        "ahead of other routes) go to stderr and do not change the exit status unless --strict.")
+    check.add_argument("rules", nargs="+", metavar="RULES", help="a rules file; '-' reads standard input")
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.set_defaults(parser=check)
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
     sim.add_argument("rules")
-    sim.add_argument("--dest", required=True, help="destination_number")
-    sim.add_argument("--src-ip", help="network_addr of the caller")
+    sim.add_argument("--dest", required=True, action=_Once, help="destination_number (once)")
+    sim.add_argument("--src-ip", type=_address, help="network_addr of the caller")
     sim.add_argument("--caller", help="caller_id_number")
     sim.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
-                     help="any other channel variable")
+                     help="any other channel variable (network_addr and sip_network_ip only without --src-ip)")
     sim.add_argument("--down", type=_gateways, action="append", default=[], metavar="GW[,GW...]",
                      help="gateways that gwlist reports DOWN")
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
     sim.add_argument("--json", action="store_true", help="print JSON")
+    sim.add_argument("--explain", action="store_true",
+                     help="say why: the ACL node that decided, and each route's first condition that failed")
+    sim.set_defaults(parser=sim)
 
     imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
                               "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr")
     _legacy_files(imp)
+    imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
 
@@ -105,19 +138,33 @@ def build_parser():
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
     cmp.add_argument("--json", action="store_true", help="print JSON")
+    cmp.set_defaults(parser=cmp)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    command = args.parser  # errors about a subcommand's arguments say "fsroute NAME: error: ..."
+    if extra:
+        command.error("unrecognized arguments: %s" % " ".join(extra))
+    if args.command == "simulate" and args.src_ip:
+        clash = [name for name, _ in args.var if name in SOURCE_VARIABLES]
+        if clash:
+            command.error("--var %s would override --src-ip; give one of them" % clash[0])
     try:
         if args.command == "check":
-            return check(args.rules)
+            return check(args.rules, args.strict)
         if args.command == "import":
             return import_config(args)
         if args.command == "compare":
             return compare(args)
         return simulate(args)
+    except UnknownGateways as exc:
+        command.error(str(exc))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -127,12 +174,31 @@ def main(argv=None):
         return 1
 
 
-def check(path):
-    ruleset = loader.load(path)
-    print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
-          % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
-             len(ruleset.gateway_names()), ruleset.sha))
-    return 0
+def check(paths, strict=False):
+    """Check each file; 1 when any has problems (or, with ``strict``, warnings)."""
+    status = 0
+    for path in paths:
+        try:
+            if path == "-":
+                path = "<stdin>"
+                ruleset = loader.parse(sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1), path)
+            else:
+                ruleset = loader.load(path)
+        except RulesError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            status = 1
+            continue
+        found = warnings(ruleset)
+        for warning in found:
+            print(warning, file=sys.stderr)
+        if found and strict:
+            status = 1
+        print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s%s"
+              % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
+                 len(ruleset.gateway_names()), ruleset.sha,
+                 ", %d warning%s" % (len(found), "" if len(found) == 1 else "s") if found else ""))
+    return status
 
 
 def simulate(args):
@@ -140,13 +206,17 @@ def simulate(args):
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls)
+                 dict(args.fail), args.calls, explain=args.explain)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
         _print_call(report)
     else:
         _print_summary(report)
+    if args.explain and not args.json:
+        print("why:")
+        for line in report["explanation"]:
+            print("  " + line)
     return 0
 
 

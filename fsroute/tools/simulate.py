@@ -8,6 +8,8 @@ back from what the StubSession recorded.
 from collections import Counter
 
 from fsroute.core import loader
+from fsroute.core.explain import explain as explain_call
+from fsroute.core.grammar import did_you_mean
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
@@ -22,9 +24,20 @@ def call_variables(dest, src_ip=None, caller=None, variables=None):
     return out
 
 
-def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
-    """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError."""
+class UnknownGateways(ValueError):
+    """--down or --fail names a gateway the rules never dial: a typo would otherwise change nothing."""
+
+
+def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1,
+             explain=False):
+    """Route ``calls`` calls; one call gives its report, several a summary (with ``explain``: and
+    why, as ``explanation``). Raises RulesError, UnknownGateways."""
     ruleset = loader.load(path)
+    known = ruleset.gateway_names()
+    unknown = sorted((set(down) | set(fail or ())) - known)
+    if unknown:
+        raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
+                              % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
     from fsroute import route  # the entry module mod_python3 would run
 
     fake = FakeFreeSWITCH()
@@ -44,10 +57,14 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
         finally:
             reset_state()
     if calls == 1:
-        return reports[0]
-    bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-    return {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-            "gateways": dict(sorted(bridged.items()))}
+        summary = reports[0]
+    else:
+        bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+        summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
+                   "gateways": dict(sorted(bridged.items()))}
+    if explain:
+        summary["explanation"] = explain_call(ruleset, call_variables(dest, src_ip, caller, variables).get)
+    return summary
 
 
 def _report(session):
