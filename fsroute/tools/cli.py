@@ -1,8 +1,11 @@
 """The fsroute command: check, simulate, import and compare rules files outside FreeSWITCH."""
 
+from __future__ import annotations
+
 import argparse
 import json
 import sys
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import fsroute
 from fsroute.core import loader
@@ -20,51 +23,52 @@ SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 class _Parser(argparse.ArgumentParser):
     """argparse with bad arguments reported on one line (exit 2)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, "%s: error: %s\n" % (self.prog, message))
 
 
 class _Once(argparse.Action):
     """An option that may be given once: a second value is refused, not silently kept instead."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
         if getattr(namespace, self.dest) is not None:
             raise argparse.ArgumentError(self, "give it once (simulate routes one destination per run; "
                                          "run it again, or use fsroute compare for several)")
         setattr(namespace, self.dest, values)
 
 
-def _address(text):
+def _address(text: str) -> str:
     if parse_address(text) is None:
         raise argparse.ArgumentTypeError("%r is not an IP address (no port, no brackets)" % text)
     return text
 
 
-def _pair(text, what, value_ok):
+def _pair(text: str, what: str, value_ok: Callable[[str, str], object]) -> Tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value_ok(name, value):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
     return name, value
 
 
-def _variable(text):
+def _variable(text: str) -> Tuple[str, str]:
     return _pair(text, "NAME=VALUE", lambda n, v: VARIABLE_RE.match(n))
 
 
-def _failure(text):
+def _failure(text: str) -> Tuple[str, str]:
     name, cause = _pair(text, "GATEWAY=CAUSE with a FreeSWITCH cause",
                         lambda n, v: NAME_RE.match(n) and v.upper() in CAUSES and v.upper() != "SUCCESS")
     return name, cause.upper()
 
 
-def _gateways(text):
+def _gateways(text: str) -> List[str]:
     names = [n for n in text.split(",") if n]
     if not names or not all(NAME_RE.match(n) for n in names):
         raise argparse.ArgumentTypeError("%r is not a comma-separated list of gateway names" % text)
     return names
 
 
-def _count(text):
+def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -74,20 +78,20 @@ def _count(text):
     return value
 
 
-def _profile(text):
+def _profile(text: str) -> str:
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
     return text
 
 
-def _legacy_files(parser):
+def _legacy_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dialplan", action="append", default=[], metavar="FILE",
                         help="an XML dialplan file (repeat, in the order FreeSWITCH reads them)")
     parser.add_argument("--distributor", metavar="FILE", help="distributor.conf.xml")
     parser.add_argument("--acl", metavar="FILE", help="acl.conf.xml")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fsroute", description=__doc__)
     parser.add_argument("--version", action="version", version="fsroute %s" % fsroute.__version__)
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
@@ -142,13 +146,13 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    command = args.parser  # errors about a subcommand's arguments say "fsroute NAME: error: ..."
+    command: _Parser = args.parser  # errors about a subcommand's arguments say "fsroute NAME: error: ..."
     if extra:
         command.error("unrecognized arguments: %s" % " ".join(extra))
     if args.command == "simulate" and args.src_ip:
@@ -174,7 +178,7 @@ def main(argv=None):
         return 1
 
 
-def check(paths, strict=False):
+def check(paths: Sequence[str], strict: bool = False) -> int:
     """Check each file; 1 when any has problems (or, with ``strict``, warnings)."""
     status = 0
     for path in paths:
@@ -201,7 +205,7 @@ def check(paths, strict=False):
     return status
 
 
-def simulate(args):
+def simulate(args: argparse.Namespace) -> int:
     from .simulate import simulate as run
 
     down = [name for names in args.down for name in names]
@@ -220,7 +224,7 @@ def simulate(args):
     return 0
 
 
-def import_config(args):
+def import_config(args: argparse.Namespace) -> int:
     from fsroute.migrate.importer import import_files
 
     if not (args.dialplan or args.distributor or args.acl):
@@ -233,7 +237,7 @@ def import_config(args):
     return 0
 
 
-def compare(args):
+def compare(args: argparse.Namespace) -> int:
     from fsroute.migrate.compare import compare as run, format_rows
     from fsroute.migrate.legacy import read_legacy
 
@@ -246,7 +250,7 @@ def compare(args):
     return 0 if all(row.verdict == "match" for row in rows) else 1
 
 
-def _print_call(report):
+def _print_call(report: Dict[str, Any]) -> None:
     print("result:  %s" % report["result"])
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
@@ -257,7 +261,7 @@ def _print_call(report):
             print("%-3d %-40s %s" % (i, attempt["dialstring"], attempt["outcome"]))
 
 
-def _print_summary(report):
+def _print_summary(report: Dict[str, Any]) -> None:
     calls = report["calls"]
     print("%d calls" % calls)
     print("%-16s %8s %7s" % ("result", "calls", "share"))

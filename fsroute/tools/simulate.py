@@ -5,7 +5,10 @@ Nothing is re-implemented here: each simulated call goes through
 back from what the StubSession recorded.
 """
 
+from __future__ import annotations
+
 from collections import Counter
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
@@ -13,7 +16,8 @@ from fsroute.core.grammar import did_you_mean
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
-def call_variables(dest, src_ip=None, caller=None, variables=None):
+def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
+                   variables: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """Channel variables of an inbound SIP call, as sofia sets them."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
     if src_ip:
@@ -28,8 +32,9 @@ class UnknownGateways(ValueError):
     """--down or --fail names a gateway the rules never dial: a typo would otherwise change nothing."""
 
 
-def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1,
-             explain=False):
+def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
+             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
+             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
     """Route ``calls`` calls; one call gives its report, several a summary (with ``explain``: and
     why, as ``explanation``). Raises RulesError, UnknownGateways."""
     ruleset = loader.load(path)
@@ -41,7 +46,7 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
     from fsroute import route  # the entry module mod_python3 would run
 
     fake = FakeFreeSWITCH()
-    by_profile = {ruleset.defaults.profile: ([], [])}
+    by_profile: Dict[str, Tuple[List[str], List[str]]] = {ruleset.defaults.profile: ([], [])}
     for name in sorted(ruleset.gateway_names() | set(down)):
         by_profile.setdefault(ruleset.profile_of(name), ([], []))[name in down].append(name)
     for profile, (up, down_names) in by_profile.items():
@@ -67,7 +72,7 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
     return summary
 
 
-def _report(session):
+def _report(session: StubSession) -> Dict[str, Any]:
     attempts = []
     for dialstring, outcome in session.bridges:
         gateway = dialstring.split("/")[2] if dialstring.count("/") >= 3 else None
