@@ -41,3 +41,38 @@ def test_a_failing_test_shows_fsroutes_error_lines(pytest_run):
     assert len(sections) == 2
     assert all(re.match(r"fsroute: \S+fsroute\.yaml:\d+:\d+: route 'default': no group named 'carrier' "
                         r"\(did you mean 'carriers'\?\)", line) for line in sections), sections
+
+
+README = TESTING_DOC.parent.parent / "README.md"
+OPERATIONS_DOC = TESTING_DOC.parent / "operations.md"
+
+
+def test_the_readme_says_how_to_run_check_on_the_switch(tmp_path):
+    """The README's command runs against a pip --target style scripts dir, with no site-packages at all."""
+    import cachetools
+    import yaml
+
+    import fsroute
+
+    [line] = [l for l in README.read_text().splitlines() if "python3 -m fsroute check" in l]
+    found = re.match(r"PYTHONPATH=(\S+) python3 -m fsroute check (\S+)\Z", line.strip())
+    assert found, line
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    for module in (fsroute, yaml, cachetools):
+        (scripts / module.__name__).symlink_to(Path(module.__file__).parent)
+    rules = Path(__file__).resolve().parent.parent / "examples" / "rules.yaml"
+    result = subprocess.run([sys.executable, "-S", "-m", "fsroute", "check", str(rules)],
+                            env={"PYTHONPATH": str(scripts)}, cwd=str(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("OK: %s: 2 routes" % rules)
+
+
+def test_the_control_api_doc_and_the_usage_line_agree():
+    from fsroute import ctl
+
+    forms = ctl.USAGE.split("python fsroute.ctl ", 1)[1].split("  (", 1)[0].split(" | ")
+    assert forms == ["reload [RULES]", "status [RULES]", "test <destination> [<source-ip> [<caller>]]"]
+    text = OPERATIONS_DOC.read_text()
+    assert all("`%s`" % form in text for form in forms)
