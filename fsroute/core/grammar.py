@@ -81,8 +81,9 @@ class Builder:
                 suggested.add(close)
                 if unknown is not None:
                     unknown.append(key.value)
-                self.error(key, "%s: unknown key '%s'%s" % (
-                    what, key.value, did_you_mean(key.value, allowed) or " (expected one of: %s)" % ", ".join(allowed)))
+                self.error(key, "%s: unknown key '%s' (%s)" % (
+                    what, key.value, "did you mean '%s'?" % close if close
+                    else "expected one of: %s" % ", ".join(allowed)))
                 continue
             out[key.value] = (key, value)
         for name in required:

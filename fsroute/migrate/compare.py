@@ -102,7 +102,8 @@ class OldOutcome(NamedTuple):
     detail: str                     # extension and place, or why not
     number: Optional[str] = None
     gateway: Optional[str] = None   # a fixed gateway
-    nodes: Tuple[Tuple[str, int], ...] = ()   # (name, weight) of the distributor list, as mod_distributor keeps them
+    nodes: Tuple[Tuple[str, int], ...] = ()   # (name, weight) of the distributor list, as mod_distributor
+                                              # keeps them
     list_name: Optional[str] = None
     notes: Tuple[str, ...] = ()
 
@@ -217,9 +218,10 @@ class OldSetup:
             brk = condition.break_mode
             found: Optional[Match[str]] = None
             mode = _regex_mode(condition)
-            if mode is None and condition.field is not None and self._knowable(condition.field, condition.expression):
+            field = condition.field
+            if mode is None and field is not None and self._knowable(field, condition.expression):
                 # a nested or timed condition is still false when its own regex fails
-                found = self._search(ext, condition.field, condition.expression, condition.line, variables, notes)
+                found = self._search(ext, field, condition.expression, condition.line, variables, notes)
                 holds = found is not None and assumed.get(index, True)
             elif index in assumed:
                 holds = assumed[index]
