@@ -72,6 +72,10 @@ def test_a_big_table_is_cut_short():
     lines = why("version: 1\nroutes:\n" + routes, destination_number="x")
     assert len(lines) == MAX_ROUTE_LINES + 2
     assert lines[-2:] == ["... %d more routes not shown" % (100 - MAX_ROUTE_LINES), "no route takes the call"]
+    lines = why("version: 1\nroutes:\n" + routes, destination_number="77")
+    assert len(lines) == MAX_ROUTE_LINES + 2
+    assert lines[-2:] == ["... %d more routes not shown" % (77 - MAX_ROUTE_LINES),
+                          "route 'r77' (line 80): every condition holds; it takes the call"]
 
 
 def test_ctl_test_says_why_a_call_is_denied_or_unrouted(write_rules, fake_freeswitch, monkeypatch):
