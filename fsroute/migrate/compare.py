@@ -7,7 +7,7 @@ hold, ``break``, anti-actions and ``continue`` honoured, $N substituted when
 the expression has a '('), mod_acl's verdicts, and mod_distributor's cycle
 exactly as its ``find_next()`` walks it, starting from a fresh list. The
 fsroute side is not emulated: it is the real handler on stub calls
-(``fsroute.simulate``), all gateways up.
+(``fsroute.tools.simulate``), all gateways up.
 
 Anything the emulation cannot evaluate (time-of-day conditions, regex=any,
 variables it does not know) makes the row "?" rather than a guess.
