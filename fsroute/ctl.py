@@ -3,8 +3,9 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
-every rules file that calls have loaded (or the default one before any).
+``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
+status act on every rules file that calls have loaded (or the default one
+before any); test uses the first of them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional
 
+import fsroute
 from fsroute.core import router
-from fsroute.core.model import RulesError
+from fsroute.core.explain import explain
+from fsroute.core.model import Outcome, RulesError
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]\n")
+         "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
+         "without it: every loaded rules file; test uses the first)\n")
 
 
 def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
@@ -77,6 +81,7 @@ def status(path: str) -> str:
         lines += ["sha: %s" % rules.sha,
                   "loaded_at: %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)),
                   "routes: %d  groups: %d  acls: %d" % (len(rules.routes), len(rules.groups), len(rules.acls))]
+    lines.append("version: fsroute %s" % fsroute.__version__)
     error = store.last_error
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
@@ -118,6 +123,9 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
     for gateway in decision.gateways:
         lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
+        lines.append("why:")
+        lines += ["  " + line for line in explain(rules, facts.get)]
     return "\n".join(lines) + "\n"
 
 

@@ -50,7 +50,7 @@ def test_no_number_dials_the_destination_as_is():
 def test_unknown_keys_name_line_and_column():
     text = "version: 1\nroutes:\n  - name: r\n    gateway: gw1\n    gatway: gw2\n"
     assert problems(text) == [
-        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group)"]
+        "r.yaml:5:5: route 'r': unknown key 'gatway' (did you mean 'gateway'?)"]
 
 
 def test_wrong_types():
@@ -160,8 +160,8 @@ def test_gateway_names_cannot_inject_dial_string_syntax():
     found = problems("version: 1\nroutes:\n  - {name: r, gateway: 'gw1/x'}\n"
                      "groups: {g: {gateways: ['-err']}}\n")
     assert found == [
-        "r.yaml:4:25: group 'g' gateway '-err' is not valid",
         "r.yaml:3:24: route 'r' gateway 'gw1/x' is not valid (letters, digits, '_', '.', '-')",
+        "r.yaml:4:25: group 'g' gateway '-err' is not valid",
     ]
 
 

@@ -58,13 +58,15 @@ class Acl:
 
     CACHE_SIZE = 8192
 
-    def __init__(self, name: str, default_allow: bool, nodes: Iterable[Tuple[bool, IPNetwork]]) -> None:
+    def __init__(self, name: str, default_allow: bool, nodes: Iterable[Tuple[bool, IPNetwork]],
+                 lines: Iterable[int] = ()) -> None:
         self.name = name
         self.default_allow = bool(default_allow)
         self.nodes = tuple(nodes)
+        self.lines = tuple(lines)  # each node's line in the rules file, for explanations
         self._by_version = {
-            v: [(int(n.network_address), int(n.netmask), n.prefixlen, bool(allow))
-                for allow, n in self.nodes if n.version == v]
+            v: [(int(n.network_address), int(n.netmask), n.prefixlen, i)
+                for i, (allow, n) in enumerate(self.nodes) if n.version == v]
             for v in (4, 6)
         }
         self._cache: LRUCache[object, bool] = LRUCache(self.CACHE_SIZE)
@@ -85,11 +87,16 @@ class Acl:
         """The verdict for an ip_address (or None, which is denied)."""
         if address is None:
             return False
+        node = self.deciding_node(address)
+        return self.default_allow if node is None else self.nodes[node][0]
+
+    def deciding_node(self, address: IPAddress) -> Optional[int]:
+        """The index in ``nodes`` of the node that decides for an ip_address, or None: the default decides."""
         value = int(address)
         best_bits = -1
-        verdict = self.default_allow
-        for network, mask, bits, allow in self._by_version[address.version]:
+        decider: Optional[int] = None
+        for network, mask, bits, index in self._by_version[address.version]:
             if value & mask == network and bits >= best_bits:
                 best_bits = bits
-                verdict = allow
-        return verdict
+                decider = index
+        return decider

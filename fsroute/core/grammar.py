@@ -6,8 +6,9 @@ once (up to a cap), so an operator fixes a file in one pass.
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any, Dict, Iterable, List, Optional, Pattern, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
@@ -36,12 +37,27 @@ class RereadForReport(Exception):
     the plain way, which reports every problem where it stands, in the usual order."""
 
 
+def closest(word: object, choices: Iterable[object]) -> Optional[str]:
+    """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
+    close = closest(word, choices)
+    return " (did you mean '%s'?)" % close if close else ""
+
+
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: List[Problem] = []
+        # Names declared in the file, even when their body was refused: a
+        # reference to one is not reported again as "no group named ...".
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -52,12 +68,18 @@ class Builder:
 
     # -- shapes ------------------------------------------------------------
     def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
-                required: Iterable[str] = ()) -> Optional[Fields]:
-        """{key: (key node, value node)} for a mapping node, or None after reporting."""
+                required: Iterable[str] = (), unknown: Optional[List[str]] = None) -> Optional[Fields]:
+        """{key: (key node, value node)} for a mapping node, or None after reporting.
+
+        Unknown keys are reported with the closest allowed one, and appended to
+        ``unknown`` when given; a required key that such a suggestion names is
+        not reported missing as well.
+        """
         if node is None or node.kind != MAP:
             self.error(node, "%s must be a mapping" % what)
             return None
         out: Fields = {}
+        suggested: Set[Optional[str]] = set()
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
                 self.error(key, "%s: keys must be plain strings" % what)
@@ -67,12 +89,17 @@ class Builder:
                            % (what, key.value, out[key.value][0].line))
                 continue
             if allowed is not None and key.value not in allowed:
-                self.error(key, "%s: unknown key '%s' (expected one of: %s)"
-                           % (what, key.value, ", ".join(allowed)))
+                close = closest(key.value, allowed)
+                suggested.add(close)
+                if unknown is not None:
+                    unknown.append(key.value)
+                self.error(key, "%s: unknown key '%s' (%s)" % (
+                    what, key.value, "did you mean '%s'?" % close if close
+                    else "expected one of: %s" % ", ".join(allowed)))
                 continue
             out[key.value] = (key, value)
         for name in required:
-            if name not in out:
+            if name not in out and name not in suggested:
                 self.error(node, "%s: missing required key '%s'" % (what, name))
         return out
 
@@ -127,13 +154,13 @@ class Builder:
         try:
             return compile_route_regex(text)
         except re.error as exc:
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
             return None
         except RecursionError:  # sre's parser recurses per nested group (FreeSWITCH: ~240 frames)
             self.error(node, "%s: regex nests its groups too deeply" % what)
             return None
         except (OverflowError, ValueError, MemoryError) as exc:  # e.g. a{99999999999999999999}
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc))
             return None
 
     # -- sections ----------------------------------------------------------
@@ -157,6 +184,7 @@ class Builder:
         if folded and self.problems:
             raise RereadForReport()
         if self.problems:
+            self.problems.sort(key=lambda p: (p.line, p.col))
             if len(self.problems) >= MAX_PROBLEMS:
                 last = self.problems[-1]
                 self.problems.append(Problem(self.filename, last.line, last.col,
@@ -186,8 +214,9 @@ class Builder:
         if "ingress_acl" in top:
             node = top["ingress_acl"][1]
             ingress = self.string(node, "ingress_acl")
-            if ingress is not None and ingress not in acls:
-                self.error(node, "ingress_acl: no acl named '%s'" % ingress)
+            if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
+                self.error(node, "ingress_acl: no acl named '%s'%s"
+                           % (ingress, did_you_mean(ingress, self.declared["acl"])))
         profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
@@ -235,6 +264,7 @@ class Builder:
         for name, (key, value) in (fields or {}).items():
             what = "acl '%s'" % name
             self.check_name(key, what)
+            self.declared["acl"].add(name)
             body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
             if body is None:
                 continue
@@ -245,7 +275,7 @@ class Builder:
                     default_allow = default_node.value == "allow"
                 else:
                     self.error(default_node, "%s: default must be 'allow' or 'deny'" % what)
-            nodes = []
+            nodes, lines = [], []
             for item in self.sequence(body["nodes"][1], what + ".nodes") if "nodes" in body else ():
                 entry = self.mapping(item, what + " node ({allow: CIDR} or {deny: CIDR})",
                                      allowed=("allow", "deny"))
@@ -259,10 +289,11 @@ class Builder:
                 (verb, (_, cidr)), = entry.items()
                 try:
                     nodes.append((verb == "allow", parse_network(cidr.value if cidr.kind == SCALAR else None)))
+                    lines.append(item.line)
                 except ValueError as exc:
                     self.error(cidr, "%s: %s" % (what, exc))
             if default_allow is not None:
-                out[name] = Acl(name, default_allow, nodes)
+                out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
     def gateways(self, node: Node) -> Dict[str, str]:
@@ -284,6 +315,7 @@ class Builder:
         for name, (key, value) in (fields or {}).items():
             what = "group '%s'" % name
             self.check_name(key, what)
+            self.declared["group"].add(name)
             body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
             if body is None:
                 continue
@@ -292,8 +324,9 @@ class Builder:
                 strategy_node = body["strategy"][1]
                 strategy = strategy_node.value if strategy_node.kind == SCALAR else None
                 if strategy not in STRATEGIES:
-                    self.error(strategy_node, "%s: unknown strategy %r (expected one of: %s)"
-                               % (what, strategy, ", ".join(STRATEGIES)))
+                    close = did_you_mean(strategy, STRATEGIES)
+                    self.error(strategy_node, "%s: unknown strategy %r%s" % (
+                        what, strategy, close or " (expected one of: %s)" % ", ".join(STRATEGIES)))
             members = []
             seen: Dict[str, int] = {}
             items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
@@ -350,8 +383,9 @@ class Builder:
 
     def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
               ) -> Optional[Route]:
-        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
-                            required=("name",))
+        unknown: List[str] = []
+        body = self.mapping(item, _route_label(item), unknown=unknown,
+                            allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
@@ -359,7 +393,7 @@ class Builder:
             self.error(body["name"][1], "route name must be one printable line of at most 128 "
                        "characters, without '\"' (it goes into log lines and channel variables)")
             name = None
-        what = "route '%s'" % name
+        what = "route '%s'" % name if name is not None else "the route"
         dest, conditions = None, []
         if "match" in body:
             match = self.mapping(body["match"][1], what + " match") or {}
@@ -379,10 +413,11 @@ class Builder:
         acl = None
         if "acl" in body:
             acl = self.string(body["acl"][1], what + " acl")
-            if acl is not None and acls is not None and acl not in acls:
-                self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
+            if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
+                self.error(body["acl"][1], "%s: no acl named '%s'%s"
+                           % (what, acl, did_you_mean(acl, self.declared["acl"])))
         targets = [k for k in ("gateway", "group") if k in body]
-        if len(targets) != 1:
+        if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
             self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
                        % (what, " and ".join(targets) if targets else "neither"))
         gateway = group = None
@@ -391,8 +426,10 @@ class Builder:
                                   " (letters, digits, '_', '.', '-')")
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
-            if group is not None and groups is not None and group not in groups:
-                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
@@ -422,3 +459,13 @@ class Builder:
                 return None
             parts.append(index)
         return tuple(parts)
+
+
+def _route_label(item: Node) -> str:
+    """"route 'NAME'" when the route's mapping has a usable name, for its shape problems; else "a route"."""
+    if item.kind == MAP:
+        for key, value in item.pairs():
+            if key.value == "name" and value.kind == SCALAR and isinstance(value.value, str) \
+                    and value.value and value.value.isprintable() and len(value.value) <= 128:
+                return "route '%s'" % value.value
+    return "a route"

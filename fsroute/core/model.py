@@ -39,6 +39,8 @@ class Problem(NamedTuple):
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # about the whole file (it cannot be read): as compilers and editors say it
+            return "%s: error: %s" % (self.file, self.message)
         return "%s:%d:%d: %s" % (self.file, self.line, self.col, self.message)
 
 
