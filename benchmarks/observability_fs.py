@@ -29,6 +29,7 @@ from tests.integration.harness.esl import ESL, ESLError  # noqa: E402
 # Runs inside FreeSWITCH: ``python fsroute_obs_bench <what> <n>``.
 PROBE = '''
 import json, time
+from fsroute.core.model import Outcome
 from fsroute.runtime import call, events, metrics
 
 
@@ -39,7 +40,7 @@ class _Session:
 
 def _record():
     record = call._Call(_Session())
-    record.result, record.route, record.number, record.sha = "bridged", "default", "5551234", "0123456789ab"
+    record.result, record.route, record.number, record.sha = Outcome.BRIDGED, "default", "5551234", "0123456789ab"
     record.source, record.decision_seconds = "172.16.221.33", 0.00002
     record.attempts = [("gw2", "SERVICE_UNAVAILABLE", 0.012), ("gw1", "SUCCESS", 31.5)]
     return record

@@ -1,7 +1,9 @@
 """Why a call was denied or found no route: fsroute.core.explain, and ctl test printing it."""
 
+from hypothesis import given, settings, strategies as st
+
 from fsroute import ctl
-from fsroute.core import loader
+from fsroute.core import loader, router
 from fsroute.core.explain import MAX_ROUTE_LINES, explain
 
 RULES = """\
@@ -72,6 +74,10 @@ def test_a_big_table_is_cut_short():
     lines = why("version: 1\nroutes:\n" + routes, destination_number="x")
     assert len(lines) == MAX_ROUTE_LINES + 2
     assert lines[-2:] == ["... %d more routes not shown" % (100 - MAX_ROUTE_LINES), "no route takes the call"]
+    lines = why("version: 1\nroutes:\n" + routes, destination_number="77")
+    assert len(lines) == MAX_ROUTE_LINES + 2
+    assert lines[-2:] == ["... %d more routes not shown" % (77 - MAX_ROUTE_LINES),
+                          "route 'r77' (line 80): every condition holds; it takes the call"]
 
 
 def test_ctl_test_says_why_a_call_is_denied_or_unrouted(write_rules, fake_freeswitch, monkeypatch):
@@ -90,3 +96,28 @@ def test_ctl_test_says_why_a_call_is_denied_or_unrouted(write_rules, fake_freesw
 def test_ctl_status_shows_the_version(write_rules, fake_freeswitch):
     import fsroute
     assert "\nversion: fsroute %s\n" % fsroute.__version__ in ctl.command("status " + write_rules(RULES))
+
+
+PATTERNS = ["'^9(\\d+)$'", "'^44'", "'^(\\d+)$'", "'^4(4|5)[0-9]{2}'", "'^(?:00|\\+)44'", "'1$'"]
+CONDITIONS = ["", ", caller_id_number: '^1'", ", sip_req_user: '^x'"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(routes=st.lists(st.tuples(st.sampled_from(PATTERNS + [None]), st.sampled_from(CONDITIONS),
+                                 st.booleans()), min_size=1, max_size=8),
+       destination=st.sampled_from(["", "91001", "4471", "4512", "0044", "+44123", "1", "x"]),
+       source=st.sampled_from(["10.0.0.1", "10.1.2.3", "10.1.9.9", "192.0.2.1", "junk", None]),
+       caller=st.sampled_from([None, "1000", "2000"]))
+def test_the_route_explain_says_takes_the_call_is_the_routers(routes, destination, source, caller):
+    body = []
+    for i, (pattern, condition, with_acl) in enumerate(routes):
+        match = "{destination_number: %s%s}" % (pattern, condition) if pattern else "{%s}" % condition[2:]
+        body.append("  - {name: r%d, match: %s, %sgateway: gw1}\n" % (i, match, "acl: peers, " if with_acl else ""))
+    rules = loader.parse(RULES.split("routes:")[0] + "routes:\n" + "".join(body), "r.yaml")
+    variables = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
+    route = router.find_route(rules, variables.get, destination, source)[0]
+    last = explain(rules, variables.get)[-1]
+    if route is None:
+        assert last == "no route takes the call"
+    else:
+        assert last == "route '%s' (line %d): every condition holds; it takes the call" % (route.name, route.line)

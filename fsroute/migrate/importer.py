@@ -3,9 +3,9 @@
 Operators adopting fsroute already route with the XML dialplan, weigh
 gateways with mod_distributor and check sources with mod_acl; moving should
 be one command whose output they can read and review. ``import_files``
-reads the given files (``fsroute.legacy``) and returns the rules text
-(version 1, commented by ``fsroute.render``, validated with
-``fsroute.rules.parse``) and the list of everything it could not carry
+reads the given files (``fsroute.migrate.legacy``) and returns the rules text
+(version 1, commented by ``fsroute.migrate.render``, validated with
+``fsroute.core.loader.parse``) and the list of everything it could not carry
 over, each as ``FILE:LINE: what``: nothing is dropped unreported.
 """
 
@@ -436,7 +436,7 @@ def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = Non
     """Read the old configuration files and return an ImportResult.
 
     Raises ConfigError when a file is unreadable or not well-formed XML.
-    The text always passes ``fsroute.rules.parse`` (checked here).
+    The text always passes ``fsroute.core.loader.parse`` (checked here).
     """
     if not NAME_RE.match(profile or ""):
         raise ValueError("profile %r is not a valid sofia profile name" % profile)

@@ -393,7 +393,8 @@ _ACL_FIELD_RE = re.compile(r"\$\{acl\(\s*\$\{(network_addr|sip_network_ip)\}\s+(
 
 
 class Field(NamedTuple):
-    """What a condition's field reads: ("var", variable, None), ("acl", list, address variable) or ("bad", why, None)."""
+    """What a condition's field reads: ("var", variable, None), ("acl", list, address variable)
+    or ("bad", why, None)."""
     kind: str
     name: str
     address_variable: Optional[str] = None

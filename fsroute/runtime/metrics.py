@@ -9,26 +9,36 @@ Live state (rules in force, gateway states) is read at scrape time by
 ``scrape.text``, not kept here.
 """
 
+from __future__ import annotations
+
 import bisect
 import math
 import threading
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Sequence, Tuple
+
+if TYPE_CHECKING:  # runtime.call imports this module
+    from .call import _Call
+
+# One sample: (sample name, label names, label values, value).
+Sample = Tuple[str, Sequence[str], Sequence[Any], float]
+Labels = Tuple[Any, ...]
 
 
-def _escape_label(value):
+def _escape_label(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _escape_help(text):
+def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _labels(names, values):
+def _labels(names: Sequence[str], values: Sequence[Any]) -> str:
     if not names:
         return ""
     return "{%s}" % ",".join('%s="%s"' % (n, _escape_label(v)) for n, v in zip(names, values))
 
 
-def _number(value):
+def _number(value: float) -> str:
     if value == math.inf:
         return "+Inf"
     return repr(float(value)) if isinstance(value, float) and not value.is_integer() else "%d" % value
@@ -37,7 +47,7 @@ def _number(value):
 _LOCK = threading.Lock()
 
 
-def family(name, kind, help_text, samples):
+def family(name: str, kind: str, help_text: str, samples: Iterable[Sample]) -> str:
     """The text of one metric family: ``samples`` are (sample name, label names, label values, value)."""
     lines = ["# HELP %s %s" % (name, _escape_help(help_text)), "# TYPE %s %s" % (name, kind)]
     lines += ["%s%s %s" % (sample, _labels(names, values), _number(value))
@@ -48,23 +58,23 @@ def family(name, kind, help_text, samples):
 class Counter:
     """A monotonic count per label values; ``name`` ends in ``_total``."""
 
-    def __init__(self, name, help_text, labelnames=()):
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> None:
         self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
-        self._values = {}
+        self._values: Dict[Labels, int] = {}
 
-    def inc(self, *labels):
+    def inc(self, *labels: Any) -> None:
         with _LOCK:
             self._add(labels)
 
-    def _add(self, labels):
+    def _add(self, labels: Labels) -> None:
         """Count one; the caller holds _LOCK."""
         self._values[labels] = self._values.get(labels, 0) + 1
 
-    def reset(self):
+    def reset(self) -> None:
         with _LOCK:
             self._values.clear()
 
-    def text(self):
+    def text(self) -> str:
         with _LOCK:
             items = sorted(self._values.items())
         return family(self.name, "counter", self.help,
@@ -74,12 +84,12 @@ class Counter:
 class Histogram:
     """Observations in cumulative buckets (upper bounds ``buckets``), with their sum and count."""
 
-    def __init__(self, name, help_text, buckets, labelnames=()):
+    def __init__(self, name: str, help_text: str, buckets: Iterable[float], labelnames: Sequence[str] = ()) -> None:
         self.name, self.help, self.labelnames = name, help_text, tuple(labelnames)
         self.buckets = tuple(sorted(buckets))
-        self._series = {}  # label values -> [per-bucket counts (last: above every bound), sum]
+        self._series: Dict[Labels, List[Any]] = {}  # label values -> [per-bucket counts (last: above every bound), sum]
 
-    def _observe(self, value, labels=()):
+    def _observe(self, value: float, labels: Labels = ()) -> None:
         """Record one observation; the caller holds _LOCK."""
         series = self._series.get(labels)
         if series is None:
@@ -87,15 +97,15 @@ class Histogram:
         series[0][bisect.bisect_left(self.buckets, value)] += 1
         series[1] += value
 
-    def reset(self):
+    def reset(self) -> None:
         with _LOCK:
             self._series.clear()
 
-    def text(self):
+    def text(self) -> str:
         with _LOCK:
             items = sorted((labels, (list(counts), total)) for labels, (counts, total) in self._series.items())
         names = self.labelnames + ("le",)
-        samples = []
+        samples: List[Sample] = []
         for labels, (counts, total) in items:
             running = 0
             for bound, count in zip(self.buckets + (math.inf,), counts):
@@ -133,7 +143,7 @@ INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, 
                RELOADS, GATEWAY_CHANGES)
 
 
-def record_call(call):
+def record_call(call: _Call) -> None:
     """Count one finished call (a runtime.call._Call)."""
     attempts = call.attempts
     ends = (attempts[-1][0] if attempts else "", call.final_cause())
@@ -148,12 +158,12 @@ def record_call(call):
             DECISION_SECONDS._observe(call.decision_seconds)
 
 
-def text():
+def text() -> str:
     """Every instrument in the text exposition format."""
     return "".join(instrument.text() for instrument in INSTRUMENTS)
 
 
-def reset():
+def reset() -> None:
     """Start every count from zero (tests and simulations)."""
     for instrument in INSTRUMENTS:
         instrument.reset()

@@ -10,9 +10,12 @@ POLL_SECONDS, closes its socket and ends. It is a daemon thread, so it can
 never hold up the interpreter's finalisation either.
 """
 
+from __future__ import annotations
+
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Callable, Optional, Tuple
 
 from fsroute.core.text import describe_error
 from .fslog import ERROR, INFO, log, module
@@ -21,11 +24,15 @@ POLL_SECONDS = 0.1
 CLIENT_TIMEOUT = 2.0
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+Render = Callable[[], str]
+
 
 class _Handler(BaseHTTPRequestHandler):
     timeout = CLIENT_TIMEOUT
 
-    def do_GET(self):
+    server: _Server
+
+    def do_GET(self) -> None:
         if self.path.split("?", 1)[0] != "/metrics":
             self.send_error(404, "metrics are at /metrics")
             return
@@ -36,25 +43,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per scrape would flood FreeSWITCH's log
 
 
 class _Server(HTTPServer):
-    def __init__(self, address, render):
+    def __init__(self, address: Tuple[str, int], render: Render) -> None:
         self.render = render
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
-    def handle_error(self, request, client_address):
+    def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-answer is no news
 
 
 class MetricsServer:
     """Serves ``render()`` at http://HOST:PORT/metrics until ``stop()`` or FreeSWITCH shuts down."""
 
-    def __init__(self, host, port, render):
+    def __init__(self, host: str, port: int, render: Render) -> None:
         self.address = (host, port)
         self._server = _Server(self.address, render)  # binds now: a busy port fails here, not in the thread
         self._stopping = threading.Event()
@@ -62,10 +69,11 @@ class MetricsServer:
         self._thread.start()
 
     @property
-    def port(self):
-        return self._server.server_address[1]
+    def port(self) -> int:
+        port: int = self._server.server_address[1]
+        return port
 
-    def _serve(self):
+    def _serve(self) -> None:
         self._server.timeout = POLL_SECONDS
         try:
             while not self._stopping.is_set():
@@ -77,23 +85,23 @@ class MetricsServer:
         finally:
             self._server.server_close()
 
-    def stop(self):
+    def stop(self) -> None:
         """Close the socket and end the thread (within POLL_SECONDS)."""
         self._stopping.set()
         if self._thread is not threading.current_thread():
             self._thread.join(POLL_SECONDS * 4)
 
 
-def _switch_running():
+def _switch_running() -> bool:
     freeswitch = module()
     return freeswitch is None or bool(freeswitch.running())
 
 
-_server = None
+_server: Optional[MetricsServer] = None
 _lock = threading.Lock()
 
 
-def serve(listen, render):
+def serve(listen: Optional[Tuple[str, int]], render: Optional[Render]) -> Optional[MetricsServer]:
     """Make the endpoint listen on ``listen`` ((host, port), or None for none); idempotent.
 
     A different address replaces the running server. A port that cannot be
@@ -107,7 +115,7 @@ def serve(listen, render):
         if _server is not None:
             _server.stop()
             _server = None
-        if listen is None:
+        if listen is None or render is None:
             return None
         try:
             _server = MetricsServer(listen[0], listen[1], render)
@@ -119,6 +127,6 @@ def serve(listen, render):
         return _server
 
 
-def stop():
+def stop() -> None:
     """Stop the endpoint if one runs (tests; FreeSWITCH's shutdown stops it by itself)."""
     serve(None, None)

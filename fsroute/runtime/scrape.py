@@ -5,13 +5,21 @@ Served by ``python fsroute.ctl metrics`` and by the HTTP endpoint
 gateway readings, so calls pay nothing for them.
 """
 
-from . import gateways, metrics, store as stores  # store imports this module too: use it by name
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+from . import metrics, store as stores  # store imports this module too: use it by name
 
 
-def text():
+def text() -> str:
     """Everything, in the Prometheus text exposition format."""
-    info, routes, loaded_at, reload_error = [], [], [], []
-    up, readable = {}, {}
+    info: List[metrics.Sample] = []
+    routes: List[metrics.Sample] = []
+    loaded_at: List[metrics.Sample] = []
+    reload_error: List[metrics.Sample] = []
+    up: Dict[Tuple[str, str], int] = {}
+    readable: Dict[str, int] = {}
     for store in stores.loaded_stores():
         path = (store.path,)
         reload_error.append(("fsroute_rules_reload_error", ("path",), path, 1 if store.last_error else 0))
@@ -22,7 +30,7 @@ def text():
         info.append(("fsroute_rules_info", ("path", "sha"), path + (rules.sha,), 1))
         routes.append(("fsroute_rules_routes", ("path",), path, len(rules.routes)))
         loaded_at.append(("fsroute_rules_loaded_timestamp_seconds", ("path",), path, loaded.loaded_at))
-        readings = gateways.states_for(rules.defaults).last_readings()
+        readings = loaded.gateways.last_readings()
         for profile, (down, _) in readings.items():
             readable[profile] = 0 if down is None else 1
         for name in rules.gateway_names():
@@ -30,7 +38,7 @@ def text():
             down = readings.get(profile, (None, None))[0]
             if down is not None:
                 up[(name, profile)] = 0 if name in down else 1
-    families = [
+    families: List[Tuple[str, str, List[metrics.Sample]]] = [
         ("fsroute_rules_info", "The rules file in force and its sha (value 1).", info),
         ("fsroute_rules_routes", "Routes in the rules in force.", routes),
         ("fsroute_rules_loaded_timestamp_seconds", "When the rules in force were loaded (Unix time).", loaded_at),

@@ -106,17 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(parser=check)
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
-    sim.add_argument("rules")
-    sim.add_argument("--dest", required=True, action=_Once, help="destination_number (once)")
-    sim.add_argument("--src-ip", type=_address, help="network_addr of the caller")
-    sim.add_argument("--caller", help="caller_id_number")
+    sim.add_argument("rules", help="the rules file")
+    sim.add_argument("--dest", required=True, action=_Once, metavar="NUMBER", help="destination_number (once)")
+    sim.add_argument("--src-ip", type=_address, metavar="IP", help="network_addr of the caller (one address)")
+    sim.add_argument("--caller", metavar="NUMBER", help="caller_id_number")
     sim.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable (network_addr and sip_network_ip only without --src-ip)")
     sim.add_argument("--down", type=_gateways, action="append", default=[], metavar="GW[,GW...]",
                      help="gateways that gwlist reports DOWN")
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
-    sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
+    sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
                      help="say why: the ACL node that decided, and each route's first condition that failed")
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
                               "(exit 1 unless every row matches)")
-    cmp.add_argument("rules")
+    cmp.add_argument("rules", help="the rules file (as written by fsroute import)")
     _legacy_files(cmp)
     cmp.add_argument("--dest", action="extend", nargs="+", required=True, metavar="NUMBER",
                      help="destination_number(s) to compare")

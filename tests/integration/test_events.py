@@ -84,7 +84,7 @@ def value(page, name, **labels):
 
 PRIORITY_RULES = """\
 version: 1
-defaults: {status_ttl: 0.2}
+defaults: {status_ttl: 0.5}
 acls:
   peers: {default: deny, nodes: [{allow: 127.0.0.0/8}, {deny: 127.0.0.99/32}]}
 ingress_acl: peers
@@ -138,14 +138,14 @@ def test_gateway_events_follow_gwlist(fs, events):
     fs.call("5558000")  # a reading with every gateway up: the baseline
     fs.gateways["gw3"].close()
     fs.switch.wait_gateways(down=["gw3"])
-    time.sleep(0.3)  # past status_ttl
+    time.sleep(0.6)  # past status_ttl
     fs.call("5558001")
     down = events.wait_for(lambda e: e.get("Event-Subclass") == "fsroute::gateway"
                            and e.get("fsroute-gateway") == "gw3" and e.get("fsroute-state") == "down")
     assert (down["fsroute-profile"], down["fsroute-previous-state"]) == ("external", "up")
     fs.gateways["gw3"].reopen()
     fs.switch.wait_gateways(down=[], timeout=15)
-    time.sleep(0.3)
+    time.sleep(0.6)
     fs.call("5558002")
     up = events.wait_for(lambda e: e.get("Event-Subclass") == "fsroute::gateway"
                          and e.get("fsroute-gateway") == "gw3" and e.get("fsroute-state") == "up")
@@ -184,7 +184,7 @@ def free_port():
 
 def test_the_http_endpoint_serves_metrics_from_inside_freeswitch(fs):
     port = free_port()
-    fs.use_rules(BASE_RULES.replace("status_ttl: 0.2", "status_ttl: 0.2\n  metrics_listen: 127.0.0.1:%d" % port))
+    fs.use_rules(BASE_RULES.replace("status_ttl: 0.5", "status_ttl: 0.5\n  metrics_listen: 127.0.0.1:%d" % port))
     try:
         result = fs.call("91001")
         assert result.code == 200
@@ -238,7 +238,7 @@ def test_a_traced_call_logs_its_decision_in_the_switch_log(fs):
 
 def test_freeswitch_shuts_down_cleanly_with_the_endpoint_running(fs):
     port = free_port()
-    fs.use_rules(BASE_RULES.replace("status_ttl: 0.2", "status_ttl: 0.2\n  metrics_listen: 127.0.0.1:%d" % port))
+    fs.use_rules(BASE_RULES.replace("status_ttl: 0.5", "status_ttl: 0.5\n  metrics_listen: 127.0.0.1:%d" % port))
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as answer:
         assert answer.status == 200
     process = fs.switch.process
