@@ -3,7 +3,7 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
+``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``. Without RULES they act on
 every rules file that calls have loaded (or the default one before any).
 """
 
@@ -13,10 +13,11 @@ from fsroute.runtime import gateways
 from fsroute.core import router
 from fsroute.runtime.call import default_rules_path, describe
 from fsroute.core.model import RulesError
+from fsroute.core.timespec import SpecError, parse_instant
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]\n")
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT]\n")
 
 
 def fsapi(session, stream, env, args):
@@ -39,8 +40,10 @@ def command(args):
     if verb in ("reload", "status") and len(rest) <= 1:
         action = reload if verb == "reload" else status
         return "".join(action(path) for path in (rest or _known_paths()))
-    if verb == "test" and 1 <= len(rest) <= 3:
-        return test(_known_paths()[0], *rest)
+    at = [w[3:] for w in rest if w.startswith("at=")]
+    rest = [w for w in rest if not w.startswith("at=")]
+    if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
+        return test(_known_paths()[0], *rest, at=at[0] if at else None)
     return USAGE
 
 
@@ -99,17 +102,22 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def test(path, destination, source=None, caller=None):
-    """A dry run: what a call would get, without bridging or moving round-robin positions."""
+def test(path, destination, source=None, caller=None, at=None):
+    """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
+    round-robin positions."""
     try:
         loaded = store_for(path).current()
+        now = parse_instant(at) if at else time.time()
     except RulesError as exc:
         return "-ERR %s\n" % str(exc.problems[0])
+    except SpecError as exc:
+        return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy())
-    lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
+                             loaded.selector.copy(), now)
+    lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
+                                                           "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),

@@ -50,7 +50,8 @@ def test_no_number_dials_the_destination_as_is():
 def test_unknown_keys_name_line_and_column():
     text = "version: 1\nroutes:\n  - name: r\n    gateway: gw1\n    gatway: gw2\n"
     assert problems(text) == [
-        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group)"]
+        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group, "
+        "time, when, unless)"]
 
 
 def test_wrong_types():

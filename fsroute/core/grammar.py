@@ -7,6 +7,7 @@ once (up to a cap), so an operator fixes a file in one pass.
 import re
 
 from .acl import Acl, parse_network
+from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
                     Member, Problem, Route, RuleSet, RulesError)
@@ -31,6 +32,8 @@ class Builder:
     def __init__(self, filename):
         self.filename = filename
         self.problems = []
+        self.warnings = []
+        self.timing = None  # calendars.TimeGrammar, once the defaults are read
 
     # -- reporting -------------------------------------------------------
     def error(self, node, message):
@@ -38,6 +41,10 @@ class Builder:
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
+
+    def warn(self, node, message):
+        """A problem that does not stop the file from loading (``fsroute check`` shows it)."""
+        self.warnings.append(Problem(self.filename, node.line, node.col, "warning: " + one_line(message, 400)))
 
     # -- shapes ------------------------------------------------------------
     def mapping(self, node, what, allowed=None, required=()):
@@ -143,7 +150,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "routes"),
+                                    "groups", "calendars", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -162,10 +169,13 @@ class Builder:
                 self.error(node, "ingress_acl: no acl named '%s'" % ingress)
         profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        self.timing = TimeGrammar(self, zone_of(defaults.tz))
+        if "calendars" in top:
+            self.timing.read_calendars(top["calendars"][1])
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings)
 
     def defaults(self, node):
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -180,6 +190,8 @@ class Builder:
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "tz":
+                values[key] = value.value if read_zone(self, value, what)[1] else None
             elif key == "max_attempts":
                 values[key] = self.integer(value, what, 1, 20)
             elif key == "failover_on":
@@ -312,7 +324,8 @@ class Builder:
         return out
 
     def route(self, item, acls, groups):
-        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
+        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group",
+                                                      "time", "when", "unless"),
                             required=("name",))
         if body is None or "name" not in body:
             return None
@@ -355,9 +368,14 @@ class Builder:
             group = self.string(body["group"][1], what + " group")
             if group is not None and group not in groups:
                 self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+        when = self.timing.named(body["when"][1], what + " when") if "when" in body else ()
+        unless = self.timing.named(body["unless"][1], what + " unless") if "unless" in body else ()
+        if "time" in body:
+            spec = self.timing.spec(body["time"][1], what + " time")
+            when += (spec,) if spec is not None else ()
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, when, unless)
 
     def template(self, node, what, dest):
         text = node.value if node.kind == SCALAR else None

@@ -57,6 +57,7 @@ class Defaults(NamedTuple):
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
 
 
 class Member(NamedTuple):
@@ -80,6 +81,8 @@ class Route(NamedTuple):
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    when: tuple = ()    # timespec.TimeSpec: all must hold at the call's instant (calendars.Moment)
+    unless: tuple = ()  # timespec.TimeSpec: none may hold
 
     def rewrite(self, match, destination):
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -91,7 +94,8 @@ class Route(NamedTuple):
 class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
-    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
+    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes,
+                 warnings=()):
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -102,6 +106,7 @@ class RuleSet:
         self.groups = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
+        self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
 
     def profile_of(self, gateway):
         """The sofia profile whose gwlist reports ``gateway``."""

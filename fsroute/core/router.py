@@ -9,6 +9,7 @@ which gateways in order.
 import re
 from typing import NamedTuple, Optional, Tuple
 
+from .calendars import Moment
 from .model import NUMBER_RE, Route
 from .text import one_line
 
@@ -38,8 +39,11 @@ def source_address(get):
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules, get, destination, source):
-    """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
+def find_route(rules, get, destination, source, moment=None):
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
+
+    ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
+    """
     refused = None
     acls = rules.acls
     for route in rules.index.candidates(destination):
@@ -49,6 +53,8 @@ def find_route(rules, get, destination, source):
             if match is None:
                 continue
         if not all(_condition_holds(get, name, regex) for name, regex in route.conditions):
+            continue
+        if (route.when or route.unless) and not _in_time(route, moment):
             continue
         if route.acl is not None and not acls[route.acl].allows(source):
             refused = refused or route
@@ -62,13 +68,20 @@ def _condition_holds(get, name, regex):
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, down_gateways, selector):
+def _in_time(route, moment):
+    if moment is None:
+        raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
+    return moment.allows(route)
+
+
+def decide(rules, get, down_gateways, selector, now=None):
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
     returns the set of DOWN gateway names, or None when unknown (then all are
     taken as up: FreeSWITCH refuses a really-down one and failover goes on);
-    ``selector`` is the selection.Selector holding round-robin state.
+    ``selector`` is the selection.Selector holding round-robin state;
+    ``now`` the call's instant in seconds since the epoch (time conditions are read at it).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -79,7 +92,8 @@ def decide(rules, get, down_gateways, selector):
         return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
         return Decision(INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
-    route, match, refused = find_route(rules, get, destination, source)
+    moment = Moment(now) if now is not None else None
+    route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:
         if refused is not None:
             return Decision(DENIED, refused, detail="source %s refused by acl %s of route %s"

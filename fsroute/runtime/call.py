@@ -16,6 +16,7 @@ from .fslog import ERROR, INFO, log
 from fsroute.core.model import RulesError
 from .store import store_for
 from fsroute.core.text import describe_error, one_line
+from fsroute.core.timespec import parse_instant
 
 BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
@@ -41,6 +42,18 @@ def default_rules_path():
         return path
     conf_dir = freeswitch.getGlobalVariable("conf_dir") if freeswitch is not None else None
     return os.path.join(conf_dir or "/etc/freeswitch", "fsroute.yaml")
+
+
+def call_instant(session):
+    """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
+
+    ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
+    a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
+    if it came at another time; a value that is not an instant fails the call
+    with on_error rather than routing it at a time nobody meant.
+    """
+    text = session.getVariable("fsroute_now")
+    return parse_instant(text) if text else time.time()
 
 
 class _Call:
@@ -82,7 +95,7 @@ def _route(call, loaded):
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
     states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, call_instant(session))
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name

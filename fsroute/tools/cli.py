@@ -8,6 +8,7 @@ from fsroute.core import loader
 from fsroute.core.causes import CAUSES
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
+from fsroute.core.timespec import SpecError, parse_instant
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +52,14 @@ def _count(text):
     return value
 
 
+def _instant(text):
+    try:
+        parse_instant(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+    return text
+
+
 def _profile(text):
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
@@ -84,6 +93,8 @@ def build_parser():
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
+    sim.add_argument("--at", type=_instant, metavar="INSTANT",
+                     help="route as if the call came at INSTANT (2026-12-24T18:30:00+01:00); default: now")
     sim.add_argument("--json", action="store_true", help="print JSON")
 
     imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
@@ -104,6 +115,9 @@ def build_parser():
     cmp.add_argument("--context", default="public", help="dialplan context of the call (default: public)")
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
+    cmp.add_argument("--at", type=_instant, metavar="INSTANT",
+                     help="compare at INSTANT (2026-12-24T18:30:00+01:00): time-of-day conditions are evaluated "
+                     "then (without it, rows that depend on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
@@ -129,6 +143,8 @@ def main(argv=None):
 
 def check(path):
     ruleset = loader.load(path)
+    for warning in ruleset.warnings:
+        print(warning, file=sys.stderr)
     print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
           % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
              len(ruleset.gateway_names()), ruleset.sha))
@@ -140,7 +156,7 @@ def simulate(args):
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls)
+                 dict(args.fail), args.calls, args.at)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
@@ -168,7 +184,8 @@ def compare(args):
     from fsroute.migrate.legacy import read_legacy
 
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
-    rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var))
+    rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
+               args.at)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:

@@ -11,9 +11,11 @@ from fsroute.core import loader
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
-def call_variables(dest, src_ip=None, caller=None, variables=None):
-    """Channel variables of an inbound SIP call, as sofia sets them."""
+def call_variables(dest, src_ip=None, caller=None, variables=None, at=None):
+    """Channel variables of an inbound SIP call, as sofia sets them (``at``: fsroute_now, the call's instant)."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
+    if at:
+        out["fsroute_now"] = at
     if src_ip:
         out["network_addr"] = out["sip_network_ip"] = src_ip
     if caller:
@@ -22,8 +24,11 @@ def call_variables(dest, src_ip=None, caller=None, variables=None):
     return out
 
 
-def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1):
-    """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError."""
+def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail=None, calls=1, at=None):
+    """Route ``calls`` calls; one call gives its report, several a summary. Raises RulesError.
+
+    ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
+    """
     ruleset = loader.load(path)
     from fsroute import route  # the entry module mod_python3 would run
 
@@ -38,7 +43,7 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
         reset_state()
         try:
             for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
+                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
                 route.handler(session, path)
                 reports.append(_report(session))
         finally:

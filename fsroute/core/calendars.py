@@ -1,0 +1,136 @@
+"""Time conditions of routes: a route's ``time:``, named ``calendars:``, ``when:`` and ``unless:``.
+
+A calendar says once what the XML dialplan copies into every extension
+(business hours, holidays); routes name it. Each distinct condition is
+evaluated at most once per call (``Moment``), whichever number of routes
+share it, so a file where every route is timed routes as fast as one
+where none is.
+
+The grammar part reads the YAML nodes through the rules ``Builder`` (which
+reports file:line:col); the per-call part never touches a clock: the
+instant is given.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
+from .timespec import (ATTRIBUTES, Reading, SpecError, TimeSpec, Zone, never_matches, parse_date,
+                       parse_date_times, parse_spans, read_clock, zone_named)
+from .yamltree import SCALAR
+
+if TYPE_CHECKING:
+    from .model import Route
+
+SPEC_KEYS = ("tz",) + ATTRIBUTES + ("dates",)
+
+
+class Moment:
+    """One call's instant, with each zone's reading and each condition's verdict computed once."""
+
+    __slots__ = ("instant", "_readings", "_verdicts")
+
+    def __init__(self, instant: float) -> None:
+        self.instant = instant
+        self._readings: Dict[Zone, Reading] = {}
+        self._verdicts: Dict[TimeSpec, bool] = {}
+
+    def holds(self, spec: TimeSpec) -> bool:
+        verdict = self._verdicts.get(spec)
+        if verdict is None:
+            reading = self._readings.get(spec.zone)
+            if reading is None:
+                reading = self._readings[spec.zone] = read_clock(self.instant, spec.zone)
+            verdict = self._verdicts[spec] = spec.holds(reading)
+        return verdict
+
+    def allows(self, route: "Route") -> bool:
+        """Every ``when`` condition of ``route`` holds and no ``unless`` one does."""
+        return all(self.holds(s) for s in route.when) and not any(self.holds(s) for s in route.unless)
+
+
+class TimeGrammar:
+    """Reads time conditions for the rules ``Builder``; equal conditions come back as one object."""
+
+    def __init__(self, builder: Any, default_zone: Zone) -> None:
+        self.builder = builder
+        self.default_zone = default_zone
+        self.calendars: Dict[str, TimeSpec] = {}
+        self._interned: Dict[tuple, TimeSpec] = {}
+        self._checked: Dict[TimeSpec, Optional[str]] = {}
+
+    def read_calendars(self, node: Any) -> None:
+        """``calendars: {name: {attribute: value, ...}, ...}`` into ``self.calendars``."""
+        fields = self.builder.mapping(node, "calendars")
+        for name, (key, value) in (fields or {}).items():
+            what = "calendar '%s'" % name
+            if not self.builder.check_name(key, what):
+                continue
+            spec = self.spec(value, what)
+            if spec is not None:
+                self.calendars[name] = spec
+
+    def spec(self, node: Any, what: str) -> Optional[TimeSpec]:
+        """A TimeSpec from ``{tz: ..., wday: ..., dates: [...], ...}``, or None after reporting."""
+        b = self.builder
+        fields = b.mapping(node, what, allowed=SPEC_KEYS)
+        if fields is None:
+            return None
+        if not fields or list(fields) == ["tz"]:
+            b.error(node, "%s needs at least one of: %s" % (what, ", ".join(SPEC_KEYS[1:])))
+            return None
+        zone = self.default_zone
+        ok = True
+        if "tz" in fields:
+            zone, ok = read_zone(b, fields["tz"][1], what + " tz")
+        spans, date_times, dates = {}, (), frozenset()   # type: Dict[str, Any], Any, Any
+        for attribute, (_, value) in fields.items():
+            try:
+                if attribute == "date-time":
+                    date_times = parse_date_times(value.value if value.kind == SCALAR else None, zone)
+                elif attribute == "dates":
+                    dates = frozenset(parse_date(item.value if item.kind == SCALAR else None)
+                                      for item in b.sequence(value, what + " dates"))
+                elif attribute != "tz":
+                    spans[attribute] = parse_spans(attribute, value.value if value.kind == SCALAR else None)
+            except SpecError as exc:
+                b.error(value, "%s: %s" % (what, exc))
+                ok = False
+        if not ok:
+            return None
+        spec = TimeSpec(zone, spans, date_times, dates)
+        spec = self._interned.setdefault(spec.key(), spec)
+        if spec not in self._checked:
+            self._checked[spec] = never_matches(spec)
+        if self._checked[spec] is not None:
+            b.warn(node, "%s can never match: %s" % (what, self._checked[spec]))
+        return spec
+
+    def named(self, node: Any, what: str) -> Tuple[TimeSpec, ...]:
+        """The calendars ``when:``/``unless:`` names: one name or a list of names."""
+        items = [node] if node.kind == SCALAR else self.builder.sequence(node, what)
+        out = []
+        for item in items:
+            name = self.builder.string(item, what)
+            if name is None:
+                continue
+            if name not in self.calendars:
+                known = ", ".join(sorted(self.calendars)) or "none defined"
+                self.builder.error(item, "%s: no calendar named '%s' (calendars: %s)" % (what, name, known))
+                continue
+            out.append(self.calendars[name])
+        return tuple(out)
+
+
+def read_zone(builder: Any, node: Any, what: str) -> Tuple[Zone, bool]:
+    """(the IANA zone ``node`` names, True), or (None, False) after reporting a bad name."""
+    try:
+        return zone_named(node.value if node.kind == SCALAR else None), True
+    except SpecError as exc:
+        builder.error(node, "%s: %s" % (what, exc))
+        return None, False
+
+
+def zone_of(name: Optional[str]) -> Zone:
+    """The zone a validated ``defaults.tz`` names (None: the switch's local time zone)."""
+    return zone_named(name) if name else None
