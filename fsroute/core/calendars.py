@@ -56,7 +56,7 @@ class TimeGrammar:
         self.builder = builder
         self.default_zone = default_zone
         self.calendars: Dict[str, TimeSpec] = {}
-        self._interned: Dict[tuple, TimeSpec] = {}
+        self._interned: Dict[Tuple[object, ...], TimeSpec] = {}
         self._checked: Dict[TimeSpec, Optional[str]] = {}
 
     def read_calendars(self, node: Any) -> None:

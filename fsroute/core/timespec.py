@@ -32,7 +32,7 @@ import datetime
 import math
 import re
 import time
-from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,7 +49,7 @@ ATTRIBUTES = tuple(NUMBER_DOMAINS) + ("time-of-day", "date-time")
 DAY_SECONDS = 86400
 
 _NUMBER_ITEM_RE = re.compile(r"\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?\Z")
-_DAY_ITEM_RE = re.compile(r"\s*([1-7]|[a-z]{3})\s*(?:-\s*([1-7]|[a-z]{3})\s*)?\Z", re.I)
+_DAY_ITEM_RE = re.compile(r"\s*(\d{1,5}|[a-z]{3})\s*(?:-\s*(\d{1,5}|[a-z]{3})\s*)?\Z", re.I)
 _TOD_RE = r"(\d{1,2}):(\d{2})(?::(\d{2}))?"
 _TOD_ITEM_RE = re.compile(r"\s*%s\s*-\s*%s\s*\Z" % (_TOD_RE, _TOD_RE))
 _DATE_TIME_RE = r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
@@ -115,7 +115,7 @@ class SpecError(ValueError):
     """A value FreeSWITCH would misread or that can never match; str() says why."""
 
 
-def parse_spans(attribute: str, value: Union[str, int]) -> Tuple[Span, ...]:
+def parse_spans(attribute: str, value: object) -> Tuple[Span, ...]:
     """The spans of a number attribute (``wday`` with names too) or of ``time-of-day``."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise SpecError("%s must be a number or a string such as %s" % (attribute, _EXAMPLES[attribute]))
@@ -192,8 +192,9 @@ def parse_date_times(value: object, zone: Zone) -> Tuple[Tuple[float, float], ..
 
 
 def _wall_time(parts: Tuple[Optional[str], ...], item: str) -> datetime.datetime:
+    year, month, day, hour, minute, second = (int(p or 0) for p in parts)
     try:
-        return datetime.datetime(*(int(p or 0) for p in parts))  # type: ignore[misc]
+        return datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
         raise SpecError("date-time: %r holds an impossible date or time" % item.strip()) from None
 
@@ -266,7 +267,7 @@ class TimeSpec:
         self.dates = dates
         self._tests = self._compile()
 
-    def key(self) -> tuple:
+    def key(self) -> Tuple[object, ...]:
         """What makes two specs the same condition (to evaluate it once per call)."""
         return (str(self.zone) if self.zone is not None else None, tuple(sorted(self.spans.items())),
                 self.date_times, tuple(sorted(self.dates)))
