@@ -13,7 +13,7 @@ instant is given.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Set, Tuple
 
 from .timespec import (ATTRIBUTES, Reading, SpecError, TimeSpec, Zone, never_matches, parse_date,
                        parse_date_times, parse_spans, read_clock, zone_named)
@@ -56,6 +56,7 @@ class TimeGrammar:
         self.builder = builder
         self.default_zone = default_zone
         self.calendars: Dict[str, TimeSpec] = {}
+        self._broken: Set[str] = set()   # calendars already reported: naming them says nothing new
         self._interned: Dict[Tuple[object, ...], TimeSpec] = {}
         self._checked: Dict[TimeSpec, Optional[str]] = {}
 
@@ -67,7 +68,9 @@ class TimeGrammar:
             if not self.builder.check_name(key, what):
                 continue
             spec = self.spec(value, what)
-            if spec is not None:
+            if spec is None:
+                self._broken.add(name)
+            else:
                 self.calendars[name] = spec
 
     def spec(self, node: Any, what: str) -> Optional[TimeSpec]:
@@ -108,11 +111,12 @@ class TimeGrammar:
 
     def named(self, node: Any, what: str) -> Tuple[TimeSpec, ...]:
         """The calendars ``when:``/``unless:`` names: one name or a list of names."""
-        items = [node] if node.kind == SCALAR else self.builder.sequence(node, what)
+        items = [node] if node.kind == SCALAR else self.builder.sequence(
+            node, what + " (a calendar name or a list of them)")
         out = []
         for item in items:
             name = self.builder.string(item, what)
-            if name is None:
+            if name is None or name in self._broken:
                 continue
             if name not in self.calendars:
                 known = ", ".join(sorted(self.calendars)) or "none defined"
