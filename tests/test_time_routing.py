@@ -334,3 +334,14 @@ def test_compare_at_on_the_site(tmp_path, utc, capsys):
     row, = json.loads(capsys.readouterr().out)
     assert row["verdict"] != "?" and row["new"]["route"] != "public/office hours"
     assert "office hours" not in row["old"]["detail"]
+
+
+def test_calls_within_one_second_share_their_verdicts(rules):
+    ruleset = loader.load(rules)
+    start = parse_instant("2026-12-24T13:59:59+01:00")
+    first = ruleset.moments.at(start + 0.1)
+    assert ruleset.moments.at(start + 0.9) is first
+    assert ruleset.moments.at(start + 1.0) is not first
+    # date-time's end (14:00:00, excluded) is a whole second: the fraction before it still matches
+    assert decide_at(ruleset, "2026-12-24T13:59:59.999+01:00").route.name == "office"
+    assert decide_at(ruleset, "2026-12-24T14:00:00.001+01:00").route.name == "anything else"

@@ -3,8 +3,9 @@
 A calendar says once what the XML dialplan copies into every extension
 (business hours, holidays); routes name it. Each distinct condition is
 evaluated at most once per call (``Moment``), whichever number of routes
-share it, so a file where every route is timed routes as fast as one
-where none is.
+share it, and calls within the same second share their Moment
+(``Moments``), so a file where every route is timed routes about as fast
+as one where none is.
 
 The grammar part reads the YAML nodes through the rules ``Builder`` (which
 reports file:line:col); the per-call part never touches a clock: the
@@ -13,6 +14,7 @@ instant is given.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Dict, Optional, Set, Tuple
 
 from .timespec import (ATTRIBUTES, Reading, SpecError, TimeSpec, Zone, never_matches, parse_date,
@@ -46,7 +48,37 @@ class Moment:
 
     def allows(self, route: "Route") -> bool:
         """Every ``when`` condition of ``route`` holds and no ``unless`` one does."""
-        return all(self.holds(s) for s in route.when) and not any(self.holds(s) for s in route.unless)
+        for spec in route.when:
+            if not self.holds(spec):
+                return False
+        for spec in route.unless:
+            if self.holds(spec):
+                return False
+        return True
+
+
+class Moments:
+    """The Moment of the current whole second, shared by every call routed within it.
+
+    Every attribute FreeSWITCH compares has a resolution of one second, and
+    date-time's bounds are whole seconds, so the verdicts at ``floor(t)``
+    are those at ``t``. Calls on other threads may read and fill the same
+    Moment: each verdict is a pure function of the second, so two threads
+    computing one at once store the same value (dict operations are atomic
+    under the GIL).
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = Moment(-1.0)
+
+    def at(self, instant: float) -> Moment:
+        second = float(math.floor(instant))
+        last = self._last
+        if last.instant != second:
+            last = self._last = Moment(second)
+        return last
 
 
 class TimeGrammar:

@@ -7,6 +7,7 @@ import re
 from types import MappingProxyType
 from typing import NamedTuple, Optional, Tuple
 
+from .calendars import Moments
 from .index import RouteIndex
 
 
@@ -107,6 +108,7 @@ class RuleSet:
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
 
     def profile_of(self, gateway):
         """The sofia profile whose gwlist reports ``gateway``."""

@@ -9,7 +9,6 @@ which gateways in order.
 import re
 from typing import NamedTuple, Optional, Tuple
 
-from .calendars import Moment
 from .model import NUMBER_RE, Route
 from .text import one_line
 
@@ -92,7 +91,7 @@ def decide(rules, get, down_gateways, selector, now=None):
         return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
         return Decision(INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
-    moment = Moment(now) if now is not None else None
+    moment = rules.moments.at(now) if now is not None else None
     route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:
         if refused is not None:

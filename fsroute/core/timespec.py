@@ -74,11 +74,12 @@ def read_clock(instant: float, zone: Zone) -> Reading:
     """The wall-clock reading of ``instant`` (seconds since the epoch) in ``zone``."""
     if zone is None:
         t = time.localtime(instant)
-    else:
-        t = datetime.datetime.fromtimestamp(instant, zone).timetuple()
-    # Python's tm_wday is 0 = Monday; FreeSWITCH's wday is tm_wday + 1 with 0 = Sunday.
-    return Reading(instant, t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                   (t.tm_wday + 1) % 7 + 1, t.tm_yday)
+        # Python's tm_wday is 0 = Monday; FreeSWITCH's wday is tm_wday + 1 with 0 = Sunday.
+        return Reading(instant, t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                       (t.tm_wday + 1) % 7 + 1, t.tm_yday)
+    d = datetime.datetime.fromtimestamp(instant, zone)   # (not .timetuple(): it costs four times more)
+    return Reading(instant, d.year, d.month, d.day, d.hour, d.minute, d.second, d.isoweekday() % 7 + 1,
+                   d.toordinal() - datetime.date(d.year, 1, 1).toordinal() + 1)
 
 
 def attribute_value(attribute: str, r: Reading) -> int:
@@ -286,17 +287,22 @@ class TimeSpec:
 
     def holds(self, reading: Reading) -> bool:
         """Whether every attribute holds for ``reading`` (taken in this spec's zone)."""
-        return all(test(reading) for test in self._tests)
+        for test in self._tests:
+            if not test(reading):
+                return False
+        return True
 
 
 def _span_test(attribute: str, spans: Tuple[Span, ...]) -> Callable[[Reading], bool]:
-    if attribute in ("year", "time-of-day"):
-        return lambda r: in_spans(attribute_value(attribute, r), spans)
+    if attribute == "time-of-day":
+        return lambda r: in_spans(r.hour * 3600 + r.minute * 60 + r.second, spans)
+    if attribute == "year":
+        return lambda r: in_spans(r.year, spans)
     low, high = NUMBER_DOMAINS[attribute]
     allowed = frozenset(v for v in range(low, high + 1) if in_spans(v, spans))
     if attribute in ("mon", "mday", "hour", "minute", "wday", "yday"):
-        field = attribute
-        return lambda r: getattr(r, field) in allowed
+        field = Reading._fields.index(attribute)
+        return lambda r: r[field] in allowed
     return lambda r: attribute_value(attribute, r) in allowed
 
 
