@@ -252,6 +252,7 @@ def test_spec_from_xml_attributes_reads_date_time_in_the_switch_zone():
 def test_instants():
     assert parse_instant("2026-12-24T18:30:00+01:00") == datetime.datetime(2026, 12, 24, 17, 30, tzinfo=UTC).timestamp()
     assert parse_instant("1798133400") == 1798133400.0
+    assert parse_instant("2026-12-24T17:30:00Z") == parse_instant("2026-12-24T18:30:00+01:00")
     with pytest.raises(SpecError, match="no UTC offset"):
         parse_instant("2026-12-24T18:30:00")
     with pytest.raises(SpecError, match="is not an instant"):

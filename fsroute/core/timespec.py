@@ -226,8 +226,11 @@ def parse_instant(text: str) -> float:
         return float(text)
     except ValueError:
         pass
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):    # Python before 3.11 reads no Z
+        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.datetime.fromisoformat(text.strip())
+        moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         raise SpecError("%r is not an instant: give ISO 8601 with an offset (2026-12-24T18:30:00+01:00) "
                         "or seconds since the epoch" % text) from None
