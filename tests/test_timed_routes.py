@@ -345,3 +345,11 @@ def test_calls_within_one_second_share_their_verdicts(rules):
     # date-time's end (14:00:00, excluded) is a whole second: the fraction before it still matches
     assert decide_at(ruleset, "2026-12-24T13:59:59.999+01:00").route.name == "office"
     assert decide_at(ruleset, "2026-12-24T14:00:00.001+01:00").route.name == "anything else"
+
+
+def test_untimed_rules_neither_read_the_clock_nor_fsroute_now(call, write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    path = write_rules("version: 1\nroutes:\n  - {name: r, gateway: gw1}\n")
+    assert not loader.load(path).timed and loader.load(write_rules(RULES, "timed.yaml")).timed
+    session = call(path, "1234", fsroute_now="not an instant")   # would fail the call if it were read
+    assert session.getVariable("fsroute_result") == "bridged"

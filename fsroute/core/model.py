@@ -109,6 +109,7 @@ class RuleSet:
         self.index = RouteIndex(self.routes)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
+        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
 
     def profile_of(self, gateway):
         """The sofia profile whose gwlist reports ``gateway``."""

@@ -95,7 +95,8 @@ def _route(call, loaded):
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
     states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, call_instant(session))
+    now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, now)
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
