@@ -58,7 +58,8 @@ def reload(path):
         loaded = store.reload()
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
-    return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
+    warnings = "".join(str(w) + "\n" for w in loaded.rules.warnings)  # e.g. a time condition that never holds
+    return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)
 
 
 def status(path):

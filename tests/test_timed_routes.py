@@ -353,3 +353,11 @@ def test_untimed_rules_neither_read_the_clock_nor_fsroute_now(call, write_rules,
     assert not loader.load(path).timed and loader.load(write_rules(RULES, "timed.yaml")).timed
     session = call(path, "1234", fsroute_now="not an instant")   # would fail the call if it were read
     assert session.getVariable("fsroute_result") == "bridged"
+
+
+def test_ctl_reload_shows_warnings(write_rules, fake_freeswitch):
+    path = write_rules("version: 1\nroutes:\n  - {name: r, time: {mon: 2, mday: 31}, gateway: gw1}\n")
+    answer = ctl.command("reload " + path)
+    assert answer.startswith("+OK reloaded %s" % path)
+    assert answer.splitlines()[1] == ("%s:3:21: warning: route 'r' time can never match: no day satisfies mon "
+                                      "and mday together" % path)

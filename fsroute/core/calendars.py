@@ -15,9 +15,9 @@ instant is given.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Set, Tuple
 
-from .timespec import (ATTRIBUTES, Reading, SpecError, TimeSpec, Zone, never_matches, parse_date,
+from .timespec import (ATTRIBUTES, Reading, Span, SpecError, TimeSpec, Zone, never_matches, parse_date,
                        parse_date_times, parse_spans, read_clock, zone_named)
 from .yamltree import SCALAR
 
@@ -38,6 +38,7 @@ class Moment:
         self._verdicts: Dict[TimeSpec, bool] = {}
 
     def holds(self, spec: TimeSpec) -> bool:
+        """Whether ``spec`` holds at this instant (computed on the first question)."""
         verdict = self._verdicts.get(spec)
         if verdict is None:
             reading = self._readings.get(spec.zone)
@@ -118,7 +119,9 @@ class TimeGrammar:
         ok = True
         if "tz" in fields:
             zone, ok = read_zone(b, fields["tz"][1], what + " tz")
-        spans, date_times, dates = {}, (), frozenset()   # type: Dict[str, Any], Any, Any
+        spans: Dict[str, Tuple[Span, ...]] = {}
+        date_times: Tuple[Tuple[float, float], ...] = ()
+        dates: FrozenSet[Tuple[int, int, int]] = frozenset()
         for attribute, (_, value) in fields.items():
             try:
                 if attribute == "date-time":
