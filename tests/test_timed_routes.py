@@ -361,3 +361,17 @@ def test_ctl_reload_shows_warnings(write_rules, fake_freeswitch):
     assert answer.startswith("+OK reloaded %s" % path)
     assert answer.splitlines()[1] == ("%s:3:21: warning: route 'r' time can never match: no day satisfies mon "
                                       "and mday together" % path)
+
+
+def test_a_condition_both_required_and_excluded_is_a_warning(write_rules):
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}}
+    routes:
+      - {name: r1, when: weekend, unless: [weekend], gateway: gw1}
+      - {name: r2, time: {wday: 'sat,sun'}, unless: weekend, gateway: gw1}
+      - {name: r3, time: {wday: 'sat'}, unless: weekend, gateway: gw1}
+    """))
+    assert [(p.line, p.message) for p in ruleset.warnings] == [
+        (4, "warning: route 'r1' can never match: the same condition is in when (or time) and in unless"),
+        (5, "warning: route 'r2' can never match: the same condition is in when (or time) and in unless")]

@@ -161,6 +161,13 @@ class TimeGrammar:
         return tuple(out)
 
 
+    def check_route(self, node: Any, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...]) -> None:
+        """Warn when one condition is both required and excluded (equal conditions are one object)."""
+        if set(when) & set(unless):
+            self.builder.warn(node, "%s can never match: the same condition is in when (or time) and in unless"
+                              % what)
+
+
 def read_zone(builder: Any, node: Any, what: str) -> Tuple[Zone, bool]:
     """(the IANA zone ``node`` names, True), or (None, False) after reporting a bad name."""
     try:

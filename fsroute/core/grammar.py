@@ -373,6 +373,7 @@ class Builder:
         if "time" in body:
             spec = self.timing.spec(body["time"][1], what + " time")
             when += (spec,) if spec is not None else ()
+        self.timing.check_route(item, what, when, unless)
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, when, unless)
