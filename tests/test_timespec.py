@@ -224,6 +224,7 @@ def test_date_time_bounds_on_a_dst_change():
     ({"yday": "1", "mon": "2"}, "no day satisfies yday and mon together"),
     ({"mweek": "6", "mon": "2", "year": "2026"}, "no day satisfies mweek and mon and year together"),
     ({"hour": "9-10", "minute-of-day": "1-60"}, "no time of day satisfies hour and minute-of-day together"),
+    ({"year": "2300", "mon": "2", "mday": "29"}, "no day satisfies year and mon and mday together"),  # not leap
     ({"hour": "9", "time-of-day": "10:00-11:00"}, "no time of day satisfies hour and time-of-day together"),
 ])
 def test_never_matching_combinations_are_found(spans, why):
@@ -233,6 +234,7 @@ def test_never_matching_combinations_are_found(spans, why):
 
 @pytest.mark.parametrize("spans", [
     {"mon": "2", "mday": "29"},                     # leap years exist
+    {"year": "2400", "mon": "2", "mday": "29"},     # a leap year far ahead
     {"wday": "sun", "mday": "1", "mon": "2"},
     {"mweek": "6", "mon": "8"},                     # August 2026 has a sixth week
     {"hour": "9", "time-of-day": "09:59:59-10:30"},

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import math
 import re
 import time
@@ -314,44 +315,65 @@ def _span_test(attribute: str, spans: Tuple[Span, ...]) -> Callable[[Reading], b
 # Without year, dates or date-time, the days of 2000-2027 show every combination of the day
 # attributes (the calendar repeats every 28 years from 1901 to 2099).
 _ANY_YEARS = range(2000, 2028)
-_YEARS_LOOKED_AT = range(1970, 2200)
+_YEARS_LOOKED_AT = range(1, 10000)
 _MAX_YEARS = 56
 _DAY_ATTRIBUTES = ("year", "yday", "mon", "mday", "week", "mweek", "wday")
 
 
 def never_matches(spec: TimeSpec) -> Optional[str]:
-    """Why no instant can satisfy ``spec`` (its day and its time of day looked at apart), else None."""
+    """Why no instant can satisfy ``spec`` (its day and its time of day looked at apart), else None.
+
+    Any one valid attribute alone holds at some instant: only combinations are looked at.
+    """
     day_tests = [(a, s) for a, s in spec.spans.items() if a in _DAY_ATTRIBUTES]
-    if not any(all(in_spans(attribute_value(a, r), s) for a, s in day_tests) for r in _candidate_days(spec)):
+    if len(day_tests) + bool(spec.dates) + bool(spec.date_times) > 1 and not any(
+            all(in_spans(attribute_value(a, r), s) for a, s in day_tests) for r in _candidate_days(spec)):
         described = ["dates"] if spec.dates else []
         described += ["date-time"] if spec.date_times else []
         return "no day satisfies %s together" % " and ".join(described + [a for a, _ in day_tests])
     minute_tests = [(a, s) for a, s in spec.spans.items() if a in ("hour", "minute", "minute-of-day")]
-    tod = spec.spans.get("time-of-day")
-    for minute in range(1440):
-        r = Reading(0.0, 2000, 1, 1, minute // 60, minute % 60, 0, 7, 1)
-        if all(in_spans(attribute_value(a, r), s) for a, s in minute_tests) and (
-                tod is None or any(in_spans(second, tod) for second in range(minute * 60, minute * 60 + 60))):
-            return None
-    return "no time of day satisfies %s together" % " and ".join(
-        [a for a, _ in minute_tests] + (["time-of-day"] if tod else []))
+    tod = spec.spans.get("time-of-day", ())
+    if len(minute_tests) + bool(tod) > 1 and not any(
+            all(in_spans(attribute_value(a, r), s) for a, s in minute_tests) and (not tod or _meets(r, tod))
+            for r in _MINUTES):
+        return "no time of day satisfies %s together" % " and ".join(
+            [a for a, _ in minute_tests] + (["time-of-day"] if tod else []))
+    return None
 
 
-def _candidate_days(spec: TimeSpec) -> List[Reading]:
+_MINUTES = tuple(Reading(0.0, 2000, 1, 1, m // 60, m % 60, 0, 7, 1) for m in range(1440))
+
+
+def _meets(minute: Reading, spans: Tuple[Span, ...]) -> bool:
+    """Whether a second of ``minute`` is in a time-of-day span."""
+    low = minute.hour * 3600 + minute.minute * 60
+    high = low + 59
+    return any((first <= high and last >= low) if first <= last else (high >= first or low <= last)
+               for first, last in spans)
+
+
+def _candidate_days(spec: TimeSpec) -> Tuple[Reading, ...]:
     if spec.dates:
-        days = [datetime.date(*d) for d in sorted(spec.dates)]
-    elif spec.date_times:
+        return tuple(_noon(datetime.date(*d)) for d in sorted(spec.dates))
+    if spec.date_times:
         days = []
         for start, end in spec.date_times:
             first, last = (datetime.date(*read_clock(t, spec.zone)[1:4]) for t in (start, end))
-            days += [first + datetime.timedelta(n) for n in range(min((last - first).days + 1, 366 * 28))]
-    else:
-        years = [y for y in _YEARS_LOOKED_AT if in_spans(y, spec.spans["year"])][:_MAX_YEARS] \
-            if "year" in spec.spans else list(_ANY_YEARS)
-        days = [datetime.date(y, 1, 1) + datetime.timedelta(n) for y in years
-                for n in range(366 if calendar.isleap(y) else 365)]
-    return [Reading(0.0, d.year, d.month, d.day, 12, 0, 0, d.isoweekday() % 7 + 1, d.timetuple().tm_yday)
-            for d in days]
+            days += [_noon(first + datetime.timedelta(n)) for n in range(min((last - first).days + 1, 366 * 28))]
+        return tuple(days)
+    if "year" not in spec.spans:
+        return _days_of(tuple(_ANY_YEARS))
+    return _days_of(tuple([y for y in _YEARS_LOOKED_AT if in_spans(y, spec.spans["year"])][:_MAX_YEARS]))
+
+
+@functools.lru_cache(maxsize=4)
+def _days_of(years: Tuple[int, ...]) -> Tuple[Reading, ...]:
+    return tuple(_noon(datetime.date(y, 1, 1) + datetime.timedelta(n)) for y in years
+                 for n in range(366 if calendar.isleap(y) else 365))
+
+
+def _noon(d: datetime.date) -> Reading:
+    return Reading(0.0, d.year, d.month, d.day, 12, 0, 0, d.isoweekday() % 7 + 1, d.timetuple().tm_yday)
 
 
 def spec_from_attributes(attrs: Dict[str, str], zone: Zone, date_zone: Zone = None) -> TimeSpec:
