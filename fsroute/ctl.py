@@ -3,24 +3,32 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``. Without RULES they act on
-every rules file that calls have loaded (or the default one before any).
+``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``. Without RULES,
+reload and status act on every rules file that calls have loaded (or the
+default one before any); test uses the first of them, at INSTANT (ISO 8601)
+or now.
 """
 
-import time
+from __future__ import annotations
 
-from fsroute.runtime import gateways
+import time
+from typing import Any, Dict, List, Optional
+
+import fsroute
 from fsroute.core import router
-from fsroute.runtime.call import default_rules_path, describe
-from fsroute.core.model import RulesError
+from fsroute.core.explain import explain
+from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]] [at=INSTANT]\n")
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT]  (RULES: a rules file path; "
+         "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
 
-def fsapi(session, stream, env, args):
+def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
     try:
         stream.write(command(args))
@@ -31,7 +39,7 @@ def fsapi(session, stream, env, args):
             pass
 
 
-def command(args):
+def command(args: Optional[str]) -> str:
     """The text answer to one control command line."""
     words = (args or "").split()
     if not words:
@@ -43,16 +51,17 @@ def command(args):
     at = [w[3:] for w in rest if w.startswith("at=")]
     rest = [w for w in rest if not w.startswith("at=")]
     if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
-        return test(_known_paths()[0], *rest, at=at[0] if at else None)
+        destination, source, caller = (rest + [None, None])[:3]
+        return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
     return USAGE
 
 
-def _known_paths():
+def _known_paths() -> List[str]:
     """The rules files calls have used (the dialplan may name its own), else the default one."""
     return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
-def reload(path):
+def reload(path: str) -> str:
     store = store_for(path)
     try:
         loaded = store.reload()
@@ -62,7 +71,7 @@ def reload(path):
     return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)
 
 
-def status(path):
+def status(path: str) -> str:
     store = store_for(path)
     loaded = store.loaded
     if loaded is None:
@@ -78,11 +87,12 @@ def status(path):
         lines += ["sha: %s" % rules.sha,
                   "loaded_at: %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)),
                   "routes: %d  groups: %d  acls: %d" % (len(rules.routes), len(rules.groups), len(rules.acls))]
+    lines.append("version: fsroute %s" % fsroute.__version__)
     error = store.last_error
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
         rules = loaded.rules
-        readings = gateways.states_for(rules.defaults).last_readings()
+        readings = loaded.gateways.last_readings()
         lines.append("gateways:")
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
@@ -103,7 +113,8 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def test(path, destination, source=None, caller=None, at=None):
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
+         at: Optional[str] = None) -> str:
     """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
     round-robin positions."""
     try:
@@ -115,31 +126,31 @@ def test(path, destination, source=None, caller=None, at=None):
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy(), now)
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
-             "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
+             "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
     for gateway in decision.gateways:
         lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
+        lines.append("why:")
+        lines += ["  " + line for line in explain(rules, facts.get, now)]
     return "\n".join(lines) + "\n"
 
 
-def _counts(counter):
+def _counts(counter: Dict[str, int]) -> str:
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
 
 
-def preload(args=""):
+def preload(args: Optional[str] = "") -> None:
     """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
     """
-    from fsroute.runtime.fslog import ERROR, log
-
     path = (args or "").strip() or default_rules_path()
     try:
         store_for(path).current()

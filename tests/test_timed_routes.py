@@ -11,7 +11,7 @@ import pytest
 from fsroute import ctl
 from fsroute.core import loader, router
 from fsroute.core.calendars import Moment
-from fsroute.core.model import RulesError
+from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import TimeSpec, parse_instant
 from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
@@ -62,19 +62,19 @@ def rules(write_rules):
 
 
 def decide_at(ruleset, at, dest="1234"):
-    return router.decide(ruleset, {"destination_number": dest}.get, lambda profile: set(), None,
+    return router.decide(ruleset, {"destination_number": dest}.get, lambda gateway: True, None,
                          parse_instant(at))
 
 
 @pytest.mark.parametrize("at, route", DECISIONS)
 def test_calendars_when_unless_and_route_time(rules, at, route):
     decision = decide_at(loader.load(rules), at)
-    assert decision.result == router.ROUTE and decision.route.name == route
+    assert decision.outcome is None and decision.route.name == route
 
 
 def test_no_instant_with_timed_routes_is_an_error_not_a_guess(rules):
     with pytest.raises(ValueError, match="route office has time conditions"):
-        router.decide(loader.load(rules), {"destination_number": "1234"}.get, lambda p: set(), None)
+        router.decide(loader.load(rules), {"destination_number": "1234"}.get, lambda gateway: True, None)
 
 
 def test_each_condition_is_evaluated_once_per_call(write_rules, monkeypatch):
@@ -86,9 +86,9 @@ def test_each_condition_is_evaluated_once_per_call(write_rules, monkeypatch):
     calls = []
     real = TimeSpec.holds
     monkeypatch.setattr(TimeSpec, "holds", lambda self, reading: calls.append(self) or real(self, reading))
-    decision = router.decide(ruleset, {"destination_number": "5555"}.get, lambda p: set(), None,
+    decision = router.decide(ruleset, {"destination_number": "5555"}.get, lambda gateway: True, None,
                              parse_instant("2026-12-01T12:00:00+00:00"))
-    assert decision.result == router.NO_ROUTE
+    assert decision.outcome is Outcome.NO_ROUTE
     assert len(calls) == 1          # hour '3' failed once; the 200 candidate routes reused it
     moment = Moment(parse_instant("2026-12-01T03:00:00+00:00"))
     assert all(moment.allows(r) for r in ruleset.routes[:50])
@@ -106,7 +106,7 @@ def test_defaults_tz_and_route_tz(write_rules):
     ruleset = loader.load(write_rules(text))
     assert decide_at(ruleset, "2026-12-01T09:30:00+09:00").route.name == "tokyo morning"
     assert decide_at(ruleset, "2026-12-01T09:30:00+00:00").route.name == "utc morning"
-    assert decide_at(ruleset, "2026-12-01T12:00:00+00:00").result == router.NO_ROUTE
+    assert decide_at(ruleset, "2026-12-01T12:00:00+00:00").outcome is Outcome.NO_ROUTE
 
 
 def test_without_any_tz_the_switch_local_zone_is_used(write_rules, monkeypatch):
@@ -114,8 +114,8 @@ def test_without_any_tz_the_switch_local_zone_is_used(write_rules, monkeypatch):
     time.tzset()
     try:
         ruleset = loader.load(write_rules("version: 1\nroutes:\n  - {name: r, time: {hour: 9}, gateway: gw1}\n"))
-        assert decide_at(ruleset, "2026-12-01T09:10:00-03:00").result == router.ROUTE
-        assert decide_at(ruleset, "2026-12-01T09:10:00+00:00").result == router.NO_ROUTE
+        assert decide_at(ruleset, "2026-12-01T09:10:00-03:00").outcome is None
+        assert decide_at(ruleset, "2026-12-01T09:10:00+00:00").outcome is Outcome.NO_ROUTE
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
@@ -123,7 +123,7 @@ def test_without_any_tz_the_switch_local_zone_is_used(write_rules, monkeypatch):
 
 def test_existing_files_load_and_route_unchanged_without_an_instant(write_rules):
     ruleset = loader.load(write_rules("version: 1\nroutes:\n  - {name: r, gateway: gw1}\n"))
-    assert router.decide(ruleset, {"destination_number": "1"}.get, lambda p: set(), None).route.name == "r"
+    assert router.decide(ruleset, {"destination_number": "1"}.get, lambda gateway: True, None).route.name == "r"
     assert ruleset.warnings == ()
 
 
@@ -146,27 +146,78 @@ def test_check_refuses_impossible_values_with_line_and_column(write_rules):
       - {name: r1, time: {time-of-day: 8:30}, when: [bad_days, nothing], unless: {x: 1}, gateway: gw1}
       - {name: r2, time: {minute: 60, colour: blue}, gateway: gw1}
     """)
-    assert found == [
+    assert found == [  # in file order, as every problem of a rules file
         "2:16: defaults.tz: 'Europe/Nowhere' is not a known IANA time zone (for example Europe/Berlin, "
         "America/New_York, UTC)",
+        "4:21: calendar 'bad_hours': hour 25 is out of range: hour goes from 0 to 23",
         "4:29: calendar 'bad_hours' tz: 'Mars/Olympus' is not a known IANA time zone (for example "
         "Europe/Berlin, America/New_York, UTC)",
-        "4:21: calendar 'bad_hours': hour 25 is out of range: hour goes from 0 to 23",
         "5:20: calendar 'bad_days': wday 8 is out of range: wday goes from 1 to 7",
         "5:30: calendar 'bad_days': '2026-02-30' is not a date that exists",
         "6:20: calendar 'eve': date-time: '2026-12-26 00:00~2026-12-24 00:00' ends before it starts "
         "(the end is excluded)",
         "7:10: calendar 'empty' needs at least one of: year, yday, mon, mday, week, mweek, wday, hour, "
         "minute, minute-of-day, time-of-day, date-time, dates",
+        "9:36: route 'r1' time: time-of-day must be a quoted string such as '08:00-17:30' (YAML reads an "
+        "unquoted 8:30 as the number 510)",
         # bad_days is reported above, where it is wrong; a name nobody defined is reported where used
         "9:60: route 'r1' when: no calendar named 'nothing' (calendars: none defined)",
         "9:78: route 'r1' unless (a calendar name or a list of them) must be a list",
-        "9:36: route 'r1' time: time-of-day must be a quoted string such as '08:00-17:30' (YAML reads an "
-        "unquoted 8:30 as the number 510)",
-        "10:35: route 'r2' time: unknown key 'colour' (expected one of: tz, year, yday, mon, mday, week, mweek, "
-        "wday, hour, minute, minute-of-day, time-of-day, date-time, dates)",
         "10:31: route 'r2' time: minute 60 is out of range: minute goes from 0 to 59",
+        "10:35: route 'r2' time: unknown key 'colour' (did you mean 'hour'?)",
     ]
+
+
+def test_a_misspelt_calendar_name_gets_the_closest_one(write_rules):
+    found = problems(write_rules, """\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}, holidays: {dates: [2026-12-25]}}
+    routes:
+      - {name: r1, when: weekends, gateway: gw1}
+    """)
+    assert found == ["4:22: route 'r1' when: no calendar named 'weekends' (did you mean 'weekend'?)"]
+
+
+def test_timed_routes_may_come_before_the_defaults_and_calendars_they_use(write_rules):
+    """The loader builds untimed routes as it reads them; timed ones wait for tz and calendars."""
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    routes:
+      - {name: plain before, match: {destination_number: '^1'}, gateway: gw1}
+      - {name: timed, when: weekend, time: {hour: 9-17}, gateway: gw2}
+      - {name: plain after, gateway: gw3}
+    calendars: {weekend: {wday: 'sat,sun'}}
+    defaults: {tz: Asia/Tokyo}
+    """))
+    assert [r.name for r in ruleset.routes] == ["plain before", "timed", "plain after"]
+    assert decide_at(ruleset, "2026-12-05T10:00:00+09:00", "555").route.name == "timed"      # Saturday
+    assert decide_at(ruleset, "2026-12-05T10:00:00+00:00", "555").route.name == "plain after"  # 19:00 Tokyo
+    assert decide_at(ruleset, "2026-12-05T10:00:00+09:00", "155").route.name == "plain before"
+
+
+def test_a_timed_route_is_no_catch_all_for_check(write_rules, capsys):
+    path = write_rules("""\
+    version: 1
+    routes:
+      - {name: office hours, time: {hour: 9-17}, gateway: gw1}
+      - {name: always, gateway: gw2}
+    """)
+    assert main(["check", "--strict", path]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_ctl_test_explains_a_route_refused_by_its_time(write_rules, fake_freeswitch, monkeypatch):
+    path = write_rules("""\
+    version: 1
+    routes:
+      - {name: office hours, time: {hour: 9-17, tz: UTC}, gateway: gw1}
+    """)
+    monkeypatch.setenv("FSROUTE_RULES", path)
+    out = ctl.command("test 555 at=2026-12-01T20:00:00+00:00")
+    assert "outcome: no_route" in out
+    assert "route 'office hours' (line 3): its time (or when) conditions do not hold at 2026-12-01T20:00:00Z" in out
+    out = ctl.command("test 555 at=2026-12-01T10:00:00+00:00")
+    assert "route: office hours" in out
 
 
 def test_check_warns_about_conditions_that_can_never_match(write_rules, capsys):

@@ -154,12 +154,13 @@ class TimeGrammar:
             if name is None or name in self._broken:
                 continue
             if name not in self.calendars:
-                known = ", ".join(sorted(self.calendars)) or "none defined"
-                self.builder.error(item, "%s: no calendar named '%s' (calendars: %s)" % (what, name, known))
+                from .grammar import did_you_mean  # grammar imports this module
+                hint = did_you_mean(name, self.calendars) or " (calendars: %s)" % (
+                    ", ".join(sorted(self.calendars)) or "none defined")
+                self.builder.error(item, "%s: no calendar named '%s'%s" % (what, name, hint))
                 continue
             out.append(self.calendars[name])
         return tuple(out)
-
 
     def check_route(self, node: Any, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...]) -> None:
         """Warn when one condition is both required and excluded (equal conditions are one object)."""
