@@ -10,11 +10,13 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
 
+from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
 
 if TYPE_CHECKING:
     from .acl import Acl
+    from .timespec import TimeSpec
     from .patterns import Regex
 
 
@@ -85,6 +87,7 @@ class Defaults(NamedTuple):
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
     events: bool = True  # fire the fsroute::route event per call
+    tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
 
 
 CONTINUE = Action(None)
@@ -131,6 +134,8 @@ class Route(NamedTuple):
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
+    unless: Tuple[TimeSpec, ...] = ()  # none may hold
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -145,7 +150,8 @@ class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
-                 gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route]) -> None:
+                 gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
+                 warnings: Iterable[Problem] = ()) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -156,6 +162,9 @@ class RuleSet:
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
+        self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
+        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
