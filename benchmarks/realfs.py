@@ -1,30 +1,37 @@
 #!/usr/bin/env python3
 """fsroute against the classic XML dialplan + mod_distributor + mod_acl recipe, in a real FreeSWITCH.
 
-    FSROUTE_FREESWITCH=/tmp/fsb python benchmarks/realfs.py [--quick] [--breakdown-only] [--rounds K]
+    FSROUTE_FREESWITCH=/tmp/fsb python benchmarks/realfs.py [--quick] [--only table|breakdown|profile]
 
-For N = 0, 1,000, 10,000 and 100,000 never-matching prefix routes ahead of
-the one that matches (the XML side: N extensions ahead of the recipe's),
-each recipe on a fresh private FreeSWITCH (tests/integration/harness) with
-two fake gateways that answer at once:
+Every measurement runs on a fresh private FreeSWITCH (tests/integration/
+harness) on loopback with two fake gateways that answer at once; SIPp (the
+bundle's bin/sipp) places the calls and hangs up as soon as they answer.
+fsroute is preloaded by the start-up script and the first reload is awaited,
+so no call pays for loading.
 
-- CPU s per 1000 calls: utime+stime of the FreeSWITCH process
-  (/proc/PID/stat) over CALLS calls placed by SIPp at RATE cps, minus what
-  the idle switch used over an equal period just before; median and
-  spread over interleaved rounds;
-- max cps: the offered rate steps up until a step fails (>= 1 % failed
-  calls, or fewer than 95 % of the offered calls per second carried),
-  within a time bound per recipe.
+1. table: for N = 0, 1,000, 10,000 and 100,000 never-matching prefix routes
+   ahead of the one that matches (the XML side: N extensions ahead of the
+   recipe's), each recipe on its own switch:
+   - max cps carried: the offered rate is halved until a step is carried
+     (< 1 % failed, >= 95 % of the offered rate achieved), then raised by a
+     quarter until a step is not, within --cps-bound seconds;
+   - CPU s per 1000 calls: utime+stime of the FreeSWITCH process
+     (/proc/PID/stat) over --calls calls at --rate cps (or half the max cps
+     if lower), minus what the idle switch used over an equal period just
+     before; median (min-max) over --rounds interleaved rounds.
+2. breakdown at N = 0: the XML recipe, handlers written into the switch's
+   script dir that only bridge (the mod_python3 floor) or also set ten
+   variables and log a line, and fsroute with one part at a time taken out
+   (gateway-state read, store reload check, log line, channel variables, the
+   package entry module). In each round all of them run at once, one switch
+   each, so they share the machine's ups and downs; each is compared with
+   the XML recipe of the same round.
+3. profile at N = 0: per call, on the call thread's CPU clock, inside the
+   switch: the entry module's reload, the handler, the bridge within it, and
+   the Python left (handler less bridge).
 
-Then the breakdown at N = 0: the XML recipe, handlers written into the
-switch's script dir that only bridge (the mod_python3 floor) or also set ten
-variables and log a line, and fsroute with one part at a time taken out
-(gateway-state read, store reload check, log line, channel variables, the
-package entry module), measured interleaved, plus fsroute's own Python time
-per call inside the switch (cProfile on the thread's CPU clock).
-
---quick skips the XML recipe at 100,000 (minutes to start) and uses
-fewer calls. Progress goes to stderr, the tables to stdout.
+--quick skips the XML recipe at 100,000 (minutes to start), uses fewer calls
+and shorter rate steps. Progress goes to stderr, the tables to stdout.
 """
 
 import argparse
@@ -311,7 +318,10 @@ class Bench:
         shutil.rmtree(fs.workdir, ignore_errors=True)
 
     def place(self, fs, calls, rate, timeout):
-        """SIPp places ``calls`` calls at ``rate`` cps; returns (succeeded, failed, wall seconds).
+        """SIPp places ``calls`` calls at ``rate`` cps; returns (succeeded, failed, seconds of placing).
+
+        The seconds of placing are SIPp's wall time less its mean call length:
+        about the time from the first INVITE to the last.
 
         At most ``rate`` calls (10 at least) are up at once, so an overloaded
         switch slows the calls down instead of piling up a backlog.
@@ -329,7 +339,9 @@ class Bench:
             rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
         row = dict(zip(rows[0], rows[-1]))
         ok, failed = int(row["SuccessfulCall(C)"]), int(row["FailedCall(C)"])
-        return ok, failed + (calls - ok - failed), wall
+        hours, minutes, seconds, micros = (int(x) for x in row["CallLength(C)"].split(":"))
+        length = hours * 3600 + minutes * 60 + seconds + micros / 1e6
+        return ok, failed + (calls - ok - failed), max(wall - length, 1e-3)
 
     def drain(self, fs, timeout=30):
         """Wait until the switch has no channels left."""
@@ -386,9 +398,9 @@ class Bench:
         rate, best, deadline = start, 0, time.monotonic() + bound
         while rate >= 1 and time.monotonic() + step_seconds < deadline:
             calls = max(int(rate * step_seconds), 3)
-            ok, failed, wall = self.place(fs, calls, rate, step_seconds * 3 + 30)
+            ok, failed, seconds = self.place(fs, calls, rate, step_seconds * 3 + 30)
             self.drain(fs, timeout=120)
-            achieved = ok / wall
+            achieved = ok / seconds
             carried = failed < 0.01 * calls and achieved >= 0.95 * rate
             log("  %d cps offered: %d ok, %d failed, %.1f cps achieved%s"
                 % (rate, ok, failed, achieved, "" if carried else ": not carried"))
@@ -463,8 +475,8 @@ def main_table(bench, sizes, args):
             if (n, recipe) not in cpu:
                 lines.append("%-8s %-28s %-26s %s" % ("{:,}".format(n), NAMES[recipe], "skipped (--quick)", "-"))
                 continue
-            lines.append("%-8s %-28s %-26s %d" % ("{:,}".format(n), NAMES[recipe], spread(cpu[(n, recipe)]),
-                                                  cps[(n, recipe)]))
+            lines.append("%-8s %-28s %-26s %s" % ("{:,}".format(n), NAMES[recipe], spread(cpu[(n, recipe)]),
+                                                  cps[(n, recipe)] or "< 1"))
     return lines
 
 
@@ -548,10 +560,10 @@ def main():
     args = parser.parse_args()
     if not args.freeswitch:
         parser.error("set FSROUTE_FREESWITCH or --freeswitch to an extracted FreeSWITCH bundle")
-    args.calls = args.calls or (300 if args.quick else 3000)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.calls = args.calls or (300 if args.quick else 1000)
+    args.rounds = args.rounds or (1 if args.quick else 2)
     args.step_seconds = args.step_seconds or (3 if args.quick else 10)
-    args.cps_bound = args.cps_bound or (20 if args.quick else 120)
+    args.cps_bound = args.cps_bound or (30 if args.quick else 120)
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [0, 1000, 10000, 100000]
     bundle = os.path.abspath(args.freeswitch)
     workroot = tempfile.mkdtemp(prefix="fsroute-realfs-")
