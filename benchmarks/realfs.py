@@ -448,7 +448,7 @@ def main_table(bench, sizes, args):
     ``--rate`` or at half the max cps if that is lower, for at most
     ``--cpu-seconds`` seconds of calls.
     """
-    cpu, cps = {}, {}
+    cpu, cps, rates = {}, {}, {}
     for round_no in range(args.rounds):
         for n in sizes:
             for recipe in ("xml", "fsroute.route"):
@@ -463,20 +463,21 @@ def main_table(bench, sizes, args):
                         cps[(n, recipe)] = bench.max_cps(fs, start, args.step_seconds, args.cps_bound)
                     rate = max(1, min(args.rate, cps[(n, recipe)] // 2))
                     calls = min(args.calls, rate * args.cpu_seconds)
+                    rates[(n, recipe)] = rate
                     per, = bench.cpu_per_1000([fs], calls, rate)
                     cpu.setdefault((n, recipe), []).append(per)
                     log("round %d N=%d %s: %.2f s per 1000 calls (%d calls at %d cps)"
                         % (round_no + 1, n, recipe, per, calls, rate))
                 finally:
                     bench.stop(fs)
-    lines = ["%-8s %-28s %-26s %s" % ("N", "recipe", "CPU s per 1000 calls", "max cps carried")]
+    lines = ["%-8s %-28s %-26s %-12s %s" % ("N", "recipe", "CPU s per 1000 calls", "at cps", "max cps carried")]
     for n in sizes:
         for recipe in ("xml", "fsroute.route"):
             if (n, recipe) not in cpu:
-                lines.append("%-8s %-28s %-26s %s" % ("{:,}".format(n), NAMES[recipe], "skipped (--quick)", "-"))
+                lines.append("%-8s %-28s %-26s %-12s %s" % ("{:,}".format(n), NAMES[recipe], "skipped (--quick)", "-", "-"))
                 continue
-            lines.append("%-8s %-28s %-26s %s" % ("{:,}".format(n), NAMES[recipe], spread(cpu[(n, recipe)]),
-                                                  cps[(n, recipe)] or "< 1"))
+            lines.append("%-8s %-28s %-26s %-12s %s" % ("{:,}".format(n), NAMES[recipe], spread(cpu[(n, recipe)]),
+                                                        rates[(n, recipe)], cps[(n, recipe)] or "< 1"))
     return lines
 
 
