@@ -499,14 +499,15 @@ PYTHON_HANDLERS = ["bench_bridge", "bench_vars_log", "fsroute.route", "bench_fsr
 
 
 def breakdown(bench, args):
-    """CPU per 1000 calls at N = 0 of each handler; in each round every handler's switch runs at once."""
+    """CPU per 1000 calls of each handler (at N = 0, or N given as HANDLER@N); all at once in each round."""
     handlers = ["xml"] + (args.handlers.split(",") if args.handlers else PYTHON_HANDLERS)
     cpu, ratio = {}, {}
     for round_no in range(args.rounds):
         switches = []
         try:
             for handler in handlers:
-                switches.append(bench.switch(0, handler))
+                name, _, n = handler.partition("@")
+                switches.append(bench.switch(int(n or 0), name))
             costs = bench.cpu_per_1000(switches, args.calls, args.breakdown_rate)
         finally:
             for fs in switches:
@@ -515,9 +516,11 @@ def breakdown(bench, args):
             cpu.setdefault(handler, []).append(per)
             ratio.setdefault(handler, []).append((per / costs[0] - 1) * 100)
         log("round %d: %s" % (round_no + 1, ", ".join("%s %.2f" % (h, c) for h, c in zip(handlers, costs))))
-    lines = ["%-34s %-26s %s" % ("handler (N = 0), all at once", "CPU s per 1000 calls", "vs XML in the same round, %")]
+    lines = ["%-34s %-26s %s" % ("handler (N = 0 unless given)", "CPU s per 1000 calls", "vs XML in the same round, %")]
     for handler in handlers:
-        lines.append("%-34s %-26s %s" % (NAMES[handler], spread(cpu[handler]),
+        name, _, n = handler.partition("@")
+        label = NAMES[name] + (", N = {:,}".format(int(n)) if n else "")
+        lines.append("%-34s %-26s %s" % (label, spread(cpu[handler]),
                                          "%+.1f (%+.1f..%+.1f)" % (statistics.median(ratio[handler]),
                                                                     min(ratio[handler]), max(ratio[handler]))))
     return lines
@@ -551,7 +554,8 @@ def main():
     parser.add_argument("--rate", type=int, default=50, help="cps of the CPU measurement")
     parser.add_argument("--rounds", type=int, help="interleaved rounds")
     parser.add_argument("--breakdown-rate", type=int, default=10, help="cps per handler in the breakdown")
-    parser.add_argument("--handlers", help="comma-separated handlers of the breakdown (default: all)")
+    parser.add_argument("--handlers", help="comma-separated handlers of the breakdown, HANDLER[@N] "
+                        "(default: all, N = 0)")
     parser.add_argument("--sizes", help="comma-separated N (default 0,1000,10000,100000)")
     parser.add_argument("--cps-start", type=int, default=40, help="first offered rate of the max-cps search")
     parser.add_argument("--cpu-seconds", type=int, default=60, help="seconds of calls per CPU measurement, at most")
