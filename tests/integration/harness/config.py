@@ -76,7 +76,18 @@ def dialplan_xml(rules_path, extra_extensions=""):
 """ % (extra_extensions, a("fsroute.route " + rules_path))
 
 
-def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log_level="info"):
+def distributor_xml(lists=None):
+    """mod_distributor's lists: ``lists`` = {name: [(gateway, weight), ...]}."""
+    out = []
+    for name, nodes in (lists or {}).items():
+        out.append("        <list name=%s>" % a(name))
+        out += ["          <node name=%s weight=%s/>" % (a(gw), a(w)) for gw, w in nodes]
+        out.append("        </list>")
+    return "\n".join(out)
+
+
+def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log_level="info",
+                   distributor_lists=None):
     """The main file. ``ports``: sip, esl; ``gateways``: {name: (host, port)}."""
     gateway_text = "\n".join(gateway_xml(n, h, p) for n, (h, p) in sorted(gateways.items()))
     modules = "\n".join('        <load module="%s"/>' % m for m in MODULES)
@@ -140,7 +151,9 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
       <settings>%(startup)s</settings>
     </configuration>
     <configuration name="distributor.conf" description="Distributor">
-      <lists/>
+      <lists>
+%(distributor)s
+      </lists>
     </configuration>
     <X-PRE-PROCESS cmd="include" data="acl.conf.xml"/>
     <configuration name="sofia.conf" description="sofia Endpoint">
@@ -185,4 +198,5 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
 </document>
 """ % {"rtp_start": rtp_range[0], "rtp_end": rtp_range[1], "modules": modules, "log_level": log_level,
        "esl": ports["esl"], "sip": ports["sip"], "cdr": cdr_template(), "startup": startup,
-       "gateways": gateway_text, "log_dir": a(log_dir)}
+       "gateways": gateway_text, "log_dir": a(log_dir),
+       "distributor": distributor_xml(distributor_lists)}

@@ -115,7 +115,7 @@ class Switch:
             f.write(text)
         os.replace(tmp, path)
 
-    def write_config(self, acl_lists=None, extra_extensions=""):
+    def write_config(self, acl_lists=None, extra_extensions="", distributor_lists=None):
         gws = {}
         for name, gw in self.gateways.items():
             gws[name] = (gw.host, gw.port) if hasattr(gw, "port") else tuple(gw)
@@ -123,7 +123,7 @@ class Switch:
         conf = self.dir("conf")
         with open(os.path.join(conf, "freeswitch.xml"), "w") as f:
             f.write(config.freeswitch_xml(self.ports, gws, self.rtp_range, self.dir("log"),
-                                          startup, self.log_level))
+                                          startup, self.log_level, distributor_lists))
         self.write_acl(acl_lists)
         with open(os.path.join(conf, "dialplan.xml"), "w") as f:
             f.write(config.dialplan_xml(self.rules_path, extra_extensions))
