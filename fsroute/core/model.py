@@ -11,7 +11,8 @@ from .index import RouteIndex
 
 
 STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
-              "hash_destination", "priority")
+              "hash_destination", "priority", "least_calls")
+LIMIT_BACKENDS = ("hash", "hiredis")
 DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAILURE",
                        "NETWORK_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER",
                        "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE")
@@ -45,6 +46,28 @@ class Action(NamedTuple):
     cause: Optional[str]
 
 
+class BreakerSettings(NamedTuple):
+    """When a gateway is benched: ``failures`` failover causes within ``window`` s bench it for ``cooldown`` s,
+    doubled after each failed probe up to ``max_cooldown``; ``last_resort`` tries benched ones when nothing else is left."""
+    failures: int = 5
+    window: float = 30.0
+    cooldown: float = 30.0
+    max_cooldown: float = 300.0
+    last_resort: bool = False
+
+
+class LimitSettings(NamedTuple):
+    """Which FreeSWITCH ``limit`` backend counts calls, and its realm (for hiredis: the hiredis.conf profile)."""
+    backend: str = "hash"
+    realm: str = "fsroute"
+
+
+class Capacity(NamedTuple):
+    """A gateway's or group's limits: concurrent calls, and new calls per ``interval`` seconds."""
+    max_calls: Optional[int] = None
+    max_cps: Optional[Tuple[int, int]] = None  # (calls, interval seconds)
+
+
 class Defaults(NamedTuple):
     profile: str = "external"
     status_ttl: float = 2.0
@@ -57,6 +80,9 @@ class Defaults(NamedTuple):
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    on_all_busy: Action = Action("NORMAL_CIRCUIT_CONGESTION")
+    breaker: Optional[BreakerSettings] = None  # None: no breaker unless a gateway asks for one
+    limits: LimitSettings = LimitSettings()
 
 
 class Member(NamedTuple):
@@ -68,6 +94,13 @@ class Group(NamedTuple):
     name: str
     strategy: str
     members: Tuple[Member, ...]
+    capacity: Capacity = Capacity()
+
+
+class GatewaySettings(NamedTuple):
+    """What the rules say about one gateway beyond its profile."""
+    breaker: Optional[BreakerSettings] = None
+    capacity: Capacity = Capacity()
 
 
 class Route(NamedTuple):
@@ -91,7 +124,8 @@ class Route(NamedTuple):
 class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
-    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
+    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes,
+                 gateway_settings=None):
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -102,14 +136,21 @@ class RuleSet:
         self.groups = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
+        self.gateway_settings = MappingProxyType(dict(gateway_settings or {}))
 
     def profile_of(self, gateway):
         """The sofia profile whose gwlist reports ``gateway``."""
         return self.gateway_profiles.get(gateway, self.defaults.profile)
 
+    def settings_of(self, gateway):
+        """The gateway's breaker and capacity (its own breaker, else the defaults' one)."""
+        own = self.gateway_settings.get(gateway, GatewaySettings())
+        return own if own.breaker is not None else own._replace(breaker=self.defaults.breaker)
+
     def gateway_names(self):
         """Every gateway the rules can dial."""
         names = set(self.gateway_profiles)
+        names.update(self.gateway_settings)
         names.update(r.gateway for r in self.routes if r.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)

@@ -9,7 +9,7 @@ which gateways in order.
 import re
 from typing import NamedTuple, Optional, Tuple
 
-from .model import NUMBER_RE, Route
+from .model import NUMBER_RE, Member, Route
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -31,6 +31,7 @@ class Decision(NamedTuple):
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
+    benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
 
 
 def source_address(get):
@@ -62,13 +63,15 @@ def _condition_holds(get, name, regex):
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, down_gateways, selector):
+def decide(rules, get, down_gateways, selector, health=None):
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
     returns the set of DOWN gateway names, or None when unknown (then all are
     taken as up: FreeSWITCH refuses a really-down one and failover goes on);
-    ``selector`` is the selection.Selector holding round-robin state.
+    ``selector`` is the selection.Selector holding round-robin state;
+    ``health`` (optional) answers ``benched(name)``, ``last_resort(name)``
+    and ``calls(name)`` (active calls, for least_calls).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -88,13 +91,15 @@ def decide(rules, get, down_gateways, selector):
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
         return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
-    gateways = _gateways(rules, route, get, destination, down_gateways, selector)
+    gateways, benched = _gateways(rules, route, get, destination, down_gateways, selector, health)
     if not gateways:
-        return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
-    return Decision(ROUTE, route, number, tuple(gateways))
+        return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down%s"
+                        % (" or benched" if benched else ""), benched=tuple(benched))
+    return Decision(ROUTE, route, number, tuple(gateways), benched=tuple(benched))
 
 
-def _gateways(rules, route, get, destination, down_gateways, selector):
+def _gateways(rules, route, get, destination, down_gateways, selector, health):
+    """(gateway names in order, names left out as benched)."""
     readings = {}
 
     def is_up(name):
@@ -105,8 +110,18 @@ def _gateways(rules, route, get, destination, down_gateways, selector):
         return down is None or name not in down
 
     if route.gateway is not None:
-        return [route.gateway] if is_up(route.gateway) else []
-    group = rules.groups[route.group]
-    up = [m for m in group.members if is_up(m.name)]
+        group, members = None, (Member(route.gateway, 1),)
+    else:
+        group = rules.groups[route.group]
+        members = group.members
+    up = [m for m in members if is_up(m.name)]
+    benched = []
+    if health is not None:
+        usable = [m for m in up if not health.benched(m.name)]
+        benched = [m.name for m in up if m not in usable]
+        up = usable or [m for m in up if health.last_resort(m.name)]
+    if group is None:
+        return [m.name for m in up], benched
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
-    return selector.order(group, up, key, rules.defaults.max_attempts)
+    calls = health.calls if health is not None else None
+    return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched

@@ -9,7 +9,8 @@ import os
 import sys
 import time
 
-from . import gateways
+from . import gateways, limits
+from .health import Health
 from fsroute.core import router
 from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
@@ -17,7 +18,7 @@ from fsroute.core.model import RulesError
 from .store import store_for
 from fsroute.core.text import describe_error, one_line
 
-BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
+BRIDGED, FAILED, ERROR_RESULT, ALL_BUSY = "bridged", "failed", "error", "all_busy"
 CALLER_GONE = "ORIGINATOR_CANCEL"
 
 
@@ -54,6 +55,7 @@ class _Call:
         self.route = None
         self.number = None
         self.attempts = []  # (gateway, outcome)
+        self.skipped = []   # (gateway, why): benched, at_limit, limit_error
         self.hangup_cause = None
         self.detail = ""
         self.sha = None
@@ -82,8 +84,9 @@ def _route(call, loaded):
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
     states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, Health(loaded))
     call.detail = decision.detail
+    call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
@@ -93,14 +96,15 @@ def _route(call, loaded):
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
-    _bridge(call, rules, decision, states.down)
+    _bridge(call, rules, decision, states.down, loaded.breakers)
 
 
-def _bridge(call, rules, decision, down_gateways):
+def _bridge(call, rules, decision, down_gateways, breakers):
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
-    gateway states are read again, and a gateway now DOWN is skipped.
+    gateway states are read again, and a gateway now DOWN is skipped; so is
+    one its breaker benched meanwhile, and one at its limits (not an attempt).
     """
     session = call.session
     saved = session.getVariable("continue_on_fail")
@@ -116,12 +120,19 @@ def _bridge(call, rules, decision, down_gateways):
                 down = down_gateways(rules.profile_of(gateway))
                 if down is not None and gateway in down:
                     continue
-            session.setVariable("originate_disposition", "")
-            session.setVariable("fsroute_gateway", gateway)
-            session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
-            cause = (session.getVariable("originate_disposition")
-                     or session.getVariable("originate_failed_cause") or "").upper()
+            taken = breakers.acquire(gateway)
+            if taken is None and gateway not in decision.benched:  # benched since the decision
+                call.skipped.append((gateway, "benched"))
+                continue
+            cause = ""
+            try:
+                cause = _attempt(call, rules, decision, gateway)
+            finally:  # also when the attempt raised: a probe slot must not stay taken
+                breakers.record(gateway, cause, taken)
+            if cause in (limits.AT_LIMIT, limits.LIMIT_ERROR):
+                call.skipped.append((gateway, cause.lower()))
+                cause = None
+                continue
             call.attempts.append((gateway, cause or "UNKNOWN"))
             if cause == "SUCCESS":
                 call.result = BRIDGED
@@ -134,9 +145,36 @@ def _bridge(call, rules, decision, down_gateways):
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
+        if call.skipped:
+            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
+    if not call.attempts and any(why != "benched" for _, why in call.skipped):
+        call.result = ALL_BUSY
+        call.detail = "every gateway tried is at its limits%s" % (
+            " or its limit backend failed" if ("limit_error" in (w for _, w in call.skipped)) else "")
+        _finish(call, rules.defaults.on_all_busy.cause)
+        return
     call.result = FAILED
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
     _finish(call, cause if cause in CAUSES and cause != "SUCCESS" else FALLBACK_CAUSE)
+
+
+def _attempt(call, rules, decision, gateway):
+    """Bridge to ``gateway`` inside its limits; the cause, or AT_LIMIT / LIMIT_ERROR when not dialled."""
+    session = call.session
+    group = rules.groups.get(decision.route.group) if decision.route.group else None
+    app, data = limits.dial_application(rules, gateway, group,
+                                        "sofia/gateway/%s/%s" % (gateway, decision.number))
+    session.setVariable("originate_disposition", "")
+    if app != "bridge":
+        session.setVariable("hiredis_limit_exceeded", "")
+    session.setVariable("fsroute_gateway", gateway)
+    session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+    session.execute(app, data)
+    cause = (session.getVariable("originate_disposition")
+             or session.getVariable("originate_failed_cause") or "").upper()
+    if not session.getVariable("originate_disposition") and app != "bridge" and session.ready():
+        return limits.refusal(rules, session)
+    return cause
 
 
 def _finish(call, cause):
@@ -201,6 +239,8 @@ def _uuid(session):
 
 def _log_line(call):
     tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    if call.skipped:
+        tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
                call.hangup_cause or "-", call.sha or "-",

@@ -24,18 +24,20 @@ from collections import Counter
 import hashlib
 
 from fsroute.core import loader, model
+from .breakers import Breakers
 from .fslog import ERROR, INFO, log
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
 
 
 class Loaded:
-    """One loaded version of the rules with its round-robin state and call counters."""
+    """One loaded version of the rules with its round-robin state, breakers and call counters."""
 
     def __init__(self, ruleset, previous=None):
         self.rules = ruleset
         self.loaded_at = time.time()
         self.selector = Selector(previous.selector if previous else None, ruleset.groups.values())
+        self.breakers = Breakers(ruleset, previous.breakers if previous else None)
         self.results = Counter()
         self.routes = Counter()
         self._lock = threading.Lock()

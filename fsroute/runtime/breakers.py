@@ -1,0 +1,71 @@
+"""The breakers of one loaded rules file, per FreeSWITCH process.
+
+A gateway whose breaker settings did not change across a reload keeps its
+very Breaker object (state, failures, cooldown), even while calls still run
+on the old rules; a changed or new one starts closed. Every state change is
+one log line.
+"""
+
+import time
+
+from fsroute.core.breaker import CLOSED, FAILURE, NEUTRAL, SUCCESS, Breaker
+from .fslog import WARNING, log
+from .limits import AT_LIMIT, LIMIT_ERROR
+
+# Ends of an attempt that say nothing about the gateway: the caller left, or it was never dialled.
+_NEUTRAL = frozenset(("", "UNKNOWN", "ORIGINATOR_CANCEL", AT_LIMIT, LIMIT_ERROR))
+
+
+def outcome_of(cause, failover_on):
+    """What an attempt ending with ``cause`` says about the gateway."""
+    if cause in _NEUTRAL:
+        return NEUTRAL
+    return FAILURE if cause in failover_on else SUCCESS
+
+
+class Breakers:
+    """{gateway: Breaker} for the gateways that have breaker settings.
+
+    ``clock`` (seconds, monotonic) is injectable and carried over to the next reload's Breakers.
+    """
+
+    def __init__(self, rules, previous=None, clock=None):
+        self.clock = clock or (previous.clock if previous is not None else time.monotonic)
+        self._failover_on = rules.defaults.failover_on
+        carried = previous._by_name if previous is not None else {}
+        self._by_name = {}
+        for name in sorted(rules.gateway_names()):
+            settings = rules.settings_of(name).breaker
+            if settings is None:
+                continue
+            old = carried.get(name)
+            self._by_name[name] = old if old is not None and old.settings == settings else Breaker(settings)
+
+    def benched(self, name):
+        """True while ``name`` may not be picked (benched, or its probe is out)."""
+        breaker = self._by_name.get(name)
+        return breaker is not None and not breaker.available(self.clock())
+
+    def last_resort(self, name):
+        """Whether ``name`` may still be tried when every gateway of a route is benched."""
+        breaker = self._by_name.get(name)
+        return breaker is not None and breaker.settings.last_resort
+
+    def acquire(self, name):
+        """What ``Breaker.acquire`` says (CLOSED for a gateway without a breaker; None: skip it)."""
+        breaker = self._by_name.get(name)
+        return CLOSED if breaker is None else breaker.acquire(self.clock())
+
+    def record(self, name, cause, taken):
+        """Account the attempt on ``name`` that ended with ``cause``; log a state change."""
+        breaker = self._by_name.get(name)
+        if breaker is None or taken is None:
+            return
+        change = breaker.record(outcome_of(cause, self._failover_on), self.clock(), taken)
+        if change is not None:
+            log(WARNING, "fsroute: gateway %s %s (last cause %s)" % (name, change, cause))
+
+    def snapshot(self, name):
+        """(state, seconds left benched or None, recent failures), or None without a breaker."""
+        breaker = self._by_name.get(name)
+        return None if breaker is None else breaker.snapshot(self.clock())
