@@ -9,7 +9,8 @@ every rules file that calls have loaded (or the default one before any).
 
 import time
 
-from fsroute.runtime import gateways
+from fsroute.runtime import gateways, limits
+from fsroute.runtime.health import Health
 from fsroute.core import router
 from fsroute.runtime.call import default_rules_path, describe
 from fsroute.core.model import RulesError
@@ -83,14 +84,15 @@ def status(path):
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
             if profile not in readings:
-                lines.append("  %s (%s): not read yet" % (name, profile))
+                lines.append("  %s (%s): not read yet%s" % (name, profile, _health(loaded, name)))
                 continue
             down, when = readings[profile]
             if down is None:
                 state = "unknown (gwlist unreadable, taken as up)"
             else:
                 state = "DOWN" if name in down else "up"
-            lines.append("  %s (%s): %s (read %s)" % (name, profile, state, time.strftime("%H:%M:%S", time.localtime(when))))
+            lines.append("  %s (%s): %s (read %s)%s" % (name, profile, state, time.strftime(
+                "%H:%M:%S", time.localtime(when)), _health(loaded, name)))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -108,7 +110,7 @@ def test(path, destination, source=None, caller=None):
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy())
+                             loaded.selector.copy(), Health(loaded))
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
              "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
@@ -117,6 +119,23 @@ def test(path, destination, source=None, caller=None):
     for gateway in decision.gateways:
         lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
     return "\n".join(lines) + "\n"
+
+
+def _health(loaded, name):
+    """The breaker and limits part of a gateway's status line ("" when it has neither)."""
+    parts = []
+    breaker = loaded.breakers.snapshot(name)
+    if breaker is not None:
+        state, left, recent = breaker
+        parts.append("breaker %s%s, %d recent failure%s" % (
+            state, " for %.0fs" % left if left is not None else "", recent, "" if recent == 1 else "s"))
+    capacity = loaded.rules.settings_of(name).capacity
+    if capacity.max_calls is not None:
+        count = limits.usage(loaded.rules, name)
+        parts.append("calls %s/%d" % ("?" if count is None else count, capacity.max_calls))
+    if capacity.max_cps is not None:
+        parts.append("max %d calls/%ds" % capacity.max_cps)
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _counts(counter):

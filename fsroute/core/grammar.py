@@ -256,6 +256,8 @@ class Builder:
             else:
                 values[key] = self.seconds(value, what + "." + key, 0.1, 86400)
         settings = base._replace(**{k: v for k, v in values.items() if v is not None})
+        if "max_cooldown" not in values:  # a long cooldown alone raises the bound with it
+            settings = settings._replace(max_cooldown=max(settings.max_cooldown, settings.cooldown))
         if settings.max_cooldown < settings.cooldown:
             self.error(node, "%s: max_cooldown (%g) is shorter than cooldown (%g)"
                        % (what, settings.max_cooldown, settings.cooldown))
@@ -279,14 +281,14 @@ class Builder:
         """Capacity from the ``max_calls`` / ``max_cps`` keys of ``body``."""
         max_calls = max_cps = None
         if "max_calls" in body:
-            max_calls = self.integer(body["max_calls"][1], what + " max_calls", 0, 1000000)
+            max_calls = self.integer(body["max_calls"][1], what + " max_calls", 1, 1000000)
         if "max_cps" in body:
             node = body["max_cps"][1]
             value = node.value if node.kind == SCALAR else None
             found = _RATE_RE.match(value) if isinstance(value, str) else None
-            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100000:
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100000:
                 max_cps = (value, 1)
-            elif found and int(found.group(2)) >= 1:
+            elif found and int(found.group(1)) >= 1 and int(found.group(2)) >= 1:
                 max_cps = (int(found.group(1)), int(found.group(2)))
             else:
                 self.error(node, "%s max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'" % what)

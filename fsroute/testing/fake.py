@@ -4,12 +4,14 @@ import itertools
 import re
 import sys
 import threading
+import time
 import types
 import uuid as uuid_module
 
 from fsroute.core.fsvalues import switch_true
 
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
+_LIMIT_USAGE_RE = re.compile(r"limit_usage (\S+) (\S+) (\S+)\Z")
 _GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
 # DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
@@ -36,7 +38,9 @@ class FakeFreeSWITCH:
     - ``answers[command] = text | exception | callable(command)``: scripted
       answers for any API command, checked first;
     - ``logs``: every consoleLog line as ``(level, message)``;
-    - ``globals``: global variables (``getGlobalVariable``).
+    - ``globals``: global variables (``getGlobalVariable``);
+    - ``limits``: the ``limit`` backends ``hash`` and ``hiredis`` (FakeLimits),
+      read with the API ``limit_usage <backend> <realm> <resource>``.
 
     ``install()`` / ``uninstall()`` or ``with FakeFreeSWITCH() as fs:``;
     the module that was in ``sys.modules`` before is put back.
@@ -50,6 +54,7 @@ class FakeFreeSWITCH:
         self.logs = []
         self.api_calls = []
         self.globals = dict(global_variables or {})
+        self.limits = FakeLimits()
         self._lock = threading.Lock()
         self._saved = None
         self.module = self._make_module()
@@ -82,6 +87,9 @@ class FakeFreeSWITCH:
             if isinstance(answer, BaseException):
                 raise answer
             return answer(command) if callable(answer) else answer
+        found = _LIMIT_USAGE_RE.match(command)
+        if found:
+            return "%d" % self.limits.usage(*found.groups())
         found = _GWLIST_RE.match(command)
         if found:
             profile = self.profiles.get(found.group(1))
@@ -166,6 +174,108 @@ class FakeFreeSWITCH:
         return module
 
 
+class FakeLimits:
+    """FreeSWITCH's ``limit`` backends as mod_hash and mod_hiredis count.
+
+    - ``hash``: key ``<realm>_<resource>``; a concurrent limit refuses when
+      the count would pass ``max``; a channel counts once per key; a rate
+      limit (``max/interval``) counts attempts (refused ones too) in a window
+      that restarts with the first attempt after ``interval`` seconds.
+    - ``hiredis``: key ``<resource>`` (the realm is the hiredis profile and
+      not part of it), ``<resource>_<epoch // interval>`` for rate limits;
+      INCR, then over ``max`` (a max of 0 means no limit, as in mod_hiredis):
+      ``hiredis_limit_exceeded=true``, DECR (concurrent) and refuse. With
+      ``redis_up = False`` every increment fails (the limit is refused
+      without ``hiredis_limit_exceeded``) unless ``ignore_connect_fail``.
+
+    Concurrent counts a channel holds are released when it hangs up.
+    ``clock`` (epoch seconds) is injectable for rate limits.
+    """
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.redis_up = True
+        self.ignore_connect_fail = False
+        self.counts = {}   # (backend, key) -> concurrent count
+        self._rates = {}   # hash key -> [window start, attempts]
+        self._lock = threading.Lock()
+
+    def _key(self, backend, realm, resource):
+        return resource if backend == "hiredis" else "%s_%s" % (realm, resource)
+
+    def incr(self, session, backend, realm, resource, max_calls, interval):
+        """True when the channel may go on; ``session`` holds what it took until it hangs up."""
+        if backend not in ("hash", "hiredis"):
+            return False  # switch_limit_incr: no such backend
+        key = self._key(backend, realm, resource)
+        with self._lock:
+            if backend == "hiredis":
+                return self._incr_hiredis(session, key, max_calls, interval)
+            now = self.clock()
+            held = (backend, key) in session.limits_held
+            if interval > 0:
+                window = self._rates.setdefault(key, [None, 0])
+                if window[0] is None or window[0] <= now - interval:
+                    window[:] = [now, 1]
+                else:
+                    window[1] += 1
+                    if max_calls >= 0 and window[1] > max_calls:
+                        return False
+            elif max_calls >= 0 and self.counts.get((backend, key), 0) + (not held) > max_calls:
+                return False
+            if not held:
+                self.counts[(backend, key)] = self.counts.get((backend, key), 0) + 1
+                session.limits_held.append((backend, key))
+            session.variables["limit_usage"] = str(self.counts[(backend, key)])
+            return True
+
+    def _incr_hiredis(self, session, key, max_calls, interval):
+        if not self.redis_up:
+            return self.ignore_connect_fail
+        if interval:
+            key = "%s_%d" % (key, int(self.clock()) // interval)
+        count = self.counts.get(("hiredis", key), 0) + 1
+        self.counts[("hiredis", key)] = count
+        if max_calls > 0 and count > max_calls:
+            session.variables["hiredis_limit_exceeded"] = "true"
+            if not interval:
+                self.counts[("hiredis", key)] = count - 1
+            return False
+        if not interval:
+            session.limits_held.append(("hiredis", key))
+        return True
+
+    def release(self, session, backend=None, realm=None, resource=None):
+        """Give back what ``session`` holds (of one resource, or all of it)."""
+        with self._lock:
+            for held in list(session.limits_held):
+                if resource is None or held == (backend, self._key(backend, realm, resource)):
+                    session.limits_held.remove(held)
+                    if held in self.counts and (held[0] == "hash" or self.redis_up):
+                        self.counts[held] -= 1
+
+    def usage(self, backend, realm, resource):
+        """What ``limit_usage`` prints: the concurrent count (hiredis without Redis: -1)."""
+        if backend == "hiredis" and not self.redis_up:
+            return -1
+        with self._lock:
+            return self.counts.get((backend, self._key(backend, realm, resource)), 0)
+
+
+def _limit_args(data, count):
+    """(backend, realm, resource, max, interval, rest) of ``limit``/``limit_execute`` data, or None."""
+    words = (data or "").split(" ", count - 1)
+    if len(words) < 3:
+        return None
+    spec = words[3] if len(words) > 3 else "-"
+    max_calls, interval = -1, 0
+    if not spec.startswith("-"):
+        number, _, per = spec.partition("/")
+        max_calls = max(int(number or 0), 0)
+        interval = int(per or 0)
+    return words[0], words[1], words[2], max_calls, interval, words[4:]
+
+
 class StubSession:
     """A call's session as mod_python3 hands it to ``handler``.
 
@@ -179,16 +289,20 @@ class StubSession:
     ``hangup_after_bridge`` is true; ``hangup_on_bridge`` names a gateway
     whose bridge attempt ends with the caller hanging up (ORIGINATOR_CANCEL).
 
-    Records ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
+    Records ``transfers``, ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
     or "SUCCESS")]), ``variables`` and ``hangup_cause``.
     """
 
-    def __init__(self, variables=None, bridge_outcomes=None, fake=None, hangup_on_bridge=None):
+    def __init__(self, variables=None, bridge_outcomes=None, fake=None, hangup_on_bridge=None, stay_up=False):
         self.variables = {k: str(v) for k, v in (variables or {}).items()}
         self.variables.setdefault("uuid", str(uuid_module.uuid4()))
         self.uuid = self.variables["uuid"]
         self.bridge_outcomes = dict(bridge_outcomes or {})
         self.hangup_on_bridge = hangup_on_bridge
+        self.stay_up = stay_up
+        self.limits_held = []  # (backend, key) this channel counts in, released at hangup
+        self.transfers = []    # where a refused ``limit`` transferred the call (its extension)
+        self._in_bridge = False
         self.executed = []
         self.bridges = []  # (dial string, cause or "SUCCESS") per bridge attempt
         self.hangup_cause = None
@@ -219,13 +333,15 @@ class StubSession:
         return self._answered
 
     def bridged(self):
-        return False
+        return self._in_bridge and self.ready()
 
     def mediaReady(self):
         return self.ready()
 
     def getState(self):
-        return "CS_EXECUTE" if self.ready() else "CS_HANGUP"
+        if not self.ready():
+            return "CS_HANGUP"
+        return "CS_EXCHANGE_MEDIA" if self._in_bridge else "CS_EXECUTE"
 
     def get_uuid(self):
         return self.uuid
@@ -242,6 +358,9 @@ class StubSession:
     def hangup(self, cause="normal_clearing"):
         if self.hangup_cause is None:
             self.hangup_cause = str(cause).upper()
+            fake = self._fake or FakeFreeSWITCH.current
+            if fake is not None and self.limits_held:
+                fake.limits.release(self)
             if self._hangup_hook is not None:
                 self._hangup_hook[0](self, "hangup", self._hangup_hook[1])
 
@@ -258,9 +377,31 @@ class StubSession:
             self._bridge(data or "")
         elif app == "hangup":
             self.hangup(data or "NORMAL_CLEARING")
+        elif app in ("limit", "limit_execute") and self.ready():
+            self._limit(app, data)
         elif app == "set" and data and "=" in data:
             name, value = data.split("=", 1)
             self.setVariable(name, value)
+
+    def _limit(self, app, data):
+        """mod_dptools' limit / limit_execute over the fake switch's FakeLimits."""
+        fake = self._fake or FakeFreeSWITCH.current
+        args = _limit_args(data, 6 if app == "limit_execute" else 7)
+        if args is None or fake is None or (app == "limit_execute" and len(args[5]) < 2):
+            return  # "USAGE: ..." in the log, nothing done
+        backend, realm, resource, max_calls, interval, rest = args
+        if not fake.limits.incr(self, backend, realm, resource, max_calls, interval):
+            if app == "limit":
+                target = rest[0] if rest else "limit_exceeded"
+                if target.startswith("!"):
+                    self.hangup(target[1:])
+                else:
+                    self.transfers.append(target)
+            return
+        if app == "limit_execute":
+            self.execute(rest[0], rest[1])
+            if self.getState() == "CS_EXECUTE":  # still in the dialplan: release now, else at hangup
+                fake.limits.release(self, backend, realm, resource)
 
     def _bridge(self, data):
         fake = self._fake or FakeFreeSWITCH.current
@@ -279,6 +420,7 @@ class StubSession:
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
             self._answered = True
+            self._in_bridge = self.stay_up
             self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
                                   bridge_hangup_cause="NORMAL_CLEARING",
                                   last_bridge_to="00000000-0000-4000-8000-%012x" % next(_LEG_NUMBERS))
