@@ -114,8 +114,9 @@ def test_failing_gateway_is_benched_then_probed_and_closed(switch, write_rules, 
     clock.now += 30  # cooldown over: the next call probes gw1, which has recovered
     assert "breaker half-open" in ctl.command("status " + path)
     assert dialled(call(path, "5551000")) == ["gw1"]
-    assert switch.log_lines("warning")[-1] == \
-        "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"
+    assert switch.log_lines("warning")[-2:] == [
+        "fsroute: gateway gw1 half-open: this call is the probe",
+        "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"]
     assert dialled(call(path, "5551000")) == ["gw1"]
 
 

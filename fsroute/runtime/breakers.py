@@ -8,7 +8,7 @@ one log line.
 
 import time
 
-from fsroute.core.breaker import CLOSED, FAILURE, NEUTRAL, SUCCESS, Breaker
+from fsroute.core.breaker import CLOSED, FAILURE, HALF_OPEN, NEUTRAL, SUCCESS, Breaker
 from .fslog import WARNING, log
 from .limits import AT_LIMIT, LIMIT_ERROR
 
@@ -54,7 +54,12 @@ class Breakers:
     def acquire(self, name):
         """What ``Breaker.acquire`` says (CLOSED for a gateway without a breaker; None: skip it)."""
         breaker = self._by_name.get(name)
-        return CLOSED if breaker is None else breaker.acquire(self.clock())
+        if breaker is None:
+            return CLOSED
+        taken = breaker.acquire(self.clock())
+        if taken == HALF_OPEN:
+            log(WARNING, "fsroute: gateway %s half-open: this call is the probe" % name)
+        return taken
 
     def record(self, name, cause, taken):
         """Account the attempt on ``name`` that ended with ``cause``; log a state change."""
