@@ -209,6 +209,8 @@ def test_max_calls_skips_a_full_gateway_then_all_busy_until_a_call_ends(switch, 
     assert calls[0].executed[0] == ("limit_execute",
                                      "hash fsroute fsroute.gw.gw1 2 bridge sofia/gateway/gw1/5551000")
     assert calls[2].variables["fsroute_skipped"] == "gw1:at_limit"
+    assert (calls[2].variables["fsroute_gateway"], calls[2].variables["fsroute_attempts"]) == ("gw2", "1")
+    assert "fsroute_gateway" not in calls[3].variables and "fsroute_attempts" not in calls[3].variables
     busy = calls[3]
     assert (busy.variables["fsroute_result"], busy.hangup_cause) == ("all_busy", "NORMAL_CIRCUIT_CONGESTION")
     assert "result=all_busy" in switch.log_lines("info")[-1]

@@ -173,6 +173,9 @@ def _attempt(call, rules, decision, gateway):
     cause = (session.getVariable("originate_disposition")
              or session.getVariable("originate_failed_cause") or "").upper()
     if not session.getVariable("originate_disposition") and app != "bridge" and session.ready():
+        # not dialled: the variables go back to the last real attempt
+        session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
+        session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
         return limits.refusal(rules, session)
     return cause
 
