@@ -333,3 +333,14 @@ routes: [{name: r, group: g}]
     for s in sessions:
         s.hangup()
     assert set(switch.limits.counts.values()) == {0}
+
+
+def test_a_full_last_candidate_keeps_the_last_real_attempts_cause(switch, write_rules, stub_session, call):
+    path = write_rules(LIMIT_RULES)
+    blocker = stub_session({"destination_number": "1"}, {"gw1": "NORMAL_TEMPORARY_FAILURE"}, stay_up=True)
+    route.handler(blocker, path)  # gw1 fails over to gw2, which stays up: gw2 is full
+    assert dialled(blocker) == ["gw1", "gw2"]
+    session = call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    assert dialled(session) == ["gw1"] and session.variables["fsroute_skipped"] == "gw2:at_limit"
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("failed", "NORMAL_TEMPORARY_FAILURE")
+    assert "(last cause NORMAL_TEMPORARY_FAILURE)" in switch.log_lines("info")[-1]

@@ -124,15 +124,15 @@ def _bridge(call, rules, decision, down_gateways, breakers):
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append((gateway, "benched"))
                 continue
-            cause = ""
+            ended = ""
             try:
-                cause = _attempt(call, rules, decision, gateway)
+                ended = _attempt(call, rules, decision, gateway)
             finally:  # also when the attempt raised: a probe slot must not stay taken
-                breakers.record(gateway, cause, taken)
-            if cause in (limits.AT_LIMIT, limits.LIMIT_ERROR):
-                call.skipped.append((gateway, cause.lower()))
-                cause = None
+                breakers.record(gateway, ended, taken)
+            if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
+                call.skipped.append((gateway, ended.lower()))
                 continue
+            cause = ended
             call.attempts.append((gateway, cause or "UNKNOWN"))
             if cause == "SUCCESS":
                 call.result = BRIDGED
@@ -147,7 +147,7 @@ def _bridge(call, rules, decision, down_gateways, breakers):
         session.setVariable("continue_on_fail", saved or "")
         if call.skipped:
             session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
-    if not call.attempts and any(why != "benched" for _, why in call.skipped):
+    if cause != CALLER_GONE and not call.attempts and any(why != "benched" for _, why in call.skipped):
         call.result = ALL_BUSY
         call.detail = "every gateway tried is at its limits%s" % (
             " or its limit backend failed" if ("limit_error" in (w for _, w in call.skipped)) else "")
