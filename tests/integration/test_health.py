@@ -2,6 +2,7 @@
 
 import os
 import signal
+import statistics
 import subprocess
 import time
 
@@ -15,7 +16,7 @@ BREAKER_RULES = """\
 version: 1
 defaults:
   status_ttl: 0.2
-  breaker: {failures: 3, window: 30, cooldown: 2, max_cooldown: 8}
+  breaker: {failures: 3, window: 30, cooldown: 5, max_cooldown: 20}
 groups:
   ordered:
     strategy: priority
@@ -31,14 +32,35 @@ def fields_of(switch, mark, result):
     return parse_line(line)
 
 
+def wait_for_log(switch, mark, text, timeout=5.0):
+    """Whether ``text`` shows up in the log after ``mark`` within ``timeout`` (calls log as they end)."""
+    deadline = time.monotonic() + timeout
+    while text not in switch.log_since(mark):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def eventually(read, want, timeout=5.0):
+    """``read()`` polled until it gives ``want`` (counts are released when channels are destroyed)."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while value != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
 def test_a_rejecting_gateway_is_benched_then_comes_back_after_the_cooldown(fs):
     fs.use_rules(BREAKER_RULES)
     gw2 = fs.gateways["gw2"]
     gw2.mode, gw2.reject_code = "reject", 503
     failing = [fs.call("5557%03d" % i) for i in range(3)]
+    benched_at = time.monotonic()
     assert [r.code for r in failing] == [200] * 3
     assert fs.invites() == {"gw1": 3, "gw2": 3, "gw3": 0, "gw4": 0}
-    assert "fsroute: gateway gw2 benched for 2s: 3 failures within 30s" in fs.switch.log_since(fs.log_mark)
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 benched for 5s: 3 failures within 30s")
     assert "breaker benched for" in fs.switch.api("python fsroute.ctl status")
 
     benched = [fs.call("5557%03d" % i) for i in range(3, 8)]
@@ -46,16 +68,17 @@ def test_a_rejecting_gateway_is_benched_then_comes_back_after_the_cooldown(fs):
     assert fs.invites() == {"gw1": 8, "gw2": 3, "gw3": 0, "gw4": 0}  # gw2 got no more INVITEs
     fields = fields_of(fs.switch, fs.log_mark, benched[-1])
     assert (fields["tried"], fields["skipped"]) == ("gw1:SUCCESS", "gw2:benched")
-    with_failover = float(fields_of(fs.switch, fs.log_mark, failing[-1])["ms"])
-    straight = float(fields["ms"])
-    print("\nsetup inside fsroute: failing over from gw2 %.1f ms, gw2 benched %.1f ms" % (with_failover, straight))
-    assert straight < with_failover
+    # a figure for docs/health.md, not a timing assertion: fsroute's time per call, hung up at answer
+    with_failover = statistics.median(float(fields_of(fs.switch, fs.log_mark, r)["ms"]) for r in failing)
+    straight = statistics.median(float(fields_of(fs.switch, fs.log_mark, r)["ms"]) for r in benched)
+    print("\nmedian time inside fsroute: failing over from gw2 %.1f ms, gw2 benched %.1f ms"
+          % (with_failover, straight))
 
     gw2.mode = "answer"  # it recovers; after the cooldown one probe call reaches it
-    time.sleep(2.2)
+    time.sleep(max(0.0, benched_at + 5.2 - time.monotonic()))
     probe = fs.call("5557100")
     assert probe.code == 200 and fs.invites()["gw2"] == 4
-    assert "fsroute: gateway gw2 closed: the probe call succeeded" in fs.switch.log_since(fs.log_mark)
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 closed: the probe call succeeded")
     assert fs.call("5557101").code == 200 and fs.invites() == {"gw1": 8, "gw2": 5, "gw3": 0, "gw4": 0}
 
 
@@ -94,8 +117,7 @@ def test_max_calls_holds_with_calls_that_stay_up(fs):
     assert fs.invites() == {"gw1": 3, "gw2": 2, "gw3": 0, "gw4": 0}
 
     assert [c.wait(15).code for c in held] == [200] * 5
-    time.sleep(0.5)  # the channels are destroyed after the BYE
-    assert fs.switch.api("limit_usage hash fsroute fsroute.gw.gw1") == "0"
+    assert eventually(lambda: fs.switch.api("limit_usage hash fsroute fsroute.gw.gw1"), "0") == "0"
     assert fs.call("5558101").code == 200 and fs.invites()["gw1"] == 4
 
 
@@ -205,8 +227,7 @@ def test_hiredis_one_limit_across_two_switches_and_redis_unreachable(fleet, gate
         assert (gateways["gw1"].invite_count(), gateways["gw2"].invite_count()) == (2, 1)
         assert fields_of(fs_b, mark, third)["skipped"] == "gw1:at_limit"
         assert [c.wait(15).code for c in held] == [200] * 2
-        time.sleep(0.5)
-        assert redis.cli("GET", "fleet.gw.gw1") == "0"  # released at hangup, by each switch
+        assert eventually(lambda: redis.cli("GET", "fleet.gw.gw1"), "0") == "0"  # released at hangup, by each switch
 
         redis.stop()  # Redis unreachable: gw1's count cannot be taken, so gw1 is not dialled
         mark = fs_a.log_mark()
