@@ -127,8 +127,9 @@ def _health(loaded, name):
     breaker = loaded.breakers.snapshot(name)
     if breaker is not None:
         state, left, recent = breaker
-        parts.append("breaker %s%s, %d recent failure%s" % (
-            state, " for %.0fs" % left if left is not None else "", recent, "" if recent == 1 else "s"))
+        until = " until %s (%.0fs)" % (time.strftime("%H:%M:%S", time.localtime(time.time() + left)), left) \
+            if left is not None else ""
+        parts.append("breaker %s%s, %d recent failure%s" % (state, until, recent, "" if recent == 1 else "s"))
     capacity = loaded.rules.settings_of(name).capacity
     if capacity.max_calls is not None:
         count = limits.usage(loaded.rules, name)

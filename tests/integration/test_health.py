@@ -61,7 +61,7 @@ def test_a_rejecting_gateway_is_benched_then_comes_back_after_the_cooldown(fs):
     assert [r.code for r in failing] == [200] * 3
     assert fs.invites() == {"gw1": 3, "gw2": 3, "gw3": 0, "gw4": 0}
     assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 benched for 5s: 3 failures within 30s")
-    assert "breaker benched for" in fs.switch.api("python fsroute.ctl status")
+    assert "breaker benched until" in fs.switch.api("python fsroute.ctl status")
 
     benched = [fs.call("5557%03d" % i) for i in range(3, 8)]
     assert [r.code for r in benched] == [200] * 5
