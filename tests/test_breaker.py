@@ -2,6 +2,8 @@
 
 import threading
 
+from hypothesis import given, settings, strategies as st
+
 from fsroute.core.breaker import BENCHED, CLOSED, FAILURE, HALF_OPEN, NEUTRAL, SUCCESS, Breaker
 from fsroute.core.model import BreakerSettings
 
@@ -108,3 +110,34 @@ def test_sixteen_threads_bench_once_and_let_one_probe_through():
         t.join()
     assert changes == ["benched for 30s: 100 failures within 10s"]
     assert probes == [HALF_OPEN]
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("wait"), st.floats(0.0, 40.0)),
+    st.tuples(st.just("acquire"), st.just(None)),
+    st.tuples(st.just("end"), st.sampled_from((SUCCESS, FAILURE, NEUTRAL))),
+), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(STEPS)
+def test_any_sequence_keeps_the_bounds(steps):
+    """However calls come and go: one probe at most, benches between cooldown and max_cooldown."""
+    b = Breaker(SETTINGS)
+    now, out = 0.0, []  # out: what acquire gave the calls still in progress
+    for op, arg in steps:
+        if op == "wait":
+            now += arg
+        elif op == "acquire":
+            taken = b.acquire(now)
+            if taken is not None:
+                out.append(taken)
+        elif out:
+            change = b.record(arg, now, out.pop(0))
+            if change is not None and change.startswith("benched for "):
+                seconds = float(change.split()[2].rstrip("s"))
+                assert SETTINGS.cooldown <= seconds <= SETTINGS.max_cooldown
+        assert out.count(HALF_OPEN) <= 1
+        state, left, recent = b.snapshot(now)
+        assert recent < SETTINGS.failures
+        assert left is None or 0 < left <= SETTINGS.max_cooldown
+        assert (state == CLOSED) == b.available(now) or state == HALF_OPEN
