@@ -121,6 +121,20 @@ def test_max_calls_holds_with_calls_that_stay_up(fs):
     assert fs.call("5558101").code == 200 and fs.invites()["gw1"] == 4
 
 
+def test_a_group_limit_nests_around_the_gateway_limits(fs):
+    fs.use_rules(LIMIT_RULES.replace("    strategy: priority\n", "    strategy: priority\n    max_calls: 2\n"))
+    held = [fs.caller().start_call("5561%03d" % i, hold=3.0) for i in range(2)]
+    deadline = time.monotonic() + 10
+    while sum(fs.invites().values()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fs.switch.api("limit_usage hash fsroute fsroute.group.ordered") == "2"
+    busy = fs.call("5561100")
+    assert busy.code == 503 and fs.invites() == {"gw1": 2, "gw2": 0, "gw3": 0, "gw4": 0}
+    assert fields_of(fs.switch, fs.log_mark, busy)["skipped"] == "gw1:at_limit,gw2:at_limit"
+    assert [c.wait(15).code for c in held] == [200] * 2
+    assert eventually(lambda: fs.switch.api("limit_usage hash fsroute fsroute.group.ordered"), "0") == "0"
+
+
 def test_max_cps_sends_the_excess_to_the_next_gateway(fs):
     fs.use_rules(LIMIT_RULES.replace("gw1: {max_calls: 3}", "gw1: {max_cps: '2/30'}"))
     results = [fs.call("5559%03d" % i) for i in range(4)]
