@@ -10,7 +10,6 @@ every rules file that calls have loaded (or the default one before any).
 import time
 
 from fsroute.runtime import gateways, limits
-from fsroute.runtime.health import Health
 from fsroute.core import router
 from fsroute.runtime.call import default_rules_path, describe
 from fsroute.core.model import RulesError
@@ -110,7 +109,7 @@ def test(path, destination, source=None, caller=None):
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy(), Health(loaded))
+                             loaded.selector.copy(), loaded.health)
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
              "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),

@@ -134,7 +134,7 @@ def test_any_sequence_keeps_the_bounds(steps):
         elif out:
             change = b.record(arg, now, out.pop(0))
             if change is not None and change.startswith("benched for "):
-                seconds = float(change.split()[2].rstrip("s"))
+                seconds = float(change.split()[2].rstrip("s:"))
                 assert SETTINGS.cooldown <= seconds <= SETTINGS.max_cooldown
         assert out.count(HALF_OPEN) <= 1
         state, left, recent = b.snapshot(now)

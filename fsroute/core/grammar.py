@@ -309,7 +309,7 @@ class Builder:
                 profile = self.string(body["profile"][1], what + " profile", NAME_RE)
                 if profile:
                     profiles[name] = profile
-            breaker = None
+            breaker = defaults.breaker
             if "breaker" in body:
                 breaker = self.breaker(body["breaker"][1], what + " breaker",
                                        defaults.breaker or BreakerSettings())

@@ -98,7 +98,7 @@ class Group(NamedTuple):
 
 
 class GatewaySettings(NamedTuple):
-    """What the rules say about one gateway beyond its profile."""
+    """What the rules say about one gateway beyond its profile (``breaker``: its own or the defaults')."""
     breaker: Optional[BreakerSettings] = None
     capacity: Capacity = Capacity()
 
@@ -137,15 +137,15 @@ class RuleSet:
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
         self.gateway_settings = MappingProxyType(dict(gateway_settings or {}))
+        self._default_settings = GatewaySettings(defaults.breaker)
 
     def profile_of(self, gateway):
         """The sofia profile whose gwlist reports ``gateway``."""
         return self.gateway_profiles.get(gateway, self.defaults.profile)
 
     def settings_of(self, gateway):
-        """The gateway's breaker and capacity (its own breaker, else the defaults' one)."""
-        own = self.gateway_settings.get(gateway, GatewaySettings())
-        return own if own.breaker is not None else own._replace(breaker=self.defaults.breaker)
+        """The gateway's breaker (the defaults' one unless it has its own) and capacity."""
+        return self.gateway_settings.get(gateway, self._default_settings)
 
     def gateway_names(self):
         """Every gateway the rules can dial."""

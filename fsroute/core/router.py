@@ -70,8 +70,8 @@ def decide(rules, get, down_gateways, selector, health=None):
     returns the set of DOWN gateway names, or None when unknown (then all are
     taken as up: FreeSWITCH refuses a really-down one and failover goes on);
     ``selector`` is the selection.Selector holding round-robin state;
-    ``health`` (optional) answers ``benched(name)``, ``last_resort(name)``
-    and ``calls(name)`` (active calls, for least_calls).
+    ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
+    ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -116,7 +116,7 @@ def _gateways(rules, route, get, destination, down_gateways, selector, health):
         members = group.members
     up = [m for m in members if is_up(m.name)]
     benched = []
-    if health is not None:
+    if health is not None and health.any_breaker:
         usable = [m for m in up if not health.benched(m.name)]
         benched = [m.name for m in up if m not in usable]
         up = usable or [m for m in up if health.last_resort(m.name)]

@@ -40,6 +40,7 @@ class Breakers:
                 continue
             old = carried.get(name)
             self._by_name[name] = old if old is not None and old.settings == settings else Breaker(settings)
+        self.any_breaker = bool(self._by_name)
 
     def benched(self, name):
         """True while ``name`` may not be picked (benched, or its probe is out)."""

@@ -10,7 +10,6 @@ import sys
 import time
 
 from . import gateways, limits
-from .health import Health
 from fsroute.core import router
 from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
@@ -84,7 +83,7 @@ def _route(call, loaded):
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
     states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, Health(loaded))
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector, loaded.health)
     call.detail = decision.detail
     call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
     if decision.route is not None:
@@ -170,9 +169,9 @@ def _attempt(call, rules, decision, gateway):
     session.setVariable("fsroute_gateway", gateway)
     session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
     session.execute(app, data)
-    cause = (session.getVariable("originate_disposition")
-             or session.getVariable("originate_failed_cause") or "").upper()
-    if not session.getVariable("originate_disposition") and app != "bridge" and session.ready():
+    disposition = session.getVariable("originate_disposition")
+    cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
+    if not disposition and app != "bridge" and session.ready():
         # not dialled: the variables go back to the last real attempt
         session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")

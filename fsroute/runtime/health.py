@@ -4,10 +4,11 @@ from . import limits
 
 
 class Health:
-    """The router's ``health`` for calls on ``loaded`` rules."""
+    """The router's ``health`` for calls on ``loaded`` rules (one per Loaded)."""
 
     def __init__(self, loaded):
         self._rules = loaded.rules
+        self.any_breaker = loaded.breakers.any_breaker
         self.benched = loaded.breakers.benched
         self.last_resort = loaded.breakers.last_resort
 

@@ -19,6 +19,7 @@ every switch of a fleet shares one count). Rate limits (``N/S``) count
 attempts in a window of S seconds and are not released at hangup.
 """
 
+from fsroute.core.model import Capacity
 from .fslog import WARNING, api, log
 
 AT_LIMIT, LIMIT_ERROR = "AT_LIMIT", "LIMIT_ERROR"
@@ -29,8 +30,14 @@ def resource(limits, kind, name, rate=False):
     return "%s.%s.%s%s" % (limits.realm, kind, name, ".cps" if rate else "")
 
 
+_UNLIMITED = Capacity()
+
+
 def _limits_of(rules, gateway, group):
     """[(resource, max spec)] of one attempt, outermost first; counter-only ("-") for least_calls."""
+    if rules.settings_of(gateway).capacity == _UNLIMITED and (
+            group is None or (group.capacity == _UNLIMITED and group.strategy != "least_calls")):
+        return []  # the common case, cheaply
     limits = rules.defaults.limits
     out = []
     for kind, name, capacity in (("group", group and group.name, group and group.capacity),
@@ -49,9 +56,12 @@ def _limits_of(rules, gateway, group):
 
 def dial_application(rules, gateway, group, dial_string):
     """(application, data) that bridges ``dial_string`` inside the attempt's limits."""
+    counted = _limits_of(rules, gateway, group)
+    if not counted:
+        return "bridge", dial_string
     data = "bridge %s" % dial_string
     limits = rules.defaults.limits
-    for name, spec in reversed(_limits_of(rules, gateway, group)):
+    for name, spec in reversed(counted):
         data = "limit_execute %s %s %s %s %s" % (limits.backend, limits.realm, name, spec, data)
     app, _, data = data.partition(" ")
     return app, data

@@ -25,6 +25,7 @@ import hashlib
 
 from fsroute.core import loader, model
 from .breakers import Breakers
+from .health import Health
 from .fslog import ERROR, INFO, log
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
@@ -38,6 +39,7 @@ class Loaded:
         self.loaded_at = time.time()
         self.selector = Selector(previous.selector if previous else None, ruleset.groups.values())
         self.breakers = Breakers(ruleset, previous.breakers if previous else None)
+        self.health = Health(self)
         self.results = Counter()
         self.routes = Counter()
         self._lock = threading.Lock()
