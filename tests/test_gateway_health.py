@@ -86,10 +86,10 @@ gateways:
 routes: [{name: r, gateway: gw1}]
 """, "r.yaml")
     assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:3:12: defaults.breaker: max_cooldown (10) is shorter than cooldown (60)",
         "r.yaml:3:23: defaults.breaker.failures must be a whole number from 1 to 1000",
         "r.yaml:3:71: defaults.breaker.last_resort must be true or false",
-        "r.yaml:3:12: defaults.breaker: max_cooldown (10) is shorter than cooldown (60)",
-        "r.yaml:4:21: defaults.limits.backend must be one of: hash, hiredis",
+        "r.yaml:4:21: defaults.limits: unknown backend 'redis' (did you mean 'hiredis'?)",
         "r.yaml:6:20: gateway 'gw1' max_calls must be a whole number from 1 to 1000000",
         "r.yaml:6:32: gateway 'gw1' max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'",
     ]

@@ -4,16 +4,23 @@ Every problem is reported as ``file:line:col: message``, all of them at
 once (up to a cap), so an operator fixes a file in one pass.
 """
 
+from __future__ import annotations
+
+import difflib
 import re
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
-                    BreakerSettings, Capacity, Defaults, GatewaySettings, Group, LimitSettings, Member,
-                    Problem, Route, RuleSet, RulesError)
-from .patterns import compile_route_regex
+from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
+                    BreakerSettings, Capacity, Defaults, GatewaySettings, Group, LimitSettings, Member, Problem,
+                    Route, RuleSet, RulesError)
+from .patterns import Regex, compile_route_regex
 from .text import one_line
-from .yamltree import MAP, SCALAR, SEQ
+from .yamltree import MAP, SCALAR, SEQ, Node
+
+# A mapping node read by Builder.mapping: {key: (key node, value node)}.
+Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
@@ -27,27 +34,54 @@ class _TooMany(Exception):
     pass
 
 
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
+
+
+def closest(word: object, choices: Iterable[object]) -> Optional[str]:
+    """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
+    close = closest(word, choices)
+    return " (did you mean '%s'?)" % close if close else ""
+
+
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
-    def __init__(self, filename):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems = []
+        self.problems: List[Problem] = []
+        # Names declared in the file, even when their body was refused: a
+        # reference to one is not reported again as "no group named ...".
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
 
     # -- reporting -------------------------------------------------------
-    def error(self, node, message):
+    def error(self, node: Optional[Node], message: str) -> None:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 
     # -- shapes ------------------------------------------------------------
-    def mapping(self, node, what, allowed=None, required=()):
-        """{key: (key node, value node)} for a mapping node, or None after reporting."""
+    def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
+                required: Iterable[str] = (), unknown: Optional[List[str]] = None) -> Optional[Fields]:
+        """{key: (key node, value node)} for a mapping node, or None after reporting.
+
+        Unknown keys are reported with the closest allowed one, and appended to
+        ``unknown`` when given; a required key that such a suggestion names is
+        not reported missing as well.
+        """
         if node is None or node.kind != MAP:
             self.error(node, "%s must be a mapping" % what)
             return None
-        out = {}
+        out: Fields = {}
+        suggested: Set[Optional[str]] = set()
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
                 self.error(key, "%s: keys must be plain strings" % what)
@@ -57,22 +91,28 @@ class Builder:
                            % (what, key.value, out[key.value][0].line))
                 continue
             if allowed is not None and key.value not in allowed:
-                self.error(key, "%s: unknown key '%s' (expected one of: %s)"
-                           % (what, key.value, ", ".join(allowed)))
+                close = closest(key.value, allowed)
+                suggested.add(close)
+                if unknown is not None:
+                    unknown.append(key.value)
+                self.error(key, "%s: unknown key '%s' (%s)" % (
+                    what, key.value, "did you mean '%s'?" % close if close
+                    else "expected one of: %s" % ", ".join(allowed)))
                 continue
             out[key.value] = (key, value)
         for name in required:
-            if name not in out:
+            if name not in out and name not in suggested:
                 self.error(node, "%s: missing required key '%s'" % (what, name))
         return out
 
-    def sequence(self, node, what):
+    def sequence(self, node: Node, what: str) -> List[Any]:
         if node.kind != SEQ:
             self.error(node, "%s must be a list" % what)
             return []
-        return node.value
+        items: List[Any] = node.value
+        return items
 
-    def string(self, node, what, pattern=None, hint=""):
+    def string(self, node: Node, what: str, pattern: Optional[Pattern[str]] = None, hint: str = "") -> Optional[str]:
         if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
             self.error(node, "%s must be a non-empty string" % what)
             return None
@@ -81,65 +121,81 @@ class Builder:
             return None
         return node.value
 
-    def integer(self, node, what, low, high):
+    def integer(self, node: Node, what: str, low: int, high: int) -> Optional[int]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
             return None
         return value
 
-    def seconds(self, node, what, low, high):
+    def seconds(self, node: Node, what: str, low: float, high: float) -> Optional[float]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
             return None
         return float(value)
 
-    def check_name(self, key, what):
+    def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
             return True
         self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
         return False
 
-    def cause(self, node, what):
+    def cause(self, node: Node, what: str) -> Optional[str]:
         name = self.string(node, what)
         if name is not None and name.upper() not in CAUSES:
             self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
             return None
         return name.upper() if name else None
 
-    def regex(self, node, what):
+    def regex(self, node: Node, what: str) -> Optional[Regex]:
         text = self.string(node, what)
         if text is None:
             return None
         try:
             return compile_route_regex(text)
         except re.error as exc:
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
             return None
         except RecursionError:  # sre's parser recurses per nested group (FreeSWITCH: ~240 frames)
             self.error(node, "%s: regex nests its groups too deeply" % what)
             return None
         except (OverflowError, ValueError, MemoryError) as exc:  # e.g. a{99999999999999999999}
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc))
             return None
 
     # -- sections ----------------------------------------------------------
-    def build(self, root, sha256):
+    def fold_route(self, item: Node) -> Optional[Route]:
+        """One route built as soon as yamltree has read it (its nodes are then freed).
+
+        Whether its acl and group exist is checked once the file is read; any
+        problem ends this pass (RereadForReport).
+        """
+        route = self.route(item, None, None)
+        if self.problems:
+            raise RereadForReport()
+        return route
+
+    def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:
+        """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
         try:
             ruleset = self._build(root, sha256)
         except _TooMany:
             ruleset = None
+        if folded and self.problems:
+            raise RereadForReport()
         if self.problems:
+            self.problems.sort(key=lambda p: (p.line, p.col))
             if len(self.problems) >= MAX_PROBLEMS:
                 last = self.problems[-1]
                 self.problems.append(Problem(self.filename, last.line, last.col,
                                              "too many problems; stopped after %d" % MAX_PROBLEMS))
             raise RulesError(self.problems)
+        assert ruleset is not None  # built whenever there was no problem
         return ruleset
 
-    def _build(self, root, sha256):
+    def _build(self, root: Optional[Node], sha256: str) -> Optional[RuleSet]:
         if root is None:
             self.error(None, "the rules file is empty")
             return None
@@ -160,8 +216,9 @@ class Builder:
         if "ingress_acl" in top:
             node = top["ingress_acl"][1]
             ingress = self.string(node, "ingress_acl")
-            if ingress is not None and ingress not in acls:
-                self.error(node, "ingress_acl: no acl named '%s'" % ingress)
+            if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
+                self.error(node, "ingress_acl: no acl named '%s'%s"
+                           % (ingress, did_you_mean(ingress, self.declared["acl"])))
         profiles, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top else ({}, {})
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
@@ -169,16 +226,18 @@ class Builder:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, settings)
 
-    def defaults(self, node):
+    def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
         if fields is None:
             return Defaults()
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in fields.items():
             what = "defaults." + key
             if key == "profile":
                 values[key] = self.string(value, what, NAME_RE)
-            elif key in ("status_ttl", "reload_check"):
+            elif key == "status_ttl":
+                values[key] = self.seconds(value, what, MIN_STATUS_TTL, 3600)
+            elif key == "reload_check":
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
@@ -195,7 +254,7 @@ class Builder:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
 
-    def action(self, node, what):
+    def action(self, node: Node, what: str) -> Optional[Action]:
         if node.kind == SCALAR and node.value == "continue":
             return Action(None)
         fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
@@ -205,12 +264,13 @@ class Builder:
         cause = self.cause(fields["hangup"][1], what + ".hangup")
         return Action(cause) if cause else None
 
-    def acls(self, node):
+    def acls(self, node: Node) -> Dict[str, Acl]:
         fields = self.mapping(node, "acls")
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "acl '%s'" % name
             self.check_name(key, what)
+            self.declared["acl"].add(name)
             body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
             if body is None:
                 continue
@@ -221,7 +281,7 @@ class Builder:
                     default_allow = default_node.value == "allow"
                 else:
                     self.error(default_node, "%s: default must be 'allow' or 'deny'" % what)
-            nodes = []
+            nodes, lines = [], []
             for item in self.sequence(body["nodes"][1], what + ".nodes") if "nodes" in body else ():
                 entry = self.mapping(item, what + " node ({allow: CIDR} or {deny: CIDR})",
                                      allowed=("allow", "deny"))
@@ -235,16 +295,17 @@ class Builder:
                 (verb, (_, cidr)), = entry.items()
                 try:
                     nodes.append((verb == "allow", parse_network(cidr.value if cidr.kind == SCALAR else None)))
+                    lines.append(item.line)
                 except ValueError as exc:
                     self.error(cidr, "%s: %s" % (what, exc))
             if default_allow is not None:
-                out[name] = Acl(name, default_allow, nodes)
+                out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def breaker(self, node, what, base):
+    def breaker(self, node: Node, what: str, base: BreakerSettings) -> BreakerSettings:
         """BreakerSettings: the keys given over ``base``."""
         fields = self.mapping(node, what, allowed=BreakerSettings._fields)
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in (fields or {}).items():
             if key == "failures":
                 values[key] = self.integer(value, what + "." + key, 1, 1000)
@@ -263,23 +324,26 @@ class Builder:
                        % (what, settings.max_cooldown, settings.cooldown))
         return settings
 
-    def limits(self, node, what):
+    def limits(self, node: Node, what: str) -> LimitSettings:
         fields = self.mapping(node, what, allowed=LimitSettings._fields)
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in (fields or {}).items():
             if key == "backend":
                 backend = value.value if value.kind == SCALAR else None
                 if backend in LIMIT_BACKENDS:
                     values[key] = backend
                 else:
-                    self.error(value, "%s.backend must be one of: %s" % (what, ", ".join(LIMIT_BACKENDS)))
+                    self.error(value, "%s: unknown backend %r%s" % (
+                        what, backend, did_you_mean(backend, LIMIT_BACKENDS)
+                        or " (expected one of: %s)" % ", ".join(LIMIT_BACKENDS)))
             else:
                 values[key] = self.string(value, what + "." + key, NAME_RE)
         return LimitSettings(**{k: v for k, v in values.items() if v is not None})
 
-    def capacity(self, body, what):
+    def capacity(self, body: Fields, what: str) -> Capacity:
         """Capacity from the ``max_calls`` / ``max_cps`` keys of ``body``."""
-        max_calls = max_cps = None
+        max_calls: Optional[int] = None
+        max_cps: Optional[Tuple[int, int]] = None
         if "max_calls" in body:
             max_calls = self.integer(body["max_calls"][1], what + " max_calls", 1, 1000000)
         if "max_cps" in body:
@@ -294,10 +358,11 @@ class Builder:
                 self.error(node, "%s max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'" % what)
         return Capacity(max_calls, max_cps)
 
-    def gateways(self, node, defaults):
+    def gateways(self, node: Node, defaults: Defaults) -> Tuple[Dict[str, str], Dict[str, GatewaySettings]]:
         """({name: profile}, {name: GatewaySettings}) of the gateways section."""
         fields = self.mapping(node, "gateways")
-        profiles, settings = {}, {}
+        profiles: Dict[str, str] = {}
+        settings: Dict[str, GatewaySettings] = {}
         for name, (key, value) in (fields or {}).items():
             what = "gateway '%s'" % name
             if not self.check_name(key, what):
@@ -316,25 +381,27 @@ class Builder:
             settings[name] = GatewaySettings(breaker, self.capacity(body, what))
         return profiles, settings
 
-    def groups(self, node):
+    def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "group '%s'" % name
             self.check_name(key, what)
+            self.declared["group"].add(name)
             body = self.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps"),
                                 required=("gateways",))
             if body is None:
                 continue
-            strategy = "weighted_round_robin"
+            strategy: Optional[str] = "weighted_round_robin"
             if "strategy" in body:
                 strategy_node = body["strategy"][1]
                 strategy = strategy_node.value if strategy_node.kind == SCALAR else None
                 if strategy not in STRATEGIES:
-                    self.error(strategy_node, "%s: unknown strategy %r (expected one of: %s)"
-                               % (what, strategy, ", ".join(STRATEGIES)))
+                    close = did_you_mean(strategy, STRATEGIES)
+                    self.error(strategy_node, "%s: unknown strategy %r%s" % (
+                        what, strategy, close or " (expected one of: %s)" % ", ".join(STRATEGIES)))
             members = []
-            seen = {}
+            seen: Dict[str, int] = {}
             items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
             if "gateways" in body and not items:
                 self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
@@ -352,7 +419,7 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members), self.capacity(body, what))
         return out
 
-    def member(self, item, what):
+    def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
             return Member(name, 1) if name else None
@@ -361,15 +428,22 @@ class Builder:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
-        weight = 1
+        weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node, acls, groups):
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
+            if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
+                if item.name in names or item.acl not in acls and item.acl is not None \
+                        or item.group not in groups and item.group is not None:
+                    raise RereadForReport()
+                names[item.name] = item.line
+                out.append(item)
+                continue
             route = self.route(item, acls, groups)
             if route is None:
                 continue
@@ -380,9 +454,11 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item, acls, groups):
-        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
-                            required=("name",))
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
+              ) -> Optional[Route]:
+        unknown: List[str] = []
+        body = self.mapping(item, _route_label(item), unknown=unknown,
+                            allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
@@ -390,7 +466,7 @@ class Builder:
             self.error(body["name"][1], "route name must be one printable line of at most 128 "
                        "characters, without '\"' (it goes into log lines and channel variables)")
             name = None
-        what = "route '%s'" % name
+        what = "route '%s'" % name if name is not None else "the route"
         dest, conditions = None, []
         if "match" in body:
             match = self.mapping(body["match"][1], what + " match") or {}
@@ -410,10 +486,11 @@ class Builder:
         acl = None
         if "acl" in body:
             acl = self.string(body["acl"][1], what + " acl")
-            if acl is not None and acl not in acls:
-                self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
+            if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
+                self.error(body["acl"][1], "%s: no acl named '%s'%s"
+                           % (what, acl, did_you_mean(acl, self.declared["acl"])))
         targets = [k for k in ("gateway", "group") if k in body]
-        if len(targets) != 1:
+        if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
             self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
                        % (what, " and ".join(targets) if targets else "neither"))
         gateway = group = None
@@ -422,13 +499,15 @@ class Builder:
                                   " (letters, digits, '_', '.', '-')")
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
-            if group is not None and group not in groups:
-                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
 
-    def template(self, node, what, dest):
+    def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)
@@ -453,3 +532,13 @@ class Builder:
                 return None
             parts.append(index)
         return tuple(parts)
+
+
+def _route_label(item: Node) -> str:
+    """"route 'NAME'" when the route's mapping has a usable name, for its shape problems; else "a route"."""
+    if item.kind == MAP:
+        for key, value in item.pairs():
+            if key.value == "name" and value.kind == SCALAR and isinstance(value.value, str) \
+                    and value.value and value.value.isprintable() and len(value.value) <= 128:
+                return "route '%s'" % value.value
+    return "a route"

@@ -6,9 +6,13 @@ on the old rules; a changed or new one starts closed. Every state change is
 one log line.
 """
 
+from __future__ import annotations
+
 import time
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
 from fsroute.core.breaker import CLOSED, FAILURE, HALF_OPEN, NEUTRAL, SUCCESS, Breaker
+from fsroute.core.model import RuleSet
 from .fslog import WARNING, log
 from .limits import AT_LIMIT, LIMIT_ERROR
 
@@ -16,7 +20,7 @@ from .limits import AT_LIMIT, LIMIT_ERROR
 _NEUTRAL = frozenset(("", "UNKNOWN", "ORIGINATOR_CANCEL", AT_LIMIT, LIMIT_ERROR))
 
 
-def outcome_of(cause, failover_on):
+def outcome_of(cause: str, failover_on: FrozenSet[str]) -> str:
     """What an attempt ending with ``cause`` says about the gateway."""
     if cause in _NEUTRAL:
         return NEUTRAL
@@ -26,14 +30,17 @@ def outcome_of(cause, failover_on):
 class Breakers:
     """{gateway: Breaker} for the gateways that have breaker settings.
 
-    ``clock`` (seconds, monotonic) is injectable and carried over to the next reload's Breakers.
+    ``clock`` (seconds, monotonic) is injectable; a reload's Breakers keeps the clock of the
+    ones before it, so breakers carried over stay on the time they were benched by.
     """
 
-    def __init__(self, rules, previous=None, clock=None):
-        self.clock = clock or (previous.clock if previous is not None else time.monotonic)
+    def __init__(self, rules: RuleSet, previous: Optional[Breakers] = None,
+                 clock: Optional[Callable[[], float]] = None) -> None:
+        self.clock: Callable[[], float] = (previous.clock if previous is not None
+                                           else clock or time.monotonic)
         self._failover_on = rules.defaults.failover_on
         carried = previous._by_name if previous is not None else {}
-        self._by_name = {}
+        self._by_name: Dict[str, Breaker] = {}
         for name in sorted(rules.gateway_names()):
             settings = rules.settings_of(name).breaker
             if settings is None:
@@ -42,17 +49,17 @@ class Breakers:
             self._by_name[name] = old if old is not None and old.settings == settings else Breaker(settings)
         self.any_breaker = bool(self._by_name)
 
-    def benched(self, name):
+    def benched(self, name: str) -> bool:
         """True while ``name`` may not be picked (benched, or its probe is out)."""
         breaker = self._by_name.get(name)
         return breaker is not None and not breaker.available(self.clock())
 
-    def last_resort(self, name):
+    def last_resort(self, name: str) -> bool:
         """Whether ``name`` may still be tried when every gateway of a route is benched."""
         breaker = self._by_name.get(name)
         return breaker is not None and breaker.settings.last_resort
 
-    def acquire(self, name):
+    def acquire(self, name: str) -> Optional[str]:
         """What ``Breaker.acquire`` says (CLOSED for a gateway without a breaker; None: skip it)."""
         breaker = self._by_name.get(name)
         if breaker is None:
@@ -62,7 +69,7 @@ class Breakers:
             log(WARNING, "fsroute: gateway %s half-open: this call is the probe" % name)
         return taken
 
-    def record(self, name, cause, taken):
+    def record(self, name: str, cause: str, taken: Optional[str]) -> None:
         """Account the attempt on ``name`` that ended with ``cause``; log a state change."""
         breaker = self._by_name.get(name)
         if breaker is None or taken is None:
@@ -71,7 +78,7 @@ class Breakers:
         if change is not None:
             log(WARNING, "fsroute: gateway %s %s (last cause %s)" % (name, change, cause))
 
-    def snapshot(self, name):
+    def snapshot(self, name: str) -> Optional[Tuple[str, Optional[float], int]]:
         """(state, seconds left benched or None, recent failures), or None without a breaker."""
         breaker = self._by_name.get(name)
         return None if breaker is None else breaker.snapshot(self.clock())

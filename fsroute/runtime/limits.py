@@ -19,13 +19,17 @@ every switch of a fleet shares one count). Rate limits (``N/S``) count
 attempts in a window of S seconds and are not released at hangup.
 """
 
-from fsroute.core.model import Capacity
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Tuple, Union
+
+from fsroute.core.model import Capacity, Group, LimitSettings, RuleSet
 from .fslog import WARNING, api, log
 
 AT_LIMIT, LIMIT_ERROR = "AT_LIMIT", "LIMIT_ERROR"
 
 
-def resource(limits, kind, name, rate=False):
+def resource(limits: LimitSettings, kind: str, name: str, rate: bool = False) -> str:
     """The limit resource of gateway or group ``name`` (``kind``: "gw" or "group")."""
     return "%s.%s.%s%s" % (limits.realm, kind, name, ".cps" if rate else "")
 
@@ -33,18 +37,19 @@ def resource(limits, kind, name, rate=False):
 _UNLIMITED = Capacity()
 
 
-def _limits_of(rules, gateway, group):
+def _limits_of(rules: RuleSet, gateway: str, group: Optional[Group]) -> List[Tuple[str, str]]:
     """[(resource, max spec)] of one attempt, outermost first; counter-only ("-") for least_calls."""
     if rules.settings_of(gateway).capacity == _UNLIMITED and (
             group is None or (group.capacity == _UNLIMITED and group.strategy != "least_calls")):
         return []  # the common case, cheaply
     limits = rules.defaults.limits
-    out = []
-    for kind, name, capacity in (("group", group and group.name, group and group.capacity),
-                                 ("gw", gateway, rules.settings_of(gateway).capacity)):
-        if capacity is None:
-            continue
-        calls = capacity.max_calls
+    out: List[Tuple[str, str]] = []
+    counted: List[Tuple[str, str, Capacity]] = []
+    if group is not None:
+        counted.append(("group", group.name, group.capacity))
+    counted.append(("gw", gateway, rules.settings_of(gateway).capacity))
+    for kind, name, capacity in counted:
+        calls: Union[int, str, None] = capacity.max_calls
         if calls is None and kind == "gw" and group is not None and group.strategy == "least_calls":
             calls = "-"  # count without a maximum: least_calls reads the count
         if calls is not None:
@@ -54,7 +59,7 @@ def _limits_of(rules, gateway, group):
     return out
 
 
-def dial_application(rules, gateway, group, dial_string):
+def dial_application(rules: RuleSet, gateway: str, group: Optional[Group], dial_string: str) -> Tuple[str, str]:
     """(application, data) that bridges ``dial_string`` inside the attempt's limits."""
     counted = _limits_of(rules, gateway, group)
     if not counted:
@@ -67,7 +72,7 @@ def dial_application(rules, gateway, group, dial_string):
     return app, data
 
 
-def refusal(rules, session):
+def refusal(rules: RuleSet, session: Any) -> str:
     """After an attempt whose bridge did not run: AT_LIMIT, or LIMIT_ERROR when the backend failed.
 
     mod_hiredis sets ``hiredis_limit_exceeded`` when a count is over its
@@ -79,13 +84,13 @@ def refusal(rules, session):
     return AT_LIMIT
 
 
-def usage(rules, gateway, run_api=api):
+def usage(rules: RuleSet, gateway: str, run_api: Callable[[str], object] = api) -> Optional[int]:
     """The gateway's current concurrent count (``limit_usage``), or None when it cannot be read."""
     limits = rules.defaults.limits
     command = "limit_usage %s %s %s" % (limits.backend, limits.realm, resource(limits, "gw", gateway))
     try:
         answer = run_api(command)
-        count = int((answer or "").strip())
+        count = int(answer.strip() if isinstance(answer, str) else "")
     except Exception as exc:  # the API is outside our control
         log(WARNING, "fsroute: %r failed: %s" % (command, exc))
         return None

@@ -15,7 +15,7 @@ from .harness.switch import SwitchError, fsroute_lines, parse_line
 BREAKER_RULES = """\
 version: 1
 defaults:
-  status_ttl: 0.2
+  status_ttl: 0.5
   breaker: {failures: 3, window: 30, cooldown: 5, max_cooldown: 20}
 groups:
   ordered:
@@ -84,7 +84,7 @@ def test_a_rejecting_gateway_is_benched_then_comes_back_after_the_cooldown(fs):
 
 LIMIT_RULES = """\
 version: 1
-defaults: {status_ttl: 0.2}
+defaults: {status_ttl: 0.5}
 gateways:
   gw1: {max_calls: 3}
   gw2: {max_calls: 2}
@@ -164,7 +164,7 @@ HIREDIS_CONF = """\
 FLEET_RULES = """\
 version: 1
 defaults:
-  status_ttl: 0.2
+  status_ttl: 0.5
   limits: {backend: hiredis, realm: fleet}
 gateways:
   gw1: {max_calls: 2}
