@@ -20,7 +20,11 @@ directory and prints one table:
   (what ``pip install`` leaves behind);
 - cold ``fsroute.core.loader.load`` of the 100,000-route file: time, peak RSS
   and the resident memory kept per route, each in a fresh subprocess;
-- ``Selector.order`` alone for each strategy (groups of 2 to 4 gateways).
+- ``Selector.order`` alone for each strategy (groups of 2 to 4 gateways);
+- observability: the handler with metrics and the fsroute::route event on
+  and off (interleaved rounds), a traced call, and the parts alone (event
+  fire under the fake switch, metrics update, one metrics page). The
+  event's cost inside a real FreeSWITCH: benchmarks/observability_fs.py.
 
 Times are per call, measured with time.perf_counter_ns and the garbage
 collector off; p50 and p99 are nearest-rank percentiles over ``n`` samples.
@@ -50,7 +54,7 @@ if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
 import fsroute  # noqa: E402
 import fsroute.route  # noqa: E402
 from fsroute.core import router  # noqa: E402
-from fsroute.core.model import Group, Member# noqa: E402
+from fsroute.core.model import Group, Member, Outcome  # noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
 from fsroute.runtime.store import store_for  # noqa: E402
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state  # noqa: E402
@@ -516,6 +520,59 @@ def bench_selection(table, counts):
         table.add("Selector.order %s (2-4 gws)" % strategy, None, samples)
 
 
+def bench_observability(table, path, prefixes, fake, counts):
+    """What events and metrics add to a call: the handler with them on and off, rounds interleaved."""
+    from fsroute.runtime import call as call_module, events, metrics, scrape
+    rng = random.Random(SEED)
+    numbers = late_numbers(prefixes, rng)
+    variables = [call_variables(number, rng) for number, _ in numbers]
+    traced = [dict(v, fsroute_trace="true") for v in variables]
+    handler = fsroute.route.handler
+    for v in variables:
+        handler(StubSession(v, fake=fake), path)
+
+    def new_call(i, variables=variables):
+        if i % 512 == 0:
+            del fake.logs[:], fake.events[:]  # the fake keeps every log line and event
+        return StubSession(variables[i % len(variables)], fake=fake), path
+
+    observe = call_module._observe
+    samples = {"on": [], "off": []}
+    rounds = 4
+    for _ in range(rounds):
+        for mode in ("on", "off"):
+            call_module._observe = observe if mode == "on" else (lambda call: None)
+            try:
+                samples[mode] += measure(handler, new_call, counts["handler"] // rounds, counts["budget"] / rounds)
+            finally:
+                call_module._observe = observe
+    progress("observability: handler with events and metrics on/off")
+    on = table.add("handler, events+metrics on", len(prefixes) + 2, samples["on"])
+    off = table.add("handler, events+metrics off", len(prefixes) + 2, samples["off"])
+    table.add("  overhead of events+metrics", len(prefixes) + 2, unit="us", p50=on - off)
+    progress("observability: traced call")
+    table.add("handler, fsroute_trace=true", len(prefixes) + 2,
+              measure(handler, lambda i: new_call(i, traced), counts["handler"] // 4, counts["budget"]))
+    session = StubSession(variables[0], bridge_outcomes={GATEWAYS[0]: "SERVICE_UNAVAILABLE"}, fake=fake)
+    record = call_module._Call(session)
+    record.result, record.route, record.number, record.sha = Outcome.BRIDGED, "r", "1001", "0123456789ab"
+    record.attempts = [(GATEWAYS[0], "SERVICE_UNAVAILABLE", 0.01), (GATEWAYS[1], "SUCCESS", 5.0)]
+    record.decision_seconds = 0.00002
+    headers = events.route_headers(record)
+
+    def fire(i):
+        if i % 512 == 0:
+            del fake.events[:]
+        return events.ROUTE, headers
+    progress("observability: parts alone")
+    table.add("events.fire (fake switch), 2 attempts", None, measure(events.fire, fire, counts["decide"], counts["budget"]))
+    table.add("events.route_headers, 2 attempts", None,
+              measure(events.route_headers, lambda i: (record,), counts["decide"], counts["budget"]))
+    table.add("metrics.record_call, 2 attempts", None,
+              measure(metrics.record_call, lambda i: (record,), counts["decide"], counts["budget"]))
+    table.add("metrics page (scrape.text)", None, measure(scrape.text, lambda i: (), 200, counts["budget"]))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few iterations (a smoke test, not figures)")
@@ -546,6 +603,8 @@ def main(argv=None):
             for size in SIZES:
                 bench_size(table, size, paths[size], prefixes[size], fake, counts)
                 reset_state()  # drop the loaded rules before the next size
+            bench_observability(table, paths[SIZES[0]], prefixes[SIZES[0]], fake, counts)
+            reset_state()
             bench_reload(table, counts, tmp)
             bench_selection(table, counts)
             table.rows.extend(cold.rows)

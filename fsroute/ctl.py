@@ -3,7 +3,7 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
+``test <destination> [<source-ip> [<caller>]]``, ``metrics`` (Prometheus text). Without RULES, reload and
 status act on every rules file that calls have loaded (or the default one
 before any); test uses the first of them.
 """
@@ -19,11 +19,12 @@ from fsroute.core.explain import explain
 from fsroute.core.model import Outcome, RulesError
 from fsroute.runtime import limits
 from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import Loaded, loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
+         "test <destination> [<source-ip> [<caller>]] | metrics  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first)\n")
 
 
@@ -49,6 +50,8 @@ def command(args: Optional[str]) -> str:
         return "".join(action(path) for path in (rest or _known_paths()))
     if verb == "test" and 1 <= len(rest) <= 3:
         return test(_known_paths()[0], *rest)
+    if verb == "metrics" and not rest:
+        return scrape.text()
     return USAGE
 
 

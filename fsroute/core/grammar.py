@@ -7,6 +7,7 @@ once (up to a cap), so an operator fixes a file in one pass.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
@@ -28,6 +29,7 @@ MAX_PROBLEMS = 50
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
 _RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
+_LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
 class _TooMany(Exception):
@@ -134,6 +136,37 @@ class Builder:
             self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
             return None
         return float(value)
+
+    def boolean(self, node: Node, what: str) -> Optional[bool]:
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        value: bool = node.value
+        return value
+
+    def listen_address(self, node: Node, what: str) -> Optional[Tuple[str, int]]:
+        """(host, port) of HOST:PORT or [V6]:PORT on loopback only: the endpoint has no authentication."""
+        text = self.string(node, what)
+        found = _LISTEN_RE.match(text) if text is not None else None
+        if found is None:
+            if text is not None:
+                self.error(node, "%s must be HOST:PORT, e.g. 127.0.0.1:9466 or [::1]:9466" % what)
+            return None
+        host, port = found.group(1) or found.group(2), int(found.group(3))
+        try:
+            address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+        except ValueError:
+            self.error(node, "%s: %r is not an IP address" % (what, host))
+            return None
+        if not address.is_loopback:
+            self.error(node, "%s: %s is not a loopback address; the metrics endpoint has no authentication, "
+                       "so fsroute serves it on 127.0.0.0/8 or ::1 only (scrape it through a proxy, or use "
+                       "'python fsroute.ctl metrics' with a textfile collector)" % (what, address))
+            return None
+        if not 1 <= port <= 65535:
+            self.error(node, "%s: port must be from 1 to 65535" % what)
+            return None
+        return (str(address), port)
 
     def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
@@ -243,6 +276,10 @@ class Builder:
                 values[key] = self.seconds(value, what, 0.01, 30)
             elif key == "max_attempts":
                 values[key] = self.integer(value, what, 1, 20)
+            elif key == "metrics_listen":
+                values[key] = self.listen_address(value, what)
+            elif key == "events":
+                values[key] = self.boolean(value, what)
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)

@@ -110,6 +110,8 @@ class Defaults(NamedTuple):
     on_all_busy: Action = Action("NORMAL_CIRCUIT_CONGESTION")
     breaker: Optional[BreakerSettings] = None  # None: no breaker unless a gateway asks for one
     limits: LimitSettings = LimitSettings()
+    metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
+    events: bool = True  # fire the fsroute::route event per call
 
 
 CONTINUE = Action(None)

@@ -15,12 +15,15 @@ from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
-from . import limits
+from . import events, limits, metrics, trace
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
 from .store import Loaded, store_for
 
 CALLER_GONE = "ORIGINATOR_CANCEL"
+
+# One bridge attempt: (gateway, outcome cause, seconds the bridge ran).
+Attempt = Tuple[str, str, float]
 
 
 class _Call:
@@ -33,11 +36,22 @@ class _Call:
         self.result: Optional[Outcome] = None
         self.route: Optional[str] = None
         self.number: Optional[str] = None
-        self.attempts: List[Tuple[str, str]] = []  # (gateway, outcome)
+        self.attempts: List[Attempt] = []
         self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
+        self.rules: Optional[RuleSet] = None
+        self.decision: Optional[Decision] = None
+        self.decision_seconds: Optional[float] = None
+        self.source: Optional[str] = None
+        self.traced = False
+
+    def final_cause(self) -> str:
+        """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""
+        if self.result is Outcome.BRIDGED:
+            return "SUCCESS"
+        return self.hangup_cause or (self.attempts[-1][1] if self.attempts else "NONE")
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -59,18 +73,43 @@ def route_with(session: Any, current: Callable[[], Loaded]) -> None:
         if call.result is not None:
             loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
+        if call.traced:
+            trace.outcome(call)
     except Exception:
         pass  # the call is routed; a failing log must not undo that
+    if loaded.observed:
+        _observe(call)
+
+
+def _observe(call: _Call) -> None:
+    """Metrics and the fsroute::route event of a finished call; never raises."""
+    try:
+        metrics.record_call(call)
+    except Exception:
+        pass
+    try:
+        if call.rules is None or call.rules.defaults.events:
+            events.fire(events.ROUTE, events.route_headers(call))
+    except Exception:
+        pass
 
 
 def _route(call: _Call, loaded: Loaded) -> None:
     rules = loaded.rules
     session = call.session
     call.sha = rules.sha
+    call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
+    call.source = router.source_address(session.getVariable)
+    began = time.perf_counter()
     decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, loaded.health)
+    call.decision_seconds = time.perf_counter() - began
+    call.decision = decision
     call.detail = decision.detail
     call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
+    call.traced = trace.wanted(session)
+    if call.traced:
+        trace.decision(call, rules, loaded.gateways)
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
@@ -102,21 +141,30 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 cause = CALLER_GONE
                 break
             if call.attempts and not loaded.is_up(gateway):
+                if call.traced:
+                    trace.skipped(call, gateway)
                 continue
             taken = breakers.acquire(gateway)
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append((gateway, "benched"))
+                if call.traced:
+                    trace.skipped(call, gateway, "benched by its breaker")
                 continue
-            ended = ""
+            ended, ran = "", 0.0
             try:
-                ended = _attempt(call, rules, decision, gateway)
+                ended, ran = _attempt(call, rules, decision, gateway)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 breakers.record(gateway, ended, taken)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
                 call.skipped.append((gateway, ended.lower()))
+                if call.traced:
+                    trace.skipped(call, gateway, "at its limits" if ended == limits.AT_LIMIT
+                                  else "its limit backend failed")
                 continue
             cause = ended
-            call.attempts.append((gateway, cause or "UNKNOWN"))
+            call.attempts.append((gateway, cause or "UNKNOWN", ran))
+            if call.traced:
+                trace.attempt(call, decision.number, rules.defaults.failover_on)
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", Outcome.BRIDGED.value)
@@ -139,8 +187,9 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> str:
-    """Bridge to ``gateway`` inside its limits; the cause, or AT_LIMIT / LIMIT_ERROR when not dialled."""
+def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> Tuple[str, float]:
+    """Bridge to ``gateway`` inside its limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled;
+    seconds the bridge application ran)."""
     session = call.session
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
     group = rules.groups.get(decision.route.group) if decision.route.group else None
@@ -151,15 +200,17 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> s
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
     session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+    began = time.perf_counter()
     session.execute(app, data)
+    ran = time.perf_counter() - began
     disposition = session.getVariable("originate_disposition")
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
     if not disposition and app != "bridge" and session.ready():
         # not dialled: the variables go back to the last real attempt
         session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
-        return limits.refusal(rules, session)
-    return cause
+        return limits.refusal(rules, session), ran
+    return cause, ran
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
@@ -191,6 +242,8 @@ def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
             loaded.count(Outcome.ERROR, None)
     except Exception:
         pass
+    if loaded is None or loaded.observed:
+        _observe(call)
 
 
 def _uuid(session: Any) -> str:
@@ -212,7 +265,7 @@ def _uuid(session: Any) -> str:
 
 
 def _log_line(call: _Call) -> str:
-    tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
     if call.skipped:
         tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"

@@ -53,7 +53,7 @@ class Simulation:
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-        loaded = Loaded(rules)
+        loaded = Loaded(rules, observed=False)  # simulated calls stay out of the switch's metrics and events
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
