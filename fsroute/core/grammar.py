@@ -12,12 +12,14 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
+from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
                     BreakerSettings, Capacity, Defaults, GatewaySettings, Group, LimitSettings, Member, Problem,
                     Route, RuleSet, RulesError)
 from .patterns import Regex, compile_route_regex
 from .text import one_line
+from .timespec import TimeSpec
 from .yamltree import MAP, SCALAR, SEQ, Node
 
 # A mapping node read by Builder.mapping: {key: (key node, value node)}.
@@ -25,6 +27,9 @@ Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
+
+# A route's time conditions (calendars.py); a route with any of them is built once the file is read.
+TIME_KEYS = ("time", "when", "unless")
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
@@ -59,9 +64,11 @@ class Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: List[Problem] = []
+        self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
         self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
+        self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -69,6 +76,10 @@ class Builder:
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
+
+    def warn(self, node: Node, message: str) -> None:
+        """A problem that does not stop the file from loading (``fsroute check`` shows it)."""
+        self.warnings.append(Problem(self.filename, node.line, node.col, "warning: " + one_line(message, 400)))
 
     # -- shapes ------------------------------------------------------------
     def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
@@ -199,12 +210,16 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def fold_route(self, item: Node) -> Optional[Route]:
+    def fold_route(self, item: Node) -> Union[Route, Node, None]:
         """One route built as soon as yamltree has read it (its nodes are then freed).
 
         Whether its acl and group exist is checked once the file is read; any
-        problem ends this pass (RereadForReport).
+        problem ends this pass (RereadForReport). A route with time conditions
+        is kept as its nodes and built with the whole file, once the defaults'
+        tz and the calendars it may name have been read.
         """
+        if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
+            return item
         route = self.route(item, None, None)
         if self.problems:
             raise RereadForReport()
@@ -234,7 +249,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "routes"),
+                                    "groups", "calendars", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -254,10 +269,14 @@ class Builder:
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
         profiles, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top else ({}, {})
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        self.timing = TimeGrammar(self, zone_of(defaults.tz))
+        if "calendars" in top:
+            self.timing.read_calendars(top["calendars"][1])
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, settings)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings,
+                       gateway_settings=settings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -274,6 +293,8 @@ class Builder:
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "tz":
+                values[key] = value.value if read_zone(self, value, what)[1] else None
             elif key == "max_attempts":
                 values[key] = self.integer(value, what, 1, 20)
             elif key == "metrics_listen":
@@ -495,7 +516,8 @@ class Builder:
               ) -> Optional[Route]:
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
-                            allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
+                            allowed=("name", "match", "number", "acl", "gateway", "group") + TIME_KEYS,
+                            required=("name",))
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
@@ -540,9 +562,18 @@ class Builder:
                     and group not in self.declared["group"]:
                 self.error(body["group"][1], "%s: no group named '%s'%s"
                            % (what, group, did_you_mean(group, self.declared["group"])))
+        when: Tuple[TimeSpec, ...] = ()
+        unless: Tuple[TimeSpec, ...] = ()
+        if self.timing is not None:  # None only in fold_route, which leaves timed routes for later
+            when = self.timing.named(body["when"][1], what + " when") if "when" in body else ()
+            unless = self.timing.named(body["unless"][1], what + " unless") if "unless" in body else ()
+            if "time" in body:
+                spec = self.timing.spec(body["time"][1], what + " time")
+                when += (spec,) if spec is not None else ()
+            self.timing.check_route(item, what, when, unless)
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, when, unless)
 
     def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None

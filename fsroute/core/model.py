@@ -10,11 +10,13 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
 
+from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
 
 if TYPE_CHECKING:
     from .acl import Acl
+    from .timespec import TimeSpec
     from .patterns import Regex
 
 
@@ -60,7 +62,8 @@ class Action(NamedTuple):
 
 class BreakerSettings(NamedTuple):
     """When a gateway is benched: ``failures`` failover causes within ``window`` s bench it for ``cooldown`` s,
-    doubled after each failed probe up to ``max_cooldown``; ``last_resort`` tries benched ones when nothing else is left."""
+    doubled after each failed probe up to ``max_cooldown``; ``last_resort`` tries benched ones when nothing
+    else is left."""
     failures: int = 5
     window: float = 30.0
     cooldown: float = 30.0
@@ -112,6 +115,7 @@ class Defaults(NamedTuple):
     limits: LimitSettings = LimitSettings()
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
     events: bool = True  # fire the fsroute::route event per call
+    tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
 
 
 CONTINUE = Action(None)
@@ -166,6 +170,8 @@ class Route(NamedTuple):
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
+    unless: Tuple[TimeSpec, ...] = ()  # none may hold
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -181,6 +187,7 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
+                 warnings: Iterable[Problem] = (),
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
         self.path = path
         self.sha256 = sha256
@@ -194,6 +201,9 @@ class RuleSet:
         self.index = RouteIndex(self.routes)
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
+        self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
+        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""

@@ -16,6 +16,7 @@ from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
 from . import events, limits, metrics, trace
+from fsroute.core.timespec import parse_instant
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
 from .store import Loaded, store_for
@@ -24,6 +25,18 @@ CALLER_GONE = "ORIGINATOR_CANCEL"
 
 # One bridge attempt: (gateway, outcome cause, seconds the bridge ran).
 Attempt = Tuple[str, str, float]
+
+
+def call_instant(session: Any) -> float:
+    """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
+
+    ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
+    a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
+    if it came at another time; a value that is not an instant fails the call
+    with on_error rather than routing it at a time nobody meant.
+    """
+    text = session.getVariable("fsroute_now")
+    return parse_instant(text) if text else time.time()
 
 
 class _Call:
@@ -45,6 +58,7 @@ class _Call:
         self.decision: Optional[Decision] = None
         self.decision_seconds: Optional[float] = None
         self.source: Optional[str] = None
+        self.now: Optional[float] = None  # the instant time conditions were decided at (timed rules only)
         self.traced = False
 
     def final_cause(self) -> str:
@@ -101,8 +115,9 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
     call.source = router.source_address(session.getVariable)
+    call.now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
     began = time.perf_counter()
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, loaded.health)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail

@@ -55,7 +55,7 @@ def _say(call: _Call, text: str) -> None:
 def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
     """The decision, once it is made: explanation, gateway states, order."""
     _say(call, "rules %s sha=%s" % (rules.path, rules.sha))
-    for line in explain(rules, call.session.getVariable):
+    for line in explain(rules, call.session.getVariable, call.now):
         _say(call, line)
     decided = call.decision
     if decided is None:
