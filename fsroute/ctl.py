@@ -19,10 +19,11 @@ from fsroute.core import router
 from fsroute.core.explain import explain
 from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.runtime import limits
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
-from fsroute.runtime.store import loaded_stores, store_for
+from fsroute.runtime.store import Loaded, loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
          "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
@@ -100,14 +101,15 @@ def status(path: str) -> str:
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
             if profile not in readings:
-                lines.append("  %s (%s): not read yet" % (name, profile))
+                lines.append("  %s (%s): not read yet%s" % (name, profile, _health(loaded, name)))
                 continue
             down, when = readings[profile]
             if down is None:
                 state = "unknown (gwlist unreadable, taken as up)"
             else:
                 state = "DOWN" if name in down else "up"
-            lines.append("  %s (%s): %s (read %s)" % (name, profile, state, time.strftime("%H:%M:%S", time.localtime(when))))
+            lines.append("  %s (%s): %s (read %s)%s" % (name, profile, state, time.strftime(
+                "%H:%M:%S", time.localtime(when)), _health(loaded, name)))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -129,7 +131,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now)
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.health)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
@@ -142,6 +144,24 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get, now)]
     return "\n".join(lines) + "\n"
+
+
+def _health(loaded: Loaded, name: str) -> str:
+    """The breaker and limits part of a gateway's status line ("" when it has neither)."""
+    parts: List[str] = []
+    breaker = loaded.breakers.snapshot(name)
+    if breaker is not None:
+        state, left, recent = breaker
+        until = " until %s (%.0fs)" % (time.strftime("%H:%M:%S", time.localtime(time.time() + left)), left) \
+            if left is not None else ""
+        parts.append("breaker %s%s, %d recent failure%s" % (state, until, recent, "" if recent == 1 else "s"))
+    capacity = loaded.rules.settings_of(name).capacity
+    if capacity.max_calls is not None:
+        count = limits.usage(loaded.rules, name)
+        parts.append("calls %s/%d" % ("?" if count is None else count, capacity.max_calls))
+    if capacity.max_cps is not None:
+        parts.append("max %d calls/%ds" % capacity.max_cps)
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _counts(counter: Dict[str, int]) -> str:

@@ -17,6 +17,8 @@ def test_refusals_and_errors_take_their_configured_action():
     assert action_for(Outcome.ERROR, defaults) == Action("SWITCH_CONGESTION")
     assert action_for(Outcome.ALL_DOWN, defaults) == Action("NORMAL_TEMPORARY_FAILURE")
     assert action_for(Outcome.INVALID_NUMBER, defaults) == Action("INVALID_NUMBER_FORMAT")
+    assert action_for(Outcome.ALL_BUSY, defaults) == Action("NORMAL_CIRCUIT_CONGESTION")
+    assert action_for(Outcome.ALL_BUSY, Defaults(on_all_busy=Action("USER_BUSY"))) == Action("USER_BUSY")
 
 
 def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
@@ -28,5 +30,5 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
-                                          "failed", "error"]
+                                          "all_busy", "failed", "error"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"

@@ -18,7 +18,7 @@ def test_problems_come_in_line_order():
     assert problems(text) == [
         "r.yaml:3:22: route 'r': no group named 'nosuch'",
         "r.yaml:5:17: group 'g': unknown strategy 'fastest' (expected one of: weighted_round_robin, "
-        "weighted_random, hash_caller, hash_destination, priority)",
+        "weighted_random, hash_caller, hash_destination, priority, least_calls)",
     ]
 
 

@@ -14,8 +14,9 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Uni
 from .acl import Acl, parse_network
 from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError)
+from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
+                    BreakerSettings, Capacity, Defaults, GatewaySettings, Group, LimitSettings, Member, Problem,
+                    Route, RuleSet, RulesError)
 from .patterns import Regex, compile_route_regex
 from .text import one_line
 from .timespec import TimeSpec
@@ -32,6 +33,7 @@ TIME_KEYS = ("time", "when", "unless")
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+_RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
 _LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
@@ -265,7 +267,7 @@ class Builder:
             if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
                 self.error(node, "ingress_acl: no acl named '%s'%s"
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
-        profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
+        profiles, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top else ({}, {})
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         self.timing = TimeGrammar(self, zone_of(defaults.tz))
         if "calendars" in top:
@@ -273,7 +275,8 @@ class Builder:
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings,
+                       gateway_settings=settings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -301,6 +304,10 @@ class Builder:
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
+            elif key == "breaker":
+                values[key] = self.breaker(value, what, BreakerSettings())
+            elif key == "limits":
+                values[key] = self.limits(value, what)
             else:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
@@ -353,18 +360,84 @@ class Builder:
                 out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def gateways(self, node: Node) -> Dict[str, str]:
+    def breaker(self, node: Node, what: str, base: BreakerSettings) -> BreakerSettings:
+        """BreakerSettings: the keys given over ``base``."""
+        fields = self.mapping(node, what, allowed=BreakerSettings._fields)
+        values: Dict[str, Any] = {}
+        for key, (_, value) in (fields or {}).items():
+            if key == "failures":
+                values[key] = self.integer(value, what + "." + key, 1, 1000)
+            elif key == "last_resort":
+                if value.kind == SCALAR and isinstance(value.value, bool):
+                    values[key] = value.value
+                else:
+                    self.error(value, "%s.last_resort must be true or false" % what)
+            else:
+                values[key] = self.seconds(value, what + "." + key, 0.1, 86400)
+        settings = base._replace(**{k: v for k, v in values.items() if v is not None})
+        if "max_cooldown" not in values:  # a long cooldown alone raises the bound with it
+            settings = settings._replace(max_cooldown=max(settings.max_cooldown, settings.cooldown))
+        if settings.max_cooldown < settings.cooldown:
+            self.error(node, "%s: max_cooldown (%g) is shorter than cooldown (%g)"
+                       % (what, settings.max_cooldown, settings.cooldown))
+        return settings
+
+    def limits(self, node: Node, what: str) -> LimitSettings:
+        fields = self.mapping(node, what, allowed=LimitSettings._fields)
+        values: Dict[str, Any] = {}
+        for key, (_, value) in (fields or {}).items():
+            if key == "backend":
+                backend = value.value if value.kind == SCALAR else None
+                if backend in LIMIT_BACKENDS:
+                    values[key] = backend
+                else:
+                    self.error(value, "%s: unknown backend %r%s" % (
+                        what, backend, did_you_mean(backend, LIMIT_BACKENDS)
+                        or " (expected one of: %s)" % ", ".join(LIMIT_BACKENDS)))
+            else:
+                values[key] = self.string(value, what + "." + key, NAME_RE)
+        return LimitSettings(**{k: v for k, v in values.items() if v is not None})
+
+    def capacity(self, body: Fields, what: str) -> Capacity:
+        """Capacity from the ``max_calls`` / ``max_cps`` keys of ``body``."""
+        max_calls: Optional[int] = None
+        max_cps: Optional[Tuple[int, int]] = None
+        if "max_calls" in body:
+            max_calls = self.integer(body["max_calls"][1], what + " max_calls", 1, 1000000)
+        if "max_cps" in body:
+            node = body["max_cps"][1]
+            value = node.value if node.kind == SCALAR else None
+            found = _RATE_RE.match(value) if isinstance(value, str) else None
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100000:
+                max_cps = (value, 1)
+            elif found and int(found.group(1)) >= 1 and int(found.group(2)) >= 1:
+                max_cps = (int(found.group(1)), int(found.group(2)))
+            else:
+                self.error(node, "%s max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'" % what)
+        return Capacity(max_calls, max_cps)
+
+    def gateways(self, node: Node, defaults: Defaults) -> Tuple[Dict[str, str], Dict[str, GatewaySettings]]:
+        """({name: profile}, {name: GatewaySettings}) of the gateways section."""
         fields = self.mapping(node, "gateways")
-        out = {}
+        profiles: Dict[str, str] = {}
+        settings: Dict[str, GatewaySettings] = {}
         for name, (key, value) in (fields or {}).items():
-            if not self.check_name(key, "gateway '%s'" % name):
+            what = "gateway '%s'" % name
+            if not self.check_name(key, what):
                 continue
-            body = self.mapping(value, "gateway '%s'" % name, allowed=("profile",), required=("profile",))
-            if body and "profile" in body:
-                profile = self.string(body["profile"][1], "gateway '%s' profile" % name, NAME_RE)
+            body = self.mapping(value, what, allowed=("profile", "max_calls", "max_cps", "breaker"))
+            if not body:
+                continue
+            if "profile" in body:
+                profile = self.string(body["profile"][1], what + " profile", NAME_RE)
                 if profile:
-                    out[name] = profile
-        return out
+                    profiles[name] = profile
+            breaker = defaults.breaker
+            if "breaker" in body:
+                breaker = self.breaker(body["breaker"][1], what + " breaker",
+                                       defaults.breaker or BreakerSettings())
+            settings[name] = GatewaySettings(breaker, self.capacity(body, what))
+        return profiles, settings
 
     def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
@@ -373,7 +446,8 @@ class Builder:
             what = "group '%s'" % name
             self.check_name(key, what)
             self.declared["group"].add(name)
-            body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
+            body = self.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps"),
+                                required=("gateways",))
             if body is None:
                 continue
             strategy: Optional[str] = "weighted_round_robin"
@@ -400,7 +474,7 @@ class Builder:
                 seen[member.name] = item.line
                 members.append(member)
             if strategy in STRATEGIES and members:
-                out[name] = Group(name, strategy, tuple(members))
+                out[name] = Group(name, strategy, tuple(members), self.capacity(body, what))
         return out
 
     def member(self, item: Node, what: str) -> Optional[Member]:

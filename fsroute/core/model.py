@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
-              "hash_destination", "priority")
+              "hash_destination", "priority", "least_calls")
+LIMIT_BACKENDS = ("hash", "hiredis")
 DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAILURE",
                        "NETWORK_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER",
                        "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE")
@@ -59,6 +60,29 @@ class Action(NamedTuple):
     cause: Optional[str]
 
 
+class BreakerSettings(NamedTuple):
+    """When a gateway is benched: ``failures`` failover causes within ``window`` s bench it for ``cooldown`` s,
+    doubled after each failed probe up to ``max_cooldown``; ``last_resort`` tries benched ones when nothing
+    else is left."""
+    failures: int = 5
+    window: float = 30.0
+    cooldown: float = 30.0
+    max_cooldown: float = 300.0
+    last_resort: bool = False
+
+
+class LimitSettings(NamedTuple):
+    """Which FreeSWITCH ``limit`` backend counts calls, and its realm (for hiredis: the hiredis.conf profile)."""
+    backend: str = "hash"
+    realm: str = "fsroute"
+
+
+class Capacity(NamedTuple):
+    """A gateway's or group's limits: concurrent calls, and new calls per ``interval`` seconds."""
+    max_calls: Optional[int] = None
+    max_cps: Optional[Tuple[int, int]] = None  # (calls, interval seconds)
+
+
 class Outcome(str, Enum):
     """How a call ended, as ``fsroute_result`` and the log line say it."""
     BRIDGED = "bridged"
@@ -66,6 +90,7 @@ class Outcome(str, Enum):
     DENIED = "denied"
     ALL_DOWN = "all_down"
     INVALID_NUMBER = "invalid_number"
+    ALL_BUSY = "all_busy"
     FAILED = "failed"
     ERROR = "error"
 
@@ -85,6 +110,9 @@ class Defaults(NamedTuple):
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    on_all_busy: Action = Action("NORMAL_CIRCUIT_CONGESTION")
+    breaker: Optional[BreakerSettings] = None  # None: no breaker unless a gateway asks for one
+    limits: LimitSettings = LimitSettings()
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
     events: bool = True  # fire the fsroute::route event per call
     tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
@@ -109,6 +137,7 @@ _CONFIGURED: Dict[Outcome, Callable[[Defaults], Action]] = {
     Outcome.DENIED: lambda d: d.on_denied,
     Outcome.ALL_DOWN: lambda d: d.on_all_down,
     Outcome.INVALID_NUMBER: lambda d: d.on_invalid_number,
+    Outcome.ALL_BUSY: lambda d: d.on_all_busy,
     Outcome.ERROR: lambda d: d.on_error,
 }
 
@@ -122,6 +151,13 @@ class Group(NamedTuple):
     name: str
     strategy: str
     members: Tuple[Member, ...]
+    capacity: Capacity = Capacity()
+
+
+class GatewaySettings(NamedTuple):
+    """What the rules say about one gateway beyond its profile (``breaker``: its own or the defaults')."""
+    breaker: Optional[BreakerSettings] = None
+    capacity: Capacity = Capacity()
 
 
 class Route(NamedTuple):
@@ -151,7 +187,8 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
-                 warnings: Iterable[Problem] = ()) -> None:
+                 warnings: Iterable[Problem] = (),
+                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -162,6 +199,8 @@ class RuleSet:
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
+        self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
+        self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
         self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
@@ -170,9 +209,14 @@ class RuleSet:
         """The sofia profile whose gwlist reports ``gateway``."""
         return self.gateway_profiles.get(gateway, self.defaults.profile)
 
+    def settings_of(self, gateway: str) -> GatewaySettings:
+        """The gateway's breaker (the defaults' one unless it has its own) and capacity."""
+        return self.gateway_settings.get(gateway, self._default_settings)
+
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""
         names = set(self.gateway_profiles)
+        names.update(self.gateway_settings)
         names.update(r.gateway for r in self.routes if r.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)

@@ -9,9 +9,9 @@ to), through which route, which number and which gateways in order.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from .model import NUMBER_RE, Outcome, Route, RuleSet
+from .model import NUMBER_RE, Group, Member, Outcome, Route, RuleSet
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 # A call's channel variables: name -> value, or None when unset.
 Getter = Callable[[str], Optional[str]]
+
+
+class GatewayHealth(Protocol):
+    """What the router may ask about a gateway besides up/down (runtime.health.Health is one)."""
+    any_breaker: bool
+
+    def benched(self, name: str) -> bool: ...
+
+    def last_resort(self, name: str) -> bool: ...
+
+    def calls(self, name: str) -> int: ...
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -38,6 +49,7 @@ class Decision(NamedTuple):
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
+    benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -82,13 +94,15 @@ def _in_time(route: Route, moment: Optional[Moment]) -> bool:
 
 
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
-           now: Optional[float] = None) -> Decision:
+           now: Optional[float] = None, health: Optional[GatewayHealth] = None) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
     holding round-robin state; ``now`` the call's instant in seconds since the
-    epoch (time conditions are read at it).
+    epoch (time conditions are read at it); ``health`` (optional) has
+    ``any_breaker`` and answers ``benched(name)``, ``last_resort(name)`` and
+    ``calls(name)`` (active calls, for least_calls).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -109,18 +123,32 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
-    gateways = _gateways(rules, route, get, destination, is_up, selector)
+    gateways, benched = _gateways(rules, route, get, destination, is_up, selector, health)
     if not gateways:
-        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")
-    return Decision(None, route, number, tuple(gateways))
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
+                        % (" or benched" if benched else ""), benched=tuple(benched))
+    return Decision(None, route, number, tuple(gateways), benched=tuple(benched))
 
 
 def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
-              selector: Selector) -> List[str]:
+              selector: Selector, health: Optional[GatewayHealth]) -> Tuple[List[str], List[str]]:
+    """(gateway names in order, names left out as benched)."""
+    group: Optional[Group]
+    members: Sequence[Member]
     if route.gateway is not None:
-        return [route.gateway] if is_up(route.gateway) else []
-    assert route.group is not None  # a route names a gateway or a group (the grammar)
-    group = rules.groups[route.group]
-    up = [m for m in group.members if is_up(m.name)]
+        group, members = None, (Member(route.gateway, 1),)
+    else:
+        assert route.group is not None  # a route names a gateway or a group (the grammar)
+        group = rules.groups[route.group]
+        members = group.members
+    up = [m for m in members if is_up(m.name)]
+    benched: List[str] = []
+    if health is not None and health.any_breaker:
+        usable = [m for m in up if not health.benched(m.name)]
+        benched = [m.name for m in up if m not in usable]
+        up = usable or [m for m in up if health.last_resort(m.name)]
+    if group is None:
+        return [m.name for m in up], benched
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
-    return selector.order(group, up, key, rules.defaults.max_attempts)
+    calls = health.calls if health is not None else None
+    return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched

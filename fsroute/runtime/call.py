@@ -15,7 +15,7 @@ from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
-from . import events, metrics, trace
+from . import events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
@@ -50,6 +50,7 @@ class _Call:
         self.route: Optional[str] = None
         self.number: Optional[str] = None
         self.attempts: List[Attempt] = []
+        self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
@@ -116,10 +117,11 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.source = router.source_address(session.getVariable)
     call.now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
     began = time.perf_counter()
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
+    call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
     call.traced = trace.wanted(session)
     if call.traced:
         trace.decision(call, rules, loaded.gateways)
@@ -138,10 +140,12 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
-    gateway states are read again, and a gateway now DOWN is skipped.
+    gateway states are read again, and a gateway now DOWN is skipped; so is
+    one its breaker benched meanwhile, and one at its limits (not an attempt).
     """
     session = call.session
     rules = loaded.rules
+    breakers = loaded.breakers
     saved = session.getVariable("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     session.setVariable("continue_on_fail", "true")
@@ -155,14 +159,24 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 if call.traced:
                     trace.skipped(call, gateway)
                 continue
-            session.setVariable("originate_disposition", "")
-            session.setVariable("fsroute_gateway", gateway)
-            session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            began = time.perf_counter()
-            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
-            ran = time.perf_counter() - began
-            cause = (session.getVariable("originate_disposition")
-                     or session.getVariable("originate_failed_cause") or "").upper()
+            taken = breakers.acquire(gateway)
+            if taken is None and gateway not in decision.benched:  # benched since the decision
+                call.skipped.append((gateway, "benched"))
+                if call.traced:
+                    trace.skipped(call, gateway, "benched by its breaker")
+                continue
+            ended, ran = "", 0.0
+            try:
+                ended, ran = _attempt(call, rules, decision, gateway)
+            finally:  # also when the attempt raised: a probe slot must not stay taken
+                breakers.record(gateway, ended, taken)
+            if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
+                call.skipped.append((gateway, ended.lower()))
+                if call.traced:
+                    trace.skipped(call, gateway, "at its limits" if ended == limits.AT_LIMIT
+                                  else "its limit backend failed")
+                continue
+            cause = ended
             call.attempts.append((gateway, cause or "UNKNOWN", ran))
             if call.traced:
                 trace.attempt(call, decision.number, rules.defaults.failover_on)
@@ -177,8 +191,41 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
+        if call.skipped:
+            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
+    if cause != CALLER_GONE and not call.attempts and any(why != "benched" for _, why in call.skipped):
+        call.detail = "every gateway tried is at its limits%s" % (
+            " or its limit backend failed" if ("limit_error" in (w for _, w in call.skipped)) else "")
+        _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
+        return
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+
+
+def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> Tuple[str, float]:
+    """Bridge to ``gateway`` inside its limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled;
+    seconds the bridge application ran)."""
+    session = call.session
+    assert decision.route is not None and decision.number is not None  # a decision to bridge has both
+    group = rules.groups.get(decision.route.group) if decision.route.group else None
+    app, data = limits.dial_application(rules, gateway, group,
+                                        "sofia/gateway/%s/%s" % (gateway, decision.number))
+    session.setVariable("originate_disposition", "")
+    if app != "bridge":
+        session.setVariable("hiredis_limit_exceeded", "")
+    session.setVariable("fsroute_gateway", gateway)
+    session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+    began = time.perf_counter()
+    session.execute(app, data)
+    ran = time.perf_counter() - began
+    disposition = session.getVariable("originate_disposition")
+    cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
+    if not disposition and app != "bridge" and session.ready():
+        # not dialled: the variables go back to the last real attempt
+        session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
+        session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
+        return limits.refusal(rules, session), ran
+    return cause, ran
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
@@ -234,6 +281,8 @@ def _uuid(session: Any) -> str:
 
 def _log_line(call: _Call) -> str:
     tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
+    if call.skipped:
+        tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
                call.hangup_cause or "-", call.sha or "-",

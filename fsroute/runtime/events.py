@@ -61,6 +61,8 @@ def route_headers(call: _Call) -> Headers:
                     (prefix + "usec", str(int(seconds * 1e6)))]
     if call.attempts:
         headers.append(("fsroute-tried", ",".join("%s:%s" % (g, c) for g, c, _ in call.attempts)))
+    if call.skipped:
+        headers.append(("fsroute-skipped", ",".join("%s:%s" % s for s in call.skipped)))
     return headers
 
 

@@ -35,6 +35,8 @@ from . import events, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
+from .breakers import Breakers
+from .health import Health
 
 
 class Loaded:
@@ -60,6 +62,9 @@ class Loaded:
         else:
             self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock,
                                           announce=observed)
+        # breakers: kept per gateway while its settings are unchanged, on the clock they started with
+        self.breakers: Breakers = Breakers(ruleset, previous.breakers if previous else None, clock=clock.monotonic)
+        self.health: Health = Health(self)  # what the router asks besides is_up: benched, last resort, active calls
         self.results: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -106,8 +106,8 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings) 
 
 
 @_quiet
-def skipped(call: _Call, gateway: str) -> None:
-    _say(call, "skip %s: DOWN in a newer gwlist reading" % gateway)
+def skipped(call: _Call, gateway: str, why: str = "DOWN in a newer gwlist reading") -> None:
+    _say(call, "skip %s: %s" % (gateway, why))
 
 
 @_quiet

@@ -87,10 +87,11 @@ def distributor_xml(lists=None):
 
 
 def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log_level="info",
-                   distributor_lists=None):
-    """The main file. ``ports``: sip, esl; ``gateways``: {name: (host, port)}."""
+                   distributor_lists=None, extra_modules=(), extra_config=""):
+    """The main file. ``ports``: sip, esl; ``gateways``: {name: (host, port)};
+    ``extra_modules`` are loaded after MODULES; ``extra_config``: more <configuration> elements."""
     gateway_text = "\n".join(gateway_xml(n, h, p) for n, (h, p) in sorted(gateways.items()))
-    modules = "\n".join('        <load module="%s"/>' % m for m in MODULES)
+    modules = "\n".join('        <load module="%s"/>' % m for m in MODULES + tuple(extra_modules))
     startup = ('<param name="startup-script" value=%s/>' % a(python_startup)) if python_startup else ""
     return """<?xml version="1.0"?>
 <document type="freeswitch/xml">
@@ -156,6 +157,7 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
       </lists>
     </configuration>
     <X-PRE-PROCESS cmd="include" data="acl.conf.xml"/>
+%(extra_config)s
     <configuration name="sofia.conf" description="sofia Endpoint">
       <global_settings>
         <param name="log-level" value="0"/>
@@ -199,4 +201,4 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
 """ % {"rtp_start": rtp_range[0], "rtp_end": rtp_range[1], "modules": modules, "log_level": log_level,
        "esl": ports["esl"], "sip": ports["sip"], "cdr": cdr_template(), "startup": startup,
        "gateways": gateway_text, "log_dir": a(log_dir),
-       "distributor": distributor_xml(distributor_lists)}
+       "distributor": distributor_xml(distributor_lists), "extra_config": extra_config}

@@ -67,7 +67,8 @@ class Switch:
     """One FreeSWITCH process on 127.0.0.1 with ports chosen free at construction."""
 
     def __init__(self, prefix, workdir, gateways, rules_text=None, rules_path=None,
-                 preload=True, path=CLEAN_PATH, log_level="info", install=True):
+                 preload=True, path=CLEAN_PATH, log_level="info", install=True, extra_modules=(),
+                 extra_config=""):
         self.prefix = prefix
         self.binary, self.mod_dir, self.freeswitch_py = find_binary(prefix)
         self.workdir = os.path.abspath(workdir)
@@ -76,6 +77,7 @@ class Switch:
         self.preload = preload
         self.path = path
         self.log_level = log_level
+        self.extra_modules, self.extra_config = tuple(extra_modules), extra_config
         self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=1)}
         self.rtp_range = (free_range(400), 0)
         self.rtp_range = (self.rtp_range[0], self.rtp_range[0] + 399)
@@ -123,7 +125,8 @@ class Switch:
         conf = self.dir("conf")
         with open(os.path.join(conf, "freeswitch.xml"), "w") as f:
             f.write(config.freeswitch_xml(self.ports, gws, self.rtp_range, self.dir("log"),
-                                          startup, self.log_level, distributor_lists))
+                                          startup, self.log_level, distributor_lists,
+                                          self.extra_modules, self.extra_config))
         self.write_acl(acl_lists)
         with open(os.path.join(conf, "dialplan.xml"), "w") as f:
             f.write(config.dialplan_xml(self.rules_path, extra_extensions))
