@@ -67,7 +67,7 @@ class Switch:
     """One FreeSWITCH process on 127.0.0.1 with ports chosen free at construction."""
 
     def __init__(self, prefix, workdir, gateways, rules_text=None, rules_path=None,
-                 preload=True, path=CLEAN_PATH, log_level="info", install=True):
+                 preload=True, path=CLEAN_PATH, log_level="info", install=True, scripts_from=None):
         self.prefix = prefix
         self.binary, self.mod_dir, self.freeswitch_py = find_binary(prefix)
         self.workdir = os.path.abspath(workdir)
@@ -85,7 +85,9 @@ class Switch:
             os.makedirs(os.path.join(self.workdir, d), exist_ok=True)
         if rules_text is not None:
             self.write_rules(rules_text)
-        if install:
+        if scripts_from:  # another Switch's scripts dir: fsroute is installed already
+            shutil.copytree(scripts_from, self.dir("scripts"), dirs_exist_ok=True)
+        elif install:
             install_fsroute(self.dir("scripts"))
             if self.freeswitch_py:
                 shutil.copy(os.path.join(self.freeswitch_py, "freeswitch.py"), self.dir("scripts"))
@@ -246,6 +248,15 @@ class Switch:
                 return f.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
+
+    def wait_log(self, text, timeout=10.0, since_start=True):
+        """Wait until ``text`` is in the log (since this start); returns the log's lines holding it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [l for l in self.log_text(since_start).splitlines() if text in l]
+            if lines or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.1)
 
     def log_mark(self):
         """A position in the log; ``log_since(mark)`` reads what came after."""
