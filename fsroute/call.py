@@ -9,7 +9,7 @@ import os
 import sys
 import time
 
-from . import health, router
+from . import embedded, health, router
 from .causes import CAUSES, FALLBACK_CAUSE
 from .fslog import ERROR, INFO, log
 from .rules import RulesError
@@ -60,6 +60,9 @@ class _Call:
 
 def handle(session, args):
     """Route the call on ``session``; never raises."""
+    if embedded.is_bare_session(session):  # `import freeswitch` failed in the switch: say why, once in a while
+        embedded.report_bare_session(session, lambda text: log(ERROR, text))
+        return
     call = _Call(session)
     loaded = None
     try:

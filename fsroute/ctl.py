@@ -10,6 +10,7 @@ every rules file that calls have loaded (or the default one before any).
 import time
 
 from . import health, router
+from .embedded import report_lines
 from .call import default_rules_path, describe
 from .rules import RulesError
 from .store import loaded_stores, store_for
@@ -20,6 +21,11 @@ USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
 
 def fsapi(session, stream, env, args):
     """mod_python3 API entry point; writes the answer to ``stream``."""
+    if not hasattr(stream, "write"):  # `import freeswitch` failed: nothing can reach fs_cli, so log it
+        from .embedded import describe_bare
+        from .fslog import ERROR, log
+        log(ERROR, describe_bare(stream, "API stream", "freeswitch.Stream"))
+        return
     try:
         stream.write(command(args))
     except Exception as exc:  # an API command must answer, not raise into FreeSWITCH
@@ -35,9 +41,10 @@ def command(args):
     if not words:
         return USAGE
     verb, rest = words[0], words[1:]
-    if verb in ("reload", "status") and len(rest) <= 1:
-        action = reload if verb == "reload" else status
-        return "".join(action(path) for path in (rest or _known_paths()))
+    if verb == "reload" and len(rest) <= 1:
+        return "".join(reload(path) for path in (rest or _known_paths()))
+    if verb == "status" and len(rest) <= 1:
+        return "".join(status(path) for path in (rest or _known_paths())) + "\n".join(report_lines()) + "\n"
     if verb == "test" and 1 <= len(rest) <= 3:
         return test(_known_paths()[0], *rest)
     return USAGE
@@ -131,6 +138,9 @@ def preload(args=""):
     from .fslog import ERROR, log
 
     path = (args or "").strip() or default_rules_path()
+    for line in report_lines():
+        if line.startswith("PROBLEM"):
+            log(ERROR, "fsroute: " + line)
     try:
         store_for(path).current()
     except RulesError:

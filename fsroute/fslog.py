@@ -1,12 +1,17 @@
 """Log lines through FreeSWITCH's console log, or stderr outside FreeSWITCH.
 
 The ``freeswitch`` module is looked up when a line is written, not at import,
-so a fake installed by tests after import is used too.
+so a fake installed by tests after import is used too. When it cannot be
+imported inside FreeSWITCH (the wrong Python on its PATH, see embedded.py),
+lines still reach FreeSWITCH's log through libfreeswitch's
+``switch_log_printf``, found in the process itself.
 """
 
 import sys
 
 ERROR, WARNING, INFO = "err", "warning", "info"
+_LEVELS = {"err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+_native = []  # [switch_log_printf or None], looked up once
 
 
 def log(level, message):
@@ -19,8 +24,28 @@ def log(level, message):
             freeswitch = None
     if freeswitch is not None:
         freeswitch.consoleLog(level, message + "\n")
-    else:
+    elif not _native_log(level, message):
         sys.stderr.write("[%s] %s\n" % (level.upper(), message))
+
+
+def _native_log(level, message):
+    """switch_log_printf from the running process, if this is one; True when written."""
+    if not _native:
+        try:
+            import ctypes
+            _native.append(ctypes.CDLL(None).switch_log_printf)
+        except Exception:  # not inside FreeSWITCH, or no ctypes
+            _native.append(None)
+    printf = _native[0]
+    if printf is None:
+        return False
+    try:
+        import ctypes
+        printf(ctypes.c_int(0), b"fsroute", b"log", ctypes.c_int(0), None,
+               ctypes.c_int(_LEVELS.get(level, 6)), b"%s\n", message.encode("utf-8", "replace"))
+    except Exception:
+        return False
+    return True
 
 
 def api(command):
