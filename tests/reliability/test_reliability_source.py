@@ -1,8 +1,10 @@
 """2. Source addresses: decided as FreeSWITCH's ACLs decide, or denied; never an exception.
 
-FreeSWITCH (switch_utils.c): among the nodes whose CIDR holds the address the
-one with the most prefix bits decides, the later one on equal bits, the
-list's default when none holds it; ``::ffff:a.b.c.d`` is matched as IPv4.
+FreeSWITCH (switch_utils.c, measured through its ``acl`` API by
+tests/integration/test_acl_differential.py): among the nodes whose CIDR holds
+the address the one with the most prefix bits decides, the earlier one on
+equal bits, the list's default when none holds it; ``::ffff:a.b.c.d`` (that
+prefix, dotted quad) is matched as IPv4, any other IPv6 text as IPv6.
 What is not one plain address (zone ids, lists, padding, leading zeros that
 inet_pton refuses, junk) is denied, even by a list whose default is allow:
 FreeSWITCH would read it as 0.0.0.0.
@@ -28,7 +30,7 @@ acls:
       - deny: 172.16.221.99/32
       - allow: 2001:db8:1::/48
       - deny: 2001:db8:1::bad/128
-      - allow: ::ffff:198.51.100.0/120
+      - allow: 198.51.100.0/24
 ingress_acl: trunk_peers
 routes:
   - name: out
@@ -42,10 +44,10 @@ ADDRESSES = [
     ("172.16.221.33", True),
     ("172.16.221.99", False),                 # the longer deny node wins
     ("172.16.222.1", False),                  # default
-    ("198.51.100.7", True),                   # allowed through the ::ffff: node, as IPv4
+    ("198.51.100.7", True),
     ("::ffff:172.16.221.33", True),           # IPv4-mapped: matched as IPv4
     ("::FFFF:172.16.221.33", True),
-    ("::ffff:ac10:dd21", True),               # the same, written in hex
+    ("::ffff:ac10:dd21", False),              # hex form: FreeSWITCH reads 0.0.0.0; denied
     ("::ffff:172.16.221.99", False),
     ("::ffff:198.51.100.7", True),
     ("2001:db8:1::1", True),
@@ -171,29 +173,23 @@ def reference_address(text):
     if not isinstance(text, str) or "%" in text:
         return None
     try:
-        address = ipaddress.ip_address(text)
+        if text.lower().startswith("::ffff:"):
+            return ipaddress.IPv4Address(text[7:])
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def reference_network(text):
-    network = ipaddress.ip_network(text, strict=False)
-    mapped_space = ipaddress.ip_network("::ffff:0:0/96")
-    if network.version == 6 and network.prefixlen >= 96 and network.subnet_of(mapped_space):
-        return ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped,
-                                               network.prefixlen - 96), strict=False)
-    return network
+    return ipaddress.ip_network(text, strict=False)
 
 
 def reference_allows(default_allow, nodes, text):
-    """Most prefix bits wins, the later node on a tie, the default when no node holds it."""
+    """Most prefix bits wins, the earlier node on a tie, the default when no node holds it."""
     address = reference_address(text)
     if address is None:
         return False
-    holding = [(network.prefixlen, position, allow)
+    holding = [(network.prefixlen, -position, allow)
                for position, (allow, network) in enumerate(nodes)
                if network.version == address.version and address in network]
     if not holding:
@@ -201,22 +197,38 @@ def reference_allows(default_allow, nodes, text):
     return max(holding)[2]
 
 
+def _accepted(cidr):
+    """Rules files refuse what FreeSWITCH misreads (x/0 with address bits, 0.0.0.0/32): tested in test_acl.py."""
+    try:
+        parse_network(cidr)
+    except ValueError:
+        return False
+    return True
+
+
 def _v4_network():
     return st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(0, 32)).map(
-        lambda t: "%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
+        lambda t: "%s/%d" % (ipaddress.IPv4Address(t[0]), t[1])).filter(_accepted)
+
+
+def _v6_text(value):
+    """An IPv6 address as text; never in the ::ffff: spelling, which rules files refuse."""
+    text = str(ipaddress.IPv6Address(value))
+    return ipaddress.IPv6Address(value).exploded if text.lower().startswith("::ffff:") else text
 
 
 def _v6_network():
     return st.tuples(st.integers(0, 2 ** 128 - 1), st.integers(0, 128)).map(
-        lambda t: "%s/%d" % (ipaddress.IPv6Address(t[0]), t[1]))
+        lambda t: "%s/%d" % (_v6_text(t[0]), t[1])).filter(_accepted)
 
 
-def _mapped_network():
+def _mapped_space_network():
+    """Networks inside ::ffff:0:0/96 in long form: IPv6 nodes for FreeSWITCH (::ffff:... is refused)."""
     return st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(96, 128)).map(
-        lambda t: "::ffff:%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
+        lambda t: "0:0:0:0:0:ffff:%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
 
 
-_NETWORK = st.one_of(_v4_network(), _v6_network(), _mapped_network())
+_NETWORK = st.one_of(_v4_network(), _v6_network(), _mapped_space_network())
 _NODES = st.lists(st.tuples(st.booleans(), _NETWORK), max_size=12)
 
 
