@@ -3,27 +3,33 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
-every rules file that calls have loaded (or the default one before any).
+``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
+status act on every rules file that calls have loaded (or the default one
+before any); test uses the first of them.
 """
 
-import time
+from __future__ import annotations
 
-from . import health, router
-from .embedded import report_lines
-from .call import default_rules_path, describe
-from .rules import RulesError
-from .store import loaded_stores, store_for
+import time
+from typing import Any, Dict, List, Optional
+
+import fsroute
+from fsroute.core import router
+from fsroute.core.explain import explain
+from fsroute.core.model import Outcome, RulesError
+from fsroute.runtime.embedded import describe_bare, report_lines
+from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime.rulespath import default_rules_path
+from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]\n")
+         "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
+         "without it: every loaded rules file; test uses the first)\n")
 
 
-def fsapi(session, stream, env, args):
+def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
     if not hasattr(stream, "write"):  # `import freeswitch` failed: nothing can reach fs_cli, so log it
-        from .embedded import describe_bare
-        from .fslog import ERROR, log
         log(ERROR, describe_bare(stream, "API stream", "freeswitch.Stream"))
         return
     try:
@@ -35,7 +41,7 @@ def fsapi(session, stream, env, args):
             pass
 
 
-def command(args):
+def command(args: Optional[str]) -> str:
     """The text answer to one control command line."""
     words = (args or "").split()
     if not words:
@@ -50,12 +56,12 @@ def command(args):
     return USAGE
 
 
-def _known_paths():
+def _known_paths() -> List[str]:
     """The rules files calls have used (the dialplan may name its own), else the default one."""
     return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
-def reload(path):
+def reload(path: str) -> str:
     store = store_for(path)
     try:
         loaded = store.reload()
@@ -64,7 +70,7 @@ def reload(path):
     return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
 
 
-def status(path):
+def status(path: str) -> str:
     store = store_for(path)
     loaded = store.loaded
     if loaded is None:
@@ -80,11 +86,12 @@ def status(path):
         lines += ["sha: %s" % rules.sha,
                   "loaded_at: %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)),
                   "routes: %d  groups: %d  acls: %d" % (len(rules.routes), len(rules.groups), len(rules.acls))]
+    lines.append("version: fsroute %s" % fsroute.__version__)
     error = store.last_error
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
         rules = loaded.rules
-        readings = health.states_for(rules.defaults).last_readings()
+        readings = loaded.gateways.last_readings()
         lines.append("gateways:")
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
@@ -105,7 +112,7 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def test(path, destination, source=None, caller=None):
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None) -> str:
     """A dry run: what a call would get, without bridging or moving round-robin positions."""
     try:
         loaded = store_for(path).current()
@@ -113,30 +120,30 @@ def test(path, destination, source=None, caller=None):
         return "-ERR %s\n" % str(exc.problems[0])
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, health.states_for(rules.defaults).down,
-                             loaded.selector.copy())
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy())
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
-             "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
+             "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
     for gateway in decision.gateways:
         lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
+        lines.append("why:")
+        lines += ["  " + line for line in explain(rules, facts.get)]
     return "\n".join(lines) + "\n"
 
 
-def _counts(counter):
+def _counts(counter: Dict[str, int]) -> str:
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
 
 
-def preload(args=""):
+def preload(args: Optional[str] = "") -> None:
     """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
     """
-    from .fslog import ERROR, log
-
     path = (args or "").strip() or default_rules_path()
     for line in report_lines():
         if line.startswith("PROBLEM"):

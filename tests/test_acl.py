@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsroute.acl import Acl, parse_address, parse_network
+from fsroute.core.acl import Acl, parse_address, parse_network
 
 
 def acl(default, *nodes):
@@ -29,6 +29,17 @@ def test_equal_bits_the_earlier_node_wins():
     assert acl("deny", ("allow", "10.0.0.0/8"), ("deny", "10.0.0.0/8")).allows("10.1.1.1") is True
     assert acl("deny", ("deny", "10.0.0.0/8"), ("allow", "10.0.0.0/8")).allows("10.1.1.1") is False
     assert acl("deny", ("deny", "2001:db8::/48"), ("allow", "2001:db8::/48")).allows("2001:db8::5") is False
+
+
+def test_explain_names_the_node_that_decides_a_tie():
+    # one rule (Acl.deciding_node) for the verdict and for fsroute's explanations
+    from fsroute.core.explain import acl_verdict
+
+    tie = acl("deny", ("allow", "10.0.0.0/8"), ("deny", "10.0.0.0/8"))
+    assert tie.deciding_node(parse_address("10.1.1.1")) == 0
+    allowed, text = acl_verdict(tie, "10.1.1.1")
+    assert allowed is tie.allows("10.1.1.1") is True
+    assert "matches node 1 (allow 10.0.0.0/8)" in text, text
 
 
 def test_only_the_dotted_mapped_form_is_ipv4():
@@ -84,8 +95,20 @@ def test_cidrs_freeswitch_misreads_are_refused(text, says):
     assert str(parse_network("0.0.0.0/0")) == "0.0.0.0/0" and str(parse_network("::/0")) == "::/0"
 
 
-def test_verdicts_are_cached_per_address_and_stay_correct():
+def test_verdicts_are_cached_per_address_and_stay_correct(monkeypatch):
     rules = acl("deny", ("allow", "172.16.221.0/24"))
+    decided = []
+    real = rules.allows_address
+
+    def counting(address):
+        decided.append(str(address))
+        return real(address)
+
+    monkeypatch.setattr(rules, "allows_address", counting)
     for _ in range(3):
         assert rules.allows("172.16.221.1") is True
         assert rules.allows("172.16.222.1") is False
+    assert decided == ["172.16.221.1", "172.16.222.1"]  # each address decided once, then from the cache
+    long_text = "1" * 65  # junk longer than any address is not kept: a flood of it cannot fill the cache
+    assert rules.allows(long_text) is False and rules.allows(long_text) is False
+    assert decided[2:] == ["None", "None"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fsroute.cli import main
+from fsroute.tools.cli import main
 
 from rulesdata import EXAMPLE
 

@@ -7,7 +7,8 @@ a real FreeSWITCH, these check the detection without one.
 
 import pytest
 
-from fsroute import ctl, embedded, route
+from fsroute import ctl, route
+from fsroute.runtime import embedded
 
 
 class SwigPyObject:

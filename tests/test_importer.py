@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fsroute import cli, rules
-from fsroute.compare import DistributorCycle, compare
-from fsroute.importer import import_files, number_template
-from fsroute.legacy import ConfigError, read_legacy
-from fsroute.render import _scalar
-from fsroute.simulate import simulate
+from fsroute.tools import cli
+from fsroute.core import loader
+from fsroute.migrate.compare import DistributorCycle, compare
+from fsroute.migrate.importer import import_files, number_template
+from fsroute.migrate.legacy import ConfigError, read_legacy
+from fsroute.migrate.render import _scalar
+from fsroute.tools.simulate import simulate
 
 DATA = Path(__file__).parent / "data" / "import"
 ISSUE_DIALPLAN = str(DATA / "issue6_dialplan.xml")
@@ -62,7 +63,7 @@ def site_rules(tmp_path):
 def test_issue_snippets_import_cleanly_into_valid_rules(issue6_rules):
     _, result = issue6_rules
     assert result.reports == ()
-    ruleset = rules.parse(result.text, "imported")
+    ruleset = loader.parse(result.text, "imported")
     assert [r.name for r in ruleset.routes] == ["out through gw1", "lb"]
     first, second = ruleset.routes
     assert (first.gateway, first.group, first.dest.pattern) == ("gw1", None, r"^9(10[01][0-9])$")
@@ -118,7 +119,7 @@ def test_distributor_cycle_follows_mod_distributor_find_next():
 
 def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
     _, result = site_rules
-    ruleset = rules.parse(result.text, "imported")
+    ruleset = loader.parse(result.text, "imported")
     assert [r.name for r in ruleset.routes] == [
         "public/emergency", "public/recorded", "public/uk via carriers", "public/from partner", "public/lb",
         "default/international", "default/national", "default/lb", "default/anything else"]
@@ -137,7 +138,7 @@ def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
 
 def test_site_groups_and_acls_keep_freeswitch_semantics(site_rules):
     _, result = site_rules
-    ruleset = rules.parse(result.text, "imported")
+    ruleset = loader.parse(result.text, "imported")
     # carrier_a listed twice (5 + 2) is merged; carrier_c (weight 0) is skipped as mod_distributor does
     assert [(m.name, m.weight) for m in ruleset.groups["intl_carriers"].members] == [
         ("carrier_a", 7), ("carrier_b", 3)]
@@ -279,7 +280,7 @@ def test_odd_names_and_profiles_still_give_valid_rules(tmp_path):
         '<action application="bridge">sofia/gateway/gw1/$1</action></condition></extension>'
         '</context></include>')
     result = import_files([str(dialplan)], profile="internal")
-    ruleset = rules.parse(result.text, "odd")
+    ruleset = loader.parse(result.text, "odd")
     assert [r.name for r in ruleset.routes] == ["yes", "yes (2)"]
     assert ruleset.routes[0].conditions[0][0] == "y" and ruleset.routes[0].gateway == "on"
     assert ruleset.routes[1].dest.pattern == "^'(\\d+)$" and ruleset.routes[1].gateway == "gw1"
@@ -310,7 +311,7 @@ def test_acl_list_without_default_is_allow_as_in_freeswitch(tmp_path):
                    '<list name="odd" default="no"><node type="yes" cidr="172.16.221.0/24"/></list>\n'
                    '</network-lists></configuration>\n')
     result = import_files(acl=str(acl))
-    ruleset = rules.parse(result.text, "acl")
+    ruleset = loader.parse(result.text, "acl")
     assert ruleset.acls["open"].allows("172.16.221.5") and not ruleset.acls["open"].allows("172.16.221.99")
     assert ruleset.acls["odd"].default_allow is False and ruleset.acls["odd"].allows("172.16.221.5")
     assert [(r.line, r.message.split(":")[0]) for r in result.reports] == [
@@ -363,7 +364,7 @@ def test_cli_import_then_compare(tmp_path, capsys):
     assert cli.main(["import", "--dialplan", ISSUE_DIALPLAN, "--distributor", ISSUE_DISTRIBUTOR]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    rules.parse(out, "stdout")
+    loader.parse(out, "stdout")
     path = tmp_path / "fsroute.yaml"
     path.write_text(out)
     assert cli.main(["check", str(path)]) == 0

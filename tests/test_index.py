@@ -1,6 +1,6 @@
 """The prefix index decides exactly as a first-match scan over every route would.
 
-Rule sets are generated as YAML text and loaded with ``fsroute.rules.parse``,
+Rule sets are generated as YAML text and loaded with ``fsroute.core.loader.parse``,
 so the regexes are compiled as in production (re.ASCII). Each generated
 pattern comes with an example number it is meant to match, and the numbers
 tried are those examples (as is, cut, extended or with one character
@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fsroute import router, rules
-from fsroute.index import RouteIndex, literal_prefix
+from fsroute.core import router
+from fsroute.core import loader, model
+from fsroute.core.index import RouteIndex, literal_prefix
+from budget import examples
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -64,9 +66,19 @@ def test_literal_prefix_none_under_flags_that_change_literals_or_anchors(flags):
     assert literal_prefix(re.compile("^0044", flags)) == ""
 
 
-def test_every_match_starts_with_the_prefix_of_the_known_patterns():
-    regex = re.compile(r"^00(44\d{6,12})$", re.ASCII)
-    assert regex.search("00441234567") and not regex.search("0441234567")
+def test_a_route_is_filed_under_its_prefix_and_found_only_by_numbers_that_start_with_it():
+    routes = loader.parse("version: 1\nroutes:\n"
+                          "  - {name: uk, match: {destination_number: '^00(44\\d{6,12})$'}, gateway: gw1}\n"
+                          "  - {name: uk again, match: {destination_number: '^0044(1)'}, gateway: gw2}\n"
+                          "  - {name: any, match: {destination_number: '(\\d+)$'}, gateway: gw3}\n",
+                          "r.yaml").routes
+    uk, uk_again, anything = routes
+    assert literal_prefix(uk.dest) == "0044" and literal_prefix(uk_again.dest) == "00441"
+    index = RouteIndex(routes)
+    assert index.candidates("00441234567") == [uk, uk_again, anything]  # both prefixes, in file order
+    assert index.candidates("00449") == [uk, anything]
+    assert index.candidates("0441234567") == [anything]
+    assert RouteIndex(routes[:2]).candidates("0441234567") == []
 
 
 # -- generated patterns, each with an example it should match ------------------------
@@ -249,11 +261,11 @@ def linear_find(ruleset, get, destination, source):
     return None, refused
 
 
-@settings(max_examples=1000, **SETTINGS)
+@settings(max_examples=examples(1000), **SETTINGS)
 @given(rule_set_and_numbers(), st.sampled_from(["1000", "2000", "9"]), st.sampled_from(SOURCES))
 def test_index_gives_what_a_linear_scan_gives(case, caller, source):
     specs, numbers = case
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     positions = {r.name: i for i, r in enumerate(ruleset.routes)}
     variables = {"caller_id_number": caller}
     for number in numbers:
@@ -293,12 +305,12 @@ def prefix_table(draw):
     return patterns, numbers
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(prefix_table())
 def test_index_on_carrier_like_tables(table):
     patterns, numbers = table
     specs = [(pattern, None, False, "") for pattern in patterns]
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     for number in numbers:
         assert matching(ruleset.index.candidates(number), number) == matching(ruleset.routes, number)
 
@@ -306,15 +318,15 @@ def test_index_on_carrier_like_tables(table):
 def test_index_keeps_file_order_across_prefixes_and_catch_alls():
     specs = [(r"^(\d+)$", None, False, ""), (r"^0044(\d+)$", None, False, ""),
              (r"^00(\d+)$", None, False, ""), (r"^004(\d+)$", None, False, ""), (None, "^1", False, "")]
-    ruleset = rules.parse(rules_text(specs))
+    ruleset = loader.parse(rules_text(specs))
     assert [r.name for r in ruleset.index.candidates("00441")] == ["r0", "r1", "r2", "r3", "r4"]
     assert [r.name for r in ruleset.index.candidates("0033")] == ["r0", "r2", "r4"]
     assert [r.name for r in ruleset.index.candidates("")] == ["r0", "r4"]
 
 
 def test_route_index_accepts_plain_route_tuples():
-    routes = [rules.Route("a", 1, re.compile(r"^12(\d)$", re.ASCII), (), None, None, "gw1", None),
-              rules.Route("b", 2, None, (), None, None, "gw1", None)]
+    routes = [model.Route("a", 1, re.compile(r"^12(\d)$", re.ASCII), (), None, None, "gw1", None),
+              model.Route("b", 2, None, (), None, None, "gw1", None)]
     index = RouteIndex(routes)
     assert [r.name for r in index.candidates("123")] == ["a", "b"]
     assert [r.name for r in index.candidates("13")] == ["b"]

@@ -2,22 +2,22 @@
 
 import pytest
 
-from fsroute import rules
-from fsroute.rules import Action, RulesError
+from fsroute.core import loader, model
+from fsroute.core.model import Action, RulesError
 
 from rulesdata import BASE_RULES, EXAMPLE
 
 
 def problems(text, filename="r.yaml"):
     with pytest.raises(RulesError) as caught:
-        rules.parse(text, filename)
+        loader.parse(text, filename)
     return [str(p) for p in caught.value.problems]
 
 
 def test_example_loads_with_everything_compiled():
-    ruleset = rules.load(str(EXAMPLE))
+    ruleset = loader.load(str(EXAMPLE))
     assert [r.name for r in ruleset.routes] == ["out through gw1", "default"]
-    assert ruleset.groups["gw_group_1"].members == (rules.Member("gw1", 1), rules.Member("gw2", 2))
+    assert ruleset.groups["gw_group_1"].members == (model.Member("gw1", 1), model.Member("gw2", 2))
     assert ruleset.ingress_acl == "trunk_peers"
     assert ruleset.defaults.on_denied == Action("CALL_REJECTED")
     assert "SERVICE_UNAVAILABLE" in ruleset.defaults.failover_on
@@ -28,36 +28,36 @@ def test_example_loads_with_everything_compiled():
 
 
 def test_defaults_apply_and_weight_defaults_to_one():
-    ruleset = rules.parse("version: 1\ngroups:\n  g: {gateways: [a, {name: b}]}\n"
+    ruleset = loader.parse("version: 1\ngroups:\n  g: {gateways: [a, {name: b}]}\n"
                           "routes:\n  - {name: r, group: g}\n")
-    assert ruleset.defaults == rules.Defaults()
-    assert ruleset.groups["g"].members == (rules.Member("a", 1), rules.Member("b", 1))
+    assert ruleset.defaults == model.Defaults()
+    assert ruleset.groups["g"].members == (model.Member("a", 1), model.Member("b", 1))
     assert ruleset.groups["g"].strategy == "weighted_round_robin"
 
 
 def test_number_template_captures_and_literals():
-    ruleset = rules.parse("version: 1\nroutes:\n  - name: r\n    match: {destination_number: '^(00)(\\d+)$'}\n"
+    ruleset = loader.parse("version: 1\nroutes:\n  - name: r\n    match: {destination_number: '^(00)(\\d+)$'}\n"
                           "    number: '+$2#$0'\n    gateway: gw1\n")
     route = ruleset.routes[0]
     assert route.rewrite(route.dest.search("004412"), "004412") == "+4412#004412"
 
 
 def test_no_number_dials_the_destination_as_is():
-    ruleset = rules.parse("version: 1\nroutes:\n  - {name: r, match: {destination_number: '^1'}, gateway: g}\n")
+    ruleset = loader.parse("version: 1\nroutes:\n  - {name: r, match: {destination_number: '^1'}, gateway: g}\n")
     assert ruleset.routes[0].rewrite(None, "1234") == "1234"
 
 
 def test_unknown_keys_name_line_and_column():
     text = "version: 1\nroutes:\n  - name: r\n    gateway: gw1\n    gatway: gw2\n"
     assert problems(text) == [
-        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group)"]
+        "r.yaml:5:5: route 'r': unknown key 'gatway' (did you mean 'gateway'?)"]
 
 
 def test_wrong_types():
     text = "version: 1\ndefaults:\n  max_attempts: three\n  status_ttl: [1]\nroutes: {}\n"
     assert problems(text) == [
         "r.yaml:3:17: defaults.max_attempts must be a whole number from 1 to 20",
-        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0 to 3600",
+        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600",
         "r.yaml:5:9: routes must be a list",
     ]
 
@@ -150,7 +150,7 @@ def test_hangup_causes_are_freeswitch_causes():
 
 
 def test_continue_action_and_on_error():
-    ruleset = rules.parse("version: 1\ndefaults: {on_no_route: continue, on_error: {hangup: switch_congestion}}\n"
+    ruleset = loader.parse("version: 1\ndefaults: {on_no_route: continue, on_error: {hangup: switch_congestion}}\n"
                           "routes: []\n")
     assert ruleset.defaults.on_no_route == Action(None)
     assert ruleset.defaults.on_error == Action("SWITCH_CONGESTION")
@@ -160,39 +160,90 @@ def test_gateway_names_cannot_inject_dial_string_syntax():
     found = problems("version: 1\nroutes:\n  - {name: r, gateway: 'gw1/x'}\n"
                      "groups: {g: {gateways: ['-err']}}\n")
     assert found == [
-        "r.yaml:4:25: group 'g' gateway '-err' is not valid",
         "r.yaml:3:24: route 'r' gateway 'gw1/x' is not valid (letters, digits, '_', '.', '-')",
+        "r.yaml:4:25: group 'g' gateway '-err' is not valid",
     ]
 
 
 def test_regexes_use_ascii_digits_like_freeswitch_pcre():
-    ruleset = rules.parse("version: 1\nroutes:\n  - {name: r, match: {destination_number: '^\\d+$'}, gateway: g}\n")
+    ruleset = loader.parse("version: 1\nroutes:\n  - {name: r, match: {destination_number: '^\\d+$'}, gateway: g}\n")
     assert ruleset.routes[0].dest.search("123")
     assert not ruleset.routes[0].dest.search("\u0661\u0662\u0663")  # Arabic-Indic digits
 
 
 def test_gateway_profiles():
-    ruleset = rules.parse("version: 1\ngateways: {gw3: {profile: internal}}\nroutes: [{name: r, gateway: gw3}]\n")
+    ruleset = loader.parse("version: 1\ngateways: {gw3: {profile: internal}}\nroutes: [{name: r, gateway: gw3}]\n")
     assert ruleset.profile_of("gw3") == "internal"
     assert ruleset.profile_of("gw1") == "external"
 
 
 def test_load_reports_unreadable_file(tmp_path):
     with pytest.raises(RulesError) as caught:
-        rules.load(str(tmp_path / "missing.yaml"))
+        loader.load(str(tmp_path / "missing.yaml"))
     assert "cannot read the rules file" in str(caught.value)
 
 
 def test_non_utf8_names_the_byte():
     with pytest.raises(RulesError) as caught:
-        rules.parse(b"version: 1\nroutes: []\n# \xff\n", "r.yaml")
+        loader.parse(b"version: 1\nroutes: []\n# \xff\n", "r.yaml")
     assert str(caught.value) == "r.yaml:3:3: the file is not UTF-8 (byte 0xff)"
 
 
 def test_base_rules_fixture_is_valid():
-    assert len(rules.parse(BASE_RULES).routes) == 2
+    assert len(loader.parse(BASE_RULES).routes) == 2
 
 
 def test_route_names_are_one_printable_line():
     found = problems('version: 1\nroutes:\n  - {name: "a\\nfsroute uuid=x result=bridged", gateway: g}\n')
     assert len(found) == 1 and found[0].startswith("r.yaml:3:12: route name must be one printable line")
+
+
+@pytest.mark.parametrize("ttl", ["0", "0.1", "0.49"])
+def test_a_status_ttl_below_half_a_second_is_refused_where_it_stands(ttl):
+    # Below it, nearly every call would start its own gwlist reading.
+    text = "version: 1\ndefaults:\n  status_ttl: %s\nroutes: []\n" % ttl
+    assert problems(text) == ["r.yaml:3:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600"]
+
+
+def test_loading_leaves_the_cyclic_gc_alone(monkeypatch):
+    # Inside FreeSWITCH the collector serves every call thread: a load must not pause it.
+    import gc
+
+    from fsroute.core import yamltree
+    seen = []
+    real_parse = yamltree.parse
+
+    def parse(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(yamltree, "parse", parse)
+    assert gc.isenabled()
+    loader.parse(BASE_RULES, "r.yaml")
+    assert seen and all(seen)
+
+
+@pytest.mark.parametrize("tail", [
+    "  - {name: r9, group: nosuch}\n",            # a reference only the whole file can check
+    "  - {name: r9, gateway: gw1, frob: 1}\n",    # a problem inside a route
+    "  - {name: r1, gateway: gw1}\n  - {name: r1, gateway: gw1}\n",  # a name used twice
+    "  - {name: r9, gateway: gw1}\nacls: {bad: {default: maybe}}\n",  # a problem outside the routes
+])
+def test_routes_built_while_reading_report_like_a_plain_read(tail):
+    from fsroute.core import yamltree
+    from fsroute.core.grammar import Builder
+    text = "version: 1\nroutes:\n  - {name: r0, gateway: gw1}\n" + tail
+    with pytest.raises(RulesError) as plain:
+        Builder("r.yaml").build(yamltree.parse(text), "0" * 64)
+    assert problems(text) == [str(p) for p in plain.value.problems]
+
+
+def test_routes_built_while_reading_are_the_routes_of_a_plain_read():
+    from fsroute.core import yamltree
+    from fsroute.core.grammar import Builder
+    streamed = loader.parse(BASE_RULES, "r.yaml")
+    plain = Builder("r.yaml").build(yamltree.parse(BASE_RULES), streamed.sha256)
+    assert [(r.name, r.line, r.dest.pattern if r.dest else None, r.number, r.acl, r.gateway, r.group)
+            for r in streamed.routes] == [
+        (r.name, r.line, r.dest.pattern if r.dest else None, r.number, r.acl, r.gateway, r.group)
+        for r in plain.routes]

@@ -1,6 +1,6 @@
-"""fsroute.acl against the switch's own `acl <ip> <list>` over 12,000 generated cases.
+"""fsroute.core.acl against the switch's own `acl <ip> <list>` over 12,000 generated cases.
 
-What it found (fixed in fsroute.acl, see docs/integration.md): on equal
+What it found (fixed in fsroute.core.acl, see docs/integration.md): on equal
 prefix bits the EARLIER node wins (not the later); only the literal
 ``::ffff:a.b.c.d`` spelling is matched as IPv4; a ``::ffff:...`` CIDR is
 read as IPv4 with the same bit count (or dropped when that is over 32), so
@@ -16,7 +16,7 @@ they differ, the switch is right.
 import ipaddress
 import random
 
-from fsroute.acl import Acl, parse_network
+from fsroute.core.acl import Acl, parse_network
 
 SEED = 20261201
 LISTS = 200
@@ -63,7 +63,7 @@ def generate(rng):
             except ValueError:  # x/0 with address bits, 0.0.0.0/32: refused, tested below
                 continue
             nodes.append((rng.choice(["allow", "deny"]), cidr))
-            if rng.random() < 0.25:  # the same prefix length, the other verdict: the later node must win
+            if rng.random() < 0.25:  # the same CIDR again, maybe the other verdict: a tie, the earlier node wins
                 nodes.append((rng.choice(["allow", "deny"]), cidr))
         if not nodes:
             nodes.append(("allow", "%s/24" % ipaddress.IPv4Network("%s/24" % anchor, strict=False).network_address))

@@ -3,7 +3,7 @@
 Patterns: examples/, the importer's test data, hand-picked constructs and
 generated prefix routes; each against generated destinations, over one
 event-socket connection. fsroute refuses the constructs found to differ
-(fsroute.patterns.pcre_difference); every pattern it accepts must match,
+(fsroute.core.patterns.pcre_difference); every pattern it accepts must match,
 and fill $0..$N, exactly as the switch does.
 """
 
@@ -16,8 +16,8 @@ import warnings
 
 import yaml
 
-from fsroute.patterns import compile_route_regex, pcre_difference
-from fsroute.rules import Route
+from fsroute.core.patterns import compile_route_regex, pcre_difference
+from fsroute.core.model import Route
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = 9

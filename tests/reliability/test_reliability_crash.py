@@ -9,10 +9,10 @@ otherwise log a traceback and run the next dialplan action unrouted.)
 
 import pytest
 
-import fsroute.health
-import fsroute.router
-import fsroute.selection
-import fsroute.store
+import fsroute.runtime.gateways
+import fsroute.core.router
+import fsroute.core.selection
+import fsroute.runtime.store
 from fsroute.testing import StubSession
 from reliability_helpers import bridges, run_call, write_rules
 
@@ -84,10 +84,10 @@ EXCEPTIONS = {
 
 # Places inside the handler to break, each a (module, attribute) to replace with a raiser.
 PLACES = {
-    "router.decide": (fsroute.router, "decide"),
-    "health.states_for": (fsroute.health, "states_for"),
-    "selection.weighted order": (fsroute.selection.Selector, "order"),
-    "router.find_route": (fsroute.router, "find_route"),
+    "router.decide": (fsroute.core.router, "decide"),
+    "gateways.down": (fsroute.runtime.gateways.GatewayStates, "down"),
+    "selection.weighted order": (fsroute.core.selection.Selector, "order"),
+    "router.find_route": (fsroute.core.router, "find_route"),
 }
 
 
@@ -108,14 +108,14 @@ def test_exceptions_anywhere_end_the_call_with_on_error(switch, tmp_path, monkey
     ("", "NORMAL_TEMPORARY_FAILURE"),
 ])
 def test_configured_on_error_cause(switch, tmp_path, monkeypatch, tried, on_error, cause):
-    monkeypatch.setattr(fsroute.router, "decide", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(fsroute.core.router, "decide", _raise(RuntimeError("boom")))
     session = run_call(switch, rules_file(tmp_path, on_error), CALL)
     assert_crashed(switch, session, cause)
     tried["crash"] += 1
 
 
 def test_on_error_continue_leaves_the_call_to_the_dialplan(switch, tmp_path, monkeypatch, tried):
-    monkeypatch.setattr(fsroute.router, "decide", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(fsroute.core.router, "decide", _raise(RuntimeError("boom")))
     session = run_call(switch, rules_file(tmp_path, "  on_error: continue"), CALL)
     assert session.hangup_cause is None
     assert session.variables.get("fsroute_result") == "error"
@@ -143,7 +143,7 @@ def test_get_variable_raising_for_one_variable(switch, tmp_path, tried, variable
 
 def test_get_variable_raising_for_uuid_still_names_the_call(switch, tmp_path, monkeypatch, tried):
     """The uuid comes from get_uuid() when getVariable('uuid') fails."""
-    monkeypatch.setattr(fsroute.router, "decide", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(fsroute.core.router, "decide", _raise(RuntimeError("boom")))
     session_class = type("Raises_uuid", (_VariableRaises,), {"broken": "uuid"})
     session = run_call(switch, rules_file(tmp_path), CALL, session_class=session_class)
     assert_crashed(switch, session)
@@ -151,7 +151,7 @@ def test_get_variable_raising_for_uuid_still_names_the_call(switch, tmp_path, mo
 
 
 def test_multi_line_exception_message_gives_one_line(switch, tmp_path, monkeypatch, tried):
-    monkeypatch.setattr(fsroute.router, "decide",
+    monkeypatch.setattr(fsroute.core.router, "decide",
                         _raise(RuntimeError("first line\nfsroute uuid=forged result=bridged\r\nthird")))
     session = run_call(switch, rules_file(tmp_path), CALL)
     assert_crashed(switch, session)
@@ -201,7 +201,7 @@ def test_console_log_raising(switch, tmp_path, monkeypatch, tried):
         session = run_call(switch, path, CALL)
         assert session.variables["fsroute_result"] == "bridged"
         tried["crash"] += 1
-    monkeypatch.setattr(fsroute.router, "decide", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(fsroute.core.router, "decide", _raise(RuntimeError("boom")))
     session = run_call(switch, path, CALL)
     assert session.variables["fsroute_result"] == "error"
     assert session.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
@@ -219,13 +219,13 @@ def test_no_usable_rules(switch, tmp_path, tried):
 
 def test_a_crash_does_not_poison_the_next_calls(switch, tmp_path, monkeypatch, tried):
     path = rules_file(tmp_path)
-    real = fsroute.router.decide
-    monkeypatch.setattr(fsroute.router, "decide", _raise(RuntimeError("boom")))
+    real = fsroute.core.router.decide
+    monkeypatch.setattr(fsroute.core.router, "decide", _raise(RuntimeError("boom")))
     assert_crashed(switch, run_call(switch, path, CALL))
-    monkeypatch.setattr(fsroute.router, "decide", real)
+    monkeypatch.setattr(fsroute.core.router, "decide", real)
     session = run_call(switch, path, CALL)
     assert session.variables["fsroute_result"] == "bridged"
-    loaded = fsroute.store.store_for(path).current()
+    loaded = fsroute.runtime.store.store_for(path).current()
     results, _ = loaded.counts()
     assert results == {"error": 1, "bridged": 1}
     tried["crash"] += 2

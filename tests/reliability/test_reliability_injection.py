@@ -16,11 +16,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import fsroute.router
-import fsroute.store
-from fsroute.index import RouteIndex
-from fsroute.rules import NUMBER_RE, RulesError, parse
+import fsroute.core.router
+import fsroute.runtime.store
+from fsroute.core.index import RouteIndex
+from fsroute.core.loader import parse
+from fsroute.core.model import NUMBER_RE, RulesError
 from fsroute.testing import FakeFreeSWITCH
+from budget import examples
 from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
 RULES = """\
@@ -104,7 +106,7 @@ def expected_number(destination, caller):
     if destination.startswith("A"):
         return "00" + destination[1:]
     if (re.fullmatch(r"7([0-9]+)", destination) and caller.startswith("1")
-            and len(caller) <= fsroute.router.MAX_VALUE_LEN):
+            and len(caller) <= fsroute.core.router.MAX_VALUE_LEN):
         return destination[1:]
     return destination
 
@@ -119,7 +121,7 @@ def check_call(fake, rules_path, destination, caller="1555"):
     assert error_lines(fake)[before:] == []
     result = session.variables.get("fsroute_result")
     number = expected_number(destination, caller)
-    if len(destination) <= fsroute.router.MAX_DESTINATION_LEN and NUMBER_RE.match(number):
+    if len(destination) <= fsroute.core.router.MAX_DESTINATION_LEN and NUMBER_RE.match(number):
         # Clean text: it is dialled exactly, so the checks above are not vacuous.
         assert result == "bridged", (destination, result)
         assert bridges(session)[0].endswith("/" + number)
@@ -188,7 +190,7 @@ class _RecordingRegex:
 
 def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monkeypatch, tried):
     run_call(switch, rules_path, {"destination_number": "1", "network_addr": "127.0.0.1"})  # load
-    rules = fsroute.store.store_for(rules_path).current().rules
+    rules = fsroute.runtime.store.store_for(rules_path).current().rules
     calls = []
     routes = tuple(
         route._replace(dest=_RecordingRegex(route.dest, calls),
@@ -196,9 +198,9 @@ def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monk
         for route in rules.routes)
     monkeypatch.setattr(rules, "routes", routes)
     monkeypatch.setattr(rules, "index", RouteIndex(routes))
-    for name, value in list(vars(fsroute.router).items()):  # NUMBER_RE and any other module-level regex
+    for name, value in list(vars(fsroute.core.router).items()):  # NUMBER_RE and any other module-level regex
         if isinstance(value, re.Pattern):
-            monkeypatch.setattr(fsroute.router, name, _RecordingRegex(value, calls))
+            monkeypatch.setattr(fsroute.core.router, name, _RecordingRegex(value, calls))
 
     for destination in ("7" * 129, "7" * 4096, "A" * 2 ** 20, "(a+)+$" * 1000):
         session = check_call(switch, rules_path, destination, caller="1" * 2 ** 20)
@@ -212,7 +214,7 @@ def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monk
     # ... and an over-long other variable never reaches its condition's regex.
     del calls[:]
     session = check_call(switch, rules_path, "71001", caller="1" * 2 ** 20)
-    assert all(len(text) <= fsroute.router.MAX_VALUE_LEN for text in calls)
+    assert all(len(text) <= fsroute.core.router.MAX_VALUE_LEN for text in calls)
     assert session.variables["fsroute_route"] == "catch all"  # vip's caller condition did not hold
     tried["injection"] += 2
 
@@ -232,8 +234,12 @@ def test_number_templates_with_dial_string_syntax_do_not_load(template, tried):
                                   "", "gw\u0669", "gw1\n"])
 def test_gateway_names_with_dial_string_syntax_do_not_load(name, tried):
     text = RULES.replace("gateway: gw2", 'gateway: "%s"' % name.encode("unicode_escape").decode("ascii"))
-    with pytest.raises(RulesError):
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "gateway: \"" in row)
+    with pytest.raises(RulesError) as caught:
         parse(text, "rules.yaml")
+    # Refused for the name itself, where it stands: not some other problem of the file.
+    assert [(p.line, "gateway" in p.message) for p in caught.value.problems] == [(line, True)], \
+        caught.value.problems
     tried["injection"] += 1
 
 
@@ -249,7 +255,7 @@ def shared_rules_path(tmp_path_factory):
     return write_rules(tmp_path_factory.mktemp("injection") / "rules.yaml", RULES)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_ALL_UNICODE, max_size=200))
 @example(variant="", text="1001\n")
 def test_generated_unicode_destinations(shared_rules_path, tried, variant, text):
@@ -259,7 +265,7 @@ def test_generated_unicode_destinations(shared_rules_path, tried, variant, text)
     tried["injection"] += 1
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_DIAL_ALPHABET, max_size=80))
 def test_generated_near_numbers(shared_rules_path, tried, variant, text):
     with FakeFreeSWITCH() as fake:

@@ -23,10 +23,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fsroute.cli
-import fsroute.index
-import fsroute.rules
-from fsroute.rules import RuleSet, RulesError, parse
+import fsroute.tools.cli
+import fsroute.core.index
+import fsroute.core.grammar
+from fsroute.core.loader import parse
+from fsroute.core.model import RuleSet, RulesError
+from budget import examples
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "rules.yaml").read_bytes()
 NAME = "rules.yaml"
@@ -75,21 +77,21 @@ def bounded(limit_bytes=MEMORY_BOUND, limit_seconds=TIME_BOUND):
 def work(monkeypatch):
     """Counts what the builder does per CIDR, regex and group member: its work on the tree."""
     counts = {"cidr": 0, "regex": 0, "member": 0, "cause": 0}
-    real_network = fsroute.rules.parse_network
+    real_network = fsroute.core.acl.parse_network
 
     def counting_network(text):
         counts["cidr"] += 1
         return real_network(text)
 
     def wrap(name, key):
-        real = getattr(fsroute.rules._Builder, name)
+        real = getattr(fsroute.core.grammar.Builder, name)
 
         def counting(self, *args, **kwargs):
             counts[key] += 1
             return real(self, *args, **kwargs)
-        monkeypatch.setattr(fsroute.rules._Builder, name, counting)
+        monkeypatch.setattr(fsroute.core.grammar.Builder, name, counting)
 
-    monkeypatch.setattr(fsroute.rules, "parse_network", counting_network)
+    monkeypatch.setattr(fsroute.core.grammar, "parse_network", counting_network)
     wrap("regex", "regex")
     wrap("member", "member")
     wrap("cause", "cause")
@@ -100,7 +102,7 @@ def run_check(path):
     """``fsroute check PATH`` in this process: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = fsroute.cli.main(["check", str(path)])
+        code = fsroute.tools.cli.main(["check", str(path)])
     return code, out.getvalue(), err.getvalue()
 
 
@@ -316,7 +318,7 @@ def test_a_50MB_file_is_refused_in_bounded_memory(tmp_path, tried):
     del body
     with bounded():
         with pytest.raises(RulesError) as caught:
-            fsroute.rules.load(str(path))
+            fsroute.core.loader.load(str(path))
     assert caught.value.problems[0].line >= 1
     code, out, err = run_check(path)
     assert code == 1
@@ -330,7 +332,7 @@ def test_fsroute_check_command_shows_no_traceback(name, tmp_path, tried):
     """The installed command, as an operator runs it: problems on stdout, no traceback, exit 1."""
     path = tmp_path / ("%s.yaml" % name)
     path.write_bytes(HOSTILE[name])
-    done = subprocess.run([sys.executable, "-m", "fsroute.cli", "check", str(path)],
+    done = subprocess.run([sys.executable, "-m", "fsroute", "check", str(path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert_check_output(path, done.returncode, done.stdout, done.stderr)
@@ -364,7 +366,7 @@ def test_long_regexes_are_indexed_in_bounded_time(tried):
 
     def timed(regex):
         started = time.perf_counter()
-        fsroute.index.literal_prefix(regex)
+        fsroute.core.index.literal_prefix(regex)
         return time.perf_counter() - started
 
     flat_time = min(timed(flat) for _ in range(3))
@@ -497,21 +499,21 @@ def byte_mutation(draw):
 MUTATIONS = st.one_of(structural_mutation(), byte_mutation())
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(data=structural_mutation())
 def test_structural_mutations(data, tried):
     check_parse(data)
     tried["rules_files"] += 1
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(data=byte_mutation())
 def test_byte_mutations(data, tried):
     check_parse(data)
     tried["rules_files"] += 1
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(text=st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
                     max_size=300))
 def test_arbitrary_text(text, tried):
@@ -520,7 +522,7 @@ def test_arbitrary_text(text, tried):
     tried["rules_files"] += 1
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=MUTATIONS)
 def test_fsroute_check_on_mutations(data, tried):
     handle, path = tempfile.mkstemp(suffix=".yaml", prefix="fsroute-mutation-")

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from . import config
@@ -50,15 +51,28 @@ def clean_env(path=CLEAN_PATH):
     return env
 
 
+# What a build of the work tree must not see: above all an old build/ dir, whose stale
+# modules (a file moved to a subpackage since) setuptools would install along.
+_NOT_BUILT = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".git", ".venv", ".hypothesis",
+                                    ".mypy_cache", ".pytest_cache", "tests", "benchmarks")
+
+
 def install_fsroute(target, python=None, source=REPO):
-    """``python3 -m pip install --target TARGET <work tree>`` with the switch's python3."""
+    """``python3 -m pip install --target TARGET <work tree>`` with the switch's python3.
+
+    pip builds a copy of the tree (no build/ or egg-info), so what is installed
+    is exactly the tree's fsroute/, and the tree is left as it was.
+    """
     python = python or shutil.which("python3", path=CLEAN_PATH)
     if python is None:
         raise SwitchError("no python3 on %s" % CLEAN_PATH)
-    cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
-           "--target", target, source]
-    done = subprocess.run(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=300)
+    with tempfile.TemporaryDirectory(prefix="fsroute-src-") as copy:
+        tree = os.path.join(copy, "fsroute-src")
+        shutil.copytree(source, tree, ignore=_NOT_BUILT)
+        cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
+               "--target", target, tree]
+        done = subprocess.run(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=300)
     if done.returncode != 0:
         raise SwitchError("%s failed:\n%s" % (" ".join(cmd), done.stdout.decode(errors="replace")[-3000:]))
     shutil.copy(os.path.join(source, "fs_scripts", "fsroute_startup.py"), target)

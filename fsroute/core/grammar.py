@@ -1,0 +1,471 @@
+"""The grammar of rules format version 1: a YAML node tree -> validated RuleSet.
+
+Every problem is reported as ``file:line:col: message``, all of them at
+once (up to a cap), so an operator fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
+
+from .acl import Acl, parse_network
+from .causes import CAUSES
+from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
+                    Member, Problem, Route, RuleSet, RulesError)
+from .patterns import Regex, compile_route_regex
+from .text import one_line
+from .yamltree import MAP, SCALAR, SEQ, Node
+
+# A mapping node read by Builder.mapping: {key: (key node, value node)}.
+Fields = Dict[str, Tuple[Node, Node]]
+
+FORMAT_VERSION = 1
+MAX_PROBLEMS = 50
+
+_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
+_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+
+
+class _TooMany(Exception):
+    pass
+
+
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
+
+
+def closest(word: object, choices: Iterable[object]) -> Optional[str]:
+    """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
+    close = closest(word, choices)
+    return " (did you mean '%s'?)" % close if close else ""
+
+
+class Builder:
+    """Walks the node tree once, collecting problems and building the RuleSet."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: List[Problem] = []
+        # Names declared in the file, even when their body was refused: a
+        # reference to one is not reported again as "no group named ...".
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
+
+    # -- reporting -------------------------------------------------------
+    def error(self, node: Optional[Node], message: str) -> None:
+        line, col = (node.line, node.col) if node is not None else (1, 1)
+        self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
+        if len(self.problems) >= MAX_PROBLEMS:
+            raise _TooMany()
+
+    # -- shapes ------------------------------------------------------------
+    def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
+                required: Iterable[str] = (), unknown: Optional[List[str]] = None) -> Optional[Fields]:
+        """{key: (key node, value node)} for a mapping node, or None after reporting.
+
+        Unknown keys are reported with the closest allowed one, and appended to
+        ``unknown`` when given; a required key that such a suggestion names is
+        not reported missing as well.
+        """
+        if node is None or node.kind != MAP:
+            self.error(node, "%s must be a mapping" % what)
+            return None
+        out: Fields = {}
+        suggested: Set[Optional[str]] = set()
+        for key, value in node.pairs():
+            if key.kind != SCALAR or not isinstance(key.value, str):
+                self.error(key, "%s: keys must be plain strings" % what)
+                continue
+            if key.value in out:
+                self.error(key, "%s: key '%s' appears twice (first at line %d)"
+                           % (what, key.value, out[key.value][0].line))
+                continue
+            if allowed is not None and key.value not in allowed:
+                close = closest(key.value, allowed)
+                suggested.add(close)
+                if unknown is not None:
+                    unknown.append(key.value)
+                self.error(key, "%s: unknown key '%s' (%s)" % (
+                    what, key.value, "did you mean '%s'?" % close if close
+                    else "expected one of: %s" % ", ".join(allowed)))
+                continue
+            out[key.value] = (key, value)
+        for name in required:
+            if name not in out and name not in suggested:
+                self.error(node, "%s: missing required key '%s'" % (what, name))
+        return out
+
+    def sequence(self, node: Node, what: str) -> List[Any]:
+        if node.kind != SEQ:
+            self.error(node, "%s must be a list" % what)
+            return []
+        items: List[Any] = node.value
+        return items
+
+    def string(self, node: Node, what: str, pattern: Optional[Pattern[str]] = None, hint: str = "") -> Optional[str]:
+        if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
+            self.error(node, "%s must be a non-empty string" % what)
+            return None
+        if pattern is not None and not pattern.match(node.value):
+            self.error(node, "%s %r is not valid%s" % (what, node.value, hint))
+            return None
+        return node.value
+
+    def integer(self, node: Node, what: str, low: int, high: int) -> Optional[int]:
+        value = node.value if node.kind == SCALAR else None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
+            return None
+        return value
+
+    def seconds(self, node: Node, what: str, low: float, high: float) -> Optional[float]:
+        value = node.value if node.kind == SCALAR else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
+            return None
+        return float(value)
+
+    def check_name(self, key: Node, what: str) -> bool:
+        """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
+        if NAME_RE.match(key.value):
+            return True
+        self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
+        return False
+
+    def cause(self, node: Node, what: str) -> Optional[str]:
+        name = self.string(node, what)
+        if name is not None and name.upper() not in CAUSES:
+            self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
+            return None
+        return name.upper() if name else None
+
+    def regex(self, node: Node, what: str) -> Optional[Regex]:
+        text = self.string(node, what)
+        if text is None:
+            return None
+        try:
+            return compile_route_regex(text)
+        except re.error as exc:
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            return None
+        except RecursionError:  # sre's parser recurses per nested group (FreeSWITCH: ~240 frames)
+            self.error(node, "%s: regex nests its groups too deeply" % what)
+            return None
+        except (OverflowError, ValueError, MemoryError) as exc:  # e.g. a{99999999999999999999}
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc))
+            return None
+
+    # -- sections ----------------------------------------------------------
+    def fold_route(self, item: Node) -> Optional[Route]:
+        """One route built as soon as yamltree has read it (its nodes are then freed).
+
+        Whether its acl and group exist is checked once the file is read; any
+        problem ends this pass (RereadForReport).
+        """
+        route = self.route(item, None, None)
+        if self.problems:
+            raise RereadForReport()
+        return route
+
+    def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:
+        """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
+        try:
+            ruleset = self._build(root, sha256)
+        except _TooMany:
+            ruleset = None
+        if folded and self.problems:
+            raise RereadForReport()
+        if self.problems:
+            self.problems.sort(key=lambda p: (p.line, p.col))
+            if len(self.problems) >= MAX_PROBLEMS:
+                last = self.problems[-1]
+                self.problems.append(Problem(self.filename, last.line, last.col,
+                                             "too many problems; stopped after %d" % MAX_PROBLEMS))
+            raise RulesError(self.problems)
+        assert ruleset is not None  # built whenever there was no problem
+        return ruleset
+
+    def _build(self, root: Optional[Node], sha256: str) -> Optional[RuleSet]:
+        if root is None:
+            self.error(None, "the rules file is empty")
+            return None
+        top = self.mapping(root, "the rules file",
+                           allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
+                                    "groups", "routes"),
+                           required=("version", "routes"))
+        if top is None:
+            return None
+        if "version" in top:
+            node = top["version"][1]
+            if node.kind != SCALAR or type(node.value) is not int or node.value != FORMAT_VERSION:
+                self.error(node, "unsupported version %r: this fsroute reads version %d"
+                           % (node.value if node.kind == SCALAR else node.kind, FORMAT_VERSION))
+        defaults = self.defaults(top["defaults"][1]) if "defaults" in top else Defaults()
+        acls = self.acls(top["acls"][1]) if "acls" in top else {}
+        ingress = None
+        if "ingress_acl" in top:
+            node = top["ingress_acl"][1]
+            ingress = self.string(node, "ingress_acl")
+            if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
+                self.error(node, "ingress_acl: no acl named '%s'%s"
+                           % (ingress, did_you_mean(ingress, self.declared["acl"])))
+        profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
+        groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
+        if self.problems:
+            return None
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
+
+    def defaults(self, node: Node) -> Defaults:
+        fields = self.mapping(node, "defaults", allowed=Defaults._fields)
+        if fields is None:
+            return Defaults()
+        values: Dict[str, Any] = {}
+        for key, (_, value) in fields.items():
+            what = "defaults." + key
+            if key == "profile":
+                values[key] = self.string(value, what, NAME_RE)
+            elif key == "status_ttl":
+                values[key] = self.seconds(value, what, MIN_STATUS_TTL, 3600)
+            elif key == "reload_check":
+                values[key] = self.seconds(value, what, 0, 3600)
+            elif key == "status_timeout":
+                values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "max_attempts":
+                values[key] = self.integer(value, what, 1, 20)
+            elif key == "failover_on":
+                causes = [self.cause(item, what) for item in self.sequence(value, what)]
+                values[key] = frozenset(c for c in causes if c)
+            else:
+                values[key] = self.action(value, what)
+        return Defaults(**{k: v for k, v in values.items() if v is not None})
+
+    def action(self, node: Node, what: str) -> Optional[Action]:
+        if node.kind == SCALAR and node.value == "continue":
+            return Action(None)
+        fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
+                              allowed=("hangup",), required=("hangup",))
+        if not fields or "hangup" not in fields:
+            return None
+        cause = self.cause(fields["hangup"][1], what + ".hangup")
+        return Action(cause) if cause else None
+
+    def acls(self, node: Node) -> Dict[str, Acl]:
+        fields = self.mapping(node, "acls")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "acl '%s'" % name
+            self.check_name(key, what)
+            self.declared["acl"].add(name)
+            body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
+            if body is None:
+                continue
+            default_allow = None
+            if "default" in body:
+                default_node = body["default"][1]
+                if default_node.kind == SCALAR and default_node.value in ("allow", "deny"):
+                    default_allow = default_node.value == "allow"
+                else:
+                    self.error(default_node, "%s: default must be 'allow' or 'deny'" % what)
+            nodes, lines = [], []
+            for item in self.sequence(body["nodes"][1], what + ".nodes") if "nodes" in body else ():
+                entry = self.mapping(item, what + " node ({allow: CIDR} or {deny: CIDR})",
+                                     allowed=("allow", "deny"))
+                if not entry:
+                    if entry is not None:
+                        self.error(item, "%s: a node needs 'allow' or 'deny'" % what)
+                    continue
+                if len(entry) != 1:
+                    self.error(item, "%s: a node is either allow or deny, not both" % what)
+                    continue
+                (verb, (_, cidr)), = entry.items()
+                try:
+                    nodes.append((verb == "allow", parse_network(cidr.value if cidr.kind == SCALAR else None)))
+                    lines.append(item.line)
+                except ValueError as exc:
+                    self.error(cidr, "%s: %s" % (what, exc))
+            if default_allow is not None:
+                out[name] = Acl(name, default_allow, nodes, lines)
+        return out
+
+    def gateways(self, node: Node) -> Dict[str, str]:
+        fields = self.mapping(node, "gateways")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            if not self.check_name(key, "gateway '%s'" % name):
+                continue
+            body = self.mapping(value, "gateway '%s'" % name, allowed=("profile",), required=("profile",))
+            if body and "profile" in body:
+                profile = self.string(body["profile"][1], "gateway '%s' profile" % name, NAME_RE)
+                if profile:
+                    out[name] = profile
+        return out
+
+    def groups(self, node: Node) -> Dict[str, Group]:
+        fields = self.mapping(node, "groups")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "group '%s'" % name
+            self.check_name(key, what)
+            self.declared["group"].add(name)
+            body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
+            if body is None:
+                continue
+            strategy: Optional[str] = "weighted_round_robin"
+            if "strategy" in body:
+                strategy_node = body["strategy"][1]
+                strategy = strategy_node.value if strategy_node.kind == SCALAR else None
+                if strategy not in STRATEGIES:
+                    close = did_you_mean(strategy, STRATEGIES)
+                    self.error(strategy_node, "%s: unknown strategy %r%s" % (
+                        what, strategy, close or " (expected one of: %s)" % ", ".join(STRATEGIES)))
+            members = []
+            seen: Dict[str, int] = {}
+            items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
+            if "gateways" in body and not items:
+                self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
+            for item in items:
+                member = self.member(item, what)
+                if member is None:
+                    continue
+                if member.name in seen:
+                    self.error(item, "%s: gateway '%s' is listed twice (first at line %d); list it once "
+                               "and give it the combined weight" % (what, member.name, seen[member.name]))
+                    continue
+                seen[member.name] = item.line
+                members.append(member)
+            if strategy in STRATEGIES and members:
+                out[name] = Group(name, strategy, tuple(members))
+        return out
+
+    def member(self, item: Node, what: str) -> Optional[Member]:
+        if item.kind == SCALAR:
+            name = self.string(item, what + " gateway", NAME_RE)
+            return Member(name, 1) if name else None
+        body = self.mapping(item, what + " gateway", allowed=("name", "weight"), required=("name",))
+        if not body or "name" not in body:
+            return None
+        name = self.string(body["name"][1], what + " gateway name", NAME_RE,
+                           " (letters, digits, '_', '.', '-')")
+        weight: Optional[int] = 1
+        if "weight" in body:
+            weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
+        return Member(name, weight) if name and weight else None
+
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
+        out = []
+        names = {}
+        for item in self.sequence(node, "routes"):
+            if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
+                if item.name in names or item.acl not in acls and item.acl is not None \
+                        or item.group not in groups and item.group is not None:
+                    raise RereadForReport()
+                names[item.name] = item.line
+                out.append(item)
+                continue
+            route = self.route(item, acls, groups)
+            if route is None:
+                continue
+            if route.name in names:
+                self.error(item, "route name '%s' is used twice (first at line %d)" % (route.name, names[route.name]))
+                continue
+            names[route.name] = item.line
+            out.append(route)
+        return out
+
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
+              ) -> Optional[Route]:
+        unknown: List[str] = []
+        body = self.mapping(item, _route_label(item), unknown=unknown,
+                            allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
+        if body is None or "name" not in body:
+            return None
+        name = self.string(body["name"][1], "route name")
+        if name is not None and (len(name) > 128 or not name.isprintable() or '"' in name):
+            self.error(body["name"][1], "route name must be one printable line of at most 128 "
+                       "characters, without '\"' (it goes into log lines and channel variables)")
+            name = None
+        what = "route '%s'" % name if name is not None else "the route"
+        dest, conditions = None, []
+        if "match" in body:
+            match = self.mapping(body["match"][1], what + " match") or {}
+            for variable, (key, value) in match.items():
+                if not VARIABLE_RE.match(variable):
+                    self.error(key, "%s: %r is not a channel variable name" % (what, variable))
+                    continue
+                regex = self.regex(value, "%s match %s" % (what, variable))
+                if regex is not None:
+                    if variable == "destination_number":
+                        dest = regex
+                    else:
+                        conditions.append((variable, regex))
+        number = None
+        if "number" in body:
+            number = self.template(body["number"][1], what, dest)
+        acl = None
+        if "acl" in body:
+            acl = self.string(body["acl"][1], what + " acl")
+            if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
+                self.error(body["acl"][1], "%s: no acl named '%s'%s"
+                           % (what, acl, did_you_mean(acl, self.declared["acl"])))
+        targets = [k for k in ("gateway", "group") if k in body]
+        if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
+            self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
+                       % (what, " and ".join(targets) if targets else "neither"))
+        gateway = group = None
+        if "gateway" in body:
+            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
+                                  " (letters, digits, '_', '.', '-')")
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
+        if name is None:
+            return None
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+
+    def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
+        text = node.value if node.kind == SCALAR else None
+        if isinstance(text, int) and not isinstance(text, bool):
+            text = str(text)
+        if not isinstance(text, str) or not _TEMPLATE_RE.match(text):
+            self.error(node, "%s number %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
+                       % (what, text))
+            return None
+        parts = []
+        groups = dest.groups if dest is not None else 0
+        for ref, literal in _TEMPLATE_PART_RE.findall(text):
+            if literal:
+                parts.append(literal)
+                continue
+            index = int(ref)
+            if dest is None:
+                self.error(node, "%s number uses $%d but the route matches no destination_number"
+                           % (what, index))
+                return None
+            if index > groups:
+                self.error(node, "%s number uses $%d but the destination_number regex has %d group%s"
+                           % (what, index, groups, "" if groups == 1 else "s"))
+                return None
+            parts.append(index)
+        return tuple(parts)
+
+
+def _route_label(item: Node) -> str:
+    """"route 'NAME'" when the route's mapping has a usable name, for its shape problems; else "a route"."""
+    if item.kind == MAP:
+        for key, value in item.pairs():
+            if key.value == "name" and value.kind == SCALAR and isinstance(value.value, str) \
+                    and value.value and value.value.isprintable() and len(value.value) <= 128:
+                return "route '%s'" % value.value
+    return "a route"

@@ -1,0 +1,485 @@
+"""Translate the classic setup -- XML dialplan + distributor.conf.xml + acl.conf.xml -- into rules.
+
+Operators adopting fsroute already route with the XML dialplan, weigh
+gateways with mod_distributor and check sources with mod_acl; moving should
+be one command whose output they can read and review. ``import_files``
+reads the given files (``fsroute.migrate.legacy``) and returns the rules text
+(version 1, commented by ``fsroute.migrate.render``, validated with
+``fsroute.core.loader.parse``) and the list of everything it could not carry
+over, each as ``FILE:LINE: what``: nothing is dropped unreported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from fsroute.core import loader, model
+from fsroute.core.acl import parse_network
+from fsroute.core.fsvalues import atoi, switch_true
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, ConfigError, Distribution, Element, Extension, Legacy,
+                     Report, classify_field, compile_expression, find_list, parse_dialstring, read_legacy, short)
+from .render import render
+from fsroute.core.model import NAME_RE, NUMBER_RE
+
+MAX_WEIGHT = 1000000  # what a rules file accepts for one gateway
+
+
+class AclSpec(NamedTuple):
+    name: str
+    default_allow: bool
+    nodes: Tuple[Tuple[bool, str, int, str], ...]   # (allow, cidr, line, comment)
+    file: str
+    line: int
+    comments: Tuple[str, ...]
+
+
+class GroupSpec(NamedTuple):
+    name: str
+    members: Tuple[Tuple[str, int, str], ...]       # (gateway, weight, comment)
+    file: str
+    line: int
+    comments: Tuple[str, ...]
+
+
+class RouteSpec(NamedTuple):
+    name: str
+    extension: str
+    file: str
+    line: int
+    match: Tuple[Tuple[str, str], ...]
+    number: Optional[str]
+    acl: Optional[str]
+    gateway: Optional[str]
+    group: Optional[str]
+    comments: Tuple[str, ...]
+
+
+AclNode = Tuple[bool, str, int, str]
+Lines = List[Tuple[int, str]]   # (line, what) found about an extension
+
+
+def translate_acls(legacy: Legacy, reports: List[Report]) -> Dict[str, AclSpec]:
+    """acl.conf.xml lists as AclSpecs by name (FreeSWITCH keeps the last list of a name)."""
+    out: Dict[str, AclSpec] = {}
+    for acl_list in legacy.acl_lists:
+        where = (acl_list.file, acl_list.line)
+        if not acl_list.name:
+            reports.append(Report(*where, "warning: acl list without a name skipped (FreeSWITCH skips it too)"))
+            continue
+        what = "acl list %r" % acl_list.name
+        if not NAME_RE.match(acl_list.name):
+            reports.append(Report(*where, "not translated: %s: fsroute acl names hold only letters, digits, "
+                                  "'_', '.', '-'" % what))
+            continue
+        comments: List[str] = []
+        if acl_list.default is None:
+            default_allow = True
+            comments.append("no default in acl.conf.xml: FreeSWITCH treats that as allow")
+            reports.append(Report(*where, "warning: %s has no default; FreeSWITCH's default is allow, "
+                                  "kept as allow" % what))
+        else:
+            default_allow = switch_true(acl_list.default)
+            if acl_list.default.strip().lower() not in ("allow", "deny"):
+                reports.append(Report(*where, "warning: %s default=%r read as %s, as FreeSWITCH does"
+                                      % (what, acl_list.default, "allow" if default_allow else "deny")))
+        nodes: List[AclNode] = []
+        for node in acl_list.nodes:
+            nodes.extend(_acl_node(node, what, default_allow, reports))
+        if acl_list.name in out:
+            earlier = out[acl_list.name]
+            reports.append(Report(earlier.file, earlier.line, "not translated: %s is defined again at line %d; "
+                                  "FreeSWITCH keeps the later one, so does the import" % (what, acl_list.line)))
+        out[acl_list.name] = AclSpec(acl_list.name, default_allow, tuple(nodes), acl_list.file,
+                                     acl_list.line, tuple(comments))
+    return out
+
+
+def _acl_node(node: Element, what: str, default_allow: bool, reports: List[Report]) -> List[AclNode]:
+    where = (node.file, node.line)
+    unknown = sorted(set(node.attrs) - set(ACL_NODE_ATTRS))
+    if unknown:
+        reports.append(Report(*where, "not translated: %s node with attribute(s) %s that fsroute cannot "
+                              "express; node left out" % (what, ", ".join(unknown))))
+        return []
+    kind = node.attrs.get("type")
+    allow = default_allow if kind is None else switch_true(kind)
+    if kind is not None and kind.strip().lower() not in ("allow", "deny"):
+        reports.append(Report(*where, "warning: %s node type=%r read as %s, as FreeSWITCH does"
+                              % (what, kind, "allow" if allow else "deny")))
+    if "domain" in node.attrs:
+        reports.append(Report(*where, "not translated: %s node domain=%r takes the cidr= of the users of a "
+                              "directory domain, which the import cannot see; list those CIDRs in the rules"
+                              % (what, node.attrs["domain"])))
+        return []
+    if "cidr" in node.attrs:
+        out: List[AclNode] = []
+        for token in node.attrs["cidr"].split(","):
+            token = token.strip()
+            if "/" not in token:
+                reports.append(Report(*where, "not translated: %s node cidr %r has no /bits; FreeSWITCH "
+                                      "refuses it too" % (what, token)))
+                continue
+            try:
+                network = parse_network(token)
+            except ValueError as exc:
+                reports.append(Report(*where, "not translated: %s node: %s; FreeSWITCH refuses it too"
+                                      % (what, exc)))
+                continue
+            out.append((allow, str(network), node.line, ""))
+        return out
+    host, mask = node.attrs.get("host"), node.attrs.get("mask")
+    if host is not None and mask is not None:
+        try:
+            network = parse_network("%s/%s" % (host.strip(), mask.strip()))
+            if network.version != 4:
+                raise ValueError(host)
+        except ValueError:
+            reports.append(Report(*where, "not translated: %s node host=%r mask=%r is not an IPv4 address with a "
+                                  "contiguous netmask; fsroute cannot express it" % (what, host, mask)))
+            return []
+        return [(allow, str(network), node.line, "host=%s mask=%s" % (host.strip(), mask.strip()))]
+    reports.append(Report(*where, "warning: %s node has no cidr, host+mask or domain; FreeSWITCH ignores it, "
+                          "so does the import" % what))
+    return []
+
+
+def translate_lists(legacy: Legacy, reports: List[Report]) -> Dict[str, GroupSpec]:
+    """distributor lists as GroupSpecs keyed by lower-case name (mod_distributor ignores case)."""
+    out: Dict[str, GroupSpec] = {}
+    for dist_list in legacy.lists:
+        where = (dist_list.file, dist_list.line)
+        if not dist_list.name:
+            reports.append(Report(*where, "warning: distributor list without a name skipped "
+                                  "(mod_distributor skips it too)"))
+            continue
+        what = "distributor list %r" % dist_list.name
+        key = dist_list.name.lower()
+        if key in out or find_list(legacy, dist_list.name) is not dist_list:
+            reports.append(Report(*where, "not translated: %s is a second list of that name (case ignored); "
+                                  "mod_distributor only ever uses the first" % what))
+            continue
+        comments: List[str] = []
+        if dist_list.total_weight is not None:
+            comments.append("total-weight=%s ignored, as current mod_distributor does (it warns \"no longer "
+                            "necessary\"): the cycle is the sum of the weights" % short(dist_list.total_weight))
+        merged: Dict[str, Tuple[int, int]] = {}   # gateway -> (first line, summed weight)
+        for node in dist_list.nodes:
+            weight = atoi(node.weight)
+            if weight < 1:
+                comments.append("node %s (line %d) dropped: weight %r is not >= 1; mod_distributor "
+                                "skips it too" % (short(node.name), node.line, node.weight))
+                reports.append(Report(dist_list.file, node.line, "not translated: %s node %r weight %r is not "
+                                      ">= 1 (mod_distributor skips it too)" % (what, node.name, node.weight)))
+                continue
+            if str(weight) != node.weight.strip():
+                reports.append(Report(dist_list.file, node.line, "warning: %s node %r weight %r read as %d, as "
+                                      "mod_distributor's atoi() does" % (what, node.name, node.weight, weight)))
+            if not NAME_RE.match(node.name):
+                comments.append("node %r (line %d) dropped: not a plain gateway name"
+                                % (short(node.name), node.line))
+                reports.append(Report(dist_list.file, node.line, "not translated: %s node %r is not a plain "
+                                      "gateway "
+                                      "name (letters, digits, '_', '.', '-'); the group's ratio changes"
+                                      % (what, node.name)))
+                continue
+            if node.name in merged:
+                first_line, total = merged[node.name]
+                merged[node.name] = (first_line, total + weight)
+                reports.append(Report(dist_list.file, node.line, "warning: %s lists %r again (first at line %d); "
+                                      "merged into one gateway of weight %d, the share mod_distributor gives it"
+                                      % (what, node.name, first_line, total + weight)))
+            else:
+                merged[node.name] = (node.line, weight)
+        members: List[Tuple[str, int, str]] = []
+        for name, (line, weight) in merged.items():
+            if weight > MAX_WEIGHT:
+                reports.append(Report(dist_list.file, line, "not translated: %s node %r weight %d is above "
+                                      "fsroute's %d" % (what, name, weight, MAX_WEIGHT)))
+                continue
+            members.append((name, weight, "line %d" % line))
+        if not members:
+            reports.append(Report(*where, "not translated: %s has no usable node; mod_distributor would "
+                                  "answer -err for every call" % what))
+            continue
+        out[key] = GroupSpec(dist_list.name, tuple(members), dist_list.file, dist_list.line, tuple(comments))
+    return out
+
+
+def _first_bridge(ext: Extension) -> Optional[Tuple[int, Action]]:
+    """(condition index, action) of the extension's first bridge or transfer, or None."""
+    for index, condition in enumerate(ext.conditions):
+        for action in condition.actions:
+            if action.app in ("bridge", "transfer"):
+                return index, action
+    return None
+
+
+def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: Dict[str, GroupSpec],
+                        legacy: Legacy, profile: str, reports: List[Report]) -> Optional[RouteSpec]:
+    """A RouteSpec for ``ext`` (match without context), or None after reporting why not.
+
+    Whatever the route leaves out of the extension is reported too.
+    """
+    label = "extension %r" % ext.name
+    found = _first_bridge(ext)
+    if found is None:
+        apps = [a.app or "?" for c in ext.conditions for a in c.actions + c.anti_actions]
+        what = "applications: " + ", ".join(apps) if apps else "no actions"
+        reports.append(Report(ext.file, ext.line, "not translated: %s has no bridge to a gateway (%s); keep it "
+                              "in the XML dialplan ahead of the fsroute extension, or its calls reach the next "
+                              "matching route" % (label, what)))
+        return None
+    bridge_index, bridge = found
+    fatal: Lines = []       # (line, why): the extension is not imported
+    review: Lines = []      # (line, what): imported, but this part is not carried over
+
+    if switch_true(ext.attrs.get("continue")):
+        review.append((ext.line, "continue=%r: the old dialplan went on to later extensions and ran their "
+                       "actions too; fsroute stops at the first matching route" % ext.attrs["continue"]))
+    if ext.name.isdigit():
+        review.append((ext.line, "FreeSWITCH starts the hunt at an extension named like the dialled number "
+                       "(%s); fsroute keeps file order" % ext.name))
+    for other in ext.others:
+        review.append((other.line, "<%s> inside the extension" % other.tag))
+
+    match: Dict[str, str] = {}
+    acl: Optional[str] = None
+    dest_groups: Optional[int] = None  # capture groups of the bridge's own condition, if it is on destination_number
+    for index, condition in enumerate(ext.conditions):
+        if index > bridge_index:
+            review.append((condition.line, "a condition after the one holding the bridge (the old bridge ran "
+                           "whatever it decided)"))
+            for action in condition.actions + condition.anti_actions:
+                review.append((action.line, "application %r after the bridge" % action.app))
+            continue
+        extra = sorted(set(condition.attrs) - {"field", "expression", "break", "require-nested", "regex"})
+        if "regex" in condition.attrs or any(o.tag == "regex" for o in condition.others):
+            fatal.append((condition.line, "regex=%r / <regex> conditions (any|all|xor) cannot be expressed; "
+                          "fsroute ANDs one regex per variable" % condition.attrs.get("regex", "")))
+        if extra:
+            fatal.append((condition.line, "condition attribute(s) %s (time of day, ...) cannot be expressed"
+                          % ", ".join(extra)))
+        if any(o.tag == "condition" for o in condition.others):
+            fatal.append((condition.line, "nested conditions cannot be expressed"))
+        for other in condition.others:
+            if other.tag not in ("condition", "regex"):
+                review.append((other.line, "<%s> inside the condition" % other.tag))
+        if condition.break_mode != "on-false":
+            fatal.append((condition.line, "break=%r cannot be expressed; fsroute ANDs the conditions"
+                          % condition.attrs["break"]))
+        for anti in condition.anti_actions:
+            review.append((anti.line, "anti-action %r: the old dialplan ran it (and stopped) when the "
+                           "condition failed; with fsroute such calls go on to the next route" % anti.app))
+        if condition.field is None:
+            continue
+        kind, value, _ = classify_field(condition.field)
+        if kind == "bad":
+            fatal.append((condition.line, value))
+            continue
+        expression = condition.expression or ""
+        regex = compile_expression(expression)
+        if isinstance(regex, str):
+            fatal.append((condition.line, regex))
+            continue
+        if kind == "acl":
+            list_name = value
+            if not (regex.search("true") and not regex.search("false")):
+                fatal.append((condition.line, "an acl condition with expression %r is not \"the source is "
+                              "allowed\"; a route's acl only lets allowed sources through" % expression))
+            elif acl is not None:
+                fatal.append((condition.line, "a second acl condition; a route takes one acl"))
+            elif list_name not in acls:
+                fatal.append((condition.line, "acl list %r is not in the --acl file (or could not be "
+                              "translated)" % list_name))
+            else:
+                acl = list_name
+            continue
+        if value in match:
+            fatal.append((condition.line, "a second condition on %r; fsroute takes one regex per variable"
+                          % value))
+            continue
+        if expression:
+            match[value] = expression
+        if index == bridge_index and value == "destination_number":
+            dest_groups = regex.groups
+
+    for index, condition in enumerate(ext.conditions[:bridge_index + 1]):
+        seen_bridge = False
+        for action in condition.actions:
+            if action is bridge:
+                seen_bridge = True
+            elif action.app in ("bridge", "transfer"):
+                review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
+                               % (action.app, short(action.data))))
+            else:
+                review.append((action.line, "application %r %s the bridge" % (
+                    action.app, "after" if seen_bridge else "before")))
+
+    comments: List[str] = []
+    gateway: Optional[str] = None
+    group: Optional[str] = None
+    number: Optional[str] = None
+    target = None
+    if bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
+        fatal.append((bridge.line, "transfer to %r is not a gateway dial string" % short(bridge.data)))
+    else:
+        if bridge.app == "transfer":
+            review.append((bridge.line, "transfer is imported as a bridge to that gateway; FreeSWITCH's transfer "
+                           "re-enters the dialplan with its argument as the destination number, so check "
+                           "what the old dialplan really did with it"))
+        parsed = parse_dialstring(bridge.data)
+        if isinstance(parsed, str):
+            fatal.append((bridge.line, parsed))
+        else:
+            target = parsed
+    if target is not None:
+        condition = ext.conditions[bridge_index]
+        substitutes = condition.field is not None and "(" in (condition.expression or "")
+        number, error = number_template(target.number, substitutes, dest_groups)
+        if error:
+            fatal.append((bridge.line, error))
+        if target.gateway is not None:
+            gateway = target.gateway
+        elif target.distribution is not None:
+            group = _route_group(target.distribution, bridge, legacy, group_specs, profile, fatal, review,
+                                 comments)
+    if fatal:
+        for line, why in fatal:
+            reports.append(Report(ext.file, line, "not translated: %s is not imported: %s" % (label, why)))
+        return None
+    for line, what in review:
+        reports.append(Report(ext.file, line, "not translated: %s (imported as a route): %s" % (label, what)))
+        comments.append("REVIEW (line %d): %s" % (line, what))
+    return RouteSpec(ext.name, ext.name, ext.file, ext.line, tuple(match.items()), number, acl, gateway, group,
+                     tuple(comments))
+
+
+def _route_group(distribution: Distribution, bridge: Action, legacy: Legacy, group_specs: Dict[str, GroupSpec],
+                 profile: str, fatal: Lines, review: Lines, comments: List[str]) -> Optional[str]:
+    """The group name for a distributor expansion, or None after adding why to ``fatal``."""
+    dist_list = find_list(legacy, distribution.list_name)
+    if dist_list is None:
+        fatal.append((bridge.line, "distributor list %r is not in the --distributor file; mod_distributor "
+                      "answers -err and every call fails (INVALID_GATEWAY)" % distribution.list_name))
+        return None
+    spec = group_specs.get(dist_list.name.lower())
+    if spec is None:
+        fatal.append((bridge.line, "distributor list %r could not be translated (see its report)"
+                      % dist_list.name))
+        return None
+    if distribution.down_profile is None:
+        comments.append("the old dial string passed no exceptions, so mod_distributor also picked gateways "
+                        "that were down; fsroute leaves them out")
+    elif distribution.down_profile != profile:
+        review.append((bridge.line, "the old dial string left out the gateways down on profile %r; these "
+                       "rules read every gateway's state from profile %r (--profile) unless it is listed "
+                       "under gateways:" % (distribution.down_profile, profile)))
+    return spec.name
+
+
+def number_template(text: str, substitutes: bool,
+                    groups: Optional[int]) -> Tuple[Optional[str], Optional[str]]:
+    """(template or None, error): the dial string's number as an fsroute ``number``.
+
+    ``substitutes``: FreeSWITCH fills $N only when the condition's expression
+    has a '('; ``groups``: capture groups of the destination_number regex
+    (None when the bridge's captures come from another field). None as
+    template means "the destination as is" (``${destination_number}``).
+    """
+    if text == "${destination_number}":
+        return None, None
+    out: List[str] = []
+    i = 0
+    previous_was_capture = False
+    while i < len(text):
+        found = CAPTURE_RE.match(text, i)
+        if found:
+            index = int(found.group(1) or found.group(2))
+            if not substitutes:
+                return None, ("the number %r uses $%d but the condition's expression has no '(': "
+                              "FreeSWITCH would dial it literally" % (text, index))
+            if groups is None:
+                return None, ("the number %r uses $%d, captured from a field other than destination_number; "
+                              "fsroute numbers take captures of destination_number only" % (text, index))
+            if index > groups:
+                return None, "the number %r uses $%d but the regex has %d group(s)" % (text, index, groups)
+            out.append("$%d" % index)
+            previous_was_capture = True
+            i = found.end()
+            continue
+        char = text[i]
+        if char == "$":
+            return None, ("the number %r holds a variable or expansion; fsroute numbers hold only "
+                          "0-9 A-Z a-z + * # . _ - and $N captures" % text)
+        if not NUMBER_RE.match(char):
+            return None, ("the number %r holds %r; fsroute numbers hold only 0-9 A-Z a-z + * # . _ - "
+                          "and $N captures" % (text, char))
+        if previous_was_capture and char.isdigit():
+            return None, "the number %r puts a digit right after a capture, which fsroute reads as $NN" % text
+        out.append(char)
+        previous_was_capture = False
+        i += 1
+    if not out:
+        return None, "the dial string's number is empty"
+    return "".join(out), None
+
+
+class ImportResult(NamedTuple):
+    text: str                       # the rules file
+    reports: Tuple[Report, ...]     # everything not carried over, in file and line order
+    routes: Tuple[RouteSpec, ...]   # the routes written, each with its extension's file and line
+
+
+def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = None, acl: Optional[str] = None,
+                 profile: str = "external") -> ImportResult:
+    """Read the old configuration files and return an ImportResult.
+
+    Raises ConfigError when a file is unreadable or not well-formed XML.
+    The text always passes ``fsroute.core.loader.parse`` (checked here).
+    """
+    if not NAME_RE.match(profile or ""):
+        raise ValueError("profile %r is not a valid sofia profile name" % profile)
+    legacy = read_legacy(dialplans, distributor, acl)
+    return translate(legacy, profile)
+
+
+def translate(legacy: Legacy, profile: str = "external") -> ImportResult:
+    """An ImportResult for an already read Legacy configuration."""
+    reports = list(legacy.notes)
+    acls = translate_acls(legacy, reports)
+    groups = translate_lists(legacy, reports)
+    contexts: List[str] = []
+    for ext in legacy.extensions:
+        if ext.context is not None and ext.context not in contexts:
+            contexts.append(ext.context)
+    several = len(contexts) > 1
+    routes: List[RouteSpec] = []
+    names = set()
+    for ext in legacy.extensions:
+        route = translate_extension(ext, acls, groups, legacy, profile, reports)
+        if route is None:
+            continue
+        match, comments = list(route.match), list(route.comments)
+        name = route.name
+        if several:
+            if ext.context is None:
+                comments.append("REVIEW: %s holds no <context>; the route applies in every context" % ext.file)
+            else:
+                match.append(("context", "^%s$" % re.escape(ext.context)))
+                name = "%s/%s" % (ext.context, name)
+        unique, count = name, 1
+        while unique in names:
+            count += 1
+            unique = "%s (%d)" % (name, count)
+        names.add(unique)
+        routes.append(route._replace(name=unique, match=tuple(match), comments=tuple(comments)))
+    order = {path: i for i, path in enumerate(list(legacy.dialplans) + [legacy.distributor, legacy.acl])}
+    reports.sort(key=lambda r: (order.get(r.file, len(order)), r.line))
+    text = render(legacy, profile, acls, groups, routes, reports, contexts if several else ())
+    try:
+        loader.parse(text, "<imported rules>")
+    except model.RulesError as exc:  # a bug in the import, never the operator's doing
+        raise ConfigError("<imported rules>", exc.problems[0].line,
+                          "internal error: the generated rules do not validate: %s" % exc) from None
+    return ImportResult(text, tuple(reports), tuple(routes))

@@ -1,0 +1,189 @@
+"""One call inside FreeSWITCH: decide, bridge with failover, leave variables and a log line.
+
+``handle(session, args)`` is what ``fsroute.route.handler`` runs. Whatever
+goes wrong in here, the call ends with a defined cause and one ERROR line:
+no exception ever reaches FreeSWITCH.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, List, Optional, Tuple
+
+from fsroute.core import router
+from fsroute.core.router import Decision
+from fsroute.core.causes import FALLBACK_CAUSE
+from fsroute.core.model import Outcome, action_for
+from fsroute.core.text import one_line
+from . import embedded
+from .fslog import ERROR, INFO, describe, log
+from .rulespath import rules_path
+from .store import Loaded, store_for
+
+CALLER_GONE = "ORIGINATOR_CANCEL"
+
+
+class _Call:
+    """What one call did, for its variables and its log line."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.started = time.perf_counter()
+        self.uuid = _uuid(session)
+        self.result: Optional[Outcome] = None
+        self.route: Optional[str] = None
+        self.number: Optional[str] = None
+        self.attempts: List[Tuple[str, str]] = []  # (gateway, outcome)
+        self.hangup_cause: Optional[str] = None
+        self.detail = ""
+        self.sha: Optional[str] = None
+
+
+def handle(session: Any, args: Optional[str]) -> None:
+    """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
+    if embedded.is_bare_session(session):  # `import freeswitch` failed in the switch: say why, once in a while
+        embedded.report_bare_session(session, lambda text: log(ERROR, text))
+        return
+    route_with(session, lambda: store_for(rules_path(session, args)).current())
+
+
+def route_with(session: Any, current: Callable[[], Loaded]) -> None:
+    """Route the call on ``session`` with the Loaded that ``current()`` gives; never raises."""
+    call = _Call(session)
+    loaded = None
+    try:
+        loaded = current()
+        _route(call, loaded)
+    except Exception as exc:
+        _crash(call, loaded, exc)
+        return
+    try:
+        if call.result is not None:
+            loaded.count(call.result, call.route)
+        log(INFO, _log_line(call))
+    except Exception:
+        pass  # the call is routed; a failing log must not undo that
+
+
+def _route(call: _Call, loaded: Loaded) -> None:
+    rules = loaded.rules
+    session = call.session
+    call.sha = rules.sha
+    session.setVariable("fsroute_rules_sha", rules.sha)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector)
+    call.detail = decision.detail
+    if decision.route is not None:
+        call.route = decision.route.name
+        session.setVariable("fsroute_route", call.route)
+    if decision.outcome is not None:
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults).cause)
+        return
+    call.number = decision.number
+    session.setVariable("fsroute_number", call.number)
+    _bridge(call, loaded, decision)
+
+
+def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
+    """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
+
+    An attempt can ring for a minute: before each later one the (cached)
+    gateway states are read again, and a gateway now DOWN is skipped.
+    """
+    session = call.session
+    rules = loaded.rules
+    saved = session.getVariable("continue_on_fail")
+    # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
+    session.setVariable("continue_on_fail", "true")
+    cause = None
+    try:
+        for gateway in decision.gateways:
+            if not session.ready():
+                cause = CALLER_GONE
+                break
+            if call.attempts and not loaded.is_up(gateway):
+                continue
+            session.setVariable("originate_disposition", "")
+            session.setVariable("fsroute_gateway", gateway)
+            session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
+            cause = (session.getVariable("originate_disposition")
+                     or session.getVariable("originate_failed_cause") or "").upper()
+            call.attempts.append((gateway, cause or "UNKNOWN"))
+            if cause == "SUCCESS":
+                call.result = Outcome.BRIDGED
+                session.setVariable("fsroute_result", Outcome.BRIDGED.value)
+                return
+            if cause == CALLER_GONE or not session.ready():
+                cause = CALLER_GONE
+                break
+            if cause not in rules.defaults.failover_on:
+                break
+    finally:
+        session.setVariable("continue_on_fail", saved or "")
+    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
+    _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+
+
+def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
+    """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
+    session = call.session
+    call.result = outcome
+    session.setVariable("fsroute_result", outcome.value)
+    if cause is not None and session.ready():
+        call.hangup_cause = cause
+        session.hangup(cause)
+
+
+def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
+    """The crash barrier: one ERROR line, result 'error', the configured cause."""
+    try:
+        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
+    except Exception:
+        pass
+    cause = action_for(Outcome.ERROR, loaded.rules.defaults).cause if loaded is not None else FALLBACK_CAUSE
+    try:
+        _finish(call, Outcome.ERROR, cause)
+    except Exception:
+        try:
+            call.session.hangup(cause or FALLBACK_CAUSE)
+        except Exception:
+            pass
+    try:
+        if loaded is not None:
+            loaded.count(Outcome.ERROR, None)
+    except Exception:
+        pass
+
+
+def _uuid(session: Any) -> str:
+    """The call's uuid for the log line, however broken the session is."""
+    try:
+        value = session.getVariable("uuid")
+        if value and len(value) <= 64 and value.isprintable():
+            return value  # the common case, without building the fallbacks
+    except Exception:
+        pass
+    for read in (lambda: session.getVariable("uuid"), lambda: session.get_uuid(), lambda: session.uuid):
+        try:
+            value = read()
+        except Exception:
+            continue
+        if value:
+            return one_line(str(value), 64)
+    return "?"
+
+
+def _log_line(call: _Call) -> str:
+    tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
+            % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
+               call.hangup_cause or "-", call.sha or "-",
+               (time.perf_counter() - call.started) * 1000.0,
+               " (%s)" % call.detail if call.detail else ""))
+
+
+def _quote(name: Optional[str]) -> str:
+    """A route name for the log line (names are one printable line without '"': rules.py)."""
+    if name is None:
+        return "-"
+    return '"%s"' % name if " " in name else name
