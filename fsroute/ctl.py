@@ -20,6 +20,7 @@ from fsroute.core.explain import explain
 from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
 from fsroute.runtime import limits
+from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
@@ -32,6 +33,9 @@ USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
 
 def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
+    if not hasattr(stream, "write"):  # `import freeswitch` failed: nothing can reach fs_cli, so log it
+        log(ERROR, describe_bare(stream, "API stream", "freeswitch.Stream"))
+        return
     try:
         stream.write(command(args))
     except Exception as exc:  # an API command must answer, not raise into FreeSWITCH
@@ -47,9 +51,10 @@ def command(args: Optional[str]) -> str:
     if not words:
         return USAGE
     verb, rest = words[0], words[1:]
-    if verb in ("reload", "status") and len(rest) <= 1:
-        action = reload if verb == "reload" else status
-        return "".join(action(path) for path in (rest or _known_paths()))
+    if verb == "reload" and len(rest) <= 1:
+        return "".join(reload(path) for path in (rest or _known_paths()))
+    if verb == "status" and len(rest) <= 1:
+        return "".join(status(path) for path in (rest or _known_paths())) + "\n".join(report_lines()) + "\n"
     at = [w[3:] for w in rest if w.startswith("at=")]
     rest = [w for w in rest if not w.startswith("at=")]
     if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
@@ -175,6 +180,9 @@ def preload(args: Optional[str] = "") -> None:
     startup-script); ``args`` may name the rules file.
     """
     path = (args or "").strip() or default_rules_path()
+    for line in report_lines():
+        if line.startswith("PROBLEM"):
+            log(ERROR, "fsroute: " + line)
     try:
         store_for(path).current()
     except RulesError:

@@ -39,8 +39,11 @@ MAX_DESTINATION_LEN = 128
 # Other variables longer than this never satisfy a match condition.
 MAX_VALUE_LEN = 256
 # No number holds control characters; a regex's $ would match before a
-# trailing newline and let "1001\n" through as if it were "1001".
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# trailing newline and let "1001\n" through as if it were "1001". Nor
+# non-ASCII ones: FreeSWITCH's PCRE2 matches their UTF-8 bytes where Python's
+# re matches characters, so '.' and counts would split them differently
+# (tests/integration/test_regex_differential.py).
+_CONTROL_RE = re.compile(r"[^\x20-\x7e]")
 
 
 class Decision(NamedTuple):
@@ -112,7 +115,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     if len(destination) > MAX_DESTINATION_LEN:
         return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
-        return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
+        return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
+                        % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
     route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:

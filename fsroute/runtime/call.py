@@ -15,7 +15,7 @@ from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
-from . import events, limits, metrics, trace
+from . import embedded, events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
@@ -70,6 +70,9 @@ class _Call:
 
 def handle(session: Any, args: Optional[str]) -> None:
     """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
+    if embedded.is_bare_session(session):  # `import freeswitch` failed in the switch: say why, once in a while
+        embedded.report_bare_session(session, lambda text: log(ERROR, text))
+        return
     route_with(session, lambda: store_for(rules_path(session, args)).current())
 
 

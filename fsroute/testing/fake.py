@@ -18,7 +18,9 @@ _LIMIT_USAGE_RE = re.compile(r"limit_usage (\S+) (\S+) (\S+)\Z")
 _GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
 # DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
-_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
+# Measured in a real switch (tests/integration/test_agreement.py): a gateway's 480
+# (NO_USER_RESPONSE) leaves DIALSTATUS=NO_USER_RESPONSE, not NOANSWER.
+_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
                "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "DONTCALL",
                "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
