@@ -50,7 +50,7 @@ def test_no_number_dials_the_destination_as_is():
 def test_unknown_keys_name_line_and_column():
     text = "version: 1\nroutes:\n  - name: r\n    gateway: gw1\n    gatway: gw2\n"
     assert problems(text) == [
-        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group)"]
+        "r.yaml:5:5: a route: unknown key 'gatway' (expected one of: name, match, number, acl, gateway, group, lcr)"]
 
 
 def test_wrong_types():
@@ -82,8 +82,8 @@ def test_route_needs_exactly_one_target():
     text = ("version: 1\ngroups: {g: {gateways: [a]}}\nroutes:\n"
             "  - {name: both, gateway: a, group: g}\n  - {name: neither}\n")
     assert problems(text) == [
-        "r.yaml:4:5: route 'both' must name exactly one of 'gateway' or 'group' (it names gateway and group)",
-        "r.yaml:5:5: route 'neither' must name exactly one of 'gateway' or 'group' (it names neither)",
+        "r.yaml:4:5: route 'both' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and group)",
+        "r.yaml:5:5: route 'neither' must name exactly one of 'gateway', 'group' or 'lcr' (it names neither)",
     ]
 
 

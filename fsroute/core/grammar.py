@@ -4,12 +4,14 @@ Every problem is reported as ``file:line:col: message``, all of them at
 once (up to a cap), so an operator fixes a file in one pass.
 """
 
+import os
 import re
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError)
+from .decks import MICRO
+from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Carrier, Defaults,
+                    Group, Lcr, Member, Problem, Route, RuleSet, RulesError)
 from .patterns import compile_route_regex
 from .text import one_line
 from .yamltree import MAP, SCALAR, SEQ
@@ -19,6 +21,8 @@ MAX_PROBLEMS = 50
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+_NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
+_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
 
 
 class _TooMany(Exception):
@@ -143,7 +147,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "routes"),
+                                    "groups", "carriers", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -162,10 +166,11 @@ class Builder:
                 self.error(node, "ingress_acl: no acl named '%s'" % ingress)
         profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
-        routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
+        carriers = self.carriers(top["carriers"][1], groups) if "carriers" in top else {}
+        routes = self.routes(top["routes"][1], acls, groups, carriers) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, carriers)
 
     def defaults(self, node):
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -297,11 +302,99 @@ class Builder:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node, acls, groups):
+    def carriers(self, node, groups):
+        """The carriers of least-cost routing: deck file (relative to the rules file), gateway or group."""
+        fields = self.mapping(node, "carriers")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "carrier '%s'" % name
+            if not self.check_name(key, what):
+                continue
+            body = self.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency"),
+                                required=("deck",))
+            if body is None:
+                continue
+            deck = self.string(body["deck"][1], what + " deck") if "deck" in body else None
+            gateway, group = self.target(value, body, what, groups, ("gateway", "group"))
+            number_format = ("", "")
+            if "number_format" in body:
+                text = self.string(body["number_format"][1], what + " number_format")
+                found = _NUMBER_FORMAT_RE.match(text) if text else None
+                if text and not found:
+                    self.error(body["number_format"][1], "%s number_format %r must hold '{number}' once, with "
+                               "only 0-9 A-Z a-z + * # . _ - around it" % (what, text))
+                number_format = found.groups() if found else None
+            currency = ""
+            if "currency" in body:
+                currency = self.string(body["currency"][1], what + " currency", _CURRENCY_RE,
+                                       " (three capital letters: USD, EUR...)")
+            if deck and (gateway or group) and number_format is not None and currency is not None:
+                path = os.path.join(os.path.dirname(os.path.abspath(self.filename)), deck)
+                out[name] = Carrier(name, os.path.normpath(path), gateway, group, tuple(number_format),
+                                    currency)
+        return out
+
+    def target(self, item, body, what, groups, allowed):
+        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``."""
+        targets = [k for k in allowed if k in body]
+        if len(targets) != 1:
+            names = ["'%s'" % k for k in allowed]
+            self.error(item, "%s must name exactly one of %s or %s (it names %s)"
+                       % (what, ", ".join(names[:-1]), names[-1],
+                          " and ".join(targets) if targets else "neither"))
+        gateway = group = None
+        if "gateway" in body:
+            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
+                                  " (letters, digits, '_', '.', '-')")
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and group not in groups:
+                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+                group = None
+        return gateway, group
+
+    def lcr(self, node, what, carriers):
+        """A route's ``lcr: {carriers: [...], max_rate: 0.05, on_no_carrier: ...}``."""
+        what += " lcr"
+        body = self.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier"),
+                            required=("carriers",))
+        if not body or "carriers" not in body:
+            return None
+        chosen = []
+        items = self.sequence(body["carriers"][1], what + ".carriers")
+        if not items:
+            self.error(body["carriers"][1], "%s: needs at least one carrier" % what)
+        for item in items:
+            name = self.string(item, what + " carrier")
+            if name is None:
+                continue
+            if name not in carriers:
+                self.error(item, "%s: no carrier named '%s'" % (what, name))
+            elif carriers[name] in chosen:
+                self.error(item, "%s: carrier '%s' is listed twice" % (what, name))
+            else:
+                chosen.append(carriers[name])
+        if len({c.currency for c in chosen}) > 1:
+            self.error(body["carriers"][1], "%s: the carriers' rates are in different currencies (%s); "
+                       "rates can only be compared in one" % (what, ", ".join(sorted({c.currency for c in chosen}))))
+        max_rate = None
+        if "max_rate" in body:
+            node = body["max_rate"][1]
+            value = node.value if node.kind == SCALAR else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e6:
+                self.error(node, "%s max_rate must be a rate per minute from 0 up, like 0.05" % what)
+            else:
+                max_rate = round(value * MICRO)
+        on_no_carrier = None
+        if "on_no_carrier" in body:
+            on_no_carrier = self.action(body["on_no_carrier"][1], what + ".on_no_carrier")
+        return Lcr(tuple(chosen), max_rate, on_no_carrier)
+
+    def routes(self, node, acls, groups, carriers):
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
-            route = self.route(item, acls, groups)
+            route = self.route(item, acls, groups, carriers)
             if route is None:
                 continue
             if route.name in names:
@@ -311,8 +404,8 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item, acls, groups):
-        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group"),
+    def route(self, item, acls, groups, carriers):
+        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group", "lcr"),
                             required=("name",))
         if body is None or "name" not in body:
             return None
@@ -343,21 +436,11 @@ class Builder:
             acl = self.string(body["acl"][1], what + " acl")
             if acl is not None and acl not in acls:
                 self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
-        targets = [k for k in ("gateway", "group") if k in body]
-        if len(targets) != 1:
-            self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
-                       % (what, " and ".join(targets) if targets else "neither"))
-        gateway = group = None
-        if "gateway" in body:
-            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
-                                  " (letters, digits, '_', '.', '-')")
-        if "group" in body:
-            group = self.string(body["group"][1], what + " group")
-            if group is not None and group not in groups:
-                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
+        gateway, group = self.target(item, body, what, groups, ("gateway", "group", "lcr"))
+        lcr = self.lcr(body["lcr"][1], what, carriers) if "lcr" in body else None
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, lcr)
 
     def template(self, node, what, dest):
         text = node.value if node.kind == SCALAR else None

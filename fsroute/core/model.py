@@ -56,6 +56,7 @@ class Defaults(NamedTuple):
     on_denied: Action = Action("CALL_REJECTED")
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
+    on_no_carrier: Action = Action("NO_ROUTE_DESTINATION")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
 
 
@@ -70,6 +71,26 @@ class Group(NamedTuple):
     members: Tuple[Member, ...]
 
 
+class Carrier(NamedTuple):
+    """A carrier of least-cost routing: its rate deck, where its calls go, how it wants the number."""
+    name: str
+    deck: str                       # absolute path of the rate deck file
+    gateway: Optional[str]
+    group: Optional[str]
+    number_format: Tuple[str, str]  # what goes before and after the looked-up number
+    currency: str
+
+    def dial_number(self, number):
+        return self.number_format[0] + number + self.number_format[1]
+
+
+class Lcr(NamedTuple):
+    """A route's least-cost routing: carriers in order of preference (the tie-break on equal rates)."""
+    carriers: Tuple[Carrier, ...]
+    max_rate: Optional[int]         # micro-units per minute; never route a call above it
+    on_no_carrier: Optional[Action]  # None: defaults.on_no_carrier
+
+
 class Route(NamedTuple):
     """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
     name: str
@@ -80,6 +101,7 @@ class Route(NamedTuple):
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    lcr: Optional[Lcr] = None
 
     def rewrite(self, match, destination):
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -91,7 +113,8 @@ class Route(NamedTuple):
 class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
-    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
+    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes,
+                 carriers=None):
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -101,6 +124,7 @@ class RuleSet:
         self.gateway_profiles = MappingProxyType(gateway_profiles)
         self.groups = MappingProxyType(groups)
         self.routes = tuple(routes)
+        self.carriers = MappingProxyType(carriers or {})
         self.index = RouteIndex(self.routes)
 
     def profile_of(self, gateway):
@@ -111,6 +135,7 @@ class RuleSet:
         """Every gateway the rules can dial."""
         names = set(self.gateway_profiles)
         names.update(r.gateway for r in self.routes if r.gateway)
+        names.update(c.gateway for c in self.carriers.values() if c.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)
         return names

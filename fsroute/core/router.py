@@ -9,6 +9,8 @@ which gateways in order.
 import re
 from typing import NamedTuple, Optional, Tuple
 
+from . import lcr
+from .decks import rate_text
 from .model import NUMBER_RE, Route
 from .text import one_line
 
@@ -21,8 +23,17 @@ MAX_VALUE_LEN = 256
 # trailing newline and let "1001\n" through as if it were "1001".
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER = (
-    "route", "no_route", "denied", "all_down", "invalid_number")
+ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER, NO_CARRIER = (
+    "route", "no_route", "denied", "all_down", "invalid_number", "no_carrier")
+
+
+class Dial(NamedTuple):
+    """One attempt of a least-cost route: the carrier's gateway, its number format, its rate."""
+    gateway: str
+    number: str
+    carrier: str
+    prefix: str
+    rate: int                     # micro-units per minute
 
 
 class Decision(NamedTuple):
@@ -31,6 +42,7 @@ class Decision(NamedTuple):
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
+    dials: Tuple[Dial, ...] = ()  # lcr routes: one per gateway, in order
 
 
 def source_address(get):
@@ -62,13 +74,15 @@ def _condition_holds(get, name, regex):
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, down_gateways, selector):
+def decide(rules, get, down_gateways, selector, deck_of=None, now=0):
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
     returns the set of DOWN gateway names, or None when unknown (then all are
     taken as up: FreeSWITCH refuses a really-down one and failover goes on);
-    ``selector`` is the selection.Selector holding round-robin state.
+    ``selector`` is the selection.Selector holding round-robin state;
+    ``deck_of(carrier)`` the loaded rate deck (or None) and ``now`` the
+    call's instant (epoch seconds) for least-cost routes.
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -88,13 +102,16 @@ def decide(rules, get, down_gateways, selector):
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
         return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    if route.lcr is not None:
+        return _least_cost(rules, route, number, _up_test(rules, down_gateways), selector, deck_of, now)
     gateways = _gateways(rules, route, get, destination, down_gateways, selector)
     if not gateways:
         return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
     return Decision(ROUTE, route, number, tuple(gateways))
 
 
-def _gateways(rules, route, get, destination, down_gateways, selector):
+def _up_test(rules, down_gateways):
+    """is_up(gateway) for this call: each profile's gwlist read at most once."""
     readings = {}
 
     def is_up(name):
@@ -103,7 +120,54 @@ def _gateways(rules, route, get, destination, down_gateways, selector):
             readings[profile] = down_gateways(profile)
         down = readings[profile]
         return down is None or name not in down
+    return is_up
 
+
+def _least_cost(rules, route, number, is_up, selector, deck_of, now):
+    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
+    spec = route.lcr
+    if not lcr.is_lookup_number(number):
+        return Decision(INVALID_NUMBER, route, number, detail="lcr number %s is not all digits" % one_line(number))
+    ranking = lcr.rank(spec.carriers, deck_of or _no_decks, number, now)
+    quotes = lcr.affordable(ranking.quotes, spec.max_rate)
+    if not quotes:
+        return Decision(NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
+    limit = rules.defaults.max_attempts
+    dials = []
+    for quote in quotes:
+        carrier = quote.carrier
+        if carrier.gateway is not None:
+            gateways = [carrier.gateway] if is_up(carrier.gateway) else []
+        else:
+            group = rules.groups[carrier.group]
+            gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
+        prefix = quote.deck.row(quote.row).prefix
+        dial_number = carrier.dial_number(number)
+        dials.extend(Dial(gw, dial_number, carrier.name, prefix, quote.rate) for gw in gateways)
+        if len(dials) >= limit:
+            break
+    dials = dials[:limit]
+    if not dials:
+        return Decision(ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
+    if not NUMBER_RE.match(max((d.number for d in dials), key=len)):
+        return Decision(INVALID_NUMBER, route, number, detail="number %s is too long to dial" % one_line(number))
+    return Decision(ROUTE, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
+
+
+def _no_decks(carrier):
+    return None
+
+
+def _why_no_carrier(ranking, max_rate):
+    if ranking.quotes:
+        return "cheapest rate %s is above max_rate %s" % (rate_text(ranking.quotes[0].rate), rate_text(max_rate))
+    if ranking.unloaded:
+        return "no carrier serves it (decks not loaded: %s)" % ",".join(ranking.unloaded)
+    return "no carrier serves it"
+
+
+def _gateways(rules, route, get, destination, down_gateways, selector):
+    is_up = _up_test(rules, down_gateways)
     if route.gateway is not None:
         return [route.gateway] if is_up(route.gateway) else []
     group = rules.groups[route.group]

@@ -9,9 +9,10 @@ import os
 import sys
 import time
 
-from . import gateways
+from . import deckstore, gateways
 from fsroute.core import router
 from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
+from fsroute.core.decks import rate_text
 from .fslog import ERROR, INFO, log
 from fsroute.core.model import RulesError
 from .store import store_for
@@ -54,6 +55,7 @@ class _Call:
         self.route = None
         self.number = None
         self.attempts = []  # (gateway, outcome)
+        self.lcr = None     # router.Dial of the last least-cost attempt
         self.hangup_cause = None
         self.detail = ""
         self.sha = None
@@ -82,14 +84,18 @@ def _route(call, loaded):
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
     states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
+    decision = router.decide(rules, session.getVariable, states.down, loaded.selector,
+                             deckstore.deck_of, time.time())
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
     if decision.result != router.ROUTE:
         call.result = decision.result
-        _finish(call, getattr(rules.defaults, "on_" + decision.result).cause)
+        action = getattr(rules.defaults, "on_" + decision.result)
+        if decision.result == router.NO_CARRIER and decision.route.lcr.on_no_carrier is not None:
+            action = decision.route.lcr.on_no_carrier
+        _finish(call, action.cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -108,7 +114,7 @@ def _bridge(call, rules, decision, down_gateways):
     session.setVariable("continue_on_fail", "true")
     cause = None
     try:
-        for gateway in decision.gateways:
+        for index, gateway in enumerate(decision.gateways):
             if not session.ready():
                 cause = CALLER_GONE
                 break
@@ -119,7 +125,14 @@ def _bridge(call, rules, decision, down_gateways):
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
+            number = decision.number
+            if decision.dials:
+                call.lcr = dial = decision.dials[index]
+                number = dial.number
+                session.setVariable("fsroute_lcr_carrier", dial.carrier)
+                session.setVariable("fsroute_lcr_prefix", dial.prefix)
+                session.setVariable("fsroute_lcr_rate", rate_text(dial.rate))
+            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, number))
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
             call.attempts.append((gateway, cause or "UNKNOWN"))
@@ -201,9 +214,12 @@ def _uuid(session):
 
 def _log_line(call):
     tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
-    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
+    lcr = ""
+    if call.lcr is not None:
+        lcr = " lcr=%s:%s:%s" % (call.lcr.carrier, call.lcr.prefix, rate_text(call.lcr.rate))
+    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
-               call.hangup_cause or "-", call.sha or "-",
+               call.hangup_cause or "-", call.sha or "-", lcr,
                (time.perf_counter() - call.started) * 1000.0,
                " (%s)" % call.detail if call.detail else ""))
 

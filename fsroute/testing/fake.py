@@ -306,8 +306,9 @@ class StubSession:
 
 
 def reset_state():
-    """Forget every loaded rules file and gateway reading, as after a FreeSWITCH restart."""
-    from fsroute.runtime import gateways
+    """Forget every loaded rules file, rate deck and gateway reading, as after a FreeSWITCH restart."""
+    from fsroute.runtime import deckstore, gateways
     from fsroute.runtime import store
     store.forget_all()
     gateways.forget_all()
+    deckstore.forget_all()

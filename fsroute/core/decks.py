@@ -1,0 +1,382 @@
+"""A carrier's rate deck: CSV/TSV rows -> a compact, sorted prefix table; every bad row as file:line.
+
+A deck holds up to millions of rows, so it is kept in ``array`` columns,
+not in Python objects: about 40 bytes a row. A prefix is stored as one
+64-bit key that sorts like the digit string itself (the digits padded with
+zeros to MAX_DIGITS, times 16, plus the length), so one ``bisect`` over the
+sorted keys finds the longest matching prefix (see ``Deck.find``).
+
+The first row names the columns (any order, case-insensitive): ``prefix``
+and ``rate`` are required; ``connect_fee``, ``increments`` ("60/60"),
+``effective_from``, ``effective_to`` and ``description`` are optional.
+Rates are kept in micro-units (6 decimal places). Dates are ISO 8601
+(``2026-01-01`` or ``2026-01-01T08:00:00+01:00``), UTC unless they say
+otherwise; ``effective_to`` is exclusive; an empty date is unbounded.
+"""
+
+import bisect
+import csv
+import datetime
+import heapq
+from array import array
+from typing import NamedTuple
+
+from .model import Problem, RulesError
+
+MAX_DIGITS = 15  # E.164: no number, hence no useful prefix, is longer
+MAX_PROBLEMS = 50
+MICRO = 1000000
+NEVER, FOREVER = -(2 ** 62), 2 ** 62
+SORT_CHUNK = 20000  # rows sorted per C call: a reload never holds the GIL for long
+
+COLUMNS = ("prefix", "rate", "connect_fee", "increments", "effective_from", "effective_to", "description")
+_POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def prefix_key(digits):
+    """The sort key of a digit string of at most MAX_DIGITS: sorts as the string does."""
+    return int(digits.ljust(MAX_DIGITS, "0")) << 4 | len(digits)
+
+
+def key_digits(key):
+    """The digit string a key stands for."""
+    length = key & 15
+    return str(key >> 4).zfill(MAX_DIGITS)[:length]
+
+
+class Rate(NamedTuple):
+    """One deck row as the ranking shows it."""
+    prefix: str
+    rate: int              # micro-units per minute
+    connect_fee: int       # micro-units
+    increments: str        # "initial/next" seconds, "" when the deck has none
+    effective_from: int    # epoch seconds, NEVER when unbounded
+    effective_to: int      # epoch seconds (exclusive), FOREVER when unbounded
+    description: str
+
+
+class Deck:
+    """One carrier's rates, sorted by prefix key; read-only once built.
+
+    ``parent[i]`` is the last row of the longest shorter prefix of row i's
+    prefix (-1 if none): the way back from a near miss to the longest match.
+    """
+
+    def __init__(self, filename, keys, parent, rates, starts, ends, fees, increments,
+                 descriptions, description_ids):
+        self.filename = filename
+        self.keys = keys
+        self.parent = parent
+        self.rates = rates
+        self.starts = starts
+        self.ends = ends
+        self.fees = fees                  # None when the deck has no connect_fee column
+        self.increments = increments      # None, or initial and next seconds interleaved
+        self.descriptions = descriptions  # the distinct descriptions, by id
+        self.description_ids = description_ids  # None when the deck has no description column
+
+    def __len__(self):
+        return len(self.keys)
+
+    def find(self, digits, now):
+        """The row of the longest prefix of ``digits`` whose rate is effective at ``now``, else -1.
+
+        The greatest key <= the number's key is either a prefix of the number
+        or shares a shorter common prefix with it; then the longest prefix of
+        the number in the deck is the longest of that row's own prefixes
+        short enough: walk ``parent`` down to it. A prefix with no rate in
+        force at ``now`` gives way to its shorter prefixes (as in mod_lcr).
+        """
+        digits = digits[:MAX_DIGITS]
+        padded = int(digits.ljust(MAX_DIGITS, "0"))
+        keys = self.keys
+        i = bisect.bisect_right(keys, padded << 4 | len(digits)) - 1
+        size = len(digits)
+        parent, starts, ends = self.parent, self.starts, self.ends
+        while i >= 0:
+            key = keys[i]
+            length = key & 15
+            scale = _POW10[length]
+            if length <= size and (key >> 4) // scale == padded // scale:
+                j = i
+                while True:
+                    if starts[j] <= now < ends[j]:
+                        return j
+                    j -= 1
+                    if j < 0 or keys[j] != key:
+                        break
+            i = parent[i]
+        return -1
+
+    def row(self, i):
+        """Row ``i`` as a Rate."""
+        increments = ""
+        if self.increments is not None:
+            increments = "%d/%d" % (self.increments[2 * i], self.increments[2 * i + 1])
+        return Rate(key_digits(self.keys[i]), self.rates[i], self.fees[i] if self.fees is not None else 0,
+                    increments, self.starts[i], self.ends[i],
+                    self.descriptions[self.description_ids[i]] if self.description_ids is not None else "")
+
+
+def load(path):
+    """Read and parse the deck at ``path``; raises RulesError listing every bad row."""
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as handle:
+            return parse(handle, str(path))
+    except OSError as exc:
+        raise RulesError([Problem(str(path), 0, 0, "cannot read the rate deck: %s" % (exc.strerror or exc))])
+    except UnicodeDecodeError as exc:
+        raise RulesError([Problem(str(path), 0, 0, "the rate deck is not UTF-8: %s" % exc.reason)])
+
+
+def parse(lines, filename="<deck>"):
+    """Build a Deck from an iterable of text lines (a file opened with newline="")."""
+    return _Builder(filename).build(lines)
+
+
+class _Builder:
+    def __init__(self, filename):
+        self.filename = filename
+        self.problems = []
+        self.dates = {"": None}
+
+    def problem(self, line, message):
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.filename, line, 1, message))
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(Problem(self.filename, line, 1, "too many problems; stopped listing"))
+
+    def build(self, lines):
+        lines = iter(lines)
+        header = next(lines, "")
+        delimiter = "\t" if "\t" in header else ";" if ";" in header and "," not in header else ","
+        names = [name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter), [])]
+        columns = self.columns(names)
+        if columns is None:
+            raise RulesError(self.problems)
+        keys, lines_of, rates = array("q"), array("l"), array("q")
+        starts, ends = array("q"), array("q")
+        fees = array("q") if "connect_fee" in columns else None
+        increments = array("l") if "increments" in columns else None
+        description_ids = array("l") if "description" in columns else None
+        descriptions = {}
+        width = max(columns.values()) + 1
+        ordered = True
+        last = -1
+        line = 1
+        parsed = self.parse_row
+        for row in csv.reader(lines, delimiter=delimiter):
+            line += 1
+            if len(row) < width:
+                if not row or row == [""]:
+                    continue
+                self.problem(line, "the row has %d fields; the header names %d" % (len(row), len(names)))
+                continue
+            values = parsed(row, columns, line)
+            if values is None:
+                continue
+            key, rate, start, end = values
+            if key < last:
+                ordered = False
+            last = key
+            keys.append(key)
+            lines_of.append(line)
+            rates.append(rate)
+            starts.append(start)
+            ends.append(end)
+            if fees is not None:
+                fees.append(self.extra(money, row[columns["connect_fee"]], "connect_fee", line, 0))
+            if increments is not None:
+                increments.extend(self.extra(billing_increments, row[columns["increments"]],
+                                             "increments", line, (0, 0)))
+            if description_ids is not None:
+                text = row[columns["description"]]
+                description_ids.append(descriptions.setdefault(text, len(descriptions)))
+        columns_out = [keys, lines_of, rates, starts, ends, fees, increments, description_ids]
+        if not ordered:
+            columns_out = _sorted_columns(columns_out)
+        keys, lines_of, rates, starts, ends, fees, increments, description_ids = columns_out
+        self.check_overlaps(keys, lines_of, starts, ends)
+        if self.problems:
+            self.problems.sort(key=lambda p: p.line)
+            raise RulesError(self.problems)
+        return Deck(self.filename, keys, _parents(keys), rates, starts, ends, fees, increments,
+                    list(descriptions), description_ids)
+
+    def columns(self, names):
+        """{column: index} from the header row, or None after reporting."""
+        out = {}
+        for index, name in enumerate(names):
+            if name not in COLUMNS:
+                self.problem(1, "unknown column '%s' (expected some of: %s)" % (name[:40], ", ".join(COLUMNS)))
+            elif name in out:
+                self.problem(1, "column '%s' appears twice" % name)
+            else:
+                out[name] = index
+        for name in ("prefix", "rate"):
+            if name not in out and not self.problems:
+                self.problem(1, "the header row must name the columns; '%s' is missing" % name)
+        return None if self.problems else out
+
+    def parse_row(self, row, columns, line):
+        """(key, rate, start, end) of one row, or None after reporting every bad field."""
+        found = []
+        prefix = row[columns["prefix"]].strip()
+        if not (prefix.isdigit() and prefix.isascii() and len(prefix) <= MAX_DIGITS):
+            found.append("prefix %r must be 1 to %d digits 0-9" % (prefix[:40], MAX_DIGITS))
+        rate = _field(found, money, row[columns["rate"]], "rate")
+        start = end = None
+        if "effective_from" in columns:
+            start = _field(found, self.date, row[columns["effective_from"]], "effective_from")
+        if "effective_to" in columns:
+            end = _field(found, self.date, row[columns["effective_to"]], "effective_to")
+        start = NEVER if start is None else start
+        end = FOREVER if end is None else end
+        if start >= end:
+            found.append("effective_from is not before effective_to")
+        if found:
+            self.problem(line, "; ".join(found))
+            return None
+        return int(prefix.ljust(MAX_DIGITS, "0")) << 4 | len(prefix), rate, start, end
+
+    def extra(self, parse, text, what, line, default):
+        """An optional column's value, or ``default`` after reporting."""
+        found = []
+        value = _field(found, parse, text, what)
+        if found:
+            self.problem(line, found[0])
+            return default
+        return value
+
+    def date(self, text):
+        """Epoch seconds of an ISO date, None when empty; cached (a deck repeats a few dates)."""
+        try:
+            return self.dates[text]
+        except KeyError:
+            pass
+        try:
+            moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise _Bad("%r is not an ISO date (2026-01-01 or 2026-01-01T08:00:00+01:00)" % text[:40])
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        seconds = int((moment - _EPOCH).total_seconds())
+        self.dates[text] = seconds
+        return seconds
+
+    def check_overlaps(self, keys, lines_of, starts, ends):
+        """One problem per row whose prefix already has a rate in force somewhere in its dates."""
+        latest = 0  # the row of this prefix whose dates reach furthest so far
+        for i in range(1, len(keys)):
+            if keys[i] != keys[i - 1]:
+                latest = i
+                continue
+            if starts[i] < ends[latest]:
+                if starts[i] == NEVER and ends[latest] == FOREVER:
+                    what = "duplicate prefix %s" % key_digits(keys[i])
+                else:
+                    what = "prefix %s: effective dates overlap" % key_digits(keys[i])
+                self.problem(lines_of[i], "%s (line %d)" % (what, lines_of[latest]))
+            if ends[i] > ends[latest]:
+                latest = i
+
+
+class _Bad(ValueError):
+    """One field's problem (the message names the value, the caller adds the column)."""
+
+
+def _field(found, parse, text, what):
+    """``parse(text)``; on a bad value its problem goes to ``found`` and the result is 0."""
+    try:
+        return parse(text)
+    except _Bad as exc:
+        found.append("%s %s" % (what, exc))
+        return 0
+
+
+def money(text):
+    """Micro-units of a non-negative decimal amount."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:  # also refuses nan and inf
+        raise _Bad("%r must be a decimal number from 0 up" % text[:40])
+    return round(value * MICRO)
+
+
+def billing_increments(text):
+    """(initial, next) seconds from "60/60" (or "60")."""
+    first, _, rest = text.partition("/")
+    try:
+        pair = (int(first), int(rest or first))
+    except ValueError:
+        pair = (0, 0)
+    if not (0 < pair[0] <= 3600 and 0 < pair[1] <= 3600):
+        raise _Bad("%r must be seconds like 60/60 or 1/1" % text[:40])
+    return pair
+
+
+def _sorted_columns(columns):
+    """The columns reordered by (key, effective_from), sorting in chunks merged in Python.
+
+    One ``sorted`` over a million rows would hold the GIL for a second and
+    stall every call in the switch; chunks and a Python-level merge let call
+    threads in between.
+    """
+    keys, starts = columns[0], columns[3]
+    count = len(keys)
+    runs = []
+    for low in range(0, count, SORT_CHUNK):
+        runs.append(sorted(((keys[i], starts[i], i) for i in range(low, min(low + SORT_CHUNK, count)))))
+    order = array("l", (entry[2] for entry in heapq.merge(*runs)))
+    del runs
+    out = []
+    for index, column in enumerate(columns):
+        if column is None:
+            out.append(None)
+        elif index == 6:  # increments: two values a row
+            out.append(array(column.typecode, (column[2 * i + k] for i in order for k in (0, 1))))
+        else:
+            out.append(array(column.typecode, (column[i] for i in order)))
+    return out
+
+
+def _parents(keys):
+    """parent[i]: the last row of the longest proper prefix of row i's prefix, -1 if none."""
+    parent = array("l", bytes(array("l").itemsize * len(keys)))
+    stack = []  # (key, prefix value at its length, length, last row) of the open ancestors
+    push, pop = stack.append, stack.pop
+    for i, key in enumerate(keys):
+        length = key & 15
+        padded = key >> 4
+        while stack:
+            top_key, top_value, top_length, top_row = stack[-1]
+            if top_key == key:
+                break
+            if top_length < length and padded // _POW10[top_length] == top_value:
+                break
+            pop()
+        if stack and stack[-1][0] == key:
+            parent[i] = parent[stack[-1][3]]  # another dated row of the same prefix
+            stack[-1] = (key, stack[-1][1], length, i)
+            continue
+        parent[i] = stack[-1][3] if stack else -1
+        push((key, padded // _POW10[length], length, i))
+    return parent
+
+
+def rate_text(micro):
+    """A micro-unit amount as a decimal string without trailing zeros (12300 -> '0.0123')."""
+    whole, fraction = divmod(micro, MICRO)
+    text = "%d.%06d" % (whole, fraction)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def date_text(seconds):
+    """An effective date for people: ISO UTC, or '-' when unbounded."""
+    if seconds in (NEVER, FOREVER):
+        return "-"
+    return (_EPOCH + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+

@@ -1,0 +1,61 @@
+"""Least-cost routing for one number: each carrier's longest matching prefix, ranked by rate.
+
+Pure: the decks come from a callable (the runtime keeps them loaded), the
+instant from the caller. Ties on rate keep the order the route lists its
+carriers in: that order is the route's preference.
+"""
+
+from typing import NamedTuple, Optional
+
+from .decks import MAX_DIGITS, Rate
+
+
+class Quote(NamedTuple):
+    """What one carrier charges for a number; ``rate`` in micro-units per minute."""
+    rate: int
+    position: int     # in the route's carrier list: the tie-break
+    carrier: object   # model.Carrier
+    deck: object      # decks.Deck
+    row: int
+
+    def details(self) -> Rate:
+        return self.deck.row(self.row)
+
+
+class Ranking(NamedTuple):
+    """The carriers serving a number, cheapest first, and the ones that could not be asked."""
+    quotes: tuple
+    unloaded: tuple   # names of carriers whose deck is not loaded (yet)
+
+
+def is_lookup_number(number):
+    """Whether ``number`` can be looked up in decks: ASCII digits only."""
+    return number.isdigit() and number.isascii()
+
+
+def rank(carriers, deck_of, number, now):
+    """The Ranking of ``carriers`` (model.Carrier, in order of preference) for ``number`` at ``now``.
+
+    ``deck_of(carrier)`` returns its Deck or None; ``number`` holds digits
+    only (longer than MAX_DIGITS is matched on its first MAX_DIGITS).
+    """
+    quotes = []
+    unloaded = []
+    digits = number[:MAX_DIGITS]
+    for position, carrier in enumerate(carriers):
+        deck = deck_of(carrier)
+        if deck is None:
+            unloaded.append(carrier.name)
+            continue
+        row = deck.find(digits, now)
+        if row >= 0:
+            quotes.append(Quote(deck.rates[row], position, carrier, deck, row))
+    quotes.sort()
+    return Ranking(tuple(quotes), tuple(unloaded))
+
+
+def affordable(quotes, max_rate: Optional[int]):
+    """The quotes at or below ``max_rate`` (micro-units; None: all), still cheapest first."""
+    if max_rate is None:
+        return quotes
+    return tuple(q for q in quotes if q.rate <= max_rate)

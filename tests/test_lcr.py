@@ -1,0 +1,334 @@
+"""Least-cost routing: rate decks, the prefix table, ranking, the `lcr` route, deck reload."""
+
+import datetime
+import os
+import textwrap
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from fsroute.core import decks, lcr, loader
+from fsroute.core.model import RulesError
+from fsroute.runtime import deckstore
+
+JAN = int(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
+JUL = int(datetime.datetime(2026, 7, 1, tzinfo=datetime.timezone.utc).timestamp())
+
+
+def deck(text, name="deck.csv"):
+    return decks.parse(textwrap.dedent(text).lstrip("\n").splitlines(True), name)
+
+
+def problems(text):
+    with pytest.raises(RulesError) as info:
+        deck(text, "d.csv")
+    return [str(p) for p in info.value.problems]
+
+
+def matched(table, number, now=JAN):
+    row = table.find(number, now)
+    return table.row(row).prefix if row >= 0 else None
+
+
+# -- decks ---------------------------------------------------------------------
+
+def test_longest_prefix_wins_and_falls_back_to_shorter_ones():
+    table = deck("""
+        prefix,rate
+        1,0.01
+        1212,0.02
+        12125,0.03
+        44,0.04
+        447,0.05
+    """)
+    assert matched(table, "12125551234") == "12125"
+    assert matched(table, "12124") == "1212"
+    assert matched(table, "1213") == "1"
+    assert matched(table, "4478") == "447"
+    assert matched(table, "4412") == "44"
+    assert matched(table, "4") is None
+    assert matched(table, "5") is None
+    assert matched(table, "1") == "1"
+
+
+def test_a_tab_separated_deck_in_any_order_with_every_column():
+    table = deck("description\tincrements\tconnect_fee\teffective_to\teffective_from\trate\tprefix\n"
+                 "DE mobile\t60/60\t0.01\t\t2026-01-01\t0.0425\t4915\n"
+                 "Germany\t1/1\t0\t\t\t0.012\t49\n")
+    row = table.row(table.find("4915123", JAN))
+    assert row == decks.Rate("4915", 42500, 10000, "60/60", JAN, decks.FOREVER, "DE mobile")
+    assert table.row(table.find("4930", JAN)).description == "Germany"
+
+
+def test_effective_dates_pick_the_rate_in_force_at_the_instant():
+    table = deck("""
+        prefix,rate,effective_from,effective_to
+        49,0.02,,
+        4915,0.05,,2026-07-01
+        4915,0.04,2026-07-01,
+        4916,0.07,2026-07-01T00:00:00+02:00,
+    """)
+    assert table.row(table.find("491512", JAN)).rate == 50000
+    assert table.row(table.find("491512", JUL)).rate == 40000
+    assert table.row(table.find("491512", JUL - 1)).rate == 50000
+    # a prefix with no rate in force yet gives way to its shorter prefix
+    assert matched(table, "491612", JUL - 7201) == "49"
+    assert matched(table, "491612", JUL - 7200) == "4916"
+
+
+def test_every_bad_row_is_reported_with_its_line():
+    assert problems("""
+        prefix,rate,effective_from,effective_to
+        49,0.1,,
+        49,0.2,,
+        4a,0.1,,
+        44,-0.5,,
+        33,0.1,2026-01-01,2026-03-01
+        33,0.1,2026-02-01,
+        34,0.1,2026-03-01,2026-02-01
+        35,0.1,soon,
+        36
+    """) == [
+        "d.csv:3:1: duplicate prefix 49 (line 2)",
+        "d.csv:4:1: prefix '4a' must be 1 to 15 digits 0-9",
+        "d.csv:5:1: rate '-0.5' must be a decimal number from 0 up",
+        "d.csv:7:1: prefix 33: effective dates overlap (line 6)",
+        "d.csv:8:1: effective_from is not before effective_to",
+        "d.csv:9:1: effective_from 'soon' is not an ISO date (2026-01-01 or 2026-01-01T08:00:00+01:00)",
+        "d.csv:10:1: the row has 1 fields; the header names 4",
+    ]
+
+
+def test_the_header_must_name_prefix_and_rate():
+    assert problems("prefix,cost\n1,0.1\n") == [
+        "d.csv:1:1: unknown column 'cost' (expected some of: prefix, rate, connect_fee, increments, "
+        "effective_from, effective_to, description)"]
+    assert problems("prefix\n1\n") == ["d.csv:1:1: the header row must name the columns; 'rate' is missing"]
+
+
+def test_an_unsorted_deck_is_sorted_in_chunks(monkeypatch):
+    monkeypatch.setattr(decks, "SORT_CHUNK", 3)
+    rows = ["%d,0.%03d" % (p, p % 1000) for p in (7, 71, 3, 712, 30, 9, 33, 710, 1)]
+    table = deck("prefix,rate\n" + "\n".join(rows) + "\n")
+    assert [decks.key_digits(k) for k in table.keys] == sorted(decks.key_digits(k) for k in table.keys)
+    assert matched(table, "7129") == "712"
+    assert matched(table, "7119") == "71"
+    assert matched(table, "339") == "33"
+    assert table.row(table.find("7109", JAN)).rate == 710000
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.text("0123", min_size=1, max_size=6), min_size=1, max_size=40),
+       st.lists(st.text("0123", min_size=1, max_size=8), min_size=1, max_size=20))
+def test_find_is_the_longest_prefix_by_brute_force(prefixes, numbers):
+    table = deck("prefix,rate\n" + "".join("%s,1\n" % p for p in sorted(prefixes, key=hash)))
+    for number in numbers:
+        expected = max((p for p in prefixes if number.startswith(p)), key=len, default=None)
+        assert matched(table, number) == expected
+
+
+# -- ranking -------------------------------------------------------------------
+
+RULES = """\
+version: 1
+defaults: {status_ttl: 60}
+groups:
+  b_trunks:
+    strategy: priority
+    gateways: [gwb1, gwb2]
+carriers:
+  carrier_a: {deck: a.csv, gateway: gwa, number_format: '+{number}', currency: USD}
+  carrier_b: {deck: b.csv, group: b_trunks, currency: USD}
+  carrier_c: {deck: c.csv, gateway: gwc, number_format: '0011#{number}', currency: USD}
+routes:
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+    number: '$1'
+    lcr:
+      carriers: [carrier_a, carrier_b, carrier_c]
+      max_rate: 0.05
+      on_no_carrier: {hangup: CALL_REJECTED}
+"""
+DECK_A = "prefix,rate\n49,0.020\n4915,0.060\n44,0.010\n"
+DECK_B = "prefix,rate\n49,0.015\n4915,0.030\n44,0.010\n"
+DECK_C = "prefix,rate\n4915,0.040\n491512,0.025\n"
+
+
+@pytest.fixture
+def lcr_rules(tmp_path, fake_freeswitch):
+    """The rules above with their three decks; every gateway up."""
+    fake_freeswitch.set_gateways("external", up=["gwa", "gwb1", "gwb2", "gwc"])
+    for name, text in (("a.csv", DECK_A), ("b.csv", DECK_B), ("c.csv", DECK_C)):
+        (tmp_path / name).write_text(text)
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES)
+    return str(path)
+
+
+def test_carriers_are_ranked_by_rate_with_the_route_order_breaking_ties(lcr_rules):
+    rules = loader.load(lcr_rules)
+    assert not deckstore.preload(rules)
+    carriers = rules.routes[0].lcr.carriers
+    ranking = lcr.rank(carriers, deckstore.deck_of, "4915999", JAN)
+    assert [(q.carrier.name, q.details().prefix, q.rate) for q in ranking.quotes] == [
+        ("carrier_b", "4915", 30000), ("carrier_c", "4915", 40000), ("carrier_a", "4915", 60000)]
+    tie = lcr.rank(carriers, deckstore.deck_of, "4420", JAN).quotes
+    assert [q.carrier.name for q in tie] == ["carrier_a", "carrier_b"]
+    assert [q.carrier.name for q in lcr.affordable(ranking.quotes, 40000)] == ["carrier_b", "carrier_c"]
+
+
+def test_the_grammar_checks_carriers_and_lcr_routes(write_rules):
+    path = write_rules("""\
+        version: 1
+        carriers:
+          a: {deck: a.csv, gateway: gw1, currency: USD, number_format: '00{number}{number}'}
+          b: {deck: b.csv, gateway: gw1, group: g, currency: EUR}
+          c: {deck: c.csv, gateway: gw2, currency: EUR}
+          d: {deck: d.csv, gateway: gw3, currency: USD}
+        routes:
+          - name: r
+            lcr: {carriers: [c, d, e, c], max_rate: -1}
+          - name: s
+            gateway: gw1
+            lcr: {carriers: [d]}
+    """, "r.yaml")
+    with pytest.raises(RulesError) as info:
+        loader.load(path)
+    assert [str(p).split("r.yaml:")[1] for p in info.value.problems] == [
+        "3:64: carrier 'a' number_format '00{number}{number}' must hold '{number}' once, with only "
+        "0-9 A-Z a-z + * # . _ - around it",
+        "4:6: carrier 'b' must name exactly one of 'gateway' or 'group' (it names gateway and group)",
+        "4:41: carrier 'b': no group named 'g'",
+        "9:28: route 'r' lcr: no carrier named 'e'",
+        "9:31: route 'r' lcr: carrier 'c' is listed twice",
+        "9:21: route 'r' lcr: the carriers' rates are in different currencies (EUR, USD); "
+        "rates can only be compared in one",
+        "9:45: route 'r' lcr max_rate must be a rate per minute from 0 up, like 0.05",
+        "10:5: route 's' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and lcr)",
+    ]
+
+
+# -- calls -----------------------------------------------------------------------
+
+def bridges(session):
+    return [data for app, data in session.executed if app == "bridge"]
+
+
+def test_a_call_goes_to_the_cheapest_carrier_in_its_number_format(call, lcr_rules, fake_freeswitch):
+    deckstore.preload(loader.load(lcr_rules))
+    session = call(lcr_rules, "00491512345")
+    assert bridges(session) == ["sofia/gateway/gwc/0011#491512345"]
+    assert {k: session.variables[k] for k in ("fsroute_result", "fsroute_lcr_carrier", "fsroute_lcr_prefix",
+                                              "fsroute_lcr_rate", "fsroute_number")} == {
+        "fsroute_result": "bridged", "fsroute_lcr_carrier": "carrier_c", "fsroute_lcr_prefix": "491512",
+        "fsroute_lcr_rate": "0.025", "fsroute_number": "491512345"}
+    line, = [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=")]
+    assert " tried=gwc:SUCCESS " in line and " lcr=carrier_c:491512:0.025 " in line
+
+
+def test_failover_goes_to_the_next_cheapest_carrier(call, lcr_rules):
+    deckstore.preload(loader.load(lcr_rules))
+    session = call(lcr_rules, "00491599", bridge_outcomes={"gwb1": "NORMAL_TEMPORARY_FAILURE",
+                                                             "gwb2": "SERVICE_UNAVAILABLE"})
+    # carrier_b (0.03, a group of two), then carrier_c (0.04); carrier_a (0.06) is above max_rate
+    assert bridges(session) == ["sofia/gateway/gwb1/491599", "sofia/gateway/gwb2/491599",
+                                "sofia/gateway/gwc/0011#491599"]
+    assert session.variables["fsroute_lcr_carrier"] == "carrier_c"
+    assert session.variables["fsroute_lcr_rate"] == "0.04"
+
+
+def test_a_down_carrier_gateway_is_left_out(call, lcr_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gwa", "gwb2"], down=["gwb1", "gwc"])
+    deckstore.preload(loader.load(lcr_rules))
+    assert bridges(call(lcr_rules, "00491512345")) == ["sofia/gateway/gwb2/491512345"]
+
+
+def test_no_carrier_within_max_rate_takes_the_routes_action(call, lcr_rules, write_rules):
+    deckstore.preload(loader.load(lcr_rules))
+    session = call(lcr_rules, "0033123")
+    assert bridges(session) == []
+    assert session.variables["fsroute_result"] == "no_carrier"
+    assert session.hangup_cause == "CALL_REJECTED"
+    with open(os.path.join(os.path.dirname(lcr_rules), "a.csv"), "a") as deck_file:
+        deck_file.write("33,0.09\n")
+    deckstore.forget_all()
+    deckstore.preload(loader.load(lcr_rules))
+    session = call(lcr_rules, "0033123")
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("no_carrier", "CALL_REJECTED")
+
+
+def test_a_deck_not_loaded_yet_never_blocks_a_call(call, lcr_rules, fake_freeswitch, monkeypatch):
+    release = threading.Event()
+    real_load = decks.load
+
+    def slow_load(path):
+        release.wait(10)
+        return real_load(path)
+
+    monkeypatch.setattr(decks, "load", slow_load)
+    try:
+        session = call(lcr_rules, "00491512345")  # nothing preloaded: the decks load in the background
+    finally:
+        release.set()
+    assert session.variables["fsroute_result"] == "no_carrier"
+    line, = [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=")]
+    assert "decks not loaded: carrier_a,carrier_b,carrier_c" in line
+    wait_idle()
+    assert call(lcr_rules, "00491512345").variables["fsroute_result"] == "bridged"
+
+
+# -- reload ----------------------------------------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def age(path, seconds=10):
+    then = os.stat(path).st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def wait_idle():
+    for thread in threading.enumerate():
+        if thread.name == "fsroute-deck":
+            thread.join(10)
+
+
+def test_a_changed_deck_is_swapped_in_and_a_broken_one_keeps_the_last_good(tmp_path, fake_freeswitch):
+    path = tmp_path / "a.csv"
+    path.write_text("prefix,rate\n49,0.02\n")
+    clock = Clock()
+    store = deckstore.DeckStore(str(path), clock=clock)
+    store.current()  # the first load runs in the background
+    wait_idle()
+    first = store.current()
+    assert first.row(first.find("49", JAN)).rate == 20000
+
+    path.write_text("prefix,rate\n49,0.03\n")
+    clock.now += deckstore.CHECK_SECONDS
+    assert store.current() is first  # written just now: it may still be being written
+    wait_idle()
+    age(path)
+    clock.now += deckstore.CHECK_SECONDS
+    store.current()
+    wait_idle()
+    second = store.current()
+    assert second.row(second.find("49", JAN)).rate == 30000
+
+    path.write_text("prefix,rate\n49,0.03\n49,0.04\nx,1\n")
+    age(path)
+    for _ in range(3):
+        clock.now += deckstore.CHECK_SECONDS
+        assert store.current() is second
+        wait_idle()
+    errors = [m for m in fake_freeswitch.log_lines("err") if "rate deck" in m]
+    assert errors == ["fsroute: rate deck %s:3:1: duplicate prefix 49 (line 2) (and 1 more: fsroute check "
+                      "lists them) (keeping the deck loaded at %s)"
+                      % (path, time.strftime("%H:%M:%S", time.localtime(store.loaded_at)))]
+    assert str(store.last_error.problems[1]) == "%s:4:1: prefix 'x' must be 1 to 15 digits 0-9" % path
