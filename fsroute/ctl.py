@@ -9,7 +9,8 @@ every rules file that calls have loaded (or the default one before any).
 
 import time
 
-from fsroute.runtime import gateways
+from fsroute.core.decks import rate_text
+from fsroute.runtime import deckstore, gateways
 from fsroute.core import router
 from fsroute.runtime.call import default_rules_path, describe
 from fsroute.core.model import RulesError
@@ -108,14 +109,18 @@ def test(path, destination, source=None, caller=None):
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy())
+                             loaded.selector.copy(), deckstore.deck_of, time.time())
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
              "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
-    for gateway in decision.gateways:
-        lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    for gateway, dial in zip(decision.gateways, decision.dials or [None] * len(decision.gateways)):
+        if dial is None:
+            lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+        else:
+            lines.append("  sofia/gateway/%s/%s  carrier=%s prefix=%s rate=%s"
+                         % (gateway, dial.number, dial.carrier, dial.prefix, rate_text(dial.rate)))
     return "\n".join(lines) + "\n"
 
 
@@ -124,7 +129,7 @@ def _counts(counter):
 
 
 def preload(args=""):
-    """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
+    """Load the rules and their rate decks at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
@@ -133,7 +138,7 @@ def preload(args=""):
 
     path = (args or "").strip() or default_rules_path()
     try:
-        store_for(path).current()
+        deckstore.preload(store_for(path).current().rules)
     except RulesError:
         pass  # the store logged every problem; calls end with on_error until it is fixed
     except Exception as exc:

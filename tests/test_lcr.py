@@ -65,10 +65,10 @@ def test_a_tab_separated_deck_in_any_order_with_every_column():
 def test_effective_dates_pick_the_rate_in_force_at_the_instant():
     table = deck("""
         prefix,rate,effective_from,effective_to
-        49,0.02,,
-        4915,0.05,,2026-07-01
         4915,0.04,2026-07-01,
+        49,0.02,,
         4916,0.07,2026-07-01T00:00:00+02:00,
+        4915,0.05,,2026-07-01
     """)
     assert table.row(table.find("491512", JAN)).rate == 50000
     assert table.row(table.find("491512", JUL)).rate == 40000
@@ -108,12 +108,14 @@ def test_the_header_must_name_prefix_and_rate():
     assert problems("prefix\n1\n") == ["d.csv:1:1: the header row must name the columns; 'rate' is missing"]
 
 
-def test_an_unsorted_deck_is_sorted_in_chunks(monkeypatch):
-    monkeypatch.setattr(decks, "SORT_CHUNK", 3)
-    rows = ["%d,0.%03d" % (p, p % 1000) for p in (7, 71, 3, 712, 30, 9, 33, 710, 1)]
+@pytest.mark.parametrize("bucket_digits", [1, 3])
+def test_an_unsorted_deck_is_sorted_in_buckets(monkeypatch, bucket_digits):
+    monkeypatch.setattr(decks, "BUCKET_DIGITS", bucket_digits)
+    rows = ["%d,0.%03d" % (p, p % 1000) for p in (7, 71, 3, 712, 30, 9, 33, 710, 1, 7129)]
     table = deck("prefix,rate\n" + "\n".join(rows) + "\n")
     assert [decks.key_digits(k) for k in table.keys] == sorted(decks.key_digits(k) for k in table.keys)
-    assert matched(table, "7129") == "712"
+    assert matched(table, "71299") == "7129"
+    assert matched(table, "7128") == "712"
     assert matched(table, "7119") == "71"
     assert matched(table, "339") == "33"
     assert table.row(table.find("7109", JAN)).rate == 710000
@@ -332,3 +334,58 @@ def test_a_changed_deck_is_swapped_in_and_a_broken_one_keeps_the_last_good(tmp_p
                       "lists them) (keeping the deck loaded at %s)"
                       % (path, time.strftime("%H:%M:%S", time.localtime(store.loaded_at)))]
     assert str(store.last_error.problems[1]) == "%s:4:1: prefix 'x' must be 1 to 15 digits 0-9" % path
+
+
+# -- tools -----------------------------------------------------------------------
+
+def test_fsroute_lcr_prints_the_ranking(lcr_rules, capsys):
+    from fsroute.tools.cli import main
+
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-01"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z; max_rate 0.05",
+        "#   carrier          prefix          rate       cur  effective_from        effective_to          dial",
+        "1   carrier_b        4915            0.03       USD  -                     -                     "
+        "group b_trunks/491599",
+        "2   carrier_c        4915            0.04       USD  -                     -                     "
+        "gwc/0011#491599",
+        "3   carrier_a        4915            0.06       USD  -                     -                     "
+        "gwa/+491599  (above max_rate: not used)",
+    ]
+    assert main(["lcr", lcr_rules, "0033"]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "-   carrier_a        no prefix of 33 in force",
+        "-   carrier_b        no prefix of 33 in force",
+        "-   carrier_c        no prefix of 33 in force"]
+
+
+def test_fsroute_check_reports_every_bad_deck_row(lcr_rules, capsys):
+    from fsroute.tools.cli import main
+
+    directory = os.path.dirname(lcr_rules)
+    assert main(["check", lcr_rules]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "OK: %s/%s.csv: 3 rows" % (directory, name) for name in "ab"] + ["OK: %s/c.csv: 2 rows" % directory]
+    with open(os.path.join(directory, "b.csv"), "a") as deck_file:
+        deck_file.write("4915,0.02\n49x,1\n")
+    assert main(["check", lcr_rules]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["%s/b.csv:5:1: duplicate prefix 4915 (line 3)" % directory,
+                                "%s/b.csv:6:1: prefix '49x' must be 1 to 15 digits 0-9" % directory]
+
+
+def test_ctl_test_shows_carrier_prefix_and_rate(lcr_rules, fake_freeswitch):
+    from fsroute import ctl
+
+    ctl.preload(lcr_rules)
+    text = ctl.test(lcr_rules, "00491599")
+    assert text.splitlines()[1:] == [
+        "outcome: route",
+        "route: international",
+        "number: 491599",
+        "gateways: gwb1 gwb2 gwc",
+        "  sofia/gateway/gwb1/491599  carrier=carrier_b prefix=4915 rate=0.03",
+        "  sofia/gateway/gwb2/491599  carrier=carrier_b prefix=4915 rate=0.03",
+        "  sofia/gateway/gwc/0011#491599  carrier=carrier_c prefix=4915 rate=0.04",
+    ]

@@ -17,7 +17,6 @@ otherwise; ``effective_to`` is exclusive; an empty date is unbounded.
 import bisect
 import csv
 import datetime
-import heapq
 from array import array
 from typing import NamedTuple
 
@@ -26,8 +25,9 @@ from .model import Problem, RulesError
 MAX_DIGITS = 15  # E.164: no number, hence no useful prefix, is longer
 MAX_PROBLEMS = 50
 MICRO = 1000000
+MAX_MONEY = 10 ** 9 * MICRO
 NEVER, FOREVER = -(2 ** 62), 2 ** 62
-SORT_CHUNK = 20000  # rows sorted per C call: a reload never holds the GIL for long
+BUCKET_DIGITS = 3  # rows are sorted in buckets by their first digits: a reload never holds the GIL long
 
 COLUMNS = ("prefix", "rate", "connect_fee", "increments", "effective_from", "effective_to", "description")
 _POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
@@ -161,30 +161,43 @@ class _Builder:
         increments = array("l") if "increments" in columns else None
         description_ids = array("l") if "description" in columns else None
         descriptions = {}
-        width = max(columns.values()) + 1
+        prefix_at, rate_at = columns["prefix"], columns["rate"]
+        from_at, to_at = columns.get("effective_from", -1), columns.get("effective_to", -1)
+        dates, pow10, slow_row = self.dates, _POW10, self.parse_row
+        add_key, add_line, add_rate = keys.append, lines_of.append, rates.append
+        add_start, add_end = starts.append, ends.append
         ordered = True
         last = -1
         line = 1
-        parsed = self.parse_row
         for row in csv.reader(lines, delimiter=delimiter):
             line += 1
-            if len(row) < width:
-                if not row or row == [""]:
+            try:  # the fast path, for a well-formed row; anything else goes through parse_row
+                prefix = row[prefix_at]
+                size = len(prefix)
+                rate = round(float(row[rate_at]) * MICRO)
+                start = dates[row[from_at]] if from_at >= 0 else None
+                end = dates[row[to_at]] if to_at >= 0 else None
+                start = NEVER if start is None else start
+                end = FOREVER if end is None else end
+                good = (prefix.isdigit() and prefix.isascii() and size <= MAX_DIGITS
+                        and 0 <= rate < MAX_MONEY and start < end)
+            except (IndexError, KeyError, ValueError, OverflowError):
+                good = False
+            if good:
+                key = int(prefix) * pow10[size] << 4 | size
+            else:
+                values = slow_row(row, columns, line, len(names))
+                if values is None:
                     continue
-                self.problem(line, "the row has %d fields; the header names %d" % (len(row), len(names)))
-                continue
-            values = parsed(row, columns, line)
-            if values is None:
-                continue
-            key, rate, start, end = values
+                key, rate, start, end = values
             if key < last:
                 ordered = False
             last = key
-            keys.append(key)
-            lines_of.append(line)
-            rates.append(rate)
-            starts.append(start)
-            ends.append(end)
+            add_key(key)
+            add_line(line)
+            add_rate(rate)
+            add_start(start)
+            add_end(end)
             if fees is not None:
                 fees.append(self.extra(money, row[columns["connect_fee"]], "connect_fee", line, 0))
             if increments is not None:
@@ -219,8 +232,12 @@ class _Builder:
                 self.problem(1, "the header row must name the columns; '%s' is missing" % name)
         return None if self.problems else out
 
-    def parse_row(self, row, columns, line):
-        """(key, rate, start, end) of one row, or None after reporting every bad field."""
+    def parse_row(self, row, columns, line, width):
+        """(key, rate, start, end) of one row, or None after reporting every bad field (or skipping it)."""
+        if len(row) <= max(columns.values()):
+            if row and row != [""]:  # blank lines are skipped
+                self.problem(line, "the row has %d fields; the header names %d" % (len(row), width))
+            return None
         found = []
         prefix = row[columns["prefix"]].strip()
         if not (prefix.isdigit() and prefix.isascii() and len(prefix) <= MAX_DIGITS):
@@ -301,7 +318,7 @@ def money(text):
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value < 1e9:  # also refuses nan and inf
+    if not 0 <= value < MAX_MONEY / MICRO:  # also refuses nan and inf
         raise _Bad("%r must be a decimal number from 0 up" % text[:40])
     return round(value * MICRO)
 
@@ -319,27 +336,35 @@ def billing_increments(text):
 
 
 def _sorted_columns(columns):
-    """The columns reordered by (key, effective_from), sorting in chunks merged in Python.
+    """The columns reordered by (prefix key, effective_from), without holding the GIL for long.
 
-    One ``sorted`` over a million rows would hold the GIL for a second and
-    stall every call in the switch; chunks and a Python-level merge let call
-    threads in between.
+    One sort over a million rows would hold the GIL for most of a second and
+    stall every call in the switch. Rows are dealt into buckets by their
+    first BUCKET_DIGITS digits, which already sort the buckets among
+    themselves; each small bucket is then sorted in C (by start, then stably
+    by key), and Python-level loops let call threads in between.
     """
     keys, starts = columns[0], columns[3]
-    count = len(keys)
-    runs = []
-    for low in range(0, count, SORT_CHUNK):
-        runs.append(sorted(((keys[i], starts[i], i) for i in range(low, min(low + SORT_CHUNK, count)))))
-    order = array("l", (entry[2] for entry in heapq.merge(*runs)))
-    del runs
+    scale = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
+    buckets = [[] for _ in range(10 ** BUCKET_DIGITS)]
+    for i, key in enumerate(keys):
+        buckets[(key >> 4) // scale].append(i)
+    order = array("l")
+    by_key, by_start = keys.__getitem__, starts.__getitem__
+    for bucket in buckets:
+        if bucket:
+            bucket.sort(key=by_start)
+            bucket.sort(key=by_key)
+            order.extend(bucket)
+    del buckets
     out = []
     for index, column in enumerate(columns):
         if column is None:
             out.append(None)
         elif index == 6:  # increments: two values a row
-            out.append(array(column.typecode, (column[2 * i + k] for i in order for k in (0, 1))))
+            out.append(array(column.typecode, [column[2 * i + k] for i in order for k in (0, 1)]))
         else:
-            out.append(array(column.typecode, (column[i] for i in order)))
+            out.append(array(column.typecode, [column[i] for i in order]))
     return out
 
 

@@ -3,6 +3,7 @@
 import argparse
 import json
 import sys
+import time
 
 from fsroute.core import loader
 from fsroute.core.causes import CAUSES
@@ -51,6 +52,15 @@ def _count(text):
     return value
 
 
+def _instant(text):
+    from .lcrtool import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an ISO date/time or epoch seconds" % text)
+
+
 def _profile(text):
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
@@ -71,6 +81,12 @@ def build_parser():
 
     check = commands.add_parser("check", help="validate a rules file")
     check.add_argument("rules")
+
+    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
+    rank.add_argument("rules")
+    rank.add_argument("number", help="destination_number, as a call would bring it")
+    rank.add_argument("--at", type=_instant, help="the call's time: ISO date/time (UTC unless it says) or "
+                      "epoch seconds (default: now)")
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
     sim.add_argument("rules")
@@ -117,6 +133,8 @@ def main(argv=None):
             return import_config(args)
         if args.command == "compare":
             return compare(args)
+        if args.command == "lcr":
+            return rank_carriers(args)
         return simulate(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -128,10 +146,22 @@ def main(argv=None):
 
 
 def check(path):
+    from .lcrtool import load_decks
+
     ruleset = loader.load(path)
+    loaded = load_decks(ruleset)
     print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
           % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
              len(ruleset.gateway_names()), ruleset.sha))
+    for deck_path, deck in sorted(loaded.items()):
+        print("OK: %s: %d rows" % (deck_path, len(deck)))
+    return 0
+
+
+def rank_carriers(args):
+    from .lcrtool import ranking_text
+
+    sys.stdout.write(ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time())))
     return 0
 
 
