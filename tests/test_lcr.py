@@ -389,3 +389,12 @@ def test_ctl_test_shows_carrier_prefix_and_rate(lcr_rules, fake_freeswitch):
         "  sofia/gateway/gwb2/491599  carrier=carrier_b prefix=4915 rate=0.03",
         "  sofia/gateway/gwc/0011#491599  carrier=carrier_c prefix=4915 rate=0.04",
     ]
+
+
+def test_quoted_fields_blank_lines_and_crlf_line_ends():
+    table = decks.parse(['prefix;rate;description\r\n', '82;0.05;"Korea; Republic of"\r\n', '\r\n',
+                         '1;0.01;US\r\n', '\n'], "d.csv")
+    assert len(table) == 2
+    assert table.row(table.find("8212", JAN)) == decks.Rate("82", 50000, 0, "", decks.NEVER, decks.FOREVER,
+                                                            "Korea; Republic of")
+    assert table.row(table.find("1", JAN)).description == "US"

@@ -4,7 +4,8 @@ A deck holds up to millions of rows, so it is kept in ``array`` columns,
 not in Python objects: about 40 bytes a row. A prefix is stored as one
 64-bit key that sorts like the digit string itself (the digits padded with
 zeros to MAX_DIGITS, times 16, plus the length), so one ``bisect`` over the
-sorted keys finds the longest matching prefix (see ``Deck.find``).
+sorted keys finds the longest matching prefix, or at most a few more
+when the nearest key is not a prefix of the number (see ``Deck.find``).
 
 The first row names the columns (any order, case-insensitive): ``prefix``
 and ``rate`` are required; ``connect_fee``, ``increments`` ("60/60"),
@@ -57,17 +58,11 @@ class Rate(NamedTuple):
 
 
 class Deck:
-    """One carrier's rates, sorted by prefix key; read-only once built.
+    """One carrier's rates, sorted by prefix key (rows of one prefix by effective_from); read-only."""
 
-    ``parent[i]`` is the last row of the longest shorter prefix of row i's
-    prefix (-1 if none): the way back from a near miss to the longest match.
-    """
-
-    def __init__(self, filename, keys, parent, rates, starts, ends, fees, increments,
-                 descriptions, description_ids):
+    def __init__(self, filename, keys, rates, starts, ends, fees, increments, descriptions, description_ids):
         self.filename = filename
         self.keys = keys
-        self.parent = parent
         self.rates = rates
         self.starts = starts
         self.ends = ends
@@ -82,31 +77,35 @@ class Deck:
     def find(self, digits, now):
         """The row of the longest prefix of ``digits`` whose rate is effective at ``now``, else -1.
 
-        The greatest key <= the number's key is either a prefix of the number
-        or shares a shorter common prefix with it; then the longest prefix of
-        the number in the deck is the longest of that row's own prefixes
-        short enough: walk ``parent`` down to it. A prefix with no rate in
-        force at ``now`` gives way to its shorter prefixes (as in mod_lcr).
+        The greatest key <= the number's key is a prefix of the number, or
+        else no prefix of the number is longer than what the two have in
+        common (a longer one would sort between them): search again for
+        that much of the number. A prefix with no rate in force at ``now``
+        gives way to its shorter prefixes, as in mod_lcr. ``digits`` holds
+        ASCII digits only.
         """
-        digits = digits[:MAX_DIGITS]
-        padded = int(digits.ljust(MAX_DIGITS, "0"))
-        keys = self.keys
-        i = bisect.bisect_right(keys, padded << 4 | len(digits)) - 1
-        size = len(digits)
-        parent, starts, ends = self.parent, self.starts, self.ends
-        while i >= 0:
+        size = min(len(digits), MAX_DIGITS)
+        padded = int(digits[:size]) * _POW10[size]
+        keys, starts, ends, pow10 = self.keys, self.starts, self.ends, _POW10
+        while size:
+            i = bisect.bisect_right(keys, padded << 4 | size) - 1
+            if i < 0:
+                return -1
             key = keys[i]
             length = key & 15
-            scale = _POW10[length]
-            if length <= size and (key >> 4) // scale == padded // scale:
+            value = key >> 4
+            common = min(length, size)
+            while common and value // pow10[common] != padded // pow10[common]:
+                common -= 1
+            if common == length:  # a prefix of the number: the longest one
                 j = i
-                while True:
+                while j >= 0 and keys[j] == key:
                     if starts[j] <= now < ends[j]:
                         return j
                     j -= 1
-                    if j < 0 or keys[j] != key:
-                        break
-            i = parent[i]
+                common = length - 1  # none of its rates in force: a shorter prefix may have one
+            size = min(common, size - 1)
+            padded = padded // pow10[size] * pow10[size]
         return -1
 
     def row(self, i):
@@ -155,7 +154,8 @@ class _Builder:
         columns = self.columns(names)
         if columns is None:
             raise RulesError(self.problems)
-        keys, lines_of, rates = array("q"), array("l"), array("q")
+        keys, rates = array("q"), array("q")
+        skips = []  # len(keys) at each line that made no row: how a row finds its line again
         starts, ends = array("q"), array("q")
         fees = array("q") if "connect_fee" in columns else None
         increments = array("l") if "increments" in columns else None
@@ -164,13 +164,16 @@ class _Builder:
         prefix_at, rate_at = columns["prefix"], columns["rate"]
         from_at, to_at = columns.get("effective_from", -1), columns.get("effective_to", -1)
         dates, pow10, slow_row = self.dates, _POW10, self.parse_row
-        add_key, add_line, add_rate = keys.append, lines_of.append, rates.append
+        add_key, add_rate = keys.append, rates.append
         add_start, add_end = starts.append, ends.append
         ordered = True
         last = -1
         line = 1
-        for row in csv.reader(lines, delimiter=delimiter):
+        for text in lines:
             line += 1
+            # str.split is much cheaper than csv; a quoted field ("Korea, Republic of") takes csv.
+            # The line end stays on the last field: float() ignores it, the slow path strips it.
+            row = text.split(delimiter) if '"' not in text else next(csv.reader([text], delimiter=delimiter))
             try:  # the fast path, for a well-formed row; anything else goes through parse_row
                 prefix = row[prefix_at]
                 size = len(prefix)
@@ -188,13 +191,13 @@ class _Builder:
             else:
                 values = slow_row(row, columns, line, len(names))
                 if values is None:
+                    skips.append(len(keys))
                     continue
                 key, rate, start, end = values
             if key < last:
                 ordered = False
             last = key
             add_key(key)
-            add_line(line)
             add_rate(rate)
             add_start(start)
             add_end(end)
@@ -206,16 +209,24 @@ class _Builder:
             if description_ids is not None:
                 text = row[columns["description"]]
                 description_ids.append(descriptions.setdefault(text, len(descriptions)))
-        columns_out = [keys, lines_of, rates, starts, ends, fees, increments, description_ids]
+        order = None
         if not ordered:
-            columns_out = _sorted_columns(columns_out)
-        keys, lines_of, rates, starts, ends, fees, increments, description_ids = columns_out
-        self.check_overlaps(keys, lines_of, starts, ends)
+            order = _sort_order(keys, starts)
+            keys, rates, starts, ends, fees, description_ids = (
+                _reordered(column, order) for column in (keys, rates, starts, ends, fees, description_ids))
+            increments = _reordered(increments, order, 2)
+
+        def line_of(row):
+            """The line of the row now at ``row``: rows follow the lines but for the skipped ones."""
+            read = order[row] if order is not None else row
+            return read + 2 + bisect.bisect_right(skips, read)
+
+        self.check_overlaps(keys, starts, ends, line_of)
         if self.problems:
             self.problems.sort(key=lambda p: p.line)
             raise RulesError(self.problems)
-        return Deck(self.filename, keys, _parents(keys), rates, starts, ends, fees, increments,
-                    list(descriptions), description_ids)
+        return Deck(self.filename, keys, rates, starts, ends, fees, increments,
+                    [text.rstrip("\r\n") for text in descriptions], description_ids)
 
     def columns(self, names):
         """{column: index} from the header row, or None after reporting."""
@@ -234,8 +245,9 @@ class _Builder:
 
     def parse_row(self, row, columns, line, width):
         """(key, rate, start, end) of one row, or None after reporting every bad field (or skipping it)."""
+        row = [field.strip() for field in row]
         if len(row) <= max(columns.values()):
-            if row and row != [""]:  # blank lines are skipped
+            if any(row):  # blank lines are skipped
                 self.problem(line, "the row has %d fields; the header names %d" % (len(row), width))
             return None
         found = []
@@ -272,6 +284,8 @@ class _Builder:
             return self.dates[text]
         except KeyError:
             pass
+        if not text.strip():
+            return None
         try:
             moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         except ValueError:
@@ -282,7 +296,7 @@ class _Builder:
         self.dates[text] = seconds
         return seconds
 
-    def check_overlaps(self, keys, lines_of, starts, ends):
+    def check_overlaps(self, keys, starts, ends, line_of):
         """One problem per row whose prefix already has a rate in force somewhere in its dates."""
         latest = 0  # the row of this prefix whose dates reach furthest so far
         for i in range(1, len(keys)):
@@ -294,7 +308,7 @@ class _Builder:
                     what = "duplicate prefix %s" % key_digits(keys[i])
                 else:
                     what = "prefix %s: effective dates overlap" % key_digits(keys[i])
-                self.problem(lines_of[i], "%s (line %d)" % (what, lines_of[latest]))
+                self.problem(line_of(i), "%s (line %d)" % (what, line_of(latest)))
             if ends[i] > ends[latest]:
                 latest = i
 
@@ -314,6 +328,7 @@ def _field(found, parse, text, what):
 
 def money(text):
     """Micro-units of a non-negative decimal amount."""
+    text = text.strip()
     try:
         value = float(text)
     except ValueError:
@@ -325,6 +340,7 @@ def money(text):
 
 def billing_increments(text):
     """(initial, next) seconds from "60/60" (or "60")."""
+    text = text.strip()
     first, _, rest = text.partition("/")
     try:
         pair = (int(first), int(rest or first))
@@ -335,8 +351,8 @@ def billing_increments(text):
     return pair
 
 
-def _sorted_columns(columns):
-    """The columns reordered by (prefix key, effective_from), without holding the GIL for long.
+def _sort_order(keys, starts):
+    """The row numbers in (prefix key, effective_from) order, without holding the GIL for long.
 
     One sort over a million rows would hold the GIL for most of a second and
     stall every call in the switch. Rows are dealt into buckets by their
@@ -344,7 +360,6 @@ def _sorted_columns(columns):
     themselves; each small bucket is then sorted in C (by start, then stably
     by key), and Python-level loops let call threads in between.
     """
-    keys, starts = columns[0], columns[3]
     scale = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
     buckets = [[] for _ in range(10 ** BUCKET_DIGITS)]
     for i, key in enumerate(keys):
@@ -356,40 +371,16 @@ def _sorted_columns(columns):
             bucket.sort(key=by_start)
             bucket.sort(key=by_key)
             order.extend(bucket)
-    del buckets
-    out = []
-    for index, column in enumerate(columns):
-        if column is None:
-            out.append(None)
-        elif index == 6:  # increments: two values a row
-            out.append(array(column.typecode, [column[2 * i + k] for i in order for k in (0, 1)]))
-        else:
-            out.append(array(column.typecode, [column[i] for i in order]))
-    return out
+    return order
 
 
-def _parents(keys):
-    """parent[i]: the last row of the longest proper prefix of row i's prefix, -1 if none."""
-    parent = array("l", bytes(array("l").itemsize * len(keys)))
-    stack = []  # (key, prefix value at its length, length, last row) of the open ancestors
-    push, pop = stack.append, stack.pop
-    for i, key in enumerate(keys):
-        length = key & 15
-        padded = key >> 4
-        while stack:
-            top_key, top_value, top_length, top_row = stack[-1]
-            if top_key == key:
-                break
-            if top_length < length and padded // _POW10[top_length] == top_value:
-                break
-            pop()
-        if stack and stack[-1][0] == key:
-            parent[i] = parent[stack[-1][3]]  # another dated row of the same prefix
-            stack[-1] = (key, stack[-1][1], length, i)
-            continue
-        parent[i] = stack[-1][3] if stack else -1
-        push((key, padded // _POW10[length], length, i))
-    return parent
+def _reordered(column, order, width=1):
+    """``column`` (None stays None) with its rows of ``width`` values in ``order``."""
+    if column is None:
+        return None
+    if width == 1:
+        return array(column.typecode, [column[i] for i in order])
+    return array(column.typecode, [column[width * i + k] for i in order for k in range(width)])
 
 
 def rate_text(micro):
