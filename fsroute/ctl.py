@@ -56,7 +56,10 @@ def reload(path):
         loaded = store.reload()
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
-    return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
+    lines = ["+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))]
+    failed = deckstore.preload(loaded.rules)  # its decks too, now: a changed deck need not wait its turn
+    lines.extend("-ERR %s\n" % str(exc.problems[0]) for exc in failed)
+    return "".join(lines)
 
 
 def status(path):
