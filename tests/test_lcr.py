@@ -398,3 +398,69 @@ def test_quoted_fields_blank_lines_and_crlf_line_ends():
     assert table.row(table.find("8212", JAN)) == decks.Rate("82", 50000, 0, "", decks.NEVER, decks.FOREVER,
                                                             "Korea; Republic of")
     assert table.row(table.find("1", JAN)).description == "US"
+
+
+# -- import from mod_lcr -----------------------------------------------------------
+
+MOD_LCR_DUMP = """\
+CREATE TABLE carriers (id INTEGER PRIMARY KEY AUTOINCREMENT, carrier_name VARCHAR(255), enabled BOOLEAN NOT NULL DEFAULT 1);
+CREATE TABLE carrier_gateway (id INTEGER PRIMARY KEY AUTOINCREMENT, carrier_id INTEGER, prefix VARCHAR(255) NOT NULL,
+  suffix VARCHAR(255) NOT NULL, codec VARCHAR(255) NOT NULL DEFAULT '', enabled BOOLEAN NOT NULL DEFAULT 1);
+CREATE TABLE lcr (id INTEGER PRIMARY KEY AUTOINCREMENT, digits VARCHAR(15), rate NUMERIC(11,5),
+  intrastate_rate NUMERIC(11,5), intralata_rate NUMERIC(11,5), carrier_id INTEGER NOT NULL,
+  lead_strip INTEGER NOT NULL DEFAULT 0, trail_strip INTEGER NOT NULL DEFAULT 0, prefix VARCHAR(16) NOT NULL DEFAULT '',
+  suffix VARCHAR(16) NOT NULL DEFAULT '', lcr_profile INTEGER NOT NULL DEFAULT 0,
+  date_start DATETIME NOT NULL DEFAULT '1970-01-01', date_end DATETIME NOT NULL DEFAULT '2030-12-31',
+  quality NUMERIC(10,6) NOT NULL DEFAULT 0, reliability NUMERIC(10,6) NOT NULL DEFAULT 0,
+  cid VARCHAR(32) NOT NULL DEFAULT '', enabled BOOLEAN NOT NULL DEFAULT 1, lrn BOOLEAN NOT NULL DEFAULT 0);
+INSERT INTO carriers (id, carrier_name) VALUES (1, 'carrier_a'), (2, 'carrier_b'), (3, 'carrier c');
+INSERT INTO carrier_gateway (carrier_id, prefix, suffix, codec) VALUES
+  (1, 'loopback/gwa_', '/default', ''),
+  (2, 'sofia/gateway/gwb/', '', 'PCMU'),
+  (3, 'sofia/gateway/gwc/00', '', ''),
+  (3, 'sofia/gateway/gwd/00', '', '');
+INSERT INTO lcr (digits, rate, carrier_id, quality, reliability) VALUES
+  ('1555', 0.01000, 1, 90, 95),
+  ('1555', 0.02000, 2, 99, 99),
+  ('15551', 0.03000, 3, 80, 80),
+  ('1', 0.10000, 2, 50, 50);
+INSERT INTO lcr (digits, rate, carrier_id, date_start, date_end, enabled) VALUES
+  ('44', 0.5, 2, '2026-01-01 00:00:00', '2026-07-01', 1),
+  ('45', 0.5, 2, '1970-01-01', '2030-12-31', 0);
+"""
+
+
+@pytest.mark.parametrize("as_database", [False, True])
+def test_import_lcr_writes_decks_and_rules_that_route(tmp_path, capsys, as_database):
+    import sqlite3
+
+    from fsroute.tools.cli import main
+
+    source = tmp_path / ("lcr.db" if as_database else "lcr.sql")
+    if as_database:
+        db = sqlite3.connect(str(source))
+        db.executescript(MOD_LCR_DUMP)
+        db.commit()
+        db.close()
+    else:
+        source.write_text(MOD_LCR_DUMP)
+    decks_dir = tmp_path / "decks"
+    assert main(["import", "--lcr", str(source), "--decks", str(decks_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "carrier carrier_a: dial string 'loopback/gwa_'...'/default' is not sofia/gateway/<gw>/: not imported",
+        "carrier carrier_a has no usable gateway: not imported",
+        "carrier carrier_b: codec 'PCMU' of gateway gwb is not carried over (set it on the gateway or with "
+        "absolute_codec_string)",
+        "carrier carrier_b: 1 rows with disabled",
+    ]
+    rules_path = tmp_path / "rules.yaml"
+    rules_path.write_text(out)
+    assert (decks_dir / "carrier_b.csv").read_text() == (
+        "prefix,rate,effective_from,effective_to\n"
+        "1,0.1,1970-01-01,2030-12-31\n1555,0.02,1970-01-01,2030-12-31\n44,0.5,2026-01-01T00:00:00,2026-07-01\n")
+    assert main(["lcr", str(rules_path), "15551234", "--at", "2026-03-01"]) == 0
+    ranking = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:3] + [line.split()[-1]] for line in ranking[2:]] == [
+        ["carrier_b", "1555", "gwb/15551234"], ["carrier_c", "15551", "carrier_c_gateways/0015551234"]]
+    assert "group carrier_c_gateways" in ranking[3]

@@ -107,6 +107,9 @@ def build_parser():
     _legacy_files(imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
+    imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
+                     "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
+    imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
 
     cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
                               "(exit 1 unless every row matches)")
@@ -183,10 +186,25 @@ def simulate(args):
 def import_config(args):
     from fsroute.migrate.importer import import_files
 
+    if args.lcr:
+        return import_lcr(args)
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
         return 2
     result = import_files(args.dialplan, args.distributor, args.acl, args.profile)
+    for report in result.reports:
+        print(report, file=sys.stderr)
+    sys.stdout.write(result.text)
+    return 0
+
+
+def import_lcr(args):
+    from fsroute.migrate.lcrimport import import_lcr as run
+
+    if not args.decks or args.dialplan or args.distributor or args.acl:
+        print("fsroute import: --lcr needs --decks DIR and goes alone", file=sys.stderr)
+        return 2
+    result = run(args.lcr, args.decks)
     for report in result.reports:
         print(report, file=sys.stderr)
     sys.stdout.write(result.text)
