@@ -108,16 +108,17 @@ def test_the_header_must_name_prefix_and_rate():
     assert problems("prefix\n1\n") == ["d.csv:1:1: the header row must name the columns; 'rate' is missing"]
 
 
-@pytest.mark.parametrize("bucket_digits", [1, 3])
-def test_an_unsorted_deck_is_sorted_in_buckets(monkeypatch, bucket_digits):
-    monkeypatch.setattr(decks, "BUCKET_DIGITS", bucket_digits)
-    rows = ["%d,0.%03d" % (p, p % 1000) for p in (7, 71, 3, 712, 30, 9, 33, 710, 1, 7129)]
+def test_an_unsorted_deck_is_sorted_in_buckets():
+    rows = ["%d,0.%03d" % (p, p % 1000) for p in (7, 71, 3, 712, 30, 9, 33, 710, 1, 7129, 99999, 999)]
     table = deck("prefix,rate\n" + "\n".join(rows) + "\n")
     assert [decks.key_digits(k) for k in table.keys] == sorted(decks.key_digits(k) for k in table.keys)
     assert matched(table, "71299") == "7129"
     assert matched(table, "7128") == "712"
     assert matched(table, "7119") == "71"
     assert matched(table, "339") == "33"
+    assert matched(table, "999999") == "99999"
+    assert matched(table, "99998") == "999"
+    assert matched(table, "0") is None
     assert table.row(table.find("7109", JAN)).rate == 710000
 
 

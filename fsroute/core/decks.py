@@ -32,6 +32,7 @@ BUCKET_DIGITS = 3  # rows are sorted in buckets by their first digits: a reload 
 
 COLUMNS = ("prefix", "rate", "connect_fee", "increments", "effective_from", "effective_to", "description")
 _POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
+_BUCKET_SCALE = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -63,6 +64,7 @@ class Deck:
     def __init__(self, filename, keys, rates, starts, ends, fees, increments, descriptions, description_ids):
         self.filename = filename
         self.keys = keys
+        self.bounds = _bucket_bounds(keys)  # the first row of each BUCKET_DIGITS-digit bucket, and the end
         self.rates = rates
         self.starts = starts
         self.ends = ends
@@ -84,17 +86,24 @@ class Deck:
         gives way to its shorter prefixes, as in mod_lcr. ``digits`` holds
         ASCII digits only.
         """
-        size = min(len(digits), MAX_DIGITS)
-        padded = int(digits[:size]) * _POW10[size]
-        keys, starts, ends, pow10 = self.keys, self.starts, self.ends, _POW10
+        size = len(digits)
+        if size > MAX_DIGITS:
+            digits, size = digits[:MAX_DIGITS], MAX_DIGITS
+        pow10 = _POW10
+        padded = int(digits) * pow10[size]
+        keys, starts, ends, bounds = self.keys, self.starts, self.ends, self.bounds
         while size:
-            i = bisect.bisect_right(keys, padded << 4 | size) - 1
-            if i < 0:
-                return -1
+            bucket = padded // _BUCKET_SCALE
+            low = bounds[bucket]
+            i = bisect.bisect_right(keys, padded << 4 | size, low, bounds[bucket + 1]) - 1
+            if i < low:
+                i = low - 1  # every key of the earlier buckets is below the number's
+                if i < 0:
+                    return -1
             key = keys[i]
             length = key & 15
             value = key >> 4
-            common = min(length, size)
+            common = length if length < size else size
             while common and value // pow10[common] != padded // pow10[common]:
                 common -= 1
             if common == length:  # a prefix of the number: the longest one
@@ -104,16 +113,21 @@ class Deck:
                         return j
                     j -= 1
                 common = length - 1  # none of its rates in force: a shorter prefix may have one
-            size = min(common, size - 1)
+            size = common if common < size else size - 1
             padded = padded // pow10[size] * pow10[size]
         return -1
+
+    def prefix(self, i):
+        """Row ``i``'s prefix."""
+        key = self.keys[i]
+        return str(key >> 4).zfill(MAX_DIGITS)[:key & 15]
 
     def row(self, i):
         """Row ``i`` as a Rate."""
         increments = ""
         if self.increments is not None:
             increments = "%d/%d" % (self.increments[2 * i], self.increments[2 * i + 1])
-        return Rate(key_digits(self.keys[i]), self.rates[i], self.fees[i] if self.fees is not None else 0,
+        return Rate(self.prefix(i), self.rates[i], self.fees[i] if self.fees is not None else 0,
                     increments, self.starts[i], self.ends[i],
                     self.descriptions[self.description_ids[i]] if self.description_ids is not None else "")
 
@@ -360,7 +374,7 @@ def _sort_order(keys, starts):
     themselves; each small bucket is then sorted in C (by start, then stably
     by key), and Python-level loops let call threads in between.
     """
-    scale = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
+    scale = _BUCKET_SCALE
     buckets = [[] for _ in range(10 ** BUCKET_DIGITS)]
     for i, key in enumerate(keys):
         buckets[(key >> 4) // scale].append(i)
@@ -372,6 +386,12 @@ def _sort_order(keys, starts):
             bucket.sort(key=by_key)
             order.extend(bucket)
     return order
+
+
+def _bucket_bounds(keys):
+    """bounds[b]: the first row whose first BUCKET_DIGITS digits are b or more (b up to 10**BUCKET_DIGITS)."""
+    step = _BUCKET_SCALE << 4
+    return array("l", [bisect.bisect_left(keys, b * step) for b in range(10 ** BUCKET_DIGITS + 1)])
 
 
 def _reordered(column, order, width=1):

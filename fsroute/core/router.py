@@ -141,7 +141,7 @@ def _least_cost(rules, route, number, is_up, selector, deck_of, now):
         else:
             group = rules.groups[carrier.group]
             gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
-        prefix = quote.deck.row(quote.row).prefix
+        prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(number)
         dials.extend(Dial(gw, dial_number, carrier.name, prefix, quote.rate) for gw in gateways)
         if len(dials) >= limit:
