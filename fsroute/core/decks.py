@@ -1,7 +1,7 @@
 """A carrier's rate deck: CSV/TSV rows -> a compact, sorted prefix table; every bad row as file:line.
 
 A deck holds up to millions of rows, so it is kept in ``array`` columns,
-not in Python objects: about 40 bytes a row. A prefix is stored as one
+not in Python objects: about 36 bytes a row in the arrays. A prefix is stored as one
 64-bit key that sorts like the digit string itself (the digits padded with
 zeros to MAX_DIGITS, times 16, plus the length), so one ``bisect`` over the
 sorted keys finds the longest matching prefix, or at most a few more
@@ -34,11 +34,6 @@ COLUMNS = ("prefix", "rate", "connect_fee", "increments", "effective_from", "eff
 _POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
 _BUCKET_SCALE = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-def prefix_key(digits):
-    """The sort key of a digit string of at most MAX_DIGITS: sorts as the string does."""
-    return int(digits.ljust(MAX_DIGITS, "0")) << 4 | len(digits)
 
 
 def key_digits(key):
@@ -119,8 +114,7 @@ class Deck:
 
     def prefix(self, i):
         """Row ``i``'s prefix."""
-        key = self.keys[i]
-        return str(key >> 4).zfill(MAX_DIGITS)[:key & 15]
+        return key_digits(self.keys[i])
 
     def row(self, i):
         """Row ``i`` as a Rate."""
@@ -173,7 +167,7 @@ class _Builder:
         starts, ends = array("q"), array("q")
         fees = array("q") if "connect_fee" in columns else None
         increments = array("l") if "increments" in columns else None
-        description_ids = array("l") if "description" in columns else None
+        description_ids = array("i") if "description" in columns else None
         descriptions = {}
         prefix_at, rate_at = columns["prefix"], columns["rate"]
         from_at, to_at = columns.get("effective_from", -1), columns.get("effective_to", -1)

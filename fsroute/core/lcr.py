@@ -7,7 +7,7 @@ carriers in: that order is the route's preference.
 
 from typing import NamedTuple, Optional
 
-from .decks import MAX_DIGITS, Rate
+from .decks import MAX_DIGITS, Deck, Rate
 
 
 class Quote(NamedTuple):
@@ -15,7 +15,7 @@ class Quote(NamedTuple):
     rate: int
     position: int     # in the route's carrier list: the tie-break
     carrier: object   # model.Carrier
-    deck: object      # decks.Deck
+    deck: Deck
     row: int
 
     def details(self) -> Rate:

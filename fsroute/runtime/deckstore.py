@@ -140,7 +140,7 @@ class DeckStore:
         return deck
 
 
-_stores = {}
+_stores: "dict[str, DeckStore]" = {}
 _stores_lock = threading.Lock()
 
 
