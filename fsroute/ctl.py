@@ -95,12 +95,28 @@ def status(path):
             else:
                 state = "DOWN" if name in down else "up"
             lines.append("  %s (%s): %s (read %s)" % (name, profile, state, time.strftime("%H:%M:%S", time.localtime(when))))
+        lines.extend(_deck_lines(rules))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
         for route in rules.routes:
             lines.append("  %s: %d" % (route.name, routes.get(route.name, 0)))
     return "\n".join(lines) + "\n"
+
+
+def _deck_lines(rules):
+    """The state of each rate deck the rules name."""
+    if not rules.carriers:
+        return []
+    lines = ["decks:"]
+    for path in sorted({c.deck for c in rules.carriers.values()}):
+        store = deckstore.store_for(path)
+        deck = store.deck
+        state = "not loaded" if deck is None else "%d rows, loaded %s" % (
+            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(store.loaded_at)))
+        error = store.last_error
+        lines.append("  %s: %s%s" % (path, state, "; last_error: %s" % (error.problems[0],) if error else ""))
+    return lines
 
 
 def test(path, destination, source=None, caller=None):

@@ -465,3 +465,24 @@ def test_import_lcr_writes_decks_and_rules_that_route(tmp_path, capsys, as_datab
     assert [line.split()[1:3] + [line.split()[-1]] for line in ranking[2:]] == [
         ["carrier_b", "1555", "gwb/15551234"], ["carrier_c", "15551", "carrier_c_gateways/0015551234"]]
     assert "group carrier_c_gateways" in ranking[3]
+
+
+def test_simulate_and_ctl_status_know_the_decks(lcr_rules, capsys, fake_freeswitch):
+    from fsroute import ctl
+    from fsroute.tools.cli import main
+
+    assert main(["simulate", lcr_rules, "--dest", "00491599", "--fail", "gwb1=NORMAL_TEMPORARY_FAILURE"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "1   sofia/gateway/gwb1/491599                NORMAL_TEMPORARY_FAILURE",
+        "2   sofia/gateway/gwb2/491599                SUCCESS"]
+    ctl.preload(lcr_rules)
+    with open(os.path.join(os.path.dirname(lcr_rules), "c.csv"), "a") as deck_file:
+        deck_file.write("1,x\n")
+    deckstore.preload(loader.load(lcr_rules))
+    status = ctl.status(lcr_rules).splitlines()
+    directory = os.path.dirname(lcr_rules)
+    start = status.index("decks:")
+    assert [line.split(", loaded")[0] for line in status[start + 1:start + 4]] == [
+        "  %s/a.csv: 3 rows" % directory, "  %s/b.csv: 3 rows" % directory, "  %s/c.csv: 2 rows" % directory]
+    assert status[start + 3].endswith("; last_error: %s/c.csv:4:1: rate 'x' must be a decimal number from 0 up"
+                                      % directory)

@@ -8,6 +8,8 @@ back from what the StubSession recorded.
 from collections import Counter
 
 from fsroute.core import loader
+from fsroute.core.model import RulesError
+from fsroute.runtime import deckstore
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
@@ -37,6 +39,9 @@ def simulate(path, dest, src_ip=None, caller=None, variables=None, down=(), fail
     with fake:
         reset_state()
         try:
+            failed = deckstore.preload(ruleset)  # a switch loads them at start-up
+            if failed:
+                raise RulesError([p for exc in failed for p in exc.problems])
             for _ in range(calls):
                 session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
                 route.handler(session, path)
