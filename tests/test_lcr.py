@@ -486,3 +486,10 @@ def test_simulate_and_ctl_status_know_the_decks(lcr_rules, capsys, fake_freeswit
         "  %s/a.csv: 3 rows" % directory, "  %s/b.csv: 3 rows" % directory, "  %s/c.csv: 2 rows" % directory]
     assert status[start + 3].endswith("; last_error: %s/c.csv:4:1: rate 'x' must be a decimal number from 0 up"
                                       % directory)
+
+
+def test_a_carrier_format_that_makes_the_number_too_long_is_refused(call, lcr_rules):
+    deckstore.preload(loader.load(lcr_rules))
+    session = call(lcr_rules, "00491512" + "1" * 54)  # 62 digits; carrier_c adds 5 characters
+    assert bridges(session) == []
+    assert session.variables["fsroute_result"] == "invalid_number"

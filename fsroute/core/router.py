@@ -149,7 +149,7 @@ def _least_cost(rules, route, number, is_up, selector, deck_of, now):
     dials = dials[:limit]
     if not dials:
         return Decision(ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
-    if not NUMBER_RE.match(max((d.number for d in dials), key=len)):
+    if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
         return Decision(INVALID_NUMBER, route, number, detail="number %s is too long to dial" % one_line(number))
     return Decision(ROUTE, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
 
