@@ -10,7 +10,9 @@ loopback) with mod_lcr reading that database through its ``sqlite://``
 DSN, and places the same numbers both ways, one call at a time:
 
 - ``00<number>``: fsroute's ``lcr`` route (decks in memory);
-- ``lcr<number>``: ``lcr $1 default`` then ``bridge ${lcr_auto_route}`` (mod_lcr, one SQL query per call).
+- ``lcr<number>``: ``lcr $1 default`` then ``bridge ${lcr_auto_route}`` (mod_lcr, one SQL query per call);
+- for reference, ``99<number>``: an fsroute route to one gateway (what mod_python3 and fsroute cost
+  without LCR), and ``plain<number>``: an XML ``bridge`` with no routing at all.
 
 Prints, for each: the FreeSWITCH process's CPU time per call (utime+stime
 from /proc, over all calls) and call setup time (INVITE sent to final
@@ -34,7 +36,13 @@ from tests.integration.harness import Caller, FakeGateway, Switch  # noqa: E402
 from tests.integration.harness import caller as caller_module  # noqa: E402
 
 CARRIERS = (("carrier_a", "gw1"), ("carrier_b", "gw2"), ("carrier_c", "gw3"))
-MODLCR_EXTENSION = """    <extension name="modlcr">
+MODLCR_EXTENSION = """    <extension name="plain">
+      <condition field="destination_number" expression="^plain(\d+)$">
+        <action application="set" data="hangup_after_bridge=true"/>
+        <action application="bridge" data="sofia/gateway/gw1/$1"/>
+      </condition>
+    </extension>
+    <extension name="modlcr">
       <condition field="destination_number" expression="^lcr(\\d+)$">
         <action application="set" data="hangup_after_bridge=true"/>
         <action application="set" data="continue_on_fail=true"/>
@@ -100,7 +108,8 @@ def rules_text(decks):
     carriers = "".join("  %s: {deck: '%s', gateway: %s, currency: USD}\n" % (name, deck, gateway)
                        for (name, gateway), deck in zip(CARRIERS, decks))
     return ("version: 1\ndefaults: {status_ttl: 2}\ncarriers:\n" + carriers +
-            "routes:\n  - name: international\n    match: {destination_number: '^00(\\d+)$'}\n"
+            "routes:\n  - {name: static, match: {destination_number: '^99(\\d+)$'}, number: '$1', gateway: gw1}\n"
+            "  - name: international\n    match: {destination_number: '^00(\\d+)$'}\n"
             "    number: '$1'\n    lcr: {carriers: [carrier_a, carrier_b, carrier_c]}\n")
 
 
@@ -210,19 +219,26 @@ def main(argv=None):
             time.sleep(2)
         pid = switch.pid
         caller = Caller(switch.sip_address)
-        place(caller, ["00" + n for n in numbers[:20]] + ["lcr" + n for n in numbers[:20]])  # warm-up
-        figures = {}
-        for label, prefix in (("fsroute lcr route", "00"), ("mod_lcr (sqlite)", "lcr")):
-            progress("%d calls through %s..." % (args.calls, label))
-            cpu = cpu_seconds(pid)
-            times = place(caller, [prefix + n for n in numbers[20:]])
-            figures[label] = ((cpu_seconds(pid) - cpu) / args.calls * 1000, percentile(times, 0.5),
-                              percentile(times, 0.99))
+        place(caller, [p + n for p in ("plain", "99", "00", "lcr") for n in numbers[:20]])  # warm-up
+        paths = (("XML bridge, no routing", "plain"), ("fsroute static route", "99"),
+                 ("fsroute lcr route", "00"), ("mod_lcr (sqlite)", "lcr"))
+        cpu = {label: 0.0 for label, _ in paths}
+        times = {label: [] for label, _ in paths}
+        rounds = 3
+        for round_number in range(rounds):  # interleaved, so that a busy moment hits all of them
+            part = numbers[20:][round_number::rounds]
+            for label, prefix in paths:
+                progress("round %d: %d calls through %s..." % (round_number + 1, len(part), label))
+                before = cpu_seconds(pid)
+                times[label] += place(caller, [prefix + n for n in part])
+                cpu[label] += cpu_seconds(pid) - before
+        figures = {label: (cpu[label] / len(times[label]) * 1000, percentile(times[label], 0.5),
+                           percentile(times[label], 0.99)) for label, _ in paths}
         print("same switch, same decks (3 x %d prefixes), %d calls each, one at a time; FreeSWITCH RSS %.0f MB"
               % (args.prefixes, args.calls, rss_mb(pid)))
-        print("%-22s %-22s %s" % ("", "FreeSWITCH CPU / call", "setup time p50 / p99"))
-        for label, (cpu, p50, p99) in figures.items():
-            print("%-22s %-22s %.1f / %.1f ms" % (label, "%.2f ms" % cpu, p50, p99))
+        print("%-24s %-22s %s" % ("", "FreeSWITCH CPU / call", "setup time p50 / p99"))
+        for label, (per_call, p50, p99) in figures.items():
+            print("%-24s %-22s %.1f / %.1f ms" % (label, "%.2f ms" % per_call, p50, p99))
     finally:
         if caller is not None:
             caller.close()
