@@ -259,9 +259,6 @@ def reload_stall(rules, paths, dialled):
     store._next_check = 0.0  # let the next lookup see the change at once
     during = longest_gap(carriers, dialled, lambda: store.deck is not old)
     took = time.perf_counter() - started
-    with open(path, "rb+") as handle:  # put the deck back as generated
-        handle.seek(-len(extra), os.SEEK_END)
-        handle.truncate()
 
     def for_as_long():
         deadline = time.perf_counter() + took
@@ -280,6 +277,9 @@ def reload_stall(rules, paths, dialled):
     beside_busy = longest_gap(carriers, dialled, for_as_long())
     stop.set()
     thread.join()
+    with open(path, "rb+") as handle:  # put the deck back as generated (only now: no reload in the baselines)
+        handle.seek(-len(extra), os.SEEK_END)
+        handle.truncate()
     return alone, beside_busy, during, took
 
 

@@ -493,3 +493,16 @@ def test_a_carrier_format_that_makes_the_number_too_long_is_refused(call, lcr_ru
     session = call(lcr_rules, "00491512" + "1" * 54)  # 62 digits; carrier_c adds 5 characters
     assert bridges(session) == []
     assert session.variables["fsroute_result"] == "invalid_number"
+
+
+def test_the_example_in_docs_lcr_md_loads():
+    from rulesdata import ROOT
+
+    text = (ROOT / "docs" / "lcr.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rules = loader.parse(example, str(ROOT / "docs" / "rules.yaml"))
+    spec = rules.routes[0].lcr
+    assert [c.name for c in spec.carriers] == ["carrier_a", "carrier_b", "carrier_c"]
+    assert spec.max_rate == 50000 and spec.on_no_carrier.cause == "NO_ROUTE_DESTINATION"
+    assert rules.carriers["carrier_c"].dial_number("4915") == "0011#4915"
+    assert rules.carriers["carrier_a"].deck == str(ROOT / "docs" / "decks" / "carrier_a.csv")
