@@ -56,6 +56,8 @@ def rank(carriers, deck_of, number, now):
 
 def affordable(quotes, max_rate: Optional[int]):
     """The quotes at or below ``max_rate`` (micro-units; None: all), still cheapest first."""
-    if max_rate is None:
-        return quotes
-    return tuple(q for q in quotes if q.rate <= max_rate)
+    if max_rate is not None:
+        for index, quote in enumerate(quotes):
+            if quote.rate > max_rate:
+                return quotes[:index]
+    return quotes
