@@ -248,7 +248,7 @@ def test_a_down_carrier_gateway_is_left_out(call, lcr_rules, fake_freeswitch):
     assert bridges(call(lcr_rules, "00491512345")) == ["sofia/gateway/gwb2/491512345"]
 
 
-def test_no_carrier_within_max_rate_takes_the_routes_action(call, lcr_rules, write_rules):
+def test_no_carrier_within_max_rate_takes_the_routes_action(call, lcr_rules):
     deckstore.preload(loader.load(lcr_rules))
     session = call(lcr_rules, "0033123")
     assert bridges(session) == []
