@@ -217,11 +217,12 @@ def lookups(rules, dialled):
             quote.deck.prefix(quote.row)
 
     selector = Selector(None, rules.groups.values())
-    down = {}.get
+    def is_up(gateway):
+        return True
 
     def decide(number):
         facts = {"destination_number": "00" + number}
-        router.decide(rules, facts.get, down, selector, deck_of, NOW)
+        router.decide(rules, facts.get, is_up, selector, deck_of, NOW)
 
     return time_each(rank, dialled), time_each(decide, dialled)
 

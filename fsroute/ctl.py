@@ -3,24 +3,32 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES they act on
-every rules file that calls have loaded (or the default one before any).
+``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
+status act on every rules file that calls have loaded (or the default one
+before any); test uses the first of them.
 """
 
-import time
+from __future__ import annotations
 
-from fsroute.core.decks import rate_text
-from fsroute.runtime import deckstore, gateways
+import time
+from typing import Any, Dict, List, Optional
+
+import fsroute
 from fsroute.core import router
-from fsroute.runtime.call import default_rules_path, describe
-from fsroute.core.model import RulesError
+from fsroute.core.decks import rate_text
+from fsroute.core.explain import explain
+from fsroute.core.model import Outcome, RuleSet, RulesError
+from fsroute.runtime import deckstore
+from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]\n")
+         "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
+         "without it: every loaded rules file; test uses the first)\n")
 
 
-def fsapi(session, stream, env, args):
+def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
     try:
         stream.write(command(args))
@@ -31,7 +39,7 @@ def fsapi(session, stream, env, args):
             pass
 
 
-def command(args):
+def command(args: Optional[str]) -> str:
     """The text answer to one control command line."""
     words = (args or "").split()
     if not words:
@@ -45,12 +53,12 @@ def command(args):
     return USAGE
 
 
-def _known_paths():
+def _known_paths() -> List[str]:
     """The rules files calls have used (the dialplan may name its own), else the default one."""
     return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
-def reload(path):
+def reload(path: str) -> str:
     store = store_for(path)
     try:
         loaded = store.reload()
@@ -62,7 +70,7 @@ def reload(path):
     return "".join(lines)
 
 
-def status(path):
+def status(path: str) -> str:
     store = store_for(path)
     loaded = store.loaded
     if loaded is None:
@@ -78,11 +86,12 @@ def status(path):
         lines += ["sha: %s" % rules.sha,
                   "loaded_at: %s" % time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)),
                   "routes: %d  groups: %d  acls: %d" % (len(rules.routes), len(rules.groups), len(rules.acls))]
+    lines.append("version: fsroute %s" % fsroute.__version__)
     error = store.last_error
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
         rules = loaded.rules
-        readings = gateways.states_for(rules.defaults).last_readings()
+        readings = loaded.gateways.last_readings()
         lines.append("gateways:")
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
@@ -104,22 +113,22 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def _deck_lines(rules):
+def _deck_lines(rules: RuleSet) -> List[str]:
     """The state of each rate deck the rules name."""
     if not rules.carriers:
         return []
     lines = ["decks:"]
     for path in sorted({c.deck for c in rules.carriers.values()}):
         store = deckstore.store_for(path)
-        deck = store.deck
-        state = "not loaded" if deck is None else "%d rows, loaded %s" % (
-            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(store.loaded_at)))
+        deck, loaded_at = store.deck, store.loaded_at
+        state = "not loaded" if deck is None or loaded_at is None else "%d rows, loaded %s" % (
+            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded_at)))
         error = store.last_error
         lines.append("  %s: %s%s" % (path, state, "; last_error: %s" % (error.problems[0],) if error else ""))
     return lines
 
 
-def test(path, destination, source=None, caller=None):
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None) -> str:
     """A dry run: what a call would get, without bridging or moving round-robin positions."""
     try:
         loaded = store_for(path).current()
@@ -127,34 +136,36 @@ def test(path, destination, source=None, caller=None):
         return "-ERR %s\n" % str(exc.problems[0])
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy(), deckstore.deck_of, time.time())
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(),
+                             loaded.deck_of, loaded.clock.time())
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
-             "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
+             "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
-    for gateway, dial in zip(decision.gateways, decision.dials or [None] * len(decision.gateways)):
-        if dial is None:
-            lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
-        else:
+    if decision.dials:
+        for dial in decision.dials:
             lines.append("  sofia/gateway/%s/%s  carrier=%s prefix=%s rate=%s"
-                         % (gateway, dial.number, dial.carrier, dial.prefix, rate_text(dial.rate)))
+                         % (dial.gateway, dial.number, dial.carrier, dial.prefix, rate_text(dial.rate)))
+    else:
+        for gateway in decision.gateways:
+            lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
+        lines.append("why:")
+        lines += ["  " + line for line in explain(rules, facts.get)]
     return "\n".join(lines) + "\n"
 
 
-def _counts(counter):
+def _counts(counter: Dict[str, int]) -> str:
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
 
 
-def preload(args=""):
+def preload(args: Optional[str] = "") -> None:
     """Load the rules and their rate decks at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
     """
-    from fsroute.runtime.fslog import ERROR, log
-
     path = (args or "").strip() or default_rules_path()
     try:
         deckstore.preload(store_for(path).current().rules)

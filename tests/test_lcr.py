@@ -204,10 +204,10 @@ def test_the_grammar_checks_carriers_and_lcr_routes(write_rules):
         "0-9 A-Z a-z + * # . _ - around it",
         "4:6: carrier 'b' must name exactly one of 'gateway' or 'group' (it names gateway and group)",
         "4:41: carrier 'b': no group named 'g'",
-        "9:28: route 'r' lcr: no carrier named 'e'",
-        "9:31: route 'r' lcr: carrier 'c' is listed twice",
         "9:21: route 'r' lcr: the carriers' rates are in different currencies (EUR, USD); "
         "rates can only be compared in one",
+        "9:28: route 'r' lcr: no carrier named 'e'",
+        "9:31: route 'r' lcr: carrier 'c' is listed twice",
         "9:45: route 'r' lcr max_rate must be a rate per minute from 0 up, like 0.05",
         "10:5: route 's' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and lcr)",
     ]
@@ -506,3 +506,59 @@ def test_the_example_in_docs_lcr_md_loads():
     assert spec.max_rate == 50000 and spec.on_no_carrier.cause == "NO_ROUTE_DESTINATION"
     assert rules.carriers["carrier_c"].dial_number("4915") == "0011#4915"
     assert rules.carriers["carrier_a"].deck == str(ROOT / "docs" / "decks" / "carrier_a.csv")
+
+
+def test_a_simulation_reads_the_decks_once_and_leaves_the_process_decks_alone(lcr_rules, monkeypatch):
+    from fsroute.runtime import store
+    from fsroute.tools.simulate import Simulation
+
+    reads = []
+    real_load = decks.load
+    monkeypatch.setattr(decks, "load", lambda path: reads.append(path) or real_load(path))
+    simulation = Simulation(lcr_rules)
+    runs = [simulation.run("00491512345")["attempts"][0]["dialstring"] for _ in range(3)]
+    assert runs == ["sofia/gateway/gwc/0011#491512345"] * 3
+    assert len(reads) == 3  # each deck once, for every run
+    assert deckstore._stores == {} and store._stores == {}
+
+
+def test_a_valid_lcr_file_is_read_in_one_pass(lcr_rules, monkeypatch):
+    from fsroute.core import yamltree
+
+    passes = []
+    real_parse = yamltree.parse
+    monkeypatch.setattr(yamltree, "parse", lambda text, fold=None: passes.append(fold) or real_parse(text, fold))
+    rules = loader.load(lcr_rules)
+    assert len(passes) == 1 and passes[0] is not None  # routes built as read, carriers put in afterwards
+    spec = rules.routes[0].lcr
+    assert [c.name for c in spec.carriers] == ["carrier_a", "carrier_b", "carrier_c"]
+    assert all(c is rules.carriers[c.name] for c in spec.carriers)
+
+
+def test_a_misspelt_carrier_is_reported_with_a_suggestion(write_rules):
+    path = write_rules("""
+        version: 1
+        carriers:
+          carrier_a: {deck: a.csv, gateway: gw1}
+          carrier_b: {deck: b.csv, gateway: gw1, gateway_: x}
+        routes:
+          - name: r
+            lcr: {carriers: [carrier_a, carier_b]}
+    """, "r.yaml")
+    with pytest.raises(RulesError) as info:
+        loader.load(path)
+    assert [str(p).split("r.yaml:")[1] for p in info.value.problems] == [
+        "5:42: carrier 'carrier_b': unknown key 'gateway_' (did you mean 'gateway'?)",
+        "8:33: route 'r' lcr: no carrier named 'carier_b' (did you mean 'carrier_b'?)",
+    ]
+
+
+def test_import_lcr_reports_an_unusable_file_on_one_line(tmp_path, capsys):
+    from fsroute.tools.cli import main
+
+    dump = tmp_path / "lcr.sql"
+    dump.write_text("this is not SQL;\n")
+    assert main(["import", "--lcr", str(dump), "--decks", str(tmp_path / "decks")]) == 1
+    assert capsys.readouterr().err.startswith("%s:0: not an SQLite database" % dump)
+    assert main(["import", "--lcr", str(tmp_path / "missing.db"), "--decks", str(tmp_path / "decks")]) == 1
+    assert capsys.readouterr().err == "%s:0: cannot read the file: No such file or directory\n" % (tmp_path / "missing.db")

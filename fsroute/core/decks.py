@@ -15,11 +15,13 @@ Rates are kept in micro-units (6 decimal places). Dates are ISO 8601
 otherwise; ``effective_to`` is exclusive; an empty date is unbounded.
 """
 
+from __future__ import annotations
+
 import bisect
 import csv
 import datetime
 from array import array
-from typing import NamedTuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from .model import Problem, RulesError
 
@@ -36,8 +38,10 @@ _POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
 _BUCKET_SCALE = 10 ** (MAX_DIGITS - BUCKET_DIGITS)
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
+_T = TypeVar("_T")
 
-def key_digits(key):
+
+def key_digits(key: int) -> str:
     """The digit string a key stands for."""
     length = key & 15
     return str(key >> 4).zfill(MAX_DIGITS)[:length]
@@ -57,7 +61,9 @@ class Rate(NamedTuple):
 class Deck:
     """One carrier's rates, sorted by prefix key (rows of one prefix by effective_from); read-only."""
 
-    def __init__(self, filename, keys, rates, starts, ends, fees, increments, descriptions, description_ids):
+    def __init__(self, filename: str, keys: array[int], rates: array[int], starts: array[int], ends: array[int],
+                 fees: Optional[array[int]], increments: Optional[array[int]], descriptions: List[str],
+                 description_ids: Optional[array[int]]) -> None:
         self.filename = filename
         self.keys = keys
         self.bounds = _bucket_bounds(keys)  # the first row of each BUCKET_DIGITS-digit bucket, and the end
@@ -69,10 +75,10 @@ class Deck:
         self.descriptions = descriptions  # the distinct descriptions, by id
         self.description_ids = description_ids  # None when the deck has no description column
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.keys)
 
-    def find(self, digits, now):
+    def find(self, digits: str, now: float) -> int:
         """The row of the longest prefix of ``digits`` whose rate is effective at ``now``, else -1.
 
         The greatest key <= the number's key is a prefix of the number, or
@@ -113,11 +119,11 @@ class Deck:
             padded = padded // pow10[size] * pow10[size]
         return -1
 
-    def prefix(self, i):
+    def prefix(self, i: int) -> str:
         """Row ``i``'s prefix."""
         return key_digits(self.keys[i])
 
-    def row(self, i):
+    def row(self, i: int) -> Rate:
         """Row ``i`` as a Rate."""
         increments = ""
         if self.increments is not None:
@@ -127,7 +133,7 @@ class Deck:
                     self.descriptions[self.description_ids[i]] if self.description_ids is not None else "")
 
 
-def load(path):
+def load(path: str) -> Deck:
     """Read and parse the deck at ``path``; raises RulesError listing every bad row."""
     try:
         with open(path, "r", encoding="utf-8", newline="") as handle:
@@ -138,25 +144,25 @@ def load(path):
         raise RulesError([Problem(str(path), 0, 0, "the rate deck is not UTF-8: %s" % exc.reason)])
 
 
-def parse(lines, filename="<deck>"):
+def parse(lines: Iterable[str], filename: str = "<deck>") -> Deck:
     """Build a Deck from an iterable of text lines (a file opened with newline="")."""
     return _Builder(filename).build(lines)
 
 
 class _Builder:
-    def __init__(self, filename):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems = []
-        self.dates = {"": None}
+        self.problems: List[Problem] = []
+        self.dates: Dict[str, Optional[int]] = {"": None}
 
-    def problem(self, line, message):
+    def problem(self, line: int, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(self.filename, line, 1, message))
         elif len(self.problems) == MAX_PROBLEMS:
             self.problems.append(Problem(self.filename, line, 1, "too many problems; stopped listing"))
 
-    def build(self, lines):
-        lines = iter(lines)
+    def build(self, source: Iterable[str]) -> Deck:
+        lines = iter(source)
         header = next(lines, "")
         delimiter = "\t" if "\t" in header else ";" if ";" in header and "," not in header else ","
         names = [name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter), [])]
@@ -164,12 +170,12 @@ class _Builder:
         if columns is None:
             raise RulesError(self.problems)
         keys, rates = array("q"), array("q")
-        skips = []  # len(keys) at each line that made no row: how a row finds its line again
+        skips: List[int] = []  # len(keys) at each line that made no row: how a row finds its line again
         starts, ends = array("q"), array("q")
-        fees = array("q") if "connect_fee" in columns else None
-        increments = array("l") if "increments" in columns else None
-        description_ids = array("i") if "description" in columns else None
-        descriptions = {}
+        fees: Optional[array[int]] = array("q") if "connect_fee" in columns else None
+        increments: Optional[array[int]] = array("l") if "increments" in columns else None
+        description_ids: Optional[array[int]] = array("i") if "description" in columns else None
+        descriptions: Dict[str, int] = {}
         prefix_at, rate_at = columns["prefix"], columns["rate"]
         from_at, to_at = columns.get("effective_from", -1), columns.get("effective_to", -1)
         dates, pow10, slow_row = self.dates, _POW10, self.parse_row
@@ -178,6 +184,8 @@ class _Builder:
         ordered = True
         last = -1
         line = 1
+        start: int
+        end: int
         for text in lines:
             line += 1
             # str.split is much cheaper than csv; a quoted field ("Korea, Republic of") takes csv.
@@ -187,10 +195,10 @@ class _Builder:
                 prefix = row[prefix_at]
                 size = len(prefix)
                 rate = round(float(row[rate_at]) * MICRO)
-                start = dates[row[from_at]] if from_at >= 0 else None
-                end = dates[row[to_at]] if to_at >= 0 else None
-                start = NEVER if start is None else start
-                end = FOREVER if end is None else end
+                first = dates[row[from_at]] if from_at >= 0 else None
+                final = dates[row[to_at]] if to_at >= 0 else None
+                start = NEVER if first is None else first
+                end = FOREVER if final is None else final
                 good = (prefix.isdigit() and prefix.isascii() and size <= MAX_DIGITS
                         and 0 <= rate < MAX_MONEY and start < end)
             except (IndexError, KeyError, ValueError, OverflowError):
@@ -218,14 +226,14 @@ class _Builder:
             if description_ids is not None:
                 text = row[columns["description"]]
                 description_ids.append(descriptions.setdefault(text, len(descriptions)))
-        order = None
+        order: Optional[array[int]] = None
         if not ordered:
             order = _sort_order(keys, starts)
-            keys, rates, starts, ends, fees, description_ids = (
-                _reordered(column, order) for column in (keys, rates, starts, ends, fees, description_ids))
-            increments = _reordered(increments, order, 2)
+            keys, rates, starts, ends = (_reordered(column, order) for column in (keys, rates, starts, ends))
+            fees, description_ids = (_reordered_optional(column, order) for column in (fees, description_ids))
+            increments = _reordered_optional(increments, order, 2)
 
-        def line_of(row):
+        def line_of(row: int) -> int:
             """The line of the row now at ``row``: rows follow the lines but for the skipped ones."""
             read = order[row] if order is not None else row
             return read + 2 + bisect.bisect_right(skips, read)
@@ -237,9 +245,9 @@ class _Builder:
         return Deck(self.filename, keys, rates, starts, ends, fees, increments,
                     [text.rstrip("\r\n") for text in descriptions], description_ids)
 
-    def columns(self, names):
+    def columns(self, names: List[str]) -> Optional[Dict[str, int]]:
         """{column: index} from the header row, or None after reporting."""
-        out = {}
+        out: Dict[str, int] = {}
         for index, name in enumerate(names):
             if name not in COLUMNS:
                 self.problem(1, "unknown column '%s' (expected some of: %s)" % (name[:40], ", ".join(COLUMNS)))
@@ -252,42 +260,43 @@ class _Builder:
                 self.problem(1, "the header row must name the columns; '%s' is missing" % name)
         return None if self.problems else out
 
-    def parse_row(self, row, columns, line, width):
+    def parse_row(self, fields: List[str], columns: Dict[str, int], line: int, width: int
+                  ) -> Optional[Tuple[int, int, int, int]]:
         """(key, rate, start, end) of one row, or None after reporting every bad field (or skipping it)."""
-        row = [field.strip() for field in row]
+        row = [field.strip() for field in fields]
         if len(row) <= max(columns.values()):
             if any(row):  # blank lines are skipped
                 self.problem(line, "the row has %d fields; the header names %d" % (len(row), width))
             return None
-        found = []
+        found: List[str] = []
         prefix = row[columns["prefix"]].strip()
         if not (prefix.isdigit() and prefix.isascii() and len(prefix) <= MAX_DIGITS):
             found.append("prefix %r must be 1 to %d digits 0-9" % (prefix[:40], MAX_DIGITS))
         rate = _field(found, money, row[columns["rate"]], "rate")
-        start = end = None
+        start: Optional[int] = None
+        end: Optional[int] = None
         if "effective_from" in columns:
             start = _field(found, self.date, row[columns["effective_from"]], "effective_from")
         if "effective_to" in columns:
             end = _field(found, self.date, row[columns["effective_to"]], "effective_to")
-        start = NEVER if start is None else start
-        end = FOREVER if end is None else end
-        if start >= end:
+        first = NEVER if start is None else start
+        last = FOREVER if end is None else end
+        if first >= last:
             found.append("effective_from is not before effective_to")
         if found:
             self.problem(line, "; ".join(found))
             return None
-        return int(prefix.ljust(MAX_DIGITS, "0")) << 4 | len(prefix), rate, start, end
+        return int(prefix.ljust(MAX_DIGITS, "0")) << 4 | len(prefix), rate, first, last
 
-    def extra(self, parse, text, what, line, default):
+    def extra(self, parse: Callable[[str], _T], text: str, what: str, line: int, default: _T) -> _T:
         """An optional column's value, or ``default`` after reporting."""
-        found = []
-        value = _field(found, parse, text, what)
-        if found:
-            self.problem(line, found[0])
+        try:
+            return parse(text)
+        except _Bad as exc:
+            self.problem(line, "%s %s" % (what, exc))
             return default
-        return value
 
-    def date(self, text):
+    def date(self, text: str) -> Optional[int]:
         """Epoch seconds of an ISO date, None when empty; cached (a deck repeats a few dates)."""
         try:
             return self.dates[text]
@@ -305,7 +314,8 @@ class _Builder:
         self.dates[text] = seconds
         return seconds
 
-    def check_overlaps(self, keys, starts, ends, line_of):
+    def check_overlaps(self, keys: array[int], starts: array[int], ends: array[int],
+                       line_of: Callable[[int], int]) -> None:
         """One problem per row whose prefix already has a rate in force somewhere in its dates."""
         latest = 0  # the row of this prefix whose dates reach furthest so far
         for i in range(1, len(keys)):
@@ -326,7 +336,7 @@ class _Bad(ValueError):
     """One field's problem (the message names the value, the caller adds the column)."""
 
 
-def _field(found, parse, text, what):
+def _field(found: List[str], parse: Callable[[str], _T], text: str, what: str) -> Union[_T, int]:
     """``parse(text)``; on a bad value its problem goes to ``found`` and the result is 0."""
     try:
         return parse(text)
@@ -335,7 +345,7 @@ def _field(found, parse, text, what):
         return 0
 
 
-def money(text):
+def money(text: str) -> int:
     """Micro-units of a non-negative decimal amount."""
     text = text.strip()
     try:
@@ -347,7 +357,7 @@ def money(text):
     return round(value * MICRO)
 
 
-def billing_increments(text):
+def billing_increments(text: str) -> Tuple[int, int]:
     """(initial, next) seconds from "60/60" (or "60")."""
     text = text.strip()
     first, _, rest = text.partition("/")
@@ -360,7 +370,7 @@ def billing_increments(text):
     return pair
 
 
-def _sort_order(keys, starts):
+def _sort_order(keys: array[int], starts: array[int]) -> array[int]:
     """The row numbers in (prefix key, effective_from) order, without holding the GIL for long.
 
     One sort over a million rows would hold the GIL for most of a second and
@@ -370,7 +380,7 @@ def _sort_order(keys, starts):
     by key), and Python-level loops let call threads in between.
     """
     scale = _BUCKET_SCALE
-    buckets = [[] for _ in range(10 ** BUCKET_DIGITS)]
+    buckets: List[Optional[List[int]]] = [[] for _ in range(10 ** BUCKET_DIGITS)]
     for i, key in enumerate(keys):
         buckets[(key >> 4) // scale].append(i)
     order = array("l")
@@ -384,16 +394,20 @@ def _sort_order(keys, starts):
     return order
 
 
-def _bucket_bounds(keys):
+def _bucket_bounds(keys: array[int]) -> array[int]:
     """bounds[b]: the first row whose first BUCKET_DIGITS digits are b or more (b up to 10**BUCKET_DIGITS)."""
     step = _BUCKET_SCALE << 4
     return array("l", [bisect.bisect_left(keys, b * step) for b in range(10 ** BUCKET_DIGITS + 1)])
 
 
-def _reordered(column, order, width=1):
-    """``column`` (None stays None) with its rows of ``width`` values in ``order``."""
-    if column is None:
-        return None
+def _reordered_optional(column: Optional[array[int]], order: array[int], width: int = 1
+                        ) -> Optional[array[int]]:
+    """``column`` with its rows of ``width`` values in ``order``; None stays None."""
+    return None if column is None else _reordered(column, order, width)
+
+
+def _reordered(column: array[int], order: array[int], width: int = 1) -> array[int]:
+    """``column`` with its rows of ``width`` values in ``order``."""
     out = array(column.typecode)
     for low in range(0, len(order), CHUNK):  # a million-item list would hold the GIL to build and free
         part = order[low:low + CHUNK]
@@ -404,14 +418,14 @@ def _reordered(column, order, width=1):
     return out
 
 
-def rate_text(micro):
+def rate_text(micro: int) -> str:
     """A micro-unit amount as a decimal string without trailing zeros (12300 -> '0.0123')."""
     whole, fraction = divmod(micro, MICRO)
     text = "%d.%06d" % (whole, fraction)
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def date_text(seconds):
+def date_text(seconds: int) -> str:
     """An effective date for people: ISO UTC, or '-' when unbounded."""
     if seconds in (NEVER, FOREVER):
         return "-"

@@ -4,17 +4,24 @@ Every problem is reported as ``file:line:col: message``, all of them at
 once (up to a cap), so an operator fixes a file in one pass.
 """
 
+from __future__ import annotations
+
+import difflib
 import os
 import re
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .decks import MICRO
-from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Carrier, Defaults,
+from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Carrier, Defaults,
                     Group, Lcr, Member, Problem, Route, RuleSet, RulesError)
-from .patterns import compile_route_regex
+from .patterns import Regex, compile_route_regex
 from .text import one_line
-from .yamltree import MAP, SCALAR, SEQ
+from .yamltree import MAP, SCALAR, SEQ, Node
+
+# A mapping node read by Builder.mapping: {key: (key node, value node)}.
+Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
@@ -29,27 +36,56 @@ class _TooMany(Exception):
     pass
 
 
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
+
+
+def closest(word: object, choices: Iterable[object]) -> Optional[str]:
+    """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
+    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
+    close = closest(word, choices)
+    return " (did you mean '%s'?)" % close if close else ""
+
+
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
-    def __init__(self, filename):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems = []
+        self.problems: List[Problem] = []
+        # Names declared in the file, even when their body was refused: a
+        # reference to one is not reported again as "no group named ...".
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
+        # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
+        self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
 
     # -- reporting -------------------------------------------------------
-    def error(self, node, message):
+    def error(self, node: Optional[Node], message: str) -> None:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 
     # -- shapes ------------------------------------------------------------
-    def mapping(self, node, what, allowed=None, required=()):
-        """{key: (key node, value node)} for a mapping node, or None after reporting."""
+    def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
+                required: Iterable[str] = (), unknown: Optional[List[str]] = None) -> Optional[Fields]:
+        """{key: (key node, value node)} for a mapping node, or None after reporting.
+
+        Unknown keys are reported with the closest allowed one, and appended to
+        ``unknown`` when given; a required key that such a suggestion names is
+        not reported missing as well.
+        """
         if node is None or node.kind != MAP:
             self.error(node, "%s must be a mapping" % what)
             return None
-        out = {}
+        out: Fields = {}
+        suggested: Set[Optional[str]] = set()
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
                 self.error(key, "%s: keys must be plain strings" % what)
@@ -59,22 +95,28 @@ class Builder:
                            % (what, key.value, out[key.value][0].line))
                 continue
             if allowed is not None and key.value not in allowed:
-                self.error(key, "%s: unknown key '%s' (expected one of: %s)"
-                           % (what, key.value, ", ".join(allowed)))
+                close = closest(key.value, allowed)
+                suggested.add(close)
+                if unknown is not None:
+                    unknown.append(key.value)
+                self.error(key, "%s: unknown key '%s' (%s)" % (
+                    what, key.value, "did you mean '%s'?" % close if close
+                    else "expected one of: %s" % ", ".join(allowed)))
                 continue
             out[key.value] = (key, value)
         for name in required:
-            if name not in out:
+            if name not in out and name not in suggested:
                 self.error(node, "%s: missing required key '%s'" % (what, name))
         return out
 
-    def sequence(self, node, what):
+    def sequence(self, node: Node, what: str) -> List[Any]:
         if node.kind != SEQ:
             self.error(node, "%s must be a list" % what)
             return []
-        return node.value
+        items: List[Any] = node.value
+        return items
 
-    def string(self, node, what, pattern=None, hint=""):
+    def string(self, node: Node, what: str, pattern: Optional[Pattern[str]] = None, hint: str = "") -> Optional[str]:
         if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
             self.error(node, "%s must be a non-empty string" % what)
             return None
@@ -83,65 +125,81 @@ class Builder:
             return None
         return node.value
 
-    def integer(self, node, what, low, high):
+    def integer(self, node: Node, what: str, low: int, high: int) -> Optional[int]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
             return None
         return value
 
-    def seconds(self, node, what, low, high):
+    def seconds(self, node: Node, what: str, low: float, high: float) -> Optional[float]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
             return None
         return float(value)
 
-    def check_name(self, key, what):
+    def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
             return True
         self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
         return False
 
-    def cause(self, node, what):
+    def cause(self, node: Node, what: str) -> Optional[str]:
         name = self.string(node, what)
         if name is not None and name.upper() not in CAUSES:
             self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
             return None
         return name.upper() if name else None
 
-    def regex(self, node, what):
+    def regex(self, node: Node, what: str) -> Optional[Regex]:
         text = self.string(node, what)
         if text is None:
             return None
         try:
             return compile_route_regex(text)
         except re.error as exc:
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc.msg if hasattr(exc, "msg") else exc))
             return None
         except RecursionError:  # sre's parser recurses per nested group (FreeSWITCH: ~240 frames)
             self.error(node, "%s: regex nests its groups too deeply" % what)
             return None
         except (OverflowError, ValueError, MemoryError) as exc:  # e.g. a{99999999999999999999}
-            self.error(node, "%s: bad regex %r: %s" % (what, text, exc))
+            self.error(node, "%s: bad regex '%s': %s" % (what, text, exc))
             return None
 
     # -- sections ----------------------------------------------------------
-    def build(self, root, sha256):
+    def fold_route(self, item: Node) -> Optional[Route]:
+        """One route built as soon as yamltree has read it (its nodes are then freed).
+
+        Whether its acl and group exist is checked once the file is read; any
+        problem ends this pass (RereadForReport).
+        """
+        route = self.route(item, None, None, None)
+        if self.problems:
+            raise RereadForReport()
+        return route
+
+    def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:
+        """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
         try:
             ruleset = self._build(root, sha256)
         except _TooMany:
             ruleset = None
+        if folded and self.problems:
+            raise RereadForReport()
         if self.problems:
+            self.problems.sort(key=lambda p: (p.line, p.col))
             if len(self.problems) >= MAX_PROBLEMS:
                 last = self.problems[-1]
                 self.problems.append(Problem(self.filename, last.line, last.col,
                                              "too many problems; stopped after %d" % MAX_PROBLEMS))
             raise RulesError(self.problems)
+        assert ruleset is not None  # built whenever there was no problem
         return ruleset
 
-    def _build(self, root, sha256):
+    def _build(self, root: Optional[Node], sha256: str) -> Optional[RuleSet]:
         if root is None:
             self.error(None, "the rules file is empty")
             return None
@@ -162,8 +220,9 @@ class Builder:
         if "ingress_acl" in top:
             node = top["ingress_acl"][1]
             ingress = self.string(node, "ingress_acl")
-            if ingress is not None and ingress not in acls:
-                self.error(node, "ingress_acl: no acl named '%s'" % ingress)
+            if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
+                self.error(node, "ingress_acl: no acl named '%s'%s"
+                           % (ingress, did_you_mean(ingress, self.declared["acl"])))
         profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         carriers = self.carriers(top["carriers"][1], groups) if "carriers" in top else {}
@@ -172,16 +231,18 @@ class Builder:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, carriers)
 
-    def defaults(self, node):
+    def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
         if fields is None:
             return Defaults()
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in fields.items():
             what = "defaults." + key
             if key == "profile":
                 values[key] = self.string(value, what, NAME_RE)
-            elif key in ("status_ttl", "reload_check"):
+            elif key == "status_ttl":
+                values[key] = self.seconds(value, what, MIN_STATUS_TTL, 3600)
+            elif key == "reload_check":
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
@@ -194,7 +255,7 @@ class Builder:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
 
-    def action(self, node, what):
+    def action(self, node: Node, what: str) -> Optional[Action]:
         if node.kind == SCALAR and node.value == "continue":
             return Action(None)
         fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
@@ -204,12 +265,13 @@ class Builder:
         cause = self.cause(fields["hangup"][1], what + ".hangup")
         return Action(cause) if cause else None
 
-    def acls(self, node):
+    def acls(self, node: Node) -> Dict[str, Acl]:
         fields = self.mapping(node, "acls")
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "acl '%s'" % name
             self.check_name(key, what)
+            self.declared["acl"].add(name)
             body = self.mapping(value, what, allowed=("default", "nodes"), required=("default",))
             if body is None:
                 continue
@@ -220,7 +282,7 @@ class Builder:
                     default_allow = default_node.value == "allow"
                 else:
                     self.error(default_node, "%s: default must be 'allow' or 'deny'" % what)
-            nodes = []
+            nodes, lines = [], []
             for item in self.sequence(body["nodes"][1], what + ".nodes") if "nodes" in body else ():
                 entry = self.mapping(item, what + " node ({allow: CIDR} or {deny: CIDR})",
                                      allowed=("allow", "deny"))
@@ -234,13 +296,14 @@ class Builder:
                 (verb, (_, cidr)), = entry.items()
                 try:
                     nodes.append((verb == "allow", parse_network(cidr.value if cidr.kind == SCALAR else None)))
+                    lines.append(item.line)
                 except ValueError as exc:
                     self.error(cidr, "%s: %s" % (what, exc))
             if default_allow is not None:
-                out[name] = Acl(name, default_allow, nodes)
+                out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def gateways(self, node):
+    def gateways(self, node: Node) -> Dict[str, str]:
         fields = self.mapping(node, "gateways")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -253,24 +316,26 @@ class Builder:
                     out[name] = profile
         return out
 
-    def groups(self, node):
+    def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
         out = {}
         for name, (key, value) in (fields or {}).items():
             what = "group '%s'" % name
             self.check_name(key, what)
+            self.declared["group"].add(name)
             body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
             if body is None:
                 continue
-            strategy = "weighted_round_robin"
+            strategy: Optional[str] = "weighted_round_robin"
             if "strategy" in body:
                 strategy_node = body["strategy"][1]
                 strategy = strategy_node.value if strategy_node.kind == SCALAR else None
                 if strategy not in STRATEGIES:
-                    self.error(strategy_node, "%s: unknown strategy %r (expected one of: %s)"
-                               % (what, strategy, ", ".join(STRATEGIES)))
+                    close = did_you_mean(strategy, STRATEGIES)
+                    self.error(strategy_node, "%s: unknown strategy %r%s" % (
+                        what, strategy, close or " (expected one of: %s)" % ", ".join(STRATEGIES)))
             members = []
-            seen = {}
+            seen: Dict[str, int] = {}
             items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
             if "gateways" in body and not items:
                 self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
@@ -288,7 +353,7 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members))
         return out
 
-    def member(self, item, what):
+    def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
             return Member(name, 1) if name else None
@@ -297,12 +362,12 @@ class Builder:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
-        weight = 1
+        weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def carriers(self, node, groups):
+    def carriers(self, node: Node, groups: Dict[str, Group]) -> Dict[str, Carrier]:
         """The carriers of least-cost routing: deck file (relative to the rules file), gateway or group."""
         fields = self.mapping(node, "carriers")
         out = {}
@@ -310,34 +375,40 @@ class Builder:
             what = "carrier '%s'" % name
             if not self.check_name(key, what):
                 continue
+            self.declared["carrier"].add(name)
+            unknown: List[str] = []
             body = self.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency"),
-                                required=("deck",))
+                                required=("deck",), unknown=unknown)
             if body is None:
                 continue
             deck = self.string(body["deck"][1], what + " deck") if "deck" in body else None
-            gateway, group = self.target(value, body, what, groups, ("gateway", "group"))
-            number_format = ("", "")
+            gateway, group = self.target(value, body, what, groups, ("gateway", "group"), unknown)
+            number_format: Optional[Tuple[str, str]] = ("", "")
             if "number_format" in body:
                 text = self.string(body["number_format"][1], what + " number_format")
                 found = _NUMBER_FORMAT_RE.match(text) if text else None
                 if text and not found:
                     self.error(body["number_format"][1], "%s number_format %r must hold '{number}' once, with "
                                "only 0-9 A-Z a-z + * # . _ - around it" % (what, text))
-                number_format = found.groups() if found else None
-            currency = ""
+                number_format = (found.group(1), found.group(2)) if found else None
+            currency: Optional[str] = ""
             if "currency" in body:
                 currency = self.string(body["currency"][1], what + " currency", _CURRENCY_RE,
                                        " (three capital letters: USD, EUR...)")
             if deck and (gateway or group) and number_format is not None and currency is not None:
                 path = os.path.join(os.path.dirname(os.path.abspath(self.filename)), deck)
-                out[name] = Carrier(name, os.path.normpath(path), gateway, group, tuple(number_format),
-                                    currency)
+                out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency)
         return out
 
-    def target(self, item, body, what, groups, allowed):
-        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``."""
+    def target(self, item: Node, body: Fields, what: str, groups: Optional[Dict[str, Group]],
+               allowed: Tuple[str, ...], unknown: List[str]) -> Tuple[Optional[str], Optional[str]]:
+        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``.
+
+        With a misspelt key (``unknown``, reported already) naming none is not reported again;
+        ``groups`` None: a route built by fold_route, whose group is checked once the file is read.
+        """
         targets = [k for k in allowed if k in body]
-        if len(targets) != 1:
+        if len(targets) > 1 or not (targets or unknown):
             names = ["'%s'" % k for k in allowed]
             self.error(item, "%s must name exactly one of %s or %s (it names %s)"
                        % (what, ", ".join(names[:-1]), names[-1],
@@ -348,52 +419,93 @@ class Builder:
                                   " (letters, digits, '_', '.', '-')")
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
-            if group is not None and group not in groups:
-                self.error(body["group"][1], "%s: no group named '%s'" % (what, group))
-                group = None
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
         return gateway, group
 
-    def lcr(self, node, what, carriers):
-        """A route's ``lcr: {carriers: [...], max_rate: 0.05, on_no_carrier: ...}``."""
+    def lcr(self, node: Node, what: str, carriers: Optional[Dict[str, Carrier]]
+            ) -> Optional[Tuple[Lcr, Tuple[str, ...]]]:
+        """A route's ``lcr: {carriers: [...], max_rate: 0.05, on_no_carrier: ...}`` and its carriers' names.
+
+        ``carriers`` None: a route built by fold_route; its Lcr has no carriers
+        yet, ``resolve_lcr`` puts them in once the file is read.
+        """
         what += " lcr"
         body = self.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier"),
                             required=("carriers",))
         if not body or "carriers" not in body:
             return None
-        chosen = []
+        names: List[str] = []
+        chosen: List[Carrier] = []
         items = self.sequence(body["carriers"][1], what + ".carriers")
-        if not items:
+        if not items and body["carriers"][1].kind == SEQ:
             self.error(body["carriers"][1], "%s: needs at least one carrier" % what)
         for item in items:
             name = self.string(item, what + " carrier")
             if name is None:
                 continue
-            if name not in carriers:
-                self.error(item, "%s: no carrier named '%s'" % (what, name))
-            elif carriers[name] in chosen:
+            if name in names:
                 self.error(item, "%s: carrier '%s' is listed twice" % (what, name))
-            else:
+                continue
+            names.append(name)
+            if carriers is None:
+                continue
+            if name in carriers:
                 chosen.append(carriers[name])
-        if len({c.currency for c in chosen}) > 1:
-            self.error(body["carriers"][1], "%s: the carriers' rates are in different currencies (%s); "
-                       "rates can only be compared in one" % (what, ", ".join(sorted({c.currency for c in chosen}))))
+            elif name not in self.declared["carrier"]:
+                self.error(item, "%s: no carrier named '%s'%s"
+                           % (what, name, did_you_mean(name, self.declared["carrier"])))
+        if carriers is not None:
+            self.check_currencies(body["carriers"][1], what, chosen)
         max_rate = None
         if "max_rate" in body:
-            node = body["max_rate"][1]
-            value = node.value if node.kind == SCALAR else None
+            rate_node = body["max_rate"][1]
+            value = rate_node.value if rate_node.kind == SCALAR else None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e6:
-                self.error(node, "%s max_rate must be a rate per minute from 0 up, like 0.05" % what)
+                self.error(rate_node, "%s max_rate must be a rate per minute from 0 up, like 0.05" % what)
             else:
                 max_rate = round(value * MICRO)
         on_no_carrier = None
         if "on_no_carrier" in body:
             on_no_carrier = self.action(body["on_no_carrier"][1], what + ".on_no_carrier")
-        return Lcr(tuple(chosen), max_rate, on_no_carrier)
+        return Lcr(tuple(chosen), max_rate, on_no_carrier), tuple(names)
 
-    def routes(self, node, acls, groups, carriers):
+    def check_currencies(self, node: Node, what: str, chosen: Iterable[Carrier]) -> None:
+        """Report the carriers of one lcr route quoting in more than one currency."""
+        currencies = sorted({c.currency for c in chosen})
+        if len(currencies) > 1:
+            self.error(node, "%s: the carriers' rates are in different currencies (%s); "
+                       "rates can only be compared in one" % (what, ", ".join(currencies)))
+
+    def resolve_lcr(self, route: Route, carriers: Dict[str, Carrier]) -> Optional[Route]:
+        """A route built by fold_route with its lcr carriers put in, or None when they need reporting."""
+        if route.lcr is None:
+            return route
+        names = self.folded_carriers.get(route.name, ())
+        if not names or not all(n in carriers for n in names):
+            return None
+        chosen = tuple(carriers[n] for n in names)
+        if len({c.currency for c in chosen}) > 1:
+            return None
+        return route._replace(lcr=route.lcr._replace(carriers=chosen))
+
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group],
+               carriers: Dict[str, Carrier]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
+            if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
+                if item.name in names or item.acl not in acls and item.acl is not None \
+                        or item.group not in groups and item.group is not None:
+                    raise RereadForReport()
+                resolved = self.resolve_lcr(item, carriers)
+                if resolved is None:
+                    raise RereadForReport()
+                names[item.name] = item.line
+                out.append(resolved)
+                continue
             route = self.route(item, acls, groups, carriers)
             if route is None:
                 continue
@@ -404,8 +516,12 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item, acls, groups, carriers):
-        body = self.mapping(item, "a route", allowed=("name", "match", "number", "acl", "gateway", "group", "lcr"),
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]],
+              carriers: Optional[Dict[str, Carrier]]) -> Optional[Route]:
+        """One route; ``acls``, ``groups`` and ``carriers`` None: built by fold_route, they are checked later."""
+        unknown: List[str] = []
+        body = self.mapping(item, _route_label(item), unknown=unknown,
+                            allowed=("name", "match", "number", "acl", "gateway", "group", "lcr"),
                             required=("name",))
         if body is None or "name" not in body:
             return None
@@ -414,7 +530,7 @@ class Builder:
             self.error(body["name"][1], "route name must be one printable line of at most 128 "
                        "characters, without '\"' (it goes into log lines and channel variables)")
             name = None
-        what = "route '%s'" % name
+        what = "route '%s'" % name if name is not None else "the route"
         dest, conditions = None, []
         if "match" in body:
             match = self.mapping(body["match"][1], what + " match") or {}
@@ -434,15 +550,22 @@ class Builder:
         acl = None
         if "acl" in body:
             acl = self.string(body["acl"][1], what + " acl")
-            if acl is not None and acl not in acls:
-                self.error(body["acl"][1], "%s: no acl named '%s'" % (what, acl))
-        gateway, group = self.target(item, body, what, groups, ("gateway", "group", "lcr"))
-        lcr = self.lcr(body["lcr"][1], what, carriers) if "lcr" in body else None
+            if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
+                self.error(body["acl"][1], "%s: no acl named '%s'%s"
+                           % (what, acl, did_you_mean(acl, self.declared["acl"])))
+        gateway, group = self.target(item, body, what, groups, ("gateway", "group", "lcr"), unknown)
+        lcr = None
+        if "lcr" in body:
+            built = self.lcr(body["lcr"][1], what, carriers)
+            if built is not None:
+                lcr, carrier_names = built
+                if carriers is None and name is not None:
+                    self.folded_carriers[name] = carrier_names
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, lcr)
 
-    def template(self, node, what, dest):
+    def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)
@@ -467,3 +590,13 @@ class Builder:
                 return None
             parts.append(index)
         return tuple(parts)
+
+
+def _route_label(item: Node) -> str:
+    """"route 'NAME'" when the route's mapping has a usable name, for its shape problems; else "a route"."""
+    if item.kind == MAP:
+        for key, value in item.pairs():
+            if key.value == "name" and value.kind == SCALAR and isinstance(value.value, str) \
+                    and value.value and value.value.isprintable() and len(value.value) <= 128:
+                return "route '%s'" % value.value
+    return "a route"

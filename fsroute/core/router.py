@@ -1,17 +1,28 @@
 """The routing decision for one call: no I/O, no FreeSWITCH.
 
 ``decide`` reads the call's variables through a getter, so it asks only for
-what the rules need; gateway states come from a callable per profile. The
-result is a Decision: what happened, through which route, which number and
-which gateways in order.
+what the rules need; whether a gateway is up comes from a callable. The
+result is a Decision: the outcome (None when there are gateways to bridge
+to), through which route, which number and which gateways in order.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
 from . import lcr
-from .decks import rate_text
-from .model import NUMBER_RE, Route
+from .decks import Deck, rate_text
+from .model import NUMBER_RE, Carrier, Outcome, Route, RuleSet
+from .patterns import Regex
+
+if TYPE_CHECKING:
+    from .selection import Selector
+
+# A call's channel variables: name -> value, or None when unset.
+Getter = Callable[[str], Optional[str]]
+# A carrier's rate deck in force, or None while none is loaded.
+DeckOf = Callable[[Carrier], Optional[Deck]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -22,9 +33,6 @@ MAX_VALUE_LEN = 256
 # No number holds control characters; a regex's $ would match before a
 # trailing newline and let "1001\n" through as if it were "1001".
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER, NO_CARRIER = (
-    "route", "no_route", "denied", "all_down", "invalid_number", "no_carrier")
 
 
 class Dial(NamedTuple):
@@ -37,7 +45,7 @@ class Dial(NamedTuple):
 
 
 class Decision(NamedTuple):
-    result: str                   # one of the constants above
+    outcome: Optional[Outcome]    # None: bridge to ``gateways``
     route: Optional[Route] = None
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
@@ -45,12 +53,13 @@ class Decision(NamedTuple):
     dials: Tuple[Dial, ...] = ()  # lcr routes: one per gateway, in order
 
 
-def source_address(get):
+def source_address(get: Getter) -> Optional[str]:
     """Where the call came from: network_addr, else sip_network_ip (never From/Contact)."""
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules, get, destination, source):
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str]
+               ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
     """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
     refused = None
     acls = rules.acls
@@ -69,76 +78,78 @@ def find_route(rules, get, destination, source):
     return None, None, refused
 
 
-def _condition_holds(get, name, regex):
+def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
     value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, down_gateways, selector, deck_of=None, now=0):
+def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
+           deck_of: Optional[DeckOf] = None, now: float = 0) -> Decision:
     """Decide one call.
 
-    ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
-    returns the set of DOWN gateway names, or None when unknown (then all are
-    taken as up: FreeSWITCH refuses a really-down one and failover goes on);
-    ``selector`` is the selection.Selector holding round-robin state;
-    ``deck_of(carrier)`` the loaded rate deck (or None) and ``now`` the
-    call's instant (epoch seconds) for least-cost routes.
+    ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
+    whether a gateway may be tried; ``selector`` is the selection.Selector
+    holding round-robin state; ``deck_of(carrier)`` the loaded rate deck (or
+    None) and ``now`` the call's instant (epoch seconds) for least-cost routes.
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
-        return Decision(DENIED, detail="source %s refused by ingress acl %s"
+        return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
                         % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
-        return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
+        return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
-        return Decision(INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
+        return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
     route, match, refused = find_route(rules, get, destination, source)
     if route is None:
         if refused is not None:
-            return Decision(DENIED, refused, detail="source %s refused by acl %s of route %s"
+            return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
                             % (one_line(source), refused.acl, refused.name))
-        return Decision(NO_ROUTE, detail="no route matches")
+        return Decision(Outcome.NO_ROUTE, detail="no route matches")
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
-        return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+        return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     if route.lcr is not None:
-        return _least_cost(rules, route, number, _up_test(rules, down_gateways), selector, deck_of, now)
-    gateways = _gateways(rules, route, get, destination, down_gateways, selector)
+        return _least_cost(rules, route, number, is_up, selector, deck_of or _no_decks, now)
+    gateways = _gateways(rules, route, get, destination, is_up, selector)
     if not gateways:
-        return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
-    return Decision(ROUTE, route, number, tuple(gateways))
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")
+    return Decision(None, route, number, tuple(gateways))
 
 
-def _up_test(rules, down_gateways):
-    """is_up(gateway) for this call: each profile's gwlist read at most once."""
-    readings = {}
-
-    def is_up(name):
-        profile = rules.profile_of(name)
-        if profile not in readings:
-            readings[profile] = down_gateways(profile)
-        down = readings[profile]
-        return down is None or name not in down
-    return is_up
+def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
+              selector: Selector) -> List[str]:
+    if route.gateway is not None:
+        return [route.gateway] if is_up(route.gateway) else []
+    assert route.group is not None  # a route names a gateway or a group (the grammar)
+    group = rules.groups[route.group]
+    up = [m for m in group.members if is_up(m.name)]
+    key = get("caller_id_number") if group.strategy == "hash_caller" else destination
+    return selector.order(group, up, key, rules.defaults.max_attempts)
 
 
-def _least_cost(rules, route, number, is_up, selector, deck_of, now):
+def _least_cost(rules: RuleSet, route: Route, number: str, is_up: Callable[[str], bool], selector: Selector,
+                deck_of: DeckOf, now: float) -> Decision:
     """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
     spec = route.lcr
+    assert spec is not None  # only lcr routes come here
     if not lcr.is_lookup_number(number):
-        return Decision(INVALID_NUMBER, route, number, detail="lcr number %s is not all digits" % one_line(number))
-    ranking = lcr.rank(spec.carriers, deck_of or _no_decks, number, now)
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="lcr number %s is not all digits" % one_line(number))
+    ranking = lcr.rank(spec.carriers, deck_of, number, now)
     quotes = lcr.affordable(ranking.quotes, spec.max_rate)
     if not quotes:
-        return Decision(NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
+        return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
     limit = rules.defaults.max_attempts
-    dials = []
+    dials: List[Dial] = []
     for quote in quotes:
         carrier = quote.carrier
+        gateways: List[str]
         if carrier.gateway is not None:
             gateways = [carrier.gateway] if is_up(carrier.gateway) else []
         else:
+            assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
             group = rules.groups[carrier.group]
             gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
         prefix = quote.deck.prefix(quote.row)
@@ -148,29 +159,21 @@ def _least_cost(rules, route, number, is_up, selector, deck_of, now):
             break
     dials = dials[:limit]
     if not dials:
-        return Decision(ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
     if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
-        return Decision(INVALID_NUMBER, route, number, detail="number %s is too long to dial" % one_line(number))
-    return Decision(ROUTE, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="number %s is too long to dial" % one_line(number))
+    return Decision(None, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
 
 
-def _no_decks(carrier):
+def _no_decks(carrier: Carrier) -> Optional[Deck]:
     return None
 
 
-def _why_no_carrier(ranking, max_rate):
+def _why_no_carrier(ranking: lcr.Ranking, max_rate: Optional[int]) -> str:
     if ranking.quotes:
+        assert max_rate is not None  # quotes were cut only by max_rate
         return "cheapest rate %s is above max_rate %s" % (rate_text(ranking.quotes[0].rate), rate_text(max_rate))
     if ranking.unloaded:
         return "no carrier serves it (decks not loaded: %s)" % ",".join(ranking.unloaded)
     return "no carrier serves it"
-
-
-def _gateways(rules, route, get, destination, down_gateways, selector):
-    is_up = _up_test(rules, down_gateways)
-    if route.gateway is not None:
-        return [route.gateway] if is_up(route.gateway) else []
-    group = rules.groups[route.group]
-    up = [m for m in group.members if is_up(m.name)]
-    key = get("caller_id_number") if group.strategy == "hash_caller" else destination
-    return selector.order(group, up, key, rules.defaults.max_attempts)

@@ -7,30 +7,36 @@ hold, ``break``, anti-actions and ``continue`` honoured, $N substituted when
 the expression has a '('), mod_acl's verdicts, and mod_distributor's cycle
 exactly as its ``find_next()`` walks it, starting from a fresh list. The
 fsroute side is not emulated: it is the real handler on stub calls
-(``fsroute.simulate``), all gateways up.
+(``fsroute.tools.simulate``), all gateways up.
 
 Anything the emulation cannot evaluate (time-of-day conditions, regex=any,
 variables it does not know) makes the row "?" rather than a guess.
 """
 
+from __future__ import annotations
+
 import itertools
 import math
 from collections import Counter
 from fractions import Fraction
-from typing import NamedTuple, Optional
+from typing import Any, Collection, Dict, List, Mapping, Match, NamedTuple, Optional, Sequence, Tuple
 
-from fsroute.core import loader
 from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
 from fsroute.core.fsvalues import switch_true
-from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, classify_field, closing_brace, compile_expression,
-                     distributor_nodes, find_list, parse_dialstring)
-from fsroute.tools.simulate import simulate
+from fsroute.core.model import Route
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
+                     compile_expression, distributor_nodes, find_list, parse_dialstring)
+from fsroute.tools.simulate import Simulation
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
 MIN_CALLS = 300          # at least this many calls (in whole cycles) when a list or group is involved
 MAX_UNKNOWN = 4          # unknowable conditions per extension tried both ways
 _ENDING_APPS = ("hangup", "respond", "redirect", "deflect")
+
+Variables = Mapping[str, str]                     # a call's channel variables
+Queued = List[Tuple[str, str, Extension, int]]    # (app, data, extension, line) of queued actions
+View = Dict[str, Any]                             # one side of a Row, as --json prints it
 
 
 class DistributorCycle:
@@ -45,23 +51,23 @@ class DistributorCycle:
     excepted it gives up after 1000 rounds and the API answers ``-err``.
     """
 
-    def __init__(self, nodes):
+    def __init__(self, nodes: Sequence[Tuple[str, int]]) -> None:
         self.names = [name for name, _ in nodes]
         weights = [weight for _, weight in nodes]
         self.target = sum(weights)
         self.start = [self.target - w for w in weights]
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.current = list(self.start)
         self.last = -1
 
-    def pick(self, exceptions=()):
+    def pick(self, exceptions: Collection[str] = ()) -> str:
         """The next node's name, or "-err" as the API answers when none can be picked."""
         for _ in range(1000):
             if self.last >= len(self.names):
                 self.last = -1
-            match = None
+            match: Optional[int] = None
             matches = 0
             for index, value in enumerate(self.current):
                 if value < self.target:
@@ -86,7 +92,7 @@ class DistributorCycle:
 class CannotEmulate(Exception):
     """The old setup's choice depends on something the emulation cannot evaluate."""
 
-    def __init__(self, file, line, message):
+    def __init__(self, file: str, line: int, message: str) -> None:
         super().__init__("%s:%d: %s" % (file, line, message))
 
 
@@ -95,11 +101,12 @@ class OldOutcome(NamedTuple):
     detail: str                     # extension and place, or why not
     number: Optional[str] = None
     gateway: Optional[str] = None   # a fixed gateway
-    nodes: tuple = ()               # (name, weight) of the distributor list, as mod_distributor keeps them
+    nodes: Tuple[Tuple[str, int], ...] = ()   # (name, weight) of the distributor list, as mod_distributor
+                                              # keeps them
     list_name: Optional[str] = None
-    notes: tuple = ()
+    notes: Tuple[str, ...] = ()
 
-    def picks(self, calls):
+    def picks(self, calls: int) -> List[Optional[str]]:
         """The gateways ``calls`` consecutive calls would be sent to, from a fresh distributor state."""
         if self.list_name is None:
             return [self.gateway] * calls
@@ -110,7 +117,7 @@ class OldOutcome(NamedTuple):
 class OldSetup:
     """The classic XML dialplan + mod_distributor + mod_acl, emulated for one call at a time."""
 
-    def __init__(self, legacy):
+    def __init__(self, legacy: Legacy) -> None:
         self.legacy = legacy
         specs = translate_acls(legacy, [])
         self.acls = {name: Acl(name, spec.default_allow, [(allow, parse_network(cidr))
@@ -119,14 +126,14 @@ class OldSetup:
         self.partial_acls = {a.name for a in legacy.acl_lists
                              if any("domain" in n.attrs or set(n.attrs) - set(ACL_NODE_ATTRS) for n in a.nodes)}
 
-    def route(self, variables):
+    def route(self, variables: Variables) -> OldOutcome:
         """An OldOutcome for a call with these channel variables."""
         try:
             return self._route(variables)
         except CannotEmulate as exc:
             return OldOutcome("unknown", "cannot emulate: %s" % exc)
 
-    def _route(self, variables):
+    def _route(self, variables: Variables) -> OldOutcome:
         extensions = self._context(variables.get("context", ""))
         destination = variables.get("destination_number", "")
         start = 0
@@ -134,7 +141,8 @@ class OldSetup:
             if ext.attrs.get("name") == destination:
                 start = index
                 break
-        actions, notes = [], []
+        actions: Queued = []
+        notes: List[str] = []
         for ext in extensions[start:]:
             if self._extension(ext, variables, actions, notes) and not switch_true(ext.attrs.get("continue")):
                 break
@@ -153,14 +161,14 @@ class OldSetup:
                               notes=tuple(notes))
         return OldOutcome("none", "no extension matches", notes=tuple(notes))
 
-    def _context(self, context):
+    def _context(self, context: str) -> List[Extension]:
         extensions = self.legacy.extensions
         if any(e.context == context for e in extensions):
             return [e for e in extensions if e.context in (context, None)]
         # mod_dialplan_xml falls back to the context named "global"
         return [e for e in extensions if e.context in ("global", None)]
 
-    def _extension(self, ext, variables, actions, notes):
+    def _extension(self, ext: Extension, variables: Variables, actions: Queued, notes: List[str]) -> bool:
         """parse_exten(): queue the actions, return whether the extension matched ("proceed").
 
         A condition the emulation cannot evaluate (time of day, regex=any,
@@ -171,9 +179,10 @@ class OldSetup:
         if len(unknown) > MAX_UNKNOWN:
             raise CannotEmulate(ext.file, ext.conditions[unknown[0]].line, "extension %r: more than %d "
                                 "conditions the emulation cannot evaluate" % (ext.name, MAX_UNKNOWN))
-        outcomes = []
+        outcomes: List[Tuple[bool, List[Tuple[str, str, int]], Queued, List[str]]] = []
         for truths in itertools.product((True, False), repeat=len(unknown)):
-            queued, local_notes = [], []
+            queued: Queued = []
+            local_notes: List[str] = []
             proceed = self._conditions(ext, variables, dict(zip(unknown, truths)), queued, local_notes)
             outcome = (proceed, [(app, data, line) for app, data, _, line in queued], queued, local_notes)
             if outcomes and outcome[:2] != outcomes[0][:2]:
@@ -186,7 +195,7 @@ class OldSetup:
         notes.extend(n for n in local_notes if n not in notes)
         return proceed
 
-    def _unknowable(self, condition):
+    def _unknowable(self, condition: Condition) -> bool:
         if _regex_mode(condition) is not None:
             return not all(self._knowable(r.attrs.get("field"), r.attrs.get("expression"))
                            for r in condition.others)
@@ -197,19 +206,21 @@ class OldSetup:
         return condition.field is not None and not self._knowable(condition.field, condition.expression)
 
     @staticmethod
-    def _knowable(field, expression):
+    def _knowable(field: Optional[str], expression: Optional[str]) -> bool:
         return (field is not None and classify_field(field)[0] != "bad"
-                and compile_expression(expression or "")[1] is None)
+                and not isinstance(compile_expression(expression or ""), str))
 
-    def _conditions(self, ext, variables, assumed, actions, notes):
+    def _conditions(self, ext: Extension, variables: Variables, assumed: Dict[int, bool], actions: Queued,
+                    notes: List[str]) -> bool:
         proceed = False
         for index, condition in enumerate(ext.conditions):
             brk = condition.break_mode
-            found = None
+            found: Optional[Match[str]] = None
             mode = _regex_mode(condition)
-            if mode is None and self._knowable(condition.field, condition.expression):
+            field = condition.field
+            if mode is None and field is not None and self._knowable(field, condition.expression):
                 # a nested or timed condition is still false when its own regex fails
-                found = self._search(ext, condition.field, condition.expression, condition.line, variables, notes)
+                found = self._search(ext, field, condition.expression, condition.line, variables, notes)
                 holds = found is not None and assumed.get(index, True)
             elif index in assumed:
                 holds = assumed[index]
@@ -244,26 +255,31 @@ class OldSetup:
                 break
         return proceed
 
-    def _search(self, ext, field, expression, line, variables, notes):
+    def _search(self, ext: Extension, field: str, expression: Optional[str], line: int, variables: Variables,
+                notes: List[str]) -> Optional[Match[str]]:
         """The match of ``expression`` on the value of ``field`` (None when it does not match)."""
-        return compile_expression(expression or "")[0].search(self._value(ext, field, line, variables, notes))
+        regex = compile_expression(expression or "")
+        if isinstance(regex, str):  # not reached: only knowable conditions are searched
+            raise CannotEmulate(ext.file, line, regex)
+        return regex.search(self._value(ext, field, line, variables, notes))
 
-    def _value(self, ext, field, line, variables, notes):
-        kind, value = classify_field(field)
+    def _value(self, ext: Extension, field: str, line: int, variables: Variables, notes: List[str]) -> str:
+        kind, value, address_variable = classify_field(field)
         if kind == "var":
             return variables.get(value) or ""
         if kind == "acl":
-            list_name, address_variable = value
+            list_name = value
             acl = self.acls.get(list_name)
             if acl is None:
                 notes.append("acl list %r unknown: FreeSWITCH answers false" % list_name)
                 return "false"
             if list_name in self.partial_acls:
                 notes.append("acl list %r has domain=/other nodes, evaluated without them" % list_name)
-            return "true" if acl.allows(variables.get(address_variable) or "") else "false"
+            return "true" if acl.allows(variables.get(address_variable or "") or "") else "false"
         raise CannotEmulate(ext.file, line, value)
 
-    def _dial(self, data, variables, where, ext, line, notes):
+    def _dial(self, data: str, variables: Variables, where: str, ext: Extension, line: int,
+              notes: List[str]) -> OldOutcome:
         data, dial_notes = _first_endpoint(data)
         notes = list(notes) + dial_notes
         target = parse_dialstring(data)
@@ -273,7 +289,7 @@ class OldSetup:
             return OldOutcome("elsewhere", "%s bridges to %s, not to a gateway" % (where, data.strip()),
                               notes=tuple(notes))
         number = _expand_variables(target.number, variables, ext, line)
-        if target.gateway is not None:
+        if target.gateway is not None or target.distribution is None:
             return OldOutcome("bridge", where, number, target.gateway, notes=tuple(notes))
         dist_list = find_list(self.legacy, target.distribution.list_name)
         if dist_list is None:
@@ -286,21 +302,22 @@ class OldSetup:
         return OldOutcome("bridge", where, number, None, nodes, dist_list.name, tuple(notes))
 
 
-def _first_endpoint(data):
+def _first_endpoint(data: str) -> Tuple[str, List[str]]:
     """(dial string, notes): the endpoint a bridge tries first when every gateway is up.
 
     ``a|b`` tries a first (b only when a fails); a leading {vars} block
     sets channel variables and does not change where the call goes. A
     ``,`` list rings at once and is left to parse_dialstring to refuse.
     """
-    notes = []
+    notes: List[str] = []
     text = data.strip()
     if text.startswith("{"):
         end = closing_brace(text, 0)
         if end > 0:
             notes.append("channel variables %s ignored" % text[:end])
             text = text[end:].lstrip()
-    parts, depth, start = [], 0, 0
+    parts: List[str] = []
+    depth = start = 0
     for i, char in enumerate(text):
         if char == "{":
             depth += 1
@@ -315,7 +332,7 @@ def _first_endpoint(data):
     return parts[0].strip(), notes
 
 
-def _regex_mode(condition):
+def _regex_mode(condition: Condition) -> Optional[str]:
     """"all", "any" or "xor" for a condition made of <regex> children only, else None."""
     mode = (condition.attrs.get("regex") or "").strip().lower()
     if mode in ("all", "any", "xor") and condition.others and all(
@@ -324,21 +341,22 @@ def _regex_mode(condition):
     return None
 
 
-def _describe(condition):
+def _describe(condition: Condition) -> str:
     attrs = " ".join('%s="%s"' % item for item in sorted(condition.attrs.items()))
     return ("<condition %s>" % attrs) if attrs else "<condition>"
 
 
-def _substitute(data, found):
+def _substitute(data: str, found: Match[str]) -> str:
     """switch_perform_substitution(): $N and ${N} become the capture (empty when absent)."""
-    def capture(m):
+    def capture(m: Match[str]) -> str:
         index = int(m.group(1) or m.group(2))
         return (found.group(index) or "") if index <= found.re.groups else ""
     return CAPTURE_RE.sub(capture, data)
 
 
-def _expand_variables(text, variables, ext, line):
-    out, i = [], 0
+def _expand_variables(text: str, variables: Variables, ext: Extension, line: int) -> str:
+    out: List[str] = []
+    i = 0
     while i < len(text):
         if text.startswith("${", i):
             end = text.find("}", i)
@@ -360,11 +378,11 @@ class Row(NamedTuple):
     src_ip: Optional[str]
     verdict: str          # "match", "DIFFER" or "?"
     why: str
-    old: dict
-    new: dict
+    old: View
+    new: View
 
 
-def _calls_for(old_cycle, new_cycle):
+def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
     """Calls compared: whole cycles of both sides (at least MIN_CALLS), or None when too many."""
     both = old_cycle * new_cycle // math.gcd(old_cycle, new_cycle)
     if both > MAX_CALLS:
@@ -372,31 +390,37 @@ def _calls_for(old_cycle, new_cycle):
     return both * max(1, MIN_CALLS // both) if both > 1 else 1
 
 
-def compare(rules_path, legacy, dests, src_ips=(None,), caller=None, context="public", variables=None):
+def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequence[Optional[str]] = (None,),
+            caller: Optional[str] = None, context: str = "public",
+            variables: Optional[Mapping[str, str]] = None) -> List[Row]:
     """One Row per (destination, source address). Raises RulesError for a bad rules file."""
-    ruleset = loader.load(rules_path)
+    simulation = Simulation(rules_path)
+    ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
     old_setup = OldSetup(legacy)
     extra = dict(variables or {})
     extra["context"] = context
-    rows = []
+    rows: List[Row] = []
     for dest in dests:
         for src_ip in src_ips or (None,):
             facts = {"destination_number": dest, "network_addr": src_ip or "", "sip_network_ip": src_ip or "",
                      "caller_id_number": caller or ""}
             facts.update(extra)
             old = old_setup.route(facts)
-            new = simulate(rules_path, dest, src_ip, caller, extra)
-            rows.append(_row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra))
+            new = simulation.run(dest, src_ip, caller, extra)
+            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra))
     return rows
 
 
-def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
-    old_view = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
-    new_view = {"result": new["result"], "route": new["route"], "number": new["number"],
-                "hangup_cause": new["hangup_cause"]}
+def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
+         simulation: Simulation, caller: Optional[str], extra: Dict[str, str]) -> Row:
+    ruleset = simulation.rules
+    old_view: View = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
+    new_view: View = {"result": new["result"], "route": new["route"], "number": new["number"],
+                      "hangup_cause": new["hangup_cause"]}
     route = routes.get(new["route"]) if new["route"] else None
-    candidates, new_weights = [], {}
+    candidates: List[Optional[str]] = []
+    new_weights: Dict[Optional[str], int] = {}
     if new["result"] == "bridged" and route is not None:
         if route.group is not None:
             members = ruleset.groups[route.group].members
@@ -423,7 +447,7 @@ def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
     if new["result"] != "bridged":
         return Row(dest, src_ip, "DIFFER", "the old setup bridges, fsroute does not (%s)" % new["result"],
                    old_view, new_view)
-    old_weights = Counter()
+    old_weights: Counter[Optional[str]] = Counter()
     for name, weight in (old.nodes or ((old.gateway, 1),)):
         old_weights[name] += weight
     calls = _calls_for(sum(old_weights.values()), sum(new_weights.values()))
@@ -433,7 +457,7 @@ def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
         old_view["split"] = new_view["split"] = "by weight"
     else:
         old_counts = dict(Counter(old.picks(calls)))
-        new_counts = simulate(rules_path, dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
+        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
             else {candidates[0]: 1}
         same_split = old_counts == new_counts
         old_view["calls"] = new_view["calls"] = calls
@@ -453,7 +477,7 @@ def _row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra):
                old_view, new_view)
 
 
-def _shares(counts):
+def _shares(counts: Mapping[Optional[str], int]) -> Dict[Optional[str], Fraction]:
     total = sum(counts.values())
     return {name: Fraction(count, total) for name, count in counts.items()}
 
@@ -470,7 +494,7 @@ match   = both dial the same number through the same gateway; for a distributor 
           Rows where neither side bridges match too. "?" = the old choice cannot be emulated."""
 
 
-def format_rows(rows, rules_path):
+def format_rows(rows: Sequence[Row], rules_path: str) -> str:
     """The comparison as text for a terminal."""
     out = ["fsroute compare: %s against the XML configuration" % rules_path, LEGEND, ""]
     for row in rows:
@@ -485,7 +509,7 @@ def format_rows(rows, rules_path):
     return "\n".join(out)
 
 
-def _split(view):
+def _split(view: View) -> str:
     if "counts" not in view:
         return ""
     counts = ", ".join("%s %d" % item for item in view["counts"].items())
@@ -496,7 +520,7 @@ def _split(view):
     return ""
 
 
-def _old_line(view):
+def _old_line(view: View) -> str:
     if view["kind"] != "bridge":
         line = view["detail"]
     else:
@@ -509,7 +533,7 @@ def _old_line(view):
     return line
 
 
-def _new_line(view):
+def _new_line(view: View) -> str:
     if view["result"] != "bridged":
         return "%s%s (hangup %s)" % (view["result"], " by route %r" % view["route"] if view["route"] else "",
                                      view["hangup_cause"] or "-")

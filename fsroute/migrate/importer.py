@@ -3,20 +3,22 @@
 Operators adopting fsroute already route with the XML dialplan, weigh
 gateways with mod_distributor and check sources with mod_acl; moving should
 be one command whose output they can read and review. ``import_files``
-reads the given files (``fsroute.legacy``) and returns the rules text
-(version 1, commented by ``fsroute.render``, validated with
-``fsroute.rules.parse``) and the list of everything it could not carry
+reads the given files (``fsroute.migrate.legacy``) and returns the rules text
+(version 1, commented by ``fsroute.migrate.render``, validated with
+``fsroute.core.loader.parse``) and the list of everything it could not carry
 over, each as ``FILE:LINE: what``: nothing is dropped unreported.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from fsroute.core import loader, model
 from fsroute.core.acl import parse_network
 from fsroute.core.fsvalues import atoi, switch_true
-from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, ConfigError, Report, classify_field, compile_expression,
-                     find_list, parse_dialstring, read_legacy, short)
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, ConfigError, Distribution, Element, Extension, Legacy,
+                     Report, classify_field, compile_expression, find_list, parse_dialstring, read_legacy, short)
 from .render import render
 from fsroute.core.model import NAME_RE, NUMBER_RE
 
@@ -53,9 +55,13 @@ class RouteSpec(NamedTuple):
     comments: Tuple[str, ...]
 
 
-def translate_acls(legacy, reports):
+AclNode = Tuple[bool, str, int, str]
+Lines = List[Tuple[int, str]]   # (line, what) found about an extension
+
+
+def translate_acls(legacy: Legacy, reports: List[Report]) -> Dict[str, AclSpec]:
     """acl.conf.xml lists as AclSpecs by name (FreeSWITCH keeps the last list of a name)."""
-    out = {}
+    out: Dict[str, AclSpec] = {}
     for acl_list in legacy.acl_lists:
         where = (acl_list.file, acl_list.line)
         if not acl_list.name:
@@ -66,7 +72,7 @@ def translate_acls(legacy, reports):
             reports.append(Report(*where, "not translated: %s: fsroute acl names hold only letters, digits, "
                                   "'_', '.', '-'" % what))
             continue
-        comments = []
+        comments: List[str] = []
         if acl_list.default is None:
             default_allow = True
             comments.append("no default in acl.conf.xml: FreeSWITCH treats that as allow")
@@ -77,7 +83,7 @@ def translate_acls(legacy, reports):
             if acl_list.default.strip().lower() not in ("allow", "deny"):
                 reports.append(Report(*where, "warning: %s default=%r read as %s, as FreeSWITCH does"
                                       % (what, acl_list.default, "allow" if default_allow else "deny")))
-        nodes = []
+        nodes: List[AclNode] = []
         for node in acl_list.nodes:
             nodes.extend(_acl_node(node, what, default_allow, reports))
         if acl_list.name in out:
@@ -89,7 +95,7 @@ def translate_acls(legacy, reports):
     return out
 
 
-def _acl_node(node, what, default_allow, reports):
+def _acl_node(node: Element, what: str, default_allow: bool, reports: List[Report]) -> List[AclNode]:
     where = (node.file, node.line)
     unknown = sorted(set(node.attrs) - set(ACL_NODE_ATTRS))
     if unknown:
@@ -107,7 +113,7 @@ def _acl_node(node, what, default_allow, reports):
                               % (what, node.attrs["domain"])))
         return []
     if "cidr" in node.attrs:
-        out = []
+        out: List[AclNode] = []
         for token in node.attrs["cidr"].split(","):
             token = token.strip()
             if "/" not in token:
@@ -138,9 +144,9 @@ def _acl_node(node, what, default_allow, reports):
     return []
 
 
-def translate_lists(legacy, reports):
+def translate_lists(legacy: Legacy, reports: List[Report]) -> Dict[str, GroupSpec]:
     """distributor lists as GroupSpecs keyed by lower-case name (mod_distributor ignores case)."""
-    out = {}
+    out: Dict[str, GroupSpec] = {}
     for dist_list in legacy.lists:
         where = (dist_list.file, dist_list.line)
         if not dist_list.name:
@@ -153,11 +159,11 @@ def translate_lists(legacy, reports):
             reports.append(Report(*where, "not translated: %s is a second list of that name (case ignored); "
                                   "mod_distributor only ever uses the first" % what))
             continue
-        comments = []
+        comments: List[str] = []
         if dist_list.total_weight is not None:
             comments.append("total-weight=%s ignored, as current mod_distributor does (it warns \"no longer "
                             "necessary\"): the cycle is the sum of the weights" % short(dist_list.total_weight))
-        merged = {}
+        merged: Dict[str, Tuple[int, int]] = {}   # gateway -> (first line, summed weight)
         for node in dist_list.nodes:
             weight = atoi(node.weight)
             if weight < 1:
@@ -185,7 +191,7 @@ def translate_lists(legacy, reports):
                                       % (what, node.name, first_line, total + weight)))
             else:
                 merged[node.name] = (node.line, weight)
-        members = []
+        members: List[Tuple[str, int, str]] = []
         for name, (line, weight) in merged.items():
             if weight > MAX_WEIGHT:
                 reports.append(Report(dist_list.file, line, "not translated: %s node %r weight %d is above "
@@ -200,7 +206,7 @@ def translate_lists(legacy, reports):
     return out
 
 
-def _first_bridge(ext):
+def _first_bridge(ext: Extension) -> Optional[Tuple[int, Action]]:
     """(condition index, action) of the extension's first bridge or transfer, or None."""
     for index, condition in enumerate(ext.conditions):
         for action in condition.actions:
@@ -209,7 +215,8 @@ def _first_bridge(ext):
     return None
 
 
-def translate_extension(ext, acls, group_specs, legacy, profile, reports):
+def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: Dict[str, GroupSpec],
+                        legacy: Legacy, profile: str, reports: List[Report]) -> Optional[RouteSpec]:
     """A RouteSpec for ``ext`` (match without context), or None after reporting why not.
 
     Whatever the route leaves out of the extension is reported too.
@@ -224,8 +231,8 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
                               "matching route" % (label, what)))
         return None
     bridge_index, bridge = found
-    fatal = []      # (line, why): the extension is not imported
-    review = []     # (line, what): imported, but this part is not carried over
+    fatal: Lines = []       # (line, why): the extension is not imported
+    review: Lines = []      # (line, what): imported, but this part is not carried over
 
     if switch_true(ext.attrs.get("continue")):
         review.append((ext.line, "continue=%r: the old dialplan went on to later extensions and ran their "
@@ -236,8 +243,9 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
     for other in ext.others:
         review.append((other.line, "<%s> inside the extension" % other.tag))
 
-    match, acl = {}, None
-    dest_groups = None  # capture groups of the bridge's own condition, if it is on destination_number
+    match: Dict[str, str] = {}
+    acl: Optional[str] = None
+    dest_groups: Optional[int] = None  # capture groups of the bridge's own condition, if it is on destination_number
     for index, condition in enumerate(ext.conditions):
         if index > bridge_index:
             review.append((condition.line, "a condition after the one holding the bridge (the old bridge ran "
@@ -265,17 +273,17 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
                            "condition failed; with fsroute such calls go on to the next route" % anti.app))
         if condition.field is None:
             continue
-        kind, value = classify_field(condition.field)
+        kind, value, _ = classify_field(condition.field)
         if kind == "bad":
             fatal.append((condition.line, value))
             continue
         expression = condition.expression or ""
-        regex, error = compile_expression(expression)
-        if error:
-            fatal.append((condition.line, error))
+        regex = compile_expression(expression)
+        if isinstance(regex, str):
+            fatal.append((condition.line, regex))
             continue
         if kind == "acl":
-            list_name = value[0]
+            list_name = value
             if not (regex.search("true") and not regex.search("false")):
                 fatal.append((condition.line, "an acl condition with expression %r is not \"the source is "
                               "allowed\"; a route's acl only lets allowed sources through" % expression))
@@ -308,8 +316,10 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
                 review.append((action.line, "application %r %s the bridge" % (
                     action.app, "after" if seen_bridge else "before")))
 
-    comments = []
-    gateway = group = number = None
+    comments: List[str] = []
+    gateway: Optional[str] = None
+    group: Optional[str] = None
+    number: Optional[str] = None
     target = None
     if bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
         fatal.append((bridge.line, "transfer to %r is not a gateway dial string" % short(bridge.data)))
@@ -318,10 +328,11 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
             review.append((bridge.line, "transfer is imported as a bridge to that gateway; FreeSWITCH's transfer "
                            "re-enters the dialplan with its argument as the destination number, so check "
                            "what the old dialplan really did with it"))
-        target = parse_dialstring(bridge.data)
-        if isinstance(target, str):
-            fatal.append((bridge.line, target))
-            target = None
+        parsed = parse_dialstring(bridge.data)
+        if isinstance(parsed, str):
+            fatal.append((bridge.line, parsed))
+        else:
+            target = parsed
     if target is not None:
         condition = ext.conditions[bridge_index]
         substitutes = condition.field is not None and "(" in (condition.expression or "")
@@ -330,7 +341,7 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
             fatal.append((bridge.line, error))
         if target.gateway is not None:
             gateway = target.gateway
-        else:
+        elif target.distribution is not None:
             group = _route_group(target.distribution, bridge, legacy, group_specs, profile, fatal, review,
                                  comments)
     if fatal:
@@ -344,7 +355,8 @@ def translate_extension(ext, acls, group_specs, legacy, profile, reports):
                      tuple(comments))
 
 
-def _route_group(distribution, bridge, legacy, group_specs, profile, fatal, review, comments):
+def _route_group(distribution: Distribution, bridge: Action, legacy: Legacy, group_specs: Dict[str, GroupSpec],
+                 profile: str, fatal: Lines, review: Lines, comments: List[str]) -> Optional[str]:
     """The group name for a distributor expansion, or None after adding why to ``fatal``."""
     dist_list = find_list(legacy, distribution.list_name)
     if dist_list is None:
@@ -366,7 +378,8 @@ def _route_group(distribution, bridge, legacy, group_specs, profile, fatal, revi
     return spec.name
 
 
-def number_template(text, substitutes, groups):
+def number_template(text: str, substitutes: bool,
+                    groups: Optional[int]) -> Tuple[Optional[str], Optional[str]]:
     """(template or None, error): the dial string's number as an fsroute ``number``.
 
     ``substitutes``: FreeSWITCH fills $N only when the condition's expression
@@ -376,7 +389,7 @@ def number_template(text, substitutes, groups):
     """
     if text == "${destination_number}":
         return None, None
-    out = []
+    out: List[str] = []
     i = 0
     previous_was_capture = False
     while i < len(text):
@@ -418,11 +431,12 @@ class ImportResult(NamedTuple):
     routes: Tuple[RouteSpec, ...]   # the routes written, each with its extension's file and line
 
 
-def import_files(dialplans=(), distributor=None, acl=None, profile="external"):
+def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = None, acl: Optional[str] = None,
+                 profile: str = "external") -> ImportResult:
     """Read the old configuration files and return an ImportResult.
 
     Raises ConfigError when a file is unreadable or not well-formed XML.
-    The text always passes ``fsroute.rules.parse`` (checked here).
+    The text always passes ``fsroute.core.loader.parse`` (checked here).
     """
     if not NAME_RE.match(profile or ""):
         raise ValueError("profile %r is not a valid sofia profile name" % profile)
@@ -430,17 +444,18 @@ def import_files(dialplans=(), distributor=None, acl=None, profile="external"):
     return translate(legacy, profile)
 
 
-def translate(legacy, profile="external"):
+def translate(legacy: Legacy, profile: str = "external") -> ImportResult:
     """An ImportResult for an already read Legacy configuration."""
     reports = list(legacy.notes)
     acls = translate_acls(legacy, reports)
     groups = translate_lists(legacy, reports)
-    contexts = []
+    contexts: List[str] = []
     for ext in legacy.extensions:
         if ext.context is not None and ext.context not in contexts:
             contexts.append(ext.context)
     several = len(contexts) > 1
-    routes, names = [], set()
+    routes: List[RouteSpec] = []
+    names = set()
     for ext in legacy.extensions:
         route = translate_extension(ext, acls, groups, legacy, profile, reports)
         if route is None:

@@ -7,12 +7,14 @@ becomes its gateway (several gateways: a ``priority`` group) and number
 format. What fsroute cannot carry over is reported, never dropped silently.
 """
 
+from __future__ import annotations
+
 import csv
 import os
 import re
 import sqlite3
 from collections import Counter
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from .legacy import ConfigError
 from .render import _scalar
@@ -28,13 +30,13 @@ class LcrImport(NamedTuple):
     reports: List[str]    # what could not be carried over, one line each
 
 
-def open_tables(path):
+def open_tables(path: str) -> sqlite3.Connection:
     """An SQLite connection holding mod_lcr's tables from ``path`` (database file or SQL dump)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(16)
     except OSError as exc:
-        raise ConfigError("%s: cannot read: %s" % (path, exc.strerror or exc))
+        raise ConfigError(path, 0, "cannot read the file: %s" % (exc.strerror or exc)) from None
     if head == b"SQLite format 3\x00":
         return sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     db = sqlite3.connect(":memory:")
@@ -42,28 +44,30 @@ def open_tables(path):
         with open(path, encoding="utf-8") as handle:
             db.executescript(handle.read())
     except (sqlite3.Error, UnicodeDecodeError) as exc:
-        raise ConfigError("%s: not an SQLite database, and SQLite cannot run it as an SQL dump: %s" % (path, exc))
+        raise ConfigError(path, 0, "not an SQLite database, and SQLite cannot run it as an SQL dump: %s" % exc)
     return db
 
 
-def import_lcr(path, deck_dir):
+def import_lcr(path: str, deck_dir: str) -> LcrImport:
     """Write one deck per enabled carrier into ``deck_dir``; return the rules text and the reports."""
     db = open_tables(path)
-    reports = []
+    reports: List[str] = []
     try:
         carriers = db.execute("SELECT id, carrier_name, enabled FROM carriers ORDER BY id").fetchall()
         gateways = db.execute("SELECT carrier_id, prefix, suffix, codec, enabled FROM carrier_gateway "
                               "ORDER BY id").fetchall()
     except sqlite3.Error as exc:
-        raise ConfigError("%s: no mod_lcr tables: %s" % (path, exc))
+        raise ConfigError(path, 0, "no mod_lcr tables: %s" % exc)
     os.makedirs(deck_dir, exist_ok=True)
-    specs, groups, written = [], [], []
+    specs: List[str] = []
+    groups: List[Tuple[str, List[str]]] = []
+    written: List[str] = []
     for carrier_id, raw_name, enabled in carriers:
         name = _NAME_RE.sub("_", raw_name or "carrier_%d" % carrier_id)[:64]
         if not enabled:
             reports.append("carrier %s (id %d) is disabled: not imported" % (name, carrier_id))
             continue
-        targets = []
+        targets: List[Tuple[str, str, str]] = []
         for gw_carrier, prefix, suffix, codec, gw_enabled in gateways:
             if gw_carrier != carrier_id:
                 continue
@@ -105,14 +109,15 @@ def import_lcr(path, deck_dir):
             _scalar(name), _scalar(deck), target, _scalar(before + "{number}" + after)))
     db.close()
     if not specs:
-        raise ConfigError("%s: no carrier could be imported:\n  %s" % (path, "\n  ".join(reports)))
+        raise ConfigError(path, 0, "no carrier could be imported:\n  %s" % "\n  ".join(reports))
     return LcrImport(_rules_text(path, specs, groups), written, reports)
 
 
-def _write_deck(db, carrier_id, deck, name, reports):
+def _write_deck(db: sqlite3.Connection, carrier_id: int, deck: str, name: str, reports: List[str]
+                ) -> Tuple[int, Counter[Tuple[str, str]]]:
     """The carrier's enabled rows as a deck; (rows, Counter of (prefix, suffix) the rows add)."""
-    skipped = Counter()
-    affixes = Counter()
+    skipped: Counter[str] = Counter()
+    affixes: Counter[Tuple[str, str]] = Counter()
     rows = 0
     query = ("SELECT digits, rate, date_start, date_end, lead_strip, trail_strip, prefix, suffix, enabled, "
              "lcr_profile, intrastate_rate, intralata_rate, lrn FROM lcr WHERE carrier_id = ? "
@@ -142,12 +147,12 @@ def _write_deck(db, carrier_id, deck, name, reports):
     return rows, affixes
 
 
-def _date(value):
+def _date(value: Optional[object]) -> str:
     """mod_lcr's DATETIME as an ISO date/time for a deck ("" for none)."""
     return str(value).strip().replace(" ", "T") if value else ""
 
 
-def _rules_text(path, specs, groups):
+def _rules_text(path: str, specs: List[str], groups: List[Tuple[str, List[str]]]) -> str:
     out = ["# fsroute rules imported by `fsroute import --lcr` from mod_lcr's tables in %s" % path,
            "# Carriers are listed in mod_lcr's id order: on equal rates the earlier one goes first",
            "# (mod_lcr's order_by quality/reliability is not carried over).",

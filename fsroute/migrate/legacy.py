@@ -14,8 +14,10 @@ configuration never needs them). No recursion: the trees are walked with
 explicit stacks, whatever the nesting.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from xml.parsers import expat
 
 from fsroute.core.fsvalues import atoi
@@ -28,7 +30,7 @@ MAX_DEPTH = 100
 class ConfigError(Exception):
     """A file cannot be used at all (unreadable, malformed XML, DOCTYPE); str() is ``FILE:LINE: message``."""
 
-    def __init__(self, file, line, message):
+    def __init__(self, file: str, line: int, message: str) -> None:
         super().__init__("%s:%d: %s" % (file, line, message))
         self.file = file
         self.line = line
@@ -41,7 +43,7 @@ class Report(NamedTuple):
     line: int
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "%s:%d: %s" % (self.file, self.line, self.message)
 
 
@@ -52,22 +54,22 @@ class Element:
 
     __slots__ = ("tag", "attrs", "file", "line", "children", "_text")
 
-    def __init__(self, tag, attrs, file, line):
+    def __init__(self, tag: str, attrs: Dict[str, str], file: str, line: int) -> None:
         self.tag = tag
         self.attrs = attrs
         self.file = file
         self.line = line
-        self.children = []
-        self._text = []
+        self.children: List[Element] = []
+        self._text: List[str] = []
 
     @property
-    def text(self):
+    def text(self) -> str:
         return "".join(self._text)
 
-    def named(self, tag):
+    def named(self, tag: str) -> List[Element]:
         return [child for child in self.children if child.tag == tag]
 
-    def walk(self):
+    def walk(self) -> Iterator[Element]:
         """Every element below and including this one, in document order, without recursion."""
         stack = [self]
         while stack:
@@ -76,7 +78,7 @@ class Element:
             stack.extend(reversed(element.children))
 
 
-def _refuse_declarations(data, path):
+def _refuse_declarations(data: bytes, path: str) -> None:
     """DOCTYPE/ENTITY declarations are refused outright: no entity can then expand."""
     for marker in (b"<!DOCTYPE", b"<!ENTITY"):
         offset = data.find(marker)
@@ -86,7 +88,7 @@ def _refuse_declarations(data, path):
                               % marker[2:].decode())
 
 
-def read_xml(path):
+def read_xml(path: str) -> Element:
     """The root Element of the XML file at ``path``; ConfigError when it cannot be read or parsed."""
     try:
         with open(path, "rb") as handle:
@@ -98,14 +100,14 @@ def read_xml(path):
                           % (MAX_XML_BYTES // (1024 * 1024)))
     _refuse_declarations(data, path)
     parser = expat.ParserCreate()
-    stack = []
-    roots = []
+    stack: List[Element] = []
+    roots: List[Element] = []
 
-    def refuse(*_args):
+    def refuse(*_args: object) -> None:
         raise ConfigError(path, parser.CurrentLineNumber,
                           "DOCTYPE/ENTITY declarations are not accepted")
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: Dict[str, str]) -> None:
         element = Element(tag, attrs, path, parser.CurrentLineNumber)
         if stack:
             stack[-1].children.append(element)
@@ -115,10 +117,10 @@ def read_xml(path):
             raise ConfigError(path, element.line, "elements nested deeper than %d levels" % MAX_DEPTH)
         stack.append(element)
 
-    def end(_tag):
+    def end(_tag: str) -> None:
         stack.pop()
 
-    def characters(text):
+    def characters(text: str) -> None:
         if stack:
             stack[-1]._text.append(text)
 
@@ -148,13 +150,13 @@ class Condition(NamedTuple):
     line: int
     field: Optional[str]
     expression: Optional[str]
-    attrs: dict
+    attrs: Dict[str, str]
     actions: Tuple[Action, ...]
     anti_actions: Tuple[Action, ...]
     others: Tuple[Element, ...]     # nested <condition>, <regex>, anything else
 
     @property
-    def break_mode(self):
+    def break_mode(self) -> str:
         """break= as mod_dialplan_xml compares it: lower case, "on-false" when absent or empty."""
         return (self.attrs.get("break") or "on-false").strip().lower()
 
@@ -163,7 +165,7 @@ class Extension(NamedTuple):
     file: str
     line: int
     name: str
-    attrs: dict
+    attrs: Dict[str, str]
     context: Optional[str]          # None: the file holds no <context> around it
     conditions: Tuple[Condition, ...]
     others: Tuple[Element, ...]
@@ -202,7 +204,7 @@ class Legacy(NamedTuple):
     notes: Tuple[Report, ...]       # found while reading (includes not followed, missing sections)
 
 
-def _action(element):
+def _action(element: Element) -> Action:
     # <action application="x" data="y"/>, or the data as the element's text.
     data = element.attrs.get("data")
     if data is None:
@@ -210,7 +212,7 @@ def _action(element):
     return Action(element.attrs.get("application", ""), data, element.line)
 
 
-def _condition(element):
+def _condition(element: Element) -> Condition:
     expression = element.attrs.get("expression")
     others = []
     for child in element.children:
@@ -223,11 +225,12 @@ def _condition(element):
                      tuple(_action(a) for a in element.named("anti-action")), tuple(others))
 
 
-def read_dialplan(path):
+def read_dialplan(path: str) -> Tuple[List[Extension], List[Report]]:
     """(extensions, notes) of one dialplan file; the context is the enclosing <context name>."""
     root = read_xml(path)
-    extensions, notes = [], []
-    stack = [(root, None)]
+    extensions: List[Extension] = []
+    notes: List[Report] = []
+    stack: List[Tuple[Element, Optional[str]]] = [(root, None)]
     while stack:
         element, context = stack.pop()
         if element.tag == "extension":
@@ -248,17 +251,17 @@ def read_dialplan(path):
     return extensions, notes
 
 
-def _list_elements(path, section):
+def _list_elements(path: str, section: str) -> Tuple[List[Element], List[Report]]:
     """(every <list> under every <``section``>, notes) of a module's configuration file."""
     root = read_xml(path)
-    notes = []
+    notes: List[Report] = []
     containers = [e for e in root.walk() if e.tag == section]
     if not containers:
         notes.append(Report(path, root.line, "warning: no <%s> section found in this file" % section))
     return [element for container in containers for element in container.named("list")], notes
 
 
-def read_distributor(path):
+def read_distributor(path: str) -> Tuple[List[DistList], List[Report]]:
     """(lists, notes) of a distributor.conf.xml: every <list> under <lists>."""
     elements, notes = _list_elements(path, "lists")
     lists = [DistList(path, element.line, element.attrs.get("name", ""), element.attrs.get("total-weight"),
@@ -268,7 +271,7 @@ def read_distributor(path):
     return lists, notes
 
 
-def read_acl(path):
+def read_acl(path: str) -> Tuple[List[AclList], List[Report]]:
     """(lists, notes) of an acl.conf.xml: every <list> under <network-lists>."""
     elements, notes = _list_elements(path, "network-lists")
     lists = [AclList(path, element.line, element.attrs.get("name", ""), element.attrs.get("default"),
@@ -277,9 +280,13 @@ def read_acl(path):
     return lists, notes
 
 
-def read_legacy(dialplans=(), distributor=None, acl=None):
+def read_legacy(dialplans: Sequence[str] = (), distributor: Optional[str] = None,
+                acl: Optional[str] = None) -> Legacy:
     """Read every given file; ConfigError on the first that is not usable XML."""
-    extensions, lists, acl_lists, notes = [], [], [], []
+    extensions: List[Extension] = []
+    lists: List[DistList] = []
+    acl_lists: List[AclList] = []
+    notes: List[Report] = []
     for path in dialplans:
         found, more = read_dialplan(path)
         extensions.extend(found)
@@ -296,7 +303,7 @@ def read_legacy(dialplans=(), distributor=None, acl=None):
 
 # -- FreeSWITCH's readings of values (see also fsvalues.py) ----------------------------------------
 
-def closing_brace(text, start):
+def closing_brace(text: str, start: int) -> int:
     """Index just past the '}' closing the '{' at ``start`` (-1 when unbalanced)."""
     depth = 0
     for i in range(start, len(text)):
@@ -319,7 +326,7 @@ class Distribution(NamedTuple):
     down_profile: Optional[str]     # the profile whose `gwlist down` is passed as exceptions
 
 
-def parse_distribution(expansion):
+def parse_distribution(expansion: str) -> Union[Distribution, str]:
     """A Distribution, or a string saying why ``expansion`` is not one fsroute can carry over."""
     found = _DISTRIBUTOR_RE.match(expansion)
     if not found or not expansion.endswith(")}"):
@@ -345,7 +352,7 @@ class Target(NamedTuple):
     number: str
 
 
-def parse_dialstring(data):
+def parse_dialstring(data: str) -> Union[Target, str]:
     """A Target for ``sofia/gateway/<gw>/<number>`` (gw may be a distributor expansion), or why not."""
     text = data.strip()
     if text[:1] in ("{", "[", "<"):
@@ -356,14 +363,16 @@ def parse_dialstring(data):
     if not text.startswith(prefix):
         return "%r is not a sofia/gateway/<gateway>/<number> dial string" % short(text)
     rest = text[len(prefix):]
-    distribution = gateway = None
+    distribution: Optional[Distribution] = None
+    gateway: Optional[str] = None
     if rest.startswith("${"):
         end = closing_brace(rest, 1)
         if end < 0:
             return "unbalanced ${...} in the dial string"
-        distribution = parse_distribution(rest[:end])
-        if isinstance(distribution, str):
-            return distribution
+        parsed = parse_distribution(rest[:end])
+        if isinstance(parsed, str):
+            return parsed
+        distribution = parsed
         rest = rest[end:]
     else:
         gateway, slash, _ = rest.partition("/")
@@ -383,27 +392,34 @@ CAPTURE_RE = re.compile(r"\$(?:\{([0-9]+)\}|([0-9]+))")    # $N and ${N} in an a
 _ACL_FIELD_RE = re.compile(r"\$\{acl\(\s*\$\{(network_addr|sip_network_ip)\}\s+([^\s(){}$]+)\s*\)\}\Z")
 
 
-def classify_field(field):
-    """('var', name) | ('acl', (list, address variable)) | ('bad', why) for a condition's field."""
+class Field(NamedTuple):
+    """What a condition's field reads: ("var", variable, None), ("acl", list, address variable)
+    or ("bad", why, None)."""
+    kind: str
+    name: str
+    address_variable: Optional[str] = None
+
+
+def classify_field(field: str) -> Field:
+    """The Field a condition's ``field`` attribute reads."""
     if VARIABLE_RE.match(field):
-        return "var", field
+        return Field("var", field)
     if field.startswith("${") and field.endswith("}") and VARIABLE_RE.match(field[2:-1]):
-        return "var", field[2:-1]
+        return Field("var", field[2:-1])
     found = _ACL_FIELD_RE.match(field)
     if found:
-        return "acl", (found.group(2), found.group(1))
-    return "bad", "the field %r is neither a variable nor ${acl(${network_addr} LIST)}" % short(field)
+        return Field("acl", found.group(2), found.group(1))
+    return Field("bad", "the field %r is neither a variable nor ${acl(${network_addr} LIST)}" % short(field))
 
 
-def compile_expression(expression):
-    """(compiled regex, error) for a condition's expression, refusing variable expansions."""
+def compile_expression(expression: str) -> Union[re.Pattern[str], str]:
+    """A condition's expression compiled, or why not (a str): variable expansions are refused."""
     if "${" in expression:
-        return None, "the expression %r expands variables; fsroute matches fixed regexes" % short(expression)
+        return "the expression %r expands variables; fsroute matches fixed regexes" % short(expression)
     try:
-        return re.compile(expression, re.ASCII), None
+        return re.compile(expression, re.ASCII)
     except re.error as exc:
-        return None, "the expression %r is not a regex fsroute (Python re) can read: %s" % (
-            short(expression), exc)
+        return "the expression %r is not a regex fsroute (Python re) can read: %s" % (short(expression), exc)
 
 
 # -- mod_acl and mod_distributor ----------------------------------------------------------------
@@ -411,12 +427,12 @@ def compile_expression(expression):
 ACL_NODE_ATTRS = ("type", "cidr", "host", "mask", "domain")   # what an acl.conf.xml <node> may carry
 
 
-def distributor_nodes(dist_list):
+def distributor_nodes(dist_list: DistList) -> List[Tuple[str, int, int]]:
     """The nodes mod_distributor keeps (atoi(weight) >= 1), as (name, weight, line), in file order."""
     return [(n.name, atoi(n.weight), n.line) for n in dist_list.nodes if atoi(n.weight) >= 1]
 
 
-def find_list(legacy, name):
+def find_list(legacy: Legacy, name: str) -> Optional[DistList]:
     """The list mod_distributor uses for ``name``: the first whose name matches, ignoring case."""
     for dist_list in legacy.lists:
         if dist_list.name and dist_list.name.lower() == name.lower():
@@ -426,14 +442,14 @@ def find_list(legacy, name):
 
 # -- quoting what was read ----------------------------------------------------------------------
 
-def printable(text):
+def printable(text: str) -> str:
     """``text`` with every unprintable character as '?', for one line of a report or comment."""
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def short(text, limit=80):
+def short(text: object, limit: int = 80) -> str:
     """``printable(str(text))`` cut to ``limit`` characters (then "..."), to quote in a report."""
-    text = printable(str(text))
-    return text if len(text) <= limit else text[:limit] + "..."
+    quoted = printable(str(text))
+    return quoted if len(quoted) <= limit else quoted[:limit] + "..."
 
 

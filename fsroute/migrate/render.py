@@ -5,16 +5,22 @@ are spelt as YAML (which strings need quotes, what a comment may hold)
 can each be read on their own.
 """
 
+from __future__ import annotations
+
 import json
 import re
+from typing import TYPE_CHECKING, List, Mapping, Sequence, Union
 
-from .legacy import printable
+from .legacy import Legacy, Report, printable
+
+if TYPE_CHECKING:  # the importer imports this module to write its result
+    from .importer import AclSpec, GroupSpec, RouteSpec
 
 _PLAIN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _YAML_WORDS = ("y", "n", "yes", "no", "on", "off", "true", "false", "null")
 
 
-def _scalar(text):
+def _scalar(text: str) -> str:
     """``text`` as a YAML string scalar: plain when unambiguous, else quoted."""
     if _PLAIN_RE.match(text) and text.lower() not in _YAML_WORDS:
         return text
@@ -23,7 +29,7 @@ def _scalar(text):
     return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
 
 
-def _entry(out, spec, what):
+def _entry(out: List[str], spec: Union[AclSpec, GroupSpec], what: str) -> None:
     """The key of an acl or group, after comments saying where it came from and what changed."""
     out.append("  # %s:%d: %s %s" % (printable(spec.file), spec.line, what, printable(spec.name)))
     for comment in spec.comments:
@@ -31,7 +37,8 @@ def _entry(out, spec, what):
     out.append("  %s:" % _scalar(spec.name))
 
 
-def render(legacy, profile, acls, groups, routes, reports, contexts=()):
+def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Mapping[str, GroupSpec],
+           routes: Sequence[RouteSpec], reports: Sequence[Report], contexts: Sequence[str] = ()) -> str:
     """The rules file text, with the reports and the mapping explained in comments."""
     out = ["# fsroute rules imported by `fsroute import` from the classic setup:"]
     out.append("#   dialplan:    %s" % (printable(", ".join(legacy.dialplans)) or "(none)"))
@@ -75,17 +82,16 @@ def render(legacy, profile, acls, groups, routes, reports, contexts=()):
             if spec.nodes:
                 out.append("    nodes:")
                 for allow, cidr, line, note in spec.nodes:
-                    note = (" " + printable(note)) if note else ""
                     out.append("      - %s: %s    # line %d%s" % ("allow" if allow else "deny", _scalar(cidr),
-                                                                 line, note))
+                                                                 line, (" " + printable(note)) if note else ""))
     if groups:
         out.append("")
         out.append("groups:")
-        for spec in groups.values():
-            _entry(out, spec, "distributor list")
+        for group in groups.values():
+            _entry(out, group, "distributor list")
             out.append("    strategy: weighted_round_robin")
             out.append("    gateways:")
-            for name, weight, note in spec.members:
+            for name, weight, note in group.members:
                 out.append("      - {name: %s, weight: %d}    # %s" % (_scalar(name), weight, printable(note)))
     out.append("")
     if not routes:
@@ -108,6 +114,6 @@ def render(legacy, profile, acls, groups, routes, reports, contexts=()):
             out.append("    acl: %s" % _scalar(route.acl))
         if route.gateway is not None:
             out.append("    gateway: %s" % _scalar(route.gateway))
-        else:
+        elif route.group is not None:
             out.append("    group: %s" % _scalar(route.group))
     return "\n".join(out) + "\n"

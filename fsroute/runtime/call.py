@@ -5,110 +5,91 @@ goes wrong in here, the call ends with a defined cause and one ERROR line:
 no exception ever reaches FreeSWITCH.
 """
 
-import os
-import sys
+from __future__ import annotations
+
 import time
+from typing import Any, Callable, List, Optional, Tuple
 
-from . import deckstore, gateways
 from fsroute.core import router
-from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
+from fsroute.core.router import Decision, Dial
+from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
-from .fslog import ERROR, INFO, log
-from fsroute.core.model import RulesError
-from .store import store_for
-from fsroute.core.text import describe_error, one_line
+from fsroute.core.model import Outcome, action_for
+from fsroute.core.text import one_line
+from .fslog import ERROR, INFO, describe, log
+from .rulespath import rules_path
+from .store import Loaded, store_for
 
-BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
-
-
-def rules_path(session, args):
-    """Where this call's rules live: args, channel var, then ``default_rules_path()``."""
-    path = (args or "").strip()
-    if path:
-        return path
-    return session.getVariable("fsroute_rules") or default_rules_path()
-
-
-def default_rules_path():
-    """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
-    freeswitch = sys.modules.get("freeswitch")
-    if freeswitch is not None:
-        path = freeswitch.getGlobalVariable("fsroute_rules")
-        if path:
-            return path
-    path = os.environ.get("FSROUTE_RULES")
-    if path:
-        return path
-    conf_dir = freeswitch.getGlobalVariable("conf_dir") if freeswitch is not None else None
-    return os.path.join(conf_dir or "/etc/freeswitch", "fsroute.yaml")
 
 
 class _Call:
     """What one call did, for its variables and its log line."""
 
-    def __init__(self, session):
+    def __init__(self, session: Any) -> None:
         self.session = session
         self.started = time.perf_counter()
         self.uuid = _uuid(session)
-        self.result = None
-        self.route = None
-        self.number = None
-        self.attempts = []  # (gateway, outcome)
-        self.lcr = None     # router.Dial of the last least-cost attempt
-        self.hangup_cause = None
+        self.result: Optional[Outcome] = None
+        self.route: Optional[str] = None
+        self.number: Optional[str] = None
+        self.attempts: List[Tuple[str, str]] = []  # (gateway, outcome)
+        self.lcr: Optional[Dial] = None  # of the last least-cost attempt
+        self.hangup_cause: Optional[str] = None
         self.detail = ""
-        self.sha = None
+        self.sha: Optional[str] = None
 
 
-def handle(session, args):
-    """Route the call on ``session``; never raises."""
+def handle(session: Any, args: Optional[str]) -> None:
+    """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
+    route_with(session, lambda: store_for(rules_path(session, args)).current())
+
+
+def route_with(session: Any, current: Callable[[], Loaded]) -> None:
+    """Route the call on ``session`` with the Loaded that ``current()`` gives; never raises."""
     call = _Call(session)
     loaded = None
     try:
-        loaded = store_for(rules_path(session, args)).current()
+        loaded = current()
         _route(call, loaded)
     except Exception as exc:
         _crash(call, loaded, exc)
         return
     try:
-        loaded.count(call.result, call.route)
+        if call.result is not None:
+            loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
     except Exception:
         pass  # the call is routed; a failing log must not undo that
 
 
-def _route(call, loaded):
+def _route(call: _Call, loaded: Loaded) -> None:
     rules = loaded.rules
     session = call.session
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
-    states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector,
-                             deckstore.deck_of, time.time())
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector,
+                             loaded.deck_of, loaded.clock.time())
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
-    if decision.result != router.ROUTE:
-        call.result = decision.result
-        action = getattr(rules.defaults, "on_" + decision.result)
-        if decision.result == router.NO_CARRIER and decision.route.lcr.on_no_carrier is not None:
-            action = decision.route.lcr.on_no_carrier
-        _finish(call, action.cause)
+    if decision.outcome is not None:
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, route=decision.route).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
-    _bridge(call, rules, decision, states.down)
+    _bridge(call, loaded, decision)
 
 
-def _bridge(call, rules, decision, down_gateways):
+def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
     gateway states are read again, and a gateway now DOWN is skipped.
     """
     session = call.session
+    rules = loaded.rules
     saved = session.getVariable("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     session.setVariable("continue_on_fail", "true")
@@ -118,10 +99,8 @@ def _bridge(call, rules, decision, down_gateways):
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if call.attempts:
-                down = down_gateways(rules.profile_of(gateway))
-                if down is not None and gateway in down:
-                    continue
+            if call.attempts and not loaded.is_up(gateway):
+                continue
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
@@ -137,8 +116,8 @@ def _bridge(call, rules, decision, down_gateways):
                      or session.getVariable("originate_failed_cause") or "").upper()
             call.attempts.append((gateway, cause or "UNKNOWN"))
             if cause == "SUCCESS":
-                call.result = BRIDGED
-                session.setVariable("fsroute_result", BRIDGED)
+                call.result = Outcome.BRIDGED
+                session.setVariable("fsroute_result", Outcome.BRIDGED.value)
                 return
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
@@ -147,30 +126,29 @@ def _bridge(call, rules, decision, down_gateways):
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
-    call.result = FAILED
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
-    _finish(call, cause if cause in CAUSES and cause != "SUCCESS" else FALLBACK_CAUSE)
+    _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _finish(call, cause):
+def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
     """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
     session = call.session
-    session.setVariable("fsroute_result", call.result)
+    call.result = outcome
+    session.setVariable("fsroute_result", outcome.value)
     if cause is not None and session.ready():
         call.hangup_cause = cause
         session.hangup(cause)
 
 
-def _crash(call, loaded, exc):
+def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
     """The crash barrier: one ERROR line, result 'error', the configured cause."""
     try:
         log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
     except Exception:
         pass
-    cause = loaded.rules.defaults.on_error.cause if loaded is not None else FALLBACK_CAUSE
-    call.result = ERROR_RESULT
+    cause = action_for(Outcome.ERROR, loaded.rules.defaults).cause if loaded is not None else FALLBACK_CAUSE
     try:
-        _finish(call, cause)
+        _finish(call, Outcome.ERROR, cause)
     except Exception:
         try:
             call.session.hangup(cause or FALLBACK_CAUSE)
@@ -178,23 +156,12 @@ def _crash(call, loaded, exc):
             pass
     try:
         if loaded is not None:
-            loaded.count(ERROR_RESULT, None)
+            loaded.count(Outcome.ERROR, None)
     except Exception:
         pass
 
 
-def describe(exc):
-    """What went wrong, on one line: the exception and where it was raised."""
-    if isinstance(exc, RulesError):
-        return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)
-    frame = exc.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
-    return describe_error(exc) + where
-
-
-def _uuid(session):
+def _uuid(session: Any) -> str:
     """The call's uuid for the log line, however broken the session is."""
     try:
         value = session.getVariable("uuid")
@@ -212,7 +179,7 @@ def _uuid(session):
     return "?"
 
 
-def _log_line(call):
+def _log_line(call: _Call) -> str:
     tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
     lcr = ""
     if call.lcr is not None:
@@ -224,7 +191,7 @@ def _log_line(call):
                " (%s)" % call.detail if call.detail else ""))
 
 
-def _quote(name):
+def _quote(name: Optional[str]) -> str:
     """A route name for the log line (names are one printable line without '"': rules.py)."""
     if name is None:
         return "-"

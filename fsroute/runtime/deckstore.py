@@ -12,12 +12,16 @@ per distinct change. Calls never wait for a deck: before its first load
 the carrier is simply not offered (``preload`` loads them at start-up).
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import threading
 import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import decks
+from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.model import Problem, RulesError
 from fsroute.core.text import describe_error, one_line
 from .fslog import ERROR, INFO, log
@@ -26,7 +30,7 @@ CHECK_SECONDS = 1.0
 SETTLE_SECONDS = 2.0
 
 
-def _signature(path):
+def _signature(path: str) -> Tuple[Any, ...]:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -34,7 +38,7 @@ def _signature(path):
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _sha256(path):
+def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -45,20 +49,21 @@ def _sha256(path):
 class DeckStore:
     """One deck file, kept current. ``clock`` (monotonic) and ``wall`` (epoch) are injectable."""
 
-    def __init__(self, path, clock=time.monotonic, wall=time.time):
+    def __init__(self, path: str, clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.path = path
-        self.deck = None            # the Deck in force, None before the first good load
-        self.sha256 = None          # of the file the deck in force was read from
-        self.loaded_at = None
-        self.last_error = None      # RulesError of the newest failed load, None after a good one
+        self.deck: Optional[decks.Deck] = None  # the Deck in force, None before the first good load
+        self.sha256: Optional[str] = None       # of the file the deck in force was read from
+        self.loaded_at: Optional[float] = None
+        self.last_error: Optional[RulesError] = None  # of the newest failed load, None after a good one
         self._clock = clock
         self._wall = wall
-        self._signature = None      # of the file as last loaded or tried
+        self._signature: Optional[Tuple[Any, ...]] = None  # of the file as last loaded or tried
         self._next_check = 0.0
         self._loading = False
         self._lock = threading.Lock()
 
-    def current(self):
+    def current(self) -> Optional[decks.Deck]:
         """The deck in force (None if none yet); may start a background load. Never blocks."""
         now = self._clock()
         if now >= self._next_check:
@@ -66,18 +71,18 @@ class DeckStore:
             self._maybe_start_load()
         return self.deck
 
-    def reload(self):
+    def reload(self) -> Optional[decks.Deck]:
         """Load the file now, in this thread; returns the Deck or raises RulesError."""
         return self._load(_signature(self.path), report=True)
 
-    def ensure(self):
+    def ensure(self) -> Optional[decks.Deck]:
         """Load the file now unless the deck in force was read from it as it is; raises RulesError."""
         signature = _signature(self.path)
         if self.deck is not None and signature == self._signature:
             return self.deck
         return self._load(signature, report=True)
 
-    def _maybe_start_load(self):
+    def _maybe_start_load(self) -> None:
         signature = _signature(self.path)
         with self._lock:
             if signature == self._signature or self._loading:
@@ -88,11 +93,11 @@ class DeckStore:
         threading.Thread(target=self._background_load, args=(signature,), name="fsroute-deck",
                          daemon=True).start()
 
-    def _young(self, signature):
+    def _young(self, signature: Tuple[Any, ...]) -> bool:
         mtime = signature[0]
         return isinstance(mtime, int) and abs(self._wall() - mtime / 1e9) < SETTLE_SECONDS
 
-    def _background_load(self, signature):
+    def _background_load(self, signature: Tuple[Any, ...]) -> None:
         try:
             self._load(signature, report=False)
         except RulesError:
@@ -104,7 +109,7 @@ class DeckStore:
             with self._lock:
                 self._loading = False
 
-    def _load(self, signature, report):
+    def _load(self, signature: Tuple[Any, ...], report: bool) -> Optional[decks.Deck]:
         """Parse the file and swap it in if valid; ``report``: log even an error logged before."""
         started = time.perf_counter()
         try:
@@ -129,7 +134,7 @@ class DeckStore:
                     one_line(str(exc.problems[0]), 400),
                     " (and %d more: fsroute check lists them)" % more if more else "",
                     " (keeping the deck loaded at %s)" % time.strftime("%H:%M:%S", time.localtime(self.loaded_at))
-                    if self.deck is not None else " (carrier not offered until it is fixed)"))
+                    if self.deck is not None and self.loaded_at is not None else " (carrier not offered until it is fixed)"))
             raise
         with self._lock:
             self._signature, self.last_error = signature, None
@@ -140,11 +145,11 @@ class DeckStore:
         return deck
 
 
-_stores: "dict[str, DeckStore]" = {}
+_stores: Dict[str, DeckStore] = {}
 _stores_lock = threading.Lock()
 
 
-def store_for(path):
+def store_for(path: str) -> DeckStore:
     """The DeckStore of the deck file ``path`` (absolute), shared by every call thread."""
     store = _stores.get(path)
     if store is None:
@@ -155,7 +160,7 @@ def store_for(path):
     return store
 
 
-def deck_of(carrier):
+def deck_of(carrier: Carrier) -> Optional[decks.Deck]:
     """The Deck in force for ``carrier`` (model.Carrier), or None: what router.decide asks."""
     store = _stores.get(carrier.deck)
     if store is None:
@@ -163,12 +168,12 @@ def deck_of(carrier):
     return store.current()
 
 
-def preload(rules):
+def preload(rules: RuleSet) -> List[RulesError]:
     """Load every deck ``rules`` names now, in this thread (start-up, ``fsroute lcr``, tests).
 
     Returns the RulesErrors of the decks that failed (each also logged).
     """
-    errors = []
+    errors: List[RulesError] = []
     for path in sorted({c.deck for c in rules.carriers.values()}):
         try:
             store_for(path).ensure()
@@ -177,7 +182,7 @@ def preload(rules):
     return errors
 
 
-def forget_all():
+def forget_all() -> None:
     """Drop every deck (tests; the next call loads afresh)."""
     with _stores_lock:
         _stores.clear()

@@ -1,48 +1,75 @@
-"""The ``fsroute`` command: check, simulate, import and compare rules files outside FreeSWITCH."""
+"""The fsroute command: check, simulate, import and compare rules files, rank lcr carriers, outside FreeSWITCH."""
+
+from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
+import fsroute
 from fsroute.core import loader
+from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
+from fsroute.tools.lint import warnings
+from fsroute.tools.simulate import UnknownGateways
+
+# Variables --src-ip sets: giving them with --var as well would silently override it.
+SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with bad arguments reported on one line (exit 2)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, "%s: error: %s\n" % (self.prog, message))
 
 
-def _pair(text, what, value_ok):
+class _Once(argparse.Action):
+    """An option that may be given once: a second value is refused, not silently kept instead."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        if getattr(namespace, self.dest) is not None:
+            raise argparse.ArgumentError(self, "give it once (simulate routes one destination per run; "
+                                         "run it again, or use fsroute compare for several)")
+        setattr(namespace, self.dest, values)
+
+
+def _address(text: str) -> str:
+    if parse_address(text) is None:
+        raise argparse.ArgumentTypeError("%r is not an IP address (no port, no brackets)" % text)
+    return text
+
+
+def _pair(text: str, what: str, value_ok: Callable[[str, str], object]) -> Tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value_ok(name, value):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
     return name, value
 
 
-def _variable(text):
+def _variable(text: str) -> Tuple[str, str]:
     return _pair(text, "NAME=VALUE", lambda n, v: VARIABLE_RE.match(n))
 
 
-def _failure(text):
+def _failure(text: str) -> Tuple[str, str]:
     name, cause = _pair(text, "GATEWAY=CAUSE with a FreeSWITCH cause",
                         lambda n, v: NAME_RE.match(n) and v.upper() in CAUSES and v.upper() != "SUCCESS")
     return name, cause.upper()
 
 
-def _gateways(text):
+def _gateways(text: str) -> List[str]:
     names = [n for n in text.split(",") if n]
     if not names or not all(NAME_RE.match(n) for n in names):
         raise argparse.ArgumentTypeError("%r is not a comma-separated list of gateway names" % text)
     return names
 
 
-def _count(text):
+def _count(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -52,7 +79,7 @@ def _count(text):
     return value
 
 
-def _instant(text):
+def _instant(text: str) -> int:
     from .lcrtool import parse_instant
 
     try:
@@ -61,50 +88,61 @@ def _instant(text):
         raise argparse.ArgumentTypeError("%r is not an ISO date/time or epoch seconds" % text)
 
 
-def _profile(text):
+def _profile(text: str) -> str:
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
     return text
 
 
-def _legacy_files(parser):
+def _legacy_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dialplan", action="append", default=[], metavar="FILE",
                         help="an XML dialplan file (repeat, in the order FreeSWITCH reads them)")
     parser.add_argument("--distributor", metavar="FILE", help="distributor.conf.xml")
     parser.add_argument("--acl", metavar="FILE", help="acl.conf.xml")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fsroute", description=__doc__)
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
-    commands.required = True
+    parser.add_argument("--version", action="version", version="fsroute %s" % fsroute.__version__)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="validate a rules file")
-    check.add_argument("rules")
+    check = commands.add_parser(
+        "check", help="validate rules files",
+        description="Validate rules files: exit 0 and one OK line per file, or exit 1 and one "
+        "FILE:LINE:COL: line per problem. Warnings (a file without routes, a catch-all route "
+        "ahead of other routes) go to stderr and do not change the exit status unless --strict.")
+    check.add_argument("rules", nargs="+", metavar="RULES", help="a rules file; '-' reads standard input")
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.set_defaults(parser=check)
 
     rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
-    rank.add_argument("rules")
+    rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
     rank.add_argument("--at", type=_instant, help="the call's time: ISO date/time (UTC unless it says) or "
                       "epoch seconds (default: now)")
+    rank.set_defaults(parser=rank)
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
-    sim.add_argument("rules")
-    sim.add_argument("--dest", required=True, help="destination_number")
-    sim.add_argument("--src-ip", help="network_addr of the caller")
-    sim.add_argument("--caller", help="caller_id_number")
+    sim.add_argument("rules", help="the rules file")
+    sim.add_argument("--dest", required=True, action=_Once, metavar="NUMBER", help="destination_number (once)")
+    sim.add_argument("--src-ip", type=_address, metavar="IP", help="network_addr of the caller (one address)")
+    sim.add_argument("--caller", metavar="NUMBER", help="caller_id_number")
     sim.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
-                     help="any other channel variable")
+                     help="any other channel variable (network_addr and sip_network_ip only without --src-ip)")
     sim.add_argument("--down", type=_gateways, action="append", default=[], metavar="GW[,GW...]",
                      help="gateways that gwlist reports DOWN")
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
-    sim.add_argument("--calls", type=_count, default=1, help="route this many calls and summarise")
+    sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
     sim.add_argument("--json", action="store_true", help="print JSON")
+    sim.add_argument("--explain", action="store_true",
+                     help="say why: the ACL node that decided, and each route's first condition that failed")
+    sim.set_defaults(parser=sim)
 
     imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
                               "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr")
     _legacy_files(imp)
+    imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
@@ -113,7 +151,7 @@ def build_parser():
 
     cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
                               "(exit 1 unless every row matches)")
-    cmp.add_argument("rules")
+    cmp.add_argument("rules", help="the rules file (as written by fsroute import)")
     _legacy_files(cmp)
     cmp.add_argument("--dest", action="extend", nargs="+", required=True, metavar="NUMBER",
                      help="destination_number(s) to compare")
@@ -124,14 +162,26 @@ def build_parser():
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
     cmp.add_argument("--json", action="store_true", help="print JSON")
+    cmp.set_defaults(parser=cmp)
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    command: _Parser = args.parser  # errors about a subcommand's arguments say "fsroute NAME: error: ..."
+    if extra:
+        command.error("unrecognized arguments: %s" % " ".join(extra))
+    if args.command == "simulate" and args.src_ip:
+        clash = [name for name, _ in args.var if name in SOURCE_VARIABLES]
+        if clash:
+            command.error("--var %s would override --src-ip; give one of them" % clash[0])
     try:
         if args.command == "check":
-            return check(args.rules)
+            return check(args.rules, args.strict)
         if args.command == "import":
             return import_config(args)
         if args.command == "compare":
@@ -139,6 +189,8 @@ def main(argv=None):
         if args.command == "lcr":
             return rank_carriers(args)
         return simulate(args)
+    except UnknownGateways as exc:
+        command.error(str(exc))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -148,42 +200,66 @@ def main(argv=None):
         return 1
 
 
-def check(path):
+def check(paths: Sequence[str], strict: bool = False) -> int:
+    """Check each file and the rate decks its carriers name; 1 when any has problems (or, with
+    ``strict``, warnings)."""
     from .lcrtool import load_decks
 
-    ruleset = loader.load(path)
-    loaded = load_decks(ruleset)
-    print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s"
-          % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
-             len(ruleset.gateway_names()), ruleset.sha))
-    for deck_path, deck in sorted(loaded.items()):
-        print("OK: %s: %d rows" % (deck_path, len(deck)))
-    return 0
+    status = 0
+    for path in paths:
+        try:
+            if path == "-":
+                path = "<stdin>"
+                ruleset = loader.parse(sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1), path)
+            else:
+                ruleset = loader.load(path)
+            decks = load_decks(ruleset)
+        except RulesError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            status = 1
+            continue
+        found = warnings(ruleset)
+        for warning in found:
+            print(warning, file=sys.stderr)
+        if found and strict:
+            status = 1
+        print("OK: %s: %d routes, %d groups, %d acls, %d gateways, sha=%s%s"
+              % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
+                 len(ruleset.gateway_names()), ruleset.sha,
+                 ", %d warning%s" % (len(found), "" if len(found) == 1 else "s") if found else ""))
+        for deck_path, deck in sorted(decks.items()):
+            print("OK: %s: %d rows" % (deck_path, len(deck)))
+    return status
 
 
-def rank_carriers(args):
+def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
     sys.stdout.write(ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time())))
     return 0
 
 
-def simulate(args):
+def simulate(args: argparse.Namespace) -> int:
     from .simulate import simulate as run
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls)
+                 dict(args.fail), args.calls, explain=args.explain)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
         _print_call(report)
     else:
         _print_summary(report)
+    if args.explain and not args.json:
+        print("why:")
+        for line in report["explanation"]:
+            print("  " + line)
     return 0
 
 
-def import_config(args):
+def import_config(args: argparse.Namespace) -> int:
     from fsroute.migrate.importer import import_files
 
     if args.lcr:
@@ -198,7 +274,7 @@ def import_config(args):
     return 0
 
 
-def import_lcr(args):
+def import_lcr(args: argparse.Namespace) -> int:
     from fsroute.migrate.lcrimport import import_lcr as run
 
     if not args.decks or args.dialplan or args.distributor or args.acl:
@@ -211,7 +287,7 @@ def import_lcr(args):
     return 0
 
 
-def compare(args):
+def compare(args: argparse.Namespace) -> int:
     from fsroute.migrate.compare import compare as run, format_rows
     from fsroute.migrate.legacy import read_legacy
 
@@ -224,7 +300,7 @@ def compare(args):
     return 0 if all(row.verdict == "match" for row in rows) else 1
 
 
-def _print_call(report):
+def _print_call(report: Dict[str, Any]) -> None:
     print("result:  %s" % report["result"])
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
@@ -235,7 +311,7 @@ def _print_call(report):
             print("%-3d %-40s %s" % (i, attempt["dialstring"], attempt["outcome"]))
 
 
-def _print_summary(report):
+def _print_summary(report: Dict[str, Any]) -> None:
     calls = report["calls"]
     print("%d calls" % calls)
     print("%-16s %8s %7s" % ("result", "calls", "share"))

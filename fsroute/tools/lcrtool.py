@@ -6,14 +6,17 @@ carrier's matched prefix, rate, effective dates and dial string, the ones
 above max_rate marked, then the carriers that do not serve the number.
 """
 
+from __future__ import annotations
+
 import datetime
+from typing import Dict, List
 
 from fsroute.core import decks, lcr, loader, router
-from fsroute.core.decks import date_text, rate_text
-from fsroute.core.model import RulesError
+from fsroute.core.decks import Deck, date_text, rate_text
+from fsroute.core.model import Problem, RuleSet, RulesError
 
 
-def parse_instant(text):
+def parse_instant(text: str) -> int:
     """Epoch seconds from ``--at``: epoch seconds, or an ISO date/time (UTC unless it says otherwise)."""
     try:
         return int(float(text))
@@ -25,9 +28,11 @@ def parse_instant(text):
     return int(moment.timestamp())
 
 
-def load_decks(rules):
-    """{deck path: Deck} of every carrier in ``rules``; raises RulesError listing every bad row of all."""
-    loaded, problems = {}, []
+def load_decks(rules: RuleSet) -> Dict[str, Deck]:
+    """{deck path: Deck} of every carrier in ``rules``, read here, apart from the process's shared decks
+    (runtime.deckstore); raises RulesError listing every bad row of all."""
+    loaded: Dict[str, Deck] = {}
+    problems: List[Problem] = []
     for path in sorted({c.deck for c in rules.carriers.values()}):
         try:
             loaded[path] = decks.load(path)
@@ -38,7 +43,7 @@ def load_decks(rules):
     return loaded
 
 
-def ranking_text(path, number, now):
+def ranking_text(path: str, number: str, now: int) -> str:
     """The ranking for ``number`` as text; raises RulesError for bad rules or decks."""
     rules = loader.load(path)
     by_path = load_decks(rules)
@@ -58,7 +63,7 @@ def ranking_text(path, number, now):
         "#", "carrier", "prefix", "rate", "cur", "effective_from", "effective_to", "dial"))
     for place, quote in enumerate(ranking.quotes, 1):
         carrier, row = quote.carrier, quote.details()
-        target = carrier.gateway or "group " + carrier.group
+        target = carrier.gateway or "group %s" % carrier.group
         over = spec.max_rate is not None and quote.rate > spec.max_rate
         lines.append("%-3d %-16s %-15s %-10s %-4s %-21s %-21s %s/%s%s" % (
             place, carrier.name, row.prefix, rate_text(row.rate), carrier.currency or "-",

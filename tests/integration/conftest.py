@@ -23,7 +23,7 @@ GATEWAYS = ("gw1", "gw2", "gw3", "gw4")
 BASE_RULES = """\
 version: 1
 defaults:
-  status_ttl: 0.2
+  status_ttl: 0.5
   reload_check: 0.5
 groups:
   split:

@@ -6,7 +6,7 @@ from .harness.switch import fsroute_lines, parse_line
 
 LCR_RULES = """\
 version: 1
-defaults: {status_ttl: 0.2, reload_check: 0.5}
+defaults: {status_ttl: 0.5, reload_check: 0.5}
 carriers:
   carrier_a: {deck: lcr_a.csv, gateway: gw1, number_format: '+{number}', currency: USD}
   carrier_b: {deck: lcr_b.csv, gateway: gw2, currency: USD}

@@ -1,0 +1,102 @@
+"""Why a call got its outcome: the ACL node that decided and, route by route, the condition that failed.
+
+For people (``fsroute simulate --explain``, ``ctl test``), never on the call
+path: it walks the rules in file order with the same tests as the router
+and says, in one line each, what the router did not say. Routes the index
+leaves out cannot match the destination, so their regexes are not run
+(a table of 100,000 routes is explained without compiling them all).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Tuple
+
+from .acl import Acl, parse_address
+from .model import Route, RuleSet
+from .router import _CONTROL_RE, MAX_DESTINATION_LEN, MAX_VALUE_LEN, source_address
+from .text import one_line
+
+# Routes explained one by one; the rest are counted (a table may hold 100,000).
+MAX_ROUTE_LINES = 30
+
+
+def explain(rules: RuleSet, get: Callable[[str], Optional[str]]) -> List[str]:
+    """Lines saying how ``rules`` treat the call whose channel variables ``get`` returns."""
+    source = source_address(get)
+    lines = []
+    if rules.ingress_acl is not None:
+        allowed, verdict = acl_verdict(rules.acls[rules.ingress_acl], source)
+        lines.append("ingress acl %s" % verdict)
+        if not allowed:
+            return lines + ["every call from this source is denied before any route is looked at"]
+    destination = get("destination_number") or ""
+    if len(destination) > MAX_DESTINATION_LEN or _CONTROL_RE.search(destination):
+        return lines + ["destination %s is refused before any route: longer than %d characters "
+                        "or holding control characters" % (one_line(destination), MAX_DESTINATION_LEN)]
+    candidates = {id(route) for route in rules.index.candidates(destination)}
+    shown: List[str] = []
+    hidden = 0
+    for route in rules.routes:
+        label = "route '%s' (line %d)" % (route.name, route.line)
+        if id(route) in candidates:
+            reason = route_failure(rules, route, get, destination, source)
+            if reason is None:
+                taken = "%s: every condition holds; it takes the call" % label
+                return lines + shown + _not_shown(hidden) + [taken]
+        elif len(shown) < MAX_ROUTE_LINES:
+            reason = _mismatch(destination, route.dest)
+        else:
+            hidden += 1
+            continue
+        if len(shown) < MAX_ROUTE_LINES:
+            shown.append("%s: %s" % (label, reason))
+        else:
+            hidden += 1
+    return lines + shown + _not_shown(hidden) + ["no route takes the call"]
+
+
+def _not_shown(count: int) -> List[str]:
+    return ["... %d more route%s not shown" % (count, "" if count == 1 else "s")] if count else []
+
+
+def _mismatch(destination: str, dest: Optional[Any]) -> str:
+    return "destination_number %s does not match '%s'" % (one_line(destination), dest.pattern if dest else "")
+
+
+def route_failure(rules: RuleSet, route: Route, get: Callable[[str], Optional[str]],
+                  destination: str, source: Optional[str]) -> Optional[str]:
+    """The first condition of ``route`` the call fails, in the router's order, or None when it holds."""
+    if route.dest is not None and route.dest.search(destination) is None:
+        return _mismatch(destination, route.dest)
+    for name, regex in route.conditions:
+        value = get(name) or ""
+        if len(value) > MAX_VALUE_LEN:
+            return "%s is longer than %d characters" % (name, MAX_VALUE_LEN)
+        if regex.search(value) is None:
+            return "%s %s does not match '%s'" % (
+                name, one_line(value) if value else "(unset)", regex.pattern)
+    if route.acl is not None:
+        allowed, verdict = acl_verdict(rules.acls[route.acl], source)
+        if not allowed:
+            return "its conditions hold but acl %s (the call is denied unless a later route takes it)" % verdict
+    return None
+
+
+def acl_verdict(acl: Acl, source: Optional[str]) -> Tuple[bool, str]:
+    """(allowed, "'NAME': source S matches node N (allow CIDR, line L): allows") or the default's verdict."""
+    address = parse_address(source)
+    if address is None:
+        return False, "'%s': source %s is not one IP address: denies" % (acl.name, one_line(source))
+    node = acl.deciding_node(address)
+    if node is None:
+        allow = acl.default_allow
+        return allow, "'%s': source %s matches no node; the default %s" % (
+            acl.name, address, _verb(allow))
+    allow, network = acl.nodes[node]
+    line = ", line %d" % acl.lines[node] if node < len(acl.lines) else ""
+    return allow, "'%s': source %s matches node %d (%s %s%s), the most specific: %s" % (
+        acl.name, address, node + 1, "allow" if allow else "deny", network, line, _verb(allow))
+
+
+def _verb(allow: bool) -> str:
+    return "allows" if allow else "denies"
