@@ -222,7 +222,7 @@ def lookups(rules, dialled):
 
     def decide(number):
         facts = {"destination_number": "00" + number}
-        router.decide(rules, facts.get, is_up, selector, deck_of, NOW)
+        router.decide(rules, facts.get, is_up, selector, now=NOW, deck_of=deck_of)
 
     return time_each(rank, dialled), time_each(decide, dialled)
 

@@ -562,3 +562,125 @@ def test_import_lcr_reports_an_unusable_file_on_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("%s:0: not an SQLite database" % dump)
     assert main(["import", "--lcr", str(tmp_path / "missing.db"), "--decks", str(tmp_path / "decks")]) == 1
     assert capsys.readouterr().err == "%s:0: cannot read the file: No such file or directory\n" % (tmp_path / "missing.db")
+
+
+# -- with observability and time-of-day routing (merged from main) -----------------------------
+
+def test_the_route_event_carries_each_attempts_carrier_prefix_and_rate(call, lcr_rules, fake_freeswitch):
+    from fsroute.runtime.events import ROUTE
+    deckstore.preload(loader.load(lcr_rules))
+    call(lcr_rules, "00491599", bridge_outcomes={"gwb1": "NORMAL_TEMPORARY_FAILURE"})
+    [event] = fake_freeswitch.fired(ROUTE)
+    expected = {"fsroute-result": "bridged", "fsroute-attempts": "2",
+                "fsroute-attempt-1-gateway": "gwb1", "fsroute-attempt-1-lcr-carrier": "carrier_b",
+                "fsroute-attempt-1-lcr-prefix": "4915", "fsroute-attempt-1-lcr-rate": "0.03",
+                "fsroute-attempt-2-gateway": "gwb2", "fsroute-attempt-2-lcr-carrier": "carrier_b",
+                "fsroute-attempt-2-lcr-prefix": "4915", "fsroute-attempt-2-lcr-rate": "0.03"}
+    assert {k: event.get(k) for k in expected} == expected
+
+
+def test_a_skipped_gateway_leaves_the_lcr_headers_in_step_with_the_attempts(call, lcr_rules, fake_freeswitch,
+                                                                            monkeypatch):
+    from fsroute.runtime.events import ROUTE
+    from fsroute.runtime.store import Loaded
+    deckstore.preload(loader.load(lcr_rules))
+    real = Loaded.is_up
+    asked = []
+
+    def is_up(self, gateway):  # gwb2 goes DOWN once the first attempt has been made
+        asked.append(gateway)
+        return gateway != "gwb2" or asked.count("gwb2") < 2
+    monkeypatch.setattr(Loaded, "is_up", is_up)
+    session = call(lcr_rules, "00491599", bridge_outcomes={"gwb1": "NORMAL_TEMPORARY_FAILURE"})
+    monkeypatch.setattr(Loaded, "is_up", real)
+    assert bridges(session) == ["sofia/gateway/gwb1/491599", "sofia/gateway/gwc/0011#491599"]
+    [event] = fake_freeswitch.fired(ROUTE)
+    assert (event["fsroute-attempt-2-gateway"], event["fsroute-attempt-2-lcr-carrier"],
+            event["fsroute-attempt-2-lcr-rate"]) == ("gwc", "carrier_c", "0.04")
+
+
+def test_no_carrier_reaches_the_event_and_the_metrics(call, lcr_rules, fake_freeswitch):
+    from prometheus_client.parser import text_string_to_metric_families
+    from fsroute import ctl
+    from fsroute.runtime.events import ROUTE
+    deckstore.preload(loader.load(lcr_rules))
+    call(lcr_rules, "0033123")
+    [event] = fake_freeswitch.fired(ROUTE)
+    assert (event["fsroute-result"], event["fsroute-route"], event["fsroute-hangup-cause"],
+            event["fsroute-attempts"]) == ("no_carrier", "international", "CALL_REJECTED", "0")
+    assert "fsroute-attempt-1-lcr-carrier" not in event
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(ctl.command("metrics")) for s in family.samples}
+    assert samples[("fsroute_calls_total", (("result", "no_carrier"), ("route", "international")))] == 1
+
+
+def test_the_call_reads_the_clock_once_and_rates_at_fsroute_now_when_set(call, lcr_rules, fake_freeswitch,
+                                                                        monkeypatch):
+    from fsroute.runtime import clock
+    deckstore.preload(loader.load(lcr_rules))
+    reads = []
+
+    def wall():
+        reads.append(1)
+        return JAN
+    monkeypatch.setattr(clock.SystemClock, "time", staticmethod(wall))
+    call(lcr_rules, "00491512345")  # loads the rules (their load reads the clock too)
+    reads.clear()
+    call(lcr_rules, "00491512345")
+    assert len(reads) == 1  # the call's instant, once
+    reads.clear()
+    session = call(lcr_rules, "00491512345", fsroute_now="2026-01-01T00:00:00Z")
+    assert not reads and session.variables["fsroute_lcr_carrier"] == "carrier_c"
+    session = call(lcr_rules, "00491512345", fsroute_now="yesterday")
+    assert session.variables["fsroute_result"] == "error"
+
+
+def test_a_timed_lcr_route_rates_at_the_calls_instant(call, tmp_path, lcr_rules, fake_freeswitch):
+    (tmp_path / "a.csv").write_text("prefix,rate,effective_from,effective_to\n"
+                                    "49,0.010,2026-01-01,2026-06-01\n49,0.050,2026-06-01,2027-01-01\n")
+    rules = open(lcr_rules).read().replace("    lcr:\n", "    time: {hour: 0-23, tz: UTC}\n    lcr:\n")
+    path = tmp_path / "timed.yaml"
+    path.write_text(rules)
+    assert loader.load(str(path)).timed
+    assert not deckstore.preload(loader.load(str(path)))
+    winter = call(str(path), "00491599", fsroute_now="2026-01-15T12:00:00Z")
+    summer = call(str(path), "00491599", fsroute_now="2026-07-15T12:00:00Z")
+    assert (winter.variables["fsroute_lcr_carrier"], winter.variables["fsroute_lcr_rate"]) == ("carrier_a", "0.01")
+    assert (summer.variables["fsroute_lcr_carrier"], summer.variables["fsroute_lcr_rate"]) == ("carrier_b", "0.03")
+
+
+def test_decide_needs_the_instant_for_an_lcr_route(lcr_rules):
+    from fsroute.core import router
+    from fsroute.core.selection import Selector
+    rules = loader.load(lcr_rules)
+    assert rules.has_lcr and not rules.timed
+    facts = {"destination_number": "00491512345"}.get
+    with pytest.raises(ValueError, match="least-cost"):
+        router.decide(rules, facts, lambda gateway: True, Selector(None, rules.groups.values()))
+    decision = router.decide(rules, facts, lambda gateway: True, Selector(None, rules.groups.values()),
+                             now=JAN, deck_of=lambda carrier: None)
+    assert decision.outcome == "no_carrier"
+
+
+def test_a_traced_lcr_call_shows_the_carriers_and_the_instant(call, lcr_rules, fake_freeswitch):
+    deckstore.preload(loader.load(lcr_rules))
+    call(lcr_rules, "00491512345", fsroute_trace="true", fsroute_now="2026-01-01T00:00:00Z")
+    lines = [m for m in fake_freeswitch.log_lines("notice") if "fsroute trace" in m]
+    assert any("least-cost route 'international' at 2026-01-01T00:00:00Z: order gwc (carrier carrier_c, "
+               "prefix 491512, rate 0.025)" in m for m in lines), lines
+    assert any("decision route" in m for m in lines) and any("attempt 1: sofia/gateway/gwc/0011#491512345" in m
+                                                             for m in lines)
+
+
+def test_simulate_and_ctl_test_rate_at_the_instant_given(tmp_path, lcr_rules, fake_freeswitch):
+    from fsroute import ctl
+    from fsroute.tools.simulate import simulate
+    (tmp_path / "a.csv").write_text("prefix,rate,effective_from,effective_to\n"
+                                    "49,0.010,2026-01-01,2026-06-01\n49,0.050,2026-06-01,2027-01-01\n")
+    winter = simulate(lcr_rules, "00491599", at="2026-01-15T12:00:00Z")
+    summer = simulate(lcr_rules, "00491599", at="2026-07-15T12:00:00Z")
+    assert winter["attempts"][0]["dialstring"] == "sofia/gateway/gwa/+491599"
+    assert summer["attempts"][0]["dialstring"] == "sofia/gateway/gwb1/491599"
+    assert not deckstore.preload(loader.load(lcr_rules))
+    text = ctl.test(lcr_rules, "00491599", at="2026-01-15T12:00:00Z")
+    assert "sofia/gateway/gwa/+491599  carrier=carrier_a prefix=49 rate=0.01" in text

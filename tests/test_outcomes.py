@@ -23,7 +23,7 @@ def test_no_carrier_takes_the_lcr_routes_own_action_else_the_default():
     defaults = Defaults(on_no_carrier=Action("USER_BUSY"))
     assert action_for(Outcome.NO_CARRIER, Defaults()) == Action("NO_ROUTE_DESTINATION")
     assert action_for(Outcome.NO_CARRIER, defaults) == Action("USER_BUSY")
-    route = Route("r", 1, None, (), None, None, None, None, Lcr((), None, None))
+    route = Route("r", 1, None, (), None, None, None, None, lcr=Lcr((), None, None))
     assert action_for(Outcome.NO_CARRIER, defaults, route=route) == Action("USER_BUSY")
     own = route._replace(lcr=Lcr((), None, Action(None)))
     assert action_for(Outcome.NO_CARRIER, defaults, route=own) == Action(None)

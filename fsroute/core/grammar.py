@@ -7,17 +7,20 @@ once (up to a cap), so an operator fixes a file in one pass.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
+from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .decks import MICRO
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Carrier, Defaults,
                     Group, Lcr, Member, Problem, Route, RuleSet, RulesError)
 from .patterns import Regex, compile_route_regex
 from .text import one_line
+from .timespec import TimeSpec
 from .yamltree import MAP, SCALAR, SEQ, Node
 
 # A mapping node read by Builder.mapping: {key: (key node, value node)}.
@@ -26,10 +29,14 @@ Fields = Dict[str, Tuple[Node, Node]]
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 
+# A route's time conditions (calendars.py); a route with any of them is built once the file is read.
+TIME_KEYS = ("time", "when", "unless")
+
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
 _NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
+_LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
 class _TooMany(Exception):
@@ -59,11 +66,13 @@ class Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: List[Problem] = []
+        self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
         self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
         # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
         self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
+        self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -71,6 +80,10 @@ class Builder:
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
+
+    def warn(self, node: Node, message: str) -> None:
+        """A problem that does not stop the file from loading (``fsroute check`` shows it)."""
+        self.warnings.append(Problem(self.filename, node.line, node.col, "warning: " + one_line(message, 400)))
 
     # -- shapes ------------------------------------------------------------
     def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
@@ -139,6 +152,37 @@ class Builder:
             return None
         return float(value)
 
+    def boolean(self, node: Node, what: str) -> Optional[bool]:
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        value: bool = node.value
+        return value
+
+    def listen_address(self, node: Node, what: str) -> Optional[Tuple[str, int]]:
+        """(host, port) of HOST:PORT or [V6]:PORT on loopback only: the endpoint has no authentication."""
+        text = self.string(node, what)
+        found = _LISTEN_RE.match(text) if text is not None else None
+        if found is None:
+            if text is not None:
+                self.error(node, "%s must be HOST:PORT, e.g. 127.0.0.1:9466 or [::1]:9466" % what)
+            return None
+        host, port = found.group(1) or found.group(2), int(found.group(3))
+        try:
+            address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+        except ValueError:
+            self.error(node, "%s: %r is not an IP address" % (what, host))
+            return None
+        if not address.is_loopback:
+            self.error(node, "%s: %s is not a loopback address; the metrics endpoint has no authentication, "
+                       "so fsroute serves it on 127.0.0.0/8 or ::1 only (scrape it through a proxy, or use "
+                       "'python fsroute.ctl metrics' with a textfile collector)" % (what, address))
+            return None
+        if not 1 <= port <= 65535:
+            self.error(node, "%s: port must be from 1 to 65535" % what)
+            return None
+        return (str(address), port)
+
     def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
@@ -170,12 +214,16 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def fold_route(self, item: Node) -> Optional[Route]:
+    def fold_route(self, item: Node) -> Union[Route, Node, None]:
         """One route built as soon as yamltree has read it (its nodes are then freed).
 
         Whether its acl and group exist is checked once the file is read; any
-        problem ends this pass (RereadForReport).
+        problem ends this pass (RereadForReport). A route with time conditions
+        is kept as its nodes and built with the whole file, once the defaults'
+        tz and the calendars it may name have been read.
         """
+        if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
+            return item
         route = self.route(item, None, None, None)
         if self.problems:
             raise RereadForReport()
@@ -205,7 +253,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "carriers", "routes"),
+                                    "groups", "calendars", "carriers", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -225,11 +273,15 @@ class Builder:
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
         profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        self.timing = TimeGrammar(self, zone_of(defaults.tz))
+        if "calendars" in top:
+            self.timing.read_calendars(top["calendars"][1])
         carriers = self.carriers(top["carriers"][1], groups) if "carriers" in top else {}
         routes = self.routes(top["routes"][1], acls, groups, carriers) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, carriers)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings,
+                       carriers)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -246,8 +298,14 @@ class Builder:
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "tz":
+                values[key] = value.value if read_zone(self, value, what)[1] else None
             elif key == "max_attempts":
                 values[key] = self.integer(value, what, 1, 20)
+            elif key == "metrics_listen":
+                values[key] = self.listen_address(value, what)
+            elif key == "events":
+                values[key] = self.boolean(value, what)
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
@@ -521,7 +579,7 @@ class Builder:
         """One route; ``acls``, ``groups`` and ``carriers`` None: built by fold_route, they are checked later."""
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
-                            allowed=("name", "match", "number", "acl", "gateway", "group", "lcr"),
+                            allowed=("name", "match", "number", "acl", "gateway", "group", "lcr") + TIME_KEYS,
                             required=("name",))
         if body is None or "name" not in body:
             return None
@@ -561,9 +619,19 @@ class Builder:
                 lcr, carrier_names = built
                 if carriers is None and name is not None:
                     self.folded_carriers[name] = carrier_names
+        when: Tuple[TimeSpec, ...] = ()
+        unless: Tuple[TimeSpec, ...] = ()
+        if self.timing is not None:  # None only in fold_route, which leaves timed routes for later
+            when = self.timing.named(body["when"][1], what + " when") if "when" in body else ()
+            unless = self.timing.named(body["unless"][1], what + " unless") if "unless" in body else ()
+            if "time" in body:
+                spec = self.timing.spec(body["time"][1], what + " time")
+                when += (spec,) if spec is not None else ()
+            self.timing.check_route(item, what, when, unless)
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, lcr)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
+                     when=when, unless=unless, lcr=lcr)
 
     def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None

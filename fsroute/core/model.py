@@ -10,11 +10,13 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
 
+from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
 
 if TYPE_CHECKING:
     from .acl import Acl
+    from .timespec import TimeSpec
     from .patterns import Regex
 
 
@@ -85,6 +87,9 @@ class Defaults(NamedTuple):
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_no_carrier: Action = Action("NO_ROUTE_DESTINATION")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
+    events: bool = True  # fire the fsroute::route event per call
+    tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
 
 
 CONTINUE = Action(None)
@@ -157,6 +162,8 @@ class Route(NamedTuple):
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
+    unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
@@ -173,7 +180,7 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
-                 carriers: Optional[Dict[str, Carrier]] = None) -> None:
+                 warnings: Iterable[Problem] = (), carriers: Optional[Dict[str, Carrier]] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -185,6 +192,10 @@ class RuleSet:
         self.routes = tuple(routes)
         self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
         self.index = RouteIndex(self.routes)
+        self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
+        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
+        self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""

@@ -17,6 +17,7 @@ from .model import NUMBER_RE, Carrier, Outcome, Route, RuleSet
 from .patterns import Regex
 
 if TYPE_CHECKING:
+    from .calendars import Moment
     from .selection import Selector
 
 # A call's channel variables: name -> value, or None when unset.
@@ -58,9 +59,12 @@ def source_address(get: Getter) -> Optional[str]:
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str]
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None
                ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
-    """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
+
+    ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
+    """
     refused = None
     acls = rules.acls
     for route in rules.index.candidates(destination):
@@ -70,6 +74,8 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
             if match is None:
                 continue
         if not all(_condition_holds(get, name, regex) for name, regex in route.conditions):
+            continue
+        if (route.when or route.unless) and not _in_time(route, moment):
             continue
         if route.acl is not None and not acls[route.acl].allows(source):
             refused = refused or route
@@ -83,14 +89,22 @@ def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
+def _in_time(route: Route, moment: Optional[Moment]) -> bool:
+    if moment is None:
+        raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
+    return moment.allows(route)
+
+
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
-           deck_of: Optional[DeckOf] = None, now: float = 0) -> Decision:
+           now: Optional[float] = None, *, deck_of: Optional[DeckOf] = None) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
-    holding round-robin state; ``deck_of(carrier)`` the loaded rate deck (or
-    None) and ``now`` the call's instant (epoch seconds) for least-cost routes.
+    holding round-robin state; ``now`` the call's instant in seconds since the
+    epoch (time conditions, and the rates of least-cost routes, are read at it;
+    None: an untimed call, which a timed or least-cost route refuses);
+    ``deck_of(carrier)`` the loaded rate deck of a carrier (or None).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -101,7 +115,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
         return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
         return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
-    route, match, refused = find_route(rules, get, destination, source)
+    moment = rules.moments.at(now) if now is not None else None
+    route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:
         if refused is not None:
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
@@ -111,6 +126,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     if route.lcr is not None:
+        if now is None:
+            raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
         return _least_cost(rules, route, number, is_up, selector, deck_of or _no_decks, now)
     gateways = _gateways(rules, route, get, destination, is_up, selector)
     if not gateways:

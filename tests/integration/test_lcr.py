@@ -72,3 +72,28 @@ def test_a_rejecting_carrier_fails_over_to_the_next_cheapest(fs):
     fields = the_line(fs, cdr)
     assert fields["tried"] == "gw3:NORMAL_TEMPORARY_FAILURE,gw2:NORMAL_TEMPORARY_FAILURE,gw1:SUCCESS"
     assert fields["lcr"] == "carrier_a:4915:0.045"
+
+
+def test_the_route_event_carries_each_attempts_carrier_and_no_carrier(fs):
+    from .test_events import Subscriber
+    subscriber = Subscriber(fs.switch.ports["esl"])
+    try:
+        use_lcr_rules(fs)
+        fs.gateways["gw3"].mode = "reject"
+        fs.gateways["gw3"].reject_code = 503
+        result = fs.call("00491512345")
+        assert result.code == 200
+        event = subscriber.route_event(fs.cdr(result)["uuid"])
+        expected = {"fsroute-result": "bridged", "fsroute-attempts": "2",
+                    "fsroute-attempt-1-gateway": "gw3", "fsroute-attempt-1-lcr-carrier": "carrier_c",
+                    "fsroute-attempt-1-lcr-prefix": "491512", "fsroute-attempt-1-lcr-rate": "0.025",
+                    "fsroute-attempt-2-gateway": "gw2", "fsroute-attempt-2-lcr-carrier": "carrier_b",
+                    "fsroute-attempt-2-lcr-prefix": "4915", "fsroute-attempt-2-lcr-rate": "0.03"}
+        assert {k: event.get(k) for k in expected} == expected
+        refused = fs.call("0033123")  # no deck serves 33
+        assert refused.code != 200
+        event = subscriber.route_event(fs.cdr(refused)["uuid"])
+        assert (event["fsroute-result"], event["fsroute-route"], event["fsroute-attempts"]) == \
+            ("no_carrier", "international", "0")
+    finally:
+        subscriber.close()

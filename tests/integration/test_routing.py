@@ -63,7 +63,7 @@ def test_down_gateway_is_left_out_and_all_down_gets_on_all_down(fs):
 
     fs.gateways["gw1"].close()
     fs.switch.wait_gateways(down=["gw1", "gw2"])
-    time.sleep(0.6)  # past fsroute's status_ttl of 0.5 s (the least it may be)
+    time.sleep(0.6)  # past fsroute's status_ttl of 0.5 s
     result = fs.call("5553000")
     assert result.code == 503  # on_all_down: NORMAL_TEMPORARY_FAILURE
     assert fs.invites()["gw1"] == 30
