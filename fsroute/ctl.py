@@ -16,10 +16,11 @@ from typing import Any, Dict, List, Optional
 
 import fsroute
 from fsroute.core import router
+from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
-from fsroute.core.model import Outcome, RulesError
+from fsroute.core.model import Outcome, RuleSet, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
-from fsroute.runtime import limits
+from fsroute.runtime import deckstore, limits
 from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime import scrape
@@ -77,7 +78,10 @@ def reload(path: str) -> str:
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
     warnings = "".join(str(w) + "\n" for w in loaded.rules.warnings)  # e.g. a time condition that never holds
-    return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)
+    lines = ["+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)]
+    failed = deckstore.preload(loaded.rules)  # its decks too, now: a changed deck need not wait its turn
+    lines.extend("-ERR %s\n" % str(exc.problems[0]) for exc in failed)
+    return "".join(lines)
 
 
 def status(path: str) -> str:
@@ -115,6 +119,7 @@ def status(path: str) -> str:
                 state = "DOWN" if name in down else "up"
             lines.append("  %s (%s): %s (read %s)%s" % (name, profile, state, time.strftime(
                 "%H:%M:%S", time.localtime(when)), _health(loaded, name)))
+        lines.extend(_deck_lines(rules))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -123,28 +128,49 @@ def status(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _deck_lines(rules: RuleSet) -> List[str]:
+    """The state of each rate deck the rules name."""
+    if not rules.carriers:
+        return []
+    lines = ["decks:"]
+    for path in sorted({c.deck for c in rules.carriers.values()}):
+        store = deckstore.store_for(path)
+        deck, loaded_at = store.deck, store.loaded_at
+        state = "not loaded" if deck is None or loaded_at is None else "%d rows, loaded %s" % (
+            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded_at)))
+        error = store.last_error
+        lines.append("  %s: %s%s" % (path, state, "; last_error: %s" % (error.problems[0],) if error else ""))
+    return lines
+
+
 def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
          at: Optional[str] = None) -> str:
     """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
     round-robin positions."""
     try:
         loaded = store_for(path).current()
-        now = parse_instant(at) if at else time.time()
+        now = parse_instant(at) if at else loaded.clock.time()  # one reading: time conditions and rates
     except RulesError as exc:
         return "-ERR %s\n" % str(exc.problems[0])
     except SpecError as exc:
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.health)
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.health,
+                             deck_of=loaded.deck_of)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
-    for gateway in decision.gateways:
-        lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    if decision.dials:
+        for dial in decision.dials:
+            lines.append("  sofia/gateway/%s/%s  carrier=%s prefix=%s rate=%s"
+                         % (dial.gateway, dial.number, dial.carrier, dial.prefix, rate_text(dial.rate)))
+    else:
+        for gateway in decision.gateways:
+            lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
     if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get, now)]
@@ -174,7 +200,7 @@ def _counts(counter: Dict[str, int]) -> str:
 
 
 def preload(args: Optional[str] = "") -> None:
-    """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
+    """Load the rules and their rate decks at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
@@ -184,7 +210,7 @@ def preload(args: Optional[str] = "") -> None:
         if line.startswith("PROBLEM"):
             log(ERROR, "fsroute: " + line)
     try:
-        store_for(path).current()
+        deckstore.preload(store_for(path).current().rules)
     except RulesError:
         pass  # the store logged every problem; calls end with on_error until it is fixed
     except Exception as exc:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsroute.core.model import Action, Defaults, Outcome, action_for
+from fsroute.core.model import Action, Defaults, Lcr, Outcome, Route, action_for
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
@@ -21,6 +21,17 @@ def test_refusals_and_errors_take_their_configured_action():
     assert action_for(Outcome.ALL_BUSY, Defaults(on_all_busy=Action("USER_BUSY"))) == Action("USER_BUSY")
 
 
+def test_no_carrier_takes_the_lcr_routes_own_action_else_the_default():
+    defaults = Defaults(on_no_carrier=Action("USER_BUSY"))
+    assert action_for(Outcome.NO_CARRIER, Defaults()) == Action("NO_ROUTE_DESTINATION")
+    assert action_for(Outcome.NO_CARRIER, defaults) == Action("USER_BUSY")
+    route = Route("r", 1, None, (), None, None, None, None, lcr=Lcr((), None, None))
+    assert action_for(Outcome.NO_CARRIER, defaults, route=route) == Action("USER_BUSY")
+    own = route._replace(lcr=Lcr((), None, Action(None)))
+    assert action_for(Outcome.NO_CARRIER, defaults, route=own) == Action(None)
+    assert action_for(Outcome.NO_ROUTE, defaults, route=own) == Action("NO_ROUTE_DESTINATION")
+
+
 def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
     assert action_for(Outcome.FAILED, Defaults(), "USER_BUSY") == Action("USER_BUSY")
     assert action_for(Outcome.FAILED, Defaults(), "SUCCESS") == Action("NORMAL_TEMPORARY_FAILURE")
@@ -30,5 +41,5 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
-                                          "all_busy", "failed", "error"]
+                                          "all_busy", "no_carrier", "failed", "error"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"

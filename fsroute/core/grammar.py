@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
+from .decks import MICRO
 from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
-                    BreakerSettings, Capacity, Defaults, GatewaySettings, Group, LimitSettings, Member, Problem,
-                    Route, RuleSet, RulesError)
+                    BreakerSettings, Capacity, Carrier, Defaults, GatewaySettings, Group, LimitSettings, Lcr, Member,
+                    Problem, Route, RuleSet, RulesError)
 from .patterns import Regex, compile_route_regex
 from .text import one_line
 from .timespec import TimeSpec
@@ -34,6 +36,8 @@ TIME_KEYS = ("time", "when", "unless")
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
 _RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
+_NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
+_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
 _LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
@@ -67,7 +71,9 @@ class Builder:
         self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
-        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
+        # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
+        self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
         self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
 
     # -- reporting -------------------------------------------------------
@@ -220,7 +226,7 @@ class Builder:
         """
         if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
             return item
-        route = self.route(item, None, None)
+        route = self.route(item, None, None, None)
         if self.problems:
             raise RereadForReport()
         return route
@@ -249,7 +255,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "calendars", "routes"),
+                                    "groups", "calendars", "carriers", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -272,11 +278,12 @@ class Builder:
         self.timing = TimeGrammar(self, zone_of(defaults.tz))
         if "calendars" in top:
             self.timing.read_calendars(top["calendars"][1])
-        routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
+        carriers = self.carriers(top["carriers"][1], groups) if "carriers" in top else {}
+        routes = self.routes(top["routes"][1], acls, groups, carriers) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings,
-                       gateway_settings=settings)
+                       carriers, gateway_settings=settings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -491,7 +498,132 @@ class Builder:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
+    def carriers(self, node: Node, groups: Dict[str, Group]) -> Dict[str, Carrier]:
+        """The carriers of least-cost routing: deck file (relative to the rules file), gateway or group."""
+        fields = self.mapping(node, "carriers")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "carrier '%s'" % name
+            if not self.check_name(key, what):
+                continue
+            self.declared["carrier"].add(name)
+            unknown: List[str] = []
+            body = self.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency"),
+                                required=("deck",), unknown=unknown)
+            if body is None:
+                continue
+            deck = self.string(body["deck"][1], what + " deck") if "deck" in body else None
+            gateway, group = self.target(value, body, what, groups, ("gateway", "group"), unknown)
+            number_format: Optional[Tuple[str, str]] = ("", "")
+            if "number_format" in body:
+                text = self.string(body["number_format"][1], what + " number_format")
+                found = _NUMBER_FORMAT_RE.match(text) if text else None
+                if text and not found:
+                    self.error(body["number_format"][1], "%s number_format %r must hold '{number}' once, with "
+                               "only 0-9 A-Z a-z + * # . _ - around it" % (what, text))
+                number_format = (found.group(1), found.group(2)) if found else None
+            currency: Optional[str] = ""
+            if "currency" in body:
+                currency = self.string(body["currency"][1], what + " currency", _CURRENCY_RE,
+                                       " (three capital letters: USD, EUR...)")
+            if deck and (gateway or group) and number_format is not None and currency is not None:
+                path = os.path.join(os.path.dirname(os.path.abspath(self.filename)), deck)
+                out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency)
+        return out
+
+    def target(self, item: Node, body: Fields, what: str, groups: Optional[Dict[str, Group]],
+               allowed: Tuple[str, ...], unknown: List[str]) -> Tuple[Optional[str], Optional[str]]:
+        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``.
+
+        With a misspelt key (``unknown``, reported already) naming none is not reported again;
+        ``groups`` None: a route built by fold_route, whose group is checked once the file is read.
+        """
+        targets = [k for k in allowed if k in body]
+        if len(targets) > 1 or not (targets or unknown):
+            names = ["'%s'" % k for k in allowed]
+            self.error(item, "%s must name exactly one of %s or %s (it names %s)"
+                       % (what, ", ".join(names[:-1]), names[-1],
+                          " and ".join(targets) if targets else "neither"))
+        gateway = group = None
+        if "gateway" in body:
+            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
+                                  " (letters, digits, '_', '.', '-')")
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
+        return gateway, group
+
+    def lcr(self, node: Node, what: str, carriers: Optional[Dict[str, Carrier]]
+            ) -> Optional[Tuple[Lcr, Tuple[str, ...]]]:
+        """A route's ``lcr: {carriers: [...], max_rate: 0.05, on_no_carrier: ...}`` and its carriers' names.
+
+        ``carriers`` None: a route built by fold_route; its Lcr has no carriers
+        yet, ``resolve_lcr`` puts them in once the file is read.
+        """
+        what += " lcr"
+        body = self.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier"),
+                            required=("carriers",))
+        if not body or "carriers" not in body:
+            return None
+        names: List[str] = []
+        chosen: List[Carrier] = []
+        items = self.sequence(body["carriers"][1], what + ".carriers")
+        if not items and body["carriers"][1].kind == SEQ:
+            self.error(body["carriers"][1], "%s: needs at least one carrier" % what)
+        for item in items:
+            name = self.string(item, what + " carrier")
+            if name is None:
+                continue
+            if name in names:
+                self.error(item, "%s: carrier '%s' is listed twice" % (what, name))
+                continue
+            names.append(name)
+            if carriers is None:
+                continue
+            if name in carriers:
+                chosen.append(carriers[name])
+            elif name not in self.declared["carrier"]:
+                self.error(item, "%s: no carrier named '%s'%s"
+                           % (what, name, did_you_mean(name, self.declared["carrier"])))
+        if carriers is not None:
+            self.check_currencies(body["carriers"][1], what, chosen)
+        max_rate = None
+        if "max_rate" in body:
+            rate_node = body["max_rate"][1]
+            value = rate_node.value if rate_node.kind == SCALAR else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e6:
+                self.error(rate_node, "%s max_rate must be a rate per minute from 0 up, like 0.05" % what)
+            else:
+                max_rate = round(value * MICRO)
+        on_no_carrier = None
+        if "on_no_carrier" in body:
+            on_no_carrier = self.action(body["on_no_carrier"][1], what + ".on_no_carrier")
+        return Lcr(tuple(chosen), max_rate, on_no_carrier), tuple(names)
+
+    def check_currencies(self, node: Node, what: str, chosen: Iterable[Carrier]) -> None:
+        """Report the carriers of one lcr route quoting in more than one currency."""
+        currencies = sorted({c.currency for c in chosen})
+        if len(currencies) > 1:
+            self.error(node, "%s: the carriers' rates are in different currencies (%s); "
+                       "rates can only be compared in one" % (what, ", ".join(currencies)))
+
+    def resolve_lcr(self, route: Route, carriers: Dict[str, Carrier]) -> Optional[Route]:
+        """A route built by fold_route with its lcr carriers put in, or None when they need reporting."""
+        if route.lcr is None:
+            return route
+        names = self.folded_carriers.get(route.name, ())
+        if not names or not all(n in carriers for n in names):
+            return None
+        chosen = tuple(carriers[n] for n in names)
+        if len({c.currency for c in chosen}) > 1:
+            return None
+        return route._replace(lcr=route.lcr._replace(carriers=chosen))
+
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group],
+               carriers: Dict[str, Carrier]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
@@ -499,10 +631,13 @@ class Builder:
                 if item.name in names or item.acl not in acls and item.acl is not None \
                         or item.group not in groups and item.group is not None:
                     raise RereadForReport()
+                resolved = self.resolve_lcr(item, carriers)
+                if resolved is None:
+                    raise RereadForReport()
                 names[item.name] = item.line
-                out.append(item)
+                out.append(resolved)
                 continue
-            route = self.route(item, acls, groups)
+            route = self.route(item, acls, groups, carriers)
             if route is None:
                 continue
             if route.name in names:
@@ -512,11 +647,12 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
-              ) -> Optional[Route]:
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]],
+              carriers: Optional[Dict[str, Carrier]]) -> Optional[Route]:
+        """One route; ``acls``, ``groups`` and ``carriers`` None: built by fold_route, they are checked later."""
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
-                            allowed=("name", "match", "number", "acl", "gateway", "group") + TIME_KEYS,
+                            allowed=("name", "match", "number", "acl", "gateway", "group", "lcr") + TIME_KEYS,
                             required=("name",))
         if body is None or "name" not in body:
             return None
@@ -548,20 +684,14 @@ class Builder:
             if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
                 self.error(body["acl"][1], "%s: no acl named '%s'%s"
                            % (what, acl, did_you_mean(acl, self.declared["acl"])))
-        targets = [k for k in ("gateway", "group") if k in body]
-        if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
-            self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
-                       % (what, " and ".join(targets) if targets else "neither"))
-        gateway = group = None
-        if "gateway" in body:
-            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
-                                  " (letters, digits, '_', '.', '-')")
-        if "group" in body:
-            group = self.string(body["group"][1], what + " group")
-            if group is not None and groups is not None and group not in groups \
-                    and group not in self.declared["group"]:
-                self.error(body["group"][1], "%s: no group named '%s'%s"
-                           % (what, group, did_you_mean(group, self.declared["group"])))
+        gateway, group = self.target(item, body, what, groups, ("gateway", "group", "lcr"), unknown)
+        lcr = None
+        if "lcr" in body:
+            built = self.lcr(body["lcr"][1], what, carriers)
+            if built is not None:
+                lcr, carrier_names = built
+                if carriers is None and name is not None:
+                    self.folded_carriers[name] = carrier_names
         when: Tuple[TimeSpec, ...] = ()
         unless: Tuple[TimeSpec, ...] = ()
         if self.timing is not None:  # None only in fold_route, which leaves timed routes for later
@@ -573,7 +703,8 @@ class Builder:
             self.timing.check_route(item, what, when, unless)
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group, when, unless)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
+                     when=when, unless=unless, lcr=lcr)
 
     def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None

@@ -91,6 +91,7 @@ class Outcome(str, Enum):
     ALL_DOWN = "all_down"
     INVALID_NUMBER = "invalid_number"
     ALL_BUSY = "all_busy"
+    NO_CARRIER = "no_carrier"
     FAILED = "failed"
     ERROR = "error"
 
@@ -109,6 +110,7 @@ class Defaults(NamedTuple):
     on_denied: Action = Action("CALL_REJECTED")
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
+    on_no_carrier: Action = Action("NO_ROUTE_DESTINATION")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_all_busy: Action = Action("NORMAL_CIRCUIT_CONGESTION")
     breaker: Optional[BreakerSettings] = None  # None: no breaker unless a gateway asks for one
@@ -121,9 +123,14 @@ class Defaults(NamedTuple):
 CONTINUE = Action(None)
 
 
-def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None) -> Action:
-    """The one place an outcome becomes an Action: the configured on_* for refusals and errors,
-    the last bridge cause for a failed bridge, nothing after a bridged call."""
+def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
+               route: Optional[Route] = None) -> Action:
+    """The one place an outcome becomes an Action: the configured on_* for refusals and errors
+    (for no_carrier, the route's own lcr on_no_carrier when it sets one), the last bridge cause for
+    a failed bridge, nothing after a bridged call."""
+    if outcome is Outcome.NO_CARRIER and route is not None and route.lcr is not None \
+            and route.lcr.on_no_carrier is not None:
+        return route.lcr.on_no_carrier
     if outcome is Outcome.FAILED:
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
@@ -138,6 +145,7 @@ _CONFIGURED: Dict[Outcome, Callable[[Defaults], Action]] = {
     Outcome.ALL_DOWN: lambda d: d.on_all_down,
     Outcome.INVALID_NUMBER: lambda d: d.on_invalid_number,
     Outcome.ALL_BUSY: lambda d: d.on_all_busy,
+    Outcome.NO_CARRIER: lambda d: d.on_no_carrier,
     Outcome.ERROR: lambda d: d.on_error,
 }
 
@@ -160,6 +168,26 @@ class GatewaySettings(NamedTuple):
     capacity: Capacity = Capacity()
 
 
+class Carrier(NamedTuple):
+    """A carrier of least-cost routing: its rate deck, where its calls go, how it wants the number."""
+    name: str
+    deck: str                       # absolute path of the rate deck file
+    gateway: Optional[str]
+    group: Optional[str]
+    number_format: Tuple[str, str]  # what goes before and after the looked-up number
+    currency: str
+
+    def dial_number(self, number: str) -> str:
+        return self.number_format[0] + number + self.number_format[1]
+
+
+class Lcr(NamedTuple):
+    """A route's least-cost routing: carriers in order of preference (the tie-break on equal rates)."""
+    carriers: Tuple[Carrier, ...]
+    max_rate: Optional[int]         # micro-units per minute; never route a call above it
+    on_no_carrier: Optional[Action]  # None: defaults.on_no_carrier
+
+
 class Route(NamedTuple):
     """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
     name: str
@@ -172,6 +200,7 @@ class Route(NamedTuple):
     group: Optional[str]
     when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
+    lcr: Optional[Lcr] = None
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -187,7 +216,7 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
-                 warnings: Iterable[Problem] = (),
+                 warnings: Iterable[Problem] = (), carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
         self.path = path
         self.sha256 = sha256
@@ -198,12 +227,14 @@ class RuleSet:
         self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
+        self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
         self.index = RouteIndex(self.routes)
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
         self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
+        self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
@@ -218,6 +249,7 @@ class RuleSet:
         names = set(self.gateway_profiles)
         names.update(self.gateway_settings)
         names.update(r.gateway for r in self.routes if r.gateway)
+        names.update(c.gateway for c in self.carriers.values() if c.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)
         return names

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from .model import NUMBER_RE, Group, Member, Outcome, Route, RuleSet
+from . import lcr
+from .decks import Deck, rate_text
+from .model import NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -31,6 +33,10 @@ class GatewayHealth(Protocol):
     def last_resort(self, name: str) -> bool: ...
 
     def calls(self, name: str) -> int: ...
+
+
+# A carrier's rate deck in force, or None while none is loaded.
+DeckOf = Callable[[Carrier], Optional[Deck]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -46,6 +52,15 @@ MAX_VALUE_LEN = 256
 _CONTROL_RE = re.compile(r"[^\x20-\x7e]")
 
 
+class Dial(NamedTuple):
+    """One attempt of a least-cost route: the carrier's gateway, its number format, its rate."""
+    gateway: str
+    number: str
+    carrier: str
+    prefix: str
+    rate: int                     # micro-units per minute
+
+
 class Decision(NamedTuple):
     outcome: Optional[Outcome]    # None: bridge to ``gateways``
     route: Optional[Route] = None
@@ -53,6 +68,7 @@ class Decision(NamedTuple):
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
     benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
+    dials: Tuple[Dial, ...] = ()  # lcr routes: one per gateway, in order
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -97,15 +113,18 @@ def _in_time(route: Route, moment: Optional[Moment]) -> bool:
 
 
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
-           now: Optional[float] = None, health: Optional[GatewayHealth] = None) -> Decision:
+           now: Optional[float] = None, health: Optional[GatewayHealth] = None, *,
+           deck_of: Optional[DeckOf] = None) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
     holding round-robin state; ``now`` the call's instant in seconds since the
-    epoch (time conditions are read at it); ``health`` (optional) has
-    ``any_breaker`` and answers ``benched(name)``, ``last_resort(name)`` and
-    ``calls(name)`` (active calls, for least_calls).
+    epoch (time conditions, and the rates of least-cost routes, are read at it;
+    None: an untimed call, which a timed or least-cost route refuses);
+    ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
+    ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
+    ``deck_of(carrier)`` the loaded rate deck of a carrier (or None).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -127,6 +146,10 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    if route.lcr is not None:
+        if now is None:
+            raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
+        return _least_cost(rules, route, number, is_up, selector, deck_of or _no_decks, now)
     gateways, benched = _gateways(rules, route, get, destination, is_up, selector, health)
     if not gateways:
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
@@ -156,3 +179,53 @@ def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
     calls = health.calls if health is not None else None
     return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
+
+
+def _least_cost(rules: RuleSet, route: Route, number: str, is_up: Callable[[str], bool], selector: Selector,
+                deck_of: DeckOf, now: float) -> Decision:
+    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
+    spec = route.lcr
+    assert spec is not None  # only lcr routes come here
+    if not lcr.is_lookup_number(number):
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="lcr number %s is not all digits" % one_line(number))
+    ranking = lcr.rank(spec.carriers, deck_of, number, now)
+    quotes = lcr.affordable(ranking.quotes, spec.max_rate)
+    if not quotes:
+        return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
+    limit = rules.defaults.max_attempts
+    dials: List[Dial] = []
+    for quote in quotes:
+        carrier = quote.carrier
+        gateways: List[str]
+        if carrier.gateway is not None:
+            gateways = [carrier.gateway] if is_up(carrier.gateway) else []
+        else:
+            assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
+            group = rules.groups[carrier.group]
+            gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
+        prefix = quote.deck.prefix(quote.row)
+        dial_number = carrier.dial_number(number)
+        dials.extend(Dial(gw, dial_number, carrier.name, prefix, quote.rate) for gw in gateways)
+        if len(dials) >= limit:
+            break
+    dials = dials[:limit]
+    if not dials:
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
+    if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="number %s is too long to dial" % one_line(number))
+    return Decision(None, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
+
+
+def _no_decks(carrier: Carrier) -> Optional[Deck]:
+    return None
+
+
+def _why_no_carrier(ranking: lcr.Ranking, max_rate: Optional[int]) -> str:
+    if ranking.quotes:
+        assert max_rate is not None  # quotes were cut only by max_rate
+        return "cheapest rate %s is above max_rate %s" % (rate_text(ranking.quotes[0].rate), rate_text(max_rate))
+    if ranking.unloaded:
+        return "no carrier serves it (decks not loaded: %s)" % ",".join(ranking.unloaded)
+    return "no carrier serves it"

@@ -11,8 +11,9 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from fsroute.core import router
-from fsroute.core.router import Decision
+from fsroute.core.router import Decision, Dial
 from fsroute.core.causes import FALLBACK_CAUSE
+from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
 from . import embedded, events, limits, metrics, trace
@@ -27,16 +28,19 @@ CALLER_GONE = "ORIGINATOR_CANCEL"
 Attempt = Tuple[str, str, float]
 
 
-def call_instant(session: Any) -> float:
+def call_instant(session: Any, clock: Optional[Callable[[], float]] = None) -> float:
     """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
 
     ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
     a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
     if it came at another time; a value that is not an instant fails the call
-    with on_error rather than routing it at a time nobody meant.
+    with on_error rather than routing it at a time nobody meant. Without it
+    the clock is read once: ``clock`` (the loaded rules' wall clock), else time.time.
     """
     text = session.getVariable("fsroute_now")
-    return parse_instant(text) if text else time.time()
+    if text:
+        return parse_instant(text)
+    return clock() if clock is not None else time.time()
 
 
 class _Call:
@@ -51,6 +55,7 @@ class _Call:
         self.number: Optional[str] = None
         self.attempts: List[Attempt] = []
         self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
+        self.dials: List[Dial] = []  # least-cost routes: the Dial of each attempt, as call.attempts
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
@@ -58,7 +63,7 @@ class _Call:
         self.decision: Optional[Decision] = None
         self.decision_seconds: Optional[float] = None
         self.source: Optional[str] = None
-        self.now: Optional[float] = None  # the instant time conditions were decided at (timed rules only)
+        self.now: Optional[float] = None  # the call's instant: timed rules and least-cost routes only
         self.traced = False
 
     def final_cause(self) -> str:
@@ -118,9 +123,17 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
     call.source = router.source_address(session.getVariable)
-    call.now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
+    # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
+    # routes rate at it; the trace, the event and the lcr ranking all see this one value.
+    if rules.timed:
+        call.now = call_instant(session)
+    elif rules.has_lcr:
+        call.now = call_instant(session, loaded.clock.time)
+    else:
+        call.now = None  # untimed rules without least-cost routes: no clock, no variable read
     began = time.perf_counter()
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health,
+                             deck_of=loaded.deck_of)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
@@ -132,7 +145,7 @@ def _route(call: _Call, loaded: Loaded) -> None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
     if decision.outcome is not None:
-        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, route=decision.route).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -154,7 +167,7 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     session.setVariable("continue_on_fail", "true")
     cause = None
     try:
-        for gateway in decision.gateways:
+        for index, gateway in enumerate(decision.gateways):
             if not session.ready():
                 cause = CALLER_GONE
                 break
@@ -162,6 +175,7 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 if call.traced:
                     trace.skipped(call, gateway)
                 continue
+            dial = decision.dials[index] if decision.dials else None
             taken = breakers.acquire(gateway)
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append((gateway, "benched"))
@@ -170,7 +184,7 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 continue
             ended, ran = "", 0.0
             try:
-                ended, ran = _attempt(call, rules, decision, gateway)
+                ended, ran = _attempt(call, rules, decision, gateway, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 breakers.record(gateway, ended, taken)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
@@ -180,9 +194,12 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                                   else "its limit backend failed")
                 continue
             cause = ended
+            number = dial.number if dial is not None else decision.number
             call.attempts.append((gateway, cause or "UNKNOWN", ran))
+            if dial is not None:
+                call.dials.append(dial)
             if call.traced:
-                trace.attempt(call, decision.number, rules.defaults.failover_on)
+                trace.attempt(call, number, rules.defaults.failover_on)
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", Outcome.BRIDGED.value)
@@ -205,19 +222,22 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> Tuple[str, float]:
+def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str,
+             dial: Optional[Dial]) -> Tuple[str, float]:
     """Bridge to ``gateway`` inside its limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled;
-    seconds the bridge application ran)."""
+    seconds the bridge application ran). ``dial``: a least-cost attempt's carrier, prefix, rate and number."""
     session = call.session
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
+    number = dial.number if dial is not None else decision.number
     group = rules.groups.get(decision.route.group) if decision.route.group else None
-    app, data = limits.dial_application(rules, gateway, group,
-                                        "sofia/gateway/%s/%s" % (gateway, decision.number))
+    app, data = limits.dial_application(rules, gateway, group, "sofia/gateway/%s/%s" % (gateway, number))
     session.setVariable("originate_disposition", "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
     session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+    if dial is not None:
+        _set_lcr_variables(session, dial)
     began = time.perf_counter()
     session.execute(app, data)
     ran = time.perf_counter() - began
@@ -227,8 +247,17 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str) -> T
         # not dialled: the variables go back to the last real attempt
         session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
+        if dial is not None:
+            _set_lcr_variables(session, call.dials[-1] if call.dials else None)
         return limits.refusal(rules, session), ran
     return cause, ran
+
+
+def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
+    """The carrier, matched prefix and rate of a least-cost attempt, for CDR margin reports ("" for none)."""
+    session.setVariable("fsroute_lcr_carrier", dial.carrier if dial else "")
+    session.setVariable("fsroute_lcr_prefix", dial.prefix if dial else "")
+    session.setVariable("fsroute_lcr_rate", rate_text(dial.rate) if dial else "")
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
@@ -286,9 +315,13 @@ def _log_line(call: _Call) -> str:
     tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
     if call.skipped:
         tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
-    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
+    lcr = ""
+    if call.dials:
+        last = call.dials[-1]
+        lcr = " lcr=%s:%s:%s" % (last.carrier, last.prefix, rate_text(last.rate))
+    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
-               call.hangup_cause or "-", call.sha or "-",
+               call.hangup_cause or "-", call.sha or "-", lcr,
                (time.perf_counter() - call.started) * 1000.0,
                " (%s)" % call.detail if call.detail else ""))
 

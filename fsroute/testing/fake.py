@@ -479,10 +479,11 @@ class StubSession:
 
 
 def reset_state() -> None:
-    """Forget every loaded rules file (and with it its gateway readings) and every metric, and stop the
-    metrics endpoint, as after a FreeSWITCH restart."""
-    from fsroute.runtime import metrics, metrics_http
+    """Forget every loaded rules file (and with it its gateway readings), rate deck and metric, and stop
+    the metrics endpoint, as after a FreeSWITCH restart."""
+    from fsroute.runtime import deckstore, metrics, metrics_http
     from fsroute.runtime import store
     store.forget_all()
+    deckstore.forget_all()
     metrics.reset()
     metrics_http.stop()
