@@ -1,7 +1,6 @@
 """Routes decided by time: calendars, when/unless, the rules grammar, the injected instant
 (fsroute_now, simulate --at, ctl test at=, compare --at) and the import of XML time attributes."""
 
-import datetime
 import json
 import textwrap
 import time

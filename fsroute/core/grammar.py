@@ -16,7 +16,7 @@ from .acl import Acl, parse_network
 from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .decks import MICRO
-from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
+from .model import (LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
                     BreakerSettings, Capacity, Carrier, Defaults, GatewaySettings, Group, LimitSettings, Lcr, Member,
                     Problem, Route, RuleSet, RulesError)
 from .patterns import Regex, compile_route_regex

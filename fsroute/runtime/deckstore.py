@@ -15,7 +15,6 @@ the carrier is simply not offered (``preload`` loads them at start-up).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -25,17 +24,10 @@ from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.model import Problem, RulesError
 from fsroute.core.text import describe_error, one_line
 from .fslog import ERROR, INFO, log
+from .files import file_signature
 
 CHECK_SECONDS = 1.0
 SETTLE_SECONDS = 2.0
-
-
-def _signature(path: str) -> Tuple[Any, ...]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return ("unreadable", exc.errno)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _sha256(path: str) -> str:
@@ -73,17 +65,17 @@ class DeckStore:
 
     def reload(self) -> Optional[decks.Deck]:
         """Load the file now, in this thread; returns the Deck or raises RulesError."""
-        return self._load(_signature(self.path), report=True)
+        return self._load(file_signature(self.path), report=True)
 
     def ensure(self) -> Optional[decks.Deck]:
         """Load the file now unless the deck in force was read from it as it is; raises RulesError."""
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         if self.deck is not None and signature == self._signature:
             return self.deck
         return self._load(signature, report=True)
 
     def _maybe_start_load(self) -> None:
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         with self._lock:
             if signature == self._signature or self._loading:
                 return

@@ -33,6 +33,7 @@ from fsroute.core.router import DeckOf
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
 from . import deckstore, events, metrics, metrics_http, scrape
+from .files import file_signature
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
@@ -95,14 +96,6 @@ class Loaded:
 RACY_SECONDS = 2.0
 
 
-def _signature(path: str) -> Tuple[Any, ...]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return ("unreadable", exc.errno)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 # How a store runs a background reload: start(target, args).
 Starter = Callable[[Callable[..., None], Tuple[Any, ...]], None]
 
@@ -150,7 +143,7 @@ class RulesStore:
 
     def reload(self) -> Loaded:
         """Load the file now, in this thread; returns the Loaded or raises RulesError."""
-        return self._forced_load(_signature(self.path))
+        return self._forced_load(file_signature(self.path))
 
     def _young(self, signature: Tuple[Any, ...]) -> bool:
         """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
@@ -161,7 +154,7 @@ class RulesStore:
         with self._first_load:
             if self._loaded is not None:
                 return self._loaded
-            signature = _signature(self.path)
+            signature = file_signature(self.path)
             if self.last_error is not None and signature == self._signature:
                 raise self.last_error  # unchanged broken file: do not parse it on every call
             return self._forced_load(signature)
@@ -173,7 +166,7 @@ class RulesStore:
         return loaded
 
     def _maybe_start_reload(self) -> None:
-        signature = _signature(self.path)
+        signature = file_signature(self.path)
         with self._lock:
             if (signature == self._signature and not self._young(signature)) or self._loading:
                 return

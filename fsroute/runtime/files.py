@@ -1,0 +1,15 @@
+"""What a stat says of a watched file: the rules file and the rate decks reload when it changes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Tuple
+
+
+def file_signature(path: str) -> Tuple[Any, ...]:
+    """(mtime_ns, size, inode) of ``path``, or ("unreadable", errno): any change means reload."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ("unreadable", exc.errno)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
