@@ -122,6 +122,10 @@ class Env:
         return self._callers[source]
 
     def call(self, destination, source="127.0.0.1", **options):
+        # A caller that sends BYE the instant it sees 200 can beat the end of the switch's
+        # originate: FreeSWITCH then reports ORIGINATOR_CANCEL for a call the caller saw
+        # answered (seen in CI). Real callers talk first; hold the call a moment by default.
+        options.setdefault("hold", 0.3)
         return self.caller(source).call(destination, **options)
 
     def use_rules(self, text):
