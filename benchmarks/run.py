@@ -18,8 +18,8 @@ directory and prints one table:
 - ``importlib.reload(fsroute.route)``, which mod_python3 does on every call,
   in this process and in a fresh one on a byte-compiled copy of the package
   (what ``pip install`` leaves behind);
-- cold ``fsroute.core.loader.load`` of the 100,000-route file, time and peak RSS,
-  each in a fresh subprocess;
+- cold ``fsroute.core.loader.load`` of the 100,000-route file: time, peak RSS
+  and the resident memory kept per route, each in a fresh subprocess;
 - ``Selector.order`` alone for each strategy (groups of 2 to 4 gateways).
 
 Times are per call, measured with time.perf_counter_ns and the garbage
@@ -49,7 +49,7 @@ if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
 
 import fsroute  # noqa: E402
 import fsroute.route  # noqa: E402
-from fsroute import router  # noqa: E402
+from fsroute.core import router  # noqa: E402
 from fsroute.core.model import Group, Member# noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
 from fsroute.runtime.store import store_for  # noqa: E402
@@ -65,6 +65,7 @@ SPEEDUP_MIN = 100.0
 RELOAD_P50_US = 20.0
 LOAD_MAX_S = 3.0
 LOAD_MAX_MB = 250.0
+ROUTE_MAX_BYTES = 1000.0  # resident memory the loaded rules keep, per route (issue 10)
 
 # E.164 country codes: a prefix-free set, none starting with 99.
 COUNTRY_CODES = (
@@ -444,31 +445,38 @@ def bench_reload(table, counts, tmp):
 
 
 _LOAD_SCRIPT = """
-import json, resource, sys, time
+import gc, json, resource, sys, time
 from fsroute.core import loader
 
-def peak_kb():
+def status_kb(field):
     # VmHWM is this process's own peak; on Linux ru_maxrss also counts the
-    # parent's RSS at fork/exec, so it is only the fallback.
+    # parent's RSS at fork/exec, so it is only the fallback (and for VmRSS, 0).
     try:
         with open("/proc/self/status") as handle:
             for line in handle:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
+    if field != "VmHWM":
+        return 0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // (1024 if sys.platform == "darwin" else 1)
 
-before = peak_kb()
+gc.collect()
+before, resident_before = status_kb("VmHWM"), status_kb("VmRSS")
 start = time.perf_counter()
 ruleset = loader.load(sys.argv[1])
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": peak_kb(), "routes": len(ruleset.routes)}))
+gc.collect()
+print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": status_kb("VmHWM"),
+                  "kept_kb": status_kb("VmRSS") - resident_before, "routes": len(ruleset.routes),
+                  "gc_enabled": gc.isenabled()}))
 """
 
 
 def bench_cold_load(table, path, runs):
-    """loader.load of the big file, each run in a fresh interpreter (its own peak RSS, in KiB)."""
+    """loader.load of the big file, each run in a fresh interpreter: time, peak RSS, and the RSS
+    the loaded rules keep (after minus before, in KiB), per route."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     found = []
@@ -478,14 +486,18 @@ def bench_cold_load(table, path, runs):
                              stdout=subprocess.PIPE, universal_newlines=True).stdout
         found.append(json.loads(out.strip().splitlines()[-1]))
     assert all(f["routes"] == BIG for f in found)
+    assert all(f["gc_enabled"] for f in found), "loading must leave the cyclic GC as it found it"
     seconds = sorted(f["seconds"] for f in found)
     peak = max(f["peak_kb"] for f in found) * 1024 / 1e6
     before = max(f["before_kb"] for f in found) * 1024 / 1e6
+    per_route = sorted(f["kept_kb"] * 1024.0 / BIG for f in found)
     median = seconds[len(seconds) // 2]
     table.add("cold loader.load (fresh process)", BIG, unit="s", p50=median, p99=seconds[-1], n=runs,
               at_most=LOAD_MAX_S)
     table.add("cold loader.load, peak RSS", BIG, unit="MB", p50=peak, n=runs, at_most=LOAD_MAX_MB)
     table.add("  of which interpreter + imports", None, unit="MB", p50=before, n=runs)
+    table.add("resident memory kept per route", BIG, unit="B", p50=per_route[len(per_route) // 2],
+              p99=per_route[-1], n=runs, at_most=ROUTE_MAX_BYTES)
 
 
 def bench_selection(table, counts):
@@ -552,7 +564,8 @@ def main(argv=None):
     print("end: numbers whose first matching route is in the last 2% of the file; none: numbers no route matches.")
     print("Rules files: 2 special routes then international prefixes '^00(<cc><area>\\d{m,n})$', no catch-all.")
     print("Speed-up rows divide p50s. Cold load: p50 = median, p99 = slowest of n runs, each in a fresh")
-    print("process; RSS = that process's VmHWM (ru_maxrss where /proc is missing), 1 MB = 10^6 bytes.")
+    print("process; peak RSS = that process's VmHWM (ru_maxrss where /proc is missing), 1 MB = 10^6 bytes;")
+    print("kept per route = its VmRSS after the load minus before (gc.collect() both times) / routes.")
     print("Took %.0f s." % (time.time() - started))
     if options.json:
         with open(options.json, "w") as handle:

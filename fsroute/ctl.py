@@ -11,11 +11,11 @@ before any); test uses the first of them.
 import time
 
 import fsroute
-from fsroute.runtime import gateways
 from fsroute.core import router
 from fsroute.core.explain import explain
-from fsroute.runtime.call import default_rules_path, describe
-from fsroute.core.model import RulesError
+from fsroute.core.model import Outcome, RulesError
+from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
@@ -83,7 +83,7 @@ def status(path):
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
         rules = loaded.rules
-        readings = gateways.states_for(rules.defaults).last_readings()
+        readings = loaded.gateways.last_readings()
         lines.append("gateways:")
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
@@ -112,16 +112,15 @@ def test(path, destination, source=None, caller=None):
         return "-ERR %s\n" % str(exc.problems[0])
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, gateways.states_for(rules.defaults).down,
-                             loaded.selector.copy())
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy())
     lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
-             "outcome: %s%s" % (decision.result, " (%s)" % decision.detail if decision.detail else ""),
+             "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
     for gateway in decision.gateways:
         lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
-    if decision.result in (router.DENIED, router.NO_ROUTE):
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get)]
     return "\n".join(lines) + "\n"
@@ -137,8 +136,6 @@ def preload(args=""):
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
     """
-    from fsroute.runtime.fslog import ERROR, log
-
     path = (args or "").strip() or default_rules_path()
     try:
         store_for(path).current()

@@ -1,9 +1,17 @@
 """Shared helpers for fsroute's own tests (the fixtures fake_freeswitch and
 stub_session come from fsroute's pytest plugin, as they do for users)."""
 
+import os
 import textwrap
+import time
 
 import pytest
+from hypothesis import settings
+
+# The default run stays quick; CI exports HYPOTHESIS_PROFILE=ci for the thorough one (budget.py).
+settings.register_profile("default", max_examples=50)
+settings.register_profile("ci", max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
@@ -30,3 +38,26 @@ def call(fake_freeswitch, stub_session):
         route.handler(session, rules_path)
         return session
     return run
+
+
+class FakeClock:
+    """The runtime's clock (fsroute.runtime.clock), moved by hand: tests advance it instead of sleeping."""
+
+    def __init__(self, start=1000.0):
+        self.now = start
+        self.wall = time.time()  # files written by the test have real mtimes
+
+    def monotonic(self):
+        return self.now
+
+    def time(self):
+        return self.wall
+
+    def advance(self, seconds):
+        self.now += seconds
+        self.wall += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()

@@ -58,8 +58,20 @@ def test_host_bits_are_masked_and_mapped_nodes_become_ipv4():
         parse_network("10.0.0.0/33")
 
 
-def test_verdicts_are_cached_per_address_and_stay_correct():
+def test_verdicts_are_cached_per_address_and_stay_correct(monkeypatch):
     rules = acl("deny", ("allow", "172.16.221.0/24"))
+    decided = []
+    real = rules.allows_address
+
+    def counting(address):
+        decided.append(str(address))
+        return real(address)
+
+    monkeypatch.setattr(rules, "allows_address", counting)
     for _ in range(3):
         assert rules.allows("172.16.221.1") is True
         assert rules.allows("172.16.222.1") is False
+    assert decided == ["172.16.221.1", "172.16.222.1"]  # each address decided once, then from the cache
+    long_text = "1" * 65  # junk longer than any address is not kept: a flood of it cannot fill the cache
+    assert rules.allows(long_text) is False and rules.allows(long_text) is False
+    assert decided[2:] == ["None", "None"]

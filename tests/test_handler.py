@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from fsroute import route
+from fsroute.runtime import store
 from fsroute.testing import StubSession
 
 from rulesdata import BASE_RULES, EXAMPLE
@@ -244,19 +245,21 @@ def test_every_dial_string_is_well_formed(call, rules_path, fake_freeswitch):
             assert DIAL_RE.match(data) and DIAL_RE.match(data).group(1) in ("gw1", "gw2")
 
 
-def test_failover_skips_a_gateway_that_went_down_during_the_first_attempt(write_rules, fake_freeswitch):
+def test_failover_skips_a_gateway_that_went_down_during_the_first_attempt(write_rules, fake_freeswitch, clock):
     fake_freeswitch.set_gateways("external", up=["a", "b", "c"])
     path = write_rules("""\
         version: 1
-        defaults: {status_ttl: 0}
+        defaults: {status_ttl: 1}
         groups: {g: {strategy: priority, gateways: [a, b, c]}}
         routes: [{name: r, group: g}]
         """)
+    store.store_for(path, clock)
 
     class Ringing(StubSession):
         def execute(self, app, data=None):
-            if data == "sofia/gateway/a/100":  # while a rings, b's OPTIONS ping fails
+            if data == "sofia/gateway/a/100":  # while a rings for 30 s, b's OPTIONS ping fails
                 fake_freeswitch.set_gateways("external", up=["a", "c"], down=["b"])
+                clock.advance(30)
             super().execute(app, data)
 
     session = Ringing({"destination_number": "100"}, {"a": "NORMAL_TEMPORARY_FAILURE"}, fake=fake_freeswitch)

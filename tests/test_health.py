@@ -21,7 +21,7 @@ def test_parse_gwlist(text, expected):
     assert parse_gwlist(text) == expected
 
 
-def test_one_reading_per_ttl_per_profile(fake_freeswitch):
+def test_one_reading_per_ttl_per_profile(fake_freeswitch):  # a real clock: 60 s never pass here
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
     fake_freeswitch.set_gateways("internal", down=["gw3"])
     states = GatewayStates(ttl=60, timeout=1)
@@ -32,12 +32,16 @@ def test_one_reading_per_ttl_per_profile(fake_freeswitch):
                                                  "sofia profile internal gwlist down"]
 
 
-def test_readings_expire(fake_freeswitch):
+def test_readings_expire_after_the_ttl(fake_freeswitch, clock):
     fake_freeswitch.set_gateways("external", down=["gw2"])
-    states = GatewayStates(ttl=0, timeout=1)
+    states = GatewayStates(ttl=2, timeout=1, clock=clock)
     assert states.down("external") == {"gw2"}
     fake_freeswitch.set_gateways("external", down=[])
+    clock.advance(1.9)
+    assert states.down("external") == {"gw2"}
+    clock.advance(0.2)
     assert states.down("external") == frozenset()
+    assert len(fake_freeswitch.api_calls) == 2
 
 
 def test_failures_mean_unknown_and_warn_once_per_ttl(fake_freeswitch):

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 from fsroute.core.patterns import FLAGS, LazyPattern, compile_route_regex, simple_groups
 
 TOKENS = ["^", "$", "0", "9", "4", "a", "Z", "#", "_", "-", "\\d", "\\+", "\\*", "\\.", "\\w", "\\1",
@@ -13,7 +15,7 @@ TOKENS = ["^", "$", "0", "9", "4", "a", "Z", "#", "_", "-", "\\d", "\\+", "\\*",
           "[0-9]", "[1-35]", "[a-f]", "[9-0]", "[]", "[^0]", "|", ".", " ", "é"]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=14), st.text(alphabet="0123456789+#abZ", max_size=12))
 def test_accepted_patterns_compile_with_the_same_groups_and_matches(tokens, number):
     pattern = "".join(tokens)

@@ -26,11 +26,18 @@ def text(name="via_gw1", target="gateway: gw1", check=0):
     return RULES.format(name=name, target=target, check=check)
 
 
+def run_now(target, args):
+    """The store's background starter, made synchronous: a reload lands before the call that saw
+    the change returns, so the next call routes on it."""
+    target(*args)
+
+
 @pytest.fixture
-def setup(fake_freeswitch, tmp_path):
+def setup(fake_freeswitch, tmp_path, clock):
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
     path = tmp_path / "rules.yaml"
     path.write_text(text())
+    store.store_for(str(path), clock, run_now)
     return str(path)
 
 
@@ -44,15 +51,17 @@ def gateway_of(session):
     return session.variables.get("fsroute_gateway")
 
 
-def wait_for(path, predicate, timeout=5.0):
-    """Make calls on ``path`` until ``predicate()`` holds (reloads run in the background)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        dial(path)
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+@pytest.fixture
+def wait_for(clock):
+    def wait(path, predicate, calls=20):
+        """Make calls on ``path``, a quarter second apart on the test clock, until ``predicate()`` holds."""
+        for _ in range(calls):
+            dial(path)
+            if predicate():
+                return True
+            clock.advance(0.25)
+        return False
+    return wait
 
 
 def bump_mtime(path):
@@ -60,7 +69,7 @@ def bump_mtime(path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
 
 
-def test_an_edit_is_picked_up_within_the_check_interval(setup):
+def test_an_edit_is_picked_up_within_the_check_interval(setup, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     with open(setup, "w") as handle:  # truncate + write in place
         handle.write(text(target="gateway: gw3"))
@@ -68,7 +77,7 @@ def test_an_edit_is_picked_up_within_the_check_interval(setup):
     assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
 
 
-def test_rename_replace_is_picked_up(setup, tmp_path):
+def test_rename_replace_is_picked_up(setup, tmp_path, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     temporary = tmp_path / ".rules.yaml.tmp"
     temporary.write_text(text(target="gateway: gw3"))
@@ -76,7 +85,7 @@ def test_rename_replace_is_picked_up(setup, tmp_path):
     assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
 
 
-def test_checks_wait_for_the_interval(setup):
+def test_checks_wait_for_the_interval(setup, clock):
     with open(setup, "w") as handle:
         handle.write(text(check=3600))
     assert gateway_of(dial(setup)) == "gw1"
@@ -85,9 +94,12 @@ def test_checks_wait_for_the_interval(setup):
     bump_mtime(setup)
     for _ in range(20):
         assert gateway_of(dial(setup)) == "gw1"  # not checked again for an hour
+    clock.advance(3600)
+    dial(setup)  # an hour later: checked, and reloaded
+    assert gateway_of(dial(setup)) == "gw3"
 
 
-def test_a_bad_edit_keeps_the_old_rules_and_logs_once(setup, fake_freeswitch):
+def test_a_bad_edit_keeps_the_old_rules_and_logs_once(setup, fake_freeswitch, wait_for):
     good_sha = dial(setup).variables["fsroute_rules_sha"]
     with open(setup, "w") as handle:
         handle.write(text() + "  - {name: broken\n")
@@ -101,7 +113,7 @@ def test_a_bad_edit_keeps_the_old_rules_and_logs_once(setup, fake_freeswitch):
     assert errors[0].startswith("fsroute: %s:8:1: invalid YAML" % setup) and "keeping sha=%s" % good_sha in errors[0]
 
 
-def test_delete_then_restore(setup, fake_freeswitch):
+def test_delete_then_restore(setup, fake_freeswitch, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     os.unlink(setup)
     assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
@@ -113,7 +125,7 @@ def test_delete_then_restore(setup, fake_freeswitch):
     assert len(errors) == 1
 
 
-def test_empty_and_half_written_files_are_not_swapped_in(setup):
+def test_empty_and_half_written_files_are_not_swapped_in(setup, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     for content in ("", text(target="gateway: gw3")[:40]):
         with open(setup, "w") as handle:
@@ -127,8 +139,19 @@ def test_empty_and_half_written_files_are_not_swapped_in(setup):
     assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
 
 
-def test_a_slow_load_does_not_delay_calls(setup, monkeypatch):
-    assert gateway_of(dial(setup)) == "gw1"
+def test_a_slow_load_does_not_delay_calls(fake_freeswitch, tmp_path, monkeypatch, clock):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw3"])
+    path = str(tmp_path / "slow.yaml")
+    with open(path, "w") as handle:
+        handle.write(text())
+    threads = []
+
+    def start(target, args):  # a real background thread, kept so the test can join it
+        threads.append(threading.Thread(target=target, args=args))
+        threads[-1].start()
+
+    store.store_for(path, clock, start)
+    assert gateway_of(dial(path)) == "gw1"
     started, release = threading.Event(), threading.Event()
     real_parse = loader.parse
 
@@ -138,15 +161,17 @@ def test_a_slow_load_does_not_delay_calls(setup, monkeypatch):
         return real_parse(data, path)
 
     monkeypatch.setattr(loader, "parse", slow_load)
-    with open(setup, "w") as handle:
+    with open(path, "w") as handle:
         handle.write(text(target="gateway: gw3"))
-    bump_mtime(setup)
-    dial(setup)
+    bump_mtime(path)
+    dial(path)
     assert started.wait(5)  # the loader is now blocked inside the background thread...
-    routed_meanwhile = [gateway_of(dial(setup)) for _ in range(20)]
+    routed_meanwhile = [gateway_of(dial(path)) for _ in range(20)]
     assert routed_meanwhile == ["gw1"] * 20  # ...and calls still route, on the old rules
+    assert len(threads) == 1  # one reload at a time, however many calls saw the change
     release.set()
-    assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
+    threads[0].join()
+    assert gateway_of(dial(path)) == "gw3"
 
 
 def test_wrr_position_survives_a_reload_of_an_unchanged_group(setup):
@@ -164,7 +189,7 @@ def test_wrr_position_survives_a_reload_of_an_unchanged_group(setup):
     assert [gateway_of(dial(setup)) for _ in range(3)] == ["gw1", "gw2", "gw2"]
 
 
-def test_counters_restart_per_version(setup):
+def test_counters_restart_per_version(setup, wait_for):
     for _ in range(3):
         dial(setup)
     first = store.store_for(setup).loaded
@@ -274,7 +299,7 @@ def test_spellings_of_one_path_share_a_store(setup, monkeypatch):
     assert store.store_for(os.path.join(directory, ".", name)) is store.store_for(setup)
 
 
-def test_a_same_size_rewrite_within_one_mtime_tick_is_seen(setup):
+def test_a_same_size_rewrite_within_one_mtime_tick_is_seen(setup, wait_for):
     # Kernels with coarse timestamps give two quick writes the same mtime;
     # with the same size the stat cannot tell them apart: the hash does.
     assert gateway_of(dial(setup)) == "gw1"
@@ -286,7 +311,7 @@ def test_a_same_size_rewrite_within_one_mtime_tick_is_seen(setup):
     assert wait_for(setup, lambda: gateway_of(dial(setup)) == "gw3")
 
 
-def test_an_in_place_rewrite_caught_half_way_logs_nothing(setup, fake_freeswitch):
+def test_an_in_place_rewrite_caught_half_way_logs_nothing(setup, fake_freeswitch, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     with open(setup, "w") as handle:  # truncated, and a call checks before the write lands
         handle.write("")
@@ -305,14 +330,15 @@ def test_reloading_an_unchanged_file_keeps_counters(setup):
     assert "calls by result: bridged=1" in ctl.command("status " + setup)
 
 
-def test_status_shows_the_last_reading_after_its_ttl(setup, fake_freeswitch):
-    with open(setup, "w") as handle:
-        handle.write(text().replace("status_ttl: 60", "status_ttl: 0"))
+def test_status_shows_the_last_reading_after_its_ttl(setup, fake_freeswitch, clock):
+    store.store_for(setup, clock)
     dial(setup)
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
+    clock.advance(61)
     dial(setup)
+    clock.advance(61)
     status = ctl.command("status " + setup)
-    assert "  gw1 (external): up (read " in status  # TTL 0: long expired, still shown
+    assert "  gw1 (external): up (read " in status  # long expired, still shown
     assert "  gw2 (external): DOWN (read " in status
 
 

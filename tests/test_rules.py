@@ -57,7 +57,7 @@ def test_wrong_types():
     text = "version: 1\ndefaults:\n  max_attempts: three\n  status_ttl: [1]\nroutes: {}\n"
     assert problems(text) == [
         "r.yaml:3:17: defaults.max_attempts must be a whole number from 1 to 20",
-        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0 to 3600",
+        "r.yaml:4:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600",
         "r.yaml:5:9: routes must be a list",
     ]
 
@@ -196,3 +196,54 @@ def test_base_rules_fixture_is_valid():
 def test_route_names_are_one_printable_line():
     found = problems('version: 1\nroutes:\n  - {name: "a\\nfsroute uuid=x result=bridged", gateway: g}\n')
     assert len(found) == 1 and found[0].startswith("r.yaml:3:12: route name must be one printable line")
+
+
+@pytest.mark.parametrize("ttl", ["0", "0.1", "0.49"])
+def test_a_status_ttl_below_half_a_second_is_refused_where_it_stands(ttl):
+    # Below it, nearly every call would start its own gwlist reading.
+    text = "version: 1\ndefaults:\n  status_ttl: %s\nroutes: []\n" % ttl
+    assert problems(text) == ["r.yaml:3:15: defaults.status_ttl must be a number of seconds from 0.5 to 3600"]
+
+
+def test_loading_leaves_the_cyclic_gc_alone(monkeypatch):
+    # Inside FreeSWITCH the collector serves every call thread: a load must not pause it.
+    import gc
+
+    from fsroute.core import yamltree
+    seen = []
+    real_parse = yamltree.parse
+
+    def parse(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(yamltree, "parse", parse)
+    assert gc.isenabled()
+    loader.parse(BASE_RULES, "r.yaml")
+    assert seen and all(seen)
+
+
+@pytest.mark.parametrize("tail", [
+    "  - {name: r9, group: nosuch}\n",            # a reference only the whole file can check
+    "  - {name: r9, gateway: gw1, frob: 1}\n",    # a problem inside a route
+    "  - {name: r1, gateway: gw1}\n  - {name: r1, gateway: gw1}\n",  # a name used twice
+    "  - {name: r9, gateway: gw1}\nacls: {bad: {default: maybe}}\n",  # a problem outside the routes
+])
+def test_routes_built_while_reading_report_like_a_plain_read(tail):
+    from fsroute.core import yamltree
+    from fsroute.core.grammar import Builder
+    text = "version: 1\nroutes:\n  - {name: r0, gateway: gw1}\n" + tail
+    with pytest.raises(RulesError) as plain:
+        Builder("r.yaml").build(yamltree.parse(text), "0" * 64)
+    assert problems(text) == [str(p) for p in plain.value.problems]
+
+
+def test_routes_built_while_reading_are_the_routes_of_a_plain_read():
+    from fsroute.core import yamltree
+    from fsroute.core.grammar import Builder
+    streamed = loader.parse(BASE_RULES, "r.yaml")
+    plain = Builder("r.yaml").build(yamltree.parse(BASE_RULES), streamed.sha256)
+    assert [(r.name, r.line, r.dest.pattern if r.dest else None, r.number, r.acl, r.gateway, r.group)
+            for r in streamed.routes] == [
+        (r.name, r.line, r.dest.pattern if r.dest else None, r.number, r.acl, r.gateway, r.group)
+        for r in plain.routes]

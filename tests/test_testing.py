@@ -1,7 +1,9 @@
 """The fake switch and the stub session behave like FreeSWITCH where fsroute relies on it."""
 
+import ast
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -51,11 +53,46 @@ def test_scripted_answers():
         api.executeString("boom")
 
 
+# mod_python3's freeswitch.py as SWIG generated it for FreeSWITCH 1.11 (the build in shared/freeswitch).
+REAL_MODULE = Path(__file__).parent / "data" / "freeswitch_swig.py.txt"
+
+
+def real_names():
+    """{top-level name: set of method names (empty for a function)} of the real module, read with ast."""
+    tree = ast.parse(REAL_MODULE.read_text())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    def methods(name):
+        node = classes[name]
+        own = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+        for base in node.bases:  # Session(CoreSession)
+            if isinstance(base, ast.Name) and base.id in classes:
+                own |= methods(base.id)
+        return own
+
+    names = {node.name: set() for node in tree.body if isinstance(node, ast.FunctionDef)}
+    names.update((name, methods(name)) for name in classes)
+    return names
+
+
+def public(obj):
+    return {n for n in dir(obj) if not n.startswith("_")}
+
+
 def test_module_offers_only_what_the_real_one_has():
+    real = real_names()
     module = FakeFreeSWITCH().module
-    public = {n for n in dir(module) if not n.startswith("_")}
-    assert public == {"consoleLog", "consoleCleanLog", "getGlobalVariable", "setGlobalVariable",
-                      "running", "msleep", "API", "Stream", "Event"}
+    assert public(module) <= set(real), public(module) - set(real)
+    for name in public(module):
+        if isinstance(getattr(module, name), type):
+            assert public(getattr(module, name)) <= real[name], (name, public(getattr(module, name)) - real[name])
+
+
+def test_the_stub_session_offers_only_what_a_real_session_has():
+    # Test-side helpers (what it recorded) are attributes, not methods the real Session lacks.
+    real = real_names()["Session"]
+    offered = {n for n in public(StubSession) if callable(getattr(StubSession, n))}
+    assert offered <= real, offered - real
 
 
 def test_failed_bridge_hangs_up_without_continue_on_fail():

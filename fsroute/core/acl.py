@@ -7,13 +7,19 @@ that does not parse is denied: FreeSWITCH would read it as 0.0.0.0 and might
 let it through a 0.0.0.0/0 node.
 """
 
+from __future__ import annotations
+
 import ipaddress
 import threading
+from typing import Iterable, Optional, Tuple, Union
 
 from cachetools import LRUCache
 
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-def parse_address(text):
+
+def parse_address(text: object) -> Optional[IPAddress]:
     """The source address as an ip_address, or None when it is not one plain address."""
     if not isinstance(text, str) or "%" in text or len(text) > 45:
         return None  # zone ids, lists and junk: inet_pton refuses them too
@@ -26,7 +32,7 @@ def parse_address(text):
     return address
 
 
-def parse_network(text):
+def parse_network(text: object) -> IPNetwork:
     """A CIDR (or bare address) as an ip_network; host bits are masked off as FreeSWITCH does.
 
     Raises ValueError with a readable message.
@@ -52,7 +58,8 @@ class Acl:
 
     CACHE_SIZE = 8192
 
-    def __init__(self, name, default_allow, nodes, lines=()):
+    def __init__(self, name: str, default_allow: bool, nodes: Iterable[Tuple[bool, IPNetwork]],
+                 lines: Iterable[int] = ()) -> None:
         self.name = name
         self.default_allow = bool(default_allow)
         self.nodes = tuple(nodes)
@@ -62,10 +69,10 @@ class Acl:
                 for i, (allow, n) in enumerate(self.nodes) if n.version == v]
             for v in (4, 6)
         }
-        self._cache = LRUCache(self.CACHE_SIZE)
+        self._cache: LRUCache[object, bool] = LRUCache(self.CACHE_SIZE)
         self._lock = threading.Lock()
 
-    def allows(self, address_text):
+    def allows(self, address_text: object) -> bool:
         """True when the list lets ``address_text`` through; unparsable text is denied."""
         with self._lock:
             verdict = self._cache.get(address_text)
@@ -76,14 +83,14 @@ class Acl:
                     self._cache[address_text] = verdict
         return verdict
 
-    def allows_address(self, address):
+    def allows_address(self, address: Optional[IPAddress]) -> bool:
         """The verdict for an ip_address (or None, which is denied)."""
         if address is None:
             return False
         node = self.deciding_node(address)
         return self.default_allow if node is None else self.nodes[node][0]
 
-    def deciding_node(self, address):
+    def deciding_node(self, address: IPAddress) -> Optional[int]:
         """The index in ``nodes`` of the node that decides for an ip_address, or None: the default decides."""
         value = int(address)
         best_bits = -1

@@ -4,16 +4,22 @@ Every problem is reported as ``file:line:col: message``, all of them at
 once (up to a cap), so an operator fixes a file in one pass.
 """
 
+from __future__ import annotations
+
 import difflib
 import re
+from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
+from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
                     Member, Problem, Route, RuleSet, RulesError)
-from .patterns import compile_route_regex
+from .patterns import Regex, compile_route_regex
 from .text import one_line
-from .yamltree import MAP, SCALAR, SEQ
+from .yamltree import MAP, SCALAR, SEQ, Node
+
+# A mapping node read by Builder.mapping: {key: (key node, value node)}.
+Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
@@ -26,37 +32,43 @@ class _TooMany(Exception):
     pass
 
 
-def closest(word, choices):
+def closest(word: object, choices: Iterable[object]) -> Optional[str]:
     """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
     close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
     return close[0] if close else None
 
 
-def did_you_mean(word, choices):
+def did_you_mean(word: object, choices: Iterable[object]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
     close = closest(word, choices)
     return " (did you mean '%s'?)" % close if close else ""
 
 
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
+
+
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
-    def __init__(self, filename):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems = []
+        self.problems: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
-        self.declared = {"acl": set(), "group": set()}
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
 
     # -- reporting -------------------------------------------------------
-    def error(self, node, message):
+    def error(self, node: Optional[Node], message: str) -> None:
         line, col = (node.line, node.col) if node is not None else (1, 1)
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
 
     # -- shapes ------------------------------------------------------------
-    def mapping(self, node, what, allowed=None, required=(), unknown=None):
+    def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
+                required: Iterable[str] = (), unknown: Optional[List[str]] = None) -> Optional[Fields]:
         """{key: (key node, value node)} for a mapping node, or None after reporting.
 
         Unknown keys are reported with the closest allowed one, and appended to
@@ -66,7 +78,7 @@ class Builder:
         if node is None or node.kind != MAP:
             self.error(node, "%s must be a mapping" % what)
             return None
-        out = {}
+        out: Fields = {}
         suggested = set()
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
@@ -91,13 +103,14 @@ class Builder:
                 self.error(node, "%s: missing required key '%s'" % (what, name))
         return out
 
-    def sequence(self, node, what):
+    def sequence(self, node: Node, what: str) -> List[Any]:
         if node.kind != SEQ:
             self.error(node, "%s must be a list" % what)
             return []
-        return node.value
+        items: List[Any] = node.value
+        return items
 
-    def string(self, node, what, pattern=None, hint=""):
+    def string(self, node: Node, what: str, pattern: Optional[Pattern[str]] = None, hint: str = "") -> Optional[str]:
         if node.kind != SCALAR or not isinstance(node.value, str) or node.value == "":
             self.error(node, "%s must be a non-empty string" % what)
             return None
@@ -106,35 +119,35 @@ class Builder:
             return None
         return node.value
 
-    def integer(self, node, what, low, high):
+    def integer(self, node: Node, what: str, low: int, high: int) -> Optional[int]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             self.error(node, "%s must be a whole number from %d to %d" % (what, low, high))
             return None
         return value
 
-    def seconds(self, node, what, low, high):
+    def seconds(self, node: Node, what: str, low: float, high: float) -> Optional[float]:
         value = node.value if node.kind == SCALAR else None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             self.error(node, "%s must be a number of seconds from %g to %g" % (what, low, high))
             return None
         return float(value)
 
-    def check_name(self, key, what):
+    def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
             return True
         self.error(key, "%s: the name may hold only letters, digits, '_', '.', '-' (at most 64)" % what)
         return False
 
-    def cause(self, node, what):
+    def cause(self, node: Node, what: str) -> Optional[str]:
         name = self.string(node, what)
         if name is not None and name.upper() not in CAUSES:
             self.error(node, "%s: '%s' is not a FreeSWITCH hangup cause" % (what, name))
             return None
         return name.upper() if name else None
 
-    def regex(self, node, what):
+    def regex(self, node: Node, what: str) -> Optional[Regex]:
         text = self.string(node, what)
         if text is None:
             return None
@@ -151,11 +164,25 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def build(self, root, sha256):
+    def fold_route(self, item: Node) -> Optional[Route]:
+        """One route built as soon as yamltree has read it (its nodes are then freed).
+
+        Whether its acl and group exist is checked once the file is read; any
+        problem ends this pass (RereadForReport).
+        """
+        route = self.route(item, None, None)
+        if self.problems:
+            raise RereadForReport()
+        return route
+
+    def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:
+        """The RuleSet of the tree ``root``; ``folded``: its routes were built by fold_route."""
         try:
             ruleset = self._build(root, sha256)
         except _TooMany:
             ruleset = None
+        if folded and self.problems:
+            raise RereadForReport()
         if self.problems:
             self.problems.sort(key=lambda p: (p.line, p.col))
             if len(self.problems) >= MAX_PROBLEMS:
@@ -163,9 +190,10 @@ class Builder:
                 self.problems.append(Problem(self.filename, last.line, last.col,
                                              "too many problems; stopped after %d" % MAX_PROBLEMS))
             raise RulesError(self.problems)
+        assert ruleset is not None  # built whenever there was no problem
         return ruleset
 
-    def _build(self, root, sha256):
+    def _build(self, root: Optional[Node], sha256: str) -> Optional[RuleSet]:
         if root is None:
             self.error(None, "the rules file is empty")
             return None
@@ -196,16 +224,18 @@ class Builder:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
 
-    def defaults(self, node):
+    def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
         if fields is None:
             return Defaults()
-        values = {}
+        values: Dict[str, Any] = {}
         for key, (_, value) in fields.items():
             what = "defaults." + key
             if key == "profile":
                 values[key] = self.string(value, what, NAME_RE)
-            elif key in ("status_ttl", "reload_check"):
+            elif key == "status_ttl":
+                values[key] = self.seconds(value, what, MIN_STATUS_TTL, 3600)
+            elif key == "reload_check":
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
@@ -218,7 +248,7 @@ class Builder:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
 
-    def action(self, node, what):
+    def action(self, node: Node, what: str) -> Optional[Action]:
         if node.kind == SCALAR and node.value == "continue":
             return Action(None)
         fields = self.mapping(node, what + " (either 'continue' or {hangup: CAUSE})",
@@ -228,7 +258,7 @@ class Builder:
         cause = self.cause(fields["hangup"][1], what + ".hangup")
         return Action(cause) if cause else None
 
-    def acls(self, node):
+    def acls(self, node: Node) -> Dict[str, Acl]:
         fields = self.mapping(node, "acls")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -266,7 +296,7 @@ class Builder:
                 out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def gateways(self, node):
+    def gateways(self, node: Node) -> Dict[str, str]:
         fields = self.mapping(node, "gateways")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -279,7 +309,7 @@ class Builder:
                     out[name] = profile
         return out
 
-    def groups(self, node):
+    def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
         out = {}
         for name, (key, value) in (fields or {}).items():
@@ -289,7 +319,7 @@ class Builder:
             body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
             if body is None:
                 continue
-            strategy = "weighted_round_robin"
+            strategy: Optional[str] = "weighted_round_robin"
             if "strategy" in body:
                 strategy_node = body["strategy"][1]
                 strategy = strategy_node.value if strategy_node.kind == SCALAR else None
@@ -298,7 +328,7 @@ class Builder:
                     self.error(strategy_node, "%s: unknown strategy %r%s" % (
                         what, strategy, close or " (expected one of: %s)" % ", ".join(STRATEGIES)))
             members = []
-            seen = {}
+            seen: Dict[str, int] = {}
             items = self.sequence(body["gateways"][1], what + ".gateways") if "gateways" in body else []
             if "gateways" in body and not items:
                 self.error(body["gateways"][1], "%s: needs at least one gateway" % what)
@@ -316,7 +346,7 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members))
         return out
 
-    def member(self, item, what):
+    def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
             return Member(name, 1) if name else None
@@ -325,15 +355,22 @@ class Builder:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
-        weight = 1
+        weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node, acls, groups):
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
+            if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
+                if item.name in names or item.acl not in acls and item.acl is not None \
+                        or item.group not in groups and item.group is not None:
+                    raise RereadForReport()
+                names[item.name] = item.line
+                out.append(item)
+                continue
             route = self.route(item, acls, groups)
             if route is None:
                 continue
@@ -344,8 +381,9 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item, acls, groups):
-        unknown = []
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
+              ) -> Optional[Route]:
+        unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
                             allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
         if body is None or "name" not in body:
@@ -375,7 +413,7 @@ class Builder:
         acl = None
         if "acl" in body:
             acl = self.string(body["acl"][1], what + " acl")
-            if acl is not None and acl not in acls and acl not in self.declared["acl"]:
+            if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
                 self.error(body["acl"][1], "%s: no acl named '%s'%s"
                            % (what, acl, did_you_mean(acl, self.declared["acl"])))
         targets = [k for k in ("gateway", "group") if k in body]
@@ -388,14 +426,15 @@ class Builder:
                                   " (letters, digits, '_', '.', '-')")
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
-            if group is not None and group not in groups and group not in self.declared["group"]:
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
                 self.error(body["group"][1], "%s: no group named '%s'%s"
                            % (what, group, did_you_mean(group, self.declared["group"])))
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
 
-    def template(self, node, what, dest):
+    def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)
@@ -422,7 +461,7 @@ class Builder:
         return tuple(parts)
 
 
-def _route_label(item):
+def _route_label(item: Node) -> str:
     """"route 'NAME'" when the route's mapping has a usable name, for its shape problems; else "a route"."""
     if item.kind == MAP:
         for key, value in item.pairs():

@@ -9,7 +9,14 @@ for every call. Candidates come back in file order, so "first match wins"
 is exactly what a linear scan would give.
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Dict, List, Sequence, Union
+
+if TYPE_CHECKING:
+    from .model import Route
+    from .patterns import Regex
 
 _QUANTIFIERS = "?*+{"
 _META = ".^$[|\\()" + _QUANTIFIERS
@@ -18,10 +25,10 @@ _META = ".^$[|\\()" + _QUANTIFIERS
 _UNSAFE_FLAGS = re.IGNORECASE | re.VERBOSE | re.MULTILINE
 
 
-def _group_ends(pattern):
+def _group_ends(pattern: str) -> Dict[int, int]:
     """{index of '(': index just past its ')'} for the whole pattern, in one pass."""
-    ends = {}
-    opened = []
+    ends: Dict[int, int] = {}
+    opened: List[int] = []
     i = 0
     in_class = False
     while i < len(pattern):
@@ -46,7 +53,7 @@ def _group_ends(pattern):
     return ends
 
 
-def literal_prefix(regex):
+def literal_prefix(regex: Regex) -> str:
     """The literal text every match of ``regex`` (a compiled pattern, search semantics) starts with.
 
     Conservative: '' whenever in doubt (no '^' anchor, any alternation,
@@ -101,30 +108,47 @@ def literal_prefix(regex):
 class RouteIndex:
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
-    def __init__(self, routes):
-        self._by_prefix = {}      # prefix -> [position in the file]
-        self._everywhere = []     # positions of routes without a prefix
+    def __init__(self, routes: Sequence[Route]) -> None:
+        # prefix -> position in the file, or a list of them when several routes share the prefix
+        # (a plain int for the common single route saves a list per route: ~60 bytes each).
+        self._by_prefix: Dict[str, Union[int, List[int]]] = {}
+        self._everywhere: List[int] = []     # positions of routes without a prefix
         self._max_len = 0
+        by_prefix = self._by_prefix
         for position, route in enumerate(routes):
             prefix = literal_prefix(route.dest) if route.dest is not None else ""
             if prefix:
-                self._by_prefix.setdefault(prefix, []).append(position)
+                filed = by_prefix.get(prefix)
+                if filed is None:
+                    by_prefix[prefix] = position
+                elif isinstance(filed, int):
+                    by_prefix[prefix] = [filed, position]
+                else:
+                    filed.append(position)
                 self._max_len = max(self._max_len, len(prefix))
             else:
                 self._everywhere.append(position)
         self._routes = tuple(routes)
         self._everywhere_routes = [self._routes[p] for p in self._everywhere]
 
-    def candidates(self, number):
+    def candidates(self, number: str) -> List[Route]:
         """The routes that may match ``number``, in file order (a shared list: do not change it)."""
         by_prefix = self._by_prefix
         found = [by_prefix[number[:n]] for n in range(1, min(len(number), self._max_len) + 1)
                  if number[:n] in by_prefix]
         if not found:
             return self._everywhere_routes
-        if len(found) == 1 and not self._everywhere:
-            positions = found[0]
-        else:
-            positions = sorted(p for positions in found + [self._everywhere] for p in positions)
         routes = self._routes
+        if len(found) == 1 and not self._everywhere:
+            filed = found[0]
+            if isinstance(filed, int):
+                return [routes[filed]]
+            return [routes[p] for p in filed]
+        positions = list(self._everywhere)
+        for filed in found:
+            if isinstance(filed, int):
+                positions.append(filed)
+            else:
+                positions.extend(filed)
+        positions.sort()
         return [routes[p] for p in positions]

@@ -3,11 +3,19 @@
 Pure data: the grammar builds these, the router and runtime read them.
 """
 
-import re
-from types import MappingProxyType
-from typing import NamedTuple, Optional, Tuple
+from __future__ import annotations
 
+import re
+from enum import Enum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
+
+from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
+
+if TYPE_CHECKING:
+    from .acl import Acl
+    from .patterns import Regex
 
 
 STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
@@ -20,6 +28,8 @@ DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAIL
 NUMBER_RE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\Z")
 VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+# Below this a gwlist reading would be re-read by nearly every call.
+MIN_STATUS_TTL = 0.5
 
 
 class Problem(NamedTuple):
@@ -28,7 +38,7 @@ class Problem(NamedTuple):
     col: int
     message: str
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self.line == 0:  # about the whole file (it cannot be read): as compilers and editors say it
             return "%s: error: %s" % (self.file, self.message)
         return "%s:%d:%d: %s" % (self.file, self.line, self.col, self.message)
@@ -37,7 +47,7 @@ class Problem(NamedTuple):
 class RulesError(Exception):
     """The rules file is unusable; ``problems`` lists every Problem found."""
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
@@ -47,18 +57,55 @@ class Action(NamedTuple):
     cause: Optional[str]
 
 
+class Outcome(str, Enum):
+    """How a call ended, as ``fsroute_result`` and the log line say it."""
+    BRIDGED = "bridged"
+    NO_ROUTE = "no_route"
+    DENIED = "denied"
+    ALL_DOWN = "all_down"
+    INVALID_NUMBER = "invalid_number"
+    FAILED = "failed"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Defaults(NamedTuple):
     profile: str = "external"
-    status_ttl: float = 2.0
+    status_ttl: float = 2.0         # at least MIN_STATUS_TTL
     status_timeout: float = 0.5
     reload_check: float = 1.0
     max_attempts: int = 3
-    failover_on: frozenset = frozenset(DEFAULT_FAILOVER_ON)
+    failover_on: FrozenSet[str] = frozenset(DEFAULT_FAILOVER_ON)
     on_no_route: Action = Action("NO_ROUTE_DESTINATION")
     on_denied: Action = Action("CALL_REJECTED")
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+
+
+CONTINUE = Action(None)
+
+
+def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None) -> Action:
+    """The one place an outcome becomes an Action: the configured on_* for refusals and errors,
+    the last bridge cause for a failed bridge, nothing after a bridged call."""
+    if outcome is Outcome.FAILED:
+        known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
+        return Action(bridge_cause if known else FALLBACK_CAUSE)
+    if outcome is Outcome.BRIDGED:
+        return CONTINUE
+    return _CONFIGURED[outcome](defaults)
+
+
+_CONFIGURED: Dict[Outcome, Callable[[Defaults], Action]] = {
+    Outcome.NO_ROUTE: lambda d: d.on_no_route,
+    Outcome.DENIED: lambda d: d.on_denied,
+    Outcome.ALL_DOWN: lambda d: d.on_all_down,
+    Outcome.INVALID_NUMBER: lambda d: d.on_invalid_number,
+    Outcome.ERROR: lambda d: d.on_error,
+}
 
 
 class Member(NamedTuple):
@@ -76,40 +123,43 @@ class Route(NamedTuple):
     """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
     name: str
     line: int
-    dest: Optional["re.Pattern"]
-    conditions: Tuple[Tuple[str, "re.Pattern"], ...]  # other variables
-    number: Optional[tuple]  # template parts: str literals and int group numbers
+    dest: Optional[Regex]
+    conditions: Tuple[Tuple[str, Regex], ...]  # other variables
+    number: Optional[Tuple[Union[str, int], ...]]  # template parts: str literals and int group numbers
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
 
-    def rewrite(self, match, destination):
+    def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
-        return "".join(p if isinstance(p, str) else (match.group(p) or "") for p in self.number)
+        # $N appear only with a destination regex (the grammar), so ``match`` is there for them
+        return "".join(p if isinstance(p, str) else ((match.group(p) if match else None) or "")
+                       for p in self.number)
 
 
 class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
-    def __init__(self, path, sha256, defaults, acls, ingress_acl, gateway_profiles, groups, routes):
+    def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
+                 gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route]) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
         self.defaults = defaults
-        self.acls = MappingProxyType(acls)
+        self.acls: Mapping[str, Acl] = MappingProxyType(acls)
         self.ingress_acl = ingress_acl
-        self.gateway_profiles = MappingProxyType(gateway_profiles)
-        self.groups = MappingProxyType(groups)
+        self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
+        self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
 
-    def profile_of(self, gateway):
+    def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
         return self.gateway_profiles.get(gateway, self.defaults.profile)
 
-    def gateway_names(self):
+    def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""
         names = set(self.gateway_profiles)
         names.update(r.gateway for r in self.routes if r.gateway)

@@ -9,7 +9,10 @@ compile and how many groups they have; they compile on their first search.
 Anything else is compiled at load, so a bad regex is always reported then.
 """
 
+from __future__ import annotations
+
 import re
+from typing import Optional, Union
 
 FLAGS = re.ASCII  # \d is [0-9], as in FreeSWITCH's PCRE
 
@@ -22,7 +25,7 @@ MAX_DEPTH = 8
 _REPEAT_RE = re.compile(r"\{([0-9]{1,4})(?:(,)([0-9]{0,4}))?\}")
 
 
-def _class_end(pattern, i):
+def _class_end(pattern: str, i: int) -> int:
     """Index past a plain class ``[0-9a-f...]`` starting at ``i``, or -1 if it is not one."""
     end = pattern.find("]", i + 1)
     body = pattern[i + 1:end] if end > 0 else ""
@@ -41,7 +44,7 @@ def _class_end(pattern, i):
     return end + 1
 
 
-def simple_groups(pattern):
+def simple_groups(pattern: str) -> Optional[int]:
     """The number of capturing groups if ``pattern`` is of the plain shape (so surely valid), else None."""
     i = 1 if pattern.startswith("^") else 0
     n = len(pattern)
@@ -108,19 +111,23 @@ class LazyPattern:
     __slots__ = ("pattern", "groups", "_compiled")
     flags = FLAGS
 
-    def __init__(self, pattern, groups):
+    def __init__(self, pattern: str, groups: int) -> None:
         self.pattern = pattern
         self.groups = groups
-        self._compiled = None
+        self._compiled: Optional[re.Pattern[str]] = None
 
-    def search(self, text):
+    def search(self, text: str) -> Optional[re.Match[str]]:
         compiled = self._compiled
         if compiled is None:  # two threads may both compile: the same result either way
             compiled = self._compiled = re.compile(self.pattern, FLAGS)
         return compiled.search(text)
 
 
-def compile_route_regex(pattern):
+# What a route matches with: a LazyPattern, or a pattern compiled at load.
+Regex = Union[LazyPattern, "re.Pattern[str]"]
+
+
+def compile_route_regex(pattern: str) -> Regex:
     """A LazyPattern for a plain-shaped pattern, else ``re.compile`` (raises re.error)."""
     groups = simple_groups(pattern)
     if groups is not None:

@@ -1,15 +1,24 @@
 """The routing decision for one call: no I/O, no FreeSWITCH.
 
 ``decide`` reads the call's variables through a getter, so it asks only for
-what the rules need; gateway states come from a callable per profile. The
-result is a Decision: what happened, through which route, which number and
-which gateways in order.
+what the rules need; whether a gateway is up comes from a callable. The
+result is a Decision: the outcome (None when there are gateways to bridge
+to), through which route, which number and which gateways in order.
 """
 
-import re
-from typing import NamedTuple, Optional, Tuple
+from __future__ import annotations
 
-from .model import NUMBER_RE, Route
+import re
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
+
+from .model import NUMBER_RE, Outcome, Route, RuleSet
+from .patterns import Regex
+
+if TYPE_CHECKING:
+    from .selection import Selector
+
+# A call's channel variables: name -> value, or None when unset.
+Getter = Callable[[str], Optional[str]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -21,24 +30,22 @@ MAX_VALUE_LEN = 256
 # trailing newline and let "1001\n" through as if it were "1001".
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-ROUTE, NO_ROUTE, DENIED, ALL_DOWN, INVALID_NUMBER = (
-    "route", "no_route", "denied", "all_down", "invalid_number")
-
 
 class Decision(NamedTuple):
-    result: str                   # one of the constants above
+    outcome: Optional[Outcome]    # None: bridge to ``gateways``
     route: Optional[Route] = None
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
 
 
-def source_address(get):
+def source_address(get: Getter) -> Optional[str]:
     """Where the call came from: network_addr, else sip_network_ip (never From/Contact)."""
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules, get, destination, source):
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str]
+               ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
     """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
     refused = None
     acls = rules.acls
@@ -57,55 +64,47 @@ def find_route(rules, get, destination, source):
     return None, None, refused
 
 
-def _condition_holds(get, name, regex):
+def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
     value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules, get, down_gateways, selector):
+def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector) -> Decision:
     """Decide one call.
 
-    ``get(name)`` returns a channel variable or None; ``down_gateways(profile)``
-    returns the set of DOWN gateway names, or None when unknown (then all are
-    taken as up: FreeSWITCH refuses a really-down one and failover goes on);
-    ``selector`` is the selection.Selector holding round-robin state.
+    ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
+    whether a gateway may be tried; ``selector`` is the selection.Selector
+    holding round-robin state.
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
-        return Decision(DENIED, detail="source %s refused by ingress acl %s"
+        return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
                         % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
-        return Decision(INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
+        return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
-        return Decision(INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
+        return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
     route, match, refused = find_route(rules, get, destination, source)
     if route is None:
         if refused is not None:
-            return Decision(DENIED, refused, detail="source %s refused by acl %s of route %s"
+            return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
                             % (one_line(source), refused.acl, refused.name))
-        return Decision(NO_ROUTE, detail="no route matches")
+        return Decision(Outcome.NO_ROUTE, detail="no route matches")
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
-        return Decision(INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
-    gateways = _gateways(rules, route, get, destination, down_gateways, selector)
+        return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    gateways = _gateways(rules, route, get, destination, is_up, selector)
     if not gateways:
-        return Decision(ALL_DOWN, route, number, detail="every gateway of the route is down")
-    return Decision(ROUTE, route, number, tuple(gateways))
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")
+    return Decision(None, route, number, tuple(gateways))
 
 
-def _gateways(rules, route, get, destination, down_gateways, selector):
-    readings = {}
-
-    def is_up(name):
-        profile = rules.profile_of(name)
-        if profile not in readings:
-            readings[profile] = down_gateways(profile)
-        down = readings[profile]
-        return down is None or name not in down
-
+def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
+              selector: Selector) -> List[str]:
     if route.gateway is not None:
         return [route.gateway] if is_up(route.gateway) else []
+    assert route.group is not None  # a route names a gateway or a group (the grammar)
     group = rules.groups[route.group]
     up = [m for m in group.members if is_up(m.name)]
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination

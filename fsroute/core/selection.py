@@ -5,10 +5,16 @@ strategy's pick; the others follow as failover candidates (by weight, then
 file order, except where the strategy defines a full order itself).
 """
 
+from __future__ import annotations
+
 import hashlib
 import math
 import random
 import threading
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from .model import Group, Member
 
 # Callers and numbers are hashed on at most this many characters: a caller id
 # of a megabyte must not cost a megabyte of hashing per gateway.
@@ -24,19 +30,19 @@ class RoundRobin:
     the cycle restarts, so the ratio holds exactly again from there.
     """
 
-    def __init__(self, members):
+    def __init__(self, members: Iterable[Member]) -> None:
         self._current = {m.name: 0 for m in members}
-        self._up = None
+        self._up: Optional[Tuple[str, ...]] = None
         self._lock = threading.Lock()
 
-    def copy(self):
+    def copy(self) -> RoundRobin:
         twin = RoundRobin(())
         with self._lock:
             twin._current = dict(self._current)
             twin._up = self._up
         return twin
 
-    def pick(self, up_members):
+    def pick(self, up_members: Sequence[Member]) -> Member:
         up = tuple(m.name for m in up_members)
         total = sum(m.weight for m in up_members)
         with self._lock:
@@ -50,6 +56,7 @@ class RoundRobin:
                 current[member.name] += member.weight
                 if best is None or current[member.name] > current[best.name]:
                     best = member
+            assert best is not None, "pick() needs at least one member that is up"
             current[best.name] -= total
         return best
 
@@ -62,24 +69,25 @@ class Selector:
     shares the very same cycle, even with calls still in flight on the old rules.
     """
 
-    def __init__(self, previous=None, groups=()):
-        self._round_robins = {}
+    def __init__(self, previous: Optional[Selector] = None, groups: Iterable[Group] = (),
+                 rng: Optional[random.Random] = None) -> None:
+        self._round_robins: Dict[Tuple[str, Tuple[Member, ...]], RoundRobin] = {}
         self._lock = threading.Lock()
-        self._random = random.Random()
+        self._random = rng or random.Random()
         carried = previous._round_robins if previous is not None else {}
         for group in groups:
             if group.strategy == "weighted_round_robin":
                 key = (group.name, group.members)
                 self._round_robins[key] = carried.get(key) or RoundRobin(group.members)
 
-    def copy(self):
+    def copy(self) -> Selector:
         """A Selector that starts where this one is but moves on its own (for dry runs)."""
         twin = Selector()
         with self._lock:
             twin._round_robins = {k: v.copy() for k, v in self._round_robins.items()}
         return twin
 
-    def _round_robin(self, group):
+    def _round_robin(self, group: Group) -> RoundRobin:
         key = (group.name, group.members)
         state = self._round_robins.get(key)
         if state is None:
@@ -87,7 +95,7 @@ class Selector:
                 state = self._round_robins.setdefault(key, RoundRobin(group.members))
         return state
 
-    def order(self, group, up_members, key, limit):
+    def order(self, group: Group, up_members: Sequence[Member], key: Optional[str], limit: int) -> List[str]:
         """Up to ``limit`` gateway names: the pick first, then failover candidates.
 
         ``up_members`` are the group's members that are up, in file order;
@@ -109,7 +117,7 @@ class Selector:
         return [m.name for m in ordered[:limit]]
 
 
-def weighted_shuffle(members, random01):
+def weighted_shuffle(members: Sequence[Member], random01: Callable[[], float]) -> List[Member]:
     """Members in a random order where each is first with probability weight / total.
 
     Efraimidis-Spirakis: sort by u ** (1 / w), u uniform in (0, 1].
@@ -119,7 +127,7 @@ def weighted_shuffle(members, random01):
     return [m for _, _, m in keyed]
 
 
-def _unit_hash(keyed, name):
+def _unit_hash(keyed: hashlib.blake2b, name: str) -> float:
     """A uniform value strictly inside (0, 1) for a gateway name, from the key's hash state ``keyed``."""
     h = keyed.copy()
     h.update(name.encode("utf-8"))
@@ -127,7 +135,7 @@ def _unit_hash(keyed, name):
     return ((int.from_bytes(h.digest(), "big") >> 12) + 0.5) / 2.0 ** 52
 
 
-def rendezvous(members, key):
+def rendezvous(members: Sequence[Member], key: str) -> List[Member]:
     """Weighted rendezvous (highest random weight) order for ``key``.
 
     Score -w / ln(h): a key stays on its gateway while that gateway is up,

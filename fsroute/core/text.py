@@ -1,7 +1,9 @@
 """Untrusted text made safe for one log or error line."""
 
+from __future__ import annotations
 
-def one_line(text, limit=80):
+
+def one_line(text: str | None, limit: int = 80) -> str:
     """``text`` cut to ``limit`` characters with unprintable ones escaped: never a newline,
     never a megabyte. None reads as "(none)"."""
     if text is None:
@@ -12,7 +14,7 @@ def one_line(text, limit=80):
     return head if len(text) <= limit else head + "...(%d chars)" % len(text)
 
 
-def describe_error(exc, limit=200):
+def describe_error(exc: BaseException, limit: int = 200) -> str:
     """``Type: message`` on one line, even for an exception whose str() fails."""
     try:
         message = one_line(str(exc), limit)

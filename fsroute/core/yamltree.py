@@ -11,7 +11,10 @@ what the aliases would expand to, so that is capped too (MAX_ALIAS_NODES):
 a "billion laughs" file is refused here, before anyone walks it.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import yaml
 
@@ -35,7 +38,7 @@ MAP, SEQ, SCALAR = "mapping", "sequence", "scalar"
 
 # A rules file repeats a few short plain scalars (keys, gateway and group
 # names) a hundred thousand times: their typed values are kept here once.
-_PLAIN_CACHE = {}
+_PLAIN_CACHE: Dict[str, Any] = {}
 _PLAIN_CACHE_MAX = 4096
 _SHORT = 24
 
@@ -43,7 +46,7 @@ _SHORT = 24
 class YamlProblem(Exception):
     """The text is not YAML fsroute can read; line and col are 1-based."""
 
-    def __init__(self, line, col, message):
+    def __init__(self, line: int, col: int, message: str) -> None:
         super().__init__(message)
         self.line = line
         self.col = col
@@ -60,19 +63,19 @@ class Node:
 
     __slots__ = ("kind", "value", "line", "col")
 
-    def __init__(self, kind, value, mark):
+    def __init__(self, kind: str, value: Any, mark: Any) -> None:
         self.kind = kind
         self.value = value
         self.line = mark.line + 1
         self.col = mark.column + 1
 
-    def pairs(self):
+    def pairs(self) -> Iterator[Tuple[Node, Node]]:
         """A mapping's (key node, value node) pairs, in file order."""
         items = iter(self.value)
         return zip(items, items)
 
 
-def _scalar_value(event):
+def _scalar_value(event: Any) -> Any:
     """Type a scalar the way YAML 1.1's safe schema does (int, float, bool, null, str)."""
     value = event.value
     if event.tag is None:
@@ -88,7 +91,7 @@ def _scalar_value(event):
     return _typed(event)
 
 
-def _typed(event):
+def _typed(event: Any) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
         tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)
@@ -115,7 +118,7 @@ def _typed(event):
     return event.value
 
 
-def _problem_from(exc, text):
+def _problem_from(exc: yaml.YAMLError, text: str) -> YamlProblem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if isinstance(exc, yaml.reader.ReaderError):
         # No mark, only an offset: in UTF-8 bytes from the C reader, in characters otherwise.
@@ -133,16 +136,23 @@ def _problem_from(exc, text):
     return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % message)
 
 
-def parse(text):
+def parse(text: str, fold: Optional[Tuple[str, Callable[[Node], object]]] = None) -> Optional[Node]:
     """Return the root Node of ``text`` (str), or None for an empty document.
+
+    ``fold`` = (key, function): each item of the list under the top-level
+    ``key`` is replaced by ``function(item node)`` as soon as the item is
+    complete, so its nodes can be freed at once instead of living until the
+    whole file is read (a rules file's routes are most of its nodes).
 
     Raises YamlProblem for bad syntax, several documents, too deep nesting,
     unknown or self-referencing aliases and aliases that expand too much.
     """
-    anchors = {}       # anchor -> node
-    sizes = {}         # id(anchored container) -> nodes in it, aliases expanded
-    stack = []         # open containers: [node, nodes in it so far, its anchor]
-    root = None
+    fold_key, fold_item = fold if fold is not None else (None, _unfolded)
+    anchors: Dict[str, Node] = {}       # anchor -> node
+    sizes: Dict[int, int] = {}         # id(anchored container) -> nodes in it, aliases expanded
+    stack: List[List[Any]] = []  # open containers: [node, nodes in it so far, its anchor, whether its items fold]
+    root: Optional[Node] = None
+    node: Optional[Node]
     documents = 0
     aliased = 0        # nodes added by aliases so far (expanded)
     try:
@@ -155,12 +165,14 @@ def parse(text):
                 node = Node(MAP if cls is yaml.MappingStartEvent else SEQ, [], event.start_mark)
                 if len(stack) >= MAX_DEPTH:
                     raise YamlProblem(node.line, node.col, "nesting deeper than %d levels" % MAX_DEPTH)
-                if stack:
+                folds = (fold_key is not None and len(stack) == 1 and node.kind == SEQ
+                         and _pending_key(stack[0][0]) == fold_key)
+                if stack and not stack[-1][3]:
                     stack[-1][0].value.append(node)
-                stack.append([node, 1, event.anchor])
+                stack.append([node, 1, event.anchor, folds])
                 continue
             elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
-                node, size, anchor = stack.pop()
+                node, size, anchor, _ = stack.pop()
                 if anchor is not None:
                     anchors[anchor] = node
                     sizes[id(node)] = size
@@ -168,6 +180,8 @@ def parse(text):
                     root = node
                     continue
                 stack[-1][1] += size
+                if stack[-1][3]:
+                    stack[-1][0].value.append(fold_item(node))
                 continue
             elif cls is yaml.AliasEvent:
                 node = anchors.get(event.anchor)
@@ -194,10 +208,22 @@ def parse(text):
             if cls is yaml.ScalarEvent and event.anchor is not None:
                 anchors[event.anchor] = node
             if stack:
-                stack[-1][0].value.append(node)
+                stack[-1][0].value.append(fold_item(node) if stack[-1][3] else node)
                 stack[-1][1] += size
             else:
                 root = node
     except yaml.YAMLError as exc:
         raise _problem_from(exc, text) from None
     return root
+
+
+def _unfolded(node: Node) -> object:
+    return node
+
+
+def _pending_key(mapping: Node) -> Optional[str]:
+    """The key whose value comes next in an open mapping, or None (a scalar key only)."""
+    if mapping.kind != MAP or len(mapping.value) % 2 == 0:
+        return None
+    key: Node = mapping.value[-1]
+    return key.value if key.kind == SCALAR and isinstance(key.value, str) else None

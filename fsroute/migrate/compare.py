@@ -21,14 +21,13 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Collection, Dict, List, Mapping, Match, NamedTuple, Optional, Sequence, Tuple
 
-from fsroute.core import loader
 from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
 from fsroute.core.fsvalues import switch_true
-from fsroute.core.model import Route, RuleSet
+from fsroute.core.model import Route
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
                      compile_expression, distributor_nodes, find_list, parse_dialstring)
-from fsroute.tools.simulate import simulate
+from fsroute.tools.simulate import Simulation
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
 MIN_CALLS = 300          # at least this many calls (in whole cycles) when a list or group is involved
@@ -395,7 +394,8 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
             caller: Optional[str] = None, context: str = "public",
             variables: Optional[Mapping[str, str]] = None) -> List[Row]:
     """One Row per (destination, source address). Raises RulesError for a bad rules file."""
-    ruleset = loader.load(rules_path)
+    simulation = Simulation(rules_path)
+    ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
     old_setup = OldSetup(legacy)
     extra = dict(variables or {})
@@ -407,13 +407,14 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
                      "caller_id_number": caller or ""}
             facts.update(extra)
             old = old_setup.route(facts)
-            new = simulate(rules_path, dest, src_ip, caller, extra)
-            rows.append(_row(dest, src_ip, old, new, routes, ruleset, rules_path, caller, extra))
+            new = simulation.run(dest, src_ip, caller, extra)
+            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra))
     return rows
 
 
 def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
-         ruleset: RuleSet, rules_path: str, caller: Optional[str], extra: Dict[str, str]) -> Row:
+         simulation: Simulation, caller: Optional[str], extra: Dict[str, str]) -> Row:
+    ruleset = simulation.rules
     old_view: View = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
     new_view: View = {"result": new["result"], "route": new["route"], "number": new["number"],
                       "hangup_cause": new["hangup_cause"]}
@@ -456,7 +457,7 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
         old_view["split"] = new_view["split"] = "by weight"
     else:
         old_counts = dict(Counter(old.picks(calls)))
-        new_counts = simulate(rules_path, dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
+        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
             else {candidates[0]: 1}
         same_split = old_counts == new_counts
         old_view["calls"] = new_view["calls"] = calls

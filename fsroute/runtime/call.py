@@ -5,42 +5,17 @@ goes wrong in here, the call ends with a defined cause and one ERROR line:
 no exception ever reaches FreeSWITCH.
 """
 
-import os
-import sys
 import time
 
-from . import gateways
 from fsroute.core import router
-from fsroute.core.causes import CAUSES, FALLBACK_CAUSE
-from .fslog import ERROR, INFO, log
-from fsroute.core.model import RulesError
+from fsroute.core.causes import FALLBACK_CAUSE
+from fsroute.core.model import Outcome, action_for
+from fsroute.core.text import one_line
+from .fslog import ERROR, INFO, describe, log
+from .rulespath import rules_path
 from .store import store_for
-from fsroute.core.text import describe_error, one_line
 
-BRIDGED, FAILED, ERROR_RESULT = "bridged", "failed", "error"
 CALLER_GONE = "ORIGINATOR_CANCEL"
-
-
-def rules_path(session, args):
-    """Where this call's rules live: args, channel var, then ``default_rules_path()``."""
-    path = (args or "").strip()
-    if path:
-        return path
-    return session.getVariable("fsroute_rules") or default_rules_path()
-
-
-def default_rules_path():
-    """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
-    freeswitch = sys.modules.get("freeswitch")
-    if freeswitch is not None:
-        path = freeswitch.getGlobalVariable("fsroute_rules")
-        if path:
-            return path
-    path = os.environ.get("FSROUTE_RULES")
-    if path:
-        return path
-    conf_dir = freeswitch.getGlobalVariable("conf_dir") if freeswitch is not None else None
-    return os.path.join(conf_dir or "/etc/freeswitch", "fsroute.yaml")
 
 
 class _Call:
@@ -60,11 +35,16 @@ class _Call:
 
 
 def handle(session, args):
-    """Route the call on ``session``; never raises."""
+    """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
+    route_with(session, lambda: store_for(rules_path(session, args)).current())
+
+
+def route_with(session, current):
+    """Route the call on ``session`` with the Loaded that ``current()`` gives; never raises."""
     call = _Call(session)
     loaded = None
     try:
-        loaded = store_for(rules_path(session, args)).current()
+        loaded = current()
         _route(call, loaded)
     except Exception as exc:
         _crash(call, loaded, exc)
@@ -81,28 +61,28 @@ def _route(call, loaded):
     session = call.session
     call.sha = rules.sha
     session.setVariable("fsroute_rules_sha", rules.sha)
-    states = gateways.states_for(rules.defaults)
-    decision = router.decide(rules, session.getVariable, states.down, loaded.selector)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector)
     call.detail = decision.detail
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
-    if decision.result != router.ROUTE:
-        call.result = decision.result
-        _finish(call, getattr(rules.defaults, "on_" + decision.result).cause)
+    if decision.outcome is not None:
+        call.result = decision.outcome
+        _finish(call, action_for(decision.outcome, rules.defaults).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
-    _bridge(call, rules, decision, states.down)
+    _bridge(call, loaded, decision)
 
 
-def _bridge(call, rules, decision, down_gateways):
+def _bridge(call, loaded, decision):
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
     gateway states are read again, and a gateway now DOWN is skipped.
     """
     session = call.session
+    rules = loaded.rules
     saved = session.getVariable("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     session.setVariable("continue_on_fail", "true")
@@ -112,10 +92,8 @@ def _bridge(call, rules, decision, down_gateways):
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if call.attempts:
-                down = down_gateways(rules.profile_of(gateway))
-                if down is not None and gateway in down:
-                    continue
+            if call.attempts and not loaded.is_up(gateway):
+                continue
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
@@ -124,8 +102,8 @@ def _bridge(call, rules, decision, down_gateways):
                      or session.getVariable("originate_failed_cause") or "").upper()
             call.attempts.append((gateway, cause or "UNKNOWN"))
             if cause == "SUCCESS":
-                call.result = BRIDGED
-                session.setVariable("fsroute_result", BRIDGED)
+                call.result = Outcome.BRIDGED
+                session.setVariable("fsroute_result", Outcome.BRIDGED.value)
                 return
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
@@ -134,15 +112,15 @@ def _bridge(call, rules, decision, down_gateways):
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
-    call.result = FAILED
+    call.result = Outcome.FAILED
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
-    _finish(call, cause if cause in CAUSES and cause != "SUCCESS" else FALLBACK_CAUSE)
+    _finish(call, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
 def _finish(call, cause):
     """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
     session = call.session
-    session.setVariable("fsroute_result", call.result)
+    session.setVariable("fsroute_result", call.result.value)
     if cause is not None and session.ready():
         call.hangup_cause = cause
         session.hangup(cause)
@@ -154,8 +132,8 @@ def _crash(call, loaded, exc):
         log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
     except Exception:
         pass
-    cause = loaded.rules.defaults.on_error.cause if loaded is not None else FALLBACK_CAUSE
-    call.result = ERROR_RESULT
+    cause = action_for(Outcome.ERROR, loaded.rules.defaults).cause if loaded is not None else FALLBACK_CAUSE
+    call.result = Outcome.ERROR
     try:
         _finish(call, cause)
     except Exception:
@@ -165,20 +143,9 @@ def _crash(call, loaded, exc):
             pass
     try:
         if loaded is not None:
-            loaded.count(ERROR_RESULT, None)
+            loaded.count(Outcome.ERROR, None)
     except Exception:
         pass
-
-
-def describe(exc):
-    """What went wrong, on one line: the exception and where it was raised."""
-    if isinstance(exc, RulesError):
-        return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)
-    frame = exc.__traceback__
-    while frame is not None and frame.tb_next is not None:
-        frame = frame.tb_next
-    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
-    return describe_error(exc) + where
 
 
 def _uuid(session):

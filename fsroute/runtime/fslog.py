@@ -4,7 +4,11 @@ The ``freeswitch`` module is looked up when a line is written, not at import,
 so a fake installed by tests after import is used too.
 """
 
+import os
 import sys
+
+from fsroute.core.model import RulesError
+from fsroute.core.text import describe_error, one_line
 
 ERROR, WARNING, INFO = "err", "warning", "info"
 
@@ -27,3 +31,14 @@ def api(command):
     """Run a FreeSWITCH API command (``freeswitch.API().executeString``) and return its output."""
     import freeswitch
     return freeswitch.API().executeString(command)
+
+
+def describe(exc):
+    """What went wrong, on one line: the exception and where it was raised."""
+    if isinstance(exc, RulesError):
+        return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = " at %s:%d" % (os.path.basename(frame.tb_frame.f_code.co_filename), frame.tb_lineno) if frame else ""
+    return describe_error(exc) + where

@@ -15,10 +15,8 @@ for anything that releases the GIL.
 
 import re
 import threading
-import time
 
-from cachetools import TTLCache
-
+from .clock import SYSTEM_CLOCK
 from .fslog import WARNING, api, log
 from fsroute.core.text import describe_error, one_line
 
@@ -46,48 +44,58 @@ def _describe_answer(answer):
 class _Reading:
     __slots__ = ("started", "done", "result")
 
-    def __init__(self):
-        self.started = time.monotonic()
+    def __init__(self, started):
+        self.started = started
         self.done = threading.Event()
         self.result = None
 
 
 class GatewayStates:
-    """Cached gwlist readings per profile; safe to share between call threads."""
+    """Cached gwlist readings per profile, owned by one loaded rule set; safe to share between call threads.
 
-    def __init__(self, ttl=2.0, timeout=0.5, run_api=api):
+    At most one reading per profile runs at a time; a reading is reused for
+    ``ttl`` seconds by the ``clock``'s monotonic time.
+    """
+
+    def __init__(self, ttl=2.0, timeout=0.5, run_api=api, clock=SYSTEM_CLOCK):
         self.ttl = ttl
         self.timeout = timeout
         self._run_api = run_api
-        self._cache = TTLCache(maxsize=256, ttl=ttl)
+        self._clock = clock
+        self._fresh = {}  # profile -> (reading, monotonic time it expires)
         self._pending = {}
         self._last = {}  # profile -> (reading, when): for status, kept past the TTL
         self._lock = threading.Lock()
 
     def down(self, profile):
         """frozenset of DOWN gateway names of ``profile``, or None when unknown."""
+        fresh = self._fresh.get(profile)
+        now = self._clock.monotonic()
+        if fresh is not None and now < fresh[1]:
+            return fresh[0]
         with self._lock:
-            cached = self._cache.get(profile, self)
-            if cached is not self:
-                return cached
             reading = self._pending.get(profile)
             if reading is None:
-                reading = self._pending[profile] = _Reading()
+                reading = self._pending[profile] = _Reading(now)
                 threading.Thread(target=self._read, args=(profile, reading),
                                  name="fsroute-gwlist", daemon=True).start()
-            elif time.monotonic() - reading.started > self.timeout:
+            elif now - reading.started > self.timeout:
                 return None  # still hung from an earlier call: do not wait again
         if reading.done.wait(self.timeout):
             return reading.result
         with self._lock:
-            first = self._pending.get(profile) is reading and profile not in self._cache
+            first = self._pending.get(profile) is reading and profile not in self._fresh
             if first:
-                self._cache[profile] = None
-                self._last[profile] = (None, time.time())
+                self._record(profile, None)
         if first:
             log(WARNING, "fsroute: 'sofia profile %s gwlist down' did not answer within %gs; "
                 "taking its gateways as up" % (profile, self.timeout))
         return None
+
+    def _record(self, profile, result):
+        """Keep a reading for the TTL (the caller holds the lock)."""
+        self._fresh[profile] = (result, self._clock.monotonic() + self.ttl)
+        self._last[profile] = (result, self._clock.time())
 
     def _read(self, profile, reading):
         command = "sofia profile %s gwlist down" % profile
@@ -108,8 +116,7 @@ class GatewayStates:
             # Always record the reading and wake the waiters, or this profile's
             # pending entry would stay forever and nobody would read it again.
             with self._lock:
-                self._cache[profile] = result
-                self._last[profile] = (result, time.time())
+                self._record(profile, result)
                 if self._pending.get(profile) is reading:
                     del self._pending[profile]
             reading.result = result
@@ -119,23 +126,3 @@ class GatewayStates:
         """{profile: (frozenset or None, time.time() of the reading)}: the newest reading of each profile."""
         with self._lock:
             return dict(self._last)
-
-
-_shared = {}
-_shared_lock = threading.Lock()
-
-
-def states_for(defaults):
-    """The GatewayStates shared by every rules file with these TTL and timeout settings."""
-    key = (defaults.status_ttl, defaults.status_timeout)
-    states = _shared.get(key)
-    if states is None:
-        with _shared_lock:
-            states = _shared.setdefault(key, GatewayStates(*key))
-    return states
-
-
-def forget_all():
-    """Drop every cached reading (tests and simulations start from a clean switch)."""
-    with _shared_lock:
-        _shared.clear()

@@ -16,29 +16,44 @@ file is not reported yet: the writer may not be done. Once the file has
 been still for that long, a remaining error is logged, once.
 """
 
+import hashlib
 import os
 import threading
-import time
 from collections import Counter
 
-import hashlib
-
 from fsroute.core import loader, model
-from .fslog import ERROR, INFO, log
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
+from .clock import SYSTEM_CLOCK
+from .fslog import ERROR, INFO, log
+from .gateways import GatewayStates
 
 
 class Loaded:
-    """One loaded version of the rules with its round-robin state and call counters."""
+    """One loaded version of the rules and the state that belongs to it.
 
-    def __init__(self, ruleset, previous=None):
+    Round-robin positions and gateway readings carry over from the version
+    before when their settings are unchanged; call counters start afresh.
+    """
+
+    def __init__(self, ruleset, previous=None, clock=SYSTEM_CLOCK):
         self.rules = ruleset
-        self.loaded_at = time.time()
+        self.loaded_at = clock.time()
         self.selector = Selector(previous.selector if previous else None, ruleset.groups.values())
+        defaults = ruleset.defaults
+        carried = previous.gateways if previous is not None else None
+        if carried is not None and (carried.ttl, carried.timeout) == (defaults.status_ttl, defaults.status_timeout):
+            self.gateways = carried
+        else:
+            self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock)
         self.results = Counter()
         self.routes = Counter()
         self._lock = threading.Lock()
+
+    def is_up(self, gateway):
+        """Whether ``gateway`` may be tried: its profile's gwlist does not report it DOWN (unknown: up)."""
+        down = self.gateways.down(self.rules.profile_of(gateway))
+        return down is None or gateway not in down
 
     def count(self, result, route_name):
         with self._lock:
@@ -63,21 +78,27 @@ def _signature(path):
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _young(signature):
-    """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
-    mtime = signature[0]
-    return isinstance(mtime, int) and abs(time.time_ns() - mtime) < RACY_SECONDS * 1e9
+def _start_thread(target, args):
+    threading.Thread(target=target, args=args, name="fsroute-reload", daemon=True).start()
 
 
 class RulesStore:
-    """The rules of one file path, kept current while calls flow."""
+    """The rules of one file path, kept current while calls flow.
 
-    def __init__(self, path):
+    ``clock`` gives the time (SYSTEM_CLOCK unless a test moves it by hand);
+    ``start(target, args)`` runs a background reload (a daemon thread).
+    """
+
+    def __init__(self, path, clock=SYSTEM_CLOCK, start=_start_thread):
         self.path = path
+        self._clock = clock
+        self._start = start
         self._loaded = None
         self._signature = None      # of the file as last loaded or tried
         self._next_check = 0.0
         self._loading = False
+        self._started = 0           # loads started so far; each load's number is its generation
+        self._settled = 0           # generation of the newest load that settled the store's state
         self._lock = threading.Lock()
         self._first_load = threading.Lock()
         self.last_error = None      # RulesError of the newest failed load, None after a good one
@@ -92,7 +113,7 @@ class RulesStore:
         loaded = self._loaded
         if loaded is None:
             return self._load_first()
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if now >= self._next_check:
             self._next_check = now + loaded.rules.defaults.reload_check
             self._maybe_start_reload()
@@ -101,6 +122,11 @@ class RulesStore:
     def reload(self):
         """Load the file now, in this thread; returns the Loaded or raises RulesError."""
         return self._load(_signature(self.path), force=True)
+
+    def _young(self, signature):
+        """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
+        mtime = signature[0]
+        return isinstance(mtime, int) and abs(self._clock.time() * 1e9 - mtime) < RACY_SECONDS * 1e9
 
     def _load_first(self):
         with self._first_load:
@@ -114,12 +140,10 @@ class RulesStore:
     def _maybe_start_reload(self):
         signature = _signature(self.path)
         with self._lock:
-            if (signature == self._signature and not _young(signature)) or self._loading:
+            if (signature == self._signature and not self._young(signature)) or self._loading:
                 return
             self._loading = True
-        thread = threading.Thread(target=self._background_load, args=(signature,),
-                                  name="fsroute-reload", daemon=True)
-        thread.start()
+        self._start(self._background_load, (signature,))
 
     def _background_load(self, signature):
         try:
@@ -132,20 +156,39 @@ class RulesStore:
             with self._lock:
                 self._loading = False
 
+    def _settle(self, generation):
+        """Whether a load may change the store (the caller holds the lock): no newer load has already.
+
+        A background parse can outlast a ``ctl reload`` started after it; its
+        older reading of the file must not replace what the newer one found.
+        """
+        if generation < self._settled:
+            return False
+        self._settled = generation
+        return True
+
     def _load(self, signature, force):
         """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
+        with self._lock:
+            self._started += 1
+            generation = self._started
         try:
             data = loader.read(self.path)
             previous = self._loaded
             if previous is not None and previous.rules.sha256 == hashlib.sha256(data).hexdigest():
                 with self._lock:  # same content (rewritten, or a reload asked for): keep counters and state
-                    self._signature, self.last_error = signature, None
-                return previous
+                    if self._settle(generation):
+                        self._signature, self.last_error = signature, None
+                    return self._loaded
             ruleset = loader.parse(data, self.path)
         except model.RulesError as exc:
             with self._lock:
+                if not self._settle(generation):
+                    if force:
+                        raise
+                    return None  # a newer load has spoken since this one read the file
                 self.last_error = exc
-                if not force and _young(signature):
+                if not force and self._young(signature):
                     return None  # maybe still being written: check again, report later
                 first_time = force or signature != self._signature
                 self._signature = signature
@@ -157,11 +200,12 @@ class RulesStore:
                     " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"))
             raise
         with self._lock:
+            if not self._settle(generation):
+                return self._loaded
             self._signature = signature
             self.last_error = None
-            self._next_check = time.monotonic() + ruleset.defaults.reload_check
-            previous = self._loaded
-            loaded = Loaded(ruleset, previous)
+            self._next_check = self._clock.monotonic() + ruleset.defaults.reload_check
+            loaded = Loaded(ruleset, self._loaded, self._clock)
             self._loaded = loaded
         log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
         return loaded
@@ -171,8 +215,9 @@ _stores = {}
 _stores_lock = threading.Lock()
 
 
-def store_for(path):
-    """The RulesStore of ``path``, shared by every call thread.
+def store_for(path, clock=SYSTEM_CLOCK, start=_start_thread):
+    """The RulesStore of ``path``, shared by every call thread (``clock``, ``start``: see RulesStore;
+    they apply to a store made by this call).
 
     Spellings of one path (relative, with ``..``) share a store; symlinks are
     not resolved, so a link that config management re-points is followed.
@@ -183,7 +228,7 @@ def store_for(path):
         with _stores_lock:
             store = _stores.get(key)
             if store is None:
-                store = _stores[key] = RulesStore(key)
+                store = _stores[key] = RulesStore(key, clock, start)
             _stores[path] = store
     return store
 

@@ -306,8 +306,6 @@ class StubSession:
 
 
 def reset_state():
-    """Forget every loaded rules file and gateway reading, as after a FreeSWITCH restart."""
-    from fsroute.runtime import gateways
+    """Forget every loaded rules file (and with it its gateway readings), as after a FreeSWITCH restart."""
     from fsroute.runtime import store
     store.forget_all()
-    gateways.forget_all()

@@ -1,8 +1,10 @@
-"""Run the real handler on stub calls under a fake switch: ``fsroute simulate``.
+"""Run the real call handling on stub calls under a fake switch: ``fsroute simulate``.
 
 Nothing is re-implemented here: each simulated call goes through
-``fsroute.route.handler`` exactly as in FreeSWITCH, and the report is read
-back from what the StubSession recorded.
+``fsroute.runtime.call`` exactly as in FreeSWITCH, and the report is read
+back from what the StubSession recorded. A Simulation parses its rules file
+once and keeps its own loaded rules: the live rules and gateway readings of
+the process are never touched.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
-from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
+from fsroute.runtime.call import route_with
+from fsroute.runtime.store import Loaded
+from fsroute.testing import FakeFreeSWITCH, StubSession
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
@@ -32,44 +36,53 @@ class UnknownGateways(ValueError):
     """--down or --fail names a gateway the rules never dial: a typo would otherwise change nothing."""
 
 
+class Simulation:
+    """One rules file, parsed once, routing any number of simulated calls (raises RulesError)."""
+
+    def __init__(self, path: str) -> None:
+        self.rules = loader.load(path)
+
+    def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
+            variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
+            fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
+        """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
+        several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways."""
+        rules = self.rules
+        known = rules.gateway_names()
+        unknown = sorted((set(down) | set(fail or ())) - known)
+        if unknown:
+            raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
+                                  % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
+        loaded = Loaded(rules)
+        fake = FakeFreeSWITCH()
+        by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
+        for name in sorted(known | set(down)):
+            by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
+        for profile, (up, down_names) in by_profile.items():
+            fake.set_gateways(profile, up=up, down=down_names)
+        reports = []
+        with fake:
+            for _ in range(calls):
+                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
+                route_with(session, lambda: loaded)
+                reports.append(_report(session))
+        summary: Dict[str, Any]
+        if calls == 1:
+            summary = reports[0]
+        else:
+            bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+            summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
+                       "gateways": dict(sorted(bridged.items()))}
+        if explain:
+            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get)
+        return summary
+
+
 def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
              variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
              fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
-    """Route ``calls`` calls; one call gives its report, several a summary (with ``explain``: and
-    why, as ``explanation``). Raises RulesError, UnknownGateways."""
-    ruleset = loader.load(path)
-    known = ruleset.gateway_names()
-    unknown = sorted((set(down) | set(fail or ())) - known)
-    if unknown:
-        raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
-                              % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-    from fsroute import route  # the entry module mod_python3 would run
-
-    fake = FakeFreeSWITCH()
-    by_profile: Dict[str, Tuple[List[str], List[str]]] = {ruleset.defaults.profile: ([], [])}
-    for name in sorted(ruleset.gateway_names() | set(down)):
-        by_profile.setdefault(ruleset.profile_of(name), ([], []))[name in down].append(name)
-    for profile, (up, down_names) in by_profile.items():
-        fake.set_gateways(profile, up=up, down=down_names)
-    reports = []
-    with fake:
-        reset_state()
-        try:
-            for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
-                route.handler(session, path)
-                reports.append(_report(session))
-        finally:
-            reset_state()
-    if calls == 1:
-        summary = reports[0]
-    else:
-        bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-        summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-                   "gateways": dict(sorted(bridged.items()))}
-    if explain:
-        summary["explanation"] = explain_call(ruleset, call_variables(dest, src_ip, caller, variables).get)
-    return summary
+    """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError, UnknownGateways."""
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain)
 
 
 def _report(session: StubSession) -> Dict[str, Any]:

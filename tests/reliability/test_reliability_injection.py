@@ -16,6 +16,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 import fsroute.core.router
 import fsroute.runtime.store
 from fsroute.core.index import RouteIndex
@@ -233,8 +235,12 @@ def test_number_templates_with_dial_string_syntax_do_not_load(template, tried):
                                   "", "gw\u0669", "gw1\n"])
 def test_gateway_names_with_dial_string_syntax_do_not_load(name, tried):
     text = RULES.replace("gateway: gw2", 'gateway: "%s"' % name.encode("unicode_escape").decode("ascii"))
-    with pytest.raises(RulesError):
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "gateway: \"" in row)
+    with pytest.raises(RulesError) as caught:
         parse(text, "rules.yaml")
+    # Refused for the name itself, where it stands: not some other problem of the file.
+    assert [(p.line, "gateway" in p.message) for p in caught.value.problems] == [(line, True)], \
+        caught.value.problems
     tried["injection"] += 1
 
 
@@ -250,7 +256,7 @@ def shared_rules_path(tmp_path_factory):
     return write_rules(tmp_path_factory.mktemp("injection") / "rules.yaml", RULES)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_ALL_UNICODE, max_size=200))
 @example(variant="", text="1001\n")
 def test_generated_unicode_destinations(shared_rules_path, tried, variant, text):
@@ -260,7 +266,7 @@ def test_generated_unicode_destinations(shared_rules_path, tried, variant, text)
     tried["injection"] += 1
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(variant=st.sampled_from(VARIANTS), text=st.text(_DIAL_ALPHABET, max_size=80))
 def test_generated_near_numbers(shared_rules_path, tried, variant, text):
     with FakeFreeSWITCH() as fake:

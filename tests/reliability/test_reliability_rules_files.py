@@ -23,6 +23,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
+
 import fsroute.tools.cli
 import fsroute.core.index
 import fsroute.core.grammar
@@ -498,21 +500,21 @@ def byte_mutation(draw):
 MUTATIONS = st.one_of(structural_mutation(), byte_mutation())
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(data=structural_mutation())
 def test_structural_mutations(data, tried):
     check_parse(data)
     tried["rules_files"] += 1
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(data=byte_mutation())
 def test_byte_mutations(data, tried):
     check_parse(data)
     tried["rules_files"] += 1
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(text=st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
                     max_size=300))
 def test_arbitrary_text(text, tried):
@@ -521,7 +523,7 @@ def test_arbitrary_text(text, tried):
     tried["rules_files"] += 1
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=MUTATIONS)
 def test_fsroute_check_on_mutations(data, tried):
     handle, path = tempfile.mkstemp(suffix=".yaml", prefix="fsroute-mutation-")

@@ -1,0 +1,28 @@
+"""Which rules file a call or a control command uses, first found:
+the app's args, channel variable ``fsroute_rules``, global variable ``fsroute_rules``,
+environment ``FSROUTE_RULES``, ``${conf_dir}/fsroute.yaml``."""
+
+import os
+import sys
+
+
+def rules_path(session, args):
+    """Where this call's rules live: args, channel var, then ``default_rules_path()``."""
+    path = (args or "").strip()
+    if path:
+        return path
+    return session.getVariable("fsroute_rules") or default_rules_path()
+
+
+def default_rules_path():
+    """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
+    freeswitch = sys.modules.get("freeswitch")
+    if freeswitch is not None:
+        path = freeswitch.getGlobalVariable("fsroute_rules")
+        if path:
+            return path
+    path = os.environ.get("FSROUTE_RULES")
+    if path:
+        return path
+    conf_dir = freeswitch.getGlobalVariable("conf_dir") if freeswitch is not None else None
+    return os.path.join(conf_dir or "/etc/freeswitch", "fsroute.yaml")

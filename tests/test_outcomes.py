@@ -1,0 +1,32 @@
+"""Every outcome of a call has exactly one action, in one place (model.action_for)."""
+
+import pytest
+
+from fsroute.core.model import Action, Defaults, Outcome, action_for
+
+
+@pytest.mark.parametrize("outcome", list(Outcome))
+def test_every_outcome_has_an_action(outcome):
+    assert isinstance(action_for(outcome, Defaults()), Action)
+
+
+def test_refusals_and_errors_take_their_configured_action():
+    defaults = Defaults(on_no_route=Action(None), on_denied=Action("USER_BUSY"), on_error=Action("SWITCH_CONGESTION"))
+    assert action_for(Outcome.NO_ROUTE, defaults) == Action(None)
+    assert action_for(Outcome.DENIED, defaults) == Action("USER_BUSY")
+    assert action_for(Outcome.ERROR, defaults) == Action("SWITCH_CONGESTION")
+    assert action_for(Outcome.ALL_DOWN, defaults) == Action("NORMAL_TEMPORARY_FAILURE")
+    assert action_for(Outcome.INVALID_NUMBER, defaults) == Action("INVALID_NUMBER_FORMAT")
+
+
+def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
+    assert action_for(Outcome.FAILED, Defaults(), "USER_BUSY") == Action("USER_BUSY")
+    assert action_for(Outcome.FAILED, Defaults(), "SUCCESS") == Action("NORMAL_TEMPORARY_FAILURE")
+    assert action_for(Outcome.FAILED, Defaults(), "NOT_A_CAUSE") == Action("NORMAL_TEMPORARY_FAILURE")
+    assert action_for(Outcome.BRIDGED, Defaults()) == Action(None)
+
+
+def test_outcomes_are_the_strings_calls_leave_behind():
+    assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
+                                          "failed", "error"]
+    assert "%s" % Outcome.NO_ROUTE == "no_route"
