@@ -8,7 +8,10 @@ status act on every rules file that calls have loaded (or the default one
 before any); test uses the first of them.
 """
 
+from __future__ import annotations
+
 import time
+from typing import Any, Dict, List, Optional
 
 import fsroute
 from fsroute.core import router
@@ -23,7 +26,7 @@ USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
          "without it: every loaded rules file; test uses the first)\n")
 
 
-def fsapi(session, stream, env, args):
+def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
     try:
         stream.write(command(args))
@@ -34,7 +37,7 @@ def fsapi(session, stream, env, args):
             pass
 
 
-def command(args):
+def command(args: Optional[str]) -> str:
     """The text answer to one control command line."""
     words = (args or "").split()
     if not words:
@@ -48,12 +51,12 @@ def command(args):
     return USAGE
 
 
-def _known_paths():
+def _known_paths() -> List[str]:
     """The rules files calls have used (the dialplan may name its own), else the default one."""
     return [s.path for s in loaded_stores()] or [default_rules_path()]
 
 
-def reload(path):
+def reload(path: str) -> str:
     store = store_for(path)
     try:
         loaded = store.reload()
@@ -62,7 +65,7 @@ def reload(path):
     return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
 
 
-def status(path):
+def status(path: str) -> str:
     store = store_for(path)
     loaded = store.loaded
     if loaded is None:
@@ -104,7 +107,7 @@ def status(path):
     return "\n".join(lines) + "\n"
 
 
-def test(path, destination, source=None, caller=None):
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None) -> str:
     """A dry run: what a call would get, without bridging or moving round-robin positions."""
     try:
         loaded = store_for(path).current()
@@ -126,11 +129,11 @@ def test(path, destination, source=None, caller=None):
     return "\n".join(lines) + "\n"
 
 
-def _counts(counter):
+def _counts(counter: Dict[str, int]) -> str:
     return " ".join("%s=%d" % item for item in sorted(counter.items()))
 
 
-def preload(args=""):
+def preload(args: Optional[str] = "") -> None:
     """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's

@@ -5,15 +5,19 @@ goes wrong in here, the call ends with a defined cause and one ERROR line:
 no exception ever reaches FreeSWITCH.
 """
 
+from __future__ import annotations
+
 import time
+from typing import Any, Callable, List, Optional, Tuple
 
 from fsroute.core import router
+from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, action_for
 from fsroute.core.text import one_line
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
-from .store import store_for
+from .store import Loaded, store_for
 
 CALLER_GONE = "ORIGINATOR_CANCEL"
 
@@ -21,25 +25,25 @@ CALLER_GONE = "ORIGINATOR_CANCEL"
 class _Call:
     """What one call did, for its variables and its log line."""
 
-    def __init__(self, session):
+    def __init__(self, session: Any) -> None:
         self.session = session
         self.started = time.perf_counter()
         self.uuid = _uuid(session)
-        self.result = None
-        self.route = None
-        self.number = None
-        self.attempts = []  # (gateway, outcome)
-        self.hangup_cause = None
+        self.result: Optional[Outcome] = None
+        self.route: Optional[str] = None
+        self.number: Optional[str] = None
+        self.attempts: List[Tuple[str, str]] = []  # (gateway, outcome)
+        self.hangup_cause: Optional[str] = None
         self.detail = ""
-        self.sha = None
+        self.sha: Optional[str] = None
 
 
-def handle(session, args):
+def handle(session: Any, args: Optional[str]) -> None:
     """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
     route_with(session, lambda: store_for(rules_path(session, args)).current())
 
 
-def route_with(session, current):
+def route_with(session: Any, current: Callable[[], Loaded]) -> None:
     """Route the call on ``session`` with the Loaded that ``current()`` gives; never raises."""
     call = _Call(session)
     loaded = None
@@ -50,13 +54,14 @@ def route_with(session, current):
         _crash(call, loaded, exc)
         return
     try:
-        loaded.count(call.result, call.route)
+        if call.result is not None:
+            loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
     except Exception:
         pass  # the call is routed; a failing log must not undo that
 
 
-def _route(call, loaded):
+def _route(call: _Call, loaded: Loaded) -> None:
     rules = loaded.rules
     session = call.session
     call.sha = rules.sha
@@ -67,15 +72,14 @@ def _route(call, loaded):
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
     if decision.outcome is not None:
-        call.result = decision.outcome
-        _finish(call, action_for(decision.outcome, rules.defaults).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
     _bridge(call, loaded, decision)
 
 
-def _bridge(call, loaded, decision):
+def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
@@ -112,30 +116,29 @@ def _bridge(call, loaded, decision):
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
-    call.result = Outcome.FAILED
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
-    _finish(call, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+    _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _finish(call, cause):
+def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
     """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
     session = call.session
-    session.setVariable("fsroute_result", call.result.value)
+    call.result = outcome
+    session.setVariable("fsroute_result", outcome.value)
     if cause is not None and session.ready():
         call.hangup_cause = cause
         session.hangup(cause)
 
 
-def _crash(call, loaded, exc):
+def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
     """The crash barrier: one ERROR line, result 'error', the configured cause."""
     try:
         log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
     except Exception:
         pass
     cause = action_for(Outcome.ERROR, loaded.rules.defaults).cause if loaded is not None else FALLBACK_CAUSE
-    call.result = Outcome.ERROR
     try:
-        _finish(call, cause)
+        _finish(call, Outcome.ERROR, cause)
     except Exception:
         try:
             call.session.hangup(cause or FALLBACK_CAUSE)
@@ -148,7 +151,7 @@ def _crash(call, loaded, exc):
         pass
 
 
-def _uuid(session):
+def _uuid(session: Any) -> str:
     """The call's uuid for the log line, however broken the session is."""
     try:
         value = session.getVariable("uuid")
@@ -166,7 +169,7 @@ def _uuid(session):
     return "?"
 
 
-def _log_line(call):
+def _log_line(call: _Call) -> str:
     tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
@@ -175,7 +178,7 @@ def _log_line(call):
                " (%s)" % call.detail if call.detail else ""))
 
 
-def _quote(name):
+def _quote(name: Optional[str]) -> str:
     """A route name for the log line (names are one printable line without '"': rules.py)."""
     if name is None:
         return "-"

@@ -1,5 +1,7 @@
 """The clocks the runtime reads (cachetools' ``timer=`` idea): tests pass one they move by hand."""
 
+from __future__ import annotations
+
 import time
 
 

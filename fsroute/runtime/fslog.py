@@ -4,8 +4,12 @@ The ``freeswitch`` module is looked up when a line is written, not at import,
 so a fake installed by tests after import is used too.
 """
 
+from __future__ import annotations
+
+import importlib
 import os
 import sys
+from typing import Any
 
 from fsroute.core.model import RulesError
 from fsroute.core.text import describe_error, one_line
@@ -13,12 +17,12 @@ from fsroute.core.text import describe_error, one_line
 ERROR, WARNING, INFO = "err", "warning", "info"
 
 
-def log(level, message):
+def log(level: str, message: str) -> None:
     """Write one line at ``level`` ("err", "warning", "info", "debug")."""
-    freeswitch = sys.modules.get("freeswitch")
+    freeswitch: Any = sys.modules.get("freeswitch")
     if freeswitch is None:
         try:
-            import freeswitch  # noqa: F401  (only present inside FreeSWITCH)
+            freeswitch = importlib.import_module("freeswitch")  # only present inside FreeSWITCH
         except ImportError:
             freeswitch = None
     if freeswitch is not None:
@@ -27,13 +31,13 @@ def log(level, message):
         sys.stderr.write("[%s] %s\n" % (level.upper(), message))
 
 
-def api(command):
+def api(command: str) -> str:
     """Run a FreeSWITCH API command (``freeswitch.API().executeString``) and return its output."""
     import freeswitch
     return freeswitch.API().executeString(command)
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     """What went wrong, on one line: the exception and where it was raised."""
     if isinstance(exc, RulesError):
         return "no usable rules: %s" % one_line(str(exc.problems[0]), 400)

@@ -13,10 +13,13 @@ while it runs, so a hung command still stalls Python there; the bound holds
 for anything that releases the GIL.
 """
 
+from __future__ import annotations
+
 import re
 import threading
+from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
-from .clock import SYSTEM_CLOCK
+from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import WARNING, api, log
 from fsroute.core.text import describe_error, one_line
 
@@ -25,7 +28,7 @@ _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _NOT_A_LIST = ("Invalid Profile", "-ERR", "-USAGE", "+OK")
 
 
-def parse_gwlist(text):
+def parse_gwlist(text: object) -> Optional[FrozenSet[str]]:
     """The DOWN gateways in a gwlist answer, or None when it is not such an answer."""
     if not isinstance(text, str) or text.startswith(_NOT_A_LIST):
         return None
@@ -35,7 +38,7 @@ def parse_gwlist(text):
     return frozenset(names)
 
 
-def _describe_answer(answer):
+def _describe_answer(answer: object) -> str:
     if isinstance(answer, str):
         return "'%s'" % one_line(answer)
     return "a %s, not text" % type(answer).__name__
@@ -44,10 +47,10 @@ def _describe_answer(answer):
 class _Reading:
     __slots__ = ("started", "done", "result")
 
-    def __init__(self, started):
+    def __init__(self, started: float) -> None:
         self.started = started
         self.done = threading.Event()
-        self.result = None
+        self.result: Optional[FrozenSet[str]] = None
 
 
 class GatewayStates:
@@ -57,17 +60,19 @@ class GatewayStates:
     ``ttl`` seconds by the ``clock``'s monotonic time.
     """
 
-    def __init__(self, ttl=2.0, timeout=0.5, run_api=api, clock=SYSTEM_CLOCK):
+    def __init__(self, ttl: float = 2.0, timeout: float = 0.5, run_api: Callable[[str], object] = api,
+                 clock: SystemClock = SYSTEM_CLOCK) -> None:
         self.ttl = ttl
         self.timeout = timeout
         self._run_api = run_api
         self._clock = clock
-        self._fresh = {}  # profile -> (reading, monotonic time it expires)
-        self._pending = {}
-        self._last = {}  # profile -> (reading, when): for status, kept past the TTL
+        self._fresh: Dict[str, Tuple[Optional[FrozenSet[str]], float]] = {}  # profile -> (reading, expiry)
+        self._pending: Dict[str, _Reading] = {}
+        self._last: Dict[str, Tuple[Optional[FrozenSet[str]], float]] = {}  # profile -> (reading, when), kept
+        # past the TTL for status
         self._lock = threading.Lock()
 
-    def down(self, profile):
+    def down(self, profile: str) -> Optional[FrozenSet[str]]:
         """frozenset of DOWN gateway names of ``profile``, or None when unknown."""
         fresh = self._fresh.get(profile)
         now = self._clock.monotonic()
@@ -92,12 +97,12 @@ class GatewayStates:
                 "taking its gateways as up" % (profile, self.timeout))
         return None
 
-    def _record(self, profile, result):
+    def _record(self, profile: str, result: Optional[FrozenSet[str]]) -> None:
         """Keep a reading for the TTL (the caller holds the lock)."""
         self._fresh[profile] = (result, self._clock.monotonic() + self.ttl)
         self._last[profile] = (result, self._clock.time())
 
-    def _read(self, profile, reading):
+    def _read(self, profile: str, reading: _Reading) -> None:
         command = "sofia profile %s gwlist down" % profile
         result = None
         try:
@@ -122,7 +127,7 @@ class GatewayStates:
             reading.result = result
             reading.done.set()
 
-    def last_readings(self):
+    def last_readings(self) -> Dict[str, Tuple[Optional[FrozenSet[str]], float]]:
         """{profile: (frozenset or None, time.time() of the reading)}: the newest reading of each profile."""
         with self._lock:
             return dict(self._last)

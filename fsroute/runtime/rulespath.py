@@ -2,11 +2,14 @@
 the app's args, channel variable ``fsroute_rules``, global variable ``fsroute_rules``,
 environment ``FSROUTE_RULES``, ``${conf_dir}/fsroute.yaml``."""
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import Any, Optional
 
 
-def rules_path(session, args):
+def rules_path(session: Any, args: Optional[str]) -> str:
     """Where this call's rules live: args, channel var, then ``default_rules_path()``."""
     path = (args or "").strip()
     if path:
@@ -14,7 +17,7 @@ def rules_path(session, args):
     return session.getVariable("fsroute_rules") or default_rules_path()
 
 
-def default_rules_path():
+def default_rules_path() -> str:
     """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
     freeswitch = sys.modules.get("freeswitch")
     if freeswitch is not None:

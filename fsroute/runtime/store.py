@@ -16,15 +16,18 @@ file is not reported yet: the writer may not be done. Once the file has
 been still for that long, a remaining error is logged, once.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
 import threading
 from collections import Counter
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import loader, model
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
-from .clock import SYSTEM_CLOCK
+from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
 
@@ -36,32 +39,34 @@ class Loaded:
     before when their settings are unchanged; call counters start afresh.
     """
 
-    def __init__(self, ruleset, previous=None, clock=SYSTEM_CLOCK):
+    def __init__(self, ruleset: model.RuleSet, previous: Optional[Loaded] = None,
+                 clock: SystemClock = SYSTEM_CLOCK) -> None:
         self.rules = ruleset
         self.loaded_at = clock.time()
-        self.selector = Selector(previous.selector if previous else None, ruleset.groups.values())
+        self.selector: Selector = Selector(previous.selector if previous else None, ruleset.groups.values())
         defaults = ruleset.defaults
+        self.gateways: GatewayStates
         carried = previous.gateways if previous is not None else None
         if carried is not None and (carried.ttl, carried.timeout) == (defaults.status_ttl, defaults.status_timeout):
             self.gateways = carried
         else:
             self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock)
-        self.results = Counter()
-        self.routes = Counter()
+        self.results: Counter[str] = Counter()
+        self.routes: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def is_up(self, gateway):
+    def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: its profile's gwlist does not report it DOWN (unknown: up)."""
         down = self.gateways.down(self.rules.profile_of(gateway))
         return down is None or gateway not in down
 
-    def count(self, result, route_name):
+    def count(self, result: str, route_name: Optional[str]) -> None:
         with self._lock:
             self.results[result] += 1
             if route_name:
                 self.routes[route_name] += 1
 
-    def counts(self):
+    def counts(self) -> Tuple[Dict[str, int], Dict[str, int]]:
         """(per-result, per-route) copies of the counters."""
         with self._lock:
             return dict(self.results), dict(self.routes)
@@ -70,7 +75,7 @@ class Loaded:
 RACY_SECONDS = 2.0
 
 
-def _signature(path):
+def _signature(path: str) -> Tuple[Any, ...]:
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -78,7 +83,11 @@ def _signature(path):
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _start_thread(target, args):
+# How a store runs a background reload: start(target, args).
+Starter = Callable[[Callable[..., None], Tuple[Any, ...]], None]
+
+
+def _start_thread(target: Callable[..., None], args: Tuple[Any, ...]) -> None:
     threading.Thread(target=target, args=args, name="fsroute-reload", daemon=True).start()
 
 
@@ -89,26 +98,26 @@ class RulesStore:
     ``start(target, args)`` runs a background reload (a daemon thread).
     """
 
-    def __init__(self, path, clock=SYSTEM_CLOCK, start=_start_thread):
+    def __init__(self, path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _start_thread) -> None:
         self.path = path
         self._clock = clock
         self._start = start
-        self._loaded = None
-        self._signature = None      # of the file as last loaded or tried
+        self._loaded: Optional[Loaded] = None
+        self._signature: Optional[Tuple[Any, ...]] = None      # of the file as last loaded or tried
         self._next_check = 0.0
         self._loading = False
         self._started = 0           # loads started so far; each load's number is its generation
         self._settled = 0           # generation of the newest load that settled the store's state
         self._lock = threading.Lock()
         self._first_load = threading.Lock()
-        self.last_error = None      # RulesError of the newest failed load, None after a good one
+        self.last_error: Optional[model.RulesError] = None  # of the newest failed load, None after a good one
 
     @property
-    def loaded(self):
+    def loaded(self) -> Optional[Loaded]:
         """The Loaded in force, or None before the first good load."""
         return self._loaded
 
-    def current(self):
+    def current(self) -> Loaded:
         """The Loaded to route this call with; raises RulesError if no good rules ever loaded."""
         loaded = self._loaded
         if loaded is None:
@@ -119,25 +128,31 @@ class RulesStore:
             self._maybe_start_reload()
         return loaded
 
-    def reload(self):
+    def reload(self) -> Loaded:
         """Load the file now, in this thread; returns the Loaded or raises RulesError."""
-        return self._load(_signature(self.path), force=True)
+        return self._forced_load(_signature(self.path))
 
-    def _young(self, signature):
+    def _young(self, signature: Tuple[Any, ...]) -> bool:
         """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
         mtime = signature[0]
         return isinstance(mtime, int) and abs(self._clock.time() * 1e9 - mtime) < RACY_SECONDS * 1e9
 
-    def _load_first(self):
+    def _load_first(self) -> Loaded:
         with self._first_load:
             if self._loaded is not None:
                 return self._loaded
             signature = _signature(self.path)
             if self.last_error is not None and signature == self._signature:
                 raise self.last_error  # unchanged broken file: do not parse it on every call
-            return self._load(signature, force=True)
+            return self._forced_load(signature)
 
-    def _maybe_start_reload(self):
+    def _forced_load(self, signature: Tuple[Any, ...]) -> Loaded:
+        """A load that answers: the Loaded in force after it, or its RulesError."""
+        loaded = self._load(signature, force=True)
+        assert loaded is not None  # a forced load raises rather than returning nothing
+        return loaded
+
+    def _maybe_start_reload(self) -> None:
         signature = _signature(self.path)
         with self._lock:
             if (signature == self._signature and not self._young(signature)) or self._loading:
@@ -145,7 +160,7 @@ class RulesStore:
             self._loading = True
         self._start(self._background_load, (signature,))
 
-    def _background_load(self, signature):
+    def _background_load(self, signature: Tuple[Any, ...]) -> None:
         try:
             self._load(signature, force=False)
         except model.RulesError:
@@ -156,7 +171,7 @@ class RulesStore:
             with self._lock:
                 self._loading = False
 
-    def _settle(self, generation):
+    def _settle(self, generation: int) -> bool:
         """Whether a load may change the store (the caller holds the lock): no newer load has already.
 
         A background parse can outlast a ``ctl reload`` started after it; its
@@ -167,7 +182,7 @@ class RulesStore:
         self._settled = generation
         return True
 
-    def _load(self, signature, force):
+    def _load(self, signature: Tuple[Any, ...], force: bool) -> Optional[Loaded]:
         """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
         with self._lock:
             self._started += 1
@@ -200,8 +215,8 @@ class RulesStore:
                     " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"))
             raise
         with self._lock:
-            if not self._settle(generation):
-                return self._loaded
+            if not self._settle(generation) and self._loaded is not None:
+                return self._loaded  # older than what a newer load settled (with no rules yet, better these)
             self._signature = signature
             self.last_error = None
             self._next_check = self._clock.monotonic() + ruleset.defaults.reload_check
@@ -211,11 +226,11 @@ class RulesStore:
         return loaded
 
 
-_stores = {}
+_stores: Dict[str, RulesStore] = {}
 _stores_lock = threading.Lock()
 
 
-def store_for(path, clock=SYSTEM_CLOCK, start=_start_thread):
+def store_for(path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _start_thread) -> RulesStore:
     """The RulesStore of ``path``, shared by every call thread (``clock``, ``start``: see RulesStore;
     they apply to a store made by this call).
 
@@ -233,14 +248,14 @@ def store_for(path, clock=SYSTEM_CLOCK, start=_start_thread):
     return store
 
 
-def loaded_stores():
+def loaded_stores() -> List[RulesStore]:
     """Every store that has loaded rules, by path."""
     with _stores_lock:
         unique = {id(s): s for s in _stores.values() if s.loaded is not None or s.last_error}
     return sorted(unique.values(), key=lambda s: s.path)
 
 
-def forget_all():
+def forget_all() -> None:
     """Drop every store (tests; the next call loads afresh)."""
     with _stores_lock:
         _stores.clear()

@@ -1,6 +1,9 @@
 """The fake ``freeswitch`` module and the stub session behind ``fsroute.testing``."""
 
+from __future__ import annotations
+
 import itertools
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import re
 import sys
 import threading
@@ -23,7 +26,7 @@ _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
 
 
-def _names(listing):
+def _names(listing: str) -> List[str]:
     return [item.strip().upper() for item in listing.split(",")]
 
 
@@ -42,25 +45,25 @@ class FakeFreeSWITCH:
     the module that was in ``sys.modules`` before is put back.
     """
 
-    current = None  # the installed fake, used by StubSessions created without one
+    current: Optional[FakeFreeSWITCH] = None  # the installed fake, used by StubSessions created without one
 
-    def __init__(self, global_variables=None):
-        self.profiles = {}
-        self.answers = {}
-        self.logs = []
-        self.api_calls = []
+    def __init__(self, global_variables: Optional[Mapping[str, str]] = None) -> None:
+        self.profiles: Dict[str, Dict[str, List[str]]] = {}
+        self.answers: Dict[str, Any] = {}
+        self.logs: List[Tuple[str, str]] = []
+        self.api_calls: List[str] = []
         self.globals = dict(global_variables or {})
         self._lock = threading.Lock()
-        self._saved = None
+        self._saved: Optional[Tuple[Any, Optional[FakeFreeSWITCH]]] = None
         self.module = self._make_module()
 
     # -- switch state --------------------------------------------------------
-    def set_gateways(self, profile, up=(), down=()):
+    def set_gateways(self, profile: str, up: Iterable[str] = (), down: Iterable[str] = ()) -> None:
         """Declare ``profile``'s gateways and which of them are down."""
         with self._lock:
             self.profiles[profile] = {"up": list(up), "down": list(down)}
 
-    def gateway_state(self, gateway):
+    def gateway_state(self, gateway: str) -> Optional[str]:
         """"up", "down", or None when no profile declares ``gateway``."""
         for profile in self.profiles.values():
             if gateway in profile["down"]:
@@ -69,11 +72,11 @@ class FakeFreeSWITCH:
                 return "up"
         return None
 
-    def log_lines(self, level=None):
+    def log_lines(self, level: Optional[str] = None) -> List[str]:
         """The logged messages (without the trailing newline), optionally of one level."""
         return [m.rstrip("\n") for lv, m in list(self.logs) if level is None or lv == level]
 
-    def api(self, command):
+    def api(self, command: str) -> Any:
         """What ``API().executeString(command)`` returns in this fake switch."""
         with self._lock:
             self.api_calls.append(command)
@@ -91,13 +94,13 @@ class FakeFreeSWITCH:
         return "-ERR %s Command not found!\n" % command.split(" ", 1)[0]
 
     # -- installation ------------------------------------------------------------
-    def install(self):
+    def install(self) -> FakeFreeSWITCH:
         self._saved = (sys.modules.get("freeswitch"), FakeFreeSWITCH.current)
         sys.modules["freeswitch"] = self.module
         FakeFreeSWITCH.current = self
         return self
 
-    def uninstall(self):
+    def uninstall(self) -> None:
         previous, current = self._saved or (None, None)
         if previous is None:
             sys.modules.pop("freeswitch", None)
@@ -105,52 +108,52 @@ class FakeFreeSWITCH:
             sys.modules["freeswitch"] = previous
         FakeFreeSWITCH.current = current
 
-    def __enter__(self):
+    def __enter__(self) -> FakeFreeSWITCH:
         return self.install()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
-    def _make_module(self):
+    def _make_module(self) -> Any:
         fake = self
-        module = types.ModuleType("freeswitch")
+        module: Any = types.ModuleType("freeswitch")
         module.__doc__ = "fake freeswitch module (fsroute.testing)"
 
-        def consoleLog(level, message):
+        def consoleLog(level: str, message: str) -> None:
             with fake._lock:
                 fake.logs.append((level, message))
 
-        def consoleCleanLog(message):
+        def consoleCleanLog(message: str) -> None:
             consoleLog("console", message)
 
         class API:
-            def __init__(self, session=None):
+            def __init__(self, session: Any = None) -> None:
                 self.session = session
 
-            def executeString(self, command):
+            def executeString(self, command: str) -> Any:
                 return fake.api(command)
 
-            def execute(self, command, args=None):
+            def execute(self, command: str, args: Optional[str] = None) -> Any:
                 return fake.api(command if args is None else "%s %s" % (command, args))
 
         class Stream:
-            def __init__(self):
-                self._data = []
+            def __init__(self) -> None:
+                self._data: List[str] = []
 
-            def write(self, text):
+            def write(self, text: str) -> None:
                 self._data.append(text)
 
-            def get_data(self):
+            def get_data(self) -> str:
                 return "".join(self._data)
 
         class Event:
-            def __init__(self, event_type="CUSTOM", subclass=None):
+            def __init__(self, event_type: str = "CUSTOM", subclass: Optional[str] = None) -> None:
                 self._headers = {"Event-Name": event_type, "Event-Subclass": subclass}
 
-            def addHeader(self, name, value):
+            def addHeader(self, name: str, value: str) -> None:
                 self._headers[name] = value
 
-            def getHeader(self, name):
+            def getHeader(self, name: str) -> Optional[str]:
                 return self._headers.get(name)
 
         module.consoleLog = consoleLog
@@ -183,25 +186,27 @@ class StubSession:
     or "SUCCESS")]), ``variables`` and ``hangup_cause``.
     """
 
-    def __init__(self, variables=None, bridge_outcomes=None, fake=None, hangup_on_bridge=None):
+    def __init__(self, variables: Optional[Mapping[str, object]] = None,
+                 bridge_outcomes: Optional[Mapping[str, str]] = None, fake: Optional[FakeFreeSWITCH] = None,
+                 hangup_on_bridge: Optional[str] = None) -> None:
         self.variables = {k: str(v) for k, v in (variables or {}).items()}
         self.variables.setdefault("uuid", str(uuid_module.uuid4()))
         self.uuid = self.variables["uuid"]
         self.bridge_outcomes = dict(bridge_outcomes or {})
         self.hangup_on_bridge = hangup_on_bridge
-        self.executed = []
-        self.bridges = []  # (dial string, cause or "SUCCESS") per bridge attempt
-        self.hangup_cause = None
-        self.logs = []
+        self.executed: List[Tuple[str, Optional[str]]] = []
+        self.bridges: List[Tuple[str, str]] = []  # (dial string, cause or "SUCCESS") per bridge attempt
+        self.hangup_cause: Optional[str] = None
+        self.logs: List[Tuple[str, str]] = []
         self._fake = fake
         self._answered = False
-        self._hangup_hook = None
+        self._hangup_hook: Optional[Tuple[Callable[..., object], Any]] = None
 
     # -- variables ---------------------------------------------------------------
-    def getVariable(self, name):
+    def getVariable(self, name: str) -> Optional[str]:
         return self.variables.get(name)
 
-    def setVariable(self, name, value):
+    def setVariable(self, name: str, value: Optional[str]) -> None:
         # CoreSession::setVariable takes char*s (SWIG refuses anything else);
         # an empty or NULL value unsets the variable.
         if value is not None and not isinstance(value, str):
@@ -212,47 +217,47 @@ class StubSession:
             self.variables[name] = value
 
     # -- state -----------------------------------------------------------------
-    def ready(self):
+    def ready(self) -> bool:
         return self.hangup_cause is None
 
-    def answered(self):
+    def answered(self) -> bool:
         return self._answered
 
-    def bridged(self):
+    def bridged(self) -> bool:
         return False
 
-    def mediaReady(self):
+    def mediaReady(self) -> bool:
         return self.ready()
 
-    def getState(self):
+    def getState(self) -> str:
         return "CS_EXECUTE" if self.ready() else "CS_HANGUP"
 
-    def get_uuid(self):
+    def get_uuid(self) -> str:
         return self.uuid
 
-    def hangupCause(self):
+    def hangupCause(self) -> str:
         return self.hangup_cause or "NONE"
 
-    def answer(self):
+    def answer(self) -> None:
         self._answered = True
 
-    def preAnswer(self):
+    def preAnswer(self) -> None:
         pass
 
-    def hangup(self, cause="normal_clearing"):
+    def hangup(self, cause: str = "normal_clearing") -> None:
         if self.hangup_cause is None:
             self.hangup_cause = str(cause).upper()
             if self._hangup_hook is not None:
                 self._hangup_hook[0](self, "hangup", self._hangup_hook[1])
 
-    def setHangupHook(self, func, arg=None):
+    def setHangupHook(self, func: Callable[..., object], arg: Any = None) -> None:
         self._hangup_hook = (func, arg)
 
-    def consoleLog(self, level, message):
+    def consoleLog(self, level: str, message: str) -> None:
         self.logs.append((level, message))
 
     # -- applications --------------------------------------------------------------
-    def execute(self, app, data=None):
+    def execute(self, app: str, data: Optional[str] = None) -> None:
         self.executed.append((app, data))
         if app == "bridge" and self.ready():
             self._bridge(data or "")
@@ -262,7 +267,7 @@ class StubSession:
             name, value = data.split("=", 1)
             self.setVariable(name, value)
 
-    def _bridge(self, data):
+    def _bridge(self, data: str) -> None:
         fake = self._fake or FakeFreeSWITCH.current
         found = _GATEWAY_DIAL_RE.match(data)
         gateway = found.group(1) if found else None
@@ -290,7 +295,7 @@ class StubSession:
         if cause == "ORIGINATOR_CANCEL" or not self._continues_after(cause):
             self.hangup(cause)
 
-    def _continues_after(self, cause):
+    def _continues_after(self, cause: str) -> bool:
         """mod_dptools audio_bridge_function: does the caller stay up after ``cause``?"""
         if cause == "ATTENDED_TRANSFER":
             return False
@@ -305,7 +310,7 @@ class StubSession:
         return False
 
 
-def reset_state():
+def reset_state() -> None:
     """Forget every loaded rules file (and with it its gateway readings), as after a FreeSWITCH restart."""
     from fsroute.runtime import store
     store.forget_all()

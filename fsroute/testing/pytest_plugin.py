@@ -12,7 +12,7 @@ without them a broken rules file only shows as calls that did not route.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Generator, Optional
+from typing import Any, Callable, Generator, Iterator, Mapping, Optional
 
 import pytest
 
@@ -21,7 +21,7 @@ from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state
 
 
 @pytest.fixture
-def fake_freeswitch() -> Generator[FakeFreeSWITCH, None, None]:
+def fake_freeswitch() -> Iterator[FakeFreeSWITCH]:
     fake = FakeFreeSWITCH()
     reset_state()
     with fake:
@@ -31,7 +31,7 @@ def fake_freeswitch() -> Generator[FakeFreeSWITCH, None, None]:
 
 @pytest.fixture
 def stub_session(fake_freeswitch: FakeFreeSWITCH) -> Callable[..., StubSession]:
-    def make(variables: Optional[Dict[str, str]] = None, bridge_outcomes: Optional[Dict[str, str]] = None,
+    def make(variables: Optional[Mapping[str, object]] = None, bridge_outcomes: Optional[Mapping[str, str]] = None,
              **options: Any) -> StubSession:
         return StubSession(variables, bridge_outcomes, fake=fake_freeswitch, **options)
     return make
