@@ -28,5 +28,14 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
-                                          "failed", "error"]
+                                          "failed", "error", "blocked", "transferred", "continued"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"
+
+
+def test_route_actions_take_the_routes_cause_or_let_the_call_go_on():
+    from fsroute.core.model import Route
+
+    blocking = Route("b", 1, None, (), None, None, None, None, hangup="USER_BUSY")
+    assert action_for(Outcome.BLOCKED, Defaults(), route=blocking) == Action("USER_BUSY")
+    assert action_for(Outcome.TRANSFERRED, Defaults()) == Action(None)
+    assert action_for(Outcome.CONTINUED, Defaults()) == Action(None)

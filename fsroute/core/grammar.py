@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Uni
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError)
+                    Member, Problem, Route, RuleSet, RulesError, Transfer)
 from .patterns import Regex, compile_route_regex
 from .text import one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
@@ -23,6 +23,11 @@ Fields = Dict[str, Tuple[Node, Node]]
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
+
+# What a route does: bridge (gateway, group) or one of the other actions.
+BRIDGE_KEYS = ("gateway", "group")
+ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
+ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
@@ -385,7 +390,7 @@ class Builder:
               ) -> Optional[Route]:
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
-                            allowed=("name", "match", "number", "acl", "gateway", "group"), required=("name",))
+                            allowed=ROUTE_KEYS, required=("name",))
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
@@ -416,10 +421,18 @@ class Builder:
             if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
                 self.error(body["acl"][1], "%s: no acl named '%s'%s"
                            % (what, acl, did_you_mean(acl, self.declared["acl"])))
-        targets = [k for k in ("gateway", "group") if k in body]
+        targets = [k for k in ACTION_KEYS if k in body]
         if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
-            self.error(item, "%s must name exactly one of 'gateway' or 'group' (it names %s)"
-                       % (what, " and ".join(targets) if targets else "neither"))
+            named = set(targets) - set(BRIDGE_KEYS)
+            self.error(item, "%s must name exactly one of %s (it names %s)"
+                       % (what, "'gateway', 'group', 'hangup', 'transfer' or 'continue'" if named
+                          else "'gateway' or 'group'", " and ".join(targets) if targets else "neither"))
+        hangup = self.cause(body["hangup"][1], what + " hangup") if "hangup" in body else None
+        transfer = self.transfer(body["transfer"][1], what, dest) if "transfer" in body else None
+        continues = "continue" in body
+        if continues and body["continue"][1].value is not True:
+            self.error(body["continue"][1], "%s continue must be true (leave the call to the next dialplan action)"
+                       % what)
         gateway = group = None
         if "gateway" in body:
             gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
@@ -432,14 +445,35 @@ class Builder:
                            % (what, group, did_you_mean(group, self.declared["group"])))
         if name is None:
             return None
-        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group)
+        return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
+                     hangup, transfer, continues)
+
+    def transfer(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
+        """``'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension a number template, the others names."""
+        text = self.string(node, what + " transfer")
+        if text is None:
+            return None
+        parts = text.split()
+        if not 1 <= len(parts) <= 3 or any(not NAME_RE.match(p) for p in parts[1:]):
+            self.error(node, "%s transfer must be 'EXTENSION [DIALPLAN [CONTEXT]]' (the dialplan and "
+                       "context: letters, digits, '_', '.', '-')" % what)
+            return None
+        extension = self.template_text(node, parts[0], what + " transfer extension", dest)
+        if extension is None:
+            return None
+        return Transfer(extension, *(parts[1:] + [None, None])[:2])
 
     def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)
+        return self.template_text(node, text, what + " number", dest)
+
+    def template_text(self, node: Node, text: object, what: str, dest: Optional[Regex]
+                      ) -> Optional[Tuple[Union[str, int], ...]]:
+        """The parts of a number template ``text`` found at ``node``, or None after reporting."""
         if not isinstance(text, str) or not _TEMPLATE_RE.match(text):
-            self.error(node, "%s number %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
+            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
                        % (what, text))
             return None
         parts = []
@@ -450,11 +484,11 @@ class Builder:
                 continue
             index = int(ref)
             if dest is None:
-                self.error(node, "%s number uses $%d but the route matches no destination_number"
+                self.error(node, "%s uses $%d but the route matches no destination_number"
                            % (what, index))
                 return None
             if index > groups:
-                self.error(node, "%s number uses $%d but the destination_number regex has %d group%s"
+                self.error(node, "%s uses $%d but the destination_number regex has %d group%s"
                            % (what, index, groups, "" if groups == 1 else "s"))
                 return None
             parts.append(index)

@@ -66,6 +66,9 @@ class Outcome(str, Enum):
     INVALID_NUMBER = "invalid_number"
     FAILED = "failed"
     ERROR = "error"
+    BLOCKED = "blocked"           # the route's action is hangup: CAUSE
+    TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
+    CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
 
     def __str__(self) -> str:
         return self.value
@@ -88,13 +91,17 @@ class Defaults(NamedTuple):
 CONTINUE = Action(None)
 
 
-def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None) -> Action:
+def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
+               route: Optional[Route] = None) -> Action:
     """The one place an outcome becomes an Action: the configured on_* for refusals and errors,
-    the last bridge cause for a failed bridge, nothing after a bridged call."""
+    the last bridge cause for a failed bridge, the route's cause for a blocked call, nothing
+    after a bridged, transferred or continued call."""
     if outcome is Outcome.FAILED:
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
-    if outcome is Outcome.BRIDGED:
+    if outcome is Outcome.BLOCKED:
+        return Action(route.hangup if route is not None and route.hangup else FALLBACK_CAUSE)
+    if outcome in (Outcome.BRIDGED, Outcome.TRANSFERRED, Outcome.CONTINUED):
         return CONTINUE
     return _CONFIGURED[outcome](defaults)
 
@@ -119,24 +126,50 @@ class Group(NamedTuple):
     members: Tuple[Member, ...]
 
 
+# A number template: str literals and int group numbers ($N) of the destination regex.
+Template = Tuple[Union[str, int], ...]
+
+
+def fill(template: Template, match: Optional[re.Match[str]]) -> str:
+    """``template`` with its $N replaced by the destination regex's groups (unmatched: "")."""
+    # $N appear only with a destination regex (the grammar), so ``match`` is there for them
+    return "".join(p if isinstance(p, str) else ((match.group(p) if match else None) or "") for p in template)
+
+
+class Transfer(NamedTuple):
+    """``transfer: 'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension may use the route's $N."""
+    extension: Template
+    dialplan: Optional[str]
+    context: Optional[str]
+
+    def data(self, extension: str) -> str:
+        """The transfer application's argument for the filled-in ``extension``."""
+        return " ".join(part for part in (extension, self.dialplan, self.context) if part)
+
+
 class Route(NamedTuple):
-    """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
+    """One route; ``dest`` is the compiled destination_number regex (None if not matched on).
+
+    Its action is exactly one of: bridge through ``gateway`` or ``group``, ``hangup`` with a
+    cause, ``transfer``, or ``continues`` (leave the call to the next dialplan action).
+    """
     name: str
     line: int
     dest: Optional[Regex]
     conditions: Tuple[Tuple[str, Regex], ...]  # other variables
-    number: Optional[Tuple[Union[str, int], ...]]  # template parts: str literals and int group numbers
+    number: Optional[Template]
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    hangup: Optional[str] = None
+    transfer: Optional[Transfer] = None
+    continues: bool = False
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
-        # $N appear only with a destination regex (the grammar), so ``match`` is there for them
-        return "".join(p if isinstance(p, str) else ((match.group(p) if match else None) or "")
-                       for p in self.number)
+        return fill(self.number, match)
 
 
 class RuleSet:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
-from .model import NUMBER_RE, Outcome, Route, RuleSet
+from .model import NUMBER_RE, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -91,6 +91,15 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
                             % (one_line(source), refused.acl, refused.name))
         return Decision(Outcome.NO_ROUTE, detail="no route matches")
+    if route.hangup is not None:
+        return Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup)
+    if route.continues:
+        return Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan")
+    if route.transfer is not None:
+        extension = fill(route.transfer.extension, match)
+        if not NUMBER_RE.match(extension):
+            return Decision(Outcome.INVALID_NUMBER, route, detail="extension %s is not dialable" % one_line(extension))
+        return Decision(Outcome.TRANSFERRED, route, extension, detail="transfer to %s" % route.transfer.data(extension))
     number = route.rewrite(match, destination)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))

@@ -71,8 +71,11 @@ def _route(call: _Call, loaded: Loaded) -> None:
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
+    if decision.outcome is Outcome.TRANSFERRED:
+        _transfer(call, decision)
+        return
     if decision.outcome is not None:
-        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, route=decision.route).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -118,6 +121,15 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
         session.setVariable("continue_on_fail", saved or "")
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+
+
+def _transfer(call: _Call, decision: Decision) -> None:
+    """Hand the call to another extension; the dialplan's next actions do not run after it."""
+    assert decision.route is not None and decision.route.transfer is not None and decision.number is not None
+    call.number = decision.number
+    call.session.setVariable("fsroute_number", call.number)
+    _finish(call, Outcome.TRANSFERRED, None)
+    call.session.execute("transfer", decision.route.transfer.data(decision.number))
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:

@@ -255,6 +255,8 @@ def _print_call(report: Dict[str, Any]) -> None:
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
     print("hangup:  %s" % (report["hangup_cause"] or "-"))
+    if "transfer" in report:
+        print("transfer: %s" % report["transfer"])
     if report["attempts"]:
         print("%-3s %-40s %s" % ("#", "dial string", "outcome"))
         for i, attempt in enumerate(report["attempts"], 1):

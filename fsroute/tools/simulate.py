@@ -90,8 +90,12 @@ def _report(session: StubSession) -> Dict[str, Any]:
     for dialstring, outcome in session.bridges:
         gateway = dialstring.split("/")[2] if dialstring.count("/") >= 3 else None
         attempts.append({"gateway": gateway, "dialstring": dialstring, "outcome": outcome})
-    return {"result": session.getVariable("fsroute_result"),
-            "route": session.getVariable("fsroute_route"),
-            "number": session.getVariable("fsroute_number"),
-            "attempts": attempts,
-            "hangup_cause": session.hangup_cause}
+    report = {"result": session.getVariable("fsroute_result"),
+              "route": session.getVariable("fsroute_route"),
+              "number": session.getVariable("fsroute_number"),
+              "attempts": attempts,
+              "hangup_cause": session.hangup_cause}
+    transfers = [data for app, data in session.executed if app == "transfer"]
+    if transfers:
+        report["transfer"] = transfers[-1]
+    return report
