@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, 
 
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
+from .templates import Lookup, Parts, expand, groups_of
 
 if TYPE_CHECKING:
     from .acl import Acl
@@ -86,21 +87,19 @@ class Defaults(NamedTuple):
     on_all_down: Action = Action("NORMAL_TEMPORARY_FAILURE")
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    strict_gateways: bool = False   # every gateway a route or group names must be under gateways:
 
 
 CONTINUE = Action(None)
 
 
-def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
-               route: Optional[Route] = None) -> Action:
+def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None) -> Action:
     """The one place an outcome becomes an Action: the configured on_* for refusals and errors,
-    the last bridge cause for a failed bridge, the route's cause for a blocked call, nothing
-    after a bridged, transferred or continued call."""
-    if outcome is Outcome.FAILED:
+    the cause the call named (``bridge_cause``: the last bridge's, or the rule's that blocked
+    it), nothing after a bridged, transferred or continued call."""
+    if outcome in (Outcome.FAILED, Outcome.BLOCKED):
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
-    if outcome is Outcome.BLOCKED:
-        return Action(route.hangup if route is not None and route.hangup else FALLBACK_CAUSE)
     if outcome in (Outcome.BRIDGED, Outcome.TRANSFERRED, Outcome.CONTINUED):
         return CONTINUE
     return _CONFIGURED[outcome](defaults)
@@ -126,14 +125,50 @@ class Group(NamedTuple):
     members: Tuple[Member, ...]
 
 
-# A number template: str literals and int group numbers ($N) of the destination regex.
-Template = Tuple[Union[str, int], ...]
+# A number template: str literals, int group numbers ($N) of the destination regex, ${var}.
+Template = Parts
 
 
-def fill(template: Template, match: Optional[re.Match[str]]) -> str:
-    """``template`` with its $N replaced by the destination regex's groups (unmatched: "")."""
+def _no_variables(name: str) -> Optional[str]:
+    return None
+
+
+def fill(template: Template, match: Optional[re.Match[str]], lookup: Lookup = _no_variables) -> str:
+    """``template`` with its $N replaced by the destination regex's groups (unmatched: "") and
+    its ${var} by ``lookup(var)``."""
     # $N appear only with a destination regex (the grammar), so ``match`` is there for them
-    return "".join(p if isinstance(p, str) else ((match.group(p) if match else None) or "") for p in template)
+    return expand(template, groups_of(match), lookup)
+
+
+class CallerId(NamedTuple):
+    """Caller-ID rewrite: when ``match`` finds caller_id_number, ``number``/``name`` (templates over its
+    $N) go into origination_caller_id_number/name; otherwise keep it (``refuse`` None) or refuse the call."""
+    match: Regex
+    number: Optional[Parts]
+    name: Optional[Parts]
+    refuse: Optional[str]
+
+
+class Dialling(NamedTuple):
+    """What a route or a gateway adds to each attempt through it: leg variables in the dial string,
+    channel variables set (and exported to the outbound leg) before the bridge, a caller-ID rewrite."""
+    leg: Tuple[Tuple[str, Parts], ...] = ()
+    set: Tuple[Tuple[str, Parts], ...] = ()
+    export: Tuple[Tuple[str, Parts], ...] = ()
+    caller_id: Optional[CallerId] = None
+
+
+NO_DIALLING = Dialling()
+
+
+class GatewaySpec(NamedTuple):
+    """A gateway declared under ``gateways:``: its profile, number format ($0: the route's number after
+    ``strip`` leading characters) and what it adds to each attempt."""
+    profile: Optional[str] = None
+    number: Optional[Parts] = None
+    strip: int = 0
+    dialling: Dialling = NO_DIALLING
+    line: int = 0
 
 
 class Transfer(NamedTuple):
@@ -164,19 +199,22 @@ class Route(NamedTuple):
     hangup: Optional[str] = None
     transfer: Optional[Transfer] = None
     continues: bool = False
+    dialling: Dialling = NO_DIALLING
+    gateway_var: Optional[str] = None   # gateway: '${var}': the gateway is the call's variable
 
-    def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
+    def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
-        return fill(self.number, match)
+        return fill(self.number, match, lookup)
 
 
 class RuleSet:
     """A loaded, validated, compiled rules file. Treat as read-only."""
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
-                 gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route]) -> None:
+                 gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
+                 gateway_specs: Optional[Dict[str, GatewaySpec]] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -184,6 +222,7 @@ class RuleSet:
         self.acls: Mapping[str, Acl] = MappingProxyType(acls)
         self.ingress_acl = ingress_acl
         self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
+        self.gateway_specs: Mapping[str, GatewaySpec] = MappingProxyType(gateway_specs or {})
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
@@ -194,7 +233,7 @@ class RuleSet:
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""
-        names = set(self.gateway_profiles)
+        names = set(self.gateway_profiles) | set(self.gateway_specs)
         names.update(r.gateway for r in self.routes if r.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)

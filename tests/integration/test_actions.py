@@ -1,0 +1,52 @@
+"""Route actions, leg variables and number formats in a real FreeSWITCH: what callers and gateways saw."""
+
+from .harness.switch import fsroute_lines, parse_line
+
+ACTION_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+routes:
+  - name: premium
+    match: {destination_number: '^1900\\d{7}$'}
+    hangup: CALL_REJECTED
+  - name: busy here
+    match: {destination_number: '^1901\\d{7}$'}
+    hangup: USER_BUSY
+  - name: back through the prefix route
+    match: {destination_number: '^8(10[01][0-9])$'}
+    transfer: '9$1 XML public'
+  - name: prefix
+    match: {destination_number: '^9(10[01][0-9])$'}
+    number: '$1'
+    gateway: gw1
+"""
+
+
+def line_of(fs, cdr):
+    [line] = fsroute_lines(fs.switch.log_since(fs.log_mark), cdr["uuid"])
+    return parse_line(line)
+
+
+def test_a_blocked_number_gets_the_causes_sip_code_and_no_gateway_sees_it(fs):
+    fs.use_rules(ACTION_RULES)
+    rejected, busy = fs.call("19001234567"), fs.call("19011234567")
+    assert (rejected.code, busy.code) == (603, 486)  # CALL_REJECTED, USER_BUSY
+    assert sum(fs.invites().values()) == 0
+    cdr = fs.cdr(rejected)
+    assert (cdr["fsroute_result"], cdr["fsroute_route"], cdr["hangup_cause"]) == \
+        ("blocked", "premium", "CALL_REJECTED")
+    fields = line_of(fs, cdr)
+    assert (fields["result"], fields["tried"], fields["hangup"]) == ("blocked", "-", "CALL_REJECTED")
+
+
+def test_a_transfer_runs_the_target_extension(fs):
+    fs.use_rules(ACTION_RULES)
+    result = fs.call("81001")
+    assert result.code == 200
+    assert fs.gateways["gw1"].uri_users() == ["1001"]
+    cdr = fs.cdr(result)  # written when the call is over, after both log lines
+    assert (cdr["fsroute_result"], cdr["fsroute_route"]) == ("bridged", "prefix")
+    lines = [parse_line(line) for line in fsroute_lines(fs.switch.log_since(fs.log_mark))]
+    assert [(f["result"], f["route"]) for f in lines] == [
+        ("transferred", "back through the prefix route"), ("bridged", "prefix")]
