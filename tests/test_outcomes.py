@@ -32,10 +32,7 @@ def test_outcomes_are_the_strings_calls_leave_behind():
     assert "%s" % Outcome.NO_ROUTE == "no_route"
 
 
-def test_route_actions_take_the_routes_cause_or_let_the_call_go_on():
-    from fsroute.core.model import Route
-
-    blocking = Route("b", 1, None, (), None, None, None, None, hangup="USER_BUSY")
-    assert action_for(Outcome.BLOCKED, Defaults(), route=blocking) == Action("USER_BUSY")
+def test_route_actions_take_the_blocking_rules_cause_or_let_the_call_go_on():
+    assert action_for(Outcome.BLOCKED, Defaults(), "USER_BUSY") == Action("USER_BUSY")
     assert action_for(Outcome.TRANSFERRED, Defaults()) == Action(None)
     assert action_for(Outcome.CONTINUED, Defaults()) == Action(None)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
-from .model import NUMBER_RE, Outcome, Route, RuleSet, fill
+from .legs import CallerIdRefused, Dial, UnsafeValue, dial_for
+from .model import NAME_RE, NUMBER_RE, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Decision(NamedTuple):
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
+    dials: Tuple[Dial, ...] = ()  # one per gateway: its dial string and variables
+    cause: Optional[str] = None   # a blocked call's cause
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -74,7 +77,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
-    holding round-robin state.
+    holding round-robin state. Templates' ${name} are filled in from ``get``
+    (in FreeSWITCH a channel variable that is not set reads as the global one).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -92,7 +96,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
                             % (one_line(source), refused.acl, refused.name))
         return Decision(Outcome.NO_ROUTE, detail="no route matches")
     if route.hangup is not None:
-        return Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup)
+        return Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup,
+                        cause=route.hangup)
     if route.continues:
         return Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan")
     if route.transfer is not None:
@@ -100,19 +105,47 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
         if not NUMBER_RE.match(extension):
             return Decision(Outcome.INVALID_NUMBER, route, detail="extension %s is not dialable" % one_line(extension))
         return Decision(Outcome.TRANSFERRED, route, extension, detail="transfer to %s" % route.transfer.data(extension))
-    number = route.rewrite(match, destination)
+    number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
-    gateways = _gateways(rules, route, get, destination, is_up, selector)
+    gateway = route.gateway
+    if route.gateway_var is not None:
+        gateway = get(route.gateway_var) or ""
+        refused = _refuse_gateway(rules, gateway)
+        if refused:
+            return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s"
+                            % (route.gateway_var, refused))
+    gateways = _gateways(rules, route, gateway, get, destination, is_up, selector)
     if not gateways:
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")
-    return Decision(None, route, number, tuple(gateways))
+    dials, refusal = [], None
+    try:
+        for name in gateways:
+            try:
+                dials.append(dial_for(rules, route, name, number, match, get))
+            except CallerIdRefused as exc:
+                refusal = refusal or exc
+    except UnsafeValue as exc:
+        return Decision(Outcome.INVALID_NUMBER, route, number, detail=one_line(str(exc)))
+    if not dials:
+        assert refusal is not None
+        return Decision(Outcome.BLOCKED, route, number, detail=one_line(str(refusal)), cause=refusal.cause)
+    return Decision(None, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
 
 
-def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
-              selector: Selector) -> List[str]:
-    if route.gateway is not None:
-        return [route.gateway] if is_up(route.gateway) else []
+def _refuse_gateway(rules: RuleSet, name: str) -> str:
+    """Why a gateway named by a call's variable cannot be dialled ("" when it can)."""
+    if not NAME_RE.match(name):
+        return "%s is not a gateway name" % one_line(repr(name), 40)
+    if rules.defaults.strict_gateways and name not in rules.gateway_specs:
+        return "%s is not declared under gateways (strict_gateways)" % name
+    return ""
+
+
+def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter, destination: str,
+              is_up: Callable[[str], bool], selector: Selector) -> List[str]:
+    if gateway is not None:
+        return [gateway] if is_up(gateway) else []
     assert route.group is not None  # a route names a gateway or a group (the grammar)
     group = rules.groups[route.group]
     up = [m for m in group.members if is_up(m.name)]

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from fsroute.core import router
+from fsroute.core.legs import Dial
 from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.model import Outcome, action_for
@@ -75,7 +76,7 @@ def _route(call: _Call, loaded: Loaded) -> None:
         _transfer(call, decision)
         return
     if decision.outcome is not None:
-        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, route=decision.route).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, decision.cause).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -95,7 +96,8 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     session.setVariable("continue_on_fail", "true")
     cause = None
     try:
-        for gateway in decision.gateways:
+        for dial in decision.dials:
+            gateway = dial.gateway
             if not session.ready():
                 cause = CALLER_GONE
                 break
@@ -104,7 +106,8 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            session.execute("bridge", "sofia/gateway/%s/%s" % (gateway, decision.number))
+            _set_variables(session, dial)
+            session.execute("bridge", dial.text)
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
             call.attempts.append((gateway, cause or "UNKNOWN"))
@@ -121,6 +124,17 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
         session.setVariable("continue_on_fail", saved or "")
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+
+
+def _set_variables(session: Any, dial: Dial) -> None:
+    """The attempt's set: and export: values on the channel; exported ones are named in export_vars,
+    as the export application does, so the outbound leg gets them too."""
+    for name, value in dial.set + dial.export:
+        session.setVariable(name, value)
+    if dial.export:
+        exported = [n for n in (session.getVariable("export_vars") or "").split(",") if n]
+        exported += [name for name, _ in dial.export if name not in exported]
+        session.setVariable("export_vars", ",".join(exported))
 
 
 def _transfer(call: _Call, decision: Decision) -> None:

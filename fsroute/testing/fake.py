@@ -13,7 +13,8 @@ import uuid as uuid_module
 from fsroute.core.fsvalues import switch_true
 
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
-_GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
+# A gateway dial string, after the per-leg variables ([k=v,...], each list ending at the first ']').
+_GATEWAY_DIAL_RE = re.compile(r"(?:\[[^\]]*\])*sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
 # DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
 _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
@@ -204,7 +205,13 @@ class StubSession:
 
     # -- variables ---------------------------------------------------------------
     def getVariable(self, name: str) -> Optional[str]:
-        return self.variables.get(name)
+        """The channel variable, else (as switch_channel_get_variable does) the global one."""
+        value = self.variables.get(name)
+        if value is None:
+            fake = self._fake or FakeFreeSWITCH.current
+            if fake is not None:
+                return fake.globals.get(name)
+        return value
 
     def setVariable(self, name: str, value: Optional[str]) -> None:
         # CoreSession::setVariable takes char*s (SWIG refuses anything else);
