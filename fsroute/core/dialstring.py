@@ -22,7 +22,8 @@ from typing import Iterable, Tuple
 
 from .model import NAME_RE, NUMBER_RE
 
-LEG_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
+# Letters, digits, "_" and "-" (SIP header names: sip_h_X-Account); nothing the parser reads.
+LEG_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 MAX_VALUE_LEN = 256
 _REFUSED_RE = re.compile(r"[\[\]'\"\\\x00-\x1f\x7f]|\$\{|:_:")
 _ESCAPED_RE = re.compile(r"([,|])")

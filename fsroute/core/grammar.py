@@ -13,7 +13,9 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Uni
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError, Transfer)
+                    Member, Problem, Route, RuleSet, RulesError, Transfer, CallerId, Dialling, GatewaySpec)
+from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
+from . import templates
 from .patterns import Regex, compile_route_regex
 from .text import one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
@@ -27,10 +29,13 @@ MAX_PROBLEMS = 50
 # What a route does: bridge (gateway, group) or one of the other actions.
 BRIDGE_KEYS = ("gateway", "group")
 ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
-ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS
+DIALLING_KEYS = ("leg", "set", "export", "caller_id")
+ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS
+GATEWAY_KEYS = ("profile", "number", "strip") + DIALLING_KEYS
+_GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 
-_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
-_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+|\$\{[A-Za-z0-9_]{1,64}\})+\Z")
+_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
 
 
 class _TooMany(Exception):
@@ -63,6 +68,8 @@ class Builder:
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
         self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
+        # With defaults.strict_gateways: the gateways declared under gateways: (else None).
+        self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -222,12 +229,13 @@ class Builder:
             if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
                 self.error(node, "ingress_acl: no acl named '%s'%s"
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
-        profiles = self.gateways(top["gateways"][1]) if "gateways" in top else {}
+        profiles, specs = self.gateways(top["gateways"][1]) if "gateways" in top else ({}, {})
+        self.declared_gateways = specs if defaults.strict_gateways else None
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, specs)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -249,6 +257,8 @@ class Builder:
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
+            elif key == "strict_gateways":
+                values[key] = self.flag(value, what)
             else:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
@@ -301,18 +311,93 @@ class Builder:
                 out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def gateways(self, node: Node) -> Dict[str, str]:
+    def gateways(self, node: Node) -> Tuple[Dict[str, str], Dict[str, GatewaySpec]]:
+        """({name: profile} for those with a profile, {name: everything declared})."""
         fields = self.mapping(node, "gateways")
-        out = {}
+        profiles, specs = {}, {}
         for name, (key, value) in (fields or {}).items():
-            if not self.check_name(key, "gateway '%s'" % name):
+            what = "gateway '%s'" % name
+            if not self.check_name(key, what):
                 continue
-            body = self.mapping(value, "gateway '%s'" % name, allowed=("profile",), required=("profile",))
-            if body and "profile" in body:
-                profile = self.string(body["profile"][1], "gateway '%s' profile" % name, NAME_RE)
-                if profile:
-                    out[name] = profile
-        return out
+            body = self.mapping(value, what, allowed=GATEWAY_KEYS)
+            if body is None:
+                continue
+            profile = self.string(body["profile"][1], what + " profile", NAME_RE) if "profile" in body else None
+            if profile:
+                profiles[name] = profile
+            number = None
+            if "number" in body:
+                number = self.value_template(body["number"][1], what + " number", 0, dialable=True)
+            strip = self.integer(body["strip"][1], what + " strip", 0, 32) if "strip" in body else 0
+            specs[name] = GatewaySpec(profile, number, strip or 0, self.dialling(body, what, -1), key.line)
+        return profiles, specs
+
+    def dialling(self, body: Fields, what: str, captures: int) -> Dialling:
+        """The leg:, set:, export: and caller_id: of a route or gateway (``captures``: its $N, -1: none)."""
+        lists = {}
+        for kind in ("leg", "set", "export"):
+            pairs = []
+            if kind in body:
+                for name, (key, value) in (self.mapping(body[kind][1], "%s %s" % (what, kind)) or {}).items():
+                    if not LEG_NAME_RE.match(name):
+                        self.error(key, "%s %s: %r is not a variable name (letters, digits, '_', '-')" % (what, kind, name))
+                        continue
+                    parts = self.value_template(value, "%s %s %s" % (what, kind, name), captures)
+                    if parts is not None:
+                        pairs.append((name, parts))
+            lists[kind] = tuple(pairs)
+        caller_id = self.caller_id(body["caller_id"][1], what) if "caller_id" in body else None
+        return Dialling(lists["leg"], lists["set"], lists["export"], caller_id)
+
+    def caller_id(self, node: Node, what: str) -> Optional[CallerId]:
+        what += " caller_id"
+        body = self.mapping(node, what, allowed=("match", "number", "name", "else"), required=("match",))
+        if not body or "match" not in body:
+            return None
+        regex = self.regex(body["match"][1], what + " match")
+        groups = regex.groups if regex is not None else 0
+        number = self.value_template(body["number"][1], what + " number", groups) if "number" in body else None
+        name = self.value_template(body["name"][1], what + " name", groups) if "name" in body else None
+        refuse = None
+        if "else" in body:
+            other = body["else"][1]
+            if not (other.kind == SCALAR and other.value == "keep"):
+                fields = self.mapping(other, what + " else (either 'keep' or {hangup: CAUSE})",
+                                      allowed=("hangup",), required=("hangup",))
+                refuse = self.cause(fields["hangup"][1], what + " else hangup") if fields and "hangup" in fields \
+                    else None
+        if regex is None:
+            return None
+        return CallerId(regex, number, name, refuse)
+
+    def value_template(self, node: Node, what: str, captures: int, dialable: bool = False
+                       ) -> Optional[templates.Parts]:
+        """A value template ($N up to ``captures``, ${var}); its literal text is checked now, what the
+        call fills in at call time. ``dialable``: a number (0-9 A-Z a-z + * # . _ -)."""
+        text = node.value if node.kind == SCALAR else None
+        if isinstance(text, bool):
+            text = "true" if text else "false"
+        elif isinstance(text, (int, float)):
+            text = str(text)
+        if not isinstance(text, str) or text == "":
+            self.error(node, "%s must be a non-empty string" % what)
+            return None
+        if dialable and not _TEMPLATE_RE.match(text):
+            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ -, $N captures and ${var}" % (what, text))
+            return None
+        try:
+            parts = templates.parse(text, captures)
+            check_value("".join(p if isinstance(p, str) else "x" for p in parts), "the value")
+        except (templates.TemplateError, UnsafeValue) as exc:
+            self.error(node, "%s: %s" % (what, exc))
+            return None
+        return parts
+
+    def flag(self, node: Node, what: str) -> Optional[bool]:
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        return node.value
 
     def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
@@ -351,15 +436,23 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members))
         return out
 
+    def declared_gateway(self, node: Node, name: Optional[str], what: str) -> None:
+        """Under strict_gateways, report a gateway name that gateways: does not declare."""
+        if name and self.declared_gateways is not None and name not in self.declared_gateways:
+            self.error(node, "%s: gateway '%s' is not declared under gateways (strict_gateways)%s"
+                       % (what, name, did_you_mean(name, self.declared_gateways)))
+
     def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
+            self.declared_gateway(item, name, what)
             return Member(name, 1) if name else None
         body = self.mapping(item, what + " gateway", allowed=("name", "weight"), required=("name",))
         if not body or "name" not in body:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
+        self.declared_gateway(body["name"][1], name, what)
         weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
@@ -371,7 +464,9 @@ class Builder:
         for item in self.sequence(node, "routes"):
             if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
                 if item.name in names or item.acl not in acls and item.acl is not None \
-                        or item.group not in groups and item.group is not None:
+                        or item.group not in groups and item.group is not None \
+                        or item.gateway is not None and self.declared_gateways is not None \
+                        and item.gateway not in self.declared_gateways:
                     raise RereadForReport()
                 names[item.name] = item.line
                 out.append(item)
@@ -433,20 +528,26 @@ class Builder:
         if continues and body["continue"][1].value is not True:
             self.error(body["continue"][1], "%s continue must be true (leave the call to the next dialplan action)"
                        % what)
-        gateway = group = None
+        gateway = group = gateway_var = None
         if "gateway" in body:
-            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
-                                  " (letters, digits, '_', '.', '-')")
+            node = body["gateway"][1]
+            found = _GATEWAY_VAR_RE.match(node.value) if node.kind == SCALAR and isinstance(node.value, str) else None
+            if found:
+                gateway_var = found.group(1)
+            else:
+                gateway = self.string(node, what + " gateway", NAME_RE, " (letters, digits, '_', '.', '-')")
+                self.declared_gateway(node, gateway, what)
         if "group" in body:
             group = self.string(body["group"][1], what + " group")
             if group is not None and groups is not None and group not in groups \
                     and group not in self.declared["group"]:
                 self.error(body["group"][1], "%s: no group named '%s'%s"
                            % (what, group, did_you_mean(group, self.declared["group"])))
+        dialling = self.dialling(body, what, dest.groups if dest is not None else -1)
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
-                     hangup, transfer, continues)
+                     hangup, transfer, continues, dialling, gateway_var)
 
     def transfer(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
         """``'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension a number template, the others names."""
@@ -473,14 +574,17 @@ class Builder:
                       ) -> Optional[Tuple[Union[str, int], ...]]:
         """The parts of a number template ``text`` found at ``node``, or None after reporting."""
         if not isinstance(text, str) or not _TEMPLATE_RE.match(text):
-            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
-                       % (what, text))
+            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures%s"
+                       % (what, text, " (and ${var})" if "${" in str(text) else ""))
             return None
         parts = []
         groups = dest.groups if dest is not None else 0
-        for ref, literal in _TEMPLATE_PART_RE.findall(text):
+        for ref, variable, literal in _TEMPLATE_PART_RE.findall(text):
             if literal:
                 parts.append(literal)
+                continue
+            if variable:
+                parts.append(templates.Var(variable))
                 continue
             index = int(ref)
             if dest is None:

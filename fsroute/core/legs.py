@@ -8,10 +8,10 @@ call time, so a hostile caller ID or variable never reaches the dial string (dia
 from __future__ import annotations
 
 import re
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from .dialstring import UnsafeValue, check_value, dial_string
-from .model import NO_DIALLING, CallerId, Dialling, GatewaySpec, Route, RuleSet
+from .dialstring import check_value, dial_string
+from .model import CallerId, Dialling, GatewaySpec, Route, RuleSet
 from .templates import Lookup, Parts, expand, groups_of
 
 Pairs = Tuple[Tuple[str, str], ...]
@@ -79,12 +79,11 @@ def caller_id(rule: CallerId, lookup: Lookup) -> Dict[str, str]:
     return out
 
 
-def _values(route: Dialling, gateway: Dialling, kind: str, groups, lookup: Lookup) -> Pairs:
+def _values(route: Dialling, gateway: Dialling, kind: str, groups: Callable[[int], Optional[str]],
+            lookup: Lookup) -> Pairs:
     out: List[Tuple[str, str]] = []
     for dialling in (route, gateway):
         for name, parts in getattr(dialling, kind):
             out.append((name, check_value(expand(parts, groups, lookup), "%s %s" % (kind, name))))
     return tuple(out)
 
-
-__all__ = ["Dial", "CallerIdRefused", "UnsafeValue", "dial_for", "NO_DIALLING"]

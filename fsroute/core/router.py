@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
 
-from .legs import CallerIdRefused, Dial, UnsafeValue, dial_for
+from .dialstring import UnsafeValue
+from .legs import CallerIdRefused, Dial, dial_for
 from .model import NAME_RE, NUMBER_RE, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
@@ -111,10 +112,9 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
-        refused = _refuse_gateway(rules, gateway)
-        if refused:
-            return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s"
-                            % (route.gateway_var, refused))
+        why = _refuse_gateway(rules, gateway)
+        if why:
+            return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s" % (route.gateway_var, why))
     gateways = _gateways(rules, route, gateway, get, destination, is_up, selector)
     if not gateways:
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")

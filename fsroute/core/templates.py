@@ -9,7 +9,7 @@ variable), at call time: a caller's own value never reaches FreeSWITCH unchecked
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple, Optional, Tuple, Union
+from typing import Callable, List, NamedTuple, Optional, Tuple, Union
 
 
 class Var(NamedTuple):
@@ -36,7 +36,7 @@ def parse(text: str, max_capture: Optional[int] = None) -> Parts:
     if bad:
         raise TemplateError("'$' at character %d starts neither $N nor ${name} (names: letters, digits, '_')"
                             % (bad.start() + 1))
-    parts: list = []
+    parts: List[Part] = []
     for capture, name, literal in _PART_RE.findall(text):
         if literal:
             parts.append(literal)

@@ -9,6 +9,7 @@ the process are never touched.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
@@ -56,7 +57,8 @@ class Simulation:
         loaded = Loaded(rules)
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
-        for name in sorted(known | set(down)):
+        named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
+        for name in sorted(known | set(down) | {n for n in named if n}):
             by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
         for profile, (up, down_names) in by_profile.items():
             fake.set_gateways(profile, up=up, down=down_names)
@@ -85,10 +87,15 @@ def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optiona
     return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain)
 
 
+# The gateway of a dial string, after its [leg variables] if any.
+_GATEWAY_RE = re.compile(r"^(?:\[[^\]]*\])*sofia/gateway/([^/]*)/")
+
+
 def _report(session: StubSession) -> Dict[str, Any]:
     attempts = []
     for dialstring, outcome in session.bridges:
-        gateway = dialstring.split("/")[2] if dialstring.count("/") >= 3 else None
+        found = _GATEWAY_RE.search(dialstring)
+        gateway = found.group(1) if found else None
         attempts.append({"gateway": gateway, "dialstring": dialstring, "outcome": outcome})
     report = {"result": session.getVariable("fsroute_result"),
               "route": session.getVariable("fsroute_route"),
