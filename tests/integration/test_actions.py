@@ -50,3 +50,46 @@ def test_a_transfer_runs_the_target_extension(fs):
     lines = [parse_line(line) for line in fsroute_lines(fs.switch.log_since(fs.log_mark))]
     assert [(f["result"], f["route"]) for f in lines] == [
         ("transferred", "back through the prefix route"), ("bridged", "prefix")]
+
+
+CARRIER_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  strict_gateways: true
+gateways:
+  gw1:
+    number: '1234#$0'
+    strip: 2
+    leg: {sip_h_X-Account: 'acc,7|b', leg_timeout: 5}
+    caller_id: {match: '^(\\d+)$', number: '+49$1'}
+  gw2:
+    number: '+$0'
+    strip: 2
+groups:
+  both: {strategy: priority, gateways: [gw1, gw2]}
+routes:
+  - name: intl
+    match: {destination_number: '^00(\\d+)$'}
+    number: '00$1'
+    group: both
+"""
+
+
+def test_a_carrier_gets_its_number_format_leg_header_and_caller_id(fs):
+    fs.use_rules(CARRIER_RULES)
+    result = fs.call("004930123")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert fs.gateways["gw1"].uri_users() == ["1234#4930123"]
+    assert invite.header("x-account") == "acc,7|b"
+    assert invite.from_user == "+491000"
+
+
+def test_the_next_carrier_gets_its_own_format(fs):
+    fs.use_rules(CARRIER_RULES)
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    result = fs.call("004930123")
+    assert result.code == 200
+    assert fs.gateways["gw2"].uri_users() == ["+4930123"]
+    assert fs.cdr(result)["fsroute_attempts"] == "2"
