@@ -2,7 +2,7 @@
 
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
-Commands: ``reload [RULES]``, ``status [RULES]``,
+Commands: ``reload [RULES]``, ``status [RULES]``, ``check [RULES]``,
 ``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
 status act on every rules file that calls have loaded (or the default one
 before any); test uses the first of them.
@@ -16,12 +16,15 @@ from typing import Any, Dict, List, Optional
 import fsroute
 from fsroute.core import router
 from fsroute.core.explain import explain
+from fsroute.core import loader
+from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
+from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
-USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
+USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
          "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first)\n")
 
@@ -46,6 +49,8 @@ def command(args: Optional[str]) -> str:
     if verb in ("reload", "status") and len(rest) <= 1:
         action = reload if verb == "reload" else status
         return "".join(action(path) for path in (rest or _known_paths()))
+    if verb == "check" and len(rest) <= 1:
+        return "".join(check(path) for path in (rest or _known_paths()))
     if verb == "test" and 1 <= len(rest) <= 3:
         return test(_known_paths()[0], *rest)
     return USAGE
@@ -63,6 +68,30 @@ def reload(path: str) -> str:
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
     return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
+
+
+def check(path: str) -> str:
+    """Every gateway the rules name, against the running switch: defined, on the profile the rules
+    read, and UP or DOWN right now."""
+    try:
+        rules = store_for(path).current().rules
+        places = gateway_places(loader.read(path).decode("utf-8"))
+    except RulesError as exc:
+        return "-ERR %s\n" % str(exc.problems[0])
+    try:
+        running = read_gateway_status()
+    except StatusUnreadable as exc:
+        return "-ERR %s\n" % exc
+    defined = {name: {state.profile} for name, state in running.items()}
+    problems = check_gateways(rules, places, defined, "the running switch")
+    lines = ["-ERR %s" % p for p in problems] or ["+OK every gateway %s names is defined in the running switch"
+                                                  % path]
+    lines.append("gateways:")
+    for name in sorted(rules.gateway_names()):
+        state = running.get(name)
+        lines.append("  %s (%s): %s" % (name, rules.profile_of(name),
+                                         "%s on %s" % (state.status, state.profile) if state else "not defined"))
+    return "\n".join(lines) + "\n"
 
 
 def status(path: str) -> str:

@@ -92,7 +92,19 @@ class FakeFreeSWITCH:
             if profile is None:
                 return "Invalid Profile [%s]" % found.group(1)
             return "".join(name + " " for name in profile[found.group(2)])
+        if command == "sofia xmlstatus gateway":
+            return self._xmlstatus()
         return "-ERR %s Command not found!\n" % command.split(" ", 1)[0]
+
+    def _xmlstatus(self) -> str:
+        """Every declared gateway as mod_sofia's ``sofia xmlstatus gateway`` lists it."""
+        rows = ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<gateways>"]
+        for profile, states in sorted(self.profiles.items()):
+            for status in ("up", "down"):
+                for name in states[status]:
+                    rows.append("  <gateway>\n    <name>%s</name>\n    <profile>%s</profile>\n"
+                                "    <status>%s</status>\n  </gateway>" % (name, profile, status.upper()))
+        return "\n".join(rows + ["</gateways>", ""])
 
     # -- installation ------------------------------------------------------------
     def install(self) -> FakeFreeSWITCH:

@@ -11,6 +11,7 @@ import fsroute
 from fsroute.core import loader
 from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
+from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.tools.lint import warnings
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ahead of other routes) go to stderr and do not change the exit status unless --strict.")
     check.add_argument("rules", nargs="+", metavar="RULES", help="a rules file; '-' reads standard input")
     check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.add_argument("--sofia-conf", metavar="DIR",
+                       help="FreeSWITCH's conf directory: every gateway the rules name must be defined "
+                            "in its sip_profiles, on the profile the rules read")
     check.set_defaults(parser=check)
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
@@ -161,7 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             command.error("--var %s would override --src-ip; give one of them" % clash[0])
     try:
         if args.command == "check":
-            return check(args.rules, args.strict)
+            return check(args.rules, args.strict, args.sofia_conf)
         if args.command == "import":
             return import_config(args)
         if args.command == "compare":
@@ -178,21 +182,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
-def check(paths: Sequence[str], strict: bool = False) -> int:
-    """Check each file; 1 when any has problems (or, with ``strict``, warnings)."""
+def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] = None) -> int:
+    """Check each file; 1 when any has problems (or, with ``strict``, warnings, or with
+    ``sofia_conf``, gateways that configuration does not define)."""
     status = 0
+    defined = None
+    if sofia_conf is not None:
+        from fsroute.migrate.sofia_conf import gateways_by_name, read_sofia_conf
+        defined = gateways_by_name(read_sofia_conf(sofia_conf))
     for path in paths:
         try:
             if path == "-":
                 path = "<stdin>"
-                ruleset = loader.parse(sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1), path)
+                data = sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1)
             else:
-                ruleset = loader.load(path)
+                data = loader.read(path)
+            ruleset = loader.parse(data, path)
         except RulesError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             status = 1
             continue
+        if defined is not None:
+            missing = check_gateways(ruleset, gateway_places(data.decode("utf-8")), defined,
+                                     "the sofia configuration at %s" % sofia_conf)
+            for gap in missing:
+                print(gap, file=sys.stderr)
+            if missing:
+                status = 1
+                continue
         found = warnings(ruleset)
         for warning in found:
             print(warning, file=sys.stderr)

@@ -93,3 +93,16 @@ def test_the_next_carrier_gets_its_own_format(fs):
     assert result.code == 200
     assert fs.gateways["gw2"].uri_users() == ["+4930123"]
     assert fs.cdr(result)["fsroute_attempts"] == "2"
+
+
+def test_ctl_check_finds_a_mistyped_gateway_and_says_which_are_up(fs):
+    fs.use_rules(ACTION_RULES.replace("gateway: gw1", "gateway: gwl"))
+    answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
+    lines = answer.splitlines()
+    assert lines[0].startswith("-ERR %s:" % fs.switch.rules_path)
+    assert lines[0].endswith("gateway 'gwl' is not defined in the running switch (did you mean 'gw1'?)")
+    assert "  gwl (external): not defined" in lines
+    fs.use_rules(ACTION_RULES)
+    answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
+    assert answer.splitlines()[0].startswith("+OK")
+    assert "  gw1 (external): UP on external" in answer.splitlines()
