@@ -150,8 +150,8 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
-    for gateway in decision.gateways:
-        lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    for dial in decision.dials:
+        lines.append("  " + dial.text)
     if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get)]

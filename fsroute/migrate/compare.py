@@ -290,7 +290,10 @@ class OldSetup:
                               notes=tuple(notes))
         number = _expand_variables(target.number, variables, ext, line)
         if target.gateway is not None or target.distribution is None:
-            return OldOutcome("bridge", where, number, target.gateway, notes=tuple(notes))
+            gateway = target.gateway
+            if gateway is not None and gateway.startswith("${"):  # a variable gateway: the call's value
+                gateway = _expand_variables(gateway, variables, ext, line)
+            return OldOutcome("bridge", where, number, gateway, notes=tuple(notes))
         dist_list = find_list(self.legacy, target.distribution.list_name)
         if dist_list is None:
             return OldOutcome("none", "%s: distributor list %r unknown: -err, the call fails with "

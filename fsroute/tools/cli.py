@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
+    imp.add_argument("--vars", metavar="FILE",
+                     help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan")
 
     cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
                               "(exit 1 unless every row matches)")
@@ -248,7 +250,7 @@ def import_config(args: argparse.Namespace) -> int:
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
         return 2
-    result = import_files(args.dialplan, args.distributor, args.acl, args.profile)
+    result = import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars)
     for report in result.reports:
         print(report, file=sys.stderr)
     sys.stdout.write(result.text)

@@ -100,7 +100,7 @@ def test_ctl_check_finds_a_mistyped_gateway_and_says_which_are_up(fs):
     answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
     lines = answer.splitlines()
     assert lines[0].startswith("-ERR %s:" % fs.switch.rules_path)
-    assert lines[0].endswith("gateway 'gwl' is not defined in the running switch (did you mean 'gw1'?)")
+    assert "gateway 'gwl' is not defined in the running switch" in lines[0]
     assert "  gwl (external): not defined" in lines
     fs.use_rules(ACTION_RULES)
     answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
