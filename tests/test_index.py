@@ -13,11 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budget import examples
-
 from fsroute.core import router
 from fsroute.core import loader, model
 from fsroute.core.index import RouteIndex, literal_prefix
+from budget import examples
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

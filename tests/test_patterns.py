@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from budget import examples
-
 from fsroute.core.patterns import FLAGS, LazyPattern, compile_route_regex, simple_groups
+from budget import examples
 
 TOKENS = ["^", "$", "0", "9", "4", "a", "Z", "#", "_", "-", "\\d", "\\+", "\\*", "\\.", "\\w", "\\1",
           "(", ")", "(?:", "(?i)", "(?P<x>", "?", "*", "+", "{2}", "{6,12}", "{3,}", "{5,2}", "{,4}", "{",

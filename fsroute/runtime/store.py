@@ -8,6 +8,10 @@ file keeps the last good rules and is logged once per distinct change.
 Only the very first load of a file is done in the calling thread: there is
 nothing else to route with.
 
+Loads are numbered as they start, and a load that finishes after a newer one
+has settled the store changes nothing: a ``ctl reload`` can overtake a slow
+background parse, and the older reading of the file must not win.
+
 A stat cannot see two writes of the same size within one mtime tick (a few
 milliseconds on some kernels), and an in-place rewrite is briefly empty or
 half written. So while the file's mtime is younger than RACY_SECONDS its

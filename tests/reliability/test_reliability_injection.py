@@ -16,14 +16,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from budget import examples
-
 import fsroute.core.router
 import fsroute.runtime.store
 from fsroute.core.index import RouteIndex
 from fsroute.core.loader import parse
 from fsroute.core.model import NUMBER_RE, RulesError
 from fsroute.testing import FakeFreeSWITCH
+from budget import examples
 from reliability_helpers import SAFE_BRIDGE_RE, assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
 RULES = """\

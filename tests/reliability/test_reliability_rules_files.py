@@ -23,13 +23,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budget import examples
-
 import fsroute.tools.cli
 import fsroute.core.index
 import fsroute.core.grammar
 from fsroute.core.loader import parse
 from fsroute.core.model import RuleSet, RulesError
+from budget import examples
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "rules.yaml").read_bytes()
 NAME = "rules.yaml"

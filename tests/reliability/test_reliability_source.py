@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from budget import examples
-
 from fsroute.core.acl import Acl, parse_network
+from budget import examples
 from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
 RULES = """\
