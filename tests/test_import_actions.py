@@ -94,3 +94,14 @@ def test_hangup_only_extensions_become_blocking_routes_and_lists_fail_over_in_or
     assert (report["result"], report["hangup_cause"]) == ("blocked", "CALL_REJECTED")
     report = simulate(str(out), "5551234", fail={"gw2": "NORMAL_TEMPORARY_FAILURE"})
     assert [a["gateway"] for a in report["attempts"]] == ["gw2", "gw1"]
+
+
+def test_compare_finds_the_imported_vanilla_routes_dial_like_the_xml(tmp_path):
+    from fsroute.migrate.compare import compare
+    from fsroute.migrate.legacy import read_legacy
+
+    path = tmp_path / "vanilla.yaml"
+    path.write_text(import_files([EXAMPLE], vars_file=VARS).text)
+    rows = compare(str(path), read_legacy([EXAMPLE]), ["19185551234", "5551234"],
+                   variables={"toll_allow": "domestic", "default_gateway": "example.com"})
+    assert [(r.verdict, r.why) for r in rows] == [("match", "same dial string"), ("match", "neither bridges")]

@@ -430,9 +430,10 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
             candidates = [m.name for m in members]
             new_weights = {m.name: m.weight for m in members}
             new_view["group"] = route.group
-        else:
-            candidates = [route.gateway]
-            new_weights = {route.gateway: 1}
+        else:  # one gateway: named, or taken from the call's variable (the one dialled)
+            gateway = route.gateway or (new["attempts"][0]["gateway"] if new["attempts"] else None)
+            candidates = [gateway]
+            new_weights = {gateway: 1}
         new_view["dialstring"] = new["attempts"][0]["dialstring"] if new["attempts"] else None
         new_view["candidates"] = candidates
     if old.kind == "bridge":
@@ -467,8 +468,10 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
     old_view["counts"] = dict(sorted(old_counts.items()))
     new_view["counts"] = dict(sorted(new_counts.items()))
     first = old.picks(1)[0]
-    if old.number != new["number"]:
-        return Row(dest, src_ip, "DIFFER", "number %s vs %s" % (old.number, new["number"]), old_view, new_view)
+    # what the first gateway got dialled: the route's number in that gateway's format
+    dialled = new["attempts"][0]["dialstring"].rsplit("/", 1)[1] if new["attempts"] else new["number"]
+    if old.number != dialled:
+        return Row(dest, src_ip, "DIFFER", "number %s vs %s" % (old.number, dialled), old_view, new_view)
     if first not in candidates:
         return Row(dest, src_ip, "DIFFER", "the old pick %s is not among fsroute's gateways" % first,
                    old_view, new_view)
