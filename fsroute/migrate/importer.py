@@ -327,8 +327,8 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
             elif action.app in ("bridge", "transfer"):
                 review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
                                % (action.app, short(action.data))))
-            elif action.app in ("set", "export") and not seen_bridge and _variable(action.data) is not None:
-                (sets if action.app == "set" else exports).append(_variable(action.data))
+            elif action.app in ("set", "export") and not seen_bridge and (pair := _variable(action.data)):
+                (sets if action.app == "set" else exports).append(pair)
                 changed.append((action.line, "application %r before the bridge is carried over as the route's %s: "
                                 "(set before each attempt; a call that ends before any attempt does not get it)"
                                 % (action.app, action.app)))
@@ -361,8 +361,9 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
                                 "that are down" % ", ".join(listed)))
                 group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
                 group_specs[group.lower()] = GroupSpec(group, tuple((g, 1, "in dial-string order") for g in listed),
-                                                       ext.file, bridge.line, ("the bridge's %s list: tried in "
-                                                                               "that order" % "|/,"), "priority")
+                                                       ext.file, bridge.line,
+                                                       ("the bridge's failover list: tried in that order",),
+                                                       "priority")
     if target is not None:
         condition = ext.conditions[bridge_index]
         substitutes = condition.field is not None and "(" in (condition.expression or "")

@@ -88,7 +88,7 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
         out.append("")
         out.append("groups:")
         for group in groups.values():
-            _entry(out, group, "distributor list")
+            _entry(out, group, "distributor list" if group.strategy == "weighted_round_robin" else "bridge to")
             out.append("    strategy: %s" % group.strategy)
             out.append("    gateways:")
             for name, weight, note in group.members:
