@@ -88,7 +88,7 @@ def test_hangup_only_extensions_become_blocking_routes_and_lists_fail_over_in_or
     assert rules.groups[pair.group].strategy == "priority"
     assert [m.name for m in rules.groups[pair.group].members] == ["gw2", "gw1"]
     assert [name for name, _ in pair.dialling.export] == ["sip_h_X-Tag"]
-    assert "  # %s:9: bridge to pair_failover\n  # the bridge's failover list: tried in that order\n" % path \
+    assert "  # %s:10: bridge to pair_failover\n  # the bridge's failover list: tried in that order\n" % path \
         in result.text
     out = tmp_path / "r.yaml"
     out.write_text(result.text)
