@@ -107,3 +107,34 @@ def test_compare_finds_the_imported_vanilla_routes_dial_like_the_xml(tmp_path):
     rows = compare(str(path), read_legacy([EXAMPLE]), ["19185551234", "5551234"],
                    variables={"toll_allow": "domestic", "default_gateway": "example.com"})
     assert [(r.verdict, r.why) for r in rows] == [("match", "same dial string"), ("match", "neither bridges")]
+
+
+def test_compare_keep_xml_judges_the_hybrid_setup(tmp_path):
+    """XML extensions kept ahead of the fsroute extension take their calls before fsroute does."""
+    from fsroute.migrate.compare import compare
+    from fsroute.migrate.legacy import read_legacy
+
+    block = '''<extension name="premium">
+  <condition field="destination_number" expression="^1900">
+    <action application="hangup" data="CALL_REJECTED"/>
+  </condition>
+</extension>'''
+    (tmp_path / "old").mkdir()
+    (tmp_path / "kept").mkdir()
+    old_path = write(tmp_path / "old", block + '''
+<extension name="out">
+  <condition field="destination_number" expression="^(\\d+)$">
+    <action application="bridge" data="sofia/gateway/gw1/$1"/>
+  </condition>
+</extension>''')
+    kept_path = write(tmp_path / "kept", block)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("version: 1\nroutes:\n  - {name: out, match: {destination_number: '^(\\d+)$'}, "
+                     "number: '$1', gateway: gw1}\n")
+    legacy = read_legacy([old_path])
+    alone = compare(str(rules), legacy, ["19001234", "5551234"])
+    assert [r.verdict for r in alone] == ["DIFFER", "match"]  # without the kept block fsroute dials premium
+    hybrid = compare(str(rules), legacy, ["19001234", "5551234"], kept=read_legacy([kept_path]))
+    assert [(r.verdict, r.why) for r in hybrid] == [
+        ("match", "neither bridges (a kept XML extension takes the call)"), ("match", "same dial string")]
+    assert hybrid[0].new["result"] == "xml"

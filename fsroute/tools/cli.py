@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--src-ip", action="extend", nargs="+", default=[], metavar="IP",
                      help="network_addr(s) of the caller; every destination is tried from each")
     cmp.add_argument("--caller", help="caller_id_number")
+    cmp.add_argument("--keep-xml", action="append", default=[], metavar="FILE",
+                     help="an XML dialplan file whose extensions stay ahead of the fsroute extension "
+                          "in the new setup (the hybrid): calls they take never reach fsroute")
     cmp.add_argument("--context", default="public", help="dialplan context of the call (default: public)")
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
@@ -262,7 +265,9 @@ def compare(args: argparse.Namespace) -> int:
     from fsroute.migrate.legacy import read_legacy
 
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
-    rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var))
+    kept = read_legacy(args.keep_xml, args.distributor, args.acl) if args.keep_xml else None
+    rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
+               kept)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
