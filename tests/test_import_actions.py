@@ -138,3 +138,12 @@ def test_compare_keep_xml_judges_the_hybrid_setup(tmp_path):
     assert [(r.verdict, r.why) for r in hybrid] == [
         ("match", "neither bridges (a kept XML extension takes the call)"), ("match", "same dial string")]
     assert hybrid[0].new["result"] == "xml"
+
+
+def test_simulate_takes_down_and_fail_for_a_gateway_a_variable_names(tmp_path):
+    path = tmp_path / "vanilla.yaml"
+    path.write_text(import_files([EXAMPLE], vars_file=VARS).text)
+    variables = {"toll_allow": "domestic", "default_gateway": "example.com"}
+    report = simulate(str(path), "19185551234", variables=variables, fail={"example.com": "USER_BUSY"})
+    assert (report["result"], report["hangup_cause"]) == ("failed", "USER_BUSY")
+    assert simulate(str(path), "19185551234", variables=variables, down=["example.com"])["result"] == "all_down"

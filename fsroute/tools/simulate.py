@@ -49,7 +49,8 @@ class Simulation:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
         several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways."""
         rules = self.rules
-        known = rules.gateway_names()
+        named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
+        known = rules.gateway_names() | {n for n in named if n}
         unknown = sorted((set(down) | set(fail or ())) - known)
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
@@ -57,8 +58,7 @@ class Simulation:
         loaded = Loaded(rules)
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
-        named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
-        for name in sorted(known | set(down) | {n for n in named if n}):
+        for name in sorted(known | set(down)):
             by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
         for profile, (up, down_names) in by_profile.items():
             fake.set_gateways(profile, up=up, down=down_names)
