@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Uni
 from .acl import Acl, parse_network
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError, Transfer, CallerId, Dialling, GatewaySpec)
+                    Member, Problem, Route, RuleSet, RulesError, Transfer, CallerId, Dialling, GatewaySpec, NO_DIALLING)
 from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
 from . import templates
 from .patterns import Regex, compile_route_regex
@@ -347,7 +347,8 @@ class Builder:
                         pairs.append((name, parts))
             lists[kind] = tuple(pairs)
         caller_id = self.caller_id(body["caller_id"][1], what) if "caller_id" in body else None
-        return Dialling(lists["leg"], lists["set"], lists["export"], caller_id)
+        dialling = Dialling(lists["leg"], lists["set"], lists["export"], caller_id)
+        return NO_DIALLING if dialling == NO_DIALLING else dialling  # one shared empty one: routes stay small
 
     def caller_id(self, node: Node, what: str) -> Optional[CallerId]:
         what += " caller_id"

@@ -11,8 +11,8 @@ import re
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .dialstring import check_value, dial_string
-from .model import CallerId, Dialling, GatewaySpec, Route, RuleSet
-from .templates import Lookup, Parts, expand, groups_of
+from .model import NO_DIALLING, CallerId, Dialling, GatewaySpec, Route, RuleSet
+from .templates import Lookup, expand, groups_of
 
 Pairs = Tuple[Tuple[str, str], ...]
 MAX_CALLER_ID_LEN = 128
@@ -40,7 +40,10 @@ def dial_for(rules: RuleSet, route: Route, gateway: str, number: str, match: Opt
 
     Raises UnsafeValue (a value or number that cannot be dialled) or CallerIdRefused.
     """
-    spec = rules.gateway_specs.get(gateway) or GatewaySpec()
+    spec = rules.gateway_specs.get(gateway)
+    if spec is None and route.dialling is NO_DIALLING:  # the common case: nothing to add (number checked)
+        return Dial(gateway, number, "sofia/gateway/%s/%s" % (gateway, number), (), ())
+    spec = spec or GatewaySpec()
     gateway_number = gateway_format(spec, number, lookup)
     groups = groups_of(match)
     leg: Dict[str, str] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple
 
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex

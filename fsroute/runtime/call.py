@@ -106,7 +106,8 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            _set_variables(session, dial)
+            if dial.set or dial.export:
+                _set_variables(session, dial)
             session.execute("bridge", dial.text)
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
