@@ -4,15 +4,17 @@ import re
 
 
 def test_ctl_reload_status_and_test_through_fs_cli(fs):
+    from .conftest import BASE_RULES
     sw = fs.switch
+    sw.write_rules(BASE_RULES + "# test_control: a sha of its own, so counters start at zero\n")
     reload = sw.fs_cli("python fsroute.ctl reload %s" % sw.rules_path)
     assert re.match(r"\+OK reloaded %s sha=[0-9a-f]{12} routes=2\n" % re.escape(sw.rules_path), reload), reload
     sha = reload.split("sha=")[1].split()[0]
-    fs.call("91001")
+    fs.cdr(fs.call("91001"))  # the CDR is written once the handler has returned (and counted the call)
     status = sw.fs_cli("python fsroute.ctl status %s" % sw.rules_path)
     assert "rules: %s\nsha: %s\n" % (sw.rules_path, sha) in status
     assert "routes: 2  groups: 1  acls: 0\nlast_error: none\n" in status
-    assert "  gw1 (external): up (read " in status and "calls by result: bridged=1" in status
+    assert "  gw1 (external): up (read " in status and "calls by result: bridged=1\n" in status, status
     assert "  prefix: 1\n  default: 0\n" in status
     # the embedded environment: the fsroute pip installed into the scripts dir, Debian's Python
     assert "fsroute: 0.1.0 from %s/fsroute\n" % sw.dir("scripts") in status

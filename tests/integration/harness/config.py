@@ -53,17 +53,21 @@ def dialplan_xml(rules_path, extra_extensions=""):
 
     ``probe-<gw>-<number>`` bridges once to a gateway without fsroute, for
     reading what a failed bridge leaves in the channel variables.
-    ``call_timeout=3``: a gateway that rings and never answers fails a
-    bridge with NO_ANSWER after 3 s instead of FreeSWITCH's 60.
+    A caller's ``X-Call-Timeout: N`` header sets ``call_timeout``, so a test
+    can have a ringing gateway fail with NO_ANSWER after N s, not 60.
     """
     return """<include>
   <context name="public">
+    <extension name="call_timeout" continue="true">
+      <condition field="${sip_h_X-Call-Timeout}" expression="^([0-9]+)$">
+        <action application="set" data="call_timeout=$1"/>
+      </condition>
+    </extension>
 %s
     <extension name="probe">
       <condition field="destination_number" expression="^probe-([A-Za-z0-9_.-]+?)-(\\w+)$">
         <action application="set" data="continue_on_fail=true"/>
         <action application="set" data="hangup_after_bridge=true"/>
-        <action application="set" data="call_timeout=3"/>
         <action application="bridge" data="sofia/gateway/$1/$2"/>
         <action application="hangup" data="${originate_disposition}"/>
       </condition>
@@ -71,7 +75,6 @@ def dialplan_xml(rules_path, extra_extensions=""):
     <extension name="fsroute">
       <condition>
         <action application="set" data="hangup_after_bridge=true"/>
-        <action application="set" data="call_timeout=3"/>
         <action application="python" data=%s/>
       </condition>
     </extension>

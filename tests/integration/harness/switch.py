@@ -11,6 +11,7 @@ import csv
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -76,9 +77,9 @@ class Switch:
         self.preload = preload
         self.path = path
         self.log_level = log_level
-        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=1)}
-        self.rtp_range = (free_range(400), 0)
-        self.rtp_range = (self.rtp_range[0], self.rtp_range[0] + 399)
+        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=socket.SOCK_STREAM)}
+        rtp_start = free_range(400)
+        self.rtp_range = (rtp_start, rtp_start + 399)
         self.process = None
         self.esl = None
         for d in DIRS:
@@ -296,8 +297,12 @@ def fsroute_lines(log_text, uuid=None):
 def parse_line(line):
     """The key=value fields of an fsroute log line (route names with spaces are quoted)."""
     import shlex
+    try:
+        words = shlex.split(line)
+    except ValueError:  # an unbalanced quote in the trailing "(detail)"
+        words = line.split()
     fields = {}
-    for word in shlex.split(line.split(" (", 1)[0] if " (" in line and '"' not in line else line):
+    for word in words:
         name, sep, value = word.partition("=")
         if sep:
             fields[name] = value
