@@ -106,3 +106,14 @@ def test_ctl_check_finds_a_mistyped_gateway_and_says_which_are_up(fs):
     answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
     assert answer.splitlines()[0].startswith("+OK")
     assert "  gw1 (external): UP on external" in answer.splitlines()
+
+
+def test_an_exported_variable_reaches_the_outbound_leg(fs):
+    fs.use_rules(ACTION_RULES.replace("    gateway: gw1\n", "    gateway: gw1\n"
+                                      "    export: {sip_h_X-Route: 'r-$1-${caller_id_number}'}\n"
+                                      "    set: {route_tag: 'tag-$1'}\n"))
+    result = fs.call("91001")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert invite.header("x-route") == "r-1001-1000"
+    assert fs.cdr(result)["fsroute_result"] == "bridged"
