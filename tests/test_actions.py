@@ -120,3 +120,24 @@ def test_files_without_actions_load_as_before():
     rules = parse("version: 1\nroutes:\n  - {name: a, gateway: gw1}\n")
     route = rules.routes[0]
     assert (route.hangup, route.transfer, route.continues) == (None, None, False)
+
+
+def test_the_actions_docs_example_loads_and_routes_as_it_says(tmp_path):
+    import re
+    from pathlib import Path
+
+    from fsroute.tools.simulate import simulate
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "actions.md").read_text()
+    path = tmp_path / "doc.yaml"
+    path.write_text(re.findall(r"```yaml\n(.*?)```", doc, re.S)[0])
+    report = simulate(str(path), "004930123", caller="0301234", variables={"caller_id_name": "Bob"},
+                      fail={"carrier_a": "NORMAL_TEMPORARY_FAILURE"})
+    assert [a["dialstring"] for a in report["attempts"]] == [
+        "[sip_h_X-Account=acct-7,leg_timeout=20,leg_progress_timeout=5,absolute_codec_string=PCMA\\,PCMU]"
+        "sofia/gateway/carrier_a/1234#4930123",
+        "[absolute_codec_string=PCMA\\,PCMU,origination_caller_id_number=+49301234,"
+        "origination_caller_id_name=ACME Bob]sofia/gateway/carrier_b/+4930123"]
+    assert simulate(str(path), "19001234567")["hangup_cause"] == "CALL_REJECTED"
+    assert simulate(str(path), "*981234")["transfer"] == "1234 XML voicemail"
+    assert simulate(str(path), "2000")["result"] == "continued"
