@@ -3,9 +3,10 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``, ``check [RULES]``,
-``test <destination> [<source-ip> [<caller>]]``. Without RULES, reload and
-status act on every rules file that calls have loaded (or the default one
-before any); test uses the first of them.
+``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``, ``metrics`` (Prometheus text). Without RULES,
+reload, status and check act on every rules file that calls have loaded (or
+the default one before any); test uses the first of them, at INSTANT
+(ISO 8601) or now.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from fsroute.core.explain import explain
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
+from fsroute.core.timespec import SpecError, parse_instant
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
+from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
-         "test <destination> [<source-ip> [<caller>]]  (RULES: a rules file path; "
-         "without it: every loaded rules file; test uses the first)\n")
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
+         "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
 
 def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
@@ -51,8 +54,13 @@ def command(args: Optional[str]) -> str:
         return "".join(action(path) for path in (rest or _known_paths()))
     if verb == "check" and len(rest) <= 1:
         return "".join(check(path) for path in (rest or _known_paths()))
-    if verb == "test" and 1 <= len(rest) <= 3:
-        return test(_known_paths()[0], *rest)
+    at = [w[3:] for w in rest if w.startswith("at=")]
+    rest = [w for w in rest if not w.startswith("at=")]
+    if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
+        destination, source, caller = (rest + [None, None])[:3]
+        return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
+    if verb == "metrics" and not rest:
+        return scrape.text()
     return USAGE
 
 
@@ -67,7 +75,8 @@ def reload(path: str) -> str:
         loaded = store.reload()
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
-    return "+OK reloaded %s sha=%s routes=%d\n" % (path, loaded.rules.sha, len(loaded.rules.routes))
+    warnings = "".join(str(w) + "\n" for w in loaded.rules.warnings)  # e.g. a time condition that never holds
+    return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)
 
 
 def check(path: str) -> str:
@@ -136,16 +145,22 @@ def status(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None) -> str:
-    """A dry run: what a call would get, without bridging or moving round-robin positions."""
+def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
+         at: Optional[str] = None) -> str:
+    """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
+    round-robin positions."""
     try:
         loaded = store_for(path).current()
+        now = parse_instant(at) if at else time.time()
     except RulesError as exc:
         return "-ERR %s\n" % str(exc.problems[0])
+    except SpecError as exc:
+        return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy())
-    lines = ["destination: %s  source: %s  caller: %s" % (destination, source or "-", caller or "-"),
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now)
+    lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
+                                                           "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
@@ -154,7 +169,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         lines.append("  " + dial.text)
     if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
-        lines += ["  " + line for line in explain(rules, facts.get)]
+        lines += ["  " + line for line in explain(rules, facts.get, now)]
     return "\n".join(lines) + "\n"
 
 

@@ -121,8 +121,8 @@ def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
     _, result = site_rules
     ruleset = loader.parse(result.text, "imported")
     assert [r.name for r in ruleset.routes] == [
-        "public/emergency", "public/recorded", "public/uk via carriers", "public/from partner",
-        "public/failover pair", "public/lb",
+        "public/emergency", "public/recorded", "public/uk via carriers", "public/office hours",
+        "public/from partner", "public/failover pair", "public/lb",
         "default/international", "default/national", "default/lb", "default/anything else"]
     by_name = {r.name: r for r in ruleset.routes}
     uk = by_name["public/uk via carriers"]
@@ -135,6 +135,10 @@ def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
     assert by_name["default/national"].gateway == "gw_national"          # transfer to a gateway
     assert by_name["default/anything else"].number is None               # ${destination_number}
     assert by_name["default/lb"].group == "backup"
+    # <condition wday="2-6" hour="9-17"/> before the bridge's condition: the route's time
+    office = by_name["public/office hours"]
+    assert [s.spans for s in office.when] == [{"wday": ((2, 6),), "hour": ((9, 17),)}]
+    assert office.when[0].zone is None      # the switch's local zone, as the XML dialplan without timezone
 
 
 def test_site_groups_and_acls_keep_freeswitch_semantics(site_rules):
@@ -163,7 +167,6 @@ EXPECTED_REPORTS = [  # (file, text on the reported line, what the report says)
     (PUBLIC, '<action application="hangup"/>', "application 'hangup' after the bridge"),
     (PUBLIC, 'extension name="recorded" continue="true"', "continue='true'"),
     (PUBLIC, 'extension name="premium blocked"', "no bridge to a gateway (applications: playback, hangup)"),
-    (PUBLIC, 'wday="2-6"', "condition attribute(s) hour, wday"),
     (PUBLIC, '<anti-action application="respond"', "anti-action 'respond'"),
     (PUBLIC, '<condition regex="any">', "regex='any'"),
     (PUBLIC, "sofia/gateway/gw1/$1|sofia/gateway/gw2/$1", "lists several endpoints"),

@@ -95,6 +95,27 @@ def test_the_stub_session_offers_only_what_a_real_session_has():
     assert offered <= real, offered - real
 
 
+# mod_python3's freeswitch.py: the methods of class Event.
+REAL_EVENT_METHODS = {"chat_execute", "chat_send", "serialize", "setPriority", "getHeader", "getBody",
+                      "getType", "addBody", "addHeader", "delHeader", "fire", "merge"}
+
+
+def test_event_offers_only_what_the_real_one_has_and_records_fired_events():
+    fake = FakeFreeSWITCH()
+    Event = fake.module.Event
+    assert {n for n in dir(Event) if not n.startswith("_")} <= REAL_EVENT_METHODS
+    with pytest.raises(TypeError):
+        Event()  # the type is required
+    event = Event("CUSTOM", "fsroute::route")
+    with pytest.raises(TypeError):
+        event.addHeader("fsroute-attempts", 2)  # SWIG takes char* only
+    event.addHeader("fsroute-result", "bridged")
+    assert (event.getType(), event.getHeader("fsroute-result")) == ("CUSTOM", "bridged")
+    assert fake.events == [] and event.fire() is True
+    assert fake.fired("fsroute::route") == [{"Event-Name": "CUSTOM", "Event-Subclass": "fsroute::route",
+                                             "fsroute-result": "bridged"}]
+
+
 def test_failed_bridge_hangs_up_without_continue_on_fail():
     # mod_dptools audio_bridge_function hangs the caller up on a failed
     # originate unless continue_on_fail allows the cause.

@@ -59,3 +59,10 @@ def test_tools_leave_the_live_rules_and_their_gateway_readings_alone(fake_freesw
     compare(str(rules), read_legacy([DIALPLAN], DISTRIBUTOR), ["91001"], [PEER])
     assert store._stores == stores and store.store_for(EXAMPLE).current() is live
     assert live.gateways.last_readings() == readings and live.is_up("gw1")
+
+
+def test_a_simulation_leaves_the_metrics_and_events_alone(fake_freeswitch):
+    from fsroute.runtime import metrics
+    before = metrics.text()
+    Simulation(EXAMPLE).run("5551234", "172.16.221.33", down=["gw1"], calls=3)
+    assert metrics.text() == before and fake_freeswitch.events == []

@@ -94,7 +94,7 @@ class Acl:
         """The index in ``nodes`` of the node that decides for an ip_address, or None: the default decides."""
         value = int(address)
         best_bits = -1
-        decider = None
+        decider: Optional[int] = None
         for network, mask, bits, index in self._by_version[address.version]:
             if value & mask == network and bits >= best_bits:
                 best_bits = bits

@@ -9,9 +9,11 @@ leaves out cannot match the destination, so their regexes are not run
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Callable, List, Optional, Tuple
 
 from .acl import Acl, parse_address
+from .calendars import Moment
 from .model import Route, RuleSet
 from .router import _CONTROL_RE, MAX_DESTINATION_LEN, MAX_VALUE_LEN, source_address
 from .text import one_line
@@ -20,9 +22,11 @@ from .text import one_line
 MAX_ROUTE_LINES = 30
 
 
-def explain(rules: RuleSet, get: Callable[[str], Optional[str]]) -> List[str]:
-    """Lines saying how ``rules`` treat the call whose channel variables ``get`` returns."""
+def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[float] = None) -> List[str]:
+    """Lines saying how ``rules`` treat the call whose channel variables ``get`` returns,
+    coming at ``now`` (seconds since the epoch; routes with time conditions need it)."""
     source = source_address(get)
+    moment = rules.moments.at(now) if now is not None else None
     lines = []
     if rules.ingress_acl is not None:
         allowed, verdict = acl_verdict(rules.acls[rules.ingress_acl], source)
@@ -39,7 +43,7 @@ def explain(rules: RuleSet, get: Callable[[str], Optional[str]]) -> List[str]:
     for route in rules.routes:
         label = "route '%s' (line %d)" % (route.name, route.line)
         if id(route) in candidates:
-            reason = route_failure(rules, route, get, destination, source)
+            reason = route_failure(rules, route, get, destination, source, moment)
             if reason is None:
                 taken = "%s: every condition holds; it takes the call" % label
                 return lines + shown + _not_shown(hidden) + [taken]
@@ -64,7 +68,7 @@ def _mismatch(destination: str, dest: Optional[Any]) -> str:
 
 
 def route_failure(rules: RuleSet, route: Route, get: Callable[[str], Optional[str]],
-                  destination: str, source: Optional[str]) -> Optional[str]:
+                  destination: str, source: Optional[str], moment: Optional[Moment] = None) -> Optional[str]:
     """The first condition of ``route`` the call fails, in the router's order, or None when it holds."""
     if route.dest is not None and route.dest.search(destination) is None:
         return _mismatch(destination, route.dest)
@@ -75,10 +79,26 @@ def route_failure(rules: RuleSet, route: Route, get: Callable[[str], Optional[st
         if regex.search(value) is None:
             return "%s %s does not match '%s'" % (
                 name, one_line(value) if value else "(unset)", regex.pattern)
+    if route.when or route.unless:
+        timing = _time_failure(route, moment)
+        if timing is not None:
+            return timing
     if route.acl is not None:
         allowed, verdict = acl_verdict(rules.acls[route.acl], source)
         if not allowed:
             return "its conditions hold but acl %s (the call is denied unless a later route takes it)" % verdict
+    return None
+
+
+def _time_failure(route: Route, moment: Optional[Moment]) -> Optional[str]:
+    """Why the route's time conditions (time/when/unless) refuse the call's instant, or None."""
+    if moment is None:
+        return "it has time conditions and the call's instant is not known"
+    at = datetime.datetime.fromtimestamp(moment.instant, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not all(moment.holds(spec) for spec in route.when):
+        return "its time (or when) conditions do not hold at %s" % at
+    if any(moment.holds(spec) for spec in route.unless):
+        return "an unless condition holds at %s" % at
     return None
 
 

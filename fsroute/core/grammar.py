@@ -7,10 +7,12 @@ once (up to a cap), so an operator fixes a file in one pass.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
+from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
                     Member, Problem, Route, RuleSet, RulesError, Transfer, CallerId, Dialling, GatewaySpec, NO_DIALLING)
@@ -18,6 +20,7 @@ from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
 from . import templates
 from .patterns import Regex, compile_route_regex
 from .text import one_line
+from .timespec import TimeSpec
 from .yamltree import MAP, SCALAR, SEQ, Node
 
 # A mapping node read by Builder.mapping: {key: (key node, value node)}.
@@ -30,16 +33,24 @@ MAX_PROBLEMS = 50
 BRIDGE_KEYS = ("gateway", "group")
 ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
 DIALLING_KEYS = ("leg", "set", "export", "caller_id")
-ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS
+# A route's time conditions (calendars.py); a route with any of them is built once the file is read.
+TIME_KEYS = ("time", "when", "unless")
+ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS
 GATEWAY_KEYS = ("profile", "number", "strip") + DIALLING_KEYS
 _GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+|\$\{[A-Za-z0-9_]{1,64}\})+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
+_LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
 class _TooMany(Exception):
     pass
+
+
+class RereadForReport(Exception):
+    """A file read in one pass (routes built as they were read) has problems: read it again
+    the plain way, which reports every problem where it stands, in the usual order."""
 
 
 def closest(word: object, choices: Iterable[object]) -> Optional[str]:
@@ -54,22 +65,19 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str:
     return " (did you mean '%s'?)" % close if close else ""
 
 
-class RereadForReport(Exception):
-    """A file read in one pass (routes built as they were read) has problems: read it again
-    the plain way, which reports every problem where it stands, in the usual order."""
-
-
 class Builder:
     """Walks the node tree once, collecting problems and building the RuleSet."""
 
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.problems: List[Problem] = []
+        self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
         self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
         # With defaults.strict_gateways: the gateways declared under gateways: (else None).
         self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
+        self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -77,6 +85,10 @@ class Builder:
         self.problems.append(Problem(self.filename, line, col, one_line(message, 400)))
         if len(self.problems) >= MAX_PROBLEMS:
             raise _TooMany()
+
+    def warn(self, node: Node, message: str) -> None:
+        """A problem that does not stop the file from loading (``fsroute check`` shows it)."""
+        self.warnings.append(Problem(self.filename, node.line, node.col, "warning: " + one_line(message, 400)))
 
     # -- shapes ------------------------------------------------------------
     def mapping(self, node: Optional[Node], what: str, allowed: Optional[Iterable[str]] = None,
@@ -91,7 +103,7 @@ class Builder:
             self.error(node, "%s must be a mapping" % what)
             return None
         out: Fields = {}
-        suggested = set()
+        suggested: Set[Optional[str]] = set()
         for key, value in node.pairs():
             if key.kind != SCALAR or not isinstance(key.value, str):
                 self.error(key, "%s: keys must be plain strings" % what)
@@ -145,6 +157,37 @@ class Builder:
             return None
         return float(value)
 
+    def boolean(self, node: Node, what: str) -> Optional[bool]:
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        value: bool = node.value
+        return value
+
+    def listen_address(self, node: Node, what: str) -> Optional[Tuple[str, int]]:
+        """(host, port) of HOST:PORT or [V6]:PORT on loopback only: the endpoint has no authentication."""
+        text = self.string(node, what)
+        found = _LISTEN_RE.match(text) if text is not None else None
+        if found is None:
+            if text is not None:
+                self.error(node, "%s must be HOST:PORT, e.g. 127.0.0.1:9466 or [::1]:9466" % what)
+            return None
+        host, port = found.group(1) or found.group(2), int(found.group(3))
+        try:
+            address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+        except ValueError:
+            self.error(node, "%s: %r is not an IP address" % (what, host))
+            return None
+        if not address.is_loopback:
+            self.error(node, "%s: %s is not a loopback address; the metrics endpoint has no authentication, "
+                       "so fsroute serves it on 127.0.0.0/8 or ::1 only (scrape it through a proxy, or use "
+                       "'python fsroute.ctl metrics' with a textfile collector)" % (what, address))
+            return None
+        if not 1 <= port <= 65535:
+            self.error(node, "%s: port must be from 1 to 65535" % what)
+            return None
+        return (str(address), port)
+
     def check_name(self, key: Node, what: str) -> bool:
         """True when the mapping key ``key`` is a usable name (it may reach a dial string or a log)."""
         if NAME_RE.match(key.value):
@@ -176,12 +219,16 @@ class Builder:
             return None
 
     # -- sections ----------------------------------------------------------
-    def fold_route(self, item: Node) -> Optional[Route]:
+    def fold_route(self, item: Node) -> Union[Route, Node, None]:
         """One route built as soon as yamltree has read it (its nodes are then freed).
 
         Whether its acl and group exist is checked once the file is read; any
-        problem ends this pass (RereadForReport).
+        problem ends this pass (RereadForReport). A route with time conditions
+        is kept as its nodes and built with the whole file, once the defaults'
+        tz and the calendars it may name have been read.
         """
+        if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
+            return item
         route = self.route(item, None, None)
         if self.problems:
             raise RereadForReport()
@@ -211,7 +258,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "routes"),
+                                    "groups", "calendars", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -232,10 +279,14 @@ class Builder:
         profiles, specs = self.gateways(top["gateways"][1]) if "gateways" in top else ({}, {})
         self.declared_gateways = specs if defaults.strict_gateways else None
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
+        self.timing = TimeGrammar(self, zone_of(defaults.tz))
+        if "calendars" in top:
+            self.timing.read_calendars(top["calendars"][1])
         routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, specs)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, specs,
+                       self.warnings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -252,8 +303,14 @@ class Builder:
                 values[key] = self.seconds(value, what, 0, 3600)
             elif key == "status_timeout":
                 values[key] = self.seconds(value, what, 0.01, 30)
+            elif key == "tz":
+                values[key] = value.value if read_zone(self, value, what)[1] else None
             elif key == "max_attempts":
                 values[key] = self.integer(value, what, 1, 20)
+            elif key == "metrics_listen":
+                values[key] = self.listen_address(value, what)
+            elif key == "events":
+                values[key] = self.boolean(value, what)
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
@@ -545,10 +602,19 @@ class Builder:
                 self.error(body["group"][1], "%s: no group named '%s'%s"
                            % (what, group, did_you_mean(group, self.declared["group"])))
         dialling = self.dialling(body, what, dest.groups if dest is not None else -1)
+        when: Tuple[TimeSpec, ...] = ()
+        unless: Tuple[TimeSpec, ...] = ()
+        if self.timing is not None:  # None only in fold_route, which leaves timed routes for later
+            when = self.timing.named(body["when"][1], what + " when") if "when" in body else ()
+            unless = self.timing.named(body["unless"][1], what + " unless") if "unless" in body else ()
+            if "time" in body:
+                spec = self.timing.spec(body["time"][1], what + " time")
+                when += (spec,) if spec is not None else ()
+            self.timing.check_route(item, what, when, unless)
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
-                     hangup, transfer, continues, dialling, gateway_var)
+                     hangup, transfer, continues, dialling, gateway_var, when, unless)
 
     def transfer(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
         """``'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension a number template, the others names."""

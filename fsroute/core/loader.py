@@ -58,15 +58,6 @@ def parse(data: Union[bytes, str], filename: str = "<rules>") -> RuleSet:
         raise RulesError([Problem(filename, exc.line, exc.col, one_line(_explained(exc, text), 400))])
 
 
-def _explained(problem: yamltree.YamlProblem, text: str) -> str:
-    """PyYAML's message, or what to do when the line it points at is indented with a tab."""
-    lines = text.split("\n", problem.line)
-    line = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
-    if "\t" in line[:len(line) - len(line.lstrip())]:
-        return "YAML does not allow tabs for indentation; use spaces"
-    return problem.message
-
-
 def _build(text: str, filename: str, sha256: str) -> RuleSet:
     """Build each route as soon as it is read, so the node tree of the routes never exists whole.
 
@@ -81,3 +72,12 @@ def _build(text: str, filename: str, sha256: str) -> RuleSet:
         return builder.build(root, sha256, folded=True)
     except RereadForReport:
         return Builder(filename).build(yamltree.parse(text), sha256)
+
+
+def _explained(problem: yamltree.YamlProblem, text: str) -> str:
+    """PyYAML's message, or what to do when the line it points at is indented with a tab."""
+    lines = text.split("\n", problem.line)
+    line = lines[problem.line - 1] if 0 < problem.line <= len(lines) else ""
+    if "\t" in line[:len(line) - len(line.lstrip())]:
+        return "YAML does not allow tabs for indentation; use spaces"
+    return problem.message

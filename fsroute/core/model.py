@@ -10,12 +10,14 @@ from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple
 
+from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
 from .templates import Lookup, Parts, expand, groups_of
 
 if TYPE_CHECKING:
     from .acl import Acl
+    from .timespec import TimeSpec
     from .patterns import Regex
 
 
@@ -88,6 +90,9 @@ class Defaults(NamedTuple):
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
     strict_gateways: bool = False   # every gateway a route or group names must be under gateways:
+    metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
+    events: bool = True  # fire the fsroute::route event per call
+    tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
 
 
 CONTINUE = Action(None)
@@ -201,6 +206,8 @@ class Route(NamedTuple):
     continues: bool = False
     dialling: Dialling = NO_DIALLING
     gateway_var: Optional[str] = None   # gateway: '${var}': the gateway is the call's variable
+    when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
+    unless: Tuple[TimeSpec, ...] = ()  # none may hold
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -214,7 +221,7 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
-                 gateway_specs: Optional[Dict[str, GatewaySpec]] = None) -> None:
+                 gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = ()) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -226,6 +233,9 @@ class RuleSet:
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.index = RouteIndex(self.routes)
+        self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
+        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""

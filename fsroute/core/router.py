@@ -17,6 +17,7 @@ from .model import NAME_RE, NUMBER_RE, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
 if TYPE_CHECKING:
+    from .calendars import Moment
     from .selection import Selector
 
 # A call's channel variables: name -> value, or None when unset.
@@ -48,9 +49,12 @@ def source_address(get: Getter) -> Optional[str]:
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str]
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None
                ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
-    """(route, match, refused_by_acl) for the first route whose conditions and acl hold."""
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
+
+    ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
+    """
     refused = None
     acls = rules.acls
     for route in rules.index.candidates(destination):
@@ -60,6 +64,8 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
             if match is None:
                 continue
         if not all(_condition_holds(get, name, regex) for name, regex in route.conditions):
+            continue
+        if (route.when or route.unless) and not _in_time(route, moment):
             continue
         if route.acl is not None and not acls[route.acl].allows(source):
             refused = refused or route
@@ -73,13 +79,22 @@ def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
     return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
 
 
-def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector) -> Decision:
+def _in_time(route: Route, moment: Optional[Moment]) -> bool:
+    if moment is None:
+        raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
+    return moment.allows(route)
+
+
+def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
+           now: Optional[float] = None) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
-    holding round-robin state. Templates' ${name} are filled in from ``get``
-    (in FreeSWITCH a channel variable that is not set reads as the global one).
+    holding round-robin state; ``now`` the call's instant in seconds since the
+    epoch (time conditions are read at it). Templates' ${name} are filled in
+    from ``get`` (in FreeSWITCH a channel variable that is not set reads as
+    the global one).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -90,7 +105,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
         return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
         return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
-    route, match, refused = find_route(rules, get, destination, source)
+    moment = rules.moments.at(now) if now is not None else None
+    route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:
         if refused is not None:
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"

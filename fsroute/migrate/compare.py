@@ -9,8 +9,9 @@ exactly as its ``find_next()`` walks it, starting from a fresh list. The
 fsroute side is not emulated: it is the real handler on stub calls
 (``fsroute.tools.simulate``), all gateways up.
 
-Anything the emulation cannot evaluate (time-of-day conditions, regex=any,
-variables it does not know) makes the row "?" rather than a guess.
+Anything the emulation cannot evaluate (regex=any, variables it does not
+know; time-of-day conditions unless ``--at`` gives the instant) makes the row
+"?" rather than a guess.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Route
+from fsroute.core.timespec import ATTRIBUTES, SpecError, parse_instant, read_clock, spec_from_attributes, zone_named
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
                      compile_expression, distributor_nodes, find_list, parse_dialstring)
 from fsroute.tools.simulate import Simulation
@@ -120,8 +122,9 @@ class OldOutcome(NamedTuple):
 class OldSetup:
     """The classic XML dialplan + mod_distributor + mod_acl, emulated for one call at a time."""
 
-    def __init__(self, legacy: Legacy) -> None:
+    def __init__(self, legacy: Legacy, at: Optional[float] = None) -> None:
         self.legacy = legacy
+        self.at = at    # the instant time conditions are evaluated at (seconds); None: they are unknown
         specs = translate_acls(legacy, [])
         self.acls = {name: Acl(name, spec.default_allow, [(allow, parse_network(cidr))
                                                           for allow, cidr, _, _ in spec.nodes])
@@ -204,7 +207,8 @@ class OldSetup:
                            for r in condition.others)
         if "regex" in condition.attrs or condition.others:
             return True
-        if set(condition.attrs) - {"field", "expression", "break", "require-nested"}:
+        extra = set(condition.attrs) - {"field", "expression", "break", "require-nested"}
+        if extra - (set(ATTRIBUTES) if self.at is not None else set()):
             return True
         return condition.field is not None and not self._knowable(condition.field, condition.expression)
 
@@ -220,6 +224,7 @@ class OldSetup:
             brk = condition.break_mode
             found: Optional[Match[str]] = None
             mode = _regex_mode(condition)
+            timed = self._time_match(ext, condition, variables)
             field = condition.field
             if mode is None and field is not None and self._knowable(field, condition.expression):
                 # a nested or timed condition is still false when its own regex fails
@@ -232,10 +237,11 @@ class OldSetup:
                     ext, r.attrs["field"], r.attrs.get("expression"), r.line, variables, notes))
                 holds = {"all": hits == len(condition.others), "any": hits > 0, "xor": hits == 1}[mode]
             else:
-                holds = True
+                holds = True if timed is None else timed
             proceed = holds
             if not holds:
-                for anti in condition.anti_actions:
+                # parse_exten: a time match clears anti_action, and a field's regex then decides alone
+                for anti in () if timed and condition.field is not None else condition.anti_actions:
                     actions.append((anti.app, anti.data, ext, anti.line))
                     proceed = True
                 if brk in ("on-false", "always"):
@@ -257,6 +263,23 @@ class OldSetup:
             if brk in ("on-true", "always"):
                 break
         return proceed
+
+    def _time_match(self, ext: Extension, condition: Condition, variables: Variables) -> Optional[bool]:
+        """switch_xml_std_datetime_check at ``self.at``: None when the condition has no time attribute.
+
+        The attributes are read in the channel's ``timezone`` (an IANA name), else the local zone.
+        """
+        attrs = {a: v for a, v in condition.attrs.items() if a in ATTRIBUTES}
+        if not attrs or self.at is None:
+            return None
+        try:
+            if variables.get("tod_tz_offset"):
+                raise SpecError("tod_tz_offset is set; only a timezone name can be emulated")
+            zone = zone_named(variables["timezone"]) if variables.get("timezone") else None
+            spec = spec_from_attributes(attrs, zone)
+        except SpecError as exc:
+            raise CannotEmulate(ext.file, condition.line, "extension %r: %s" % (ext.name, exc))
+        return spec.holds(read_clock(self.at, spec.zone))
 
     def _search(self, ext: Extension, field: str, expression: Optional[str], line: int, variables: Variables,
                 notes: List[str]) -> Optional[Match[str]]:
@@ -398,8 +421,10 @@ def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
 
 def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequence[Optional[str]] = (None,),
             caller: Optional[str] = None, context: str = "public",
-            variables: Optional[Mapping[str, str]] = None, kept: Optional[Legacy] = None) -> List[Row]:
-    """One Row per (destination, source address). Raises RulesError for a bad rules file.
+            variables: Optional[Mapping[str, str]] = None, kept: Optional[Legacy] = None,
+            at: Optional[str] = None) -> List[Row]:
+    """One Row per (destination, source address), both sides at ``at`` (ISO 8601) or now.
+    Raises RulesError for a bad rules file.
 
     ``kept``: XML extensions that stay ahead of the fsroute extension in the new setup (the hybrid
     the docs recommend): a call one of them takes never reaches fsroute.
@@ -407,8 +432,9 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
     simulation = Simulation(rules_path)
     ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
-    old_setup = OldSetup(legacy)
-    kept_setup = OldSetup(kept) if kept is not None else None
+    instant = parse_instant(at) if at else None
+    old_setup = OldSetup(legacy, instant)
+    kept_setup = OldSetup(kept, instant) if kept is not None else None
     extra = dict(variables or {})
     extra["context"] = context
     rows: List[Row] = []
@@ -422,13 +448,13 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
             if front is not None and front.detail != NO_EXTENSION:
                 rows.append(_kept_row(dest, src_ip, old, front))
                 continue
-            new = simulation.run(dest, src_ip, caller, extra)
-            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra))
+            new = simulation.run(dest, src_ip, caller, extra, at=at)
+            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra, at))
     return rows
 
 
 def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
-         simulation: Simulation, caller: Optional[str], extra: Dict[str, str]) -> Row:
+         simulation: Simulation, caller: Optional[str], extra: Dict[str, str], at: Optional[str]) -> Row:
     ruleset = simulation.rules
     old_view = _old_view(old)
     new_view: View = {"result": new["result"], "route": new["route"], "number": new["number"],
@@ -470,7 +496,7 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
         old_view["split"] = new_view["split"] = "by weight"
     else:
         old_counts = dict(Counter(old.picks(calls)))
-        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls)["gateways"] if calls > 1 \
+        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls, at=at)["gateways"] if calls > 1 \
             else {candidates[0]: 1}
         same_split = old_counts == new_counts
         old_view["calls"] = new_view["calls"] = calls

@@ -17,14 +17,15 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 from fsroute.core import loader, model
 from fsroute.core.acl import parse_network
 from fsroute.core.fsvalues import atoi, switch_true
-from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, ConfigError, Distribution, Element, Extension, Legacy,
-                     Report, Target, classify_field, compile_expression, find_list, parse_dialstring, read_legacy,
-                     short)
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, Condition, ConfigError, Distribution, Element, Extension,
+                     Legacy, Report, Target, classify_field, compile_expression, find_list, parse_dialstring,
+                     read_legacy, short)
 from .render import render
 from .varsxml import read_vars, resolve
 from fsroute.core import templates
 from fsroute.core.causes import CAUSES
 from fsroute.core.dialstring import UnsafeValue, check_value
+from fsroute.core.timespec import ATTRIBUTES, SpecError, spec_from_attributes
 from fsroute.core.model import NAME_RE, NUMBER_RE
 
 MAX_WEIGHT = 1000000  # what a rules file accepts for one gateway
@@ -62,6 +63,7 @@ class RouteSpec(NamedTuple):
     set: Tuple[Tuple[str, str], ...] = ()           # set actions before the bridge
     export: Tuple[Tuple[str, str], ...] = ()        # export actions before the bridge
     hangup: Optional[str] = None                    # an extension that only hangs up
+    time: Tuple[Tuple[str, str], ...] = ()           # the XML time attributes, as the route's time:
 
 
 AclNode = Tuple[bool, str, int, str]
@@ -257,6 +259,7 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
 
     match: Dict[str, str] = {}
     acl: Optional[str] = None
+    timing: Dict[str, str] = {}  # the XML time attributes of field-less conditions: the route's time:
     dest_groups: Optional[int] = None  # capture groups of the bridge's own condition, if it is on destination_number
     for index, condition in enumerate(ext.conditions):
         if index > bridge_index:
@@ -265,13 +268,14 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
             for action in condition.actions + condition.anti_actions:
                 review.append((action.line, "application %r after the bridge" % action.app))
             continue
-        extra = sorted(set(condition.attrs) - {"field", "expression", "break", "require-nested", "regex"})
+        extra = sorted(set(condition.attrs) - {"field", "expression", "break", "require-nested", "regex"}
+                       - set(ATTRIBUTES))
+        _time_attributes(condition, timing, fatal, review)
         if "regex" in condition.attrs or any(o.tag == "regex" for o in condition.others):
             fatal.append((condition.line, "regex=%r / <regex> conditions (any|all|xor) cannot be expressed; "
                           "fsroute ANDs one regex per variable" % condition.attrs.get("regex", "")))
         if extra:
-            fatal.append((condition.line, "condition attribute(s) %s (time of day, ...) cannot be expressed"
-                          % ", ".join(extra)))
+            fatal.append((condition.line, "condition attribute(s) %s cannot be expressed" % ", ".join(extra)))
         if any(o.tag == "condition" for o in condition.others):
             fatal.append((condition.line, "nested conditions cannot be expressed"))
         for other in condition.others:
@@ -387,9 +391,12 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
     for line, what in changed:
         reports.append(Report(ext.file, line, "warning: %s (imported as a route): %s" % (label, what)))
         comments.append("CHANGED (line %d): %s" % (line, what))
+    if timing:
+        comments.append("time: read in the switch's local time zone, as the XML dialplan does when the "
+                        "channel has no timezone variable")
     return RouteSpec(ext.name, ext.name, ext.file, ext.line, tuple(match.items()), number, acl, gateway, group,
                      tuple(comments), tuple(sets), tuple(exports), _cause(bridge.data) if bridge.app == "hangup"
-                     else None)
+                     else None, tuple(timing.items()))
 
 
 def _hangup_only(ext: Extension) -> Optional[Tuple[int, Action]]:
@@ -443,6 +450,33 @@ def _failover_list(data: str) -> Union[Tuple[Target, List[str]], str]:
     if len(set(names)) != len(names):
         return "the failover list names a gateway twice"
     return plain[0], names
+
+
+
+def _time_attributes(condition: Condition, timing: Dict[str, str], fatal: Lines, review: Lines) -> None:
+    """Add a condition's time attributes (wday, hour, ...) to ``timing``, the route's ``time:``.
+
+    mod_dialplan_xml decides a condition with a field by its regex alone (the
+    time check's verdict is overwritten), so only field-less ones count.
+    """
+    attrs = {a: v for a, v in condition.attrs.items() if a in ATTRIBUTES}
+    if not attrs:
+        return
+    if condition.field is not None or "regex" in condition.attrs:
+        review.append((condition.line, "time attribute(s) %s on a condition with a field: FreeSWITCH lets the "
+                       "field's regex decide alone, so they are left out" % ", ".join(sorted(attrs))))
+        return
+    try:
+        spec_from_attributes(attrs, None)
+    except SpecError as exc:
+        fatal.append((condition.line, "%s (FreeSWITCH reads such a value leniently; write what it means)" % exc))
+        return
+    for attribute, value in attrs.items():
+        if attribute in timing:
+            fatal.append((condition.line, "a second condition on %s; a route's time: takes each attribute once"
+                          % attribute))
+            return
+        timing[attribute] = value.strip()
 
 
 def _route_group(distribution: Distribution, bridge: Action, legacy: Legacy, group_specs: Dict[str, GroupSpec],

@@ -108,6 +108,8 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
             out.append("    match:")
             for variable, regex in route.match:
                 out.append("      %s: %s" % (_scalar(variable), _scalar(regex)))
+        if route.time:
+            out.append("    time: {%s}" % ", ".join("%s: %s" % (a, _scalar(v)) for a, v in route.time))
         if route.number is not None:
             out.append("    number: %s" % _scalar(route.number))
         if route.acl is not None:

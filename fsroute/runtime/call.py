@@ -14,13 +14,30 @@ from fsroute.core import router
 from fsroute.core.legs import Dial
 from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
-from fsroute.core.model import Outcome, action_for
+from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
+from . import events, metrics, trace
+from fsroute.core.timespec import parse_instant
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
 from .store import Loaded, store_for
 
 CALLER_GONE = "ORIGINATOR_CANCEL"
+
+# One bridge attempt: (gateway, outcome cause, seconds the bridge ran).
+Attempt = Tuple[str, str, float]
+
+
+def call_instant(session: Any) -> float:
+    """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
+
+    ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
+    a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
+    if it came at another time; a value that is not an instant fails the call
+    with on_error rather than routing it at a time nobody meant.
+    """
+    text = session.getVariable("fsroute_now")
+    return parse_instant(text) if text else time.time()
 
 
 class _Call:
@@ -33,10 +50,23 @@ class _Call:
         self.result: Optional[Outcome] = None
         self.route: Optional[str] = None
         self.number: Optional[str] = None
-        self.attempts: List[Tuple[str, str]] = []  # (gateway, outcome)
+        self.attempts: List[Attempt] = []
+        self.dials: List[str] = []  # each attempt's dial string (the bridge argument), as attempts
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
+        self.rules: Optional[RuleSet] = None
+        self.decision: Optional[Decision] = None
+        self.decision_seconds: Optional[float] = None
+        self.source: Optional[str] = None
+        self.now: Optional[float] = None  # the instant time conditions were decided at (timed rules only)
+        self.traced = False
+
+    def final_cause(self) -> str:
+        """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""
+        if self.result is Outcome.BRIDGED:
+            return "SUCCESS"
+        return self.hangup_cause or (self.attempts[-1][1] if self.attempts else "NONE")
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -58,17 +88,43 @@ def route_with(session: Any, current: Callable[[], Loaded]) -> None:
         if call.result is not None:
             loaded.count(call.result, call.route)
         log(INFO, _log_line(call))
+        if call.traced:
+            trace.outcome(call)
     except Exception:
         pass  # the call is routed; a failing log must not undo that
+    if loaded.observed:
+        _observe(call)
+
+
+def _observe(call: _Call) -> None:
+    """Metrics and the fsroute::route event of a finished call; never raises."""
+    try:
+        metrics.record_call(call)
+    except Exception:
+        pass
+    try:
+        if call.rules is None or call.rules.defaults.events:
+            events.fire(events.ROUTE, events.route_headers(call))
+    except Exception:
+        pass
 
 
 def _route(call: _Call, loaded: Loaded) -> None:
     rules = loaded.rules
     session = call.session
     call.sha = rules.sha
+    call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector)
+    call.source = router.source_address(session.getVariable)
+    call.now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
+    began = time.perf_counter()
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now)
+    call.decision_seconds = time.perf_counter() - began
+    call.decision = decision
     call.detail = decision.detail
+    call.traced = trace.wanted(session)
+    if call.traced:
+        trace.decision(call, rules, loaded.gateways)
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
@@ -102,16 +158,23 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 cause = CALLER_GONE
                 break
             if call.attempts and not loaded.is_up(gateway):
+                if call.traced:
+                    trace.skipped(call, gateway)
                 continue
             session.setVariable("originate_disposition", "")
             session.setVariable("fsroute_gateway", gateway)
             session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
             if dial.set or dial.export:
                 _set_variables(session, dial)
+            call.dials.append(dial.text)
+            began = time.perf_counter()
             session.execute("bridge", dial.text)
+            ran = time.perf_counter() - began
             cause = (session.getVariable("originate_disposition")
                      or session.getVariable("originate_failed_cause") or "").upper()
-            call.attempts.append((gateway, cause or "UNKNOWN"))
+            call.attempts.append((gateway, cause or "UNKNOWN", ran))
+            if call.traced:
+                trace.attempt(call, dial.text, rules.defaults.failover_on)
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", Outcome.BRIDGED.value)
@@ -176,6 +239,8 @@ def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
             loaded.count(Outcome.ERROR, None)
     except Exception:
         pass
+    if loaded is None or loaded.observed:
+        _observe(call)
 
 
 def _uuid(session: Any) -> str:
@@ -197,7 +262,7 @@ def _uuid(session: Any) -> str:
 
 
 def _log_line(call: _Call) -> str:
-    tried = ",".join("%s:%s" % a for a in call.attempts) or "-"
+    tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
                call.hangup_cause or "-", call.sha or "-",

@@ -14,17 +14,23 @@ from typing import Any
 from fsroute.core.model import RulesError
 from fsroute.core.text import describe_error, one_line
 
-ERROR, WARNING, INFO = "err", "warning", "info"
+ERROR, WARNING, NOTICE, INFO = "err", "warning", "notice", "info"
 
 
-def log(level: str, message: str) -> None:
-    """Write one line at ``level`` ("err", "warning", "info", "debug")."""
+def module() -> Any:
+    """The ``freeswitch`` module, or None outside FreeSWITCH."""
     freeswitch: Any = sys.modules.get("freeswitch")
     if freeswitch is None:
         try:
             freeswitch = importlib.import_module("freeswitch")  # only present inside FreeSWITCH
         except ImportError:
-            freeswitch = None
+            return None
+    return freeswitch
+
+
+def log(level: str, message: str) -> None:
+    """Write one line at ``level`` ("err", "warning", "notice", "info", "debug")."""
+    freeswitch = module()
     if freeswitch is not None:
         freeswitch.consoleLog(level, message + "\n")
     else:

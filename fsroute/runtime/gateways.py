@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Callable, Dict, FrozenSet, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
+from . import events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import WARNING, api, log
 from fsroute.core.text import describe_error, one_line
@@ -26,6 +27,9 @@ from fsroute.core.text import describe_error, one_line
 # sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _NOT_A_LIST = ("Invalid Profile", "-ERR", "-USAGE", "+OK")
+
+# One gateway state change: (gateway, new state, previous state); states are "up", "down", "unknown".
+Change = Tuple[str, str, str]
 
 
 def parse_gwlist(text: object) -> Optional[FrozenSet[str]]:
@@ -61,8 +65,9 @@ class GatewayStates:
     """
 
     def __init__(self, ttl: float = 2.0, timeout: float = 0.5, run_api: Callable[[str], object] = api,
-                 clock: SystemClock = SYSTEM_CLOCK) -> None:
+                 clock: SystemClock = SYSTEM_CLOCK, announce: bool = True) -> None:
         self.ttl = ttl
+        self.announce = announce  # count and fire gateway state changes (off for a tool's private readings)
         self.timeout = timeout
         self._run_api = run_api
         self._clock = clock
@@ -70,6 +75,8 @@ class GatewayStates:
         self._pending: Dict[str, _Reading] = {}
         self._last: Dict[str, Tuple[Optional[FrozenSet[str]], float]] = {}  # profile -> (reading, when), kept
         # past the TTL for status
+        # profile -> the newest usable reading: what gateway state changes are seen against
+        self._known_down: Dict[str, FrozenSet[str]] = {}
         self._lock = threading.Lock()
 
     def down(self, profile: str) -> Optional[FrozenSet[str]]:
@@ -91,20 +98,34 @@ class GatewayStates:
         with self._lock:
             first = self._pending.get(profile) is reading and profile not in self._fresh
             if first:
-                self._record(profile, None)
+                self._record(profile, None)  # unknown: no state change to announce
         if first:
             log(WARNING, "fsroute: 'sofia profile %s gwlist down' did not answer within %gs; "
                 "taking its gateways as up" % (profile, self.timeout))
         return None
 
-    def _record(self, profile: str, result: Optional[FrozenSet[str]]) -> None:
-        """Keep a reading for the TTL (the caller holds the lock)."""
+    def _record(self, profile: str, result: Optional[FrozenSet[str]]) -> List[Change]:
+        """Keep a reading for the TTL (the caller holds the lock); returns the gateway state changes it shows.
+
+        gwlist names only the DOWN gateways: a gateway is first seen when it
+        goes down (previous state "unknown" on a profile's first reading), and
+        goes "up" when it leaves the list. An unusable reading changes nothing.
+        The caller announces the changes (``_announce``) once it has let go of the lock.
+        """
         self._fresh[profile] = (result, self._clock.monotonic() + self.ttl)
         self._last[profile] = (result, self._clock.time())
+        if result is None:
+            return []
+        before = self._known_down.get(profile)
+        self._known_down[profile] = result
+        went_down = [(name, "down", "up" if before is not None else "unknown")
+                     for name in sorted(result - (before or frozenset()))]
+        return went_down + [(name, "up", "down") for name in sorted((before or frozenset()) - result)]
 
     def _read(self, profile: str, reading: _Reading) -> None:
         command = "sofia profile %s gwlist down" % profile
         result = None
+        changes: List[Change] = []
         try:
             answer = self._run_api(command)
             result = parse_gwlist(answer)
@@ -121,13 +142,26 @@ class GatewayStates:
             # Always record the reading and wake the waiters, or this profile's
             # pending entry would stay forever and nobody would read it again.
             with self._lock:
-                self._record(profile, result)
+                changes = self._record(profile, result)
                 if self._pending.get(profile) is reading:
                     del self._pending[profile]
             reading.result = result
             reading.done.set()
+        if self.announce:
+            _announce(profile, changes)  # after the waiters are woken: events never hold up a call
 
     def last_readings(self) -> Dict[str, Tuple[Optional[FrozenSet[str]], float]]:
         """{profile: (frozenset or None, time.time() of the reading)}: the newest reading of each profile."""
         with self._lock:
             return dict(self._last)
+
+
+def _announce(profile: str, changes: List[Change]) -> None:
+    """Count and fire an fsroute::gateway event per state change; never raises."""
+    for gateway, state, previous in changes:
+        try:
+            metrics.GATEWAY_CHANGES.inc(gateway, profile, state)
+        except Exception:
+            pass
+        events.fire(events.GATEWAY, events.gateway_headers(gateway, profile, state, previous))
+

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from fsroute.core import loader, model
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
+from . import events, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
@@ -41,11 +42,14 @@ class Loaded:
 
     Round-robin positions and gateway readings carry over from the version
     before when their settings are unchanged; call counters start afresh.
+    ``observed``: whether its calls and gateway state changes reach the
+    process's metrics and events (False for a tool's private rules, e.g. a simulation).
     """
 
     def __init__(self, ruleset: model.RuleSet, previous: Optional[Loaded] = None,
-                 clock: SystemClock = SYSTEM_CLOCK) -> None:
+                 clock: SystemClock = SYSTEM_CLOCK, observed: bool = True) -> None:
         self.rules = ruleset
+        self.observed = observed
         self.loaded_at = clock.time()
         self.selector: Selector = Selector(previous.selector if previous else None, ruleset.groups.values())
         defaults = ruleset.defaults
@@ -54,7 +58,8 @@ class Loaded:
         if carried is not None and (carried.ttl, carried.timeout) == (defaults.status_ttl, defaults.status_timeout):
             self.gateways = carried
         else:
-            self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock)
+            self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock,
+                                          announce=observed)
         self.results: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -198,7 +203,10 @@ class RulesStore:
                 with self._lock:  # same content (rewritten, or a reload asked for): keep counters and state
                     if self._settle(generation):
                         self._signature, self.last_error = signature, None
-                    return self._loaded
+                    current = self._loaded
+                if force and current is not None:  # an asked-for reload is reported even when nothing changed
+                    self._loaded_news(current)
+                return current
             ruleset = loader.parse(data, self.path)
         except model.RulesError as exc:
             with self._lock:
@@ -212,6 +220,8 @@ class RulesStore:
                 first_time = force or signature != self._signature
                 self._signature = signature
             if first_time:
+                metrics.RELOADS.inc(self.path, "error")
+                events.fire(events.RELOAD, events.reload_headers(self.path, error=exc))
                 more = len(exc.problems) - 1
                 log(ERROR, "fsroute: %s%s%s" % (
                     one_line(str(exc.problems[0]), 400),
@@ -227,7 +237,14 @@ class RulesStore:
             loaded = Loaded(ruleset, self._loaded, self._clock)
             self._loaded = loaded
         log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
+        self._loaded_news(loaded)
         return loaded
+
+    def _loaded_news(self, loaded: Loaded) -> None:
+        """Count a good load, fire its fsroute::reload event, and serve metrics where its rules say."""
+        metrics.RELOADS.inc(self.path, "ok")
+        events.fire(events.RELOAD, events.reload_headers(self.path, loaded))
+        metrics_http.serve(loaded.rules.defaults.metrics_listen, scrape.text)
 
 
 _stores: Dict[str, RulesStore] = {}

@@ -40,6 +40,7 @@ class FakeFreeSWITCH:
     - ``answers[command] = text | exception | callable(command)``: scripted
       answers for any API command, checked first;
     - ``logs``: every consoleLog line as ``(level, message)``;
+    - ``events``: the headers of every fired ``Event``, as dicts;
     - ``globals``: global variables (``getGlobalVariable``).
 
     ``install()`` / ``uninstall()`` or ``with FakeFreeSWITCH() as fs:``;
@@ -52,6 +53,7 @@ class FakeFreeSWITCH:
         self.profiles: Dict[str, Dict[str, List[str]]] = {}
         self.answers: Dict[str, Any] = {}
         self.logs: List[Tuple[str, str]] = []
+        self.events: List[Dict[str, str]] = []
         self.api_calls: List[str] = []
         self.globals = dict(global_variables or {})
         self._lock = threading.Lock()
@@ -72,6 +74,10 @@ class FakeFreeSWITCH:
             if gateway in profile["up"]:
                 return "up"
         return None
+
+    def fired(self, subclass: str) -> List[Dict[str, str]]:
+        """The headers of every fired CUSTOM event ``subclass``, in order."""
+        return [headers for headers in list(self.events) if headers.get("Event-Subclass") == subclass]
 
     def log_lines(self, level: Optional[str] = None) -> List[str]:
         """The logged messages (without the trailing newline), optionally of one level."""
@@ -160,14 +166,30 @@ class FakeFreeSWITCH:
                 return "".join(self._data)
 
         class Event:
-            def __init__(self, event_type: str = "CUSTOM", subclass: Optional[str] = None) -> None:
-                self._headers = {"Event-Name": event_type, "Event-Subclass": subclass}
+            """``Event(type, subclass_name=None)``; ``fire()`` appends its headers to ``fake.events``."""
 
-            def addHeader(self, name: str, value: str) -> None:
-                self._headers[name] = value
+            def __init__(self, type: str, subclass_name: Optional[str] = None) -> None:
+                # switch_cpp.cpp: a subclass name makes any type CUSTOM
+                self._headers: Dict[str, str] = {"Event-Name": "CUSTOM" if subclass_name else type.upper()}
+                if subclass_name:
+                    self._headers["Event-Subclass"] = subclass_name
 
-            def getHeader(self, name: str) -> Optional[str]:
-                return self._headers.get(name)
+            def addHeader(self, header_name: str, value: str) -> bool:
+                if not isinstance(header_name, str) or not isinstance(value, str):
+                    raise TypeError("in method 'Event_addHeader', argument of type 'char const *'")
+                self._headers[header_name] = value
+                return True
+
+            def getHeader(self, header_name: str) -> Optional[str]:
+                return self._headers.get(header_name)
+
+            def getType(self) -> str:
+                return self._headers["Event-Name"]
+
+            def fire(self) -> bool:
+                with fake._lock:
+                    fake.events.append(dict(self._headers))
+                return True
 
         module.consoleLog = consoleLog
         module.consoleCleanLog = consoleCleanLog
@@ -330,6 +352,10 @@ class StubSession:
 
 
 def reset_state() -> None:
-    """Forget every loaded rules file (and with it its gateway readings), as after a FreeSWITCH restart."""
+    """Forget every loaded rules file (and with it its gateway readings) and every metric, and stop the
+    metrics endpoint, as after a FreeSWITCH restart."""
+    from fsroute.runtime import metrics, metrics_http
     from fsroute.runtime import store
     store.forget_all()
+    metrics.reset()
+    metrics_http.stop()

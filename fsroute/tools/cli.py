@@ -14,6 +14,7 @@ from fsroute.core.causes import CAUSES
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
+from fsroute.core.timespec import SpecError, parse_instant
 from fsroute.tools.lint import warnings
 from fsroute.tools.simulate import UnknownGateways
 
@@ -79,6 +80,14 @@ def _count(text: str) -> int:
     return value
 
 
+def _instant(text: str) -> str:
+    try:
+        parse_instant(text)
+    except SpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
+    return text
+
+
 def _profile(text: str) -> str:
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
@@ -121,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
+    sim.add_argument("--at", type=_instant, metavar="INSTANT",
+                     help="route as if the call came at INSTANT (2026-12-24T18:30:00+01:00); default: now")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
                      help="say why: the ACL node that decided, and each route's first condition that failed")
@@ -150,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--context", default="public", help="dialplan context of the call (default: public)")
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
+    cmp.add_argument("--at", type=_instant, metavar="INSTANT",
+                     help="compare at INSTANT (2026-12-24T18:30:00+01:00): time-of-day conditions are evaluated "
+                     "then (without it, rows that depend on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
     return parser
@@ -233,7 +247,7 @@ def simulate(args: argparse.Namespace) -> int:
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls, explain=args.explain)
+                 dict(args.fail), args.calls, explain=args.explain, at=args.at)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
@@ -267,7 +281,7 @@ def compare(args: argparse.Namespace) -> int:
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
     kept = read_legacy(args.keep_xml, args.distributor, args.acl) if args.keep_xml else None
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
-               kept)
+               kept=kept, at=args.at)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:

@@ -10,21 +10,25 @@ the process are never touched.
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
+from fsroute.core.timespec import parse_instant
 from fsroute.runtime.call import route_with
 from fsroute.runtime.store import Loaded
 from fsroute.testing import FakeFreeSWITCH, StubSession
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
-                   variables: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
-    """Channel variables of an inbound SIP call, as sofia sets them."""
+                   variables: Optional[Mapping[str, str]] = None, at: Optional[str] = None) -> Dict[str, str]:
+    """Channel variables of an inbound SIP call, as sofia sets them (``at``: fsroute_now, the call's instant)."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
+    if at:
+        out["fsroute_now"] = at
     if src_ip:
         out["network_addr"] = out["sip_network_ip"] = src_ip
     if caller:
@@ -45,9 +49,13 @@ class Simulation:
 
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
-            fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
+            fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
+            at: Optional[str] = None) -> Dict[str, Any]:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
-        several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways."""
+        several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways.
+
+        ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
+        """
         rules = self.rules
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
         known = rules.gateway_names() | {n for n in named if n}
@@ -55,7 +63,7 @@ class Simulation:
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-        loaded = Loaded(rules)
+        loaded = Loaded(rules, observed=False)  # simulated calls stay out of the switch's metrics and events
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
@@ -65,7 +73,7 @@ class Simulation:
         reports = []
         with fake:
             for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=fake)
+                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
                 route_with(session, lambda: loaded)
                 reports.append(_report(session))
         summary: Dict[str, Any]
@@ -76,15 +84,17 @@ class Simulation:
             summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
                        "gateways": dict(sorted(bridged.items()))}
         if explain:
-            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get)
+            now = parse_instant(at) if at else time.time()
+            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now)
         return summary
 
 
 def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
              variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
-             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False) -> Dict[str, Any]:
+             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
+             at: Optional[str] = None) -> Dict[str, Any]:
     """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError, UnknownGateways."""
-    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain)
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at)
 
 
 # The gateway of a dial string, after its [leg variables] if any.

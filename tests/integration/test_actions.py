@@ -1,6 +1,9 @@
 """Route actions, leg variables and number formats in a real FreeSWITCH: what callers and gateways saw."""
 
+import pytest
+
 from .harness.switch import fsroute_lines, parse_line
+from .test_events import Subscriber, metrics_page, value
 
 ACTION_RULES = """\
 version: 1
@@ -117,3 +120,31 @@ def test_an_exported_variable_reaches_the_outbound_leg(fs):
     [invite] = fs.gateways["gw1"].invites
     assert invite.header("x-route") == "r-1001-1000"
     assert fs.cdr(result)["fsroute_result"] == "bridged"
+
+
+@pytest.fixture
+def subscriber(fs):
+    listening = Subscriber(fs.switch.ports["esl"])
+    yield listening
+    listening.close()
+
+
+def test_events_and_metrics_carry_the_built_dial_string_and_the_actions(fs, subscriber):
+    fs.use_rules(CARRIER_RULES.replace("routes:\n", "routes:\n  - name: premium\n"
+                                       "    match: {destination_number: '^1900\\d{7}$'}\n"
+                                       "    hangup: CALL_REJECTED\n"))
+    before = value(metrics_page(fs), "fsroute_calls_total", result="blocked", route="premium")
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    bridged, blocked = fs.call("004930123"), fs.call("19001234567")
+    assert (bridged.code, blocked.code) == (200, 603)
+    event = subscriber.route_event(fs.cdr(bridged)["uuid"])
+    assert (event["fsroute-attempt-1-gateway"], event["fsroute-attempt-2-gateway"]) == ("gw1", "gw2")
+    assert event["fsroute-attempt-1-dialstring"] == (
+        "[sip_h_X-Account=acc\\,7\\|b,leg_timeout=5,origination_caller_id_number=+491000]"
+        "sofia/gateway/gw1/1234#4930123")
+    assert event["fsroute-attempt-2-dialstring"] == "sofia/gateway/gw2/+4930123"
+    refused = subscriber.route_event(fs.cdr(blocked)["uuid"])
+    assert (refused["fsroute-result"], refused["fsroute-route"], refused["fsroute-hangup-cause"],
+            refused["fsroute-attempts"]) == ("blocked", "premium", "CALL_REJECTED", "0")
+    page = metrics_page(fs)
+    assert value(page, "fsroute_calls_total", result="blocked", route="premium") == before + 1

@@ -53,16 +53,9 @@ def dialplan_xml(rules_path, extra_extensions=""):
 
     ``probe-<gw>-<number>`` bridges once to a gateway without fsroute, for
     reading what a failed bridge leaves in the channel variables.
-    A caller's ``X-Call-Timeout: N`` header sets ``call_timeout``, so a test
-    can have a ringing gateway fail with NO_ANSWER after N s, not 60.
     """
     return """<include>
   <context name="public">
-    <extension name="call_timeout" continue="true">
-      <condition field="${sip_h_X-Call-Timeout}" expression="^([0-9]+)$">
-        <action application="set" data="call_timeout=$1"/>
-      </condition>
-    </extension>
 %s
     <extension name="probe">
       <condition field="destination_number" expression="^probe-([A-Za-z0-9_.-]+?)-(\\w+)$">

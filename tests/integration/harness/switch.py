@@ -11,7 +11,6 @@ import csv
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
@@ -68,7 +67,7 @@ class Switch:
     """One FreeSWITCH process on 127.0.0.1 with ports chosen free at construction."""
 
     def __init__(self, prefix, workdir, gateways, rules_text=None, rules_path=None,
-                 preload=True, path=CLEAN_PATH, log_level="info", install=True, scripts_from=None):
+                 preload=True, path=CLEAN_PATH, log_level="info", install=True):
         self.prefix = prefix
         self.binary, self.mod_dir, self.freeswitch_py = find_binary(prefix)
         self.workdir = os.path.abspath(workdir)
@@ -77,18 +76,16 @@ class Switch:
         self.preload = preload
         self.path = path
         self.log_level = log_level
-        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=socket.SOCK_STREAM)}
-        rtp_start = free_range(400)
-        self.rtp_range = (rtp_start, rtp_start + 399)
+        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=1)}
+        self.rtp_range = (free_range(400), 0)
+        self.rtp_range = (self.rtp_range[0], self.rtp_range[0] + 399)
         self.process = None
         self.esl = None
         for d in DIRS:
             os.makedirs(os.path.join(self.workdir, d), exist_ok=True)
         if rules_text is not None:
             self.write_rules(rules_text)
-        if scripts_from:  # another Switch's scripts dir: fsroute is installed already
-            shutil.copytree(scripts_from, self.dir("scripts"), dirs_exist_ok=True)
-        elif install:
+        if install:
             install_fsroute(self.dir("scripts"))
             if self.freeswitch_py:
                 shutil.copy(os.path.join(self.freeswitch_py, "freeswitch.py"), self.dir("scripts"))
@@ -250,15 +247,6 @@ class Switch:
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, text, timeout=10.0, since_start=True):
-        """Wait until ``text`` is in the log (since this start); returns the log's lines holding it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = [l for l in self.log_text(since_start).splitlines() if text in l]
-            if lines or time.monotonic() > deadline:
-                return lines
-            time.sleep(0.1)
-
     def log_mark(self):
         """A position in the log; ``log_since(mark)`` reads what came after."""
         return os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
@@ -297,12 +285,8 @@ def fsroute_lines(log_text, uuid=None):
 def parse_line(line):
     """The key=value fields of an fsroute log line (route names with spaces are quoted)."""
     import shlex
-    try:
-        words = shlex.split(line)
-    except ValueError:  # an unbalanced quote in the trailing "(detail)"
-        words = line.split()
     fields = {}
-    for word in words:
+    for word in shlex.split(line.split(" (", 1)[0] if " (" in line and '"' not in line else line):
         name, sep, value = word.partition("=")
         if sep:
             fields[name] = value

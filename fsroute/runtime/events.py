@@ -1,0 +1,99 @@
+"""FreeSWITCH CUSTOM events for event-socket consumers: fsroute::route, fsroute::reload, fsroute::gateway.
+
+One ``fsroute::route`` event per call, fired when fsroute is done with it,
+carries the whole story (decision and every bridge attempt): a consumer
+needs no state to join per-attempt events, and the cost is one event per
+call however many gateways were tried. Header names and meanings are listed
+in docs/observability.md.
+
+An event is worth less than the call: firing never raises, and outside
+FreeSWITCH (no ``freeswitch`` module) nothing is fired.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple
+
+from fsroute.core.model import Outcome, RulesError, RuleSet
+from fsroute.core.router import Decision
+from .fslog import module
+
+if TYPE_CHECKING:  # runtime.call and runtime.store import this module
+    from .call import _Call
+    from .store import Loaded
+
+Headers = List[Tuple[str, str]]
+
+ROUTE, RELOAD, GATEWAY = "fsroute::route", "fsroute::reload", "fsroute::gateway"
+
+
+def fire(subclass: str, headers: Iterable[Tuple[str, str]]) -> bool:
+    """Fire one CUSTOM event ``subclass`` with ``headers`` ((name, str value) pairs); True when fired."""
+    try:
+        freeswitch = module()
+        if freeswitch is None:
+            return False
+        event = freeswitch.Event("CUSTOM", subclass)
+        for name, value in headers:
+            event.addHeader(name, value)
+        return bool(event.fire())
+    except Exception:
+        return False
+
+
+def route_headers(call: _Call) -> Headers:
+    """The headers of a call's fsroute::route event; values that do not apply are left out."""
+    result = call.result if call.result is not None else Outcome.ERROR
+    headers: Headers = [("Unique-ID", call.uuid), ("fsroute-result", result.value)]
+    optional = (("fsroute-route", call.route), ("fsroute-number", call.number),
+                ("fsroute-source", call.source), ("fsroute-rules-sha", call.sha),
+                ("fsroute-hangup-cause", call.hangup_cause), ("fsroute-detail", call.detail or None))
+    headers += [(name, value) for name, value in optional if value is not None]
+    verdict, acls = acl_verdict(call.rules, call.decision)
+    if verdict is not None and acls is not None:
+        headers += [("fsroute-acl-verdict", verdict), ("fsroute-acl", acls)]
+    if call.decision_seconds is not None:
+        headers.append(("fsroute-decision-usec", str(int(call.decision_seconds * 1e6))))
+    headers.append(("fsroute-attempts", str(len(call.attempts))))
+    for number, (gateway, cause, seconds) in enumerate(call.attempts, 1):
+        prefix = "fsroute-attempt-%d-" % number
+        headers += [(prefix + "gateway", gateway), (prefix + "cause", cause),
+                    (prefix + "usec", str(int(seconds * 1e6)))]
+        if number <= len(call.dials):
+            headers.append((prefix + "dialstring", call.dials[number - 1]))
+    if call.attempts:
+        headers.append(("fsroute-tried", ",".join("%s:%s" % (g, c) for g, c, _ in call.attempts)))
+    return headers
+
+
+def acl_verdict(rules: Optional[RuleSet], decision: Optional[Decision]) -> Tuple[Optional[str], Optional[str]]:
+    """("allow" or "deny", the acls consulted, comma-separated) as the router applied them; (None, None) when none was.
+
+    A denial names the one ACL that refused (the ingress ACL, or the ACL of
+    the first route that matched but refused the source).
+    """
+    if rules is None or decision is None:
+        return None, None
+    route = decision.route
+    if decision.outcome is Outcome.DENIED:
+        return "deny", route.acl if route is not None else rules.ingress_acl
+    consulted = [name for name in (rules.ingress_acl, route.acl if route is not None else None) if name]
+    return ("allow", ",".join(consulted)) if consulted else (None, None)
+
+
+def reload_headers(path: str, loaded: Optional[Loaded] = None, error: Optional[RulesError] = None) -> Headers:
+    """The headers of an fsroute::reload event: a good load (``loaded``) or a refused file (``error``)."""
+    headers = [("fsroute-rules", path)]
+    if loaded is not None:
+        rules = loaded.rules
+        return headers + [("fsroute-reload", "ok"), ("fsroute-rules-sha", rules.sha),
+                          ("fsroute-routes", str(len(rules.routes)))]
+    problems: List[Any] = list(error.problems) if error is not None else []
+    return headers + [("fsroute-reload", "error"), ("fsroute-error", str(problems[0]) if problems else ""),
+                      ("fsroute-problems", str(len(problems)))]
+
+
+def gateway_headers(gateway: str, profile: str, state: str, previous: str) -> Headers:
+    """The headers of an fsroute::gateway event: ``gateway`` of ``profile`` went from ``previous`` to ``state``."""
+    return [("fsroute-gateway", gateway), ("fsroute-profile", profile),
+            ("fsroute-state", state), ("fsroute-previous-state", previous)]

@@ -1,0 +1,428 @@
+"""Routes decided by time: calendars, when/unless, the rules grammar, the injected instant
+(fsroute_now, simulate --at, ctl test at=, compare --at) and the import of XML time attributes."""
+
+import datetime
+import json
+import textwrap
+import time
+
+import pytest
+
+from fsroute import ctl
+from fsroute.core import loader, router
+from fsroute.core.calendars import Moment
+from fsroute.core.model import Outcome, RulesError
+from fsroute.core.timespec import TimeSpec, parse_instant
+from fsroute.migrate.compare import compare
+from fsroute.migrate.importer import import_files
+from fsroute.migrate.legacy import read_legacy
+from fsroute.tools.cli import main
+
+from test_importer import DEFAULT, PEER, PUBLIC, SITE_ACL, SITE_DISTRIBUTOR
+
+RULES = """\
+version: 1
+defaults: {tz: Europe/Berlin}
+calendars:
+  business_hours: {wday: mon-fri, time-of-day: '08:00-18:00'}
+  holidays: {dates: [2026-12-25, 2026-12-26]}
+  christmas_eve: {date-time: '2026-12-24 14:00~2026-12-25 00:00'}
+routes:
+  - name: office
+    match: {destination_number: '^1(\\d+)$'}
+    when: business_hours
+    unless: [holidays, christmas_eve]
+    gateway: gw_office
+  - name: new york night
+    match: {destination_number: '^1(\\d+)$'}
+    time: {hour: 18-7, tz: America/New_York}
+    gateway: gw_night
+  - name: anything else
+    match: {destination_number: '^1(\\d+)$'}
+    gateway: gw_other
+"""
+
+# (instant, route): Berlin is UTC+1 in December, New York UTC-5
+DECISIONS = [
+    ("2026-12-23T10:00:00+01:00", "office"),            # Wednesday, business hours
+    ("2026-12-23T18:00:00+01:00", "office"),            # 18:00:00 is still inside '08:00-18:00'
+    ("2026-12-23T18:00:01+01:00", "anything else"),     # 12:00 in New York
+    ("2026-12-24T13:59:59+01:00", "office"),
+    ("2026-12-24T14:00:00+01:00", "anything else"),     # unless christmas_eve (date-time)
+    ("2026-12-25T10:00:00+01:00", "new york night"),    # unless holidays; 04:00 in New York
+    ("2026-12-26T16:00:00+01:00", "anything else"),     # a holiday, 10:00 in New York
+    ("2026-12-27T10:00:00+01:00", "new york night"),    # a Sunday: 04:00 in New York
+    ("2026-12-28T07:59:59+01:00", "new york night"),    # Monday, before business hours
+]
+
+
+@pytest.fixture
+def rules(write_rules):
+    return write_rules(RULES)
+
+
+def decide_at(ruleset, at, dest="1234"):
+    return router.decide(ruleset, {"destination_number": dest}.get, lambda gateway: True, None,
+                         parse_instant(at))
+
+
+@pytest.mark.parametrize("at, route", DECISIONS)
+def test_calendars_when_unless_and_route_time(rules, at, route):
+    decision = decide_at(loader.load(rules), at)
+    assert decision.outcome is None and decision.route.name == route
+
+
+def test_no_instant_with_timed_routes_is_an_error_not_a_guess(rules):
+    with pytest.raises(ValueError, match="route office has time conditions"):
+        router.decide(loader.load(rules), {"destination_number": "1234"}.get, lambda gateway: True, None)
+
+
+def test_each_condition_is_evaluated_once_per_call(write_rules, monkeypatch):
+    routes = "".join("  - {name: r%d, match: {destination_number: '^%d'}, time: {hour: '3'}, "
+                     "unless: closed, gateway: gw1}\n" % (i, i % 10) for i in range(2000))
+    path = write_rules("version: 1\ncalendars: {closed: {dates: [2026-12-25]}}\nroutes:\n" + routes)
+    ruleset = loader.load(path)
+    assert len({id(r.when[0]) for r in ruleset.routes}) == 1      # equal conditions are one object
+    calls = []
+    real = TimeSpec.holds
+    monkeypatch.setattr(TimeSpec, "holds", lambda self, reading: calls.append(self) or real(self, reading))
+    decision = router.decide(ruleset, {"destination_number": "5555"}.get, lambda gateway: True, None,
+                             parse_instant("2026-12-01T12:00:00+00:00"))
+    assert decision.outcome is Outcome.NO_ROUTE
+    assert len(calls) == 1          # hour '3' failed once; the 200 candidate routes reused it
+    moment = Moment(parse_instant("2026-12-01T03:00:00+00:00"))
+    assert all(moment.allows(r) for r in ruleset.routes[:50])
+    assert len(calls) == 3          # one each for hour and closed at the second instant
+
+
+def test_defaults_tz_and_route_tz(write_rules):
+    text = """\
+    version: 1
+    defaults: {tz: Asia/Tokyo}
+    routes:
+      - {name: tokyo morning, time: {hour: 9}, gateway: gw1}
+      - {name: utc morning, time: {hour: 9, tz: UTC}, gateway: gw2}
+    """
+    ruleset = loader.load(write_rules(text))
+    assert decide_at(ruleset, "2026-12-01T09:30:00+09:00").route.name == "tokyo morning"
+    assert decide_at(ruleset, "2026-12-01T09:30:00+00:00").route.name == "utc morning"
+    assert decide_at(ruleset, "2026-12-01T12:00:00+00:00").outcome is Outcome.NO_ROUTE
+
+
+def test_without_any_tz_the_switch_local_zone_is_used(write_rules, monkeypatch):
+    monkeypatch.setenv("TZ", "America/Sao_Paulo")
+    time.tzset()
+    try:
+        ruleset = loader.load(write_rules("version: 1\nroutes:\n  - {name: r, time: {hour: 9}, gateway: gw1}\n"))
+        assert decide_at(ruleset, "2026-12-01T09:10:00-03:00").outcome is None
+        assert decide_at(ruleset, "2026-12-01T09:10:00+00:00").outcome is Outcome.NO_ROUTE
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_existing_files_load_and_route_unchanged_without_an_instant(write_rules):
+    ruleset = loader.load(write_rules("version: 1\nroutes:\n  - {name: r, gateway: gw1}\n"))
+    assert router.decide(ruleset, {"destination_number": "1"}.get, lambda gateway: True, None).route.name == "r"
+    assert ruleset.warnings == ()
+
+
+def problems(write_rules, text):
+    with pytest.raises(RulesError) as info:
+        loader.load(write_rules(textwrap.dedent(text)))
+    return [str(p).split(":", 1)[1] for p in info.value.problems]
+
+
+def test_check_refuses_impossible_values_with_line_and_column(write_rules):
+    found = problems(write_rules, """\
+    version: 1
+    defaults: {tz: Europe/Nowhere}
+    calendars:
+      bad_hours: {hour: 25, tz: Mars/Olympus}
+      bad_days: {wday: 8, dates: [2026-02-30]}
+      eve: {date-time: '2026-12-26 00:00~2026-12-24 00:00'}
+      empty: {}
+    routes:
+      - {name: r1, time: {time-of-day: 8:30}, when: [bad_days, nothing], unless: {x: 1}, gateway: gw1}
+      - {name: r2, time: {minute: 60, colour: blue}, gateway: gw1}
+    """)
+    assert found == [  # in file order, as every problem of a rules file
+        "2:16: defaults.tz: 'Europe/Nowhere' is not a known IANA time zone (for example Europe/Berlin, "
+        "America/New_York, UTC)",
+        "4:21: calendar 'bad_hours': hour 25 is out of range: hour goes from 0 to 23",
+        "4:29: calendar 'bad_hours' tz: 'Mars/Olympus' is not a known IANA time zone (for example "
+        "Europe/Berlin, America/New_York, UTC)",
+        "5:20: calendar 'bad_days': wday 8 is out of range: wday goes from 1 to 7",
+        "5:30: calendar 'bad_days': '2026-02-30' is not a date that exists",
+        "6:20: calendar 'eve': date-time: '2026-12-26 00:00~2026-12-24 00:00' ends before it starts "
+        "(the end is excluded)",
+        "7:10: calendar 'empty' needs at least one of: year, yday, mon, mday, week, mweek, wday, hour, "
+        "minute, minute-of-day, time-of-day, date-time, dates",
+        "9:36: route 'r1' time: time-of-day must be a quoted string such as '08:00-17:30' (YAML reads an "
+        "unquoted 8:30 as the number 510)",
+        # bad_days is reported above, where it is wrong; a name nobody defined is reported where used
+        "9:60: route 'r1' when: no calendar named 'nothing' (calendars: none defined)",
+        "9:78: route 'r1' unless (a calendar name or a list of them) must be a list",
+        "10:31: route 'r2' time: minute 60 is out of range: minute goes from 0 to 59",
+        "10:35: route 'r2' time: unknown key 'colour' (did you mean 'hour'?)",
+    ]
+
+
+def test_a_misspelt_calendar_name_gets_the_closest_one(write_rules):
+    found = problems(write_rules, """\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}, holidays: {dates: [2026-12-25]}}
+    routes:
+      - {name: r1, when: weekends, gateway: gw1}
+    """)
+    assert found == ["4:22: route 'r1' when: no calendar named 'weekends' (did you mean 'weekend'?)"]
+
+
+def test_timed_routes_may_come_before_the_defaults_and_calendars_they_use(write_rules):
+    """The loader builds untimed routes as it reads them; timed ones wait for tz and calendars."""
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    routes:
+      - {name: plain before, match: {destination_number: '^1'}, gateway: gw1}
+      - {name: timed, when: weekend, time: {hour: 9-17}, gateway: gw2}
+      - {name: plain after, gateway: gw3}
+    calendars: {weekend: {wday: 'sat,sun'}}
+    defaults: {tz: Asia/Tokyo}
+    """))
+    assert [r.name for r in ruleset.routes] == ["plain before", "timed", "plain after"]
+    assert decide_at(ruleset, "2026-12-05T10:00:00+09:00", "555").route.name == "timed"      # Saturday
+    assert decide_at(ruleset, "2026-12-05T10:00:00+00:00", "555").route.name == "plain after"  # 19:00 Tokyo
+    assert decide_at(ruleset, "2026-12-05T10:00:00+09:00", "155").route.name == "plain before"
+
+
+def test_a_timed_route_is_no_catch_all_for_check(write_rules, capsys):
+    path = write_rules("""\
+    version: 1
+    routes:
+      - {name: office hours, time: {hour: 9-17}, gateway: gw1}
+      - {name: always, gateway: gw2}
+    """)
+    assert main(["check", "--strict", path]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_ctl_test_explains_a_route_refused_by_its_time(write_rules, fake_freeswitch, monkeypatch):
+    path = write_rules("""\
+    version: 1
+    routes:
+      - {name: office hours, time: {hour: 9-17, tz: UTC}, gateway: gw1}
+    """)
+    monkeypatch.setenv("FSROUTE_RULES", path)
+    out = ctl.command("test 555 at=2026-12-01T20:00:00+00:00")
+    assert "outcome: no_route" in out
+    assert "route 'office hours' (line 3): its time (or when) conditions do not hold at 2026-12-01T20:00:00Z" in out
+    out = ctl.command("test 555 at=2026-12-01T10:00:00+00:00")
+    assert "route: office hours" in out
+
+
+def test_check_warns_about_conditions_that_can_never_match(write_rules, capsys):
+    path = write_rules("""\
+    version: 1
+    calendars:
+      feb_31: {mon: 2, mday: 31}
+    routes:
+      - {name: r1, time: {hour: 9-10, minute-of-day: 1-60}, gateway: gw1}
+      - {name: r2, when: feb_31, gateway: gw1}
+    """)
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("OK: ")
+    assert err.splitlines() == [
+        "%s:3:11: warning: calendar 'feb_31' can never match: no day satisfies mon and mday together" % path,
+        "%s:5:22: warning: route 'r1' time can never match: no time of day satisfies hour and minute-of-day "
+        "together" % path]
+
+
+# -- the instant of a call -------------------------------------------------------------------
+
+def test_the_handler_routes_at_fsroute_now(call, rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw_office", "gw_night", "gw_other"])
+    session = call(rules, "1234", fsroute_now="2026-12-23T10:00:00+01:00")
+    assert session.getVariable("fsroute_route") == "office"
+    session = call(rules, "1234", fsroute_now=str(parse_instant("2026-12-25T10:00:00+01:00")))  # epoch seconds
+    assert session.getVariable("fsroute_route") == "new york night"
+
+
+def test_the_handler_reads_the_clock_without_fsroute_now(call, rules, fake_freeswitch, monkeypatch):
+    fake_freeswitch.set_gateways("external", up=["gw_office", "gw_night", "gw_other"])
+    for now, route in [("2026-12-23T10:00:00+01:00", "office"), ("2026-12-25T10:00:00+01:00", "new york night")]:
+        monkeypatch.setattr(time, "time", lambda: parse_instant(now))
+        assert call(rules, "1234").getVariable("fsroute_route") == route
+
+
+def test_a_bad_fsroute_now_fails_the_call_with_on_error(call, rules, fake_freeswitch):
+    session = call(rules, "1234", fsroute_now="tomorrow")
+    assert session.getVariable("fsroute_result") == "error"
+    assert session.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+    assert any("'tomorrow' is not an instant" in m for m in fake_freeswitch.log_lines("err"))
+
+
+def test_simulate_at(rules, capsys):
+    assert main(["simulate", rules, "--dest", "1234", "--at", "2026-12-25T10:00:00+01:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["route"] == "new york night"
+    assert main(["simulate", rules, "--dest", "1234", "--at", "2026-12-23T09:00:00+01:00", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["route"] == "office"
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", rules, "--dest", "1234", "--at", "2026-12-23 09:00"])
+    assert info.value.code == 2
+    assert "no UTC offset" in capsys.readouterr().err
+
+
+def test_ctl_test_at(rules, fake_freeswitch, monkeypatch):
+    monkeypatch.setenv("FSROUTE_RULES", rules)
+    answer = ctl.command("test 1234 at=2026-12-23T10:00:00+01:00")
+    assert "at: 2026-12-23T10:00:00+01:00\n" in answer and "route: office\n" in answer
+    assert "route: new york night\n" in ctl.command("test 1234 127.0.0.1 at=2026-12-25T10:00:00+01:00")
+    assert ctl.command("test 1234 at=soon").startswith("-ERR at=: 'soon' is not an instant")
+    assert ctl.command("test 1234 at=2026-12-23T10:00:00Z at=2026-12-24T10:00:00Z") == ctl.USAGE
+
+
+# -- import and compare ---------------------------------------------------------------------------
+
+OFFICE_AND_WEEKEND = """\
+    <extension name="office">
+      <condition wday="mon-fri" time-of-day="08:00-18:00"/>
+      <condition mon="12" mday="24-26"/>
+      <condition field="destination_number" expression="^(1\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_office/$1"/>
+      </condition>
+    </extension>
+    <extension name="weekend">
+      <condition wday="1,7"/>
+      <condition field="destination_number" expression="^(1\\d+)$" hour="9-17">
+        <action application="bridge" data="sofia/gateway/gw_weekend/$1"/>
+      </condition>
+    </extension>
+"""
+NOT_IMPORTED = """\
+    <extension name="lenient">
+      <condition wday="monday"/>
+      <condition field="destination_number" expression="^(2\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw1/$1"/>
+      </condition>
+    </extension>
+    <extension name="offset">
+      <condition hour="9" tz-offset="1"/>
+      <condition field="destination_number" expression="^(3\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw1/$1"/>
+      </condition>
+    </extension>
+"""
+REST = """\
+    <extension name="rest">
+      <condition field="destination_number" expression="^(\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_other/$1"/>
+      </condition>
+    </extension>
+"""
+
+
+def timed_dialplan(*extensions):
+    return '<include>\n  <context name="public">\n%s  </context>\n</include>\n' % "".join(extensions)
+
+
+@pytest.fixture
+def utc(monkeypatch):
+    """The switch's local zone is UTC (the XML side and routes without tz read it)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_import_carries_time_attributes_over(tmp_path, utc):
+    dialplan = tmp_path / "public.xml"
+    dialplan.write_text(timed_dialplan(OFFICE_AND_WEEKEND, NOT_IMPORTED, REST))
+    result = import_files([str(dialplan)])
+    ruleset = loader.parse(result.text, "imported")
+    by_name = {r.name: r for r in ruleset.routes}
+    assert list(by_name) == ["office", "weekend", "rest"]
+    # the time conditions before the bridge's condition, ANDed as FreeSWITCH's break=on-false does
+    assert "    time: {wday: mon-fri, time-of-day: '08:00-18:00', mon: '12', mday: '24-26'}" in result.text
+    assert [s.spans for s in by_name["office"].when] == [
+        {"wday": ((2, 6),), "time-of-day": ((28800, 64800),), "mon": ((12, 12),), "mday": ((24, 26),)}]
+    assert [s.spans for s in by_name["weekend"].when] == [{"wday": ((1, 1), (7, 7))}]
+    reports = "\n".join(str(r) for r in result.reports)
+    assert ("time attribute(s) hour on a condition with a field: FreeSWITCH lets the field's regex decide "
+            "alone, so they are left out") in reports
+    assert "extension 'lenient' is not imported: wday: 'monday' is not a number or a range" in reports
+    assert "extension 'offset' is not imported: condition attribute(s) tz-offset cannot be expressed" in reports
+
+
+def test_compare_at_evaluates_the_xml_time_conditions(tmp_path, utc):
+    dialplan = tmp_path / "public.xml"
+    dialplan.write_text(timed_dialplan(OFFICE_AND_WEEKEND, REST))
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(import_files([str(dialplan)]).text)
+    legacy = read_legacy([str(dialplan)])
+    at = {"wednesday, christmas eve": "2026-12-24T10:00:00+00:00", "wednesday evening": "2026-12-23T19:00:00Z",
+          "sunday night": "2026-12-27T23:00:00Z", "wednesday, not christmas": "2026-12-02T10:00:00Z"}
+    rows = {name: compare(str(rules), legacy, ["12345"], at=instant)[0] for name, instant in at.items()}
+    assert {name: row.verdict for name, row in rows.items()} == dict.fromkeys(at, "match")
+    assert rows["wednesday, christmas eve"].new["dialstring"] == "sofia/gateway/gw_office/12345"
+    assert rows["wednesday evening"].new["dialstring"] == "sofia/gateway/gw_other/12345"
+    # the XML's weekend extension ignores its field's hour= (FreeSWITCH does too), so 23:00 still goes there
+    assert rows["sunday night"].old["dialstring"] == "sofia/gateway/gw_weekend/12345"
+    assert rows["wednesday, not christmas"].new["dialstring"] == "sofia/gateway/gw_other/12345"
+    assert compare(str(rules), legacy, ["12345"])[0].verdict == "?"    # without --at: not guessed
+
+
+def test_compare_at_on_the_site(tmp_path, utc, capsys):
+    rules = tmp_path / "site.yaml"
+    rules.write_text(import_files([PUBLIC, DEFAULT], SITE_DISTRIBUTOR, SITE_ACL).text)
+    argv = ["compare", str(rules), "--dialplan", PUBLIC, "--dialplan", DEFAULT, "--distributor", SITE_DISTRIBUTOR,
+            "--acl", SITE_ACL, "--dest", "8001234", "--src-ip", PEER, "--caller", "+442071234567", "--json"]
+    assert main(argv + ["--at", "2026-12-01T10:00:00Z"]) == 0          # a Tuesday: office hours
+    row, = json.loads(capsys.readouterr().out)
+    assert row["verdict"] == "match" and row["new"]["route"] == "public/office hours"
+    assert main(argv + ["--at", "2026-12-06T10:00:00Z"]) in (0, 1)     # a Sunday: both skip it
+    row, = json.loads(capsys.readouterr().out)
+    assert row["verdict"] != "?" and row["new"]["route"] != "public/office hours"
+    assert "office hours" not in row["old"]["detail"]
+
+
+def test_calls_within_one_second_share_their_verdicts(rules):
+    ruleset = loader.load(rules)
+    start = parse_instant("2026-12-24T13:59:59+01:00")
+    first = ruleset.moments.at(start + 0.1)
+    assert ruleset.moments.at(start + 0.9) is first
+    assert ruleset.moments.at(start + 1.0) is not first
+    # date-time's end (14:00:00, excluded) is a whole second: the fraction before it still matches
+    assert decide_at(ruleset, "2026-12-24T13:59:59.999+01:00").route.name == "office"
+    assert decide_at(ruleset, "2026-12-24T14:00:00.001+01:00").route.name == "anything else"
+
+
+def test_untimed_rules_neither_read_the_clock_nor_fsroute_now(call, write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    path = write_rules("version: 1\nroutes:\n  - {name: r, gateway: gw1}\n")
+    assert not loader.load(path).timed and loader.load(write_rules(RULES, "timed.yaml")).timed
+    session = call(path, "1234", fsroute_now="not an instant")   # would fail the call if it were read
+    assert session.getVariable("fsroute_result") == "bridged"
+
+
+def test_ctl_reload_shows_warnings(write_rules, fake_freeswitch):
+    path = write_rules("version: 1\nroutes:\n  - {name: r, time: {mon: 2, mday: 31}, gateway: gw1}\n")
+    answer = ctl.command("reload " + path)
+    assert answer.startswith("+OK reloaded %s" % path)
+    assert answer.splitlines()[1] == ("%s:3:21: warning: route 'r' time can never match: no day satisfies mon "
+                                      "and mday together" % path)
+
+
+def test_a_condition_both_required_and_excluded_is_a_warning(write_rules):
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}}
+    routes:
+      - {name: r1, when: weekend, unless: [weekend], gateway: gw1}
+      - {name: r2, time: {wday: 'sat,sun'}, unless: weekend, gateway: gw1}
+      - {name: r3, time: {wday: 'sat'}, unless: weekend, gateway: gw1}
+    """))
+    assert [(p.line, p.message) for p in ruleset.warnings] == [
+        (4, "warning: route 'r1' can never match: the same condition is in when (or time) and in unless"),
+        (5, "warning: route 'r2' can never match: the same condition is in when (or time) and in unless")]
