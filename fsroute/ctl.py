@@ -16,16 +16,19 @@ from typing import Any, Dict, List, Optional
 
 import fsroute
 from fsroute.core import router
+from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
-from fsroute.core.model import Outcome, RulesError
+from fsroute.core.model import Outcome, RuleSet, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.runtime import deckstore, limits
+from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
-from fsroute.runtime.store import loaded_stores, store_for
+from fsroute.runtime.store import Loaded, loaded_stores, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
          "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
@@ -34,6 +37,9 @@ USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RU
 
 def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
     """mod_python3 API entry point; writes the answer to ``stream``."""
+    if not hasattr(stream, "write"):  # `import freeswitch` failed: nothing can reach fs_cli, so log it
+        log(ERROR, describe_bare(stream, "API stream", "freeswitch.Stream"))
+        return
     try:
         stream.write(command(args))
     except Exception as exc:  # an API command must answer, not raise into FreeSWITCH
@@ -49,9 +55,10 @@ def command(args: Optional[str]) -> str:
     if not words:
         return USAGE
     verb, rest = words[0], words[1:]
-    if verb in ("reload", "status") and len(rest) <= 1:
-        action = reload if verb == "reload" else status
-        return "".join(action(path) for path in (rest or _known_paths()))
+    if verb == "reload" and len(rest) <= 1:
+        return "".join(reload(path) for path in (rest or _known_paths()))
+    if verb == "status" and len(rest) <= 1:
+        return "".join(status(path) for path in (rest or _known_paths())) + "\n".join(report_lines()) + "\n"
     if verb == "check" and len(rest) <= 1:
         return "".join(check(path) for path in (rest or _known_paths()))
     at = [w[3:] for w in rest if w.startswith("at=")]
@@ -76,7 +83,10 @@ def reload(path: str) -> str:
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
     warnings = "".join(str(w) + "\n" for w in loaded.rules.warnings)  # e.g. a time condition that never holds
-    return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)
+    lines = ["+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)]
+    failed = deckstore.preload(loaded.rules)  # its decks too, now: a changed deck need not wait its turn
+    lines.extend("-ERR %s\n" % str(exc.problems[0]) for exc in failed)
+    return "".join(lines)
 
 
 def check(path: str) -> str:
@@ -129,14 +139,16 @@ def status(path: str) -> str:
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
             if profile not in readings:
-                lines.append("  %s (%s): not read yet" % (name, profile))
+                lines.append("  %s (%s): not read yet%s" % (name, profile, _health(loaded, name)))
                 continue
             down, when = readings[profile]
             if down is None:
                 state = "unknown (gwlist unreadable, taken as up)"
             else:
                 state = "DOWN" if name in down else "up"
-            lines.append("  %s (%s): %s (read %s)" % (name, profile, state, time.strftime("%H:%M:%S", time.localtime(when))))
+            lines.append("  %s (%s): %s (read %s)%s" % (name, profile, state, time.strftime(
+                "%H:%M:%S", time.localtime(when)), _health(loaded, name)))
+        lines.extend(_deck_lines(rules))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -145,20 +157,36 @@ def status(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _deck_lines(rules: RuleSet) -> List[str]:
+    """The state of each rate deck the rules name."""
+    if not rules.carriers:
+        return []
+    lines = ["decks:"]
+    for path in sorted({c.deck for c in rules.carriers.values()}):
+        store = deckstore.store_for(path)
+        deck, loaded_at = store.deck, store.loaded_at
+        state = "not loaded" if deck is None or loaded_at is None else "%d rows, loaded %s" % (
+            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded_at)))
+        error = store.last_error
+        lines.append("  %s: %s%s" % (path, state, "; last_error: %s" % (error.problems[0],) if error else ""))
+    return lines
+
+
 def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
          at: Optional[str] = None) -> str:
     """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
     round-robin positions."""
     try:
         loaded = store_for(path).current()
-        now = parse_instant(at) if at else time.time()
+        now = parse_instant(at) if at else loaded.clock.time()  # one reading: time conditions and rates
     except RulesError as exc:
         return "-ERR %s\n" % str(exc.problems[0])
     except SpecError as exc:
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now)
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.health,
+                             deck_of=loaded.deck_of)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
@@ -166,11 +194,30 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
     for dial in decision.dials:
-        lines.append("  " + dial.text)
+        lines.append("  " + dial.text + ("  carrier=%s prefix=%s rate=%s" % (dial.carrier, dial.prefix, rate_text(dial.rate))
+                                         if dial.carrier is not None else ""))
     if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get, now)]
     return "\n".join(lines) + "\n"
+
+
+def _health(loaded: Loaded, name: str) -> str:
+    """The breaker and limits part of a gateway's status line ("" when it has neither)."""
+    parts: List[str] = []
+    breaker = loaded.breakers.snapshot(name)
+    if breaker is not None:
+        state, left, recent = breaker
+        until = " until %s (%.0fs)" % (time.strftime("%H:%M:%S", time.localtime(time.time() + left)), left) \
+            if left is not None else ""
+        parts.append("breaker %s%s, %d recent failure%s" % (state, until, recent, "" if recent == 1 else "s"))
+    capacity = loaded.rules.settings_of(name).capacity
+    if capacity.max_calls is not None:
+        count = limits.usage(loaded.rules, name)
+        parts.append("calls %s/%d" % ("?" if count is None else count, capacity.max_calls))
+    if capacity.max_cps is not None:
+        parts.append("max %d calls/%ds" % capacity.max_cps)
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def _counts(counter: Dict[str, int]) -> str:
@@ -178,14 +225,17 @@ def _counts(counter: Dict[str, int]) -> str:
 
 
 def preload(args: Optional[str] = "") -> None:
-    """Load the rules at FreeSWITCH start-up so the first call does not pay for parsing.
+    """Load the rules and their rate decks at FreeSWITCH start-up so the first call does not pay for parsing.
 
     Called from ``fs_scripts/fsroute_startup.py`` (python.conf.xml's
     startup-script); ``args`` may name the rules file.
     """
     path = (args or "").strip() or default_rules_path()
+    for line in report_lines():
+        if line.startswith("PROBLEM"):
+            log(ERROR, "fsroute: " + line)
     try:
-        store_for(path).current()
+        deckstore.preload(store_for(path).current().rules)
     except RulesError:
         pass  # the store logged every problem; calls end with on_error until it is fixed
     except Exception as exc:

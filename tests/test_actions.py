@@ -83,8 +83,16 @@ def problems(text):
 
 def test_a_route_has_exactly_one_action():
     assert problems("version: 1\nroutes:\n  - {name: a, hangup: CALL_REJECTED, gateway: gw1}\n") == [
-        "r.yaml:3:5: route 'a' must name exactly one of 'gateway', 'group', 'hangup', 'transfer' or 'continue' "
-        "(it names gateway and hangup)"]
+        "r.yaml:3:5: route 'a' must name exactly one of 'gateway', 'group', 'lcr', 'hangup', 'transfer' or "
+        "'continue' (it names gateway and hangup)"]
+
+
+def test_a_route_action_and_lcr_exclude_each_other():
+    text = ("version: 1\ncarriers:\n  c: {deck: c.csv, gateway: gw1}\nroutes:\n"
+            "  - {name: a, hangup: CALL_REJECTED, lcr: {carriers: [c]}}\n")
+    assert problems(text) == [
+        "r.yaml:5:5: route 'a' must name exactly one of 'gateway', 'group', 'lcr', 'hangup', 'transfer' or "
+        "'continue' (it names lcr and hangup)"]
 
 
 @pytest.mark.parametrize("body, message", [

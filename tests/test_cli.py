@@ -28,7 +28,7 @@ def test_check_reports_each_problem(capsys, write_rules):
     assert code == 1 and out == ""
     assert err.splitlines() == [
         "%s:1:10: unsupported version 2: this fsroute reads version 1" % path,
-        "%s:3:5: route 'r' must name exactly one of 'gateway' or 'group' (it names neither)" % path,
+        "%s:3:5: route 'r' must name exactly one of 'gateway', 'group' or 'lcr' (it names neither)" % path,
     ]
 
 

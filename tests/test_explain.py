@@ -57,7 +57,7 @@ def test_an_unset_variable_and_a_refused_destination_are_named():
     assert why(RULES, destination_number="4471234")[1] == \
         "route 'uk mobile' (line 13): caller_id_number (unset) does not match '^1'"
     assert why(RULES, destination_number="1\n") == [
-        "destination 1\\n is refused before any route: longer than 128 characters or holding control characters"]
+        "destination 1\\n is refused before any route: longer than 128 characters or holding control or non-ASCII characters"]
 
 
 def test_ingress_acl_comes_first():

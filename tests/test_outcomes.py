@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsroute.core.model import Action, Defaults, Outcome, action_for
+from fsroute.core.model import Action, Defaults, Lcr, Outcome, Route, action_for
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))
@@ -17,6 +17,19 @@ def test_refusals_and_errors_take_their_configured_action():
     assert action_for(Outcome.ERROR, defaults) == Action("SWITCH_CONGESTION")
     assert action_for(Outcome.ALL_DOWN, defaults) == Action("NORMAL_TEMPORARY_FAILURE")
     assert action_for(Outcome.INVALID_NUMBER, defaults) == Action("INVALID_NUMBER_FORMAT")
+    assert action_for(Outcome.ALL_BUSY, defaults) == Action("NORMAL_CIRCUIT_CONGESTION")
+    assert action_for(Outcome.ALL_BUSY, Defaults(on_all_busy=Action("USER_BUSY"))) == Action("USER_BUSY")
+
+
+def test_no_carrier_takes_the_lcr_routes_own_action_else_the_default():
+    defaults = Defaults(on_no_carrier=Action("USER_BUSY"))
+    assert action_for(Outcome.NO_CARRIER, Defaults()) == Action("NO_ROUTE_DESTINATION")
+    assert action_for(Outcome.NO_CARRIER, defaults) == Action("USER_BUSY")
+    route = Route("r", 1, None, (), None, None, None, None, lcr=Lcr((), None, None))
+    assert action_for(Outcome.NO_CARRIER, defaults, route=route) == Action("USER_BUSY")
+    own = route._replace(lcr=Lcr((), None, Action(None)))
+    assert action_for(Outcome.NO_CARRIER, defaults, route=own) == Action(None)
+    assert action_for(Outcome.NO_ROUTE, defaults, route=own) == Action("NO_ROUTE_DESTINATION")
 
 
 def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
@@ -28,7 +41,8 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
-                                          "failed", "error", "blocked", "transferred", "continued"]
+                                          "all_busy", "no_carrier", "failed", "error", "blocked", "transferred",
+                                          "continued"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"
 
 

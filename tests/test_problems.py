@@ -18,7 +18,7 @@ def test_problems_come_in_line_order():
     assert problems(text) == [
         "r.yaml:3:22: route 'r': no group named 'nosuch'",
         "r.yaml:5:17: group 'g': unknown strategy 'fastest' (expected one of: weighted_round_robin, "
-        "weighted_random, hash_caller, hash_destination, priority)",
+        "weighted_random, hash_caller, hash_destination, priority, least_calls)",
     ]
 
 
@@ -46,8 +46,8 @@ def test_a_misspelt_name_key_is_not_also_a_missing_name():
 def test_a_route_naming_neither_or_both_is_still_reported():
     text = "version: 1\nroutes:\n  - {name: a}\n  - {name: b, gateway: gw1, group: g}\ngroups: {g: {gateways: [x]}}\n"
     assert problems(text) == [
-        "r.yaml:3:5: route 'a' must name exactly one of 'gateway' or 'group' (it names neither)",
-        "r.yaml:4:5: route 'b' must name exactly one of 'gateway' or 'group' (it names gateway and group)",
+        "r.yaml:3:5: route 'a' must name exactly one of 'gateway', 'group' or 'lcr' (it names neither)",
+        "r.yaml:4:5: route 'b' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and group)",
     ]
 
 

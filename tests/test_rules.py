@@ -82,8 +82,8 @@ def test_route_needs_exactly_one_target():
     text = ("version: 1\ngroups: {g: {gateways: [a]}}\nroutes:\n"
             "  - {name: both, gateway: a, group: g}\n  - {name: neither}\n")
     assert problems(text) == [
-        "r.yaml:4:5: route 'both' must name exactly one of 'gateway' or 'group' (it names gateway and group)",
-        "r.yaml:5:5: route 'neither' must name exactly one of 'gateway' or 'group' (it names neither)",
+        "r.yaml:4:5: route 'both' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and group)",
+        "r.yaml:5:5: route 'neither' must name exactly one of 'gateway', 'group' or 'lcr' (it names neither)",
     ]
 
 

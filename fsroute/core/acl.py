@@ -1,10 +1,19 @@
-"""Access lists with FreeSWITCH's semantics (switch_network_list_validate_ip).
+"""Access lists with FreeSWITCH's semantics (switch_check_network_list_ip_token).
 
 Among the nodes whose CIDR holds the address, the one with the most prefix
-bits decides; on equal bits the later node wins; with no match the list's
-default applies. IPv4-mapped IPv6 addresses are matched as IPv4. An address
-that does not parse is denied: FreeSWITCH would read it as 0.0.0.0 and might
-let it through a 0.0.0.0/0 node.
+bits decides; on equal bits the EARLIER node in the file wins; with no
+match the list's default applies. An address written ``::ffff:a.b.c.d`` is
+matched as IPv4 (FreeSWITCH strips that exact prefix, in any case); every
+other IPv6 text, even the hex or long form of a mapped address, is IPv6.
+All of this was measured against the switch's own ``acl`` API
+(tests/integration/test_acl_differential.py, docs/integration.md).
+
+An address that does not parse is denied: FreeSWITCH would read it as
+0.0.0.0 and might let it through. CIDRs written ``::ffff:...`` are refused
+at load: FreeSWITCH reads ``::ffff:10.0.0.0/8`` as 10.0.0.0/8 and drops
+``::ffff:10.0.0.0/104`` with an error, which is not what anyone means. So
+are two more constructs it misreads: a /0 with address bits set (one host
+to FreeSWITCH) and 0.0.0.0/32 (every IPv4 address, at 32 bits).
 """
 
 from __future__ import annotations
@@ -24,12 +33,14 @@ def parse_address(text: object) -> Optional[IPAddress]:
     if not isinstance(text, str) or "%" in text or len(text) > 45:
         return None  # zone ids, lists and junk: inet_pton refuses them too
     try:
-        address = ipaddress.ip_address(text)
+        if text[:7].lower() == MAPPED_PREFIX:  # what FreeSWITCH matches as IPv4
+            return ipaddress.IPv4Address(text[7:])
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
-    if address.version == 6 and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+
+
+MAPPED_PREFIX = "::ffff:"
 
 
 def parse_network(text: object) -> IPNetwork:
@@ -39,13 +50,22 @@ def parse_network(text: object) -> IPNetwork:
     """
     if not isinstance(text, str) or "%" in text:
         raise ValueError("%r is not a CIDR" % (text,))
+    if text.strip()[:7].lower() == MAPPED_PREFIX:
+        raise ValueError("%r: write IPv4-mapped networks as IPv4 CIDRs (FreeSWITCH reads '::ffff:10.0.0.0/8' "
+                         "as 10.0.0.0/8 and drops '::ffff:10.0.0.0/104'); '::ffff:a.b.c.d' sources are "
+                         "matched against IPv4 nodes" % (text,))
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
+        address = ipaddress.ip_interface(text.strip()).ip
     except ValueError:
         raise ValueError("%r is not a CIDR (like 192.0.2.0/24 or 2001:db8::/32)" % (text,)) from None
-    if network.version == 6 and network.prefixlen >= 96 and network.network_address.ipv4_mapped:
-        mapped = network.network_address.ipv4_mapped
-        network = ipaddress.ip_network("%s/%d" % (mapped, network.prefixlen - 96), strict=False)
+    if network.prefixlen == 0 and int(address):
+        raise ValueError("%r: FreeSWITCH reads a /0 with address bits set as the one host %s; write %s/0 "
+                         "for every address or %s/%d for that host"
+                         % (text, address, network.network_address, address, address.max_prefixlen))
+    if network.version == 4 and network.prefixlen == 32 and not int(address):
+        raise ValueError("%r: FreeSWITCH matches every IPv4 address with 0.0.0.0/32, ahead of every "
+                         "other node; write 0.0.0.0/0 if you mean every address" % (text,))
     return network
 
 
@@ -96,7 +116,7 @@ class Acl:
         best_bits = -1
         decider: Optional[int] = None
         for network, mask, bits, index in self._by_version[address.version]:
-            if value & mask == network and bits >= best_bits:
+            if value & mask == network and bits > best_bits:  # equal bits: the earlier node stays
                 best_bits = bits
                 decider = index
         return decider

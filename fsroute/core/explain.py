@@ -36,7 +36,7 @@ def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[f
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN or _CONTROL_RE.search(destination):
         return lines + ["destination %s is refused before any route: longer than %d characters "
-                        "or holding control characters" % (one_line(destination), MAX_DESTINATION_LEN)]
+                        "or holding control or non-ASCII characters" % (one_line(destination), MAX_DESTINATION_LEN)]
     candidates = {id(route) for route in rules.index.candidates(destination)}
     shown: List[str] = []
     hidden = 0

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
 from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
-from .model import (DEFAULT_FAILOVER_ON, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action, Defaults, Group,
-                    Member, Problem, Route, RuleSet, RulesError, Transfer, CallerId, Dialling, GatewaySpec, NO_DIALLING)
+from .decks import MICRO
+from .model import (DEFAULT_FAILOVER_ON, LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, NO_DIALLING, STRATEGIES, VARIABLE_RE,
+                    Action, BreakerSettings, CallerId, Capacity, Carrier, Defaults, Dialling, GatewaySettings,
+                    GatewaySpec, Group, LimitSettings, Lcr, Member, Problem, Route, RuleSet, RulesError, Transfer)
 from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
 from . import templates
 from .patterns import Regex, compile_route_regex
@@ -30,17 +33,20 @@ FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 
 # What a route does: bridge (gateway, group) or one of the other actions.
-BRIDGE_KEYS = ("gateway", "group")
+BRIDGE_KEYS = ("gateway", "group", "lcr")
 ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
 DIALLING_KEYS = ("leg", "set", "export", "caller_id")
 # A route's time conditions (calendars.py); a route with any of them is built once the file is read.
 TIME_KEYS = ("time", "when", "unless")
 ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS
-GATEWAY_KEYS = ("profile", "number", "strip") + DIALLING_KEYS
+GATEWAY_KEYS = ("profile", "number", "strip", "max_calls", "max_cps", "breaker") + DIALLING_KEYS
 _GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 
 _TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+|\$\{[A-Za-z0-9_]{1,64}\})+\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
+_RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
+_NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
+_CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
 _LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
 
@@ -74,9 +80,11 @@ class Builder:
         self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
-        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set()}
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
         # With defaults.strict_gateways: the gateways declared under gateways: (else None).
         self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
+        # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
+        self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
         self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
 
     # -- reporting -------------------------------------------------------
@@ -229,7 +237,7 @@ class Builder:
         """
         if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
             return item
-        route = self.route(item, None, None)
+        route = self.route(item, None, None, None)
         if self.problems:
             raise RereadForReport()
         return route
@@ -258,7 +266,7 @@ class Builder:
             return None
         top = self.mapping(root, "the rules file",
                            allowed=("version", "defaults", "acls", "ingress_acl", "gateways",
-                                    "groups", "calendars", "routes"),
+                                    "groups", "calendars", "carriers", "routes"),
                            required=("version", "routes"))
         if top is None:
             return None
@@ -276,17 +284,19 @@ class Builder:
             if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
                 self.error(node, "ingress_acl: no acl named '%s'%s"
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
-        profiles, specs = self.gateways(top["gateways"][1]) if "gateways" in top else ({}, {})
+        profiles, specs, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top \
+            else ({}, {}, {})
         self.declared_gateways = specs if defaults.strict_gateways else None
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         self.timing = TimeGrammar(self, zone_of(defaults.tz))
         if "calendars" in top:
             self.timing.read_calendars(top["calendars"][1])
-        routes = self.routes(top["routes"][1], acls, groups) if "routes" in top else []
+        carriers = self.carriers(top["carriers"][1], groups) if "carriers" in top else {}
+        routes = self.routes(top["routes"][1], acls, groups, carriers) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, specs,
-                       self.warnings)
+                       self.warnings, carriers, gateway_settings=settings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -316,6 +326,10 @@ class Builder:
                 values[key] = frozenset(c for c in causes if c)
             elif key == "strict_gateways":
                 values[key] = self.flag(value, what)
+            elif key == "breaker":
+                values[key] = self.breaker(value, what, BreakerSettings())
+            elif key == "limits":
+                values[key] = self.limits(value, what)
             else:
                 values[key] = self.action(value, what)
         return Defaults(**{k: v for k, v in values.items() if v is not None})
@@ -368,10 +382,70 @@ class Builder:
                 out[name] = Acl(name, default_allow, nodes, lines)
         return out
 
-    def gateways(self, node: Node) -> Tuple[Dict[str, str], Dict[str, GatewaySpec]]:
-        """({name: profile} for those with a profile, {name: everything declared})."""
+    def breaker(self, node: Node, what: str, base: BreakerSettings) -> BreakerSettings:
+        """BreakerSettings: the keys given over ``base``."""
+        fields = self.mapping(node, what, allowed=BreakerSettings._fields)
+        values: Dict[str, Any] = {}
+        for key, (_, value) in (fields or {}).items():
+            if key == "failures":
+                values[key] = self.integer(value, what + "." + key, 1, 1000)
+            elif key == "last_resort":
+                if value.kind == SCALAR and isinstance(value.value, bool):
+                    values[key] = value.value
+                else:
+                    self.error(value, "%s.last_resort must be true or false" % what)
+            else:
+                values[key] = self.seconds(value, what + "." + key, 0.1, 86400)
+        settings = base._replace(**{k: v for k, v in values.items() if v is not None})
+        if "max_cooldown" not in values:  # a long cooldown alone raises the bound with it
+            settings = settings._replace(max_cooldown=max(settings.max_cooldown, settings.cooldown))
+        if settings.max_cooldown < settings.cooldown:
+            self.error(node, "%s: max_cooldown (%g) is shorter than cooldown (%g)"
+                       % (what, settings.max_cooldown, settings.cooldown))
+        return settings
+
+    def limits(self, node: Node, what: str) -> LimitSettings:
+        fields = self.mapping(node, what, allowed=LimitSettings._fields)
+        values: Dict[str, Any] = {}
+        for key, (_, value) in (fields or {}).items():
+            if key == "backend":
+                backend = value.value if value.kind == SCALAR else None
+                if backend in LIMIT_BACKENDS:
+                    values[key] = backend
+                else:
+                    self.error(value, "%s: unknown backend %r%s" % (
+                        what, backend, did_you_mean(backend, LIMIT_BACKENDS)
+                        or " (expected one of: %s)" % ", ".join(LIMIT_BACKENDS)))
+            else:
+                values[key] = self.string(value, what + "." + key, NAME_RE)
+        return LimitSettings(**{k: v for k, v in values.items() if v is not None})
+
+    def capacity(self, body: Fields, what: str) -> Capacity:
+        """Capacity from the ``max_calls`` / ``max_cps`` keys of ``body``."""
+        max_calls: Optional[int] = None
+        max_cps: Optional[Tuple[int, int]] = None
+        if "max_calls" in body:
+            max_calls = self.integer(body["max_calls"][1], what + " max_calls", 1, 1000000)
+        if "max_cps" in body:
+            node = body["max_cps"][1]
+            value = node.value if node.kind == SCALAR else None
+            found = _RATE_RE.match(value) if isinstance(value, str) else None
+            if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100000:
+                max_cps = (value, 1)
+            elif found and int(found.group(1)) >= 1 and int(found.group(2)) >= 1:
+                max_cps = (int(found.group(1)), int(found.group(2)))
+            else:
+                self.error(node, "%s max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'" % what)
+        return Capacity(max_calls, max_cps)
+
+    def gateways(self, node: Node, defaults: Defaults
+                 ) -> Tuple[Dict[str, str], Dict[str, GatewaySpec], Dict[str, GatewaySettings]]:
+        """({name: profile} for those with a profile, {name: everything declared about dialling},
+        {name: GatewaySettings}) of the gateways section."""
         fields = self.mapping(node, "gateways")
-        profiles, specs = {}, {}
+        profiles: Dict[str, str] = {}
+        specs: Dict[str, GatewaySpec] = {}
+        settings: Dict[str, GatewaySettings] = {}
         for name, (key, value) in (fields or {}).items():
             what = "gateway '%s'" % name
             if not self.check_name(key, what):
@@ -379,6 +453,11 @@ class Builder:
             body = self.mapping(value, what, allowed=GATEWAY_KEYS)
             if body is None:
                 continue
+            breaker = defaults.breaker
+            if "breaker" in body:
+                breaker = self.breaker(body["breaker"][1], what + " breaker",
+                                       defaults.breaker or BreakerSettings())
+            settings[name] = GatewaySettings(breaker, self.capacity(body, what))
             profile = self.string(body["profile"][1], what + " profile", NAME_RE) if "profile" in body else None
             if profile:
                 profiles[name] = profile
@@ -387,7 +466,7 @@ class Builder:
                 number = self.value_template(body["number"][1], what + " number", 0, dialable=True)
             strip = self.integer(body["strip"][1], what + " strip", 0, 32) if "strip" in body else 0
             specs[name] = GatewaySpec(profile, number, strip or 0, self.dialling(body, what, -1), key.line)
-        return profiles, specs
+        return profiles, specs, settings
 
     def dialling(self, body: Fields, what: str, captures: int) -> Dialling:
         """The leg:, set:, export: and caller_id: of a route or gateway (``captures``: its $N, -1: none)."""
@@ -464,7 +543,8 @@ class Builder:
             what = "group '%s'" % name
             self.check_name(key, what)
             self.declared["group"].add(name)
-            body = self.mapping(value, what, allowed=("strategy", "gateways"), required=("gateways",))
+            body = self.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps"),
+                                required=("gateways",))
             if body is None:
                 continue
             strategy: Optional[str] = "weighted_round_robin"
@@ -491,7 +571,7 @@ class Builder:
                 seen[member.name] = item.line
                 members.append(member)
             if strategy in STRATEGIES and members:
-                out[name] = Group(name, strategy, tuple(members))
+                out[name] = Group(name, strategy, tuple(members), self.capacity(body, what))
         return out
 
     def declared_gateway(self, node: Node, name: Optional[str], what: str) -> None:
@@ -516,7 +596,134 @@ class Builder:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
         return Member(name, weight) if name and weight else None
 
-    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group]) -> List[Route]:
+    def carriers(self, node: Node, groups: Dict[str, Group]) -> Dict[str, Carrier]:
+        """The carriers of least-cost routing: deck file (relative to the rules file), gateway or group."""
+        fields = self.mapping(node, "carriers")
+        out = {}
+        for name, (key, value) in (fields or {}).items():
+            what = "carrier '%s'" % name
+            if not self.check_name(key, what):
+                continue
+            self.declared["carrier"].add(name)
+            unknown: List[str] = []
+            body = self.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency"),
+                                required=("deck",), unknown=unknown)
+            if body is None:
+                continue
+            deck = self.string(body["deck"][1], what + " deck") if "deck" in body else None
+            gateway, group = self.target(value, body, what, groups, ("gateway", "group"), unknown)
+            if gateway is not None:
+                self.declared_gateway(body["gateway"][1], gateway, what)
+            number_format: Optional[Tuple[str, str]] = ("", "")
+            if "number_format" in body:
+                text = self.string(body["number_format"][1], what + " number_format")
+                found = _NUMBER_FORMAT_RE.match(text) if text else None
+                if text and not found:
+                    self.error(body["number_format"][1], "%s number_format %r must hold '{number}' once, with "
+                               "only 0-9 A-Z a-z + * # . _ - around it" % (what, text))
+                number_format = (found.group(1), found.group(2)) if found else None
+            currency: Optional[str] = ""
+            if "currency" in body:
+                currency = self.string(body["currency"][1], what + " currency", _CURRENCY_RE,
+                                       " (three capital letters: USD, EUR...)")
+            if deck and (gateway or group) and number_format is not None and currency is not None:
+                path = os.path.join(os.path.dirname(os.path.abspath(self.filename)), deck)
+                out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency)
+        return out
+
+    def target(self, item: Node, body: Fields, what: str, groups: Optional[Dict[str, Group]],
+               allowed: Tuple[str, ...], unknown: List[str]) -> Tuple[Optional[str], Optional[str]]:
+        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``.
+
+        With a misspelt key (``unknown``, reported already) naming none is not reported again;
+        ``groups`` None: a route built by fold_route, whose group is checked once the file is read.
+        """
+        targets = [k for k in allowed if k in body]
+        if len(targets) > 1 or not (targets or unknown):
+            names = ["'%s'" % k for k in allowed]
+            self.error(item, "%s must name exactly one of %s or %s (it names %s)"
+                       % (what, ", ".join(names[:-1]), names[-1],
+                          " and ".join(targets) if targets else "neither"))
+        gateway = group = None
+        if "gateway" in body:
+            gateway = self.string(body["gateway"][1], what + " gateway", NAME_RE,
+                                  " (letters, digits, '_', '.', '-')")
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
+        return gateway, group
+
+    def lcr(self, node: Node, what: str, carriers: Optional[Dict[str, Carrier]]
+            ) -> Optional[Tuple[Lcr, Tuple[str, ...]]]:
+        """A route's ``lcr: {carriers: [...], max_rate: 0.05, on_no_carrier: ...}`` and its carriers' names.
+
+        ``carriers`` None: a route built by fold_route; its Lcr has no carriers
+        yet, ``resolve_lcr`` puts them in once the file is read.
+        """
+        what += " lcr"
+        body = self.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier"),
+                            required=("carriers",))
+        if not body or "carriers" not in body:
+            return None
+        names: List[str] = []
+        chosen: List[Carrier] = []
+        items = self.sequence(body["carriers"][1], what + ".carriers")
+        if not items and body["carriers"][1].kind == SEQ:
+            self.error(body["carriers"][1], "%s: needs at least one carrier" % what)
+        for item in items:
+            name = self.string(item, what + " carrier")
+            if name is None:
+                continue
+            if name in names:
+                self.error(item, "%s: carrier '%s' is listed twice" % (what, name))
+                continue
+            names.append(name)
+            if carriers is None:
+                continue
+            if name in carriers:
+                chosen.append(carriers[name])
+            elif name not in self.declared["carrier"]:
+                self.error(item, "%s: no carrier named '%s'%s"
+                           % (what, name, did_you_mean(name, self.declared["carrier"])))
+        if carriers is not None:
+            self.check_currencies(body["carriers"][1], what, chosen)
+        max_rate = None
+        if "max_rate" in body:
+            rate_node = body["max_rate"][1]
+            value = rate_node.value if rate_node.kind == SCALAR else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1e6:
+                self.error(rate_node, "%s max_rate must be a rate per minute from 0 up, like 0.05" % what)
+            else:
+                max_rate = round(value * MICRO)
+        on_no_carrier = None
+        if "on_no_carrier" in body:
+            on_no_carrier = self.action(body["on_no_carrier"][1], what + ".on_no_carrier")
+        return Lcr(tuple(chosen), max_rate, on_no_carrier), tuple(names)
+
+    def check_currencies(self, node: Node, what: str, chosen: Iterable[Carrier]) -> None:
+        """Report the carriers of one lcr route quoting in more than one currency."""
+        currencies = sorted({c.currency for c in chosen})
+        if len(currencies) > 1:
+            self.error(node, "%s: the carriers' rates are in different currencies (%s); "
+                       "rates can only be compared in one" % (what, ", ".join(currencies)))
+
+    def resolve_lcr(self, route: Route, carriers: Dict[str, Carrier]) -> Optional[Route]:
+        """A route built by fold_route with its lcr carriers put in, or None when they need reporting."""
+        if route.lcr is None:
+            return route
+        names = self.folded_carriers.get(route.name, ())
+        if not names or not all(n in carriers for n in names):
+            return None
+        chosen = tuple(carriers[n] for n in names)
+        if len({c.currency for c in chosen}) > 1:
+            return None
+        return route._replace(lcr=route.lcr._replace(carriers=chosen))
+
+    def routes(self, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group],
+               carriers: Dict[str, Carrier]) -> List[Route]:
         out = []
         names = {}
         for item in self.sequence(node, "routes"):
@@ -526,10 +733,13 @@ class Builder:
                         or item.gateway is not None and self.declared_gateways is not None \
                         and item.gateway not in self.declared_gateways:
                     raise RereadForReport()
+                resolved = self.resolve_lcr(item, carriers)
+                if resolved is None:
+                    raise RereadForReport()
                 names[item.name] = item.line
-                out.append(item)
+                out.append(resolved)
                 continue
-            route = self.route(item, acls, groups)
+            route = self.route(item, acls, groups, carriers)
             if route is None:
                 continue
             if route.name in names:
@@ -539,8 +749,9 @@ class Builder:
             out.append(route)
         return out
 
-    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]]
-              ) -> Optional[Route]:
+    def route(self, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]],
+              carriers: Optional[Dict[str, Carrier]]) -> Optional[Route]:
+        """One route; ``acls``, ``groups`` and ``carriers`` None: built by fold_route, they are checked later."""
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
                             allowed=ROUTE_KEYS, required=("name",))
@@ -578,8 +789,8 @@ class Builder:
         if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
             named = set(targets) - set(BRIDGE_KEYS)
             self.error(item, "%s must name exactly one of %s (it names %s)"
-                       % (what, "'gateway', 'group', 'hangup', 'transfer' or 'continue'" if named
-                          else "'gateway' or 'group'", " and ".join(targets) if targets else "neither"))
+                       % (what, "'gateway', 'group', 'lcr', 'hangup', 'transfer' or 'continue'" if named
+                          else "'gateway', 'group' or 'lcr'", " and ".join(targets) if targets else "neither"))
         hangup = self.cause(body["hangup"][1], what + " hangup") if "hangup" in body else None
         transfer = self.transfer(body["transfer"][1], what, dest) if "transfer" in body else None
         continues = "continue" in body
@@ -602,6 +813,13 @@ class Builder:
                 self.error(body["group"][1], "%s: no group named '%s'%s"
                            % (what, group, did_you_mean(group, self.declared["group"])))
         dialling = self.dialling(body, what, dest.groups if dest is not None else -1)
+        lcr = None
+        if "lcr" in body:
+            built = self.lcr(body["lcr"][1], what, carriers)
+            if built is not None:
+                lcr, carrier_names = built
+                if carriers is None and name is not None:
+                    self.folded_carriers[name] = carrier_names
         when: Tuple[TimeSpec, ...] = ()
         unless: Tuple[TimeSpec, ...] = ()
         if self.timing is not None:  # None only in fold_route, which leaves timed routes for later
@@ -614,7 +832,7 @@ class Builder:
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
-                     hangup, transfer, continues, dialling, gateway_var, when, unless)
+                     hangup, transfer, continues, dialling, gateway_var, when, unless, lcr)
 
     def transfer(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
         """``'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension a number template, the others names."""

@@ -19,11 +19,16 @@ MAX_CALLER_ID_LEN = 128
 
 
 class Dial(NamedTuple):
+    """One attempt: the gateway, the number in its format, the dial string; for a least-cost route
+    also the carrier, the deck's prefix and the rate that chose it."""
     gateway: str
     number: str
-    text: str       # the bridge application's argument
+    text: str       # the bridge application's argument (the dial string)
     set: Pairs      # channel variables to set before the bridge
     export: Pairs   # ... and to export to the outbound leg
+    carrier: Optional[str] = None  # lcr routes only
+    prefix: str = ""
+    rate: int = 0                  # micro-units per minute
 
 
 class CallerIdRefused(Exception):

@@ -12,7 +12,7 @@ Anything else is compiled at load, so a bad regex is always reported then.
 from __future__ import annotations
 
 import re
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 FLAGS = re.ASCII  # \d is [0-9], as in FreeSWITCH's PCRE
 
@@ -123,13 +123,42 @@ class LazyPattern:
         return compiled.search(text)
 
 
+# Constructs Python's re accepts but FreeSWITCH's PCRE2 reads differently (measured
+# with the switch's `regex` API: tests/integration/test_regex_differential.py).
+_PCRE_DIFFERENCES: Tuple[Tuple["re.Pattern[str]", str], ...] = (
+    (re.compile(r"\[:\^?[A-Za-z]+:\]"), "POSIX class %s: Python's re reads it as a set of characters, "
+     "FreeSWITCH's PCRE2 as a character class; write [0-9], [A-Za-z]..."),
+    (re.compile(r"(?<!\\)\{,[0-9]*\}"), "%s: Python's re reads it as {0,n}, FreeSWITCH's PCRE2 as the "
+     "literal text; write {0,n}"),
+    (re.compile(r"(?<!\\)\\[uUN]"), "escape %s: Python's re reads it as a character, FreeSWITCH's PCRE2 "
+     "refuses it (the condition never matches); write the character class you mean"),
+    (re.compile(r"[^\x00-\x7f]"), "non-ASCII character %r: FreeSWITCH's PCRE2 matches bytes, Python's re "
+     "characters, so '.', classes and counts differ; use ASCII only"),
+)
+
+
+def pcre_difference(pattern: str) -> Optional[str]:
+    """Why ``pattern`` means something else to FreeSWITCH's PCRE2 than to Python's re, or None."""
+    for finder, message in _PCRE_DIFFERENCES:
+        found = finder.search(pattern)
+        if found:
+            return message % (found.group(0),)
+    return None
+
+
 # What a route matches with: a LazyPattern, or a pattern compiled at load.
 Regex = Union[LazyPattern, "re.Pattern[str]"]
 
 
 def compile_route_regex(pattern: str) -> Regex:
-    """A LazyPattern for a plain-shaped pattern, else ``re.compile`` (raises re.error)."""
+    """A LazyPattern for a plain-shaped pattern, else ``re.compile`` (raises re.error).
+
+    Constructs whose meaning differs in FreeSWITCH's PCRE2 raise re.error too.
+    """
     groups = simple_groups(pattern)
     if groups is not None:
         return LazyPattern(pattern, groups)
+    difference = pcre_difference(pattern)
+    if difference is not None:
+        raise re.error(difference)
     return re.compile(pattern, FLAGS)

@@ -9,11 +9,13 @@ to), through which route, which number and which gateways in order.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
+from . import lcr
+from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
-from .model import NAME_RE, NUMBER_RE, Outcome, Route, RuleSet, fill
+from .model import NAME_RE, NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -22,6 +24,21 @@ if TYPE_CHECKING:
 
 # A call's channel variables: name -> value, or None when unset.
 Getter = Callable[[str], Optional[str]]
+
+
+class GatewayHealth(Protocol):
+    """What the router may ask about a gateway besides up/down (runtime.health.Health is one)."""
+    any_breaker: bool
+
+    def benched(self, name: str) -> bool: ...
+
+    def last_resort(self, name: str) -> bool: ...
+
+    def calls(self, name: str) -> int: ...
+
+
+# A carrier's rate deck in force, or None while none is loaded.
+DeckOf = Callable[[Carrier], Optional[Deck]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -30,8 +47,11 @@ MAX_DESTINATION_LEN = 128
 # Other variables longer than this never satisfy a match condition.
 MAX_VALUE_LEN = 256
 # No number holds control characters; a regex's $ would match before a
-# trailing newline and let "1001\n" through as if it were "1001".
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# trailing newline and let "1001\n" through as if it were "1001". Nor
+# non-ASCII ones: FreeSWITCH's PCRE2 matches their UTF-8 bytes where Python's
+# re matches characters, so '.' and counts would split them differently
+# (tests/integration/test_regex_differential.py).
+_CONTROL_RE = re.compile(r"[^\x20-\x7e]")
 
 
 class Decision(NamedTuple):
@@ -40,7 +60,8 @@ class Decision(NamedTuple):
     number: Optional[str] = None
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
-    dials: Tuple[Dial, ...] = ()  # one per gateway: its dial string and variables
+    benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
+    dials: Tuple[Dial, ...] = ()  # one per attempt: its gateway, dial string and variables (lcr: carrier, rate)
     cause: Optional[str] = None   # a blocked call's cause
 
 
@@ -86,15 +107,20 @@ def _in_time(route: Route, moment: Optional[Moment]) -> bool:
 
 
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
-           now: Optional[float] = None) -> Decision:
+           now: Optional[float] = None, health: Optional[GatewayHealth] = None, *,
+           deck_of: Optional[DeckOf] = None) -> Decision:
     """Decide one call.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
     holding round-robin state; ``now`` the call's instant in seconds since the
-    epoch (time conditions are read at it). Templates' ${name} are filled in
-    from ``get`` (in FreeSWITCH a channel variable that is not set reads as
-    the global one).
+    epoch (time conditions, and the rates of least-cost routes, are read at it;
+    None: an untimed call, which a timed or least-cost route refuses);
+    ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
+    ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
+    ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
+    ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
+    not set reads as the global one).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -104,7 +130,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     if len(destination) > MAX_DESTINATION_LEN:
         return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
-        return Decision(Outcome.INVALID_NUMBER, detail="control characters in destination %s" % one_line(destination))
+        return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
+                        % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
     route, match, refused = find_route(rules, get, destination, source, moment)
     if route is None:
@@ -125,28 +152,48 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    if route.lcr is not None:
+        if now is None:
+            raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
+        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now)
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
         why = _refuse_gateway(rules, gateway)
         if why:
             return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s" % (route.gateway_var, why))
-    gateways = _gateways(rules, route, gateway, get, destination, is_up, selector)
+    gateways, benched = _gateways(rules, route, gateway, get, destination, is_up, selector, health)
     if not gateways:
-        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down")
-    dials, refusal = [], None
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
+                        % (" or benched" if benched else ""), benched=tuple(benched))
+    return _dialled(rules, route, number, [Dial(name, number, "", (), ()) for name in gateways], match, get,
+                    tuple(benched))
+
+
+def _dialled(rules: RuleSet, route: Route, number: str, wanted: Sequence[Dial], match: Optional[re.Match[str]],
+             get: Getter, benched: Tuple[str, ...] = ()) -> Decision:
+    """The decision to bridge through ``wanted`` (gateway and number, lcr details), each attempt built
+    by legs.dial_for: the gateway's number format, leg variables, caller ID. A caller-ID rule that
+    refuses every attempt blocks the call; a value that cannot be dialled makes the number invalid."""
+    dials: List[Dial] = []
+    refusal: Optional[CallerIdRefused] = None
     try:
-        for name in gateways:
+        for want in wanted:
             try:
-                dials.append(dial_for(rules, route, name, number, match, get))
+                dial = dial_for(rules, route, want.gateway, want.number, match, get)
             except CallerIdRefused as exc:
                 refusal = refusal or exc
+                continue
+            if want.carrier is not None:
+                dial = dial._replace(carrier=want.carrier, prefix=want.prefix, rate=want.rate)
+            dials.append(dial)
     except UnsafeValue as exc:
-        return Decision(Outcome.INVALID_NUMBER, route, number, detail=one_line(str(exc)))
+        return Decision(Outcome.INVALID_NUMBER, route, number, detail=one_line(str(exc)), benched=benched)
     if not dials:
         assert refusal is not None
-        return Decision(Outcome.BLOCKED, route, number, detail=one_line(str(refusal)), cause=refusal.cause)
-    return Decision(None, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
+        return Decision(Outcome.BLOCKED, route, number, detail=one_line(str(refusal)), cause=refusal.cause,
+                        benched=benched)
+    return Decision(None, route, number, tuple(d.gateway for d in dials), benched=benched, dials=tuple(dials))
 
 
 def _refuse_gateway(rules: RuleSet, name: str) -> str:
@@ -159,11 +206,76 @@ def _refuse_gateway(rules: RuleSet, name: str) -> str:
 
 
 def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter, destination: str,
-              is_up: Callable[[str], bool], selector: Selector) -> List[str]:
+              is_up: Callable[[str], bool], selector: Selector, health: Optional[GatewayHealth]
+              ) -> Tuple[List[str], List[str]]:
+    """(gateway names in order, names left out as benched); ``gateway``: the route's own, or its variable's."""
+    group: Optional[Group]
+    members: Sequence[Member]
     if gateway is not None:
-        return [gateway] if is_up(gateway) else []
-    assert route.group is not None  # a route names a gateway or a group (the grammar)
-    group = rules.groups[route.group]
-    up = [m for m in group.members if is_up(m.name)]
+        group, members = None, (Member(gateway, 1),)
+    else:
+        assert route.group is not None  # a route names a gateway or a group (the grammar)
+        group = rules.groups[route.group]
+        members = group.members
+    up = [m for m in members if is_up(m.name)]
+    benched: List[str] = []
+    if health is not None and health.any_breaker:
+        usable = [m for m in up if not health.benched(m.name)]
+        benched = [m.name for m in up if m not in usable]
+        up = usable or [m for m in up if health.last_resort(m.name)]
+    if group is None:
+        return [m.name for m in up], benched
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
-    return selector.order(group, up, key, rules.defaults.max_attempts)
+    calls = health.calls if health is not None else None
+    return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
+
+
+def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
+                is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float) -> Decision:
+    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
+    spec = route.lcr
+    assert spec is not None  # only lcr routes come here
+    if not lcr.is_lookup_number(number):
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="lcr number %s is not all digits" % one_line(number))
+    ranking = lcr.rank(spec.carriers, deck_of, number, now)
+    quotes = lcr.affordable(ranking.quotes, spec.max_rate)
+    if not quotes:
+        return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
+    limit = rules.defaults.max_attempts
+    dials: List[Dial] = []
+    for quote in quotes:
+        carrier = quote.carrier
+        gateways: List[str]
+        if carrier.gateway is not None:
+            gateways = [carrier.gateway] if is_up(carrier.gateway) else []
+        else:
+            assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
+            group = rules.groups[carrier.group]
+            gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
+        prefix = quote.deck.prefix(quote.row)
+        dial_number = carrier.dial_number(number)
+        dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
+        if len(dials) >= limit:
+            break
+    dials = dials[:limit]
+    if not dials:
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
+    if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
+        return Decision(Outcome.INVALID_NUMBER, route, number,
+                        detail="number %s is too long to dial" % one_line(number))
+    # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
+    return _dialled(rules, route, number, dials, match, get)
+
+
+def _no_decks(carrier: Carrier) -> Optional[Deck]:
+    return None
+
+
+def _why_no_carrier(ranking: lcr.Ranking, max_rate: Optional[int]) -> str:
+    if ranking.quotes:
+        assert max_rate is not None  # quotes were cut only by max_rate
+        return "cheapest rate %s is above max_rate %s" % (rate_text(ranking.quotes[0].rate), rate_text(max_rate))
+    if ranking.unloaded:
+        return "no carrier serves it (decks not loaded: %s)" % ",".join(ranking.unloaded)
+    return "no carrier serves it"

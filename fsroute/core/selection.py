@@ -95,11 +95,13 @@ class Selector:
                 state = self._round_robins.setdefault(key, RoundRobin(group.members))
         return state
 
-    def order(self, group: Group, up_members: Sequence[Member], key: Optional[str], limit: int) -> List[str]:
+    def order(self, group: Group, up_members: Sequence[Member], key: Optional[str], limit: int,
+              calls: Optional[Callable[[str], int]] = None) -> List[str]:
         """Up to ``limit`` gateway names: the pick first, then failover candidates.
 
         ``up_members`` are the group's members that are up, in file order;
-        ``key`` is the caller or destination for the hash strategies.
+        ``key`` is the caller or destination for the hash strategies;
+        ``calls(name)`` the gateway's active calls for least_calls (None: all 0).
         """
         if not up_members:
             return []
@@ -112,6 +114,8 @@ class Selector:
             ordered = weighted_shuffle(up_members, self._random.random)
         elif strategy in ("hash_caller", "hash_destination"):
             ordered = rendezvous(up_members, key or "")
+        elif strategy == "least_calls":
+            ordered = least_calls(up_members, calls or (lambda name: 0))
         else:  # priority
             ordered = list(up_members)
         return [m.name for m in ordered[:limit]]
@@ -125,6 +129,13 @@ def weighted_shuffle(members: Sequence[Member], random01: Callable[[], float]) -
     keyed = [((1.0 - random01()) ** (1.0 / m.weight), i, m) for i, m in enumerate(members)]
     keyed.sort(key=lambda t: (-t[0], t[1]))
     return [m for _, _, m in keyed]
+
+
+def least_calls(members: Sequence[Member], calls: Callable[[str], int]) -> List[Member]:
+    """Members by active calls per unit of weight, fewest first; ties: heavier first, then file order."""
+    keyed = [(calls(m.name) / m.weight, -m.weight, i, m) for i, m in enumerate(members)]
+    keyed.sort(key=lambda t: t[:3])
+    return [t[3] for t in keyed]
 
 
 def _unit_hash(keyed: hashlib.blake2b, name: str) -> float:

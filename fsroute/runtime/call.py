@@ -14,9 +14,10 @@ from fsroute.core import router
 from fsroute.core.legs import Dial
 from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
+from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RuleSet, action_for
 from fsroute.core.text import one_line
-from . import events, metrics, trace
+from . import embedded, events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
 from .fslog import ERROR, INFO, describe, log
 from .rulespath import rules_path
@@ -28,16 +29,19 @@ CALLER_GONE = "ORIGINATOR_CANCEL"
 Attempt = Tuple[str, str, float]
 
 
-def call_instant(session: Any) -> float:
+def call_instant(session: Any, clock: Optional[Callable[[], float]] = None) -> float:
     """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
 
     ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
     a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
     if it came at another time; a value that is not an instant fails the call
-    with on_error rather than routing it at a time nobody meant.
+    with on_error rather than routing it at a time nobody meant. Without it
+    the clock is read once: ``clock`` (the loaded rules' wall clock), else time.time.
     """
     text = session.getVariable("fsroute_now")
-    return parse_instant(text) if text else time.time()
+    if text:
+        return parse_instant(text)
+    return clock() if clock is not None else time.time()
 
 
 class _Call:
@@ -51,7 +55,8 @@ class _Call:
         self.route: Optional[str] = None
         self.number: Optional[str] = None
         self.attempts: List[Attempt] = []
-        self.dials: List[str] = []  # each attempt's dial string (the bridge argument), as attempts
+        self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
+        self.dials: List[Dial] = []  # the Dial of each attempt (its dial string; lcr: carrier, rate), as attempts
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
@@ -59,7 +64,7 @@ class _Call:
         self.decision: Optional[Decision] = None
         self.decision_seconds: Optional[float] = None
         self.source: Optional[str] = None
-        self.now: Optional[float] = None  # the instant time conditions were decided at (timed rules only)
+        self.now: Optional[float] = None  # the call's instant: timed rules and least-cost routes only
         self.traced = False
 
     def final_cause(self) -> str:
@@ -71,6 +76,9 @@ class _Call:
 
 def handle(session: Any, args: Optional[str]) -> None:
     """Route the call on ``session`` with the rules its ``args`` (or variables) name; never raises."""
+    if embedded.is_bare_session(session):  # `import freeswitch` failed in the switch: say why, once in a while
+        embedded.report_bare_session(session, lambda text: log(ERROR, text))
+        return
     route_with(session, lambda: store_for(rules_path(session, args)).current())
 
 
@@ -116,12 +124,21 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
     call.source = router.source_address(session.getVariable)
-    call.now = call_instant(session) if rules.timed else None  # untimed rules: no clock, no variable read
+    # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
+    # routes rate at it; the trace, the event and the lcr ranking all see this one value.
+    if rules.timed:
+        call.now = call_instant(session)
+    elif rules.has_lcr:
+        call.now = call_instant(session, loaded.clock.time)
+    else:
+        call.now = None  # untimed rules without least-cost routes: no clock, no variable read
     began = time.perf_counter()
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now)
+    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health,
+                             deck_of=loaded.deck_of)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
+    call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
     call.traced = trace.wanted(session)
     if call.traced:
         trace.decision(call, rules, loaded.gateways)
@@ -132,7 +149,8 @@ def _route(call: _Call, loaded: Loaded) -> None:
         _transfer(call, decision)
         return
     if decision.outcome is not None:
-        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, decision.cause).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, decision.cause,
+                                                   route=decision.route).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -143,10 +161,12 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
     An attempt can ring for a minute: before each later one the (cached)
-    gateway states are read again, and a gateway now DOWN is skipped.
+    gateway states are read again, and a gateway now DOWN is skipped; so is
+    one its breaker benched meanwhile, and one at its limits (not an attempt).
     """
     session = call.session
     rules = loaded.rules
+    breakers = loaded.breakers
     saved = session.getVariable("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     session.setVariable("continue_on_fail", "true")
@@ -161,18 +181,26 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 if call.traced:
                     trace.skipped(call, gateway)
                 continue
-            session.setVariable("originate_disposition", "")
-            session.setVariable("fsroute_gateway", gateway)
-            session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-            if dial.set or dial.export:
-                _set_variables(session, dial)
-            call.dials.append(dial.text)
-            began = time.perf_counter()
-            session.execute("bridge", dial.text)
-            ran = time.perf_counter() - began
-            cause = (session.getVariable("originate_disposition")
-                     or session.getVariable("originate_failed_cause") or "").upper()
+            taken = breakers.acquire(gateway)
+            if taken is None and gateway not in decision.benched:  # benched since the decision
+                call.skipped.append((gateway, "benched"))
+                if call.traced:
+                    trace.skipped(call, gateway, "benched by its breaker")
+                continue
+            ended, ran = "", 0.0
+            try:
+                ended, ran = _attempt(call, rules, decision, dial)
+            finally:  # also when the attempt raised: a probe slot must not stay taken
+                breakers.record(gateway, ended, taken)
+            if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
+                call.skipped.append((gateway, ended.lower()))
+                if call.traced:
+                    trace.skipped(call, gateway, "at its limits" if ended == limits.AT_LIMIT
+                                  else "its limit backend failed")
+                continue
+            cause = ended
             call.attempts.append((gateway, cause or "UNKNOWN", ran))
+            call.dials.append(dial)
             if call.traced:
                 trace.attempt(call, dial.text, rules.defaults.failover_on)
             if cause == "SUCCESS":
@@ -186,6 +214,13 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 break
     finally:
         session.setVariable("continue_on_fail", saved or "")
+        if call.skipped:
+            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
+    if cause != CALLER_GONE and not call.attempts and any(why != "benched" for _, why in call.skipped):
+        call.detail = "every gateway tried is at its limits%s" % (
+            " or its limit backend failed" if ("limit_error" in (w for _, w in call.skipped)) else "")
+        _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
+        return
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
@@ -208,6 +243,47 @@ def _transfer(call: _Call, decision: Decision) -> None:
     call.session.setVariable("fsroute_number", call.number)
     _finish(call, Outcome.TRANSFERRED, None)
     call.session.execute("transfer", decision.route.transfer.data(decision.number))
+
+
+def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tuple[str, float]:
+    """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
+    the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
+    application ran). A least-cost attempt also sets its carrier, prefix and rate."""
+    session = call.session
+    gateway = dial.gateway
+    assert decision.route is not None and decision.number is not None  # a decision to bridge has both
+    group = rules.groups.get(decision.route.group) if decision.route.group else None
+    app, data = limits.dial_application(rules, gateway, group, dial.text)
+    session.setVariable("originate_disposition", "")
+    if app != "bridge":
+        session.setVariable("hiredis_limit_exceeded", "")
+    session.setVariable("fsroute_gateway", gateway)
+    session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
+    if dial.set or dial.export:
+        _set_variables(session, dial)
+    lcr = dial.carrier is not None
+    if lcr:
+        _set_lcr_variables(session, dial)
+    began = time.perf_counter()
+    session.execute(app, data)
+    ran = time.perf_counter() - began
+    disposition = session.getVariable("originate_disposition")
+    cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
+    if not disposition and app != "bridge" and session.ready():
+        # not dialled: the variables go back to the last real attempt
+        session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
+        session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
+        if lcr:
+            _set_lcr_variables(session, call.dials[-1] if call.dials else None)
+        return limits.refusal(rules, session), ran
+    return cause, ran
+
+
+def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
+    """The carrier, matched prefix and rate of a least-cost attempt, for CDR margin reports ("" for none)."""
+    session.setVariable("fsroute_lcr_carrier", dial.carrier or "" if dial else "")
+    session.setVariable("fsroute_lcr_prefix", dial.prefix if dial else "")
+    session.setVariable("fsroute_lcr_rate", rate_text(dial.rate) if dial else "")
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
@@ -263,9 +339,15 @@ def _uuid(session: Any) -> str:
 
 def _log_line(call: _Call) -> str:
     tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
-    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s ms=%.2f%s"
+    if call.skipped:
+        tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
+    lcr = ""
+    if call.dials and call.dials[-1].carrier is not None:
+        last = call.dials[-1]
+        lcr = " lcr=%s:%s:%s" % (last.carrier, last.prefix, rate_text(last.rate))
+    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"
             % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
-               call.hangup_cause or "-", call.sha or "-",
+               call.hangup_cause or "-", call.sha or "-", lcr,
                (time.perf_counter() - call.started) * 1000.0,
                " (%s)" % call.detail if call.detail else ""))
 

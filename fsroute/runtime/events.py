@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple
 
+from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RulesError, RuleSet
 from fsroute.core.router import Decision
 from .fslog import module
@@ -55,14 +56,22 @@ def route_headers(call: _Call) -> Headers:
     if call.decision_seconds is not None:
         headers.append(("fsroute-decision-usec", str(int(call.decision_seconds * 1e6))))
     headers.append(("fsroute-attempts", str(len(call.attempts))))
+    dials = call.dials if len(call.dials) == len(call.attempts) else []  # one per attempt
     for number, (gateway, cause, seconds) in enumerate(call.attempts, 1):
         prefix = "fsroute-attempt-%d-" % number
         headers += [(prefix + "gateway", gateway), (prefix + "cause", cause),
                     (prefix + "usec", str(int(seconds * 1e6)))]
-        if number <= len(call.dials):
-            headers.append((prefix + "dialstring", call.dials[number - 1]))
+        if not dials:
+            continue
+        dial = dials[number - 1]
+        headers.append((prefix + "dialstring", dial.text))
+        if dial.carrier is not None:  # a least-cost attempt
+            headers += [(prefix + "lcr-carrier", dial.carrier), (prefix + "lcr-prefix", dial.prefix),
+                        (prefix + "lcr-rate", rate_text(dial.rate))]
     if call.attempts:
         headers.append(("fsroute-tried", ",".join("%s:%s" % (g, c) for g, c, _ in call.attempts)))
+    if call.skipped:
+        headers.append(("fsroute-skipped", ",".join("%s:%s" % s for s in call.skipped)))
     return headers
 
 

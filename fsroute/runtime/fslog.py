@@ -1,7 +1,10 @@
 """Log lines through FreeSWITCH's console log, or stderr outside FreeSWITCH.
 
 The ``freeswitch`` module is looked up when a line is written, not at import,
-so a fake installed by tests after import is used too.
+so a fake installed by tests after import is used too. When it cannot be
+imported inside FreeSWITCH (the wrong Python on its PATH, see embedded.py),
+lines still reach FreeSWITCH's log through libfreeswitch's
+``switch_log_printf``, found in the process itself.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 from fsroute.core.model import RulesError
 from fsroute.core.text import describe_error, one_line
 
 ERROR, WARNING, NOTICE, INFO = "err", "warning", "notice", "info"
+_LEVELS: Dict[str, int] = {"err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+_native: List[Optional[Any]] = []  # [switch_log_printf or None], looked up once
 
 
 def module() -> Any:
@@ -33,8 +38,28 @@ def log(level: str, message: str) -> None:
     freeswitch = module()
     if freeswitch is not None:
         freeswitch.consoleLog(level, message + "\n")
-    else:
+    elif not _native_log(level, message):
         sys.stderr.write("[%s] %s\n" % (level.upper(), message))
+
+
+def _native_log(level: str, message: str) -> bool:
+    """switch_log_printf from the running process, if this is one; True when written."""
+    if not _native:
+        try:
+            import ctypes
+            _native.append(ctypes.CDLL(None).switch_log_printf)
+        except Exception:  # not inside FreeSWITCH, or no ctypes
+            _native.append(None)
+    printf = _native[0]
+    if printf is None:
+        return False
+    try:
+        import ctypes
+        printf(ctypes.c_int(0), b"fsroute", b"log", ctypes.c_int(0), None,
+               ctypes.c_int(_LEVELS.get(level, 6)), b"%s\n", message.encode("utf-8", "replace"))
+    except Exception:
+        return False
+    return True
 
 
 def api(command: str) -> str:

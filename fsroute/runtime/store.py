@@ -29,12 +29,15 @@ from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import loader, model
+from fsroute.core.router import DeckOf
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
-from . import events, metrics, metrics_http, scrape
+from . import deckstore, events, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
+from .breakers import Breakers
+from .health import Health
 
 
 class Loaded:
@@ -44,13 +47,18 @@ class Loaded:
     before when their settings are unchanged; call counters start afresh.
     ``observed``: whether its calls and gateway state changes reach the
     process's metrics and events (False for a tool's private rules, e.g. a simulation).
+    ``deck_of(carrier)`` gives a carrier's rate deck: the process's shared,
+    background-reloaded decks (runtime.deckstore) unless a tool passes its own.
     """
 
     def __init__(self, ruleset: model.RuleSet, previous: Optional[Loaded] = None,
-                 clock: SystemClock = SYSTEM_CLOCK, observed: bool = True) -> None:
+                 clock: SystemClock = SYSTEM_CLOCK, observed: bool = True,
+                 deck_of: Optional[DeckOf] = None) -> None:
         self.rules = ruleset
+        self.clock = clock
         self.observed = observed
         self.loaded_at = clock.time()
+        self.deck_of: DeckOf = deck_of if deck_of is not None else deckstore.deck_of
         self.selector: Selector = Selector(previous.selector if previous else None, ruleset.groups.values())
         defaults = ruleset.defaults
         self.gateways: GatewayStates
@@ -60,6 +68,9 @@ class Loaded:
         else:
             self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock,
                                           announce=observed)
+        # breakers: kept per gateway while its settings are unchanged, on the clock they started with
+        self.breakers: Breakers = Breakers(ruleset, previous.breakers if previous else None, clock=clock.monotonic)
+        self.health: Health = Health(self)  # what the router asks besides is_up: benched, last resort, active calls
         self.results: Counter[str] = Counter()
         self.routes: Counter[str] = Counter()
         self._lock = threading.Lock()

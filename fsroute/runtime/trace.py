@@ -15,6 +15,7 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
+from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
@@ -66,7 +67,7 @@ def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
         readings = states.last_readings()
         for profile in profiles:
             _say(call, "gateway states of profile %s: %s" % (profile, _reading(readings.get(profile))))
-        _say(call, _order(rules, route, decided, readings))
+        _say(call, _order(rules, route, decided, readings, call.now))
     _say(call, "decision %s%s (%.3f ms)" % (decided.outcome or "route", ": %s" % decided.detail if decided.detail else "",
                                            (call.decision_seconds or 0.0) * 1000.0))
 
@@ -74,9 +75,24 @@ def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
 def _route_gateways(rules: RuleSet, route: Route, decided: Decision) -> List[str]:
     if route.gateway is not None:
         return [route.gateway]
+    if route.lcr is not None:
+        names: List[str] = []
+        for carrier in route.lcr.carriers:
+            if carrier.gateway is not None:
+                names.append(carrier.gateway)
+            else:
+                assert carrier.group is not None  # a carrier names a gateway or a group
+                names += [m.name for m in rules.groups[carrier.group].members]
+        return names
     if route.group is None:  # gateway: '${var}': the gateway the call's variable named, if it was dialled
         return list(decided.gateways)
     return [m.name for m in rules.groups[route.group].members]
+
+
+def _instant(now: Optional[float]) -> str:
+    if now is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))  # as explain's time lines
 
 
 def _reading(reading: Optional[Tuple[Optional[FrozenSet[str]], float]]) -> str:
@@ -89,10 +105,16 @@ def _reading(reading: Optional[Tuple[Optional[FrozenSet[str]], float]]) -> str:
     return "down: %s (read %s)" % (" ".join(sorted(down)) or "none", at)
 
 
-def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings) -> str:
+def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, now: Optional[float]) -> str:
     order = ", ".join(decided.gateways) or "none"
     if route.gateway is not None:
         return "gateway %s of route '%s': order %s" % (route.gateway, route.name, order)
+    if route.lcr is not None:
+        return "least-cost route '%s' at %s: order %s (cheapest carrier first, at most max_attempts=%d)" % (
+            route.name, _instant(now), ", ".join("%s (carrier %s, prefix %s, rate %s)"
+                                                  % (d.gateway, d.carrier, d.prefix, rate_text(d.rate))
+                                                  for d in decided.dials) or "none",
+            rules.defaults.max_attempts)
     if route.group is None:
         return "gateway ${%s} of route '%s': order %s" % (route.gateway_var, route.name, order)
 
@@ -109,8 +131,8 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings) 
 
 
 @_quiet
-def skipped(call: _Call, gateway: str) -> None:
-    _say(call, "skip %s: DOWN in a newer gwlist reading" % gateway)
+def skipped(call: _Call, gateway: str, why: str = "DOWN in a newer gwlist reading") -> None:
+    _say(call, "skip %s: %s" % (gateway, why))
 
 
 @_quiet

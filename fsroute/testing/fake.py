@@ -7,17 +7,21 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 import re
 import sys
 import threading
+import time
 import types
 import uuid as uuid_module
 
 from fsroute.core.fsvalues import switch_true
 
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
+_LIMIT_USAGE_RE = re.compile(r"limit_usage (\S+) (\S+) (\S+)\Z")
 # A gateway dial string, after the per-leg variables ([k=v,...], each list ending at the first ']').
 _GATEWAY_DIAL_RE = re.compile(r"(?:\[[^\]]*\])*sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
 # DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
-_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER", "NO_USER_RESPONSE": "NOANSWER",
+# Measured in a real switch (tests/integration/test_agreement.py): a gateway's 480
+# (NO_USER_RESPONSE) leaves DIALSTATUS=NO_USER_RESPONSE, not NOANSWER.
+_DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
                "ORIGINATOR_CANCEL": "CANCEL", "CALL_REJECTED": "DONTCALL",
                "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
@@ -41,7 +45,9 @@ class FakeFreeSWITCH:
       answers for any API command, checked first;
     - ``logs``: every consoleLog line as ``(level, message)``;
     - ``events``: the headers of every fired ``Event``, as dicts;
-    - ``globals``: global variables (``getGlobalVariable``).
+    - ``globals``: global variables (``getGlobalVariable``);
+    - ``limits``: the ``limit`` backends ``hash`` and ``hiredis`` (FakeLimits),
+      read with the API ``limit_usage <backend> <realm> <resource>``.
 
     ``install()`` / ``uninstall()`` or ``with FakeFreeSWITCH() as fs:``;
     the module that was in ``sys.modules`` before is put back.
@@ -56,6 +62,7 @@ class FakeFreeSWITCH:
         self.events: List[Dict[str, str]] = []
         self.api_calls: List[str] = []
         self.globals = dict(global_variables or {})
+        self.limits = FakeLimits()
         self._lock = threading.Lock()
         self._saved: Optional[Tuple[Any, Optional[FakeFreeSWITCH]]] = None
         self.module = self._make_module()
@@ -92,6 +99,9 @@ class FakeFreeSWITCH:
             if isinstance(answer, BaseException):
                 raise answer
             return answer(command) if callable(answer) else answer
+        found = _LIMIT_USAGE_RE.match(command)
+        if found:
+            return "%d" % self.limits.usage(*found.groups())
         found = _GWLIST_RE.match(command)
         if found:
             profile = self.profiles.get(found.group(1))
@@ -204,6 +214,110 @@ class FakeFreeSWITCH:
         return module
 
 
+class FakeLimits:
+    """FreeSWITCH's ``limit`` backends as mod_hash and mod_hiredis count.
+
+    - ``hash``: key ``<realm>_<resource>``; a concurrent limit refuses when
+      the count would pass ``max``; a channel counts once per key; a rate
+      limit (``max/interval``) counts attempts (refused ones too) in a window
+      that restarts with the first attempt after ``interval`` seconds.
+    - ``hiredis``: key ``<resource>`` (the realm is the hiredis profile and
+      not part of it), ``<resource>_<epoch // interval>`` for rate limits;
+      INCR, then over ``max`` (a max of 0 means no limit, as in mod_hiredis):
+      ``hiredis_limit_exceeded=true``, DECR (concurrent) and refuse. With
+      ``redis_up = False`` every increment fails (the limit is refused
+      without ``hiredis_limit_exceeded``) unless ``ignore_connect_fail``.
+
+    Concurrent counts a channel holds are released when it hangs up.
+    ``clock`` (epoch seconds) is injectable for rate limits.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.redis_up = True
+        self.ignore_connect_fail = False
+        self.counts: Dict[Tuple[str, str], int] = {}  # (backend, key) -> concurrent count
+        self._rates: Dict[str, List[Any]] = {}  # hash key -> [window start, attempts]
+        self._lock = threading.Lock()
+
+    def _key(self, backend: str, realm: Optional[str], resource: str) -> str:
+        return resource if backend == "hiredis" else "%s_%s" % (realm, resource)
+
+    def incr(self, session: StubSession, backend: str, realm: str, resource: str, max_calls: int,
+             interval: int) -> bool:
+        """True when the channel may go on; ``session`` holds what it took until it hangs up."""
+        if backend not in ("hash", "hiredis"):
+            return False  # switch_limit_incr: no such backend
+        key = self._key(backend, realm, resource)
+        with self._lock:
+            if backend == "hiredis":
+                return self._incr_hiredis(session, key, max_calls, interval)
+            now = self.clock()
+            held = (backend, key) in session.limits_held
+            if interval > 0:
+                window = self._rates.setdefault(key, [None, 0])
+                if window[0] is None or window[0] <= now - interval:
+                    window[:] = [now, 1]
+                else:
+                    window[1] += 1
+                    if max_calls >= 0 and window[1] > max_calls:
+                        return False
+            elif max_calls >= 0 and self.counts.get((backend, key), 0) + (not held) > max_calls:
+                return False
+            if not held:
+                self.counts[(backend, key)] = self.counts.get((backend, key), 0) + 1
+                session.limits_held.append((backend, key))
+            session.variables["limit_usage"] = str(self.counts[(backend, key)])
+            return True
+
+    def _incr_hiredis(self, session: StubSession, key: str, max_calls: int, interval: int) -> bool:
+        if not self.redis_up:
+            return self.ignore_connect_fail
+        if interval:
+            key = "%s_%d" % (key, int(self.clock()) // interval)
+        count = self.counts.get(("hiredis", key), 0) + 1
+        self.counts[("hiredis", key)] = count
+        if max_calls > 0 and count > max_calls:
+            session.variables["hiredis_limit_exceeded"] = "true"
+            if not interval:
+                self.counts[("hiredis", key)] = count - 1
+            return False
+        if not interval:
+            session.limits_held.append(("hiredis", key))
+        return True
+
+    def release(self, session: StubSession, backend: Optional[str] = None, realm: Optional[str] = None,
+                resource: Optional[str] = None) -> None:
+        """Give back what ``session`` holds (of one resource, or all of it)."""
+        with self._lock:
+            for held in list(session.limits_held):
+                if resource is None or held == (backend, self._key(backend or "", realm, resource)):
+                    session.limits_held.remove(held)
+                    if held in self.counts and (held[0] == "hash" or self.redis_up):
+                        self.counts[held] -= 1
+
+    def usage(self, backend: str, realm: str, resource: str) -> int:
+        """What ``limit_usage`` prints: the concurrent count (hiredis without Redis: -1)."""
+        if backend == "hiredis" and not self.redis_up:
+            return -1
+        with self._lock:
+            return self.counts.get((backend, self._key(backend, realm, resource)), 0)
+
+
+def _limit_args(data: Optional[str], count: int) -> Optional[Tuple[str, str, str, int, int, List[str]]]:
+    """(backend, realm, resource, max, interval, rest) of ``limit``/``limit_execute`` data, or None."""
+    words = (data or "").split(" ", count - 1)
+    if len(words) < 3:
+        return None
+    spec = words[3] if len(words) > 3 else "-"
+    max_calls, interval = -1, 0
+    if not spec.startswith("-"):
+        number, _, per = spec.partition("/")
+        max_calls = max(int(number or 0), 0)
+        interval = int(per or 0)
+    return words[0], words[1], words[2], max_calls, interval, words[4:]
+
+
 class StubSession:
     """A call's session as mod_python3 hands it to ``handler``.
 
@@ -217,18 +331,22 @@ class StubSession:
     ``hangup_after_bridge`` is true; ``hangup_on_bridge`` names a gateway
     whose bridge attempt ends with the caller hanging up (ORIGINATOR_CANCEL).
 
-    Records ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
+    Records ``transfers``, ``executed`` ([(app, data)]), ``bridges`` ([(dial string, cause
     or "SUCCESS")]), ``variables`` and ``hangup_cause``.
     """
 
     def __init__(self, variables: Optional[Mapping[str, object]] = None,
                  bridge_outcomes: Optional[Mapping[str, str]] = None, fake: Optional[FakeFreeSWITCH] = None,
-                 hangup_on_bridge: Optional[str] = None) -> None:
+                 hangup_on_bridge: Optional[str] = None, stay_up: bool = False) -> None:
         self.variables = {k: str(v) for k, v in (variables or {}).items()}
         self.variables.setdefault("uuid", str(uuid_module.uuid4()))
         self.uuid = self.variables["uuid"]
         self.bridge_outcomes = dict(bridge_outcomes or {})
         self.hangup_on_bridge = hangup_on_bridge
+        self.stay_up = stay_up
+        self.limits_held: List[Tuple[str, str]] = []  # (backend, key) this channel counts in, released at hangup
+        self.transfers: List[str] = []  # where a refused ``limit`` transferred the call (its extension)
+        self._in_bridge = False
         self.executed: List[Tuple[str, Optional[str]]] = []
         self.bridges: List[Tuple[str, str]] = []  # (dial string, cause or "SUCCESS") per bridge attempt
         self.hangup_cause: Optional[str] = None
@@ -265,13 +383,15 @@ class StubSession:
         return self._answered
 
     def bridged(self) -> bool:
-        return False
+        return self._in_bridge and self.ready()
 
     def mediaReady(self) -> bool:
         return self.ready()
 
     def getState(self) -> str:
-        return "CS_EXECUTE" if self.ready() else "CS_HANGUP"
+        if not self.ready():
+            return "CS_HANGUP"
+        return "CS_EXCHANGE_MEDIA" if self._in_bridge else "CS_EXECUTE"
 
     def get_uuid(self) -> str:
         return self.uuid
@@ -288,6 +408,9 @@ class StubSession:
     def hangup(self, cause: str = "normal_clearing") -> None:
         if self.hangup_cause is None:
             self.hangup_cause = str(cause).upper()
+            fake = self._fake or FakeFreeSWITCH.current
+            if fake is not None and self.limits_held:
+                fake.limits.release(self)
             if self._hangup_hook is not None:
                 self._hangup_hook[0](self, "hangup", self._hangup_hook[1])
 
@@ -304,9 +427,31 @@ class StubSession:
             self._bridge(data or "")
         elif app == "hangup":
             self.hangup(data or "NORMAL_CLEARING")
+        elif app in ("limit", "limit_execute") and self.ready():
+            self._limit(app, data)
         elif app == "set" and data and "=" in data:
             name, value = data.split("=", 1)
             self.setVariable(name, value)
+
+    def _limit(self, app: str, data: Optional[str]) -> None:
+        """mod_dptools' limit / limit_execute over the fake switch's FakeLimits."""
+        fake = self._fake or FakeFreeSWITCH.current
+        args = _limit_args(data, 6 if app == "limit_execute" else 7)
+        if args is None or fake is None or (app == "limit_execute" and len(args[5]) < 2):
+            return  # "USAGE: ..." in the log, nothing done
+        backend, realm, resource, max_calls, interval, rest = args
+        if not fake.limits.incr(self, backend, realm, resource, max_calls, interval):
+            if app == "limit":
+                target = rest[0] if rest else "limit_exceeded"
+                if target.startswith("!"):
+                    self.hangup(target[1:])
+                else:
+                    self.transfers.append(target)
+            return
+        if app == "limit_execute":
+            self.execute(rest[0], rest[1])
+            if self.getState() == "CS_EXECUTE":  # still in the dialplan: release now, else at hangup
+                fake.limits.release(self, backend, realm, resource)
 
     def _bridge(self, data: str) -> None:
         fake = self._fake or FakeFreeSWITCH.current
@@ -325,6 +470,7 @@ class StubSession:
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
             self._answered = True
+            self._in_bridge = self.stay_up
             self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
                                   bridge_hangup_cause="NORMAL_CLEARING",
                                   last_bridge_to="00000000-0000-4000-8000-%012x" % next(_LEG_NUMBERS))
@@ -352,10 +498,11 @@ class StubSession:
 
 
 def reset_state() -> None:
-    """Forget every loaded rules file (and with it its gateway readings) and every metric, and stop the
-    metrics endpoint, as after a FreeSWITCH restart."""
-    from fsroute.runtime import metrics, metrics_http
+    """Forget every loaded rules file (and with it its gateway readings), rate deck and metric, and stop
+    the metrics endpoint, as after a FreeSWITCH restart."""
+    from fsroute.runtime import deckstore, metrics, metrics_http
     from fsroute.runtime import store
     store.forget_all()
+    deckstore.forget_all()
     metrics.reset()
     metrics_http.stop()

@@ -1,10 +1,11 @@
-"""The fsroute command: check, simulate, import and compare rules files outside FreeSWITCH."""
+"""The fsroute command: check, simulate, import and compare rules files, rank lcr carriers, outside FreeSWITCH."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import fsroute
@@ -80,6 +81,15 @@ def _count(text: str) -> int:
     return value
 
 
+def _lcr_instant(text: str) -> int:
+    from .lcrtool import parse_instant
+
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an ISO date/time or epoch seconds" % text)
+
+
 def _instant(text: str) -> str:
     try:
         parse_instant(text)
@@ -118,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "in its sip_profiles, on the profile the rules read")
     check.set_defaults(parser=check)
 
+    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
+    rank.add_argument("rules", help="the rules file")
+    rank.add_argument("number", help="destination_number, as a call would bring it")
+    rank.add_argument("--at", type=_lcr_instant, help="the call's time: ISO date/time (UTC unless it says) or "
+                      "epoch seconds (default: now)")
+    rank.set_defaults(parser=rank)
+
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
     sim.add_argument("rules", help="the rules file")
     sim.add_argument("--dest", required=True, action=_Once, metavar="NUMBER", help="destination_number (once)")
@@ -145,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sofia profile of the gateways (default: external)")
     imp.add_argument("--vars", metavar="FILE",
                      help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan")
+    imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
+                     "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
+    imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
 
     cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
                               "(exit 1 unless every row matches)")
@@ -189,6 +209,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return import_config(args)
         if args.command == "compare":
             return compare(args)
+        if args.command == "lcr":
+            return rank_carriers(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
@@ -202,8 +224,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] = None) -> int:
-    """Check each file; 1 when any has problems (or, with ``strict``, warnings, or with
-    ``sofia_conf``, gateways that configuration does not define)."""
+    """Check each file and the rate decks its carriers name; 1 when any has problems (or, with
+    ``strict``, warnings, or with ``sofia_conf``, gateways that configuration does not define)."""
+    from .lcrtool import load_decks
+
     status = 0
     defined = None
     if sofia_conf is not None:
@@ -217,6 +241,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
             else:
                 data = loader.read(path)
             ruleset = loader.parse(data, path)
+            decks = load_decks(ruleset)
         except RulesError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
@@ -239,7 +264,16 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
               % (path, len(ruleset.routes), len(ruleset.groups), len(ruleset.acls),
                  len(ruleset.gateway_names()), ruleset.sha,
                  ", %d warning%s" % (len(found), "" if len(found) == 1 else "s") if found else ""))
+        for deck_path, deck in sorted(decks.items()):
+            print("OK: %s: %d rows" % (deck_path, len(deck)))
     return status
+
+
+def rank_carriers(args: argparse.Namespace) -> int:
+    from .lcrtool import ranking_text
+
+    sys.stdout.write(ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time())))
+    return 0
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -264,10 +298,25 @@ def simulate(args: argparse.Namespace) -> int:
 def import_config(args: argparse.Namespace) -> int:
     from fsroute.migrate.importer import import_files
 
+    if args.lcr:
+        return import_lcr(args)
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
         return 2
     result = import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars)
+    for report in result.reports:
+        print(report, file=sys.stderr)
+    sys.stdout.write(result.text)
+    return 0
+
+
+def import_lcr(args: argparse.Namespace) -> int:
+    from fsroute.migrate.lcrimport import import_lcr as run
+
+    if not args.decks or args.dialplan or args.distributor or args.acl:
+        print("fsroute import: --lcr needs --decks DIR and goes alone", file=sys.stderr)
+        return 2
+    result = run(args.lcr, args.decks)
     for report in result.reports:
         print(report, file=sys.stderr)
     sys.stdout.write(result.text)

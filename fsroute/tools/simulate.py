@@ -3,8 +3,9 @@
 Nothing is re-implemented here: each simulated call goes through
 ``fsroute.runtime.call`` exactly as in FreeSWITCH, and the report is read
 back from what the StubSession recorded. A Simulation parses its rules file
-once and keeps its own loaded rules: the live rules and gateway readings of
-the process are never touched.
+once, and reads the rate decks its carriers name once, and keeps its own
+loaded rules and decks: the live rules, gateway readings and decks of the
+process are never touched.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fsroute.core.timespec import parse_instant
 from fsroute.runtime.call import route_with
 from fsroute.runtime.store import Loaded
 from fsroute.testing import FakeFreeSWITCH, StubSession
+from .lcrtool import load_decks
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
@@ -42,10 +44,12 @@ class UnknownGateways(ValueError):
 
 
 class Simulation:
-    """One rules file, parsed once, routing any number of simulated calls (raises RulesError)."""
+    """One rules file, parsed once, and its rate decks, read once, routing any number of simulated calls
+    (raises RulesError for the rules or a deck)."""
 
     def __init__(self, path: str) -> None:
         self.rules = loader.load(path)
+        self.decks = load_decks(self.rules)  # as a switch loads them at start-up, but for this Simulation only
 
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
@@ -63,7 +67,9 @@ class Simulation:
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-        loaded = Loaded(rules, observed=False)  # simulated calls stay out of the switch's metrics and events
+        decks = self.decks
+        # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
+        loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):

@@ -7,7 +7,9 @@ a failure instead (CI).
 """
 
 import os
-import time
+import shutil
+import sys
+import tempfile
 
 import pytest
 
@@ -75,11 +77,28 @@ def gateways():
 
 
 @pytest.fixture(scope="session")
-def switch(bundle, gateways, tmp_path_factory):
+def workdirs(request):
+    """workdir() -> a new directory of our own (pytest's tmp dirs are pruned by other runs on a
+    shared machine); all removed at the end unless a test failed."""
+    made = []
+
+    def workdir(name="freeswitch"):
+        made.append(tempfile.mkdtemp(prefix="fsroute-it-%s-" % name))
+        return made[-1]
+    yield workdir
+    if request.session.testsfailed:
+        sys.stderr.write("\nFreeSWITCH work dirs kept for a look: %s\n" % " ".join(made))
+    else:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def switch(bundle, gateways, workdirs):
     """The session's FreeSWITCH; stopped by PID at the end, also when tests fail."""
     fs = None
     try:
-        fs = Switch(bundle, str(tmp_path_factory.mktemp("freeswitch")), gateways, BASE_RULES)
+        fs = Switch(bundle, workdirs(), gateways, BASE_RULES)
         fs.start()
     except SwitchError as exc:
         if fs is not None:

@@ -148,3 +148,16 @@ def test_events_and_metrics_carry_the_built_dial_string_and_the_actions(fs, subs
             refused["fsroute-attempts"]) == ("blocked", "premium", "CALL_REJECTED", "0")
     page = metrics_page(fs)
     assert value(page, "fsroute_calls_total", result="blocked", route="premium") == before + 1
+
+
+def test_a_limited_carrier_gets_the_built_dial_string_through_limit_execute(fs):
+    """health's limit_execute wraps the dial string actions build: the leg header, the number format
+    and the caller ID still reach the gateway, and the attempt is counted while the call lasts."""
+    fs.use_rules(CARRIER_RULES.replace("  gw1:\n", "  gw1:\n    max_calls: 5\n"))
+    result = fs.call("004930123")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert fs.gateways["gw1"].uri_users() == ["1234#4930123"]
+    assert invite.header("x-account") == "acc,7|b"
+    assert invite.from_user == "+491000"
+    assert fs.cdr(result)["fsroute_result"] == "bridged"

@@ -82,7 +82,7 @@ def test_cancelled_bridge_variables(fs):
 
 RULES = """\
 version: 1
-defaults: {status_ttl: 0.2}
+defaults: {status_ttl: 0.5}
 acls:
   peers: {default: deny, nodes: [{allow: 127.0.0.0/8}, {deny: 127.0.0.99/32}]}
 groups:
@@ -130,7 +130,7 @@ TABLE = [
 
 
 def run_stub(rules_text, behaviours, destination, source):
-    """The row through fsroute.testing, the way the README's fixtures do it."""
+    """The row through fsroute.testing, the way docs/testing.md's fixtures do it."""
     fd, path = tempfile.mkstemp(suffix=".yaml")
     with os.fdopen(fd, "w") as f:
         f.write(rules_text)
@@ -157,7 +157,7 @@ def run_switch(fs, behaviours, destination, source):
     down = [g for g, b in behaviours.items() if b == "down"]
     if down:
         fs.switch.wait_gateways(down=down)
-        time.sleep(0.3)  # past fsroute's status_ttl
+        time.sleep(0.6)  # past fsroute's status_ttl (0.5 s, the minimum)
     result = fs.call(destination, source=source, timeout=20, headers=QUICK_NO_ANSWER)
     cdr = fs.cdr(result)
     [line] = fsroute_lines(fs.switch.log_since(fs.log_mark), cdr["uuid"])

@@ -13,7 +13,7 @@ def test_ctl_reload_status_and_test_through_fs_cli(fs):
     fs.cdr(fs.call("91001"))  # the CDR is written once the handler has returned (and counted the call)
     status = sw.fs_cli("python fsroute.ctl status %s" % sw.rules_path)
     assert "rules: %s\nsha: %s\n" % (sw.rules_path, sha) in status
-    assert "routes: 2  groups: 1  acls: 0\nlast_error: none\n" in status
+    assert "routes: 2  groups: 1  acls: 0\nversion: fsroute 0.1.0\nlast_error: none\n" in status
     assert "  gw1 (external): up (read " in status and "calls by result: bridged=1\n" in status, status
     assert "  prefix: 1\n  default: 0\n" in status
     # the embedded environment: the fsroute pip installed into the scripts dir, Debian's Python

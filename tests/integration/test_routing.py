@@ -63,7 +63,7 @@ def test_down_gateway_is_left_out_and_all_down_gets_on_all_down(fs):
 
     fs.gateways["gw1"].close()
     fs.switch.wait_gateways(down=["gw1", "gw2"])
-    time.sleep(0.6)  # past fsroute's status_ttl of 0.5 s
+    time.sleep(0.6)  # past fsroute's status_ttl of 0.5 s (the minimum)
     result = fs.call("5553000")
     assert result.code == 503  # on_all_down: NORMAL_TEMPORARY_FAILURE
     assert fs.invites()["gw1"] == 30
@@ -135,3 +135,41 @@ def test_caller_cancel_while_the_first_gateway_rings_stops_failover(fs):
     assert (cdr["fsroute_result"], cdr["fsroute_attempts"]) == ("failed", "1")
     fields = line_of(fs, cdr)
     assert fields["tried"] == "gw2:ORIGINATOR_CANCEL"
+
+
+def reload_version(gateway, digit):
+    return """\
+version: 1
+defaults: {reload_check: 0.2, status_ttl: 1}
+routes:
+  - {name: v%s, match: {destination_number: '^(\\d+)$'}, number: '%s$1', gateway: %s}
+""" % (digit, digit, gateway)
+
+
+def test_hot_reload_while_calls_flow(fs):
+    import hashlib
+    versions = [reload_version("gw1", "1"), reload_version("gw2", "2")]
+    shas = {hashlib.sha256(v.encode()).hexdigest()[:12] for v in versions}
+    broken = versions[0].replace("gateway: gw1", "gateway: gw1, group: nope")
+    flips = [versions[0], broken, versions[1], broken]
+    fs.use_rules(versions[0])
+    caller = fs.caller()
+    calls = []
+    start = time.monotonic()
+    n = 0
+    while n < 400 and time.monotonic() - start < 30:  # 20 calls/s for 20 s
+        due = start + n * 0.05
+        if time.monotonic() < due:
+            time.sleep(due - time.monotonic())
+        if n % 15 == 0:  # a new file every 0.75 s: valid, broken, the other valid, broken...
+            fs.switch.write_rules(flips[(n // 15) % len(flips)])
+        calls.append(caller.start_call("70%05d" % n))
+        n += 1
+    results = [c.wait(20) for c in calls]
+    assert n == 400 and [r.code for r in results] == [200] * 400
+    gw1, gw2 = fs.gateways["gw1"].uri_users(), fs.gateways["gw2"].uri_users()
+    assert len(gw1) + len(gw2) == 400 and gw1 and gw2  # both versions carried calls
+    assert all(u.startswith("170") for u in gw1) and all(u.startswith("270") for u in gw2)
+    assert sorted(u[1:] for u in gw1 + gw2) == sorted("70%05d" % i for i in range(400))
+    for result in results[::20]:
+        assert fs.cdr(result)["fsroute_rules_sha"] in shas

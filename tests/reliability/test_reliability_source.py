@@ -1,8 +1,10 @@
 """2. Source addresses: decided as FreeSWITCH's ACLs decide, or denied; never an exception.
 
-FreeSWITCH (switch_utils.c): among the nodes whose CIDR holds the address the
-one with the most prefix bits decides, the later one on equal bits, the
-list's default when none holds it; ``::ffff:a.b.c.d`` is matched as IPv4.
+FreeSWITCH (switch_utils.c, measured through its ``acl`` API by
+tests/integration/test_acl_differential.py): among the nodes whose CIDR holds
+the address the one with the most prefix bits decides, the earlier one on
+equal bits, the list's default when none holds it; ``::ffff:a.b.c.d`` (that
+prefix, dotted quad) is matched as IPv4, any other IPv6 text as IPv6.
 What is not one plain address (zone ids, lists, padding, leading zeros that
 inet_pton refuses, junk) is denied, even by a list whose default is allow:
 FreeSWITCH would read it as 0.0.0.0.
@@ -30,7 +32,7 @@ acls:
       - deny: 172.16.221.99/32
       - allow: 2001:db8:1::/48
       - deny: 2001:db8:1::bad/128
-      - allow: ::ffff:198.51.100.0/120
+      - allow: 198.51.100.0/24
 ingress_acl: trunk_peers
 routes:
   - name: out
@@ -44,10 +46,10 @@ ADDRESSES = [
     ("172.16.221.33", True),
     ("172.16.221.99", False),                 # the longer deny node wins
     ("172.16.222.1", False),                  # default
-    ("198.51.100.7", True),                   # allowed through the ::ffff: node, as IPv4
+    ("198.51.100.7", True),
     ("::ffff:172.16.221.33", True),           # IPv4-mapped: matched as IPv4
     ("::FFFF:172.16.221.33", True),
-    ("::ffff:ac10:dd21", True),               # the same, written in hex
+    ("::ffff:ac10:dd21", False),              # hex form: FreeSWITCH reads 0.0.0.0; denied
     ("::ffff:172.16.221.99", False),
     ("::ffff:198.51.100.7", True),
     ("2001:db8:1::1", True),
@@ -173,39 +175,39 @@ def reference_address(text):
 
     Not a copy of acl.parse_address: FreeSWITCH reads the address with the C
     library's inet_pton (switch_network_list_validate_ip), and so does this
-    oracle -- IPv4 first, then IPv6, an IPv4-mapped IPv6 address as its IPv4
-    address; whatever inet_pton refuses (zone ids, lists, spaces) is denied.
+    oracle -- IPv4 first, then IPv6; only the spelling ``::ffff:a.b.c.d`` (the
+    prefix in any case, then what inet_pton reads as IPv4) is IPv4, as measured
+    through the switch's ``acl`` API, every other IPv6 text is IPv6; whatever
+    inet_pton refuses (zone ids, lists, spaces) is denied.
     """
     if not isinstance(text, str):
         return None
+    if text[:7].lower() == "::ffff:":  # FreeSWITCH strips this exact prefix and reads the rest as IPv4
+        try:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text[7:]), "big")
+        except (OSError, ValueError, UnicodeError):
+            return None
     for family, version in ((socket.AF_INET, 4), (socket.AF_INET6, 6)):
         try:
             raw = socket.inet_pton(family, text)
         except (OSError, ValueError, UnicodeError):
             continue
-        if version == 6 and raw[:12] == bytes(10) + b"\xff\xff":
-            return 4, int.from_bytes(raw[12:], "big")
-        return version, int.from_bytes(raw, "big")
+        return version, int.from_bytes(raw, "big")  # other IPv4-mapped spellings stay IPv6
     return None
 
 
 def reference_network(text):
-    network = ipaddress.ip_network(text, strict=False)
-    mapped_space = ipaddress.ip_network("::ffff:0:0/96")
-    if network.version == 6 and network.prefixlen >= 96 and network.subnet_of(mapped_space):
-        return ipaddress.ip_network("%s/%d" % (network.network_address.ipv4_mapped,
-                                               network.prefixlen - 96), strict=False)
-    return network
+    return ipaddress.ip_network(text, strict=False)
 
 
 def reference_allows(default_allow, nodes, text):
-    """Most prefix bits wins, the later node on a tie, the default when no node holds it."""
+    """Most prefix bits wins, the earlier node on a tie, the default when no node holds it."""
     address = reference_address(text)
     if address is None:
         return False
     version, value = address
     width = 32 if version == 4 else 128
-    holding = [(network.prefixlen, position, allow)
+    holding = [(network.prefixlen, -position, allow)
                for position, (allow, network) in enumerate(nodes)
                if network.version == version
                and value >> (width - network.prefixlen) == int(network.network_address) >> (width - network.prefixlen)]
@@ -214,22 +216,38 @@ def reference_allows(default_allow, nodes, text):
     return max(holding)[2]
 
 
+def _accepted(cidr):
+    """Rules files refuse what FreeSWITCH misreads (x/0 with address bits, 0.0.0.0/32): tested in test_acl.py."""
+    try:
+        parse_network(cidr)
+    except ValueError:
+        return False
+    return True
+
+
 def _v4_network():
     return st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(0, 32)).map(
-        lambda t: "%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
+        lambda t: "%s/%d" % (ipaddress.IPv4Address(t[0]), t[1])).filter(_accepted)
+
+
+def _v6_text(value):
+    """An IPv6 address as text; never in the ::ffff: spelling, which rules files refuse."""
+    text = str(ipaddress.IPv6Address(value))
+    return ipaddress.IPv6Address(value).exploded if text.lower().startswith("::ffff:") else text
 
 
 def _v6_network():
     return st.tuples(st.integers(0, 2 ** 128 - 1), st.integers(0, 128)).map(
-        lambda t: "%s/%d" % (ipaddress.IPv6Address(t[0]), t[1]))
+        lambda t: "%s/%d" % (_v6_text(t[0]), t[1])).filter(_accepted)
 
 
-def _mapped_network():
+def _mapped_space_network():
+    """Networks inside ::ffff:0:0/96 in long form: IPv6 nodes for FreeSWITCH (::ffff:... is refused)."""
     return st.tuples(st.integers(0, 2 ** 32 - 1), st.integers(96, 128)).map(
-        lambda t: "::ffff:%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
+        lambda t: "0:0:0:0:0:ffff:%s/%d" % (ipaddress.IPv4Address(t[0]), t[1]))
 
 
-_NETWORK = st.one_of(_v4_network(), _v6_network(), _mapped_network())
+_NETWORK = st.one_of(_v4_network(), _v6_network(), _mapped_space_network())
 _NODES = st.lists(st.tuples(st.booleans(), _NETWORK), max_size=12)
 
 

@@ -53,9 +53,16 @@ def dialplan_xml(rules_path, extra_extensions=""):
 
     ``probe-<gw>-<number>`` bridges once to a gateway without fsroute, for
     reading what a failed bridge leaves in the channel variables.
+    A caller's ``X-Call-Timeout: N`` header sets ``call_timeout``, so a test
+    can have a ringing gateway fail with NO_ANSWER after N s, not 60.
     """
     return """<include>
   <context name="public">
+    <extension name="call_timeout" continue="true">
+      <condition field="${sip_h_X-Call-Timeout}" expression="^([0-9]+)$">
+        <action application="set" data="call_timeout=$1"/>
+      </condition>
+    </extension>
 %s
     <extension name="probe">
       <condition field="destination_number" expression="^probe-([A-Za-z0-9_.-]+?)-(\\w+)$">
@@ -76,10 +83,22 @@ def dialplan_xml(rules_path, extra_extensions=""):
 """ % (extra_extensions, a("fsroute.route " + rules_path))
 
 
-def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log_level="info"):
-    """The main file. ``ports``: sip, esl; ``gateways``: {name: (host, port)}."""
+def distributor_xml(lists=None):
+    """mod_distributor's lists: ``lists`` = {name: [(gateway, weight), ...]}."""
+    out = []
+    for name, nodes in (lists or {}).items():
+        out.append("        <list name=%s>" % a(name))
+        out += ["          <node name=%s weight=%s/>" % (a(gw), a(w)) for gw, w in nodes]
+        out.append("        </list>")
+    return "\n".join(out)
+
+
+def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log_level="info",
+                   distributor_lists=None, extra_modules=(), extra_config=""):
+    """The main file. ``ports``: sip, esl; ``gateways``: {name: (host, port)};
+    ``extra_modules`` are loaded after MODULES; ``extra_config``: more <configuration> elements."""
     gateway_text = "\n".join(gateway_xml(n, h, p) for n, (h, p) in sorted(gateways.items()))
-    modules = "\n".join('        <load module="%s"/>' % m for m in MODULES)
+    modules = "\n".join('        <load module="%s"/>' % m for m in MODULES + tuple(extra_modules))
     startup = ('<param name="startup-script" value=%s/>' % a(python_startup)) if python_startup else ""
     return """<?xml version="1.0"?>
 <document type="freeswitch/xml">
@@ -140,9 +159,12 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
       <settings>%(startup)s</settings>
     </configuration>
     <configuration name="distributor.conf" description="Distributor">
-      <lists/>
+      <lists>
+%(distributor)s
+      </lists>
     </configuration>
     <X-PRE-PROCESS cmd="include" data="acl.conf.xml"/>
+%(extra_config)s
     <configuration name="sofia.conf" description="sofia Endpoint">
       <global_settings>
         <param name="log-level" value="0"/>
@@ -185,4 +207,5 @@ def freeswitch_xml(ports, gateways, rtp_range, log_dir, python_startup=None, log
 </document>
 """ % {"rtp_start": rtp_range[0], "rtp_end": rtp_range[1], "modules": modules, "log_level": log_level,
        "esl": ports["esl"], "sip": ports["sip"], "cdr": cdr_template(), "startup": startup,
-       "gateways": gateway_text, "log_dir": a(log_dir)}
+       "gateways": gateway_text, "log_dir": a(log_dir),
+       "distributor": distributor_xml(distributor_lists), "extra_config": extra_config}

@@ -11,7 +11,9 @@ import csv
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 
 from . import config
@@ -49,15 +51,28 @@ def clean_env(path=CLEAN_PATH):
     return env
 
 
+# What a build of the work tree must not see: above all an old build/ dir, whose stale
+# modules (a file moved to a subpackage since) setuptools would install along.
+_NOT_BUILT = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".git", ".venv", ".hypothesis",
+                                    ".mypy_cache", ".pytest_cache", "tests", "benchmarks")
+
+
 def install_fsroute(target, python=None, source=REPO):
-    """``python3 -m pip install --target TARGET <work tree>`` with the switch's python3."""
+    """``python3 -m pip install --target TARGET <work tree>`` with the switch's python3.
+
+    pip builds a copy of the tree (no build/ or egg-info), so what is installed
+    is exactly the tree's fsroute/, and the tree is left as it was.
+    """
     python = python or shutil.which("python3", path=CLEAN_PATH)
     if python is None:
         raise SwitchError("no python3 on %s" % CLEAN_PATH)
-    cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
-           "--target", target, source]
-    done = subprocess.run(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=300)
+    with tempfile.TemporaryDirectory(prefix="fsroute-src-") as copy:
+        tree = os.path.join(copy, "fsroute-src")
+        shutil.copytree(source, tree, ignore=_NOT_BUILT)
+        cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
+               "--target", target, tree]
+        done = subprocess.run(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=300)
     if done.returncode != 0:
         raise SwitchError("%s failed:\n%s" % (" ".join(cmd), done.stdout.decode(errors="replace")[-3000:]))
     shutil.copy(os.path.join(source, "fs_scripts", "fsroute_startup.py"), target)
@@ -67,7 +82,8 @@ class Switch:
     """One FreeSWITCH process on 127.0.0.1 with ports chosen free at construction."""
 
     def __init__(self, prefix, workdir, gateways, rules_text=None, rules_path=None,
-                 preload=True, path=CLEAN_PATH, log_level="info", install=True):
+                 preload=True, path=CLEAN_PATH, log_level="info", install=True, scripts_from=None,
+                 extra_modules=(), extra_config=""):
         self.prefix = prefix
         self.binary, self.mod_dir, self.freeswitch_py = find_binary(prefix)
         self.workdir = os.path.abspath(workdir)
@@ -76,16 +92,19 @@ class Switch:
         self.preload = preload
         self.path = path
         self.log_level = log_level
-        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=1)}
-        self.rtp_range = (free_range(400), 0)
-        self.rtp_range = (self.rtp_range[0], self.rtp_range[0] + 399)
+        self.extra_modules, self.extra_config = tuple(extra_modules), extra_config
+        self.ports = {"sip": free_port(also_tcp=True), "esl": free_port(kind=socket.SOCK_STREAM)}
+        rtp_start = free_range(400)
+        self.rtp_range = (rtp_start, rtp_start + 399)
         self.process = None
         self.esl = None
         for d in DIRS:
             os.makedirs(os.path.join(self.workdir, d), exist_ok=True)
         if rules_text is not None:
             self.write_rules(rules_text)
-        if install:
+        if scripts_from:  # another Switch's scripts dir: fsroute is installed already
+            shutil.copytree(scripts_from, self.dir("scripts"), dirs_exist_ok=True)
+        elif install:
             install_fsroute(self.dir("scripts"))
             if self.freeswitch_py:
                 shutil.copy(os.path.join(self.freeswitch_py, "freeswitch.py"), self.dir("scripts"))
@@ -115,7 +134,7 @@ class Switch:
             f.write(text)
         os.replace(tmp, path)
 
-    def write_config(self, acl_lists=None, extra_extensions=""):
+    def write_config(self, acl_lists=None, extra_extensions="", distributor_lists=None):
         gws = {}
         for name, gw in self.gateways.items():
             gws[name] = (gw.host, gw.port) if hasattr(gw, "port") else tuple(gw)
@@ -123,7 +142,8 @@ class Switch:
         conf = self.dir("conf")
         with open(os.path.join(conf, "freeswitch.xml"), "w") as f:
             f.write(config.freeswitch_xml(self.ports, gws, self.rtp_range, self.dir("log"),
-                                          startup, self.log_level))
+                                          startup, self.log_level, distributor_lists,
+                                          self.extra_modules, self.extra_config))
         self.write_acl(acl_lists)
         with open(os.path.join(conf, "dialplan.xml"), "w") as f:
             f.write(config.dialplan_xml(self.rules_path, extra_extensions))
@@ -247,6 +267,15 @@ class Switch:
         except FileNotFoundError:
             return ""
 
+    def wait_log(self, text, timeout=10.0, since_start=True):
+        """Wait until ``text`` is in the log (since this start); returns the log's lines holding it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [l for l in self.log_text(since_start).splitlines() if text in l]
+            if lines or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.1)
+
     def log_mark(self):
         """A position in the log; ``log_since(mark)`` reads what came after."""
         return os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
@@ -285,8 +314,12 @@ def fsroute_lines(log_text, uuid=None):
 def parse_line(line):
     """The key=value fields of an fsroute log line (route names with spaces are quoted)."""
     import shlex
+    try:
+        words = shlex.split(line)
+    except ValueError:  # an unbalanced quote in the trailing "(detail)"
+        words = line.split()
     fields = {}
-    for word in shlex.split(line.split(" (", 1)[0] if " (" in line and '"' not in line else line):
+    for word in words:
         name, sep, value = word.partition("=")
         if sep:
             fields[name] = value

@@ -1,0 +1,76 @@
+"""``fsroute lcr``: which carriers a number would go to, cheapest first, and why.
+
+Reads the rules file and the decks its carriers name (in this process: no
+switch needed), finds the number's route like a call would, and prints each
+carrier's matched prefix, rate, effective dates and dial string, the ones
+above max_rate marked, then the carriers that do not serve the number.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Dict, List
+
+from fsroute.core import decks, lcr, loader, router
+from fsroute.core.decks import Deck, date_text, rate_text
+from fsroute.core.model import Problem, RuleSet, RulesError
+
+
+def parse_instant(text: str) -> int:
+    """Epoch seconds from ``--at``: epoch seconds, or an ISO date/time (UTC unless it says otherwise)."""
+    try:
+        return int(float(text))
+    except ValueError:
+        pass
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))  # ValueError: argparse reports it
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
+
+
+def load_decks(rules: RuleSet) -> Dict[str, Deck]:
+    """{deck path: Deck} of every carrier in ``rules``, read here, apart from the process's shared decks
+    (runtime.deckstore); raises RulesError listing every bad row of all."""
+    loaded: Dict[str, Deck] = {}
+    problems: List[Problem] = []
+    for path in sorted({c.deck for c in rules.carriers.values()}):
+        try:
+            loaded[path] = decks.load(path)
+        except RulesError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise RulesError(problems)
+    return loaded
+
+
+def ranking_text(path: str, number: str, now: int) -> str:
+    """The ranking for ``number`` as text; raises RulesError for bad rules or decks."""
+    rules = loader.load(path)
+    by_path = load_decks(rules)
+    route, match, _ = router.find_route(rules, {"destination_number": number}.get, number, None)
+    if route is None or route.lcr is None:
+        return "%s: %s\n" % (number, "no route matches" if route is None
+                             else "route '%s' is not a least-cost route" % route.name)
+    digits = route.rewrite(match, number)
+    if not lcr.is_lookup_number(digits):
+        return "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
+    spec = route.lcr
+    ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now)
+    lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
+             % (number, route.name, digits, date_text(now),
+                rate_text(spec.max_rate) if spec.max_rate is not None else "none")]
+    lines.append("%-3s %-16s %-15s %-10s %-4s %-21s %-21s %s" % (
+        "#", "carrier", "prefix", "rate", "cur", "effective_from", "effective_to", "dial"))
+    for place, quote in enumerate(ranking.quotes, 1):
+        carrier, row = quote.carrier, quote.details()
+        target = carrier.gateway or "group %s" % carrier.group
+        over = spec.max_rate is not None and quote.rate > spec.max_rate
+        lines.append("%-3d %-16s %-15s %-10s %-4s %-21s %-21s %s/%s%s" % (
+            place, carrier.name, row.prefix, rate_text(row.rate), carrier.currency or "-",
+            date_text(row.effective_from), date_text(row.effective_to), target,
+            carrier.dial_number(digits), "  (above max_rate: not used)" if over else ""))
+    served = {q.carrier.name for q in ranking.quotes}
+    for carrier in spec.carriers:
+        if carrier.name not in served:
+            lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,99 @@
+"""Least-cost routing through a real FreeSWITCH: the cheapest carrier's gateway, in its number format."""
+
+import os
+
+from .harness.switch import fsroute_lines, parse_line
+
+LCR_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5, reload_check: 0.5}
+carriers:
+  carrier_a: {deck: lcr_a.csv, gateway: gw1, number_format: '+{number}', currency: USD}
+  carrier_b: {deck: lcr_b.csv, gateway: gw2, currency: USD}
+  carrier_c: {deck: lcr_c.csv, gateway: gw3, number_format: '0011{number}', currency: USD}
+routes:
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+    number: '$1'
+    lcr: {carriers: [carrier_a, carrier_b, carrier_c], max_rate: 0.05}
+"""
+DECKS = {
+    "lcr_a.csv": "prefix,rate\n49,0.020\n4915,0.045\n",
+    "lcr_b.csv": "prefix,rate\n49,0.015\n4915,0.030\n",
+    "lcr_c.csv": "prefix,rate\n4915,0.040\n491512,0.025\n",
+}
+
+
+def use_lcr_rules(fs):
+    directory = os.path.dirname(fs.switch.rules_path)
+    for name, text in DECKS.items():
+        with open(os.path.join(directory, name), "w") as deck:
+            deck.write(text)
+    fs.use_rules(LCR_RULES)  # ctl reload loads the decks too
+
+
+def the_line(fs, cdr):
+    [line] = fsroute_lines(fs.switch.log_since(fs.log_mark), cdr["uuid"])
+    return parse_line(line)
+
+
+def test_a_call_is_bridged_to_the_cheapest_carrier_in_its_number_format(fs):
+    use_lcr_rules(fs)
+    result = fs.call("00491512345")
+    assert result.code == 200 and result.acked
+    assert fs.invites() == {"gw1": 0, "gw2": 0, "gw3": 1, "gw4": 0}
+    assert fs.gateways["gw3"].uri_users() == ["0011491512345"]
+    cdr = fs.cdr(result)
+    assert (cdr["fsroute_result"], cdr["fsroute_route"], cdr["fsroute_gateway"], cdr["fsroute_attempts"]) == \
+        ("bridged", "international", "gw3", "1")
+    fields = the_line(fs, cdr)
+    assert (fields["tried"], fields["lcr"]) == ("gw3:SUCCESS", "carrier_c:491512:0.025")
+
+
+def test_a_rejecting_carrier_fails_over_to_the_next_cheapest(fs):
+    use_lcr_rules(fs)
+    fs.gateways["gw3"].mode = "reject"
+    fs.gateways["gw3"].reject_code = 503
+    result = fs.call("00491599")  # carrier_c's 0.04 for 4915 is dearer than carrier_b's 0.03
+    assert result.code == 200
+    assert fs.gateways["gw2"].uri_users() == ["491599"]
+    assert fs.invites() == {"gw1": 0, "gw2": 1, "gw3": 0, "gw4": 0}
+
+    fs.gateways["gw2"].mode = "reject"
+    fs.gateways["gw2"].reject_code = 503
+    result = fs.call("00491512345")
+    assert result.code == 200
+    # carrier_c 0.025 (gw3) rejects, carrier_b 0.03 (gw2) rejects, carrier_a 0.045 (gw1) answers
+    assert fs.gateways["gw3"].uri_users() == ["0011491512345"]
+    assert fs.gateways["gw2"].uri_users() == ["491599", "491512345"]
+    assert fs.gateways["gw1"].uri_users() == ["+491512345"]
+    cdr = fs.cdr(result)
+    assert (cdr["fsroute_result"], cdr["fsroute_gateway"], cdr["fsroute_attempts"]) == ("bridged", "gw1", "3")
+    fields = the_line(fs, cdr)
+    assert fields["tried"] == "gw3:NORMAL_TEMPORARY_FAILURE,gw2:NORMAL_TEMPORARY_FAILURE,gw1:SUCCESS"
+    assert fields["lcr"] == "carrier_a:4915:0.045"
+
+
+def test_the_route_event_carries_each_attempts_carrier_and_no_carrier(fs):
+    from .test_events import Subscriber
+    subscriber = Subscriber(fs.switch.ports["esl"])
+    try:
+        use_lcr_rules(fs)
+        fs.gateways["gw3"].mode = "reject"
+        fs.gateways["gw3"].reject_code = 503
+        result = fs.call("00491512345")
+        assert result.code == 200
+        event = subscriber.route_event(fs.cdr(result)["uuid"])
+        expected = {"fsroute-result": "bridged", "fsroute-attempts": "2",
+                    "fsroute-attempt-1-gateway": "gw3", "fsroute-attempt-1-lcr-carrier": "carrier_c",
+                    "fsroute-attempt-1-lcr-prefix": "491512", "fsroute-attempt-1-lcr-rate": "0.025",
+                    "fsroute-attempt-2-gateway": "gw2", "fsroute-attempt-2-lcr-carrier": "carrier_b",
+                    "fsroute-attempt-2-lcr-prefix": "4915", "fsroute-attempt-2-lcr-rate": "0.03"}
+        assert {k: event.get(k) for k in expected} == expected
+        refused = fs.call("0033123")  # no deck serves 33
+        assert refused.code != 200
+        event = subscriber.route_event(fs.cdr(refused)["uuid"])
+        assert (event["fsroute-result"], event["fsroute-route"], event["fsroute-attempts"]) == \
+            ("no_carrier", "international", "0")
+    finally:
+        subscriber.close()
