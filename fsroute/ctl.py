@@ -2,11 +2,11 @@
 
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
-Commands: ``reload [RULES]``, ``status [RULES]``,
+Commands: ``reload [RULES]``, ``status [RULES]``, ``check [RULES]``,
 ``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``, ``metrics`` (Prometheus text). Without RULES,
-reload and status act on every rules file that calls have loaded (or the
-default one before any); test uses the first of them, at INSTANT (ISO 8601)
-or now.
+reload, status and check act on every rules file that calls have loaded (or
+the default one before any); test uses the first of them, at INSTANT
+(ISO 8601) or now.
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ import fsroute
 from fsroute.core import router
 from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
+from fsroute.core import loader
+from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RuleSet, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
 from fsroute.runtime import deckstore, limits
 from fsroute.runtime.embedded import describe_bare, report_lines
+from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
 from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.store import Loaded, loaded_stores, store_for
 
-USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | "
+USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
          "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
@@ -56,6 +59,8 @@ def command(args: Optional[str]) -> str:
         return "".join(reload(path) for path in (rest or _known_paths()))
     if verb == "status" and len(rest) <= 1:
         return "".join(status(path) for path in (rest or _known_paths())) + "\n".join(report_lines()) + "\n"
+    if verb == "check" and len(rest) <= 1:
+        return "".join(check(path) for path in (rest or _known_paths()))
     at = [w[3:] for w in rest if w.startswith("at=")]
     rest = [w for w in rest if not w.startswith("at=")]
     if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
@@ -82,6 +87,30 @@ def reload(path: str) -> str:
     failed = deckstore.preload(loaded.rules)  # its decks too, now: a changed deck need not wait its turn
     lines.extend("-ERR %s\n" % str(exc.problems[0]) for exc in failed)
     return "".join(lines)
+
+
+def check(path: str) -> str:
+    """Every gateway the rules name, against the running switch: defined, on the profile the rules
+    read, and UP or DOWN right now."""
+    try:
+        rules = store_for(path).current().rules
+        places = gateway_places(loader.read(path).decode("utf-8"))
+    except RulesError as exc:
+        return "-ERR %s\n" % str(exc.problems[0])
+    try:
+        running = read_gateway_status()
+    except StatusUnreadable as exc:
+        return "-ERR %s\n" % exc
+    defined = {name: {state.profile} for name, state in running.items()}
+    problems = check_gateways(rules, places, defined, "the running switch")
+    lines = ["-ERR %s" % p for p in problems] or ["+OK every gateway %s names is defined in the running switch"
+                                                  % path]
+    lines.append("gateways:")
+    for name in sorted(rules.gateway_names()):
+        state = running.get(name)
+        lines.append("  %s (%s): %s" % (name, rules.profile_of(name),
+                                         "%s on %s" % (state.status, state.profile) if state else "not defined"))
+    return "\n".join(lines) + "\n"
 
 
 def status(path: str) -> str:
@@ -164,13 +193,9 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),
              "gateways: %s" % (" ".join(decision.gateways) or "-")]
-    if decision.dials:
-        for dial in decision.dials:
-            lines.append("  sofia/gateway/%s/%s  carrier=%s prefix=%s rate=%s"
-                         % (dial.gateway, dial.number, dial.carrier, dial.prefix, rate_text(dial.rate)))
-    else:
-        for gateway in decision.gateways:
-            lines.append("  sofia/gateway/%s/%s" % (gateway, decision.number))
+    for dial in decision.dials:
+        lines.append("  " + dial.text + ("  carrier=%s prefix=%s rate=%s" % (dial.carrier, dial.prefix, rate_text(dial.rate))
+                                         if dial.carrier is not None else ""))
     if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
         lines.append("why:")
         lines += ["  " + line for line in explain(rules, facts.get, now)]

@@ -122,7 +122,7 @@ def test_site_import_is_valid_and_keeps_dialplan_order(site_rules):
     ruleset = loader.parse(result.text, "imported")
     assert [r.name for r in ruleset.routes] == [
         "public/emergency", "public/recorded", "public/uk via carriers", "public/office hours",
-        "public/from partner", "public/lb",
+        "public/from partner", "public/failover pair", "public/lb",
         "default/international", "default/national", "default/lb", "default/anything else"]
     by_name = {r.name: r for r in ruleset.routes}
     uk = by_name["public/uk via carriers"]

@@ -41,5 +41,12 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
-                                          "all_busy", "no_carrier", "failed", "error"]
+                                          "all_busy", "no_carrier", "failed", "error", "blocked", "transferred",
+                                          "continued"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"
+
+
+def test_route_actions_take_the_blocking_rules_cause_or_let_the_call_go_on():
+    assert action_for(Outcome.BLOCKED, Defaults(), "USER_BUSY") == Action("USER_BUSY")
+    assert action_for(Outcome.TRANSFERRED, Defaults()) == Action(None)
+    assert action_for(Outcome.CONTINUED, Defaults()) == Action(None)

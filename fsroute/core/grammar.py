@@ -16,9 +16,11 @@ from .acl import Acl, parse_network
 from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .decks import MICRO
-from .model import (LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, STRATEGIES, VARIABLE_RE, Action,
-                    BreakerSettings, Capacity, Carrier, Defaults, GatewaySettings, Group, LimitSettings, Lcr, Member,
-                    Problem, Route, RuleSet, RulesError)
+from .model import (LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, NO_DIALLING, STRATEGIES, VARIABLE_RE,
+                    Action, BreakerSettings, CallerId, Capacity, Carrier, Defaults, Dialling, GatewaySettings,
+                    GatewaySpec, Group, LimitSettings, Lcr, Member, Problem, Route, RuleSet, RulesError, Transfer)
+from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
+from . import templates
 from .patterns import Regex, compile_route_regex
 from .text import one_line
 from .timespec import TimeSpec
@@ -30,11 +32,18 @@ Fields = Dict[str, Tuple[Node, Node]]
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 
+# What a route does: bridge (gateway, group) or one of the other actions.
+BRIDGE_KEYS = ("gateway", "group", "lcr")
+ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
+DIALLING_KEYS = ("leg", "set", "export", "caller_id")
 # A route's time conditions (calendars.py); a route with any of them is built once the file is read.
 TIME_KEYS = ("time", "when", "unless")
+ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS
+GATEWAY_KEYS = ("profile", "number", "strip", "max_calls", "max_cps", "breaker") + DIALLING_KEYS
+_GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 
-_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+)+\Z")
-_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|([^$]+)")
+_TEMPLATE_RE = re.compile(r"(?:[0-9A-Za-z+*#._-]|\$[0-9]+|\$\{[A-Za-z0-9_]{1,64}\})+\Z")
+_TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
 _RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
 _NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
@@ -72,6 +81,8 @@ class Builder:
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
         self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
+        # With defaults.strict_gateways: the gateways declared under gateways: (else None).
+        self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
         # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
         self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
         self.timing: Optional[TimeGrammar] = None  # once the defaults and calendars are read
@@ -273,7 +284,9 @@ class Builder:
             if ingress is not None and ingress not in acls and ingress not in self.declared["acl"]:
                 self.error(node, "ingress_acl: no acl named '%s'%s"
                            % (ingress, did_you_mean(ingress, self.declared["acl"])))
-        profiles, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top else ({}, {})
+        profiles, specs, settings = self.gateways(top["gateways"][1], defaults) if "gateways" in top \
+            else ({}, {}, {})
+        self.declared_gateways = specs if defaults.strict_gateways else None
         groups = self.groups(top["groups"][1]) if "groups" in top else {}
         self.timing = TimeGrammar(self, zone_of(defaults.tz))
         if "calendars" in top:
@@ -282,8 +295,8 @@ class Builder:
         routes = self.routes(top["routes"][1], acls, groups, carriers) if "routes" in top else []
         if self.problems:
             return None
-        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, self.warnings,
-                       carriers, gateway_settings=settings)
+        return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes, specs,
+                       self.warnings, carriers, gateway_settings=settings)
 
     def defaults(self, node: Node) -> Defaults:
         fields = self.mapping(node, "defaults", allowed=Defaults._fields)
@@ -311,6 +324,8 @@ class Builder:
             elif key == "failover_on":
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
+            elif key == "strict_gateways":
+                values[key] = self.flag(value, what)
             elif key == "breaker":
                 values[key] = self.breaker(value, what, BreakerSettings())
             elif key == "limits":
@@ -423,28 +438,103 @@ class Builder:
                 self.error(node, "%s max_cps must be calls per second (a whole number) or 'CALLS/SECONDS'" % what)
         return Capacity(max_calls, max_cps)
 
-    def gateways(self, node: Node, defaults: Defaults) -> Tuple[Dict[str, str], Dict[str, GatewaySettings]]:
-        """({name: profile}, {name: GatewaySettings}) of the gateways section."""
+    def gateways(self, node: Node, defaults: Defaults
+                 ) -> Tuple[Dict[str, str], Dict[str, GatewaySpec], Dict[str, GatewaySettings]]:
+        """({name: profile} for those with a profile, {name: everything declared about dialling},
+        {name: GatewaySettings}) of the gateways section."""
         fields = self.mapping(node, "gateways")
         profiles: Dict[str, str] = {}
+        specs: Dict[str, GatewaySpec] = {}
         settings: Dict[str, GatewaySettings] = {}
         for name, (key, value) in (fields or {}).items():
             what = "gateway '%s'" % name
             if not self.check_name(key, what):
                 continue
-            body = self.mapping(value, what, allowed=("profile", "max_calls", "max_cps", "breaker"))
-            if not body:
+            body = self.mapping(value, what, allowed=GATEWAY_KEYS)
+            if body is None:
                 continue
-            if "profile" in body:
-                profile = self.string(body["profile"][1], what + " profile", NAME_RE)
-                if profile:
-                    profiles[name] = profile
             breaker = defaults.breaker
             if "breaker" in body:
                 breaker = self.breaker(body["breaker"][1], what + " breaker",
                                        defaults.breaker or BreakerSettings())
             settings[name] = GatewaySettings(breaker, self.capacity(body, what))
-        return profiles, settings
+            profile = self.string(body["profile"][1], what + " profile", NAME_RE) if "profile" in body else None
+            if profile:
+                profiles[name] = profile
+            number = None
+            if "number" in body:
+                number = self.value_template(body["number"][1], what + " number", 0, dialable=True)
+            strip = self.integer(body["strip"][1], what + " strip", 0, 32) if "strip" in body else 0
+            specs[name] = GatewaySpec(profile, number, strip or 0, self.dialling(body, what, -1), key.line)
+        return profiles, specs, settings
+
+    def dialling(self, body: Fields, what: str, captures: int) -> Dialling:
+        """The leg:, set:, export: and caller_id: of a route or gateway (``captures``: its $N, -1: none)."""
+        lists = {}
+        for kind in ("leg", "set", "export"):
+            pairs = []
+            if kind in body:
+                for name, (key, value) in (self.mapping(body[kind][1], "%s %s" % (what, kind)) or {}).items():
+                    if not LEG_NAME_RE.match(name):
+                        self.error(key, "%s %s: %r is not a variable name (letters, digits, '_', '-')" % (what, kind, name))
+                        continue
+                    parts = self.value_template(value, "%s %s %s" % (what, kind, name), captures)
+                    if parts is not None:
+                        pairs.append((name, parts))
+            lists[kind] = tuple(pairs)
+        caller_id = self.caller_id(body["caller_id"][1], what) if "caller_id" in body else None
+        dialling = Dialling(lists["leg"], lists["set"], lists["export"], caller_id)
+        return NO_DIALLING if dialling == NO_DIALLING else dialling  # one shared empty one: routes stay small
+
+    def caller_id(self, node: Node, what: str) -> Optional[CallerId]:
+        what += " caller_id"
+        body = self.mapping(node, what, allowed=("match", "number", "name", "else"), required=("match",))
+        if not body or "match" not in body:
+            return None
+        regex = self.regex(body["match"][1], what + " match")
+        groups = regex.groups if regex is not None else 0
+        number = self.value_template(body["number"][1], what + " number", groups) if "number" in body else None
+        name = self.value_template(body["name"][1], what + " name", groups) if "name" in body else None
+        refuse = None
+        if "else" in body:
+            other = body["else"][1]
+            if not (other.kind == SCALAR and other.value == "keep"):
+                fields = self.mapping(other, what + " else (either 'keep' or {hangup: CAUSE})",
+                                      allowed=("hangup",), required=("hangup",))
+                refuse = self.cause(fields["hangup"][1], what + " else hangup") if fields and "hangup" in fields \
+                    else None
+        if regex is None:
+            return None
+        return CallerId(regex, number, name, refuse)
+
+    def value_template(self, node: Node, what: str, captures: int, dialable: bool = False
+                       ) -> Optional[templates.Parts]:
+        """A value template ($N up to ``captures``, ${var}); its literal text is checked now, what the
+        call fills in at call time. ``dialable``: a number (0-9 A-Z a-z + * # . _ -)."""
+        text = node.value if node.kind == SCALAR else None
+        if isinstance(text, bool):
+            text = "true" if text else "false"
+        elif isinstance(text, (int, float)):
+            text = str(text)
+        if not isinstance(text, str) or text == "":
+            self.error(node, "%s must be a non-empty string" % what)
+            return None
+        if dialable and not _TEMPLATE_RE.match(text):
+            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ -, $N captures and ${var}" % (what, text))
+            return None
+        try:
+            parts = templates.parse(text, captures)
+            check_value("".join(p if isinstance(p, str) else "x" for p in parts), "the value")
+        except (templates.TemplateError, UnsafeValue) as exc:
+            self.error(node, "%s: %s" % (what, exc))
+            return None
+        return parts
+
+    def flag(self, node: Node, what: str) -> Optional[bool]:
+        if node.kind != SCALAR or not isinstance(node.value, bool):
+            self.error(node, "%s must be true or false" % what)
+            return None
+        return node.value
 
     def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
@@ -484,15 +574,23 @@ class Builder:
                 out[name] = Group(name, strategy, tuple(members), self.capacity(body, what))
         return out
 
+    def declared_gateway(self, node: Node, name: Optional[str], what: str) -> None:
+        """Under strict_gateways, report a gateway name that gateways: does not declare."""
+        if name and self.declared_gateways is not None and name not in self.declared_gateways:
+            self.error(node, "%s: gateway '%s' is not declared under gateways (strict_gateways)%s"
+                       % (what, name, did_you_mean(name, self.declared_gateways)))
+
     def member(self, item: Node, what: str) -> Optional[Member]:
         if item.kind == SCALAR:
             name = self.string(item, what + " gateway", NAME_RE)
+            self.declared_gateway(item, name, what)
             return Member(name, 1) if name else None
         body = self.mapping(item, what + " gateway", allowed=("name", "weight"), required=("name",))
         if not body or "name" not in body:
             return None
         name = self.string(body["name"][1], what + " gateway name", NAME_RE,
                            " (letters, digits, '_', '.', '-')")
+        self.declared_gateway(body["name"][1], name, what)
         weight: Optional[int] = 1
         if "weight" in body:
             weight = self.integer(body["weight"][1], "%s: weight of '%s'" % (what, name), 1, 1000000)
@@ -514,6 +612,8 @@ class Builder:
                 continue
             deck = self.string(body["deck"][1], what + " deck") if "deck" in body else None
             gateway, group = self.target(value, body, what, groups, ("gateway", "group"), unknown)
+            if gateway is not None:
+                self.declared_gateway(body["gateway"][1], gateway, what)
             number_format: Optional[Tuple[str, str]] = ("", "")
             if "number_format" in body:
                 text = self.string(body["number_format"][1], what + " number_format")
@@ -629,7 +729,9 @@ class Builder:
         for item in self.sequence(node, "routes"):
             if isinstance(item, Route):  # built by fold_route: only what needs the whole file is left
                 if item.name in names or item.acl not in acls and item.acl is not None \
-                        or item.group not in groups and item.group is not None:
+                        or item.group not in groups and item.group is not None \
+                        or item.gateway is not None and self.declared_gateways is not None \
+                        and item.gateway not in self.declared_gateways:
                     raise RereadForReport()
                 resolved = self.resolve_lcr(item, carriers)
                 if resolved is None:
@@ -652,8 +754,7 @@ class Builder:
         """One route; ``acls``, ``groups`` and ``carriers`` None: built by fold_route, they are checked later."""
         unknown: List[str] = []
         body = self.mapping(item, _route_label(item), unknown=unknown,
-                            allowed=("name", "match", "number", "acl", "gateway", "group", "lcr") + TIME_KEYS,
-                            required=("name",))
+                            allowed=ROUTE_KEYS, required=("name",))
         if body is None or "name" not in body:
             return None
         name = self.string(body["name"][1], "route name")
@@ -684,7 +785,34 @@ class Builder:
             if acl is not None and acls is not None and acl not in acls and acl not in self.declared["acl"]:
                 self.error(body["acl"][1], "%s: no acl named '%s'%s"
                            % (what, acl, did_you_mean(acl, self.declared["acl"])))
-        gateway, group = self.target(item, body, what, groups, ("gateway", "group", "lcr"), unknown)
+        targets = [k for k in ACTION_KEYS if k in body]
+        if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
+            named = set(targets) - set(BRIDGE_KEYS)
+            self.error(item, "%s must name exactly one of %s (it names %s)"
+                       % (what, "'gateway', 'group', 'lcr', 'hangup', 'transfer' or 'continue'" if named
+                          else "'gateway', 'group' or 'lcr'", " and ".join(targets) if targets else "neither"))
+        hangup = self.cause(body["hangup"][1], what + " hangup") if "hangup" in body else None
+        transfer = self.transfer(body["transfer"][1], what, dest) if "transfer" in body else None
+        continues = "continue" in body
+        if continues and body["continue"][1].value is not True:
+            self.error(body["continue"][1], "%s continue must be true (leave the call to the next dialplan action)"
+                       % what)
+        gateway = group = gateway_var = None
+        if "gateway" in body:
+            node = body["gateway"][1]
+            found = _GATEWAY_VAR_RE.match(node.value) if node.kind == SCALAR and isinstance(node.value, str) else None
+            if found:
+                gateway_var = found.group(1)
+            else:
+                gateway = self.string(node, what + " gateway", NAME_RE, " (letters, digits, '_', '.', '-')")
+                self.declared_gateway(node, gateway, what)
+        if "group" in body:
+            group = self.string(body["group"][1], what + " group")
+            if group is not None and groups is not None and group not in groups \
+                    and group not in self.declared["group"]:
+                self.error(body["group"][1], "%s: no group named '%s'%s"
+                           % (what, group, did_you_mean(group, self.declared["group"])))
+        dialling = self.dialling(body, what, dest.groups if dest is not None else -1)
         lcr = None
         if "lcr" in body:
             built = self.lcr(body["lcr"][1], what, carriers)
@@ -704,29 +832,52 @@ class Builder:
         if name is None:
             return None
         return Route(name, item.line, dest, tuple(conditions), number, acl, gateway, group,
-                     when=when, unless=unless, lcr=lcr)
+                     hangup, transfer, continues, dialling, gateway_var, when, unless, lcr)
+
+    def transfer(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
+        """``'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension a number template, the others names."""
+        text = self.string(node, what + " transfer")
+        if text is None:
+            return None
+        parts = text.split()
+        if not 1 <= len(parts) <= 3 or any(not NAME_RE.match(p) for p in parts[1:]):
+            self.error(node, "%s transfer must be 'EXTENSION [DIALPLAN [CONTEXT]]' (the dialplan and "
+                       "context: letters, digits, '_', '.', '-')" % what)
+            return None
+        extension = self.template_text(node, parts[0], what + " transfer extension", dest)
+        if extension is None:
+            return None
+        return Transfer(extension, *(parts[1:] + [None, None])[:2])
 
     def template(self, node: Node, what: str, dest: Optional[Regex]) -> Optional[Tuple[Union[str, int], ...]]:
         text = node.value if node.kind == SCALAR else None
         if isinstance(text, int) and not isinstance(text, bool):
             text = str(text)
+        return self.template_text(node, text, what + " number", dest)
+
+    def template_text(self, node: Node, text: object, what: str, dest: Optional[Regex]
+                      ) -> Optional[Tuple[Union[str, int], ...]]:
+        """The parts of a number template ``text`` found at ``node``, or None after reporting."""
         if not isinstance(text, str) or not _TEMPLATE_RE.match(text):
-            self.error(node, "%s number %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures"
-                       % (what, text))
+            self.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ - and $N captures%s"
+                       % (what, text, " (and ${var})" if "${" in str(text) else ""))
             return None
         parts = []
         groups = dest.groups if dest is not None else 0
-        for ref, literal in _TEMPLATE_PART_RE.findall(text):
+        for ref, variable, literal in _TEMPLATE_PART_RE.findall(text):
             if literal:
                 parts.append(literal)
                 continue
+            if variable:
+                parts.append(templates.Var(variable))
+                continue
             index = int(ref)
             if dest is None:
-                self.error(node, "%s number uses $%d but the route matches no destination_number"
+                self.error(node, "%s uses $%d but the route matches no destination_number"
                            % (what, index))
                 return None
             if index > groups:
-                self.error(node, "%s number uses $%d but the destination_number regex has %d group%s"
+                self.error(node, "%s uses $%d but the destination_number regex has %d group%s"
                            % (what, index, groups, "" if groups == 1 else "s"))
                 return None
             parts.append(index)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import re
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple
 
 from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
 from .index import RouteIndex
+from .templates import Lookup, Parts, expand, groups_of
 
 if TYPE_CHECKING:
     from .acl import Acl
@@ -94,6 +95,9 @@ class Outcome(str, Enum):
     NO_CARRIER = "no_carrier"
     FAILED = "failed"
     ERROR = "error"
+    BLOCKED = "blocked"           # the route's action is hangup: CAUSE
+    TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
+    CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
 
     def __str__(self) -> str:
         return self.value
@@ -112,6 +116,7 @@ class Defaults(NamedTuple):
     on_invalid_number: Action = Action("INVALID_NUMBER_FORMAT")
     on_no_carrier: Action = Action("NO_ROUTE_DESTINATION")
     on_error: Action = Action("NORMAL_TEMPORARY_FAILURE")
+    strict_gateways: bool = False   # every gateway a route or group names must be under gateways:
     on_all_busy: Action = Action("NORMAL_CIRCUIT_CONGESTION")
     breaker: Optional[BreakerSettings] = None  # None: no breaker unless a gateway asks for one
     limits: LimitSettings = LimitSettings()
@@ -126,15 +131,16 @@ CONTINUE = Action(None)
 def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
                route: Optional[Route] = None) -> Action:
     """The one place an outcome becomes an Action: the configured on_* for refusals and errors
-    (for no_carrier, the route's own lcr on_no_carrier when it sets one), the last bridge cause for
-    a failed bridge, nothing after a bridged call."""
+    (for no_carrier, the route's own lcr on_no_carrier when it sets one), the cause the call named
+    (``bridge_cause``: the last bridge's, or the rule's that blocked it), nothing after a bridged,
+    transferred or continued call."""
     if outcome is Outcome.NO_CARRIER and route is not None and route.lcr is not None \
             and route.lcr.on_no_carrier is not None:
         return route.lcr.on_no_carrier
-    if outcome is Outcome.FAILED:
+    if outcome in (Outcome.FAILED, Outcome.BLOCKED):
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
-    if outcome is Outcome.BRIDGED:
+    if outcome in (Outcome.BRIDGED, Outcome.TRANSFERRED, Outcome.CONTINUED):
         return CONTINUE
     return _CONFIGURED[outcome](defaults)
 
@@ -188,27 +194,91 @@ class Lcr(NamedTuple):
     on_no_carrier: Optional[Action]  # None: defaults.on_no_carrier
 
 
+# A number template: str literals, int group numbers ($N) of the destination regex, ${var}.
+Template = Parts
+
+
+def _no_variables(name: str) -> Optional[str]:
+    return None
+
+
+def fill(template: Template, match: Optional[re.Match[str]], lookup: Lookup = _no_variables) -> str:
+    """``template`` with its $N replaced by the destination regex's groups (unmatched: "") and
+    its ${var} by ``lookup(var)``."""
+    # $N appear only with a destination regex (the grammar), so ``match`` is there for them
+    return expand(template, groups_of(match), lookup)
+
+
+class CallerId(NamedTuple):
+    """Caller-ID rewrite: when ``match`` finds caller_id_number, ``number``/``name`` (templates over its
+    $N) go into origination_caller_id_number/name; otherwise keep it (``refuse`` None) or refuse the call."""
+    match: Regex
+    number: Optional[Parts]
+    name: Optional[Parts]
+    refuse: Optional[str]
+
+
+class Dialling(NamedTuple):
+    """What a route or a gateway adds to each attempt through it: leg variables in the dial string,
+    channel variables set (and exported to the outbound leg) before the bridge, a caller-ID rewrite."""
+    leg: Tuple[Tuple[str, Parts], ...] = ()
+    set: Tuple[Tuple[str, Parts], ...] = ()
+    export: Tuple[Tuple[str, Parts], ...] = ()
+    caller_id: Optional[CallerId] = None
+
+
+NO_DIALLING = Dialling()
+
+
+class GatewaySpec(NamedTuple):
+    """A gateway declared under ``gateways:``: its profile, number format ($0: the route's number after
+    ``strip`` leading characters) and what it adds to each attempt."""
+    profile: Optional[str] = None
+    number: Optional[Parts] = None
+    strip: int = 0
+    dialling: Dialling = NO_DIALLING
+    line: int = 0
+
+
+class Transfer(NamedTuple):
+    """``transfer: 'EXTENSION [DIALPLAN [CONTEXT]]'``: the extension may use the route's $N."""
+    extension: Template
+    dialplan: Optional[str]
+    context: Optional[str]
+
+    def data(self, extension: str) -> str:
+        """The transfer application's argument for the filled-in ``extension``."""
+        return " ".join(part for part in (extension, self.dialplan, self.context) if part)
+
+
 class Route(NamedTuple):
-    """One route; ``dest`` is the compiled destination_number regex (None if not matched on)."""
+    """One route; ``dest`` is the compiled destination_number regex (None if not matched on).
+
+    Its action is exactly one of: bridge through ``gateway`` or ``group``, ``hangup`` with a
+    cause, ``transfer``, or ``continues`` (leave the call to the next dialplan action).
+    """
     name: str
     line: int
     dest: Optional[Regex]
     conditions: Tuple[Tuple[str, Regex], ...]  # other variables
-    number: Optional[Tuple[Union[str, int], ...]]  # template parts: str literals and int group numbers
+    number: Optional[Template]
     acl: Optional[str]
     gateway: Optional[str]
     group: Optional[str]
+    hangup: Optional[str] = None
+    transfer: Optional[Transfer] = None
+    continues: bool = False
+    dialling: Dialling = NO_DIALLING
+    gateway_var: Optional[str] = None   # gateway: '${var}': the gateway is the call's variable
     when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
 
-    def rewrite(self, match: Optional[re.Match[str]], destination: str) -> str:
+    def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
-        # $N appear only with a destination regex (the grammar), so ``match`` is there for them
-        return "".join(p if isinstance(p, str) else ((match.group(p) if match else None) or "")
-                       for p in self.number)
+        return fill(self.number, match, lookup)
 
 
 class RuleSet:
@@ -216,7 +286,8 @@ class RuleSet:
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
-                 warnings: Iterable[Problem] = (), carriers: Optional[Dict[str, Carrier]] = None,
+                 gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
+                 carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
         self.path = path
         self.sha256 = sha256
@@ -225,6 +296,7 @@ class RuleSet:
         self.acls: Mapping[str, Acl] = MappingProxyType(acls)
         self.ingress_acl = ingress_acl
         self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
+        self.gateway_specs: Mapping[str, GatewaySpec] = MappingProxyType(gateway_specs or {})
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
@@ -246,7 +318,7 @@ class RuleSet:
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""
-        names = set(self.gateway_profiles)
+        names = set(self.gateway_profiles) | set(self.gateway_specs)
         names.update(self.gateway_settings)
         names.update(r.gateway for r in self.routes if r.gateway)
         names.update(c.gateway for c in self.carriers.values() if c.gateway)

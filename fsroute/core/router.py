@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol
 
 from . import lcr
 from .decks import Deck, rate_text
-from .model import NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet
+from .dialstring import UnsafeValue
+from .legs import CallerIdRefused, Dial, dial_for
+from .model import NAME_RE, NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet, fill
 from .patterns import Regex
 
 if TYPE_CHECKING:
@@ -52,15 +54,6 @@ MAX_VALUE_LEN = 256
 _CONTROL_RE = re.compile(r"[^\x20-\x7e]")
 
 
-class Dial(NamedTuple):
-    """One attempt of a least-cost route: the carrier's gateway, its number format, its rate."""
-    gateway: str
-    number: str
-    carrier: str
-    prefix: str
-    rate: int                     # micro-units per minute
-
-
 class Decision(NamedTuple):
     outcome: Optional[Outcome]    # None: bridge to ``gateways``
     route: Optional[Route] = None
@@ -68,7 +61,8 @@ class Decision(NamedTuple):
     gateways: Tuple[str, ...] = ()
     detail: str = ""              # why, in a few words, for the log line
     benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
-    dials: Tuple[Dial, ...] = ()  # lcr routes: one per gateway, in order
+    dials: Tuple[Dial, ...] = ()  # one per attempt: its gateway, dial string and variables (lcr: carrier, rate)
+    cause: Optional[str] = None   # a blocked call's cause
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -124,7 +118,9 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     None: an untimed call, which a timed or least-cost route refuses);
     ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
     ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
-    ``deck_of(carrier)`` the loaded rate deck of a carrier (or None).
+    ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
+    ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
+    not set reads as the global one).
     """
     source = source_address(get)
     if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
@@ -143,27 +139,80 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
                             % (one_line(source), refused.acl, refused.name))
         return Decision(Outcome.NO_ROUTE, detail="no route matches")
-    number = route.rewrite(match, destination)
+    if route.hangup is not None:
+        return Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup,
+                        cause=route.hangup)
+    if route.continues:
+        return Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan")
+    if route.transfer is not None:
+        extension = fill(route.transfer.extension, match)
+        if not NUMBER_RE.match(extension):
+            return Decision(Outcome.INVALID_NUMBER, route, detail="extension %s is not dialable" % one_line(extension))
+        return Decision(Outcome.TRANSFERRED, route, extension, detail="transfer to %s" % route.transfer.data(extension))
+    number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
-        return _least_cost(rules, route, number, is_up, selector, deck_of or _no_decks, now)
-    gateways, benched = _gateways(rules, route, get, destination, is_up, selector, health)
+        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now)
+    gateway = route.gateway
+    if route.gateway_var is not None:
+        gateway = get(route.gateway_var) or ""
+        why = _refuse_gateway(rules, gateway)
+        if why:
+            return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s" % (route.gateway_var, why))
+    gateways, benched = _gateways(rules, route, gateway, get, destination, is_up, selector, health)
     if not gateways:
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
                         % (" or benched" if benched else ""), benched=tuple(benched))
-    return Decision(None, route, number, tuple(gateways), benched=tuple(benched))
+    return _dialled(rules, route, number, [Dial(name, number, "", (), ()) for name in gateways], match, get,
+                    tuple(benched))
 
 
-def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up: Callable[[str], bool],
-              selector: Selector, health: Optional[GatewayHealth]) -> Tuple[List[str], List[str]]:
-    """(gateway names in order, names left out as benched)."""
+def _dialled(rules: RuleSet, route: Route, number: str, wanted: Sequence[Dial], match: Optional[re.Match[str]],
+             get: Getter, benched: Tuple[str, ...] = ()) -> Decision:
+    """The decision to bridge through ``wanted`` (gateway and number, lcr details), each attempt built
+    by legs.dial_for: the gateway's number format, leg variables, caller ID. A caller-ID rule that
+    refuses every attempt blocks the call; a value that cannot be dialled makes the number invalid."""
+    dials: List[Dial] = []
+    refusal: Optional[CallerIdRefused] = None
+    try:
+        for want in wanted:
+            try:
+                dial = dial_for(rules, route, want.gateway, want.number, match, get)
+            except CallerIdRefused as exc:
+                refusal = refusal or exc
+                continue
+            if want.carrier is not None:
+                dial = dial._replace(carrier=want.carrier, prefix=want.prefix, rate=want.rate)
+            dials.append(dial)
+    except UnsafeValue as exc:
+        return Decision(Outcome.INVALID_NUMBER, route, number, detail=one_line(str(exc)), benched=benched)
+    if not dials:
+        assert refusal is not None
+        return Decision(Outcome.BLOCKED, route, number, detail=one_line(str(refusal)), cause=refusal.cause,
+                        benched=benched)
+    return Decision(None, route, number, tuple(d.gateway for d in dials), benched=benched, dials=tuple(dials))
+
+
+def _refuse_gateway(rules: RuleSet, name: str) -> str:
+    """Why a gateway named by a call's variable cannot be dialled ("" when it can)."""
+    if not NAME_RE.match(name):
+        return "%s is not a gateway name" % one_line(repr(name), 40)
+    if rules.defaults.strict_gateways and name not in rules.gateway_specs:
+        return "%s is not declared under gateways (strict_gateways)" % name
+    return ""
+
+
+def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter, destination: str,
+              is_up: Callable[[str], bool], selector: Selector, health: Optional[GatewayHealth]
+              ) -> Tuple[List[str], List[str]]:
+    """(gateway names in order, names left out as benched); ``gateway``: the route's own, or its variable's."""
     group: Optional[Group]
     members: Sequence[Member]
-    if route.gateway is not None:
-        group, members = None, (Member(route.gateway, 1),)
+    if gateway is not None:
+        group, members = None, (Member(gateway, 1),)
     else:
         assert route.group is not None  # a route names a gateway or a group (the grammar)
         group = rules.groups[route.group]
@@ -181,8 +230,8 @@ def _gateways(rules: RuleSet, route: Route, get: Getter, destination: str, is_up
     return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
 
 
-def _least_cost(rules: RuleSet, route: Route, number: str, is_up: Callable[[str], bool], selector: Selector,
-                deck_of: DeckOf, now: float) -> Decision:
+def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
+                is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float) -> Decision:
     """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
     spec = route.lcr
     assert spec is not None  # only lcr routes come here
@@ -206,7 +255,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, is_up: Callable[[str]
             gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(number)
-        dials.extend(Dial(gw, dial_number, carrier.name, prefix, quote.rate) for gw in gateways)
+        dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
         if len(dials) >= limit:
             break
     dials = dials[:limit]
@@ -215,7 +264,8 @@ def _least_cost(rules: RuleSet, route: Route, number: str, is_up: Callable[[str]
     if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
         return Decision(Outcome.INVALID_NUMBER, route, number,
                         detail="number %s is too long to dial" % one_line(number))
-    return Decision(None, route, number, tuple(d.gateway for d in dials), dials=tuple(dials))
+    # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
+    return _dialled(rules, route, number, dials, match, get)
 
 
 def _no_decks(carrier: Carrier) -> Optional[Deck]:

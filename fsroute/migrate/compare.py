@@ -98,6 +98,9 @@ class CannotEmulate(Exception):
         super().__init__("%s:%d: %s" % (file, line, message))
 
 
+NO_EXTENSION = "no extension matches"
+
+
 class OldOutcome(NamedTuple):
     kind: str                       # "bridge", "none" (no bridge at all), "elsewhere" (not a gateway), "unknown"
     detail: str                     # extension and place, or why not
@@ -162,7 +165,7 @@ class OldSetup:
         if actions:
             return OldOutcome("none", "no bridge (applications %s)" % ", ".join(a[0] for a in actions),
                               notes=tuple(notes))
-        return OldOutcome("none", "no extension matches", notes=tuple(notes))
+        return OldOutcome("none", NO_EXTENSION, notes=tuple(notes))
 
     def _context(self, context: str) -> List[Extension]:
         extensions = self.legacy.extensions
@@ -313,7 +316,10 @@ class OldSetup:
                               notes=tuple(notes))
         number = _expand_variables(target.number, variables, ext, line)
         if target.gateway is not None or target.distribution is None:
-            return OldOutcome("bridge", where, number, target.gateway, notes=tuple(notes))
+            gateway = target.gateway
+            if gateway is not None and gateway.startswith("${"):  # a variable gateway: the call's value
+                gateway = _expand_variables(gateway, variables, ext, line)
+            return OldOutcome("bridge", where, number, gateway, notes=tuple(notes))
         dist_list = find_list(self.legacy, target.distribution.list_name)
         if dist_list is None:
             return OldOutcome("none", "%s: distributor list %r unknown: -err, the call fails with "
@@ -415,15 +421,20 @@ def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
 
 def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequence[Optional[str]] = (None,),
             caller: Optional[str] = None, context: str = "public",
-            variables: Optional[Mapping[str, str]] = None, at: Optional[str] = None) -> List[Row]:
+            variables: Optional[Mapping[str, str]] = None, kept: Optional[Legacy] = None,
+            at: Optional[str] = None) -> List[Row]:
     """One Row per (destination, source address), both sides at ``at`` (ISO 8601) or now.
-
     Raises RulesError for a bad rules file.
+
+    ``kept``: XML extensions that stay ahead of the fsroute extension in the new setup (the hybrid
+    the docs recommend): a call one of them takes never reaches fsroute.
     """
     simulation = Simulation(rules_path)
     ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
-    old_setup = OldSetup(legacy, parse_instant(at) if at else None)
+    instant = parse_instant(at) if at else None
+    old_setup = OldSetup(legacy, instant)
+    kept_setup = OldSetup(kept, instant) if kept is not None else None
     extra = dict(variables or {})
     extra["context"] = context
     rows: List[Row] = []
@@ -433,6 +444,10 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
                      "caller_id_number": caller or ""}
             facts.update(extra)
             old = old_setup.route(facts)
+            front = kept_setup.route(facts) if kept_setup is not None else None
+            if front is not None and front.detail != NO_EXTENSION:
+                rows.append(_kept_row(dest, src_ip, old, front))
+                continue
             new = simulation.run(dest, src_ip, caller, extra, at=at)
             rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra, at))
     return rows
@@ -441,7 +456,7 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
 def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
          simulation: Simulation, caller: Optional[str], extra: Dict[str, str], at: Optional[str]) -> Row:
     ruleset = simulation.rules
-    old_view: View = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
+    old_view = _old_view(old)
     new_view: View = {"result": new["result"], "route": new["route"], "number": new["number"],
                       "hangup_cause": new["hangup_cause"]}
     route = routes.get(new["route"]) if new["route"] else None
@@ -453,14 +468,12 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
             candidates = [m.name for m in members]
             new_weights = {m.name: m.weight for m in members}
             new_view["group"] = route.group
-        else:
-            candidates = [route.gateway]
-            new_weights = {route.gateway: 1}
+        else:  # one gateway: named, or taken from the call's variable (the one dialled)
+            gateway = route.gateway or (new["attempts"][0]["gateway"] if new["attempts"] else None)
+            candidates = [gateway]
+            new_weights = {gateway: 1}
         new_view["dialstring"] = new["attempts"][0]["dialstring"] if new["attempts"] else None
         new_view["candidates"] = candidates
-    if old.kind == "bridge":
-        old_view.update(number=old.number, list=old.list_name)
-        old_view["dialstring"] = "sofia/gateway/%s/%s" % (old.picks(1)[0], old.number)
     if old.kind == "unknown":
         return Row(dest, src_ip, "?", old.detail, old_view, new_view)
     if old.kind == "elsewhere":
@@ -490,8 +503,10 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
     old_view["counts"] = dict(sorted(old_counts.items()))
     new_view["counts"] = dict(sorted(new_counts.items()))
     first = old.picks(1)[0]
-    if old.number != new["number"]:
-        return Row(dest, src_ip, "DIFFER", "number %s vs %s" % (old.number, new["number"]), old_view, new_view)
+    # what the first gateway got dialled: the route's number in that gateway's format
+    dialled = new["attempts"][0]["dialstring"].rsplit("/", 1)[1] if new["attempts"] else new["number"]
+    if old.number != dialled:
+        return Row(dest, src_ip, "DIFFER", "number %s vs %s" % (old.number, dialled), old_view, new_view)
     if first not in candidates:
         return Row(dest, src_ip, "DIFFER", "the old pick %s is not among fsroute's gateways" % first,
                    old_view, new_view)
@@ -503,6 +518,31 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
                old_view, new_view)
 
 
+def _old_view(old: OldOutcome) -> View:
+    view: View = {"kind": old.kind, "detail": old.detail, "notes": list(old.notes)}
+    if old.kind == "bridge":
+        view.update(number=old.number, list=old.list_name)
+        view["dialstring"] = "sofia/gateway/%s/%s" % (old.picks(1)[0], old.number)
+    return view
+
+
+def _kept_row(dest: str, src_ip: Optional[str], old: OldOutcome, front: OldOutcome) -> Row:
+    """A call a kept XML extension takes before fsroute sees it: both sides are XML then."""
+    new_view: View = {"result": "xml", "route": None, "number": front.number, "hangup_cause": None,
+                      "xml": _old_view(front)}
+    if "unknown" in (old.kind, front.kind):
+        return Row(dest, src_ip, "?", old.detail if old.kind == "unknown" else front.detail, _old_view(old), new_view)
+    if old.kind == front.kind == "none":
+        return Row(dest, src_ip, "match", "neither bridges (a kept XML extension takes the call)",
+                   _old_view(old), new_view)
+    same = (old.kind, old.number, old.gateway, old.list_name, old.nodes) == \
+        (front.kind, front.number, front.gateway, front.list_name, front.nodes)
+    if same and old.kind == "bridge":
+        return Row(dest, src_ip, "match", "a kept XML extension dials the same", _old_view(old), new_view)
+    return Row(dest, src_ip, "DIFFER", "a kept XML extension takes the call ahead of fsroute, differently",
+               _old_view(old), new_view)
+
+
 def _shares(counts: Mapping[Optional[str], int]) -> Dict[Optional[str], Fraction]:
     total = sum(counts.values())
     return {name: Fraction(count, total) for name, count in counts.items()}
@@ -512,7 +552,8 @@ LEGEND = """\
 old     = the XML dialplan's hunt (first extension whose conditions hold; break, anti-actions
           and continue honoured) with mod_acl's verdicts and mod_distributor's picks from a
           freshly loaded list, emulated from the XML files
-fsroute = the real fsroute handler on stub calls (as `fsroute simulate`); all gateways up
+fsroute = the real fsroute handler on stub calls (as `fsroute simulate`); all gateways up;
+          with --keep-xml, the kept XML extensions first (emulated as above) and fsroute after them
 match   = both dial the same number through the same gateway; for a distributor list or a
           group: the old first pick is one of fsroute's gateways and over N calls (whole
           weight cycles of both sides) every gateway gets the same count -- the order within
@@ -560,6 +601,8 @@ def _old_line(view: View) -> str:
 
 
 def _new_line(view: View) -> str:
+    if view["result"] == "xml":
+        return "kept XML: " + _old_line(view["xml"])
     if view["result"] != "bridged":
         return "%s%s (hangup %s)" % (view["result"], " by route %r" % view["route"] if view["route"] else "",
                                      view["hangup_cause"] or "-")

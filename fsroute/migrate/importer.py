@@ -12,14 +12,19 @@ over, each as ``FILE:LINE: what``: nothing is dropped unreported.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from fsroute.core import loader, model
 from fsroute.core.acl import parse_network
 from fsroute.core.fsvalues import atoi, switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, Condition, ConfigError, Distribution, Element, Extension,
-                     Legacy, Report, classify_field, compile_expression, find_list, parse_dialstring, read_legacy, short)
+                     Legacy, Report, Target, classify_field, compile_expression, find_list, parse_dialstring,
+                     read_legacy, short)
 from .render import render
+from .varsxml import read_vars, resolve
+from fsroute.core import templates
+from fsroute.core.causes import CAUSES
+from fsroute.core.dialstring import UnsafeValue, check_value
 from fsroute.core.timespec import ATTRIBUTES, SpecError, spec_from_attributes
 from fsroute.core.model import NAME_RE, NUMBER_RE
 
@@ -41,6 +46,7 @@ class GroupSpec(NamedTuple):
     file: str
     line: int
     comments: Tuple[str, ...]
+    strategy: str = "weighted_round_robin"          # priority: a dial string's '|' / ',' failover list
 
 
 class RouteSpec(NamedTuple):
@@ -54,6 +60,9 @@ class RouteSpec(NamedTuple):
     gateway: Optional[str]
     group: Optional[str]
     comments: Tuple[str, ...]
+    set: Tuple[Tuple[str, str], ...] = ()           # set actions before the bridge
+    export: Tuple[Tuple[str, str], ...] = ()        # export actions before the bridge
+    hangup: Optional[str] = None                    # an extension that only hangs up
     time: Tuple[Tuple[str, str], ...] = ()           # the XML time attributes, as the route's time:
 
 
@@ -225,6 +234,9 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
     """
     label = "extension %r" % ext.name
     found = _first_bridge(ext)
+    blocked = _hangup_only(ext) if found is None else None
+    if blocked is not None:
+        found = blocked
     if found is None:
         apps = [a.app or "?" for c in ext.conditions for a in c.actions + c.anti_actions]
         what = "applications: " + ", ".join(apps) if apps else "no actions"
@@ -308,6 +320,9 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
         if index == bridge_index and value == "destination_number":
             dest_groups = regex.groups
 
+    sets: List[Tuple[str, str]] = []
+    exports: List[Tuple[str, str]] = []
+    changed: Lines = []     # (line, what): carried over with a difference worth knowing
     for index, condition in enumerate(ext.conditions[:bridge_index + 1]):
         seen_bridge = False
         for action in condition.actions:
@@ -316,6 +331,11 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
             elif action.app in ("bridge", "transfer"):
                 review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
                                % (action.app, short(action.data))))
+            elif action.app in ("set", "export") and not seen_bridge and (pair := _variable(action.data)):
+                (sets if action.app == "set" else exports).append(pair)
+                changed.append((action.line, "application %r before the bridge is carried over as the route's %s: "
+                                "(set before each attempt; a call that ends before any attempt does not get it)"
+                                % (action.app, action.app)))
             else:
                 review.append((action.line, "application %r %s the bridge" % (
                     action.app, "after" if seen_bridge else "before")))
@@ -325,25 +345,38 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
     group: Optional[str] = None
     number: Optional[str] = None
     target = None
-    if bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
+    if bridge.app == "hangup":
+        pass  # a blocking route: nothing to dial
+    elif bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
         fatal.append((bridge.line, "transfer to %r is not a gateway dial string" % short(bridge.data)))
     else:
         if bridge.app == "transfer":
             review.append((bridge.line, "transfer is imported as a bridge to that gateway; FreeSWITCH's transfer "
                            "re-enters the dialplan with its argument as the destination number, so check "
                            "what the old dialplan really did with it"))
-        parsed = parse_dialstring(bridge.data)
+        parsed = _failover_list(bridge.data)
         if isinstance(parsed, str):
             fatal.append((bridge.line, parsed))
         else:
-            target = parsed
+            target, listed = parsed
+            if len(listed) > 1:
+                changed.append((bridge.line, "the dial string lists several endpoints (%s): they become a group "
+                                "with strategy priority, tried in that order; fsroute also leaves out gateways "
+                                "that are down" % ", ".join(listed)))
+                group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
+                group_specs[group.lower()] = GroupSpec(group, tuple((g, 1, "in dial-string order") for g in listed),
+                                                       ext.file, bridge.line,
+                                                       ("the bridge's failover list: tried in that order",),
+                                                       "priority")
     if target is not None:
         condition = ext.conditions[bridge_index]
         substitutes = condition.field is not None and "(" in (condition.expression or "")
         number, error = number_template(target.number, substitutes, dest_groups)
         if error:
             fatal.append((bridge.line, error))
-        if target.gateway is not None:
+        if group is not None:
+            pass  # a failover list
+        elif target.gateway is not None:
             gateway = target.gateway
         elif target.distribution is not None:
             group = _route_group(target.distribution, bridge, legacy, group_specs, profile, fatal, review,
@@ -355,11 +388,69 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
     for line, what in review:
         reports.append(Report(ext.file, line, "not translated: %s (imported as a route): %s" % (label, what)))
         comments.append("REVIEW (line %d): %s" % (line, what))
+    for line, what in changed:
+        reports.append(Report(ext.file, line, "warning: %s (imported as a route): %s" % (label, what)))
+        comments.append("CHANGED (line %d): %s" % (line, what))
     if timing:
         comments.append("time: read in the switch's local time zone, as the XML dialplan does when the "
                         "channel has no timezone variable")
     return RouteSpec(ext.name, ext.name, ext.file, ext.line, tuple(match.items()), number, acl, gateway, group,
-                     tuple(comments), tuple(timing.items()))
+                     tuple(comments), tuple(sets), tuple(exports), _cause(bridge.data) if bridge.app == "hangup"
+                     else None, tuple(timing.items()))
+
+
+def _hangup_only(ext: Extension) -> Optional[Tuple[int, Action]]:
+    """(condition index, action) when the extension's only application is hangup: a block."""
+    actions = [(i, a) for i, c in enumerate(ext.conditions) for a in c.actions + c.anti_actions]
+    if len(actions) == 1 and actions[0][1].app == "hangup" and _cause(actions[0][1].data) is not None \
+            and actions[0][1] in ext.conditions[actions[0][0]].actions:
+        return actions[0]
+    return None
+
+
+def _cause(data: str) -> Optional[str]:
+    """The hangup application's cause (NORMAL_CLEARING when none), or None when it is not a cause name."""
+    name = (data.strip() or "NORMAL_CLEARING").upper()
+    return name if name in CAUSES else None
+
+
+_SET_RE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]{0,63})=(.+)\Z", re.S)
+
+
+def _variable(data: str) -> Optional[Tuple[str, str]]:
+    """(name, value) of a set/export the rules can carry (a value template fsroute checks), else None."""
+    found = _SET_RE.match(data.strip())
+    if found is None:
+        return None
+    try:
+        check_value("".join(p if isinstance(p, str) else "x" for p in templates.parse(found.group(2), None)),
+                    "the value")
+    except (templates.TemplateError, UnsafeValue):
+        return None
+    return found.group(1), found.group(2)
+
+
+def _failover_list(data: str) -> Union[Tuple[Target, List[str]], str]:
+    """(target, gateways) of a dial string: one endpoint, or a '|' / ',' list of gateways dialling the same
+    number (tried in order); or why not."""
+    text = data.strip()
+    if ("|" not in text and "," not in text) or text[:1] in ("{", "[", "<") or ":_:" in text:
+        parsed = parse_dialstring(text)
+        return parsed if isinstance(parsed, str) else (parsed, [parsed.gateway or ""])
+    targets = [parse_dialstring(part) for part in re.split(r"[|,]", text)]
+    for target in targets:
+        if isinstance(target, str):
+            return "in the failover list: " + target
+        if target.gateway is None or target.gateway.startswith("${"):
+            return "a failover list of distributor expansions or variable gateways cannot be expressed"
+    plain = [t for t in targets if not isinstance(t, str)]
+    if len({t.number for t in plain}) != 1:
+        return "the failover list dials different numbers; a route dials one number through its gateways"
+    names = [t.gateway for t in plain if t.gateway]
+    if len(set(names)) != len(names):
+        return "the failover list names a gateway twice"
+    return plain[0], names
+
 
 
 def _time_attributes(condition: Condition, timing: Dict[str, str], fatal: Lines, review: Lines) -> None:
@@ -411,6 +502,9 @@ def _route_group(distribution: Distribution, bridge: Action, legacy: Legacy, gro
     return spec.name
 
 
+_NUMBER_VAR_RE = re.compile(r"\$\{[A-Za-z0-9_]{1,64}\}")
+
+
 def number_template(text: str, substitutes: bool,
                     groups: Optional[int]) -> Tuple[Optional[str], Optional[str]]:
     """(template or None, error): the dial string's number as an fsroute ``number``.
@@ -441,6 +535,12 @@ def number_template(text: str, substitutes: bool,
             previous_was_capture = True
             i = found.end()
             continue
+        variable = _NUMBER_VAR_RE.match(text, i)
+        if variable:  # ${name}: fsroute reads the call's variable (else the global one) per call
+            out.append(variable.group())
+            previous_was_capture = False
+            i = variable.end()
+            continue
         char = text[i]
         if char == "$":
             return None, ("the number %r holds a variable or expansion; fsroute numbers hold only "
@@ -465,15 +565,18 @@ class ImportResult(NamedTuple):
 
 
 def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = None, acl: Optional[str] = None,
-                 profile: str = "external") -> ImportResult:
+                 profile: str = "external", vars_file: Optional[str] = None) -> ImportResult:
     """Read the old configuration files and return an ImportResult.
 
+    ``vars_file``: vars.xml, whose X-PRE-PROCESS set lines resolve $${name}.
     Raises ConfigError when a file is unreadable or not well-formed XML.
     The text always passes ``fsroute.core.loader.parse`` (checked here).
     """
     if not NAME_RE.match(profile or ""):
         raise ValueError("profile %r is not a valid sofia profile name" % profile)
     legacy = read_legacy(dialplans, distributor, acl)
+    if vars_file is not None:  # $${name}: resolved now, as FreeSWITCH's preprocessor does at load
+        legacy = resolve(legacy, read_vars(vars_file), vars_file)
     return translate(legacy, profile)
 
 

@@ -369,6 +369,9 @@ def parse_dialstring(data: str) -> Union[Target, str]:
         end = closing_brace(rest, 1)
         if end < 0:
             return "unbalanced ${...} in the dial string"
+        if VARIABLE_RE.match(rest[2:end - 1]):  # a channel variable names the gateway: fsroute reads it per call
+            return Target(rest[:end], None, rest[end + 1:]) if rest[end:end + 1] == "/" and len(rest) > end + 1 \
+                else "the dial string has no /<number> after the gateway"
         parsed = parse_distribution(rest[:end])
         if isinstance(parsed, str):
             return parsed

@@ -88,8 +88,8 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
         out.append("")
         out.append("groups:")
         for group in groups.values():
-            _entry(out, group, "distributor list")
-            out.append("    strategy: weighted_round_robin")
+            _entry(out, group, "distributor list" if group.strategy == "weighted_round_robin" else "bridge to")
+            out.append("    strategy: %s" % group.strategy)
             out.append("    gateways:")
             for name, weight, note in group.members:
                 out.append("      - {name: %s, weight: %d}    # %s" % (_scalar(name), weight, printable(note)))
@@ -118,4 +118,11 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
             out.append("    gateway: %s" % _scalar(route.gateway))
         elif route.group is not None:
             out.append("    group: %s" % _scalar(route.group))
+        elif route.hangup is not None:
+            out.append("    hangup: %s" % route.hangup)
+        for kind, pairs in (("set", route.set), ("export", route.export)):
+            if pairs:
+                out.append("    %s:" % kind)
+                for name, value in pairs:
+                    out.append("      %s: %s" % (_scalar(name), _scalar(value)))
     return "\n".join(out) + "\n"

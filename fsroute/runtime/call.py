@@ -11,7 +11,8 @@ import time
 from typing import Any, Callable, List, Optional, Tuple
 
 from fsroute.core import router
-from fsroute.core.router import Decision, Dial
+from fsroute.core.legs import Dial
+from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RuleSet, action_for
@@ -55,7 +56,7 @@ class _Call:
         self.number: Optional[str] = None
         self.attempts: List[Attempt] = []
         self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
-        self.dials: List[Dial] = []  # least-cost routes: the Dial of each attempt, as call.attempts
+        self.dials: List[Dial] = []  # the Dial of each attempt (its dial string; lcr: carrier, rate), as attempts
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
@@ -144,8 +145,12 @@ def _route(call: _Call, loaded: Loaded) -> None:
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
+    if decision.outcome is Outcome.TRANSFERRED:
+        _transfer(call, decision)
+        return
     if decision.outcome is not None:
-        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, route=decision.route).cause)
+        _finish(call, decision.outcome, action_for(decision.outcome, rules.defaults, decision.cause,
+                                                   route=decision.route).cause)
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
@@ -167,7 +172,8 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     session.setVariable("continue_on_fail", "true")
     cause = None
     try:
-        for index, gateway in enumerate(decision.gateways):
+        for dial in decision.dials:
+            gateway = dial.gateway
             if not session.ready():
                 cause = CALLER_GONE
                 break
@@ -175,7 +181,6 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 if call.traced:
                     trace.skipped(call, gateway)
                 continue
-            dial = decision.dials[index] if decision.dials else None
             taken = breakers.acquire(gateway)
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append((gateway, "benched"))
@@ -184,7 +189,7 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                 continue
             ended, ran = "", 0.0
             try:
-                ended, ran = _attempt(call, rules, decision, gateway, dial)
+                ended, ran = _attempt(call, rules, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 breakers.record(gateway, ended, taken)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
@@ -194,12 +199,10 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
                                   else "its limit backend failed")
                 continue
             cause = ended
-            number = dial.number if dial is not None else decision.number
             call.attempts.append((gateway, cause or "UNKNOWN", ran))
-            if dial is not None:
-                call.dials.append(dial)
+            call.dials.append(dial)
             if call.traced:
-                trace.attempt(call, number, rules.defaults.failover_on)
+                trace.attempt(call, dial.text, rules.defaults.failover_on)
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", Outcome.BRIDGED.value)
@@ -222,21 +225,44 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str,
-             dial: Optional[Dial]) -> Tuple[str, float]:
-    """Bridge to ``gateway`` inside its limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled;
-    seconds the bridge application ran). ``dial``: a least-cost attempt's carrier, prefix, rate and number."""
+def _set_variables(session: Any, dial: Dial) -> None:
+    """The attempt's set: and export: values on the channel; exported ones are named in export_vars,
+    as the export application does, so the outbound leg gets them too."""
+    for name, value in dial.set + dial.export:
+        session.setVariable(name, value)
+    if dial.export:
+        exported = [n for n in (session.getVariable("export_vars") or "").split(",") if n]
+        exported += [name for name, _ in dial.export if name not in exported]
+        session.setVariable("export_vars", ",".join(exported))
+
+
+def _transfer(call: _Call, decision: Decision) -> None:
+    """Hand the call to another extension; the dialplan's next actions do not run after it."""
+    assert decision.route is not None and decision.route.transfer is not None and decision.number is not None
+    call.number = decision.number
+    call.session.setVariable("fsroute_number", call.number)
+    _finish(call, Outcome.TRANSFERRED, None)
+    call.session.execute("transfer", decision.route.transfer.data(decision.number))
+
+
+def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tuple[str, float]:
+    """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
+    the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
+    application ran). A least-cost attempt also sets its carrier, prefix and rate."""
     session = call.session
+    gateway = dial.gateway
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
-    number = dial.number if dial is not None else decision.number
     group = rules.groups.get(decision.route.group) if decision.route.group else None
-    app, data = limits.dial_application(rules, gateway, group, "sofia/gateway/%s/%s" % (gateway, number))
+    app, data = limits.dial_application(rules, gateway, group, dial.text)
     session.setVariable("originate_disposition", "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
     session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-    if dial is not None:
+    if dial.set or dial.export:
+        _set_variables(session, dial)
+    lcr = dial.carrier is not None
+    if lcr:
         _set_lcr_variables(session, dial)
     began = time.perf_counter()
     session.execute(app, data)
@@ -247,7 +273,7 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str,
         # not dialled: the variables go back to the last real attempt
         session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
-        if dial is not None:
+        if lcr:
             _set_lcr_variables(session, call.dials[-1] if call.dials else None)
         return limits.refusal(rules, session), ran
     return cause, ran
@@ -255,7 +281,7 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, gateway: str,
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
     """The carrier, matched prefix and rate of a least-cost attempt, for CDR margin reports ("" for none)."""
-    session.setVariable("fsroute_lcr_carrier", dial.carrier if dial else "")
+    session.setVariable("fsroute_lcr_carrier", dial.carrier or "" if dial else "")
     session.setVariable("fsroute_lcr_prefix", dial.prefix if dial else "")
     session.setVariable("fsroute_lcr_rate", rate_text(dial.rate) if dial else "")
 
@@ -316,7 +342,7 @@ def _log_line(call: _Call) -> str:
     if call.skipped:
         tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
     lcr = ""
-    if call.dials:
+    if call.dials and call.dials[-1].carrier is not None:
         last = call.dials[-1]
         lcr = " lcr=%s:%s:%s" % (last.carrier, last.prefix, rate_text(last.rate))
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"

@@ -56,13 +56,16 @@ def route_headers(call: _Call) -> Headers:
     if call.decision_seconds is not None:
         headers.append(("fsroute-decision-usec", str(int(call.decision_seconds * 1e6))))
     headers.append(("fsroute-attempts", str(len(call.attempts))))
-    dials = call.dials if len(call.dials) == len(call.attempts) else ()  # least-cost routes: one per attempt
+    dials = call.dials if len(call.dials) == len(call.attempts) else []  # one per attempt
     for number, (gateway, cause, seconds) in enumerate(call.attempts, 1):
         prefix = "fsroute-attempt-%d-" % number
         headers += [(prefix + "gateway", gateway), (prefix + "cause", cause),
                     (prefix + "usec", str(int(seconds * 1e6)))]
-        if dials:
-            dial = dials[number - 1]
+        if not dials:
+            continue
+        dial = dials[number - 1]
+        headers.append((prefix + "dialstring", dial.text))
+        if dial.carrier is not None:  # a least-cost attempt
             headers += [(prefix + "lcr-carrier", dial.carrier), (prefix + "lcr-prefix", dial.prefix),
                         (prefix + "lcr-rate", rate_text(dial.rate))]
     if call.attempts:

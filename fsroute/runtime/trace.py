@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional
 from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
 from fsroute.core.fsvalues import switch_true
-from fsroute.core.model import Route, RuleSet
+from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
 from .fslog import NOTICE, log
 from .gateways import GatewayStates
@@ -62,8 +62,8 @@ def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
     if decided is None:
         return
     route = decided.route
-    if route is not None and decided.number is not None:
-        profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route)})
+    if route is not None and decided.number is not None and decided.outcome is not Outcome.TRANSFERRED:
+        profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)})
         readings = states.last_readings()
         for profile in profiles:
             _say(call, "gateway states of profile %s: %s" % (profile, _reading(readings.get(profile))))
@@ -72,7 +72,7 @@ def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
                                            (call.decision_seconds or 0.0) * 1000.0))
 
 
-def _route_gateways(rules: RuleSet, route: Route) -> List[str]:
+def _route_gateways(rules: RuleSet, route: Route, decided: Decision) -> List[str]:
     if route.gateway is not None:
         return [route.gateway]
     if route.lcr is not None:
@@ -84,7 +84,8 @@ def _route_gateways(rules: RuleSet, route: Route) -> List[str]:
                 assert carrier.group is not None  # a carrier names a gateway or a group
                 names += [m.name for m in rules.groups[carrier.group].members]
         return names
-    assert route.group is not None  # a route names a gateway or a group
+    if route.group is None:  # gateway: '${var}': the gateway the call's variable named, if it was dialled
+        return list(decided.gateways)
     return [m.name for m in rules.groups[route.group].members]
 
 
@@ -114,6 +115,8 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
                                                   % (d.gateway, d.carrier, d.prefix, rate_text(d.rate))
                                                   for d in decided.dials) or "none",
             rules.defaults.max_attempts)
+    if route.group is None:
+        return "gateway ${%s} of route '%s': order %s" % (route.gateway_var, route.name, order)
 
     def state(name: str) -> str:
         down = readings.get(rules.profile_of(name), (None, None))[0]
@@ -133,9 +136,9 @@ def skipped(call: _Call, gateway: str, why: str = "DOWN in a newer gwlist readin
 
 
 @_quiet
-def attempt(call: _Call, number: str, failover_on: FrozenSet[str]) -> None:
-    """The attempt that just ended, and what fsroute does next."""
-    gateway, cause, seconds = call.attempts[-1]
+def attempt(call: _Call, dial: str, failover_on: FrozenSet[str]) -> None:
+    """The attempt that just ended (``dial``: its dial string, leg variables and all), and what fsroute does next."""
+    _, cause, seconds = call.attempts[-1]
     if cause == "SUCCESS":
         after = "answered"
     elif cause == "ORIGINATOR_CANCEL" or not call.session.ready():
@@ -144,8 +147,8 @@ def attempt(call: _Call, number: str, failover_on: FrozenSet[str]) -> None:
         after = "in failover_on: next gateway"
     else:
         after = "not in failover_on: stop"
-    _say(call, "attempt %d: sofia/gateway/%s/%s -> %s after %.1f ms (%s)"
-         % (len(call.attempts), gateway, number, cause, seconds * 1000.0, after))
+    _say(call, "attempt %d: %s -> %s after %.1f ms (%s)"
+         % (len(call.attempts), dial, cause, seconds * 1000.0, after))
 
 
 @_quiet

@@ -15,7 +15,8 @@ from fsroute.core.fsvalues import switch_true
 
 _GWLIST_RE = re.compile(r"sofia profile (\S+) gwlist (up|down)\Z")
 _LIMIT_USAGE_RE = re.compile(r"limit_usage (\S+) (\S+) (\S+)\Z")
-_GATEWAY_DIAL_RE = re.compile(r"sofia/gateway/([^/]*)/(.*)\Z", re.S)
+# A gateway dial string, after the per-leg variables ([k=v,...], each list ending at the first ']').
+_GATEWAY_DIAL_RE = re.compile(r"(?:\[[^\]]*\])*sofia/gateway/([^/]*)/(.*)\Z", re.S)
 
 # DIALSTATUS as switch_ivr_originate sets it from the cause (any other: the cause's name).
 # Measured in a real switch (tests/integration/test_agreement.py): a gateway's 480
@@ -107,7 +108,19 @@ class FakeFreeSWITCH:
             if profile is None:
                 return "Invalid Profile [%s]" % found.group(1)
             return "".join(name + " " for name in profile[found.group(2)])
+        if command == "sofia xmlstatus gateway":
+            return self._xmlstatus()
         return "-ERR %s Command not found!\n" % command.split(" ", 1)[0]
+
+    def _xmlstatus(self) -> str:
+        """Every declared gateway as mod_sofia's ``sofia xmlstatus gateway`` lists it."""
+        rows = ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<gateways>"]
+        for profile, states in sorted(self.profiles.items()):
+            for status in ("up", "down"):
+                for name in states[status]:
+                    rows.append("  <gateway>\n    <name>%s</name>\n    <profile>%s</profile>\n"
+                                "    <status>%s</status>\n  </gateway>" % (name, profile, status.upper()))
+        return "\n".join(rows + ["</gateways>", ""])
 
     # -- installation ------------------------------------------------------------
     def install(self) -> FakeFreeSWITCH:
@@ -344,7 +357,13 @@ class StubSession:
 
     # -- variables ---------------------------------------------------------------
     def getVariable(self, name: str) -> Optional[str]:
-        return self.variables.get(name)
+        """The channel variable, else (as switch_channel_get_variable does) the global one."""
+        value = self.variables.get(name)
+        if value is None:
+            fake = self._fake or FakeFreeSWITCH.current
+            if fake is not None:
+                return fake.globals.get(name)
+        return value
 
     def setVariable(self, name: str, value: Optional[str]) -> None:
         # CoreSession::setVariable takes char*s (SWIG refuses anything else);

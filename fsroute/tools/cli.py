@@ -12,6 +12,7 @@ import fsroute
 from fsroute.core import loader
 from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
+from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ahead of other routes) go to stderr and do not change the exit status unless --strict.")
     check.add_argument("rules", nargs="+", metavar="RULES", help="a rules file; '-' reads standard input")
     check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    check.add_argument("--sofia-conf", metavar="DIR",
+                       help="FreeSWITCH's conf directory: every gateway the rules name must be defined "
+                            "in its sip_profiles, on the profile the rules read")
     check.set_defaults(parser=check)
 
     rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
@@ -156,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
+    imp.add_argument("--vars", metavar="FILE",
+                     help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan")
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
@@ -169,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--src-ip", action="extend", nargs="+", default=[], metavar="IP",
                      help="network_addr(s) of the caller; every destination is tried from each")
     cmp.add_argument("--caller", help="caller_id_number")
+    cmp.add_argument("--keep-xml", action="append", default=[], metavar="FILE",
+                     help="an XML dialplan file whose extensions stay ahead of the fsroute extension "
+                          "in the new setup (the hybrid): calls they take never reach fsroute")
     cmp.add_argument("--context", default="public", help="dialplan context of the call (default: public)")
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
@@ -195,7 +204,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             command.error("--var %s would override --src-ip; give one of them" % clash[0])
     try:
         if args.command == "check":
-            return check(args.rules, args.strict)
+            return check(args.rules, args.strict, args.sofia_conf)
         if args.command == "import":
             return import_config(args)
         if args.command == "compare":
@@ -214,25 +223,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
-def check(paths: Sequence[str], strict: bool = False) -> int:
+def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] = None) -> int:
     """Check each file and the rate decks its carriers name; 1 when any has problems (or, with
-    ``strict``, warnings)."""
+    ``strict``, warnings, or with ``sofia_conf``, gateways that configuration does not define)."""
     from .lcrtool import load_decks
 
     status = 0
+    defined = None
+    if sofia_conf is not None:
+        from fsroute.migrate.sofia_conf import gateways_by_name, read_sofia_conf
+        defined = gateways_by_name(read_sofia_conf(sofia_conf))
     for path in paths:
         try:
             if path == "-":
                 path = "<stdin>"
-                ruleset = loader.parse(sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1), path)
+                data = sys.stdin.buffer.read(loader.MAX_FILE_BYTES + 1)
             else:
-                ruleset = loader.load(path)
+                data = loader.read(path)
+            ruleset = loader.parse(data, path)
             decks = load_decks(ruleset)
         except RulesError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
             status = 1
             continue
+        if defined is not None:
+            missing = check_gateways(ruleset, gateway_places(data.decode("utf-8")), defined,
+                                     "the sofia configuration at %s" % sofia_conf)
+            for gap in missing:
+                print(gap, file=sys.stderr)
+            if missing:
+                status = 1
+                continue
         found = warnings(ruleset)
         for warning in found:
             print(warning, file=sys.stderr)
@@ -281,7 +303,7 @@ def import_config(args: argparse.Namespace) -> int:
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
         return 2
-    result = import_files(args.dialplan, args.distributor, args.acl, args.profile)
+    result = import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars)
     for report in result.reports:
         print(report, file=sys.stderr)
     sys.stdout.write(result.text)
@@ -306,8 +328,9 @@ def compare(args: argparse.Namespace) -> int:
     from fsroute.migrate.legacy import read_legacy
 
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
+    kept = read_legacy(args.keep_xml, args.distributor, args.acl) if args.keep_xml else None
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
-               args.at)
+               kept=kept, at=args.at)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
@@ -320,6 +343,8 @@ def _print_call(report: Dict[str, Any]) -> None:
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
     print("hangup:  %s" % (report["hangup_cause"] or "-"))
+    if "transfer" in report:
+        print("transfer: %s" % report["transfer"])
     if report["attempts"]:
         print("%-3s %-40s %s" % ("#", "dial string", "outcome"))
         for i, attempt in enumerate(report["attempts"], 1):

@@ -10,6 +10,7 @@ process are never touched.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
@@ -60,7 +61,8 @@ class Simulation:
         ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
         """
         rules = self.rules
-        known = rules.gateway_names()
+        named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
+        known = rules.gateway_names() | {n for n in named if n}
         unknown = sorted((set(down) | set(fail or ())) - known)
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
@@ -101,13 +103,22 @@ def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optiona
     return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at)
 
 
+# The gateway of a dial string, after its [leg variables] if any.
+_GATEWAY_RE = re.compile(r"^(?:\[[^\]]*\])*sofia/gateway/([^/]*)/")
+
+
 def _report(session: StubSession) -> Dict[str, Any]:
     attempts = []
     for dialstring, outcome in session.bridges:
-        gateway = dialstring.split("/")[2] if dialstring.count("/") >= 3 else None
+        found = _GATEWAY_RE.search(dialstring)
+        gateway = found.group(1) if found else None
         attempts.append({"gateway": gateway, "dialstring": dialstring, "outcome": outcome})
-    return {"result": session.getVariable("fsroute_result"),
-            "route": session.getVariable("fsroute_route"),
-            "number": session.getVariable("fsroute_number"),
-            "attempts": attempts,
-            "hangup_cause": session.hangup_cause}
+    report = {"result": session.getVariable("fsroute_result"),
+              "route": session.getVariable("fsroute_route"),
+              "number": session.getVariable("fsroute_number"),
+              "attempts": attempts,
+              "hangup_cause": session.hangup_cause}
+    transfers = [data for app, data in session.executed if app == "transfer"]
+    if transfers:
+        report["transfer"] = transfers[-1]
+    return report

@@ -23,7 +23,7 @@ from fsroute.core.loader import parse
 from fsroute.core.model import NUMBER_RE, RulesError
 from fsroute.testing import FakeFreeSWITCH
 from budget import examples
-from reliability_helpers import assert_safe_bridges, bridges, error_lines, run_call, write_rules
+from reliability_helpers import SAFE_BRIDGE_RE, assert_safe_bridges, bridges, error_lines, run_call, write_rules
 
 RULES = """\
 version: 1
@@ -219,7 +219,7 @@ def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monk
     tried["injection"] += 2
 
 
-@pytest.mark.parametrize("template", ["1|2", "${x}", "$1@example.com", "a b", "$1,$1", "{x=y}$1",
+@pytest.mark.parametrize("template", ["1|2", "${x", "$1@example.com", "a b", "$1,$1", "{x=y}$1",
                                       "[x]", "<$1>", "$1;x", "$1/2", "\u0669$1", "$1\n", "$1\t"])
 def test_number_templates_with_dial_string_syntax_do_not_load(template, tried):
     quoted = '"%s"' % template.encode("unicode_escape").decode("ascii")  # YAML double quotes
@@ -230,7 +230,7 @@ def test_number_templates_with_dial_string_syntax_do_not_load(template, tried):
     tried["injection"] += 1
 
 
-@pytest.mark.parametrize("name", ["gw1/1001", "gw1|gw2", "gw 1", "${gw}", "-err/x", "gw1,gw2", "gw1@x",
+@pytest.mark.parametrize("name", ["gw1/1001", "gw1|gw2", "gw 1", "${gw", "${g/w}", "-err/x", "gw1,gw2", "gw1@x",
                                   "", "gw\u0669", "gw1\n"])
 def test_gateway_names_with_dial_string_syntax_do_not_load(name, tried):
     text = RULES.replace("gateway: gw2", 'gateway: "%s"' % name.encode("unicode_escape").decode("ascii"))
@@ -271,4 +271,140 @@ def test_generated_near_numbers(shared_rules_path, tried, variant, text):
     with FakeFreeSWITCH() as fake:
         fake.set_gateways("external", up=sorted(GATEWAYS))
         check_call(fake, shared_rules_path, variant + text)
+    tried["injection"] += 1
+
+
+# -- values a call fills in: leg / set / export variables, caller ID, a gateway from a variable ----------
+
+VALUE_RULES = """\
+version: 1
+gateways:
+  gw1:
+    leg: {sip_h_X-Name: '${caller_id_name}', leg_timeout: 20}
+    caller_id: {match: '^(.*)$', number: '$1', name: 'n ${caller_id_name}'}
+    export: {exported_name: '${caller_id_name}'}
+routes:
+  - name: from a variable
+    match: {destination_number: '^9(\\d+)$'}
+    number: '$1'
+    gateway: '${target_gateway}'
+  - name: values
+    match: {destination_number: '^(\\d+)$'}
+    number: '$1'
+    gateway: gw1
+    set: {account: 'acc-${account_code}'}
+"""
+LEG_VAR_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\Z")
+
+
+def read_back(dial):
+    """The leg variables and the rest of ``dial``, read as switch_ivr_originate reads them (see
+    fsroute/core/dialstring.py); asserts no piece of it could be read as more syntax."""
+    assert "${" not in dial and ":_:" not in dial
+    assert not re.search(r"(?<!\\)\|", dial), "an unescaped | splits the dial string: %r" % dial
+    assert "'" not in dial and '"' not in dial
+    leg = {}
+    if dial.startswith("["):
+        end = dial.index("]")
+        body, dial = dial[1:end], dial[end + 1:]
+        assert "[" not in body
+        for item in re.split(r"(?<!\\),", body):
+            name, _, value = item.partition("=")
+            assert LEG_VAR_RE.match(name), (name, item)
+            assert "\\" not in re.sub(r"\\[,|]", "", value), "a stray backslash: %r" % item
+            leg[name] = re.sub(r"\\([,|])", r"\1", value)
+    return leg, dial
+
+
+def check_value_call(fake, rules_path, name="x", account="7", caller="1555", target="gw1", destination="1001"):
+    before = len(error_lines(fake))
+    session = run_call(fake, rules_path, {"destination_number": destination, "caller_id_number": caller,
+                                          "caller_id_name": name, "account_code": account,
+                                          "target_gateway": target, "network_addr": "127.0.0.1"})
+    assert error_lines(fake)[before:] == []
+    result = session.variables.get("fsroute_result")
+    assert result in ("bridged", "invalid_number"), result
+    for dial in bridges(session):
+        leg, rest = read_back(dial)
+        assert SAFE_BRIDGE_RE.match(rest), rest
+        assert SAFE_BRIDGE_RE.match(rest).group(1) == "gw1"
+        # Accepted values arrive exactly as the call had them: nothing added, nothing cut.
+        expected = {"sip_h_X-Name": name, "leg_timeout": "20"}
+        rewritten = re.search(r"^(.*)$", caller)  # the caller_id rule of gw1; no match: the caller ID is kept
+        if rewritten:
+            expected.update(origination_caller_id_number=rewritten.group(1), origination_caller_id_name="n " + name)
+        assert leg == expected
+        assert (session.variables["account"], session.variables["exported_name"]) == ("acc-" + account, name)
+    if result == "invalid_number":
+        assert bridges(session) == [] and session.hangup_cause == "INVALID_NUMBER_FORMAT"
+        assert "account" not in session.variables and "exported_name" not in session.variables
+    return result
+
+
+@pytest.fixture
+def values_path(tmp_path):
+    return write_rules(tmp_path / "values.yaml", VALUE_RULES)
+
+
+@pytest.mark.parametrize("fragment", sorted(FRAGMENTS))
+@pytest.mark.parametrize("where", ["name", "account", "caller"])
+def test_hostile_values_never_inject_syntax(switch, values_path, tried, fragment, where):
+    value = "a" + FRAGMENTS[fragment] + "b"
+    result = check_value_call(switch, values_path, **{where: value})
+    unsafe = any(c in FRAGMENTS[fragment] for c in "[]'\"\\\n\r\t\x00\x7f\x1b") or "${" in value or ":_:" in value
+    if unsafe and (where != "caller" or re.search(r"^(.*)$", value)):  # a caller ID the rule does not take is kept
+        assert result == "invalid_number", (where, value)
+    tried["injection"] += 1
+
+
+def test_commas_and_pipes_are_carried_escaped(switch, values_path, tried):
+    """The control: values FreeSWITCH can read back are dialled, and read back exactly."""
+    for name in ("Smith, John", "a|b", "<sip:1@example.com>", "x=y", "100% sure", "\u00e9l\u00e8ve"):
+        assert check_value_call(switch, values_path, name=name) == "bridged", name
+        tried["injection"] += 1
+
+
+@pytest.mark.parametrize("target", ["gw1/1001", "gw1|gw2", "gw 1", "${gw}", "-err/x", "gw1,gw2", "[x]gw1",
+                                    "", "gw\u0669", "gw1\n", "a" * 65])
+def test_hostile_gateway_variables_never_reach_bridge(switch, values_path, tried, target):
+    assert check_value_call(switch, values_path, target=target, destination="91001") == "invalid_number"
+    tried["injection"] += 1
+
+
+@pytest.mark.parametrize("fragment", sorted(FRAGMENTS))
+def test_hostile_variables_in_a_number_template_never_reach_bridge(switch, tmp_path, tried, fragment):
+    """number: '00${x}' is filled in by fsroute; what comes out must still be a dialable number."""
+    path = write_rules(tmp_path / "n.yaml", RULES.replace("number: '00$1'", "number: '00${x}'"))
+    session = run_call(switch, path, {"destination_number": "A1", "x": "1" + FRAGMENTS[fragment],
+                                      "network_addr": "127.0.0.1"})
+    assert_safe_bridges(session, GATEWAYS)
+    assert session.variables["fsroute_result"] == "invalid_number"
+    session = run_call(switch, path, {"destination_number": "A1", "x": "4930", "network_addr": "127.0.0.1"})
+    assert bridges(session) == ["sofia/gateway/gw1/004930"]  # the control
+    tried["injection"] += 1
+
+
+_VALUE_ALPHABET = st.sampled_from(list("abAB09 =%") + ["|", ",", "[", "]", "{", "}", "$", "\\", "'", '"', ":",
+                                                     "_", "\n", "\x00", "\u0669", "^"])
+
+
+@settings(max_examples=examples(1000), deadline=None)
+@given(name=st.text(_VALUE_ALPHABET, max_size=40), account=st.text(_VALUE_ALPHABET, max_size=10))
+def test_generated_values(tmp_path_factory, tried, name, account):
+    path = write_rules(tmp_path_factory.mktemp("values") / "values.yaml", VALUE_RULES)
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=sorted(GATEWAYS))
+        check_value_call(fake, path, name=name, account=account)
+    tried["injection"] += 1
+
+
+@pytest.mark.parametrize("value", ["a]b", "it's", "x${", "a\\b", "1:_:2", "[x]"])
+@pytest.mark.parametrize("key", ["leg: {x: %s}", "set: {x: %s}", "export: {x: %s}",
+                                 "caller_id: {match: '^', name: %s}"])
+def test_values_with_dial_string_syntax_do_not_load(tried, key, value):
+    quoted = '"%s"' % value.replace("\\", "\\\\")
+    text = VALUE_RULES.replace("    set: {account: 'acc-${account_code}'}", "    " + key % quoted)
+    with pytest.raises(RulesError) as caught:
+        parse(text, "rules.yaml")
+    assert [p.line for p in caught.value.problems] == [text.splitlines().index("    " + key % quoted) + 1]
     tried["injection"] += 1

@@ -1,0 +1,163 @@
+"""Route actions, leg variables and number formats in a real FreeSWITCH: what callers and gateways saw."""
+
+import pytest
+
+from .harness.switch import fsroute_lines, parse_line
+from .test_events import Subscriber, metrics_page, value
+
+ACTION_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+routes:
+  - name: premium
+    match: {destination_number: '^1900\\d{7}$'}
+    hangup: CALL_REJECTED
+  - name: busy here
+    match: {destination_number: '^1901\\d{7}$'}
+    hangup: USER_BUSY
+  - name: back through the prefix route
+    match: {destination_number: '^8(10[01][0-9])$'}
+    transfer: '9$1 XML public'
+  - name: prefix
+    match: {destination_number: '^9(10[01][0-9])$'}
+    number: '$1'
+    gateway: gw1
+"""
+
+
+def line_of(fs, cdr):
+    [line] = fsroute_lines(fs.switch.log_since(fs.log_mark), cdr["uuid"])
+    return parse_line(line)
+
+
+def test_a_blocked_number_gets_the_causes_sip_code_and_no_gateway_sees_it(fs):
+    fs.use_rules(ACTION_RULES)
+    rejected, busy = fs.call("19001234567"), fs.call("19011234567")
+    assert (rejected.code, busy.code) == (603, 486)  # CALL_REJECTED, USER_BUSY
+    assert sum(fs.invites().values()) == 0
+    cdr = fs.cdr(rejected)
+    assert (cdr["fsroute_result"], cdr["fsroute_route"], cdr["hangup_cause"]) == \
+        ("blocked", "premium", "CALL_REJECTED")
+    fields = line_of(fs, cdr)
+    assert (fields["result"], fields["tried"], fields["hangup"]) == ("blocked", "-", "CALL_REJECTED")
+
+
+def test_a_transfer_runs_the_target_extension(fs):
+    fs.use_rules(ACTION_RULES)
+    result = fs.call("81001")
+    assert result.code == 200
+    assert fs.gateways["gw1"].uri_users() == ["1001"]
+    cdr = fs.cdr(result)  # written when the call is over, after both log lines
+    assert (cdr["fsroute_result"], cdr["fsroute_route"]) == ("bridged", "prefix")
+    lines = [parse_line(line) for line in fsroute_lines(fs.switch.log_since(fs.log_mark))]
+    assert [(f["result"], f["route"]) for f in lines] == [
+        ("transferred", "back through the prefix route"), ("bridged", "prefix")]
+
+
+CARRIER_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  strict_gateways: true
+gateways:
+  gw1:
+    number: '1234#$0'
+    strip: 2
+    leg: {sip_h_X-Account: 'acc,7|b', leg_timeout: 5}
+    caller_id: {match: '^(\\d+)$', number: '+49$1'}
+  gw2:
+    number: '+$0'
+    strip: 2
+groups:
+  both: {strategy: priority, gateways: [gw1, gw2]}
+routes:
+  - name: intl
+    match: {destination_number: '^00(\\d+)$'}
+    number: '00$1'
+    group: both
+"""
+
+
+def test_a_carrier_gets_its_number_format_leg_header_and_caller_id(fs):
+    fs.use_rules(CARRIER_RULES)
+    result = fs.call("004930123")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert fs.gateways["gw1"].uri_users() == ["1234#4930123"]
+    assert invite.header("x-account") == "acc,7|b"
+    assert invite.from_user == "+491000"
+
+
+def test_the_next_carrier_gets_its_own_format(fs):
+    fs.use_rules(CARRIER_RULES)
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    result = fs.call("004930123")
+    assert result.code == 200
+    assert fs.gateways["gw2"].uri_users() == ["+4930123"]
+    assert fs.cdr(result)["fsroute_attempts"] == "2"
+
+
+def test_ctl_check_finds_a_mistyped_gateway_and_says_which_are_up(fs):
+    fs.use_rules(ACTION_RULES.replace("gateway: gw1", "gateway: gwl"))
+    answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
+    lines = answer.splitlines()
+    assert lines[0].startswith("-ERR %s:" % fs.switch.rules_path)
+    assert "gateway 'gwl' is not defined in the running switch" in lines[0]
+    assert "  gwl (external): not defined" in lines
+    fs.use_rules(ACTION_RULES)
+    answer = fs.switch.api("python fsroute.ctl check %s" % fs.switch.rules_path)
+    assert answer.splitlines()[0].startswith("+OK")
+    assert "  gw1 (external): UP on external" in answer.splitlines()
+
+
+def test_an_exported_variable_reaches_the_outbound_leg(fs):
+    fs.use_rules(ACTION_RULES.replace("    gateway: gw1\n", "    gateway: gw1\n"
+                                      "    export: {sip_h_X-Route: 'r-$1-${caller_id_number}'}\n"
+                                      "    set: {route_tag: 'tag-$1'}\n"))
+    result = fs.call("91001")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert invite.header("x-route") == "r-1001-1000"
+    assert fs.cdr(result)["fsroute_result"] == "bridged"
+
+
+@pytest.fixture
+def subscriber(fs):
+    listening = Subscriber(fs.switch.ports["esl"])
+    yield listening
+    listening.close()
+
+
+def test_events_and_metrics_carry_the_built_dial_string_and_the_actions(fs, subscriber):
+    fs.use_rules(CARRIER_RULES.replace("routes:\n", "routes:\n  - name: premium\n"
+                                       "    match: {destination_number: '^1900\\d{7}$'}\n"
+                                       "    hangup: CALL_REJECTED\n"))
+    before = value(metrics_page(fs), "fsroute_calls_total", result="blocked", route="premium")
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    bridged, blocked = fs.call("004930123"), fs.call("19001234567")
+    assert (bridged.code, blocked.code) == (200, 603)
+    event = subscriber.route_event(fs.cdr(bridged)["uuid"])
+    assert (event["fsroute-attempt-1-gateway"], event["fsroute-attempt-2-gateway"]) == ("gw1", "gw2")
+    assert event["fsroute-attempt-1-dialstring"] == (
+        "[sip_h_X-Account=acc\\,7\\|b,leg_timeout=5,origination_caller_id_number=+491000]"
+        "sofia/gateway/gw1/1234#4930123")
+    assert event["fsroute-attempt-2-dialstring"] == "sofia/gateway/gw2/+4930123"
+    refused = subscriber.route_event(fs.cdr(blocked)["uuid"])
+    assert (refused["fsroute-result"], refused["fsroute-route"], refused["fsroute-hangup-cause"],
+            refused["fsroute-attempts"]) == ("blocked", "premium", "CALL_REJECTED", "0")
+    page = metrics_page(fs)
+    assert value(page, "fsroute_calls_total", result="blocked", route="premium") == before + 1
+
+
+def test_a_limited_carrier_gets_the_built_dial_string_through_limit_execute(fs):
+    """health's limit_execute wraps the dial string actions build: the leg header, the number format
+    and the caller ID still reach the gateway, and the attempt is counted while the call lasts."""
+    fs.use_rules(CARRIER_RULES.replace("  gw1:\n", "  gw1:\n    max_calls: 5\n"))
+    result = fs.call("004930123")
+    assert result.code == 200
+    [invite] = fs.gateways["gw1"].invites
+    assert fs.gateways["gw1"].uri_users() == ["1234#4930123"]
+    assert invite.header("x-account") == "acc,7|b"
+    assert invite.from_user == "+491000"
+    assert fs.cdr(result)["fsroute_result"] == "bridged"
