@@ -325,7 +325,7 @@ class Builder:
                 causes = [self.cause(item, what) for item in self.sequence(value, what)]
                 values[key] = frozenset(c for c in causes if c)
             elif key == "strict_gateways":
-                values[key] = self.flag(value, what)
+                values[key] = self.boolean(value, what)
             elif key == "breaker":
                 values[key] = self.breaker(value, what, BreakerSettings())
             elif key == "limits":
@@ -530,12 +530,6 @@ class Builder:
             return None
         return parts
 
-    def flag(self, node: Node, what: str) -> Optional[bool]:
-        if node.kind != SCALAR or not isinstance(node.value, bool):
-            self.error(node, "%s must be true or false" % what)
-            return None
-        return node.value
-
     def groups(self, node: Node) -> Dict[str, Group]:
         fields = self.mapping(node, "groups")
         out = {}
@@ -633,10 +627,10 @@ class Builder:
 
     def target(self, item: Node, body: Fields, what: str, groups: Optional[Dict[str, Group]],
                allowed: Tuple[str, ...], unknown: List[str]) -> Tuple[Optional[str], Optional[str]]:
-        """(gateway, group) of a route or carrier, naming exactly one of ``allowed``.
+        """(gateway, group) of a carrier, naming exactly one of ``allowed``.
 
         With a misspelt key (``unknown``, reported already) naming none is not reported again;
-        ``groups`` None: a route built by fold_route, whose group is checked once the file is read.
+        ``groups`` None: the groups are not known yet, so the group is not checked here.
         """
         targets = [k for k in allowed if k in body]
         if len(targets) > 1 or not (targets or unknown):
