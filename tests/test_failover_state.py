@@ -4,6 +4,7 @@ held to the same breakers and limits as group routes (fixes from a review of run
 import pytest
 
 from fsroute import route
+from fsroute.testing import StubSession
 
 FAILOVER = """\
     version: 1
@@ -54,3 +55,20 @@ def test_a_gateway_not_dialled_leaves_the_last_dialled_attempts_values(call, fai
     assert session.variables["fsroute_gateway"] == "gw2"
     assert "tag" not in session.variables and "carrier" not in session.variables
     assert session.variables["export_vars"] == "keep"
+
+
+class SilentBridge(StubSession):
+    """A switch whose bridge to gw2 returns without setting originate_disposition or its cause."""
+
+    def _bridge(self, data):
+        if "/gw2/" in data:
+            self.bridges.append((data, ""))
+            return
+        super()._bridge(data)
+
+
+def test_a_bridge_that_sets_no_cause_does_not_read_the_previous_attempts(failover, fake_freeswitch):
+    session = SilentBridge({"destination_number": "5551000"}, {"gw1": FAIL}, fake=fake_freeswitch)
+    route.handler(session, failover)
+    [line] = [m for m in fake_freeswitch.log_lines("info") if session.uuid in m]
+    assert " tried=gw1:%s,gw2:UNKNOWN " % FAIL in line

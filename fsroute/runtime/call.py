@@ -269,6 +269,7 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
     group = rules.groups.get(decision.route.group) if decision.route.group else None
     app, data = limits.dial_application(rules, gateway, group, dial.text)
     session.setVariable("originate_disposition", "")
+    session.setVariable("originate_failed_cause", "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
