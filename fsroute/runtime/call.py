@@ -128,9 +128,7 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.source = router.source_address(session.getVariable)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
-    if rules.timed:
-        call.now = call_instant(session)
-    elif rules.has_lcr:
+    if rules.timed or rules.has_lcr:
         call.now = call_instant(session, loaded.clock.time)
     else:
         call.now = None  # untimed rules without least-cost routes: no clock, no variable read
