@@ -4,6 +4,8 @@ held to the same breakers and limits as group routes (fixes from a review of run
 import pytest
 
 from fsroute import route
+from fsroute.core import loader
+from fsroute.runtime import deckstore
 from fsroute.testing import StubSession
 
 FAILOVER = """\
@@ -72,3 +74,61 @@ def test_a_bridge_that_sets_no_cause_does_not_read_the_previous_attempts(failove
     route.handler(session, failover)
     [line] = [m for m in fake_freeswitch.log_lines("info") if session.uuid in m]
     assert " tried=gw1:%s,gw2:UNKNOWN " % FAIL in line
+
+
+LCR = """\
+    version: 1
+    defaults:
+      breaker: {failures: 3, window: 10, cooldown: 30, max_cooldown: 120}
+    groups:
+      pool: {strategy: least_calls, gateways: [gw1, gw3], max_calls: 5}
+    carriers:
+      cheap: {deck: a.csv, group: pool, currency: USD}
+      dear: {deck: b.csv, gateway: gw2, currency: USD}
+    routes:
+      - name: intl
+        match: {destination_number: '^00(\\d+)$'}
+        number: '$1'
+        lcr: {carriers: [cheap, dear]}
+"""
+
+
+@pytest.fixture
+def lcr_rules(write_rules, fake_freeswitch, tmp_path):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
+    (tmp_path / "a.csv").write_text("prefix,rate\n49,0.010\n")
+    (tmp_path / "b.csv").write_text("prefix,rate\n49,0.020\n")
+    path = write_rules(LCR)
+    assert not deckstore.preload(loader.load(path))
+    return path
+
+
+def dialled(session):
+    return [d.split("/")[2] for d, _ in session.bridges]
+
+
+def test_least_cost_routes_leave_out_benched_gateways_then_are_all_down(call, lcr_rules, fake_freeswitch):
+    cheap_fails = {"gw1": FAIL, "gw3": FAIL}
+    for _ in range(3):
+        call(lcr_rules, "0049301234", bridge_outcomes=cheap_fails)
+    session = call(lcr_rules, "0049301234", bridge_outcomes=cheap_fails)
+    assert dialled(session) == ["gw2"]  # the cheap carrier's gateways are benched
+    assert sorted(session.variables["fsroute_skipped"].split(",")) == ["gw1:benched", "gw3:benched"]
+    everything = dict(cheap_fails, gw2=FAIL)
+    for _ in range(3):
+        call(lcr_rules, "0049301234", bridge_outcomes=everything)
+    session = call(lcr_rules, "0049301234")
+    assert session.bridges == [] and session.variables["fsroute_result"] == "all_down"
+    assert "(every gateway of the carriers serving it is down or benched)" in fake_freeswitch.log_lines("info")[-1]
+
+
+def test_a_carrier_groups_limits_and_least_calls_apply_to_its_attempts(lcr_rules, fake_freeswitch, stub_session):
+    picks = []
+    for _ in range(3):
+        session = stub_session({"destination_number": "0049301234"}, stay_up=True)
+        route.handler(session, lcr_rules)
+        picks.append(dialled(session)[0])
+    assert picks == ["gw1", "gw3", "gw1"]  # least_calls: the fewest active calls first
+    assert session.executed[0] == ("limit_execute", "hash fsroute fsroute.group.pool 5 limit_execute "
+                                   "hash fsroute fsroute.gw.gw1 - bridge sofia/gateway/gw1/49301234")
+    assert fake_freeswitch.api("limit_usage hash fsroute fsroute.group.pool") == "3"

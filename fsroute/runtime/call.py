@@ -15,7 +15,7 @@ from fsroute.core.legs import Dial
 from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
-from fsroute.core.model import Outcome, RuleSet, action_for
+from fsroute.core.model import Group, Outcome, Route, RuleSet, action_for
 from fsroute.core.text import one_line
 from . import embedded, events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
@@ -264,7 +264,7 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
     session = call.session
     gateway = dial.gateway
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
-    group = rules.groups.get(decision.route.group) if decision.route.group else None
+    group = _limit_group(rules, decision.route, dial)
     app, data = limits.dial_application(rules, gateway, group, dial.text)
     session.setVariable("originate_disposition", "")
     session.setVariable("originate_failed_cause", "")
@@ -291,6 +291,14 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
         _set_variables(call, call.dials[-1] if call.dials else None)
         return limits.refusal(rules, session), ran
     return cause, ran
+
+
+def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:
+    """The group whose limits wrap ``dial``: the route's, or for a least-cost attempt its carrier's."""
+    name = route.group
+    if dial.carrier is not None and route.lcr is not None:
+        name = next(c.group for c in route.lcr.carriers if c.name == dial.carrier)
+    return rules.groups.get(name) if name else None
 
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
