@@ -15,6 +15,7 @@ from fsroute.core.timespec import TimeSpec, parse_instant
 from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
+from fsroute.runtime.store import store_for
 from fsroute.tools.cli import main
 
 from test_importer import DEFAULT, PEER, PUBLIC, SITE_ACL, SITE_DISTRIBUTOR
@@ -247,10 +248,12 @@ def test_the_handler_routes_at_fsroute_now(call, rules, fake_freeswitch):
     assert session.getVariable("fsroute_route") == "new york night"
 
 
-def test_the_handler_reads_the_clock_without_fsroute_now(call, rules, fake_freeswitch, monkeypatch):
+def test_the_handler_reads_the_clock_without_fsroute_now(call, rules, fake_freeswitch, clock):
+    """Without fsroute_now the loaded rules' clock gives the instant (as for least-cost routes)."""
     fake_freeswitch.set_gateways("external", up=["gw_office", "gw_night", "gw_other"])
+    store_for(rules, clock)
     for now, route in [("2026-12-23T10:00:00+01:00", "office"), ("2026-12-25T10:00:00+01:00", "new york night")]:
-        monkeypatch.setattr(time, "time", lambda: parse_instant(now))
+        clock.wall = parse_instant(now)
         assert call(rules, "1234").getVariable("fsroute_route") == route
 
 

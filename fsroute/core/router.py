@@ -155,7 +155,7 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
-        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now)
+        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now, health)
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
@@ -217,12 +217,7 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
         assert route.group is not None  # a route names a gateway or a group (the grammar)
         group = rules.groups[route.group]
         members = group.members
-    up = [m for m in members if is_up(m.name)]
-    benched: List[str] = []
-    if health is not None and health.any_breaker:
-        usable = [m for m in up if not health.benched(m.name)]
-        benched = [m.name for m in up if m not in usable]
-        up = usable or [m for m in up if health.last_resort(m.name)]
+    up, benched = _usable(members, is_up, health)
     if group is None:
         return [m.name for m in up], benched
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
@@ -230,9 +225,24 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
     return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
 
 
+def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Optional[GatewayHealth]
+            ) -> Tuple[List[Member], List[str]]:
+    """(the members that are up and not benched by their breaker, else the last-resort ones among those
+    benched; the names of the up members benched)."""
+    up = [m for m in members if is_up(m.name)]
+    benched: List[str] = []
+    if health is not None and health.any_breaker:
+        usable = [m for m in up if not health.benched(m.name)]
+        benched = [m.name for m in up if m not in usable]
+        up = usable or [m for m in up if health.last_resort(m.name)]
+    return up, benched
+
+
 def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
-                is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float) -> Decision:
-    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways."""
+                is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float,
+                health: Optional[GatewayHealth]) -> Decision:
+    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways
+    (those up and not benched, as for a group route)."""
     spec = route.lcr
     assert spec is not None  # only lcr routes come here
     if not lcr.is_lookup_number(number):
@@ -243,16 +253,21 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
     if not quotes:
         return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
     limit = rules.defaults.max_attempts
+    calls = health.calls if health is not None else None
     dials: List[Dial] = []
+    benched: List[str] = []
     for quote in quotes:
         carrier = quote.carrier
         gateways: List[str]
         if carrier.gateway is not None:
-            gateways = [carrier.gateway] if is_up(carrier.gateway) else []
+            up, left_out = _usable((Member(carrier.gateway, 1),), is_up, health)
+            gateways = [m.name for m in up]
         else:
             assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
             group = rules.groups[carrier.group]
-            gateways = selector.order(group, [m for m in group.members if is_up(m.name)], number, limit)
+            up, left_out = _usable(group.members, is_up, health)
+            gateways = selector.order(group, up, number, limit, calls)
+        benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(number)
         dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
@@ -260,12 +275,13 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             break
     dials = dials[:limit]
     if not dials:
-        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down")
+        return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down%s"
+                        % (" or benched" if benched else ""), benched=tuple(benched))
     if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
         return Decision(Outcome.INVALID_NUMBER, route, number,
-                        detail="number %s is too long to dial" % one_line(number))
+                        detail="number %s is too long to dial" % one_line(number), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
-    return _dialled(rules, route, number, dials, match, get)
+    return _dialled(rules, route, number, dials, match, get, tuple(benched))
 
 
 def _no_decks(carrier: Carrier) -> Optional[Deck]:

@@ -15,7 +15,7 @@ from fsroute.core.legs import Dial
 from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
-from fsroute.core.model import Outcome, RuleSet, action_for
+from fsroute.core.model import Group, Outcome, Route, RuleSet, action_for
 from fsroute.core.text import one_line
 from . import embedded, events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
@@ -57,6 +57,8 @@ class _Call:
         self.attempts: List[Attempt] = []
         self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
         self.dials: List[Dial] = []  # the Dial of each attempt (its dial string; lcr: carrier, rate), as attempts
+        self.set_names: List[str] = []  # what the last attempt's set:/export: put on the channel
+        self.exported: List[str] = []   # ... and which of them fsroute added to export_vars
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.sha: Optional[str] = None
@@ -126,9 +128,7 @@ def _route(call: _Call, loaded: Loaded) -> None:
     call.source = router.source_address(session.getVariable)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
-    if rules.timed:
-        call.now = call_instant(session)
-    elif rules.has_lcr:
+    if rules.timed or rules.has_lcr:
         call.now = call_instant(session, loaded.clock.time)
     else:
         call.now = None  # untimed rules without least-cost routes: no clock, no variable read
@@ -225,15 +225,27 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
-def _set_variables(session: Any, dial: Dial) -> None:
-    """The attempt's set: and export: values on the channel; exported ones are named in export_vars,
-    as the export application does, so the outbound leg gets them too."""
-    for name, value in dial.set + dial.export:
+def _set_variables(call: _Call, dial: Optional[Dial]) -> None:
+    """The set: and export: values of ``dial`` (None: of no attempt) on the channel; exported ones are
+    named in export_vars, as the export application does, so the outbound leg gets them too. Names the
+    previous attempt set that this one does not are unset and no longer exported: a gateway's values
+    must not reach the next gateway on failover."""
+    session = call.session
+    pairs = dial.set + dial.export if dial is not None else ()
+    export = [name for name, _ in dial.export] if dial is not None else []
+    names = [name for name, _ in pairs]
+    for name in call.set_names:
+        if name not in names:
+            session.setVariable(name, "")
+    for name, value in pairs:
         session.setVariable(name, value)
-    if dial.export:
-        exported = [n for n in (session.getVariable("export_vars") or "").split(",") if n]
-        exported += [name for name, _ in dial.export if name not in exported]
-        session.setVariable("export_vars", ",".join(exported))
+    dropped = [n for n in call.exported if n not in export]
+    if export or dropped:
+        exported = [n for n in (session.getVariable("export_vars") or "").split(",") if n and n not in dropped]
+        added = [n for n in export if n not in exported]
+        session.setVariable("export_vars", ",".join(exported + added))
+        call.exported = [n for n in call.exported if n in export] + added
+    call.set_names = names
 
 
 def _transfer(call: _Call, decision: Decision) -> None:
@@ -252,15 +264,16 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
     session = call.session
     gateway = dial.gateway
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
-    group = rules.groups.get(decision.route.group) if decision.route.group else None
+    group = _limit_group(rules, decision.route, dial)
     app, data = limits.dial_application(rules, gateway, group, dial.text)
     session.setVariable("originate_disposition", "")
+    session.setVariable("originate_failed_cause", "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
     session.setVariable("fsroute_attempts", str(len(call.attempts) + 1))
-    if dial.set or dial.export:
-        _set_variables(session, dial)
+    if dial.set or dial.export or call.set_names:
+        _set_variables(call, dial)
     lcr = dial.carrier is not None
     if lcr:
         _set_lcr_variables(session, dial)
@@ -275,8 +288,17 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
         if lcr:
             _set_lcr_variables(session, call.dials[-1] if call.dials else None)
+        _set_variables(call, call.dials[-1] if call.dials else None)
         return limits.refusal(rules, session), ran
     return cause, ran
+
+
+def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:
+    """The group whose limits wrap ``dial``: the route's, or for a least-cost attempt its carrier's."""
+    name = route.group
+    if dial.carrier is not None and route.lcr is not None:
+        name = next(c.group for c in route.lcr.carriers if c.name == dial.carrier)
+    return rules.groups.get(name) if name else None
 
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
