@@ -221,8 +221,11 @@ def parse_date(value: object) -> Tuple[int, int, int]:
     return year, month, day
 
 
-def parse_instant(text: str) -> float:
-    """'2026-12-24T18:30:00+01:00' (ISO 8601 with an offset) or seconds since the epoch, as seconds."""
+def parse_instant(text: str, naive_zone: Optional[datetime.tzinfo] = None) -> float:
+    """'2026-12-24T18:30:00+01:00' (ISO 8601 with an offset) or seconds since the epoch, as seconds.
+
+    A time without an offset is refused, unless ``naive_zone`` says how to read it.
+    """
     try:
         return float(text)
     except ValueError:
@@ -236,7 +239,9 @@ def parse_instant(text: str) -> float:
         raise SpecError("%r is not an instant: give ISO 8601 with an offset (2026-12-24T18:30:00+01:00) "
                         "or seconds since the epoch" % text) from None
     if moment.tzinfo is None:
-        raise SpecError("%r has no UTC offset: write it as 2026-12-24T18:30:00+01:00 (or Z)" % text)
+        if naive_zone is None:
+            raise SpecError("%r has no UTC offset: write it as 2026-12-24T18:30:00+01:00 (or Z)" % text)
+        moment = moment.replace(tzinfo=naive_zone)
     return moment.timestamp()
 
 

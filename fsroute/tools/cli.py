@@ -303,11 +303,7 @@ def import_config(args: argparse.Namespace) -> int:
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
         return 2
-    result = import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars)
-    for report in result.reports:
-        print(report, file=sys.stderr)
-    sys.stdout.write(result.text)
-    return 0
+    return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars))
 
 
 def import_lcr(args: argparse.Namespace) -> int:
@@ -316,7 +312,11 @@ def import_lcr(args: argparse.Namespace) -> int:
     if not args.decks or args.dialplan or args.distributor or args.acl:
         print("fsroute import: --lcr needs --decks DIR and goes alone", file=sys.stderr)
         return 2
-    result = run(args.lcr, args.decks)
+    return _write_import(run(args.lcr, args.decks))
+
+
+def _write_import(result: Any) -> int:
+    """An import's rules (or decks' rules) to stdout, what did not carry over to stderr."""
     for report in result.reports:
         print(report, file=sys.stderr)
     sys.stdout.write(result.text)

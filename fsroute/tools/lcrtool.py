@@ -11,21 +11,14 @@ from __future__ import annotations
 import datetime
 from typing import Dict, List
 
-from fsroute.core import decks, lcr, loader, router
+from fsroute.core import decks, lcr, loader, router, timespec
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
 
 
 def parse_instant(text: str) -> int:
     """Epoch seconds from ``--at``: epoch seconds, or an ISO date/time (UTC unless it says otherwise)."""
-    try:
-        return int(float(text))
-    except ValueError:
-        pass
-    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))  # ValueError: argparse reports it
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return int(moment.timestamp())
+    return int(timespec.parse_instant(text, naive_zone=datetime.timezone.utc))
 
 
 def load_decks(rules: RuleSet) -> Dict[str, Deck]:
