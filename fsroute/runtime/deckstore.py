@@ -24,7 +24,7 @@ from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.model import Problem, RulesError
 from fsroute.core.text import describe_error, one_line
 from .fslog import ERROR, INFO, log
-from .files import file_signature
+from .files import file_signature, written_within
 
 CHECK_SECONDS = 1.0
 SETTLE_SECONDS = 2.0
@@ -86,8 +86,7 @@ class DeckStore:
                          daemon=True).start()
 
     def _young(self, signature: Tuple[Any, ...]) -> bool:
-        mtime = signature[0]
-        return isinstance(mtime, int) and abs(self._wall() - mtime / 1e9) < SETTLE_SECONDS
+        return written_within(signature, self._wall(), SETTLE_SECONDS)
 
     def _background_load(self, signature: Tuple[Any, ...]) -> None:
         try:

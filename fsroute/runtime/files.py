@@ -13,3 +13,10 @@ def file_signature(path: str) -> Tuple[Any, ...]:
     except OSError as exc:
         return ("unreadable", exc.errno)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def written_within(signature: Tuple[Any, ...], now: float, seconds: float) -> bool:
+    """Whether the file of ``signature`` was written less than ``seconds`` before ``now`` (epoch
+    seconds): a writer may still be at it, or a same-size rewrite in one mtime tick may go unseen."""
+    mtime = signature[0]
+    return isinstance(mtime, int) and abs(now - mtime / 1e9) < seconds

@@ -33,7 +33,7 @@ from fsroute.core.router import DeckOf
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
 from . import deckstore, events, metrics, metrics_http, scrape
-from .files import file_signature
+from .files import file_signature, written_within
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
 from .gateways import GatewayStates
@@ -147,8 +147,7 @@ class RulesStore:
 
     def _young(self, signature: Tuple[Any, ...]) -> bool:
         """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
-        mtime = signature[0]
-        return isinstance(mtime, int) and abs(self._clock.time() * 1e9 - mtime) < RACY_SECONDS * 1e9
+        return written_within(signature, self._clock.time(), RACY_SECONDS)
 
     def _load_first(self) -> Loaded:
         with self._first_load:
