@@ -1,7 +1,9 @@
 """Least-cost routing: rate decks, the prefix table, ranking, the `lcr` route, deck reload."""
 
 import datetime
+import io
 import os
+import random
 import textwrap
 import threading
 import time
@@ -131,6 +133,17 @@ def test_find_is_the_longest_prefix_by_brute_force(prefixes, numbers):
         expected = max((p for p in prefixes if number.startswith(p)), key=len, default=None)
         assert matched(table, number) == expected
 
+
+
+def test_find_in_a_deck_big_enough_for_a_finer_index_is_the_longest_prefix():
+    rng = random.Random(5)
+    prefixes = {"".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9))) for _ in range(30000)}
+    table = deck("prefix,rate\n" + "".join("%s,1\n" % p for p in prefixes))
+    assert len(table.bounds) == 10 ** 3 + 1  # one index digit per tenfold rows, from 1 digit under 1,000 rows
+    for _ in range(20000):
+        number = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 15)))
+        expected = next((number[:n] for n in range(len(number), 0, -1) if number[:n] in prefixes), None)
+        assert matched(table, number) == expected
 
 # -- ranking -------------------------------------------------------------------
 
@@ -399,6 +412,30 @@ def test_quoted_fields_blank_lines_and_crlf_line_ends():
     assert table.row(table.find("8212", JAN)) == decks.Rate("82", 50000, 0, "", decks.NEVER, decks.FOREVER,
                                                             "Korea; Republic of")
     assert table.row(table.find("1", JAN)).description == "US"
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab,\r\n\u00e9\u20ac\U0001f600", max_size=60), st.integers(1, 9))
+def test_read_lines_gives_the_lines_a_text_file_gives(text, size):
+    data = text.encode("utf-8")
+    expected = list(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=""))
+    assert list(decks.read_lines(io.BytesIO(data), size)) == expected
+
+
+def test_a_deck_is_read_a_mebibyte_at_a_time(tmp_path, monkeypatch):
+    # Small reads each hand the GIL over and take it straight back, which starves the call threads.
+    path = tmp_path / "big.csv"
+    path.write_text("prefix,rate\n" + "".join("%d,0.01\n" % (100000 + i) for i in range(300000)))
+    reads = []
+
+    class Counting(io.FileIO):
+        def read(self, size=-1):
+            reads.append(size)
+            return super().read(size)
+
+    monkeypatch.setattr(decks, "open", lambda name, mode, buffering: Counting(name, "rb"), raising=False)
+    assert len(decks.load(str(path))) == 300000
+    assert len(reads) == path.stat().st_size // decks.READ_BYTES + 2  # the last block, then the empty read
 
 
 # -- import from mod_lcr -----------------------------------------------------------

@@ -1,10 +1,11 @@
 """A carrier's rate deck: CSV/TSV rows -> a compact, sorted prefix table; every bad row as file:line.
 
 A deck holds up to millions of rows, so it is kept in ``array`` columns,
-not in Python objects: about 36 bytes a row in the arrays. A prefix is stored as one
-64-bit key that sorts like the digit string itself (the digits padded with
-zeros to MAX_DIGITS, times 16, plus the length), so one ``bisect`` over the
-sorted keys finds the longest matching prefix, or at most a few more
+not in Python objects: about 36 bytes a row in the arrays, under one more
+for the index. A prefix is stored as one 64-bit key that sorts like the
+digit string itself (the digits padded with zeros to MAX_DIGITS, times 16,
+plus the length), so one ``bisect`` over the sorted keys (only those that
+share the number's first digits) finds the longest matching prefix, or at most a few more
 when the nearest key is not a prefix of the number (see ``Deck.find``).
 
 The first row names the columns (any order, case-insensitive): ``prefix``
@@ -18,10 +19,12 @@ otherwise; ``effective_to`` is exclusive; an empty date is unbounded.
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import datetime
+import io
 from array import array
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from .model import Problem, RulesError
 
@@ -31,7 +34,9 @@ MICRO = 1000000
 MAX_MONEY = 10 ** 9 * MICRO
 NEVER, FOREVER = -(2 ** 62), 2 ** 62
 BUCKET_DIGITS = 3  # rows are sorted in buckets by their first digits: a reload never holds the GIL long
+INDEX_DIGITS = 5  # at most: a lookup bisects only the rows that share the number's first digits
 CHUNK = 16384  # rows per C-level step when columns are reordered, for the same reason
+READ_BYTES = 1 << 20  # one read of the file per MiB: see read_lines
 
 COLUMNS = ("prefix", "rate", "connect_fee", "increments", "effective_from", "effective_to", "description")
 _POW10 = [10 ** (MAX_DIGITS - n) for n in range(MAX_DIGITS + 1)]
@@ -66,7 +71,11 @@ class Deck:
                  description_ids: Optional[array[int]]) -> None:
         self.filename = filename
         self.keys = keys
-        self.bounds = _bucket_bounds(keys)  # the first row of each BUCKET_DIGITS-digit bucket, and the end
+        # bounds[b]: the first row whose first ``digits`` digits are b or more; one digit per 10x rows.
+        digits = max(1, min(INDEX_DIGITS, len(str(len(keys))) - 2))
+        self.scale = 10 ** (MAX_DIGITS - digits)
+        step = self.scale << 4
+        self.bounds = array("i", [bisect.bisect_left(keys, b * step) for b in range(10 ** digits + 1)])
         self.rates = rates
         self.starts = starts
         self.ends = ends
@@ -93,13 +102,13 @@ class Deck:
             digits, size = digits[:MAX_DIGITS], MAX_DIGITS
         pow10 = _POW10
         padded = int(digits) * pow10[size]
-        keys, starts, ends, bounds = self.keys, self.starts, self.ends, self.bounds
+        keys, starts, ends, bounds, scale = self.keys, self.starts, self.ends, self.bounds, self.scale
         while size:
-            bucket = padded // _BUCKET_SCALE
-            low = bounds[bucket]
-            i = bisect.bisect_right(keys, padded << 4 | size, low, bounds[bucket + 1]) - 1
+            run = padded // scale
+            low = bounds[run]
+            i = bisect.bisect_right(keys, padded << 4 | size, low, bounds[run + 1]) - 1
             if i < low:
-                i = low - 1  # every key of the earlier buckets is below the number's
+                i = low - 1  # every key of the earlier runs is below the number's
                 if i < 0:
                     return -1
             key = keys[i]
@@ -136,12 +145,33 @@ class Deck:
 def load(path: str) -> Deck:
     """Read and parse the deck at ``path``; raises RulesError listing every bad row."""
     try:
-        with open(path, "r", encoding="utf-8", newline="") as handle:
-            return parse(handle, str(path))
+        with open(path, "rb", buffering=0) as handle:
+            return parse(read_lines(handle), str(path))
     except OSError as exc:
         raise RulesError([Problem(str(path), 0, 0, "cannot read the rate deck: %s" % (exc.strerror or exc))])
     except UnicodeDecodeError as exc:
         raise RulesError([Problem(str(path), 0, 0, "the rate deck is not UTF-8: %s" % exc.reason)])
+
+
+def read_lines(handle: BinaryIO, size: int = READ_BYTES) -> Iterator[str]:
+    """The lines of a UTF-8 file as ``open(newline="")`` gives them, read ``size`` bytes at a time.
+
+    A text file reads 8 kB at a time, and each read lets go of the GIL and
+    takes it straight back. CPython asks a thread for the GIL only after a
+    whole switch interval (5 ms) with no switch, so a call thread waiting for
+    it starved until the deck was parsed: about a second per million rows.
+    Reads of a MiB leave the call threads their turn.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pending = ""  # the last line of the text so far, while it may go on (or be "\r" of a "\r\n")
+    while True:
+        data = handle.read(size)
+        text = pending + decoder.decode(data, final=not data)
+        lines = io.StringIO(text, newline="").readlines()
+        pending = lines.pop() if data and lines and not lines[-1].endswith("\n") else ""
+        yield from lines
+        if not data:
+            return
 
 
 def parse(lines: Iterable[str], filename: str = "<deck>") -> Deck:
@@ -393,11 +423,6 @@ def _sort_order(keys: array[int], starts: array[int]) -> array[int]:
             buckets[number] = None  # freed bucket by bucket, not a million ints at once
     return order
 
-
-def _bucket_bounds(keys: array[int]) -> array[int]:
-    """bounds[b]: the first row whose first BUCKET_DIGITS digits are b or more (b up to 10**BUCKET_DIGITS)."""
-    step = _BUCKET_SCALE << 4
-    return array("l", [bisect.bisect_left(keys, b * step) for b in range(10 ** BUCKET_DIGITS + 1)])
 
 
 def _reordered_optional(column: Optional[array[int]], order: array[int], width: int = 1

@@ -53,7 +53,7 @@ def rank(carriers: Iterable[Carrier], deck_of: Callable[[Carrier], Optional[Deck
             continue
         row = deck.find(digits, now)
         if row >= 0:
-            quotes.append(Quote(deck.rates[row], position, carrier, deck, row))
+            quotes.append(tuple.__new__(Quote, (deck.rates[row], position, carrier, deck, row)))  # as Quote(...), in C
     quotes.sort()
     return Ranking(tuple(quotes), tuple(unloaded))
 
