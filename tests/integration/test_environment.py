@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +86,14 @@ def test_bare_swig_session_is_reported_in_the_log(other_switch, fs):
     assert "PATH whose first python3 is the distribution's" in calls[0]
     assert any("API stream is a bare SwigPyObject" in l for l in errors)
     assert "Traceback" not in log
+
+
+def test_installing_again_replaces_what_an_earlier_install_left(tmp_path):
+    # A reused work directory (the benchmarks keep theirs) must run the tree's code, not a stale copy.
+    from .harness.switch import install_fsroute
+
+    install_fsroute(str(tmp_path))
+    installed = tmp_path / "fsroute" / "core" / "decks.py"
+    installed.write_text("stale = True\n")
+    install_fsroute(str(tmp_path))
+    assert installed.read_text() == (Path(__file__).resolve().parents[2] / "fsroute" / "core" / "decks.py").read_text()

@@ -61,7 +61,9 @@ def install_fsroute(target, python=None, source=REPO):
     """``python3 -m pip install --target TARGET <work tree>`` with the switch's python3.
 
     pip builds a copy of the tree (no build/ or egg-info), so what is installed
-    is exactly the tree's fsroute/, and the tree is left as it was.
+    is exactly the tree's fsroute/, and the tree is left as it was. ``--upgrade``
+    replaces an fsroute installed there before (without it pip keeps the old
+    one and only warns: a reused work directory ran stale code).
     """
     python = python or shutil.which("python3", path=CLEAN_PATH)
     if python is None:
@@ -69,7 +71,7 @@ def install_fsroute(target, python=None, source=REPO):
     with tempfile.TemporaryDirectory(prefix="fsroute-src-") as copy:
         tree = os.path.join(copy, "fsroute-src")
         shutil.copytree(source, tree, ignore=_NOT_BUILT)
-        cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
+        cmd = [python, "-m", "pip", "install", "--quiet", "--no-warn-script-location", "--upgrade",
                "--target", target, tree]
         done = subprocess.run(cmd, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=300)
