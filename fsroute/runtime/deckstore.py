@@ -23,6 +23,7 @@ from fsroute.core import decks
 from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.model import Problem, RulesError
 from fsroute.core.text import describe_error, one_line
+from . import background
 from .fslog import ERROR, INFO, log
 from .files import file_signature, written_within
 
@@ -82,8 +83,7 @@ class DeckStore:
             if self.deck is not None and self._young(signature):
                 return  # maybe still being written: look again at a later check
             self._loading = True
-        threading.Thread(target=self._background_load, args=(signature,), name="fsroute-deck",
-                         daemon=True).start()
+        background.start("fsroute-deck", self._background_load, signature)
 
     def _young(self, signature: Tuple[Any, ...]) -> bool:
         return written_within(signature, self._wall(), SETTLE_SECONDS)

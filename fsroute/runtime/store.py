@@ -32,7 +32,7 @@ from fsroute.core import loader, model
 from fsroute.core.router import DeckOf
 from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
-from . import deckstore, events, metrics, metrics_http, scrape
+from . import background, deckstore, events, metrics, metrics_http, scrape
 from .files import file_signature, written_within
 from .clock import SYSTEM_CLOCK, SystemClock
 from .fslog import ERROR, INFO, log
@@ -101,7 +101,7 @@ Starter = Callable[[Callable[..., None], Tuple[Any, ...]], None]
 
 
 def _start_thread(target: Callable[..., None], args: Tuple[Any, ...]) -> None:
-    threading.Thread(target=target, args=args, name="fsroute-reload", daemon=True).start()
+    background.start("fsroute-reload", target, *args)
 
 
 class RulesStore:
