@@ -77,3 +77,16 @@ def test_the_control_api_doc_and_the_usage_line_agree():
                      "test <destination> [<source-ip> [<caller>]] [at=INSTANT]", "metrics"]
     text = OPERATIONS_DOC.read_text()
     assert all("`%s`" % form in text for form in forms)
+
+
+def test_the_readme_lcr_example_is_the_bundled_one_and_prints_what_it_shows(capsys):
+    from fsroute.tools.cli import main
+
+    section = README.read_text().split("### Least-cost routing", 1)[1].split("\n## ", 1)[0]
+    yaml_block, command, output = re.findall(r"```(?:yaml|sh|)\n(.*?)```", section, re.S)
+    example = (README.parent / "examples" / "lcr.yaml").read_text()
+    assert yaml_block in example
+    argv = command.split()
+    assert argv[:3] == ["fsroute", "lcr", "examples/lcr.yaml"]
+    assert main(argv[1:2] + [str(README.parent / argv[2])] + argv[3:]) == 0
+    assert capsys.readouterr().out == output
