@@ -1,6 +1,7 @@
 """Least-cost routing through a real FreeSWITCH: the cheapest carrier's gateway, in its number format."""
 
 import os
+import time
 
 from .harness.switch import fsroute_lines, parse_line
 
@@ -97,3 +98,37 @@ def test_the_route_event_carries_each_attempts_carrier_and_no_carrier(fs):
             ("no_carrier", "international", "0")
     finally:
         subscriber.close()
+
+
+def aged(path):
+    """Date the file 10 s back: settled, so the next check reloads it (a fresh write waits SETTLE_SECONDS)."""
+    then = os.path.getmtime(path) - 10
+    os.utime(path, (then, then))
+
+
+def test_a_changed_deck_is_taken_up_while_calls_flow_and_a_broken_one_keeps_the_last_good(fs):
+    use_lcr_rules(fs)
+    assert fs.call("00491512345").code == 200
+    assert fs.gateways["gw3"].uri_users() == ["0011491512345"]  # carrier_c at 0.025
+    deck_b = os.path.join(os.path.dirname(fs.switch.rules_path), "lcr_b.csv")
+    with open(deck_b, "w") as deck:
+        deck.write("prefix,rate\n49,0.015\n491512,0.010\n")  # carrier_b now cheapest for 491512
+    aged(deck_b)
+    deadline = time.monotonic() + 20
+    while not fs.gateways["gw2"].uri_users() and time.monotonic() < deadline:
+        assert fs.call("00491512345").code == 200  # calls keep being routed while the deck reloads
+        time.sleep(0.2)
+    assert fs.gateways["gw2"].uri_users() == ["491512345"]
+
+    mark = fs.switch.log_mark()
+    with open(deck_b, "a") as deck:
+        deck.write("4x,0.1\n")
+    aged(deck_b)
+    for _ in range(8):  # the broken deck is read at some call's check; the last good one stays in force
+        assert fs.call("00491512345").code == 200
+        time.sleep(0.3)
+    assert fs.gateways["gw2"].uri_users() == ["491512345"] * 9
+    errors = [line for line in fs.switch.log_since(mark).splitlines() if "[ERR]" in line and "lcr_b.csv" in line]
+    assert len(errors) == 1, errors
+    assert "lcr_b.csv:4:1: prefix '4x' must be 1 to 15 digits 0-9" in errors[0]
+    assert "keeping the deck loaded at" in errors[0]
