@@ -19,6 +19,11 @@ from /proc, over all calls) and call setup time (INVITE sent to final
 response received at the caller; the fake gateways answer at once),
 p50 / p99. Both pay the same SIP and media set-up; the difference is the
 routing.
+
+Then one deck is changed (one more row) and lcr calls keep coming, one at
+a time, until fsroute has reloaded it in the background: their setup
+times, longest included, next to the lcr calls' before. A reload that held
+the call threads up would show here as one slow call.
 """
 
 import argparse
@@ -181,6 +186,37 @@ def served_numbers(deck, count, rng):
     return out
 
 
+def deck_rows(switch, deck):
+    """The rows of ``deck`` as fsroute.ctl status reports the deck in force."""
+    for line in switch.api("python fsroute.ctl status").splitlines():
+        if line.strip().startswith(deck + ": ") and " rows" in line:
+            return int(line.split(deck + ": ", 1)[1].split()[0])
+    raise SystemExit("fsroute.ctl status does not list %s" % deck)
+
+
+def calls_during_a_reload(switch, caller, deck, numbers):
+    """Setup times (ms) of lcr calls placed one at a time until fsroute has reloaded the changed ``deck``."""
+    before = deck_rows(switch, deck)
+    extra = b"99999999999,0.12345,,,new\n"
+    with open(deck, "ab") as handle:
+        handle.write(extra)
+    aged = time.time() - 10  # already settled: the next call's check starts the reload
+    os.utime(deck, (aged, aged))
+    times = []
+    try:
+        while True:
+            for number in numbers:
+                times += place(caller, ["00" + number])
+            if deck_rows(switch, deck) != before:
+                return times
+            if len(times) > 20 * len(numbers):
+                raise SystemExit("fsroute did not reload %s" % deck)
+    finally:
+        with open(deck, "rb+") as handle:  # the deck as generated again
+            handle.seek(-len(extra), os.SEEK_END)
+            handle.truncate()
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -239,6 +275,13 @@ def main(argv=None):
         print("%-24s %-22s %s" % ("", "FreeSWITCH CPU / call", "setup time p50 / p99"))
         for label, (per_call, p50, p99) in figures.items():
             print("%-24s %-22s %.1f / %.1f ms" % (label, "%.2f ms" % per_call, p50, p99))
+        progress("changing %s; lcr calls until fsroute has reloaded it..." % decks[-1])
+        during = calls_during_a_reload(switch, caller, decks[-1], numbers[:10])
+        calm = times["fsroute lcr route"]
+        print("lcr calls, setup time p50 / p99 / longest: %.1f / %.1f / %.1f ms before; "
+              "%.1f / %.1f / %.1f ms during a reload of one deck (%d calls)"
+              % (percentile(calm, 0.5), percentile(calm, 0.99), max(calm),
+                 percentile(during, 0.5), percentile(during, 0.99), max(during), len(during)))
     finally:
         if caller is not None:
             caller.close()
