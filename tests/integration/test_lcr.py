@@ -128,6 +128,7 @@ def test_a_changed_deck_is_taken_up_while_calls_flow_and_a_broken_one_keeps_the_
         assert fs.call("00491512345").code == 200
         time.sleep(0.3)
     assert fs.gateways["gw2"].uri_users() == ["491512345"] * 9
+    fs.switch.wait_log("lcr_b.csv:4:1", mark=mark)
     errors = [line for line in fs.switch.log_since(mark).splitlines() if "[ERR]" in line and "lcr_b.csv" in line]
     assert len(errors) == 1, errors
     assert "lcr_b.csv:4:1: prefix '4x' must be 1 to 15 digits 0-9" in errors[0]

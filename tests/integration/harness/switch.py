@@ -269,11 +269,13 @@ class Switch:
         except FileNotFoundError:
             return ""
 
-    def wait_log(self, text, timeout=10.0, since_start=True):
-        """Wait until ``text`` is in the log (since this start); returns the log's lines holding it."""
+    def wait_log(self, text, timeout=10.0, since_start=True, mark=None):
+        """Wait until ``text`` is in the log (since ``mark`` if given, else since this start); returns the
+        log's lines holding it. FreeSWITCH writes its log from a queue: a line can follow an API's answer."""
         deadline = time.monotonic() + timeout
         while True:
-            lines = [l for l in self.log_text(since_start).splitlines() if text in l]
+            text_so_far = self.log_since(mark) if mark is not None else self.log_text(since_start)
+            lines = [l for l in text_so_far.splitlines() if text in l]
             if lines or time.monotonic() > deadline:
                 return lines
             time.sleep(0.1)
