@@ -55,6 +55,42 @@ def test_a_transfer_runs_the_target_extension(fs):
         ("transferred", "back through the prefix route"), ("bridged", "prefix")]
 
 
+CONTINUE_RULES = ACTION_RULES + """\
+  - name: hand back
+    match: {destination_number: '^77(\\d+)$'}
+    continue: true
+"""
+
+
+def continue_extension(rules_path):
+    """Calls to 77<digits>: fsroute first, then the dialplan's own bridge to gw4."""
+    return """    <extension name="fsroute-then-dialplan">
+      <condition field="destination_number" expression="^77(\\d+)$">
+        <action application="python" data="fsroute.route %s"/>
+        <action application="set" data="hangup_after_bridge=true"/>
+        <action application="bridge" data="sofia/gateway/gw4/fallback$1"/>
+      </condition>
+    </extension>""" % rules_path
+
+
+def test_continue_hands_the_call_back_to_the_dialplans_next_action(fs):
+    fs.use_rules(CONTINUE_RULES)
+    fs.switch.write_config(extra_extensions=continue_extension(fs.switch.rules_path))
+    fs.switch.api("reloadxml")
+    try:
+        result = fs.call("7712345")
+        assert result.code == 200
+        assert fs.invites() == {"gw1": 0, "gw2": 0, "gw3": 0, "gw4": 1}
+        assert fs.gateways["gw4"].uri_users() == ["fallback12345"]
+        cdr = fs.cdr(result)
+        assert (cdr["fsroute_result"], cdr["fsroute_route"]) == ("continued", "hand back")
+        fields = line_of(fs, cdr)
+        assert (fields["result"], fields["route"], fields["tried"], fields["hangup"]) == \
+            ("continued", "hand back", "-", "-")
+    finally:
+        fs.switch.write_config()
+        fs.switch.api("reloadxml")
+
 CARRIER_RULES = """\
 version: 1
 defaults:
