@@ -400,3 +400,21 @@ def test_cli_site_reports_on_stderr_and_compare_exits_1_on_a_difference(tmp_path
 def test_cli_import_needs_a_file(capsys):
     assert cli.main(["import"]) == 2
     assert "give at least one of" in capsys.readouterr().err
+
+
+def test_ipv4_mapped_acl_nodes_are_read_as_freeswitch_reads_them(tmp_path):
+    acl = tmp_path / "acl.conf.xml"
+    acl.write_text('<configuration name="acl.conf"><network-lists>\n'
+                   '<list name="peers" default="deny">\n'
+                   '<node type="allow" cidr="::ffff:10.0.0.0/8"/>\n'
+                   '<node type="allow" cidr="::FFFF:192.0.2.0/104, 2001:db8::/32"/>\n'
+                   '</list></network-lists></configuration>\n')
+    result = import_files(acl=str(acl))
+    peers = loader.parse(result.text, "acl").acls["peers"]
+    assert [str(network) for _, network in peers.nodes] == ["10.0.0.0/8", "2001:db8::/32"]
+    assert peers.allows("10.1.2.3") and peers.allows("::ffff:10.1.2.3") and not peers.allows("192.0.2.1")
+    assert [(r.line, r.message) for r in result.reports] == [
+        (3, "warning: acl list 'peers' node cidr=::ffff:10.0.0.0/8, read as IPv4 as FreeSWITCH does"),
+        (4, "not translated: acl list 'peers' node cidr '::FFFF:192.0.2.0/104': FreeSWITCH drops it "
+            "('Error Adding'), so does the import")]
+    assert "- allow: '10.0.0.0/8'    # line 3 cidr=::ffff:10.0.0.0/8, read as IPv4 as FreeSWITCH does" in result.text

@@ -11,11 +11,12 @@ over, each as ``FILE:LINE: what``: nothing is dropped unreported.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from fsroute.core import loader, model
-from fsroute.core.acl import parse_network
+from fsroute.core.acl import MAPPED_PREFIX, parse_network
 from fsroute.core.fsvalues import atoi, switch_true
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Action, Condition, ConfigError, Distribution, Element, Extension,
                      Legacy, Report, Target, classify_field, compile_expression, find_list, parse_dialstring,
@@ -131,13 +132,25 @@ def _acl_node(node: Element, what: str, default_allow: bool, reports: List[Repor
                 reports.append(Report(*where, "not translated: %s node cidr %r has no /bits; FreeSWITCH "
                                       "refuses it too" % (what, token)))
                 continue
+            comment = ""
+            if token[:len(MAPPED_PREFIX)].lower() == MAPPED_PREFIX and "." in token:
+                # FreeSWITCH strips '::ffff:' and reads the rest as IPv4: /8 stays /8, /104 is dropped
+                written, token = token, token[len(MAPPED_PREFIX):]
+                try:
+                    ipaddress.IPv4Network(token, strict=False)
+                except ValueError:
+                    reports.append(Report(*where, "not translated: %s node cidr %r: FreeSWITCH drops it "
+                                          "('Error Adding'), so does the import" % (what, written)))
+                    continue
+                comment = "cidr=%s, read as IPv4 as FreeSWITCH does" % written
+                reports.append(Report(*where, "warning: %s node %s" % (what, comment)))
             try:
                 network = parse_network(token)
             except ValueError as exc:
                 reports.append(Report(*where, "not translated: %s node: %s; FreeSWITCH refuses it too"
                                       % (what, exc)))
                 continue
-            out.append((allow, str(network), node.line, ""))
+            out.append((allow, str(network), node.line, comment))
         return out
     host, mask = node.attrs.get("host"), node.attrs.get("mask")
     if host is not None and mask is not None:
