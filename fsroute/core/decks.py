@@ -163,12 +163,15 @@ def read_lines(handle: BinaryIO, size: int = READ_BYTES) -> Iterator[str]:
     Reads of a MiB leave the call threads their turn.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
-    pending = ""  # the last line of the text so far, while it may go on (or be "\r" of a "\r\n")
+    pending: List[str] = []  # the text of a line that may go on (or a "\r" that a "\n" may follow)
     while True:
         data = handle.read(size)
-        text = pending + decoder.decode(data, final=not data)
-        lines = io.StringIO(text, newline="").readlines()
-        pending = lines.pop() if data and lines and not lines[-1].endswith("\n") else ""
+        text = decoder.decode(data, final=not data)
+        if data and "\n" not in text and "\r" not in text:
+            pending.append(text)  # a long line goes on: what came before is not split again
+            continue
+        lines = io.StringIO("".join(pending) + text, newline="").readlines()
+        pending = [lines.pop()] if data and lines and not lines[-1].endswith("\n") else []
         yield from lines
         if not data:
             return
