@@ -408,6 +408,7 @@ def test_ipv4_mapped_acl_nodes_are_read_as_freeswitch_reads_them(tmp_path):
                    '<list name="peers" default="deny">\n'
                    '<node type="allow" cidr="::ffff:10.0.0.0/8"/>\n'
                    '<node type="allow" cidr="::FFFF:192.0.2.0/104, 2001:db8::/32"/>\n'
+                   '<node type="allow" cidr="::ffff:a00:0/104"/>\n'
                    '</list></network-lists></configuration>\n')
     result = import_files(acl=str(acl))
     peers = loader.parse(result.text, "acl").acls["peers"]
@@ -416,5 +417,7 @@ def test_ipv4_mapped_acl_nodes_are_read_as_freeswitch_reads_them(tmp_path):
     assert [(r.line, r.message) for r in result.reports] == [
         (3, "warning: acl list 'peers' node cidr=::ffff:10.0.0.0/8, read as IPv4 as FreeSWITCH does"),
         (4, "not translated: acl list 'peers' node cidr '::FFFF:192.0.2.0/104': FreeSWITCH drops it "
-            "('Error Adding'), so does the import")]
+            "('Error Adding'), so does the import"),
+        (5, "not translated: acl list 'peers' node cidr '::ffff:a00:0/104': FreeSWITCH strips '::ffff:' and "
+            "misreads the rest; write the network as IPv4 or as full IPv6")]
     assert "- allow: '10.0.0.0/8'    # line 3 cidr=::ffff:10.0.0.0/8, read as IPv4 as FreeSWITCH does" in result.text

@@ -170,9 +170,14 @@ def read_lines(handle: BinaryIO, size: int = READ_BYTES) -> Iterator[str]:
         if data and "\n" not in text and "\r" not in text:
             pending.append(text)  # a long line goes on: what came before is not split again
             continue
-        lines = io.StringIO("".join(pending) + text, newline="").readlines()
-        pending = [lines.pop()] if data and lines and not lines[-1].endswith("\n") else []
-        yield from lines
+        last = None  # one line by one: a MiB split in one C call would hold the GIL for milliseconds
+        for line in io.StringIO("".join(pending) + text, newline=""):
+            if last is not None:
+                yield last
+            last = line
+        pending = [last] if data and last is not None and not last.endswith("\n") else []
+        if last is not None and not pending:
+            yield last
         if not data:
             return
 

@@ -133,9 +133,14 @@ def _acl_node(node: Element, what: str, default_allow: bool, reports: List[Repor
                                       "refuses it too" % (what, token)))
                 continue
             comment = ""
-            if token[:len(MAPPED_PREFIX)].lower() == MAPPED_PREFIX and "." in token:
+            if token[:len(MAPPED_PREFIX)].lower() == MAPPED_PREFIX:
                 # FreeSWITCH strips '::ffff:' and reads the rest as IPv4: /8 stays /8, /104 is dropped
                 written, token = token, token[len(MAPPED_PREFIX):]
+                if "." not in token:
+                    reports.append(Report(*where, "not translated: %s node cidr %r: FreeSWITCH strips '::ffff:' "
+                                          "and misreads the rest; write the network as IPv4 or as full IPv6"
+                                          % (what, written)))
+                    continue
                 try:
                     ipaddress.IPv4Network(token, strict=False)
                 except ValueError:

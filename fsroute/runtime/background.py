@@ -4,8 +4,9 @@ A load is pure Python for seconds. A call thread that wants the GIL
 meanwhile waits for CPython's switch interval (5 ms by default) at every
 hand-over, and a call needs the GIL several times (entering Python, after
 each FreeSWITCH application). While any background load runs, the switch
-interval is FAST_SWITCH_SECONDS: measured with a million-row deck, calls
-routed meanwhile took about 6 ms more instead of 25 ms more. The interval is
+interval is FAST_SWITCH_SECONDS: in the real switch, calls set up while a
+million-row deck reloaded took 7 ms more at the median instead of 13 ms
+(benchmarks/lcr_switch.py). The interval is
 put back when the last load ends, unless something else changed it meanwhile
 (then that change stands).
 """
