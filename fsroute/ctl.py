@@ -196,9 +196,9 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     for dial in decision.dials:
         lines.append("  " + dial.text + ("  carrier=%s prefix=%s rate=%s" % (dial.carrier, dial.prefix, rate_text(dial.rate))
                                          if dial.carrier is not None else ""))
-    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE):
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE, Outcome.NO_CARRIER):
         lines.append("why:")
-        lines += ["  " + line for line in explain(rules, facts.get, now)]
+        lines += ["  " + line for line in explain(rules, facts.get, now, deck_of=loaded.deck_of)]
     return "\n".join(lines) + "\n"
 
 

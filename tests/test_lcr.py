@@ -721,3 +721,18 @@ def test_simulate_and_ctl_test_rate_at_the_instant_given(tmp_path, lcr_rules, fa
     assert not deckstore.preload(loader.load(lcr_rules))
     text = ctl.test(lcr_rules, "00491599", at="2026-01-15T12:00:00Z")
     assert "sofia/gateway/gwa/+491599  carrier=carrier_a prefix=49 rate=0.01" in text
+
+
+def test_explain_says_how_an_lcr_route_ranks_its_carriers(lcr_rules, fake_freeswitch):
+    from fsroute import ctl
+    from fsroute.tools.simulate import simulate
+
+    report = simulate(lcr_rules, "00491512345", explain=True, at="2026-03-01T00:00:00Z")
+    assert report["explanation"][-2:] == [
+        "its carriers for 491512345, cheapest first: carrier_c (prefix 491512, 0.025), carrier_b (prefix 4915, 0.03)",
+        "above max_rate 0.05: carrier_a (0.06)"]
+    ctl.preload(lcr_rules)
+    answer = ctl.test(lcr_rules, "0033123", "127.0.0.1", at="2026-03-01T00:00:00Z").splitlines()
+    assert answer[1] == "outcome: no_carrier (no carrier serves it)"
+    assert answer[-2:] == ["  its carriers for 33123, cheapest first: none",
+                           "  no prefix of 33123 in force: carrier_a, carrier_b, carrier_c"]

@@ -15,16 +15,20 @@ from typing import Any, Callable, List, Optional, Tuple
 from .acl import Acl, parse_address
 from .calendars import Moment
 from .model import Route, RuleSet
-from .router import _CONTROL_RE, MAX_DESTINATION_LEN, MAX_VALUE_LEN, source_address
+from . import lcr
+from .decks import rate_text
+from .router import _CONTROL_RE, MAX_DESTINATION_LEN, MAX_VALUE_LEN, DeckOf, source_address
 from .text import one_line
 
 # Routes explained one by one; the rest are counted (a table may hold 100,000).
 MAX_ROUTE_LINES = 30
 
 
-def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[float] = None) -> List[str]:
+def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[float] = None,
+            deck_of: Optional[DeckOf] = None) -> List[str]:
     """Lines saying how ``rules`` treat the call whose channel variables ``get`` returns,
-    coming at ``now`` (seconds since the epoch; routes with time conditions need it)."""
+    coming at ``now`` (seconds since the epoch; routes with time conditions need it);
+    with ``deck_of`` (as for router.decide), how a least-cost route ranks its carriers."""
     source = source_address(get)
     moment = rules.moments.at(now) if now is not None else None
     lines = []
@@ -46,7 +50,8 @@ def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[f
             reason = route_failure(rules, route, get, destination, source, moment)
             if reason is None:
                 taken = "%s: every condition holds; it takes the call" % label
-                return lines + shown + _not_shown(hidden) + [taken]
+                return lines + shown + _not_shown(hidden) + [taken] + _carriers(route, get, destination, now,
+                                                                                  deck_of)
         elif len(shown) < MAX_ROUTE_LINES:
             reason = _mismatch(destination, route.dest)
         else:
@@ -57,6 +62,32 @@ def explain(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[f
         else:
             hidden += 1
     return lines + shown + _not_shown(hidden) + ["no route takes the call"]
+
+
+def _carriers(route: Route, get: Callable[[str], Optional[str]], destination: str, now: Optional[float],
+              deck_of: Optional[DeckOf]) -> List[str]:
+    """How a least-cost route ranks its carriers for the call: cheapest first, then those left out."""
+    spec = route.lcr
+    if spec is None or deck_of is None or now is None:
+        return []
+    number = route.rewrite(route.dest.search(destination) if route.dest is not None else None, destination, get)
+    if not lcr.is_lookup_number(number):
+        return []  # the decision says why
+    ranking = lcr.rank(spec.carriers, deck_of, number, now)
+    taken = lcr.affordable(ranking.quotes, spec.max_rate)
+    lines = ["its carriers for %s, cheapest first: %s" % (number, ", ".join(
+        "%s (prefix %s, %s)" % (q.carrier.name, q.deck.prefix(q.row), rate_text(q.rate)) for q in taken) or "none")]
+    dearer = ranking.quotes[len(taken):]
+    if dearer and spec.max_rate is not None:
+        lines.append("above max_rate %s: %s" % (rate_text(spec.max_rate), ", ".join(
+            "%s (%s)" % (q.carrier.name, rate_text(q.rate)) for q in dearer)))
+    quoted = {q.carrier.name for q in ranking.quotes} | set(ranking.unloaded)
+    unserved = [c.name for c in spec.carriers if c.name not in quoted]
+    if unserved:
+        lines.append("no prefix of %s in force: %s" % (number, ", ".join(unserved)))
+    if ranking.unloaded:
+        lines.append("deck not loaded: %s" % ", ".join(ranking.unloaded))
+    return lines
 
 
 def _not_shown(count: int) -> List[str]:

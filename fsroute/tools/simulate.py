@@ -91,7 +91,8 @@ class Simulation:
                        "gateways": dict(sorted(bridged.items()))}
         if explain:
             now = parse_instant(at) if at else time.time()
-            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now)
+            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now,
+                                                  deck_of=lambda carrier: decks.get(carrier.deck))
         return summary
 
 
