@@ -233,7 +233,8 @@ def test_hiredis_one_limit_across_two_switches_and_redis_unreachable(fleet, gate
         deadline = time.monotonic() + 10
         while gateways["gw1"].invite_count() < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert redis.cli("GET", "fleet.gw.gw1") == "2"
+        count = eventually(lambda: redis.cli("GET", "fleet.gw.gw1"), "2")  # Redis is another process
+        assert count == "2", (count, gateways["gw1"].invite_count(), [c.wait(15) for c in held])
         assert fs_a.api("limit_usage hiredis fleet fleet.gw.gw1") == "2"
         mark = fs_b.log_mark()
         third = to_b.call("5560003")  # gw1 is full across the fleet: gw2 takes it
