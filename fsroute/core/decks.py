@@ -432,7 +432,6 @@ def _sort_order(keys: array[int], starts: array[int]) -> array[int]:
     return order
 
 
-
 def _reordered_optional(column: Optional[array[int]], order: array[int], width: int = 1
                         ) -> Optional[array[int]]:
     """``column`` with its rows of ``width`` values in ``order``; None stays None."""

@@ -6,9 +6,8 @@ hand-over, and a call needs the GIL several times (entering Python, after
 each FreeSWITCH application). While any background load runs, the switch
 interval is FAST_SWITCH_SECONDS: in the real switch, calls set up while a
 million-row deck reloaded took 7 ms more at the median instead of 13 ms
-(benchmarks/lcr_switch.py). The interval is
-put back when the last load ends, unless something else changed it meanwhile
-(then that change stands).
+(benchmarks/lcr_switch.py). The interval is put back when the last load
+ends, unless something else changed it meanwhile (then that change stands).
 """
 
 from __future__ import annotations

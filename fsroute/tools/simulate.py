@@ -92,7 +92,7 @@ class Simulation:
         if explain:
             now = parse_instant(at) if at else time.time()
             summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now,
-                                                  deck_of=lambda carrier: decks.get(carrier.deck))
+                                                  deck_of=loaded.deck_of)
         return summary
 
 
