@@ -22,13 +22,13 @@ from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RuleSet, RulesError
 from fsroute.core.timespec import SpecError, parse_instant
-from fsroute.runtime import deckstore, limits
+from fsroute.runtime import limits, scrape
 from fsroute.runtime.embedded import describe_bare, report_lines
+from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
-from fsroute.runtime import scrape
 from fsroute.runtime.rulespath import default_rules_path
-from fsroute.runtime.store import Loaded, loaded_stores, store_for
+from fsroute.runtime.process import loaded_stores, poller, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
          "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
@@ -67,7 +67,7 @@ def command(args: Optional[str]) -> str:
         destination, source, caller = (rest + [None, None])[:3]
         return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
     if verb == "metrics" and not rest:
-        return scrape.text()
+        return scrape.text(loaded_stores(), poller())
     return USAGE
 
 
@@ -77,16 +77,13 @@ def _known_paths() -> List[str]:
 
 
 def reload(path: str) -> str:
-    store = store_for(path)
     try:
-        loaded = store.reload()
+        generation = store_for(path).reload()  # the rules and every deck they name, now
     except RulesError as exc:
         return "-ERR %s\n" % "\n-ERR ".join(str(p) for p in exc.problems)
-    warnings = "".join(str(w) + "\n" for w in loaded.rules.warnings)  # e.g. a time condition that never holds
-    lines = ["+OK reloaded %s sha=%s routes=%d\n%s" % (path, loaded.rules.sha, len(loaded.rules.routes), warnings)]
-    failed = deckstore.preload(loaded.rules)  # its decks too, now: a changed deck need not wait its turn
-    lines.extend("-ERR %s\n" % str(exc.problems[0]) for exc in failed)
-    return "".join(lines)
+    rules = generation.rules
+    warnings = "".join(str(w) + "\n" for w in rules.warnings)  # e.g. a time condition that never holds
+    return "+OK reloaded %s sha=%s routes=%d\n%s" % (path, rules.sha, len(rules.routes), warnings)
 
 
 def check(path: str) -> str:
@@ -115,7 +112,7 @@ def check(path: str) -> str:
 
 def status(path: str) -> str:
     store = store_for(path)
-    loaded = store.loaded
+    loaded = store.generation
     if loaded is None:
         try:
             loaded = store.current()
@@ -134,21 +131,22 @@ def status(path: str) -> str:
     lines.append("last_error: %s" % (str(error.problems[0]) if error else "none"))
     if loaded is not None:
         rules = loaded.rules
-        readings = loaded.gateways.last_readings()
+        readings = loaded.poller.readings()
         lines.append("gateways:")
         for name in sorted(rules.gateway_names()):
             profile = rules.profile_of(name)
             if profile not in readings:
                 lines.append("  %s (%s): not read yet%s" % (name, profile, _health(loaded, name)))
                 continue
-            down, when = readings[profile]
+            down, when, trusted = readings[profile]
             if down is None:
                 state = "unknown (gwlist unreadable, taken as up)"
             else:
                 state = "DOWN" if name in down else "up"
-            lines.append("  %s (%s): %s (read %s)%s" % (name, profile, state, time.strftime(
-                "%H:%M:%S", time.localtime(when)), _health(loaded, name)))
-        lines.extend(_deck_lines(rules))
+            lines.append("  %s (%s): %s (read %s%s)%s" % (name, profile, state, time.strftime(
+                "%H:%M:%S", time.localtime(when)), "" if trusted else "; stale: every gateway taken as up",
+                _health(loaded, name)))
+        lines.extend(_deck_lines(loaded))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -157,18 +155,16 @@ def status(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _deck_lines(rules: RuleSet) -> List[str]:
-    """The state of each rate deck the rules name."""
-    if not rules.carriers:
+def _deck_lines(generation: Generation) -> List[str]:
+    """The rate decks of the generation in force: rows and when each was read."""
+    if not generation.rules.carriers:
         return []
     lines = ["decks:"]
-    for path in sorted({c.deck for c in rules.carriers.values()}):
-        store = deckstore.store_for(path)
-        deck, loaded_at = store.deck, store.loaded_at
-        state = "not loaded" if deck is None or loaded_at is None else "%d rows, loaded %s" % (
-            len(deck), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(loaded_at)))
-        error = store.last_error
-        lines.append("  %s: %s%s" % (path, state, "; last_error: %s" % (error.problems[0],) if error else ""))
+    for path in sorted({c.deck for c in generation.rules.carriers.values()}):
+        loaded = generation.decks.get(path)
+        lines.append("  %s: %s" % (path, "not loaded (see last_error)" if loaded is None else
+                                   "%d rows, loaded %s" % (len(loaded.deck), time.strftime(
+                                       "%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)))))
     return lines
 
 
@@ -185,7 +181,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.health,
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
                              deck_of=loaded.deck_of)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
@@ -202,7 +198,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     return "\n".join(lines) + "\n"
 
 
-def _health(loaded: Loaded, name: str) -> str:
+def _health(loaded: Generation, name: str) -> str:
     """The breaker and limits part of a gateway's status line ("" when it has neither)."""
     parts: List[str] = []
     breaker = loaded.breakers.snapshot(name)
@@ -235,7 +231,7 @@ def preload(args: Optional[str] = "") -> None:
         if line.startswith("PROBLEM"):
             log(ERROR, "fsroute: " + line)
     try:
-        deckstore.preload(store_for(path).current().rules)
+        store_for(path).current()  # the rules and every deck they name
     except RulesError:
         pass  # the store logged every problem; calls end with on_error until it is fixed
     except Exception as exc:

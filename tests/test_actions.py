@@ -66,7 +66,7 @@ def test_a_continue_route_leaves_the_call_to_the_dialplan(call, rules_path, fake
 
 
 def test_every_action_is_counted_by_result_and_route(call, rules_path):
-    from fsroute.runtime.store import store_for
+    from fsroute.runtime.process import store_for
 
     for dest in ("19001234567", "8123", "7000", "5551234"):
         call(rules_path, dest)

@@ -7,7 +7,7 @@ import pytest
 
 from fsroute import ctl
 from fsroute.core import loader
-from fsroute.runtime import deckstore
+from fsroute.runtime import process
 from fsroute.runtime.events import ROUTE
 
 LIMITED = """\
@@ -98,7 +98,7 @@ def lcr_rules(write_rules, fake_freeswitch, tmp_path):
     (tmp_path / "a.csv").write_text("prefix,rate\n49,0.010\n")
     (tmp_path / "b.csv").write_text("prefix,rate\n49,0.020\n")
     path = write_rules(LCR)
-    assert not deckstore.preload(loader.load(path))
+    assert len(process.store_for(path).current().decks) == 2  # the decks load with the rules
     return path
 
 

@@ -4,8 +4,7 @@ held to the same breakers and limits as group routes (fixes from a review of run
 import pytest
 
 from fsroute import route
-from fsroute.core import loader
-from fsroute.runtime import deckstore
+from fsroute.runtime import process
 from fsroute.testing import StubSession
 
 FAILOVER = """\
@@ -99,7 +98,7 @@ def lcr_rules(write_rules, fake_freeswitch, tmp_path):
     (tmp_path / "a.csv").write_text("prefix,rate\n49,0.010\n")
     (tmp_path / "b.csv").write_text("prefix,rate\n49,0.020\n")
     path = write_rules(LCR)
-    assert not deckstore.preload(loader.load(path))
+    assert len(process.store_for(path).current().decks) == 2  # the decks load with the rules
     return path
 
 

@@ -8,7 +8,7 @@ import pytest
 from fsroute import ctl, route
 from fsroute.core import loader
 from fsroute.core.model import BreakerSettings, Capacity, LimitSettings, RulesError
-from fsroute.runtime.store import store_for
+from fsroute.runtime.process import store_for
 
 BREAKER_RULES = """\
 version: 1

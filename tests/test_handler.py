@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from fsroute import route
-from fsroute.runtime import store
+from fsroute.runtime import process, store
 from fsroute.testing import StubSession
 
 from rulesdata import BASE_RULES, EXAMPLE
@@ -253,13 +253,13 @@ def test_failover_skips_a_gateway_that_went_down_during_the_first_attempt(write_
         groups: {g: {strategy: priority, gateways: [a, b, c]}}
         routes: [{name: r, group: g}]
         """)
-    store.store_for(path, clock)
+    process.store_for(path, clock)
 
     class Ringing(StubSession):
         def execute(self, app, data=None):
             if data == "sofia/gateway/a/100":  # while a rings for 30 s, b's OPTIONS ping fails
                 fake_freeswitch.set_gateways("external", up=["a", "c"], down=["b"])
-                clock.advance(30)
+                process.poller().poll()
             super().execute(app, data)
 
     session = Ringing({"destination_number": "100"}, {"a": "NORMAL_TEMPORARY_FAILURE"}, fake=fake_freeswitch)

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from fsroute.core import decks, lcr, loader
 from fsroute.core.model import RulesError
-from fsroute.runtime import deckstore
+from fsroute.runtime import process
 
 JAN = int(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
 JUL = int(datetime.datetime(2026, 7, 1, tzinfo=datetime.timezone.utc).timestamp())
@@ -184,13 +184,12 @@ def lcr_rules(tmp_path, fake_freeswitch):
 
 
 def test_carriers_are_ranked_by_rate_with_the_route_order_breaking_ties(lcr_rules):
-    rules = loader.load(lcr_rules)
-    assert not deckstore.preload(rules)
-    carriers = rules.routes[0].lcr.carriers
-    ranking = lcr.rank(carriers, deckstore.deck_of, "4915999", JAN)
+    generation = process.store_for(lcr_rules).current()
+    carriers = generation.rules.routes[0].lcr.carriers
+    ranking = lcr.rank(carriers, generation.deck_of, "4915999", JAN)
     assert [(q.carrier.name, q.details().prefix, q.rate) for q in ranking.quotes] == [
         ("carrier_b", "4915", 30000), ("carrier_c", "4915", 40000), ("carrier_a", "4915", 60000)]
-    tie = lcr.rank(carriers, deckstore.deck_of, "4420", JAN).quotes
+    tie = lcr.rank(carriers, generation.deck_of, "4420", JAN).quotes
     assert [q.carrier.name for q in tie] == ["carrier_a", "carrier_b"]
     assert [q.carrier.name for q in lcr.affordable(ranking.quotes, 40000)] == ["carrier_b", "carrier_c"]
 
@@ -233,7 +232,6 @@ def bridges(session):
 
 
 def test_a_call_goes_to_the_cheapest_carrier_in_its_number_format(call, lcr_rules, fake_freeswitch):
-    deckstore.preload(loader.load(lcr_rules))
     session = call(lcr_rules, "00491512345")
     assert bridges(session) == ["sofia/gateway/gwc/0011#491512345"]
     assert {k: session.variables[k] for k in ("fsroute_result", "fsroute_lcr_carrier", "fsroute_lcr_prefix",
@@ -245,7 +243,6 @@ def test_a_call_goes_to_the_cheapest_carrier_in_its_number_format(call, lcr_rule
 
 
 def test_failover_goes_to_the_next_cheapest_carrier(call, lcr_rules):
-    deckstore.preload(loader.load(lcr_rules))
     session = call(lcr_rules, "00491599", bridge_outcomes={"gwb1": "NORMAL_TEMPORARY_FAILURE",
                                                              "gwb2": "SERVICE_UNAVAILABLE"})
     # carrier_b (0.03, a group of two), then carrier_c (0.04); carrier_a (0.06) is above max_rate
@@ -257,42 +254,78 @@ def test_failover_goes_to_the_next_cheapest_carrier(call, lcr_rules):
 
 def test_a_down_carrier_gateway_is_left_out(call, lcr_rules, fake_freeswitch):
     fake_freeswitch.set_gateways("external", up=["gwa", "gwb2"], down=["gwb1", "gwc"])
-    deckstore.preload(loader.load(lcr_rules))
     assert bridges(call(lcr_rules, "00491512345")) == ["sofia/gateway/gwb2/491512345"]
 
 
 def test_no_carrier_within_max_rate_takes_the_routes_action(call, lcr_rules):
-    deckstore.preload(loader.load(lcr_rules))
     session = call(lcr_rules, "0033123")
     assert bridges(session) == []
     assert session.variables["fsroute_result"] == "no_carrier"
     assert session.hangup_cause == "CALL_REJECTED"
     with open(os.path.join(os.path.dirname(lcr_rules), "a.csv"), "a") as deck_file:
         deck_file.write("33,0.09\n")
-    deckstore.forget_all()
-    deckstore.preload(loader.load(lcr_rules))
+    process.store_for(lcr_rules).reload()
     session = call(lcr_rules, "0033123")
     assert (session.variables["fsroute_result"], session.hangup_cause) == ("no_carrier", "CALL_REJECTED")
 
 
-def test_a_deck_not_loaded_yet_never_blocks_a_call(call, lcr_rules, fake_freeswitch, monkeypatch):
-    release = threading.Event()
+def test_an_automatic_reload_goes_live_only_with_its_decks_loaded(call, lcr_rules, fake_freeswitch, monkeypatch,
+                                                                   clock):
+    # Issue 19, defect 1: a file-change reload swapped the rules in and loaded a new deck lazily after;
+    # calls in between got no_carrier. Now the generation is made current once its decks are read.
+    store = process.store_for(lcr_rules, clock)
+    assert call(lcr_rules, "00491512345").variables["fsroute_lcr_carrier"] == "carrier_c"
+    directory = os.path.dirname(lcr_rules)
+    with open(os.path.join(directory, "d.csv"), "w") as deck_file:  # a new month's deck for carrier_c
+        deck_file.write("prefix,rate\n4915,0.001\n")
+    age(os.path.join(directory, "d.csv"))
+    reading, release = threading.Event(), threading.Event()
     real_load = decks.load
 
     def slow_load(path):
-        release.wait(10)
+        if path.endswith("d.csv"):
+            reading.set()
+            release.wait(10)
         return real_load(path)
 
     monkeypatch.setattr(decks, "load", slow_load)
+    with open(lcr_rules) as handle:
+        text = handle.read()
+    with open(lcr_rules + ".new", "w") as handle:
+        handle.write(text.replace("c.csv", "d.csv"))
+    os.replace(lcr_rules + ".new", lcr_rules)  # as a configuration manager does it
+    age(lcr_rules)
+    clock.advance(2)
     try:
-        session = call(lcr_rules, "00491512345")  # nothing preloaded: the decks load in the background
+        first = call(lcr_rules, "00491512345")  # sees the change: the new generation is built aside
+        assert reading.wait(10)
+        during = [call(lcr_rules, "00491512345") for _ in range(3)]
     finally:
         release.set()
-    assert session.variables["fsroute_result"] == "no_carrier"
-    line, = [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=")]
-    assert "decks not loaded: carrier_a,carrier_b,carrier_c" in line
+    for session in [first] + during:  # the old generation, whole, while the new deck loads
+        assert (session.variables["fsroute_result"], session.variables["fsroute_lcr_rate"]) == ("bridged", "0.025")
     wait_idle()
-    assert call(lcr_rules, "00491512345").variables["fsroute_result"] == "bridged"
+    after = call(lcr_rules, "00491512345")
+    assert (after.variables["fsroute_lcr_carrier"], after.variables["fsroute_lcr_rate"]) == ("carrier_c", "0.001")
+    assert set(store.generation.decks) == {os.path.join(directory, n) for n in ("a.csv", "b.csv", "d.csv")}
+
+
+def test_a_deck_no_generation_uses_is_freed(call, lcr_rules, fake_freeswitch, clock):
+    import gc
+    import weakref
+    store = process.store_for(lcr_rules, clock)
+    call(lcr_rules, "00491512345")
+    old = weakref.ref(store.generation.decks[os.path.join(os.path.dirname(lcr_rules), "c.csv")].deck)
+    with open(lcr_rules) as handle:
+        text = handle.read()
+    with open(lcr_rules, "w") as handle:
+        handle.write(text.replace("c.csv", "a.csv"))
+    store.reload()
+    for _ in range(3):
+        process.poller().poll()
+    process._process.free_retired()
+    gc.collect()
+    assert old() is None
 
 
 # -- reload ----------------------------------------------------------------------
@@ -312,41 +345,44 @@ def age(path, seconds=10):
 
 def wait_idle():
     for thread in threading.enumerate():
-        if thread.name == "fsroute-deck":
+        if thread.name == "fsroute-reload":
             thread.join(10)
 
 
-def test_a_changed_deck_is_swapped_in_and_a_broken_one_keeps_the_last_good(tmp_path, fake_freeswitch):
-    path = tmp_path / "a.csv"
-    path.write_text("prefix,rate\n49,0.02\n")
-    clock = Clock()
-    store = deckstore.DeckStore(str(path), clock=clock)
-    store.current()  # the first load runs in the background
-    wait_idle()
-    first = store.current()
-    assert first.row(first.find("49", JAN)).rate == 20000
+def test_a_changed_deck_is_swapped_in_and_a_broken_one_keeps_the_last_good(call, lcr_rules, fake_freeswitch,
+                                                                            clock):
+    store = process.store_for(lcr_rules, clock)
+    path = os.path.join(os.path.dirname(lcr_rules), "c.csv")
 
-    path.write_text("prefix,rate\n49,0.03\n")
-    clock.now += deckstore.CHECK_SECONDS
-    assert store.current() is first  # written just now: it may still be being written
+    def rate():
+        return call(lcr_rules, "00491512345").variables["fsroute_lcr_rate"]
+
+    assert rate() == "0.025"
+    first = store.generation
+    with open(path, "w") as deck_file:
+        deck_file.write("prefix,rate\n491512,0.02\n")
+    clock.advance(2)
+    assert rate() == "0.025"  # written just now: it may still be being written
     wait_idle()
+    assert store.generation is first
     age(path)
-    clock.now += deckstore.CHECK_SECONDS
-    store.current()
+    clock.advance(2)
+    rate()
     wait_idle()
-    second = store.current()
-    assert second.row(second.find("49", JAN)).rate == 30000
+    assert rate() == "0.02" and store.generation is not first
+    second = store.generation
 
-    path.write_text("prefix,rate\n49,0.03\n49,0.04\nx,1\n")
+    with open(path, "w") as deck_file:
+        deck_file.write("prefix,rate\n49,0.03\n49,0.04\nx,1\n")
     age(path)
     for _ in range(3):
-        clock.now += deckstore.CHECK_SECONDS
-        assert store.current() is second
+        clock.advance(2)
+        assert rate() == "0.02"
         wait_idle()
-    errors = [m for m in fake_freeswitch.log_lines("err") if "rate deck" in m]
-    assert errors == ["fsroute: rate deck %s:3:1: duplicate prefix 49 (line 2) (and 1 more: fsroute check "
-                      "lists them) (keeping the deck loaded at %s)"
-                      % (path, time.strftime("%H:%M:%S", time.localtime(store.loaded_at)))]
+    assert store.generation is second
+    errors = [m for m in fake_freeswitch.log_lines("err") if "c.csv" in m]
+    assert errors == ["fsroute: %s:3:1: duplicate prefix 49 (line 2) (and 1 more: fsroute check lists them) "
+                      "(keeping sha=%s)" % (path, second.rules.sha)]
     assert str(store.last_error.problems[1]) == "%s:4:1: prefix 'x' must be 1 to 15 digits 0-9" % path
 
 
@@ -515,18 +551,16 @@ def test_simulate_and_ctl_status_know_the_decks(lcr_rules, capsys, fake_freeswit
     ctl.preload(lcr_rules)
     with open(os.path.join(os.path.dirname(lcr_rules), "c.csv"), "a") as deck_file:
         deck_file.write("1,x\n")
-    deckstore.preload(loader.load(lcr_rules))
+    assert ctl.command("reload " + lcr_rules).startswith("-ERR ")
     status = ctl.status(lcr_rules).splitlines()
     directory = os.path.dirname(lcr_rules)
     start = status.index("decks:")
     assert [line.split(", loaded")[0] for line in status[start + 1:start + 4]] == [
         "  %s/a.csv: 3 rows" % directory, "  %s/b.csv: 3 rows" % directory, "  %s/c.csv: 2 rows" % directory]
-    assert status[start + 3].endswith("; last_error: %s/c.csv:4:1: rate 'x' must be a decimal number from 0 up"
-                                      % directory)
+    assert "last_error: %s/c.csv:4:1: rate 'x' must be a decimal number from 0 up" % directory in status
 
 
 def test_a_carrier_format_that_makes_the_number_too_long_is_refused(call, lcr_rules):
-    deckstore.preload(loader.load(lcr_rules))
     session = call(lcr_rules, "00491512" + "1" * 54)  # 62 digits; carrier_c adds 5 characters
     assert bridges(session) == []
     assert session.variables["fsroute_result"] == "invalid_number"
@@ -546,7 +580,6 @@ def test_the_example_in_docs_lcr_md_loads():
 
 
 def test_a_simulation_reads_the_decks_once_and_leaves_the_process_decks_alone(lcr_rules, monkeypatch):
-    from fsroute.runtime import store
     from fsroute.tools.simulate import Simulation
 
     reads = []
@@ -556,7 +589,7 @@ def test_a_simulation_reads_the_decks_once_and_leaves_the_process_decks_alone(lc
     runs = [simulation.run("00491512345")["attempts"][0]["dialstring"] for _ in range(3)]
     assert runs == ["sofia/gateway/gwc/0011#491512345"] * 3
     assert len(reads) == 3  # each deck once, for every run
-    assert deckstore._stores == {} and store._stores == {}
+    assert process.loaded_stores() == []
 
 
 def test_a_valid_lcr_file_is_read_in_one_pass(lcr_rules, monkeypatch):
@@ -605,7 +638,6 @@ def test_import_lcr_reports_an_unusable_file_on_one_line(tmp_path, capsys):
 
 def test_the_route_event_carries_each_attempts_carrier_prefix_and_rate(call, lcr_rules, fake_freeswitch):
     from fsroute.runtime.events import ROUTE
-    deckstore.preload(loader.load(lcr_rules))
     call(lcr_rules, "00491599", bridge_outcomes={"gwb1": "NORMAL_TEMPORARY_FAILURE"})
     [event] = fake_freeswitch.fired(ROUTE)
     expected = {"fsroute-result": "bridged", "fsroute-attempts": "2",
@@ -619,8 +651,7 @@ def test_the_route_event_carries_each_attempts_carrier_prefix_and_rate(call, lcr
 def test_a_skipped_gateway_leaves_the_lcr_headers_in_step_with_the_attempts(call, lcr_rules, fake_freeswitch,
                                                                             monkeypatch):
     from fsroute.runtime.events import ROUTE
-    from fsroute.runtime.store import Loaded
-    deckstore.preload(loader.load(lcr_rules))
+    from fsroute.runtime.generation import Generation as Loaded
     real = Loaded.is_up
     asked = []
 
@@ -640,7 +671,6 @@ def test_no_carrier_reaches_the_event_and_the_metrics(call, lcr_rules, fake_free
     from prometheus_client.parser import text_string_to_metric_families
     from fsroute import ctl
     from fsroute.runtime.events import ROUTE
-    deckstore.preload(loader.load(lcr_rules))
     call(lcr_rules, "0033123")
     [event] = fake_freeswitch.fired(ROUTE)
     assert (event["fsroute-result"], event["fsroute-route"], event["fsroute-hangup-cause"],
@@ -654,7 +684,6 @@ def test_no_carrier_reaches_the_event_and_the_metrics(call, lcr_rules, fake_free
 def test_the_call_reads_the_clock_once_and_rates_at_fsroute_now_when_set(call, lcr_rules, fake_freeswitch,
                                                                         monkeypatch):
     from fsroute.runtime import clock
-    deckstore.preload(loader.load(lcr_rules))
     reads = []
 
     def wall():
@@ -679,7 +708,6 @@ def test_a_timed_lcr_route_rates_at_the_calls_instant(call, tmp_path, lcr_rules,
     path = tmp_path / "timed.yaml"
     path.write_text(rules)
     assert loader.load(str(path)).timed
-    assert not deckstore.preload(loader.load(str(path)))
     winter = call(str(path), "00491599", fsroute_now="2026-01-15T12:00:00Z")
     summer = call(str(path), "00491599", fsroute_now="2026-07-15T12:00:00Z")
     assert (winter.variables["fsroute_lcr_carrier"], winter.variables["fsroute_lcr_rate"]) == ("carrier_a", "0.01")
@@ -700,7 +728,6 @@ def test_decide_needs_the_instant_for_an_lcr_route(lcr_rules):
 
 
 def test_a_traced_lcr_call_shows_the_carriers_and_the_instant(call, lcr_rules, fake_freeswitch):
-    deckstore.preload(loader.load(lcr_rules))
     call(lcr_rules, "00491512345", fsroute_trace="true", fsroute_now="2026-01-01T00:00:00Z")
     lines = [m for m in fake_freeswitch.log_lines("notice") if "fsroute trace" in m]
     assert any("least-cost route 'international' at 2026-01-01T00:00:00Z: order gwc (carrier carrier_c, "
@@ -718,7 +745,6 @@ def test_simulate_and_ctl_test_rate_at_the_instant_given(tmp_path, lcr_rules, fa
     summer = simulate(lcr_rules, "00491599", at="2026-07-15T12:00:00Z")
     assert winter["attempts"][0]["dialstring"] == "sofia/gateway/gwa/+491599"
     assert summer["attempts"][0]["dialstring"] == "sofia/gateway/gwb1/491599"
-    assert not deckstore.preload(loader.load(lcr_rules))
     text = ctl.test(lcr_rules, "00491599", at="2026-01-15T12:00:00Z")
     assert "sofia/gateway/gwa/+491599  carrier=carrier_a prefix=49 rate=0.01" in text
 

@@ -143,22 +143,22 @@ def test_reload_events_for_a_good_and_a_refused_file(write_rules, fake_freeswitc
 
 def test_gateway_events_when_gwlist_readings_change(write_rules, fake_freeswitch, stub_session, clock):
     from fsroute import route
-    from fsroute.runtime import store
+    from fsroute.runtime import process
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
     path = write_rules(BASE_RULES)
-    store.store_for(path, clock)  # the loaded rules' gateway readings expire as this clock moves
+    process.store_for(path, clock)
 
     def one_call():
         route.handler(stub_session({"destination_number": "5551234", "network_addr": "172.16.221.33"}), path)
 
     one_call()
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
-    clock.advance(61)  # past status_ttl
+    process.poller().poll()  # the poller's next round
     one_call()
     fake_freeswitch.set_gateways("external", up=["gw2"], down=["gw1"])
-    clock.advance(61)
+    process.poller().poll()
     one_call()
-    clock.advance(61)
+    process.poller().poll()
     one_call()  # the same reading again: no change, no event
     changes = [(e["fsroute-gateway"], e["fsroute-profile"], e["fsroute-state"], e["fsroute-previous-state"])
                for e in fake_freeswitch.fired(GATEWAY)]

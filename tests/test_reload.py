@@ -9,7 +9,7 @@ import pytest
 from fsroute import ctl
 from fsroute import route
 from fsroute.core import loader
-from fsroute.runtime import store
+from fsroute.runtime import process, store
 from fsroute.testing import StubSession
 
 RULES = """\
@@ -37,7 +37,7 @@ def setup(fake_freeswitch, tmp_path, clock):
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
     path = tmp_path / "rules.yaml"
     path.write_text(text())
-    store.store_for(str(path), clock, run_now)
+    process.store_for(str(path), clock, run_now)
     return str(path)
 
 
@@ -116,7 +116,7 @@ def test_a_bad_edit_keeps_the_old_rules_and_logs_once(setup, fake_freeswitch, wa
 def test_delete_then_restore(setup, fake_freeswitch, wait_for):
     assert gateway_of(dial(setup)) == "gw1"
     os.unlink(setup)
-    assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
+    assert wait_for(setup, lambda: process.store_for(setup).last_error is not None)
     assert all(gateway_of(dial(setup)) == "gw1" for _ in range(10))
     with open(setup, "w") as handle:
         handle.write(text(target="gateway: gw2"))
@@ -131,7 +131,7 @@ def test_empty_and_half_written_files_are_not_swapped_in(setup, wait_for):
         with open(setup, "w") as handle:
             handle.write(content)
         bump_mtime(setup)
-        assert wait_for(setup, lambda: store.store_for(setup).last_error is not None)
+        assert wait_for(setup, lambda: process.store_for(setup).last_error is not None)
         assert gateway_of(dial(setup)) == "gw1"
     with open(setup, "w") as handle:
         handle.write(text(target="gateway: gw3"))
@@ -150,7 +150,7 @@ def test_a_slow_load_does_not_delay_calls(fake_freeswitch, tmp_path, monkeypatch
         threads.append(threading.Thread(target=target, args=args))
         threads[-1].start()
 
-    store.store_for(path, clock, start)
+    process.store_for(path, clock, start)
     assert gateway_of(dial(path)) == "gw1"
     started, release = threading.Event(), threading.Event()
     real_parse = loader.parse
@@ -192,13 +192,13 @@ def test_wrr_position_survives_a_reload_of_an_unchanged_group(setup):
 def test_counters_restart_per_version(setup, wait_for):
     for _ in range(3):
         dial(setup)
-    first = store.store_for(setup).loaded
+    first = process.store_for(setup).generation
     assert first.counts() == ({"bridged": 3}, {"via_gw1": 3})
     with open(setup, "w") as handle:
         handle.write(text(name="other"))
     bump_mtime(setup)
-    assert wait_for(setup, lambda: store.store_for(setup).loaded is not first)
-    results, routes = store.store_for(setup).loaded.counts()
+    assert wait_for(setup, lambda: process.store_for(setup).generation is not first)
+    results, routes = process.store_for(setup).generation.counts()
     assert set(routes) <= {"other"} and results.get("bridged", 0) == routes.get("other", 0)
 
 
@@ -247,7 +247,7 @@ def test_concurrent_calls_during_50_reloads(fake_freeswitch, tmp_path):
 
 def test_ctl_reload_status_and_test(setup, fake_freeswitch):
     answer = ctl.command("reload " + setup)
-    sha = store.store_for(setup).loaded.rules.sha
+    sha = process.store_for(setup).generation.rules.sha
     assert answer == "+OK reloaded %s sha=%s routes=1\n" % (setup, sha)
     dial(setup)
     status = ctl.command("status " + setup)
@@ -260,7 +260,7 @@ def test_ctl_reload_status_and_test(setup, fake_freeswitch):
         handle.write("version: 1\nroutes: [\n")
     answer = ctl.command("reload " + setup)
     assert answer.startswith("-ERR %s:3:1: invalid YAML" % setup)
-    assert store.store_for(setup).loaded.rules.sha == sha  # old rules kept
+    assert process.store_for(setup).generation.rules.sha == sha  # old rules kept
     assert "last_error: %s:3:1: invalid YAML" % setup in ctl.command("status " + setup)
 
 
@@ -268,7 +268,7 @@ def test_ctl_test_is_a_dry_run(setup, fake_freeswitch, monkeypatch):
     monkeypatch.setenv("FSROUTE_RULES", setup)
     answer = ctl.command("test 5551234 127.0.0.1 1000")
     assert "outcome: route\nroute: via_gw1\nnumber: 5551234\ngateways: gw1\n  sofia/gateway/gw1/5551234\n" in answer
-    assert store.store_for(setup).loaded.counts() == ({}, {})  # nothing was counted or bridged
+    assert process.store_for(setup).generation.counts() == ({}, {})  # nothing was counted or bridged
 
 
 def test_ctl_usage_and_fsapi_stream(fake_freeswitch):
@@ -281,7 +281,7 @@ def test_ctl_usage_and_fsapi_stream(fake_freeswitch):
 
 def test_preload_loads_before_the_first_call(setup, fake_freeswitch):
     ctl.preload(setup)
-    assert store.store_for(setup).loaded is not None
+    assert process.store_for(setup).generation is not None
     assert any("fsroute: loaded %s" % setup in m for m in fake_freeswitch.log_lines("info"))
 
 
@@ -295,8 +295,8 @@ def test_ctl_without_a_path_acts_on_the_files_calls_loaded(setup, fake_freeswitc
 def test_spellings_of_one_path_share_a_store(setup, monkeypatch):
     directory, name = os.path.split(setup)
     monkeypatch.chdir(directory)
-    assert store.store_for(name) is store.store_for(setup)
-    assert store.store_for(os.path.join(directory, ".", name)) is store.store_for(setup)
+    assert process.store_for(name) is process.store_for(setup)
+    assert process.store_for(os.path.join(directory, ".", name)) is process.store_for(setup)
 
 
 def test_a_same_size_rewrite_within_one_mtime_tick_is_seen(setup, wait_for):
@@ -330,16 +330,16 @@ def test_reloading_an_unchanged_file_keeps_counters(setup):
     assert "calls by result: bridged=1" in ctl.command("status " + setup)
 
 
-def test_status_shows_the_last_reading_after_its_ttl(setup, fake_freeswitch, clock):
-    store.store_for(setup, clock)
+def test_status_shows_the_last_reading_and_whether_it_is_trusted(setup, fake_freeswitch, monkeypatch):
     dial(setup)
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
-    clock.advance(61)
-    dial(setup)
-    clock.advance(61)
+    process.poller().poll()
     status = ctl.command("status " + setup)
-    assert "  gw1 (external): up (read " in status  # long expired, still shown
-    assert "  gw2 (external): DOWN (read " in status
+    assert "  gw1 (external): up (read " in status
+    assert "  gw2 (external): DOWN (read " in status and "stale" not in status
+    monkeypatch.setattr(process.poller(), "_trust_seconds", lambda: -1.0)  # the poller stopped reading
+    status = ctl.command("status " + setup)
+    assert "  gw2 (external): DOWN (read " in status and "stale: every gateway taken as up" in status
 
 
 def test_fsapi_answers_even_when_the_error_cannot_be_printed(fake_freeswitch, monkeypatch):

@@ -1,13 +1,12 @@
-"""The store's reload ordering and the state a loaded rule set owns (gateway readings, round robin)."""
+"""The store's reload ordering and the state a generation owns or shares (gateway readings, round robin)."""
 
 import os
 import threading
 
 from fsroute import ctl
 from fsroute.core import loader
-from fsroute.runtime import store
+from fsroute.runtime import process
 from fsroute.runtime.call import route_with
-from fsroute.runtime.store import Loaded, RulesStore
 from fsroute.testing import StubSession
 
 RULES = """\
@@ -48,7 +47,7 @@ def test_an_older_background_load_never_replaces_a_newer_reload(fake_freeswitch,
     path = str(tmp_path / "rules.yaml")
     write(path, "gw1")
     threads = Threads()
-    rules = RulesStore(path, clock, threads)
+    rules = process.store_for(path, clock, threads)
     assert dial(rules.current) == "gw1"
 
     parsing_gw2, release = threading.Event(), threading.Event()
@@ -69,55 +68,31 @@ def test_an_older_background_load_never_replaces_a_newer_reload(fake_freeswitch,
     release.set()
     for thread in threads.started:
         thread.join()
-    assert rules.loaded.rules.routes[0].gateway == "gw3"     # the older gw2 parse did not land
+    assert rules.generation.rules.routes[0].gateway == "gw3"     # the older gw2 parse did not land
     assert rules.last_error is None
 
 
-def test_the_gateway_reader_belongs_to_the_rules_and_survives_an_unchanged_reload(fake_freeswitch, tmp_path,
-                                                                                   clock):
+def test_gateway_readings_belong_to_the_process_and_survive_reloads(fake_freeswitch, tmp_path, clock):
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
     path = str(tmp_path / "rules.yaml")
     write(path, "gw1")
-    first = store.store_for(path, clock).current()
+    first = process.store_for(path, clock).current()
     assert first.is_up("gw1")
     write(path, "gw2")
-    second = store.store_for(path).reload()
-    assert second is not first and second.gateways is first.gateways  # same TTL: readings carried over
-    assert fake_freeswitch.api_calls == ["sofia profile external gwlist down"]
+    second = process.store_for(path).reload()
     write(path, "gw2", ttl=30)
-    third = store.store_for(path).reload()
-    assert third.gateways is not second.gateways and third.gateways.ttl == 30
+    third = process.store_for(path).reload()
+    assert second is not first and third is not second and first.poller is second.poller is third.poller
+    assert fake_freeswitch.api_calls == ["sofia profile external gwlist down"]  # read once, when first built
 
 
-def test_two_rule_sets_with_different_settings_read_their_own_gateways(fake_freeswitch, tmp_path):
+def test_two_rules_files_share_the_readings_and_each_sees_its_gateways(fake_freeswitch, tmp_path):
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
     a, b = str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")
     write(a, "gw1", ttl=60)
     write(b, "gw2", ttl=60)
-    first, second = store.store_for(a).current(), store.store_for(b).current()
-    assert first.gateways is not second.gateways  # no registry keyed by settings
+    first, second = process.store_for(a).current(), process.store_for(b).current()
+    assert first.poller is second.poller
     assert first.is_up("gw1") and not second.is_up("gw2")
     assert "  gw2 (external): DOWN" in ctl.command("status " + b)
     assert "  gw1 (external): up" in ctl.command("status " + a)
-
-
-def test_one_gwlist_reading_at_a_time_per_profile(fake_freeswitch, tmp_path):
-    entered, release = [], threading.Event()
-
-    def slow(command):
-        entered.append(command)
-        release.wait(10)
-        return "gw2 "
-
-    fake_freeswitch.answers["sofia profile external gwlist down"] = slow
-    path = str(tmp_path / "rules.yaml")
-    write(path, "gw1")
-    loaded = Loaded(loader.load(path))
-    loaded.gateways.timeout = 0.01
-    waiters = [threading.Thread(target=loaded.is_up, args=("gw1",)) for _ in range(8)]
-    for thread in waiters:
-        thread.start()
-    for thread in waiters:
-        thread.join()
-    release.set()
-    assert entered == ["sofia profile external gwlist down"]

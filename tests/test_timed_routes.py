@@ -15,7 +15,7 @@ from fsroute.core.timespec import TimeSpec, parse_instant
 from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
-from fsroute.runtime.store import store_for
+from fsroute.runtime.process import store_for
 from fsroute.tools.cli import main
 
 from test_importer import DEFAULT, PEER, PUBLIC, SITE_ACL, SITE_DISTRIBUTOR

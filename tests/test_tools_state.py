@@ -8,7 +8,7 @@ from fsroute.core import loader
 from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
-from fsroute.runtime import store
+from fsroute.runtime import process, store
 from fsroute.tools.simulate import Simulation
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -49,16 +49,16 @@ def test_a_simulation_parses_once_and_starts_each_run_fresh(parses):
 
 def test_tools_leave_the_live_rules_and_their_gateway_readings_alone(fake_freeswitch, tmp_path):
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
-    live = store.store_for(EXAMPLE).current()
+    live = process.store_for(EXAMPLE).current()
     live.is_up("gw1")
-    readings = live.gateways.last_readings()
-    stores = dict(store._stores)
+    readings = live.poller.readings()
+    stores = process.loaded_stores()
     Simulation(EXAMPLE).run("5551234", "172.16.221.33", down=["gw1", "gw2"], calls=5)
     rules = tmp_path / "fsroute.yaml"
     rules.write_text(import_files([DIALPLAN], DISTRIBUTOR).text)
     compare(str(rules), read_legacy([DIALPLAN], DISTRIBUTOR), ["91001"], [PEER])
-    assert store._stores == stores and store.store_for(EXAMPLE).current() is live
-    assert live.gateways.last_readings() == readings and live.is_up("gw1")
+    assert process.loaded_stores() == stores and process.store_for(EXAMPLE).current() is live
+    assert live.poller.readings() == readings and live.is_up("gw1")
 
 
 def test_a_simulation_leaves_the_metrics_and_events_alone(fake_freeswitch):

@@ -29,6 +29,12 @@ def start(name: str, target: Callable[..., None], *args: Any) -> None:
     threading.Thread(target=_run, args=(target, args), name=name, daemon=True).start()
 
 
+def start_plain(name: str, target: Callable[[], None]) -> None:
+    """Run ``target()`` in a daemon thread named ``name`` that leaves the switch interval alone (a
+    thread that lives as long as the process, such as the gateway poller)."""
+    threading.Thread(target=target, name=name, daemon=True).start()
+
+
 def _run(target: Callable[..., None], args: Any) -> None:
     global _running, _saved_interval, _set_interval
     with _lock:

@@ -1,79 +1,99 @@
-"""One call inside FreeSWITCH: decide, bridge with failover, leave variables and a log line.
+"""One call inside FreeSWITCH: decide, bridge with failover, leave variables, publish the call record.
 
 ``handle(session, args)`` is what ``fsroute.route.handler`` runs. Whatever
 goes wrong in here, the call ends with a defined cause and one ERROR line:
-no exception ever reaches FreeSWITCH.
+no exception ever reaches FreeSWITCH. When fsroute is done with the call it
+freezes what happened into one CallRecord (runtime.record) and hands it to
+the observers (log line, counters, metrics, event, trace); none of them
+knows this module.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import router
-from fsroute.core.legs import Dial
-from fsroute.core.router import Decision
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
+from fsroute.core.legs import Dial
 from fsroute.core.model import Group, Outcome, Route, RuleSet, action_for
+from fsroute.core.router import Decision
 from fsroute.core.text import one_line
-from . import embedded, events, limits, metrics, trace
 from fsroute.core.timespec import parse_instant
-from .fslog import ERROR, INFO, describe, log
+from . import embedded, limits, observers, trace
+from .fslog import ERROR, describe, log
+from .generation import Generation
+from .process import store_for
+from .record import Attempt, CallRecord, Skip, publish
 from .rulespath import rules_path
-from .store import Loaded, store_for
 
 CALLER_GONE = "ORIGINATOR_CANCEL"
 
-# One bridge attempt: (gateway, outcome cause, seconds the bridge ran).
-Attempt = Tuple[str, str, float]
 
-
-def call_instant(session: Any, clock: Optional[Callable[[], float]] = None) -> float:
+def call_instant(get: Callable[[str], Optional[str]], clock: Optional[Callable[[], float]] = None) -> float:
     """The instant the call is routed at: now, or the channel variable ``fsroute_now`` when set.
 
     ``fsroute_now`` (ISO 8601 with an offset, or seconds since the epoch) lets
     a test, ``fsroute simulate --at`` or a dialplan ``set`` route a call as
     if it came at another time; a value that is not an instant fails the call
     with on_error rather than routing it at a time nobody meant. Without it
-    the clock is read once: ``clock`` (the loaded rules' wall clock), else time.time.
+    the clock is read once: ``clock`` (the generation's wall clock), else time.time.
     """
-    text = session.getVariable("fsroute_now")
+    text = get("fsroute_now")
     if text:
         return parse_instant(text)
     return clock() if clock is not None else time.time()
 
 
+class _Variables:
+    """The call's channel variables, each read from the session at most once (a SWIG call each)."""
+
+    __slots__ = ("_session", "_seen")
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._seen: Dict[str, Optional[str]] = {}
+
+    def get(self, name: str) -> Optional[str]:
+        seen = self._seen
+        if name in seen:
+            return seen[name]
+        value = seen[name] = self._session.getVariable(name)
+        return value
+
+
 class _Call:
-    """What one call did, for its variables and its log line."""
+    """What one call is doing, while it does it; frozen into a CallRecord at the end."""
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self.started = time.perf_counter()
-        self.uuid = _uuid(session)
+        self.variables = _Variables(session)
+        self.uuid = _uuid(session, self.variables)
         self.result: Optional[Outcome] = None
+        self.rules: Optional[RuleSet] = None
+        self.decision: Optional[Decision] = None
+        self.decision_seconds: Optional[float] = None
         self.route: Optional[str] = None
         self.number: Optional[str] = None
+        self.source: Optional[str] = None
+        self.now: Optional[float] = None
         self.attempts: List[Attempt] = []
-        self.skipped: List[Tuple[str, str]] = []   # (gateway, why): benched, at_limit, limit_error
-        self.dials: List[Dial] = []  # the Dial of each attempt (its dial string; lcr: carrier, rate), as attempts
+        self.skipped: List[Skip] = []
         self.set_names: List[str] = []  # what the last attempt's set:/export: put on the channel
         self.exported: List[str] = []   # ... and which of them fsroute added to export_vars
         self.hangup_cause: Optional[str] = None
         self.detail = ""
-        self.sha: Optional[str] = None
-        self.rules: Optional[RuleSet] = None
-        self.decision: Optional[Decision] = None
-        self.decision_seconds: Optional[float] = None
-        self.source: Optional[str] = None
-        self.now: Optional[float] = None  # the call's instant: timed rules and least-cost routes only
         self.traced = False
+        self.reasons: Tuple[str, ...] = ()
+        self.readings: Tuple[Tuple[str, Any, float], ...] = ()
 
-    def final_cause(self) -> str:
-        """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""
-        if self.result is Outcome.BRIDGED:
-            return "SUCCESS"
-        return self.hangup_cause or (self.attempts[-1][1] if self.attempts else "NONE")
+    def record(self) -> CallRecord:
+        return CallRecord(self.uuid, self.result or Outcome.ERROR, self.rules, self.decision, self.route,
+                          self.number, self.source, self.now, tuple(self.attempts), tuple(self.skipped),
+                          self.hangup_cause, self.detail, self.decision_seconds,
+                          time.perf_counter() - self.started, self.traced, self.readings, self.reasons)
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -84,64 +104,42 @@ def handle(session: Any, args: Optional[str]) -> None:
     route_with(session, lambda: store_for(rules_path(session, args)).current())
 
 
-def route_with(session: Any, current: Callable[[], Loaded]) -> None:
-    """Route the call on ``session`` with the Loaded that ``current()`` gives; never raises."""
+def route_with(session: Any, current: Callable[[], Generation]) -> None:
+    """Route the call on ``session`` with the generation ``current()`` gives; never raises."""
     call = _Call(session)
-    loaded = None
+    generation = None
     try:
-        loaded = current()
-        _route(call, loaded)
+        generation = current()
+        _route(call, generation)
     except Exception as exc:
-        _crash(call, loaded, exc)
-        return
+        _crash(call, generation, exc)
     try:
-        if call.result is not None:
-            loaded.count(call.result, call.route)
-        log(INFO, _log_line(call))
-        if call.traced:
-            trace.outcome(call)
+        publish(call.record(), observers.of(generation, call.traced))
     except Exception:
-        pass  # the call is routed; a failing log must not undo that
-    if loaded.observed:
-        _observe(call)
+        pass  # the call is routed; a failing observer must not undo that
 
 
-def _observe(call: _Call) -> None:
-    """Metrics and the fsroute::route event of a finished call; never raises."""
-    try:
-        metrics.record_call(call)
-    except Exception:
-        pass
-    try:
-        if call.rules is None or call.rules.defaults.events:
-            events.fire(events.ROUTE, events.route_headers(call))
-    except Exception:
-        pass
-
-
-def _route(call: _Call, loaded: Loaded) -> None:
-    rules = loaded.rules
+def _route(call: _Call, generation: Generation) -> None:
+    rules = generation.rules
     session = call.session
-    call.sha = rules.sha
+    get = call.variables.get
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
-    call.source = router.source_address(session.getVariable)
+    call.source = router.source_address(get)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
     if rules.timed or rules.has_lcr:
-        call.now = call_instant(session, loaded.clock.time)
-    else:
-        call.now = None  # untimed rules without least-cost routes: no clock, no variable read
+        call.now = call_instant(get, generation.clock.time)
     began = time.perf_counter()
-    decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health,
-                             deck_of=loaded.deck_of)
+    decision = router.decide(rules, get, generation.is_up, generation.selector, call.now, generation,
+                             deck_of=generation.deck_of)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
-    call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
-    call.traced = trace.wanted(session)
+    call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
+    call.traced = trace.wanted(get)
     if call.traced:
-        trace.decision(call, rules, loaded.gateways)
+        call.reasons, call.readings = trace.gather(rules, get, call.now, decision, generation)
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
@@ -154,22 +152,23 @@ def _route(call: _Call, loaded: Loaded) -> None:
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
-    _bridge(call, loaded, decision)
+    _bridge(call, generation, decision)
 
 
-def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
+def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
 
-    An attempt can ring for a minute: before each later one the (cached)
-    gateway states are read again, and a gateway now DOWN is skipped; so is
-    one its breaker benched meanwhile, and one at its limits (not an attempt).
+    An attempt can ring for a minute: before each later one the gateway
+    states are looked up again, and a gateway now DOWN is skipped; so is one
+    its breaker benched meanwhile, and one at its limits (not an attempt).
     """
     session = call.session
-    rules = loaded.rules
-    breakers = loaded.breakers
-    saved = session.getVariable("continue_on_fail")
+    rules = generation.rules
+    breakers = generation.breakers
+    saved = call.variables.get("continue_on_fail")
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
-    session.setVariable("continue_on_fail", "true")
+    if saved != "true":
+        session.setVariable("continue_on_fail", "true")
     cause = None
     try:
         for dial in decision.dials:
@@ -177,32 +176,23 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if call.attempts and not loaded.is_up(gateway):
-                if call.traced:
-                    trace.skipped(call, gateway)
+            if call.attempts and not generation.is_up(gateway):
+                call.skipped.append(Skip(gateway, "down"))
                 continue
             taken = breakers.acquire(gateway)
             if taken is None and gateway not in decision.benched:  # benched since the decision
-                call.skipped.append((gateway, "benched"))
-                if call.traced:
-                    trace.skipped(call, gateway, "benched by its breaker")
+                call.skipped.append(Skip(gateway, "benched"))
                 continue
             ended, ran = "", 0.0
             try:
-                ended, ran = _attempt(call, rules, decision, dial)
+                ended, ran = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 breakers.record(gateway, ended, taken)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
-                call.skipped.append((gateway, ended.lower()))
-                if call.traced:
-                    trace.skipped(call, gateway, "at its limits" if ended == limits.AT_LIMIT
-                                  else "its limit backend failed")
+                call.skipped.append(Skip(gateway, ended.lower()))
                 continue
-            cause = ended
-            call.attempts.append((gateway, cause or "UNKNOWN", ran))
-            call.dials.append(dial)
-            if call.traced:
-                trace.attempt(call, dial.text, rules.defaults.failover_on)
+            cause = ended or "UNKNOWN"
+            call.attempts.append(Attempt(gateway, cause, ran, dial))
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", Outcome.BRIDGED.value)
@@ -213,12 +203,14 @@ def _bridge(call: _Call, loaded: Loaded, decision: Decision) -> None:
             if cause not in rules.defaults.failover_on:
                 break
     finally:
-        session.setVariable("continue_on_fail", saved or "")
+        if saved != "true":
+            session.setVariable("continue_on_fail", saved or "")
         if call.skipped:
             session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
-    if cause != CALLER_GONE and not call.attempts and any(why != "benched" for _, why in call.skipped):
+    if cause != CALLER_GONE and not call.attempts and any(s.why in ("at_limit", "limit_error")
+                                                          for s in call.skipped):
         call.detail = "every gateway tried is at its limits%s" % (
-            " or its limit backend failed" if ("limit_error" in (w for _, w in call.skipped)) else "")
+            " or its limit backend failed" if any(s.why == "limit_error" for s in call.skipped) else "")
         _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
         return
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
@@ -257,11 +249,12 @@ def _transfer(call: _Call, decision: Decision) -> None:
     call.session.execute("transfer", decision.route.transfer.data(decision.number))
 
 
-def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tuple[str, float]:
+def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial) -> Tuple[str, float]:
     """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
     the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
     application ran). A least-cost attempt also sets its carrier, prefix and rate."""
     session = call.session
+    rules = generation.rules
     gateway = dial.gateway
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
     group = _limit_group(rules, decision.route, dial)
@@ -277,6 +270,7 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
     lcr = dial.carrier is not None
     if lcr:
         _set_lcr_variables(session, dial)
+    generation.started(gateway)
     began = time.perf_counter()
     session.execute(app, data)
     ran = time.perf_counter() - began
@@ -284,11 +278,12 @@ def _attempt(call: _Call, rules: RuleSet, decision: Decision, dial: Dial) -> Tup
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
     if not disposition and app != "bridge" and session.ready():
         # not dialled: the variables go back to the last real attempt
-        session.setVariable("fsroute_gateway", call.attempts[-1][0] if call.attempts else "")
+        last = call.attempts[-1].dial if call.attempts else None
+        session.setVariable("fsroute_gateway", last.gateway if last else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
         if lcr:
-            _set_lcr_variables(session, call.dials[-1] if call.dials else None)
-        _set_variables(call, call.dials[-1] if call.dials else None)
+            _set_lcr_variables(session, last)
+        _set_variables(call, last)
         return limits.refusal(rules, session), ran
     return cause, ran
 
@@ -318,33 +313,26 @@ def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
         session.hangup(cause)
 
 
-def _crash(call: _Call, loaded: Optional[Loaded], exc: Exception) -> None:
-    """The crash barrier: one ERROR line, result 'error', the configured cause."""
-    try:
-        log(ERROR, "fsroute uuid=%s result=error %s" % (call.uuid, describe(exc)))
-    except Exception:
-        pass
-    cause = action_for(Outcome.ERROR, loaded.rules.defaults).cause if loaded is not None else FALLBACK_CAUSE
+def _crash(call: _Call, generation: Optional[Generation], exc: Exception) -> None:
+    """The crash barrier: result 'error' and the configured cause; the record's detail says what broke
+    (the log-line observer writes it at ERROR)."""
+    call.detail = describe(exc)
+    cause = action_for(Outcome.ERROR, generation.rules.defaults).cause if generation is not None \
+        else FALLBACK_CAUSE
     try:
         _finish(call, Outcome.ERROR, cause)
     except Exception:
+        call.result = Outcome.ERROR
         try:
             call.session.hangup(cause or FALLBACK_CAUSE)
         except Exception:
             pass
-    try:
-        if loaded is not None:
-            loaded.count(Outcome.ERROR, None)
-    except Exception:
-        pass
-    if loaded is None or loaded.observed:
-        _observe(call)
 
 
-def _uuid(session: Any) -> str:
+def _uuid(session: Any, variables: _Variables) -> str:
     """The call's uuid for the log line, however broken the session is."""
     try:
-        value = session.getVariable("uuid")
+        value = variables.get("uuid")
         if value and len(value) <= 64 and value.isprintable():
             return value  # the common case, without building the fallbacks
     except Exception:
@@ -357,25 +345,3 @@ def _uuid(session: Any) -> str:
         if value:
             return one_line(str(value), 64)
     return "?"
-
-
-def _log_line(call: _Call) -> str:
-    tried = ",".join("%s:%s" % (gateway, cause) for gateway, cause, _ in call.attempts) or "-"
-    if call.skipped:
-        tried += " skipped=" + ",".join("%s:%s" % s for s in call.skipped)
-    lcr = ""
-    if call.dials and call.dials[-1].carrier is not None:
-        last = call.dials[-1]
-        lcr = " lcr=%s:%s:%s" % (last.carrier, last.prefix, rate_text(last.rate))
-    return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"
-            % (call.uuid, call.result, _quote(call.route), call.number or "-", tried,
-               call.hangup_cause or "-", call.sha or "-", lcr,
-               (time.perf_counter() - call.started) * 1000.0,
-               " (%s)" % call.detail if call.detail else ""))
-
-
-def _quote(name: Optional[str]) -> str:
-    """A route name for the log line (names are one printable line without '"': rules.py)."""
-    if name is None:
-        return "-"
-    return '"%s"' % name if " " in name else name

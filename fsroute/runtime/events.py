@@ -12,16 +12,13 @@ FreeSWITCH (no ``freeswitch`` module) nothing is fired.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RulesError, RuleSet
 from fsroute.core.router import Decision
 from .fslog import module
-
-if TYPE_CHECKING:  # runtime.call and runtime.store import this module
-    from .call import _Call
-    from .store import Loaded
+from .record import CallRecord
 
 Headers = List[Tuple[str, str]]
 
@@ -42,36 +39,36 @@ def fire(subclass: str, headers: Iterable[Tuple[str, str]]) -> bool:
         return False
 
 
-def route_headers(call: _Call) -> Headers:
+def route(record: CallRecord) -> None:
+    """An observer: the call's fsroute::route event."""
+    fire(ROUTE, route_headers(record))
+
+
+def route_headers(record: CallRecord) -> Headers:
     """The headers of a call's fsroute::route event; values that do not apply are left out."""
-    result = call.result if call.result is not None else Outcome.ERROR
-    headers: Headers = [("Unique-ID", call.uuid), ("fsroute-result", result.value)]
-    optional = (("fsroute-route", call.route), ("fsroute-number", call.number),
-                ("fsroute-source", call.source), ("fsroute-rules-sha", call.sha),
-                ("fsroute-hangup-cause", call.hangup_cause), ("fsroute-detail", call.detail or None))
+    headers: Headers = [("Unique-ID", record.uuid), ("fsroute-result", record.result.value)]
+    optional = (("fsroute-route", record.route), ("fsroute-number", record.number),
+                ("fsroute-source", record.source), ("fsroute-rules-sha", record.sha),
+                ("fsroute-hangup-cause", record.hangup_cause), ("fsroute-detail", record.detail or None))
     headers += [(name, value) for name, value in optional if value is not None]
-    verdict, acls = acl_verdict(call.rules, call.decision)
+    verdict, acls = acl_verdict(record.rules, record.decision)
     if verdict is not None and acls is not None:
         headers += [("fsroute-acl-verdict", verdict), ("fsroute-acl", acls)]
-    if call.decision_seconds is not None:
-        headers.append(("fsroute-decision-usec", str(int(call.decision_seconds * 1e6))))
-    headers.append(("fsroute-attempts", str(len(call.attempts))))
-    dials = call.dials if len(call.dials) == len(call.attempts) else []  # one per attempt
-    for number, (gateway, cause, seconds) in enumerate(call.attempts, 1):
+    if record.decision_seconds is not None:
+        headers.append(("fsroute-decision-usec", str(int(record.decision_seconds * 1e6))))
+    headers.append(("fsroute-attempts", str(len(record.attempts))))
+    for number, attempt in enumerate(record.attempts, 1):
         prefix = "fsroute-attempt-%d-" % number
-        headers += [(prefix + "gateway", gateway), (prefix + "cause", cause),
-                    (prefix + "usec", str(int(seconds * 1e6)))]
-        if not dials:
-            continue
-        dial = dials[number - 1]
-        headers.append((prefix + "dialstring", dial.text))
+        dial = attempt.dial
+        headers += [(prefix + "gateway", attempt.gateway), (prefix + "cause", attempt.cause),
+                    (prefix + "usec", str(int(attempt.seconds * 1e6))), (prefix + "dialstring", dial.text)]
         if dial.carrier is not None:  # a least-cost attempt
             headers += [(prefix + "lcr-carrier", dial.carrier), (prefix + "lcr-prefix", dial.prefix),
                         (prefix + "lcr-rate", rate_text(dial.rate))]
-    if call.attempts:
-        headers.append(("fsroute-tried", ",".join("%s:%s" % (g, c) for g, c, _ in call.attempts)))
-    if call.skipped:
-        headers.append(("fsroute-skipped", ",".join("%s:%s" % s for s in call.skipped)))
+    if record.attempts:
+        headers.append(("fsroute-tried", ",".join("%s:%s" % (a.gateway, a.cause) for a in record.attempts)))
+    if record.skipped:
+        headers.append(("fsroute-skipped", ",".join("%s:%s" % s for s in record.skipped)))
     return headers
 
 
@@ -90,13 +87,14 @@ def acl_verdict(rules: Optional[RuleSet], decision: Optional[Decision]) -> Tuple
     return ("allow", ",".join(consulted)) if consulted else (None, None)
 
 
-def reload_headers(path: str, loaded: Optional[Loaded] = None, error: Optional[RulesError] = None) -> Headers:
-    """The headers of an fsroute::reload event: a good load (``loaded``) or a refused file (``error``)."""
+def reload_headers(path: str, sha: Optional[str] = None, routes: int = 0,
+                   error: Optional[RulesError] = None) -> Headers:
+    """The headers of an fsroute::reload event: a good load (its ``sha`` and number of ``routes``) or a
+    refused file (``error``)."""
     headers = [("fsroute-rules", path)]
-    if loaded is not None:
-        rules = loaded.rules
-        return headers + [("fsroute-reload", "ok"), ("fsroute-rules-sha", rules.sha),
-                          ("fsroute-routes", str(len(rules.routes)))]
+    if error is None:
+        return headers + [("fsroute-reload", "ok"), ("fsroute-rules-sha", sha or ""),
+                          ("fsroute-routes", str(routes))]
     problems: List[Any] = list(error.problems) if error is not None else []
     return headers + [("fsroute-reload", "error"), ("fsroute-error", str(problems[0]) if problems else ""),
                       ("fsroute-problems", str(len(problems)))]

@@ -33,6 +33,12 @@ def module() -> Any:
     return freeswitch
 
 
+def switch_running() -> bool:
+    """False once FreeSWITCH is shutting down (background threads end then); True outside it."""
+    freeswitch = module()
+    return freeswitch is None or bool(freeswitch.running())
+
+
 def log(level: str, message: str) -> None:
     """Write one line at ``level`` ("err", "warning", "notice", "info", "debug")."""
     freeswitch = module()

@@ -21,7 +21,7 @@ attempts in a window of S seconds and are not released at hangup.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, FrozenSet, List, Optional, Tuple, Union
 
 from fsroute.core.model import Capacity, Group, LimitSettings, RuleSet
 from .fslog import WARNING, api, log
@@ -84,14 +84,32 @@ def refusal(rules: RuleSet, session: Any) -> str:
     return AT_LIMIT
 
 
-def usage(rules: RuleSet, gateway: str, run_api: Callable[[str], object] = api) -> Optional[int]:
-    """The gateway's current concurrent count (``limit_usage``), or None when it cannot be read."""
+def usage_key(rules: RuleSet, gateway: str) -> str:
+    """The arguments of ``limit_usage`` that read the gateway's concurrent count."""
     limits = rules.defaults.limits
-    command = "limit_usage %s %s %s" % (limits.backend, limits.realm, resource(limits, "gw", gateway))
+    return "%s %s %s" % (limits.backend, limits.realm, resource(limits, "gw", gateway))
+
+
+def counted_resources(rules: RuleSet) -> FrozenSet[str]:
+    """The gateways whose active calls a ``least_calls`` group orders by (the poller counts them)."""
+    return frozenset(member.name for group in rules.groups.values() if group.strategy == "least_calls"
+                     for member in group.members)
+
+
+def usage(rules: RuleSet, gateway: str, run_api: Callable[[str], object] = api) -> Optional[int]:
+    """The gateway's current concurrent count, read now (``ctl status``; calls read the poller's), or None."""
+    command = "limit_usage " + usage_key(rules, gateway)
     try:
-        answer = run_api(command)
-        count = int(answer.strip() if isinstance(answer, str) else "")
+        return parse_count(run_api(command))
     except Exception as exc:  # the API is outside our control
         log(WARNING, "fsroute: %r failed: %s" % (command, exc))
+        return None
+
+
+def parse_count(text: object) -> Optional[int]:
+    """A ``limit_usage`` answer as a count, or None when it is not one."""
+    try:
+        count = int(text.strip() if isinstance(text, str) else "")
+    except ValueError:
         return None
     return count if count >= 0 else None

@@ -14,10 +14,9 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
-if TYPE_CHECKING:  # runtime.call imports this module
-    from .call import _Call
+from .record import CallRecord
 
 # One sample: (sample name, label names, label values, value).
 Sample = Tuple[str, Sequence[str], Sequence[Any], float]
@@ -143,19 +142,19 @@ INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, 
                RELOADS, GATEWAY_CHANGES)
 
 
-def record_call(call: _Call) -> None:
-    """Count one finished call (a runtime.call._Call)."""
-    attempts = call.attempts
-    ends = (attempts[-1][0] if attempts else "", call.final_cause())
+def record_call(record: CallRecord) -> None:
+    """An observer: count one finished call."""
+    attempts = record.attempts
+    ends = (attempts[-1].gateway if attempts else "", record.final_cause())
     with _LOCK:
-        CALLS._add((call.result, call.route or ""))
+        CALLS._add((record.result, record.route or ""))
         CALL_ENDS._add(ends)
-        for gateway, cause, seconds in attempts:
-            ATTEMPTS._add((gateway, cause))
-            BRIDGE_SECONDS._observe(seconds, ("answered",) if cause == "SUCCESS" else ("failed",))
+        for attempt in attempts:
+            ATTEMPTS._add((attempt.gateway, attempt.cause))
+            BRIDGE_SECONDS._observe(attempt.seconds, ("answered",) if attempt.cause == "SUCCESS" else ("failed",))
         ATTEMPTS_PER_CALL._observe(len(attempts))
-        if call.decision_seconds is not None:
-            DECISION_SECONDS._observe(call.decision_seconds)
+        if record.decision_seconds is not None:
+            DECISION_SECONDS._observe(record.decision_seconds)
 
 
 def text() -> str:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from fsroute.core.text import describe_error
-from .fslog import ERROR, INFO, log, module
+from .fslog import ERROR, INFO, log, switch_running
 
 POLL_SECONDS = 0.1
 CLIENT_TIMEOUT = 2.0
@@ -66,7 +66,11 @@ class MetricsServer:
         self._server = _Server(self.address, render)  # binds now: a busy port fails here, not in the thread
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="fsroute-metrics", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except Exception:
+            self._server.server_close()
+            raise
 
     @property
     def port(self) -> int:
@@ -77,13 +81,16 @@ class MetricsServer:
         self._server.timeout = POLL_SECONDS
         try:
             while not self._stopping.is_set():
-                if not _switch_running():
+                if not switch_running():
                     log(INFO, "fsroute: FreeSWITCH is shutting down; metrics endpoint on %s:%d closed"
                         % self.address)
                     break
                 self._server.handle_request()
         finally:
             self._server.server_close()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def stop(self) -> None:
         """Close the socket and end the thread (within POLL_SECONDS)."""
@@ -92,41 +99,34 @@ class MetricsServer:
             self._thread.join(POLL_SECONDS * 4)
 
 
-def _switch_running() -> bool:
-    freeswitch = module()
-    return freeswitch is None or bool(freeswitch.running())
-
-
-_server: Optional[MetricsServer] = None
+_servers: Dict[Tuple[str, int], MetricsServer] = {}
 _lock = threading.Lock()
 
 
-def serve(listen: Optional[Tuple[str, int]], render: Optional[Render]) -> Optional[MetricsServer]:
-    """Make the endpoint listen on ``listen`` ((host, port), or None for none); idempotent.
+def serve(listens: Iterable[Tuple[str, int]], render: Optional[Render]) -> List[MetricsServer]:
+    """Make the endpoint listen on every address of ``listens`` ((host, port) pairs) and on no other.
 
-    A different address replaces the running server. A port that cannot be
-    bound is logged once per call of this function (one per rules load).
+    The endpoint belongs to the process, not to one rules file: the union of
+    what every rules file in force asks for is served, and an address no
+    file asks for any more is closed. A port that cannot be bound is logged
+    once per call of this function (one per load of a rules file).
     """
-    global _server
+    wanted: Set[Tuple[str, int]] = set((host, port) for host, port in listens) if render is not None else set()
     with _lock:
-        if _server is not None and listen is not None and _server.address == tuple(listen) \
-                and _server._thread.is_alive():
-            return _server
-        if _server is not None:
-            _server.stop()
-            _server = None
-        if listen is None or render is None:
-            return None
-        try:
-            _server = MetricsServer(listen[0], listen[1], render)
-        except Exception as exc:  # a busy port, no threads left: calls go on without the endpoint
-            log(ERROR, "fsroute: cannot serve metrics on %s:%d: %s"
-                % (listen[0], listen[1], getattr(exc, "strerror", None) or describe_error(exc)))
-            return None
-        log(INFO, "fsroute: metrics at http://%s:%d/metrics" % (listen[0], _server.port))
-        return _server
+        for address in [a for a, server in _servers.items() if a not in wanted or not server.alive()]:
+            _servers.pop(address).stop()
+        for host, port in sorted(wanted - set(_servers)):
+            assert render is not None
+            try:
+                server = _servers[(host, port)] = MetricsServer(host, port, render)
+            except Exception as exc:  # a busy port, no threads left: calls go on without the endpoint
+                log(ERROR, "fsroute: cannot serve metrics on %s:%d: %s"
+                    % (host, port, getattr(exc, "strerror", None) or describe_error(exc)))
+                continue
+            log(INFO, "fsroute: metrics at http://%s:%d/metrics" % (host, server.port))
+        return [_servers[a] for a in sorted(_servers)]
 
 
 def stop() -> None:
-    """Stop the endpoint if one runs (tests; FreeSWITCH's shutdown stops it by itself)."""
-    serve(None, None)
+    """Stop every endpoint (tests; FreeSWITCH's shutdown stops them by itself)."""
+    serve((), None)

@@ -1,18 +1,20 @@
 """The metrics page: the call counters plus the state in force when it is scraped.
 
 Served by ``python fsroute.ctl metrics`` and by the HTTP endpoint
-(``defaults.metrics_listen``). Gauges are read here from the stores and
-gateway readings, so calls pay nothing for them.
+(``defaults.metrics_listen``). Gauges are read here from the stores and the
+poller's readings, so calls pay nothing for them.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, Iterable, List, Tuple
 
-from . import metrics, store as stores  # store imports this module too: use it by name
+from . import metrics
+from .poller import Poller
+from .store import RulesStore
 
 
-def text() -> str:
+def text(stores: Iterable[RulesStore], poller: Poller) -> str:
     """Everything, in the Prometheus text exposition format."""
     info: List[metrics.Sample] = []
     routes: List[metrics.Sample] = []
@@ -20,23 +22,23 @@ def text() -> str:
     reload_error: List[metrics.Sample] = []
     up: Dict[Tuple[str, str], int] = {}
     readable: Dict[str, int] = {}
-    for store in stores.loaded_stores():
+    readings = poller.readings()
+    for profile, (down, _, trusted) in readings.items():
+        readable[profile] = 1 if down is not None and trusted else 0
+    for store in stores:
         path = (store.path,)
         reload_error.append(("fsroute_rules_reload_error", ("path",), path, 1 if store.last_error else 0))
-        loaded = store.loaded
-        if loaded is None:
+        generation = store.generation
+        if generation is None:
             continue
-        rules = loaded.rules
+        rules = generation.rules
         info.append(("fsroute_rules_info", ("path", "sha"), path + (rules.sha,), 1))
         routes.append(("fsroute_rules_routes", ("path",), path, len(rules.routes)))
-        loaded_at.append(("fsroute_rules_loaded_timestamp_seconds", ("path",), path, loaded.loaded_at))
-        readings = loaded.gateways.last_readings()
-        for profile, (down, _) in readings.items():
-            readable[profile] = 0 if down is None else 1
+        loaded_at.append(("fsroute_rules_loaded_timestamp_seconds", ("path",), path, generation.loaded_at))
         for name in rules.gateway_names():
             profile = rules.profile_of(name)
-            down = readings.get(profile, (None, None))[0]
-            if down is not None:
+            down, _, trusted = readings.get(profile, (None, 0.0, False))
+            if down is not None and trusted:
                 up[(name, profile)] = 0 if name in down else 1
     families: List[Tuple[str, str, List[metrics.Sample]]] = [
         ("fsroute_rules_info", "The rules file in force and its sha (value 1).", info),
@@ -45,9 +47,9 @@ def text() -> str:
         ("fsroute_rules_reload_error", "1 while the newest version of the file is refused "
          "(the last good rules stay in force).", reload_error),
         ("fsroute_gateway_up", "1 when the newest gwlist reading has the gateway up, 0 when down "
-         "(absent while its profile's reading is unknown).",
+         "(absent while its profile's reading is unknown or stale).",
          [("fsroute_gateway_up", ("gateway", "profile"), key, value) for key, value in sorted(up.items())]),
-        ("fsroute_gwlist_readable", "1 when the newest 'sofia profile P gwlist down' reading was usable.",
+        ("fsroute_gwlist_readable", "1 when the newest 'sofia profile P gwlist down' reading is usable and recent enough to be trusted.",
          [("fsroute_gwlist_readable", ("profile",), (p,), v) for p, v in sorted(readable.items())]),
     ]
     return metrics.text() + "".join(metrics.family(name, "gauge", help_text, samples)

@@ -1,23 +1,30 @@
-"""The live rule set of each rules file: hot reload, last good rules, counters.
+"""The current generation of one rules file: built aside while calls flow, made current in one step.
 
 A call asks ``RulesStore.current()``. At most once per ``reload_check``
-seconds that call stats the file (mtime_ns, size, inode); on a change a
-background thread parses the new file while calls keep routing on the
-current rules, and a valid result is swapped in with one assignment. A bad
-file keeps the last good rules and is logged once per distinct change.
+seconds that call stats the rules file and every deck of the generation in
+force (mtime_ns, size, inode); on a change a background thread builds a new
+generation (the rules parsed, every deck read, the poller's first readings
+taken) while calls keep routing on the current one, and a complete one is
+made current with one assignment. A bad rules file or deck keeps the last
+good generation and is logged once per distinct change, with file:line.
 Only the very first load of a file is done in the calling thread: there is
-nothing else to route with.
+nothing else to route with (a deck that fails then leaves its carrier out
+until its file changes; every later deck error keeps the last good generation).
 
 Loads are numbered as they start, and a load that finishes after a newer one
 has settled the store changes nothing: a ``ctl reload`` can overtake a slow
-background parse, and the older reading of the file must not win.
+background build, and the older reading of the files must not win.
 
-A stat cannot see two writes of the same size within one mtime tick (a few
-milliseconds on some kernels), and an in-place rewrite is briefly empty or
-half written. So while the file's mtime is younger than RACY_SECONDS its
-content hash is compared at every check, and a parse error of such a young
-file is not reported yet: the writer may not be done. Once the file has
-been still for that long, a remaining error is logged, once.
+A stat cannot see two writes of the same size within one mtime tick, and an
+in-place rewrite is briefly empty or half written. So while the rules file's
+mtime is younger than RACY_SECONDS its content hash is compared at every
+check, and a parse error of such a young file is not reported yet: the writer
+may not be done. A deck written moments ago waits until it is still
+(deckcache.SETTLE_SECONDS).
+
+A replaced generation is not freed by whichever call drops it last (freeing
+100,000 routes takes tens of milliseconds): it is handed to ``retire``, and
+the poller's thread frees it once no call uses it.
 """
 
 from __future__ import annotations
@@ -25,78 +32,24 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import loader, model
-from fsroute.core.router import DeckOf
-from fsroute.core.selection import Selector
 from fsroute.core.text import describe_error, one_line
-from . import background, deckstore, events, metrics, metrics_http, scrape
-from .files import file_signature, written_within
+from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
-from .fslog import ERROR, INFO, log
-from .gateways import GatewayStates
-from .breakers import Breakers
-from .health import Health
-
-
-class Loaded:
-    """One loaded version of the rules and the state that belongs to it.
-
-    Round-robin positions and gateway readings carry over from the version
-    before when their settings are unchanged; call counters start afresh.
-    ``observed``: whether its calls and gateway state changes reach the
-    process's metrics and events (False for a tool's private rules, e.g. a simulation).
-    ``deck_of(carrier)`` gives a carrier's rate deck: the process's shared,
-    background-reloaded decks (runtime.deckstore) unless a tool passes its own.
-    """
-
-    def __init__(self, ruleset: model.RuleSet, previous: Optional[Loaded] = None,
-                 clock: SystemClock = SYSTEM_CLOCK, observed: bool = True,
-                 deck_of: Optional[DeckOf] = None) -> None:
-        self.rules = ruleset
-        self.clock = clock
-        self.observed = observed
-        self.loaded_at = clock.time()
-        self.deck_of: DeckOf = deck_of if deck_of is not None else deckstore.deck_of
-        self.selector: Selector = Selector(previous.selector if previous else None, ruleset.groups.values())
-        defaults = ruleset.defaults
-        self.gateways: GatewayStates
-        carried = previous.gateways if previous is not None else None
-        if carried is not None and (carried.ttl, carried.timeout) == (defaults.status_ttl, defaults.status_timeout):
-            self.gateways = carried
-        else:
-            self.gateways = GatewayStates(defaults.status_ttl, defaults.status_timeout, clock=clock,
-                                          announce=observed)
-        # breakers: kept per gateway while its settings are unchanged, on the clock they started with
-        self.breakers: Breakers = Breakers(ruleset, previous.breakers if previous else None, clock=clock.monotonic)
-        self.health: Health = Health(self)  # what the router asks besides is_up: benched, last resort, active calls
-        self.results: Counter[str] = Counter()
-        self.routes: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def is_up(self, gateway: str) -> bool:
-        """Whether ``gateway`` may be tried: its profile's gwlist does not report it DOWN (unknown: up)."""
-        down = self.gateways.down(self.rules.profile_of(gateway))
-        return down is None or gateway not in down
-
-    def count(self, result: str, route_name: Optional[str]) -> None:
-        with self._lock:
-            self.results[result] += 1
-            if route_name:
-                self.routes[route_name] += 1
-
-    def counts(self) -> Tuple[Dict[str, int], Dict[str, int]]:
-        """(per-result, per-route) copies of the counters."""
-        with self._lock:
-            return dict(self.results), dict(self.routes)
-
+from .deckcache import DeckCache, LoadedDeck, NotSettled
+from .files import file_signature, written_within
+from .fslog import ERROR, INFO, WARNING, log
+from .generation import Generation
+from .poller import Poller
 
 RACY_SECONDS = 2.0
 
+# The stat signatures of the rules file and every deck a generation was built from, by path.
+Signatures = Dict[str, Tuple[Any, ...]]
 
-# How a store runs a background reload: start(target, args).
+# How a store runs a background build: start(target, args).
 Starter = Callable[[Callable[..., None], Tuple[Any, ...]], None]
 
 
@@ -105,181 +58,224 @@ def _start_thread(target: Callable[..., None], args: Tuple[Any, ...]) -> None:
 
 
 class RulesStore:
-    """The rules of one file path, kept current while calls flow.
+    """The generations of one rules file path, kept current while calls flow.
 
     ``clock`` gives the time (SYSTEM_CLOCK unless a test moves it by hand);
-    ``start(target, args)`` runs a background reload (a daemon thread).
+    ``start(target, args)`` runs a background build (a daemon thread);
+    ``poller`` and ``decks`` are the process's; ``swapped(store)`` is told
+    of every new current generation (process-wide things follow it).
     """
 
-    def __init__(self, path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _start_thread) -> None:
+    def __init__(self, path: str, poller: Poller, decks: DeckCache, clock: SystemClock = SYSTEM_CLOCK,
+                 start: Starter = _start_thread, swapped: Callable[[RulesStore], None] = lambda store: None,
+                 retire: Callable[[Generation], None] = lambda generation: None) -> None:
         self.path = path
+        self._poller = poller
+        self._decks = decks
         self._clock = clock
         self._start = start
-        self._loaded: Optional[Loaded] = None
-        self._signature: Optional[Tuple[Any, ...]] = None      # of the file as last loaded or tried
+        self._swapped = swapped
+        self._retire = retire
+        self._current: Optional[Generation] = None
+        self._tried: Signatures = {}  # of the files as last built or tried
         self._next_check = 0.0
         self._loading = False
-        self._started = 0           # loads started so far; each load's number is its generation
-        self._settled = 0           # generation of the newest load that settled the store's state
+        self._started = 0           # loads started so far; each load's number orders it
+        self._settled = 0           # number of the newest load that settled the store's state
         self._lock = threading.Lock()
         self._first_load = threading.Lock()
         self.last_error: Optional[model.RulesError] = None  # of the newest failed load, None after a good one
 
     @property
-    def loaded(self) -> Optional[Loaded]:
-        """The Loaded in force, or None before the first good load."""
-        return self._loaded
+    def generation(self) -> Optional[Generation]:
+        """The generation in force, or None before the first good load."""
+        return self._current
 
-    def current(self) -> Loaded:
-        """The Loaded to route this call with; raises RulesError if no good rules ever loaded."""
-        loaded = self._loaded
-        if loaded is None:
+    def current(self) -> Generation:
+        """The generation to route this call with; raises RulesError if no good rules ever loaded."""
+        current = self._current
+        if current is None:
             return self._load_first()
         now = self._clock.monotonic()
         if now >= self._next_check:
-            self._next_check = now + loaded.rules.defaults.reload_check
-            self._maybe_start_reload()
-        return loaded
+            self._next_check = now + current.rules.defaults.reload_check
+            self._maybe_start_reload(current)
+        return current
 
-    def reload(self) -> Loaded:
-        """Load the file now, in this thread; returns the Loaded or raises RulesError."""
-        return self._forced_load(file_signature(self.path))
+    def reload(self) -> Generation:
+        """Build the generation now, in this thread; returns it or raises RulesError."""
+        return self._forced_load()
 
     def _young(self, signature: Tuple[Any, ...]) -> bool:
         """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
         return written_within(signature, self._clock.time(), RACY_SECONDS)
 
-    def _load_first(self) -> Loaded:
+    def _load_first(self) -> Generation:
         with self._first_load:
-            if self._loaded is not None:
-                return self._loaded
-            signature = file_signature(self.path)
-            if self.last_error is not None and signature == self._signature:
+            if self._current is not None:
+                return self._current
+            if self.last_error is not None and self._signatures(None) == self._tried:
                 raise self.last_error  # unchanged broken file: do not parse it on every call
-            return self._forced_load(signature)
+            return self._forced_load()
 
-    def _forced_load(self, signature: Tuple[Any, ...]) -> Loaded:
-        """A load that answers: the Loaded in force after it, or its RulesError."""
-        loaded = self._load(signature, force=True)
-        assert loaded is not None  # a forced load raises rather than returning nothing
-        return loaded
+    def _forced_load(self) -> Generation:
+        """A load that answers: the generation in force after it, or its RulesError."""
+        generation = self._load(force=True)
+        assert generation is not None  # a forced load raises rather than returning nothing
+        return generation
 
-    def _maybe_start_reload(self) -> None:
-        signature = file_signature(self.path)
+    def _signatures(self, generation: Optional[Generation]) -> Signatures:
+        """The stat signatures now of the rules file and of the decks ``generation`` holds."""
+        paths = [self.path] + (sorted(generation.decks) if generation is not None else [])
+        return {path: file_signature(path) for path in paths}
+
+    def _maybe_start_reload(self, current: Generation) -> None:
+        signatures = self._signatures(current)
         with self._lock:
-            if (signature == self._signature and not self._young(signature)) or self._loading:
+            if self._loading:
+                return
+            tried = {path: self._tried.get(path) for path in signatures}
+            if signatures == tried and not self._young(signatures[self.path]):
                 return
             self._loading = True
-        self._start(self._background_load, (signature,))
-
-    def _background_load(self, signature: Tuple[Any, ...]) -> None:
         try:
-            self._load(signature, force=False)
+            self._start(self._background_load, ())
+        except Exception as exc:  # no thread to be had: try again at the next check
+            with self._lock:
+                self._loading = False
+            log(WARNING, "fsroute: cannot start a reload of %s (%s); trying again in %gs"
+                % (self.path, describe_error(exc, 80), current.rules.defaults.reload_check))
+
+    def _background_load(self) -> None:
+        try:
+            self._load(force=False)
         except model.RulesError:
-            pass  # already logged; the last good rules stay in force
+            pass  # already logged; the last good generation stays in force
         except Exception as exc:  # never let a reload thread die with a traceback
             log(ERROR, "fsroute: reloading %s failed unexpectedly: %s" % (self.path, describe_error(exc)))
         finally:
             with self._lock:
                 self._loading = False
 
-    def _settle(self, generation: int) -> bool:
+    def _settle(self, number: int) -> bool:
         """Whether a load may change the store (the caller holds the lock): no newer load has already.
 
-        A background parse can outlast a ``ctl reload`` started after it; its
-        older reading of the file must not replace what the newer one found.
+        A background build can outlast a ``ctl reload`` started after it; its
+        older reading of the files must not replace what the newer one found.
         """
-        if generation < self._settled:
+        if number < self._settled:
             return False
-        self._settled = generation
+        self._settled = number
         return True
 
-    def _load(self, signature: Tuple[Any, ...], force: bool) -> Optional[Loaded]:
-        """Parse the file; swap it in if valid. ``signature`` is the stat taken before reading."""
+    def _load(self, force: bool) -> Optional[Generation]:
+        """Build a generation from the files as they are now; make it current if complete and valid."""
         with self._lock:
             self._started += 1
-            generation = self._started
+            number = self._started
+        previous = self._current
+        rules_signature = file_signature(self.path)
         try:
             data = loader.read(self.path)
-            previous = self._loaded
             if previous is not None and previous.rules.sha256 == hashlib.sha256(data).hexdigest():
-                with self._lock:  # same content (rewritten, or a reload asked for): keep counters and state
-                    if self._settle(generation):
-                        self._signature, self.last_error = signature, None
-                    current = self._loaded
-                if force and current is not None:  # an asked-for reload is reported even when nothing changed
-                    self._loaded_news(current)
-                return current
-            ruleset = loader.parse(data, self.path)
+                ruleset = previous.rules  # same content (rewritten, or a reload asked for): decks may differ
+            else:
+                ruleset = loader.parse(data, self.path)
+            decks, deck_errors = self._read_decks(ruleset, first=previous is None, settle=not force)
+        except NotSettled:
+            return previous  # a deck is still being written: built again at the next check
         except model.RulesError as exc:
-            with self._lock:
-                if not self._settle(generation):
-                    if force:
-                        raise
-                    return None  # a newer load has spoken since this one read the file
-                self.last_error = exc
-                if not force and self._young(signature):
-                    return None  # maybe still being written: check again, report later
-                first_time = force or signature != self._signature
-                self._signature = signature
-            if first_time:
-                metrics.RELOADS.inc(self.path, "error")
-                events.fire(events.RELOAD, events.reload_headers(self.path, error=exc))
-                more = len(exc.problems) - 1
-                log(ERROR, "fsroute: %s%s%s" % (
-                    one_line(str(exc.problems[0]), 400),
-                    " (and %d more: fsroute check lists them)" % more if more else "",
-                    " (keeping sha=%s)" % self._loaded.rules.sha if self._loaded else " (no rules in force)"))
+            signatures = self._signatures(previous)
+            signatures[self.path] = rules_signature
+            self._refused(exc, number, signatures, force)
             raise
+        signatures = {self.path: rules_signature}
+        signatures.update((path, deck.signature) for path, deck in decks.items())
+        signatures.update(deck_errors)
+        if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks):
+            with self._lock:  # nothing changed: keep the generation, its counters and state
+                if self._settle(number):
+                    self._tried, self.last_error = signatures, None
+                current = self._current
+            if force and current is not None:  # an asked-for reload is reported even when nothing changed
+                _loaded_news(self.path, current)
+            return current
+        generation = Generation(ruleset, decks, self._poller, previous, self._clock)
+        profiles, counted = generation.watched()
+        defaults = ruleset.defaults
+        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
         with self._lock:
-            if not self._settle(generation) and self._loaded is not None:
-                return self._loaded  # older than what a newer load settled (with no rules yet, better these)
-            self._signature = signature
+            if not self._settle(number) and self._current is not None:
+                return self._current  # older than what a newer load settled (with none yet, better this)
+            self._tried = signatures
             self.last_error = None
-            self._next_check = self._clock.monotonic() + ruleset.defaults.reload_check
-            loaded = Loaded(ruleset, self._loaded, self._clock)
-            self._loaded = loaded
-        log(INFO, "fsroute: loaded %s sha=%s routes=%d" % (self.path, ruleset.sha, len(ruleset.routes)))
-        self._loaded_news(loaded)
-        return loaded
+            self._next_check = self._clock.monotonic() + defaults.reload_check
+            replaced, self._current = self._current, generation
+        if replaced is not None:
+            self._retire(replaced)
+        log(INFO, "fsroute: loaded %s sha=%s routes=%d%s" % (
+            self.path, ruleset.sha, len(ruleset.routes), " decks=%d" % len(decks) if decks else ""))
+        _loaded_news(self.path, generation)
+        self._swapped(self)
+        return generation
 
-    def _loaded_news(self, loaded: Loaded) -> None:
-        """Count a good load, fire its fsroute::reload event, and serve metrics where its rules say."""
-        metrics.RELOADS.inc(self.path, "ok")
-        events.fire(events.RELOAD, events.reload_headers(self.path, loaded))
-        metrics_http.serve(loaded.rules.defaults.metrics_listen, scrape.text)
+    def _read_decks(self, ruleset: model.RuleSet, first: bool, settle: bool
+                    ) -> Tuple[Dict[str, LoadedDeck], Signatures]:
+        """{path: LoadedDeck} of every deck ``ruleset`` names, and the signatures of those that failed.
+
+        A failing deck raises RulesError, except at the very first load, where its carrier is left
+        out (logged) rather than failing every call.
+        """
+        found: Dict[str, LoadedDeck] = {}
+        failed: Signatures = {}
+        problems: List[model.Problem] = []
+        for path in sorted({c.deck for c in ruleset.carriers.values()}):
+            try:
+                found[path] = self._decks.read(path, settle)
+            except model.RulesError as exc:
+                problems.extend(exc.problems)
+                failed[path] = file_signature(path)
+        if problems and not first:
+            raise model.RulesError(problems)
+        if problems:
+            _log_refusal(model.RulesError(problems), None, "carrier not offered until its deck is fixed")
+        return found, failed
+
+    def _refused(self, exc: model.RulesError, number: int, signatures: Signatures, force: bool) -> None:
+        """Record a refused load, and log it unless the same files were refused before."""
+        with self._lock:
+            if not self._settle(number):
+                return  # a newer load has spoken since this one read the files
+            self.last_error = exc
+            if not force and self._young(signatures[self.path]) and exc.problems[0].file == self.path:
+                return  # maybe still being written: check again, report later
+            first_time = force or signatures != self._tried
+            self._tried = signatures
+        if first_time:
+            metrics.RELOADS.inc(self.path, "error")
+            events.fire(events.RELOAD, events.reload_headers(self.path, error=exc))
+            _log_refusal(exc, self._current, None)
 
 
-_stores: Dict[str, RulesStore] = {}
-_stores_lock = threading.Lock()
+def _same_decks(decks: Dict[str, LoadedDeck], before: Dict[str, LoadedDeck]) -> bool:
+    return decks.keys() == before.keys() and all(decks[p].deck is before[p].deck for p in decks)
 
 
-def store_for(path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _start_thread) -> RulesStore:
-    """The RulesStore of ``path``, shared by every call thread (``clock``, ``start``: see RulesStore;
-    they apply to a store made by this call).
-
-    Spellings of one path (relative, with ``..``) share a store; symlinks are
-    not resolved, so a link that config management re-points is followed.
-    """
-    store = _stores.get(path)
-    if store is None:
-        key = os.path.abspath(path)
-        with _stores_lock:
-            store = _stores.get(key)
-            if store is None:
-                store = _stores[key] = RulesStore(key, clock, start)
-            _stores[path] = store
-    return store
+def _log_refusal(exc: model.RulesError, kept: Optional[Generation], otherwise: Optional[str]) -> None:
+    more = len(exc.problems) - 1
+    log(ERROR, "fsroute: %s%s (%s)" % (
+        one_line(str(exc.problems[0]), 400), " (and %d more: fsroute check lists them)" % more if more else "",
+        "keeping sha=%s" % kept.rules.sha if kept is not None else otherwise or "no rules in force"))
 
 
-def loaded_stores() -> List[RulesStore]:
-    """Every store that has loaded rules, by path."""
-    with _stores_lock:
-        unique = {id(s): s for s in _stores.values() if s.loaded is not None or s.last_error}
-    return sorted(unique.values(), key=lambda s: s.path)
+def _loaded_news(path: str, generation: Generation) -> None:
+    """Count a good load and fire its fsroute::reload event."""
+    metrics.RELOADS.inc(path, "ok")
+    rules = generation.rules
+    events.fire(events.RELOAD, events.reload_headers(path, sha=rules.sha, routes=len(rules.routes)))
 
 
-def forget_all() -> None:
-    """Drop every store (tests; the next call loads afresh)."""
-    with _stores_lock:
-        _stores.clear()
+def absolute(path: str) -> str:
+    """The key of a rules file: spellings of one path (relative, with ``..``) share a store; symlinks
+    are not resolved, so a link that config management re-points is followed."""
+    return os.path.abspath(path)

@@ -1,19 +1,19 @@
-"""The per-call trace: with ``fsroute_trace=true`` on the channel, the call logs its whole decision at NOTICE.
+"""The per-call trace: with ``fsroute_trace=true`` on the channel, the call's whole story at NOTICE.
 
 For one call an operator wants to follow without turning the log level up
 for every call: the rules, which ACL node decided and why each route did or
 did not take the call (the explanation ``fsroute simulate --explain``
-prints), the gateway states read, the order chosen and why, and each
-attempt as it ends. Lines start with ``fsroute trace uuid=<uuid>`` so one
-grep finds the whole story. A call without the variable pays one variable
-read for all of this.
+prints), the gateway states read, the order chosen and why, each attempt
+and the result. The reasons and readings are gathered on the call (only
+when it asked for a trace) and written from the call record when fsroute is
+done with it. Lines start with ``fsroute trace uuid=<uuid>`` so one grep
+finds the whole story. A call without the variable pays one variable read.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
 from fsroute.core.explain import explain
@@ -21,55 +21,80 @@ from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
 from .fslog import NOTICE, log
-from .gateways import GatewayStates
+from .generation import Generation
+from .record import Attempt, CallRecord
 
-if TYPE_CHECKING:  # runtime.call imports this module
-    from .call import _Call
-
-# profile -> (DOWN gateways or None when unreadable, time of the reading): GatewayStates.last_readings()
+# profile -> (DOWN gateways or None when unknown, time of the reading): Poller.readings()
 Readings = Dict[str, Tuple[Optional[FrozenSet[str]], float]]
 
 VARIABLE = "fsroute_trace"
 
 
-def wanted(session: Any) -> bool:
+def wanted(get: Callable[[str], Optional[str]]) -> bool:
     """Whether this call asked for a trace."""
-    return switch_true(session.getVariable(VARIABLE))
+    return switch_true(get(VARIABLE))
 
 
-def _quiet(function: Callable[..., None]) -> Callable[..., None]:
-    """A trace must never break the call it describes."""
-    @functools.wraps(function)
-    def guarded(*args: Any) -> None:
-        try:
-            function(*args)
-        except Exception:
-            pass
-    return guarded
-
-
-def _say(call: _Call, text: str) -> None:
-    log(NOTICE, "fsroute trace uuid=%s %s" % (call.uuid, text))
-
-
-@_quiet
-def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
-    """The decision, once it is made: explanation, gateway states, order."""
-    _say(call, "rules %s sha=%s" % (rules.path, rules.sha))
-    for line in explain(rules, call.session.getVariable, call.now):
-        _say(call, line)
-    decided = call.decision
-    if decided is None:
-        return
+def gather(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[float], decided: Decision,
+           generation: Generation) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...]]:
+    """(the explanation of the decision, the gwlist readings of the route's profiles) for the record."""
+    reasons = tuple(explain(rules, get, now))
     route = decided.route
-    if route is not None and decided.number is not None and decided.outcome is not Outcome.TRANSFERRED:
-        profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)})
-        readings = states.last_readings()
-        for profile in profiles:
-            _say(call, "gateway states of profile %s: %s" % (profile, _reading(readings.get(profile))))
-        _say(call, _order(rules, route, decided, readings, call.now))
-    _say(call, "decision %s%s (%.3f ms)" % (decided.outcome or "route", ": %s" % decided.detail if decided.detail else "",
-                                           (call.decision_seconds or 0.0) * 1000.0))
+    if route is None or decided.number is None or decided.outcome is Outcome.TRANSFERRED:
+        return reasons, ()
+    readings = generation.poller.readings()
+    profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)})
+    return reasons, tuple((p, readings[p][0] if readings[p][2] else None, readings[p][1])
+                          for p in profiles if p in readings)
+
+
+def write(record: CallRecord) -> None:
+    """An observer: the traced call's story."""
+    rules, decided = record.rules, record.decision
+    if rules is None:
+        _say(record, "no rules: %s" % record.detail)
+        return
+    _say(record, "rules %s sha=%s" % (rules.path, rules.sha))
+    for line in record.reasons:
+        _say(record, line)
+    if decided is not None:
+        route = decided.route
+        if route is not None and decided.number is not None and decided.outcome is not Outcome.TRANSFERRED:
+            readings = {profile: (down, when) for profile, down, when in record.readings}
+            for profile in sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)}):
+                _say(record, "gateway states of profile %s: %s" % (profile, _reading(readings.get(profile))))
+            _say(record, _order(rules, route, decided, readings, record.now))
+        _say(record, "decision %s%s (%.3f ms)" % (
+            decided.outcome or "route", ": %s" % decided.detail if decided.detail else "",
+            (record.decision_seconds or 0.0) * 1000.0))
+    for skip in record.skipped:
+        _say(record, "skip %s: %s" % (skip.gateway, _SKIPS.get(skip.why, skip.why)))
+    failover_on = rules.defaults.failover_on
+    for number, attempt in enumerate(record.attempts, 1):
+        _say(record, "attempt %d: %s -> %s after %.1f ms (%s)" % (
+            number, attempt.dial.text, attempt.cause, attempt.seconds * 1000.0,
+            _after(attempt, failover_on, number == len(record.attempts), record)))
+    _say(record, "result %s%s" % (record.result, ", hangup %s" % record.hangup_cause if record.hangup_cause
+                                  else ""))
+
+
+_SKIPS = {"down": "DOWN in a newer gwlist reading", "benched": "benched by its breaker",
+          "at_limit": "at its limits", "limit_error": "its limit backend failed"}
+
+
+def _after(attempt: Attempt, failover_on: FrozenSet[str], last: bool, record: CallRecord) -> str:
+    """What fsroute did after an attempt."""
+    if attempt.cause == "SUCCESS":
+        return "answered"
+    if attempt.cause == "ORIGINATOR_CANCEL" or (last and record.detail == "caller hung up"):
+        return "the caller hung up: stop"
+    if attempt.cause in failover_on:
+        return "in failover_on: next gateway"
+    return "not in failover_on: stop"
+
+
+def _say(record: CallRecord, text: str) -> None:
+    log(NOTICE, "fsroute trace uuid=%s %s" % (record.uuid, text))
 
 
 def _route_gateways(rules: RuleSet, route: Route, decided: Decision) -> List[str]:
@@ -128,29 +153,3 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
     return ("group %s, strategy %s: %s; order %s (the strategy's pick first, then the other up gateways "
             "as failover candidates, at most max_attempts=%d)"
             % (group.name, group.strategy, members, order, rules.defaults.max_attempts))
-
-
-@_quiet
-def skipped(call: _Call, gateway: str, why: str = "DOWN in a newer gwlist reading") -> None:
-    _say(call, "skip %s: %s" % (gateway, why))
-
-
-@_quiet
-def attempt(call: _Call, dial: str, failover_on: FrozenSet[str]) -> None:
-    """The attempt that just ended (``dial``: its dial string, leg variables and all), and what fsroute does next."""
-    _, cause, seconds = call.attempts[-1]
-    if cause == "SUCCESS":
-        after = "answered"
-    elif cause == "ORIGINATOR_CANCEL" or not call.session.ready():
-        after = "the caller hung up: stop"
-    elif cause in failover_on:
-        after = "in failover_on: next gateway"
-    else:
-        after = "not in failover_on: stop"
-    _say(call, "attempt %d: %s -> %s after %.1f ms (%s)"
-         % (len(call.attempts), dial, cause, seconds * 1000.0, after))
-
-
-@_quiet
-def outcome(call: _Call) -> None:
-    _say(call, "result %s%s" % (call.result, ", hangup %s" % call.hangup_cause if call.hangup_cause else ""))

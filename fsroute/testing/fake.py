@@ -500,9 +500,6 @@ class StubSession:
 def reset_state() -> None:
     """Forget every loaded rules file (and with it its gateway readings), rate deck and metric, and stop
     the metrics endpoint, as after a FreeSWITCH restart."""
-    from fsroute.runtime import deckstore, metrics, metrics_http
-    from fsroute.runtime import store
-    store.forget_all()
-    deckstore.forget_all()
+    from fsroute.runtime import metrics, process
+    process.forget_all()
     metrics.reset()
-    metrics_http.stop()

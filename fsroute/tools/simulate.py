@@ -20,7 +20,7 @@ from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
 from fsroute.core.timespec import parse_instant
 from fsroute.runtime.call import route_with
-from fsroute.runtime.store import Loaded
+from fsroute.runtime.generation import standalone
 from fsroute.testing import FakeFreeSWITCH, StubSession
 from .lcrtool import load_decks
 
@@ -67,9 +67,6 @@ class Simulation:
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-        decks = self.decks
-        # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
-        loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
         fake = FakeFreeSWITCH()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
@@ -78,6 +75,8 @@ class Simulation:
             fake.set_gateways(profile, up=up, down=down_names)
         reports = []
         with fake:
+            # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
+            loaded = standalone(rules, self.decks)
             for _ in range(calls):
                 session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
                 route_with(session, lambda: loaded)

@@ -19,7 +19,7 @@ from collections import Counter
 import pytest
 
 import fsroute.route
-import fsroute.runtime.store
+import fsroute.runtime.process
 from fsroute.testing import StubSession
 from budget import THOROUGH
 from reliability_helpers import SAFE_BRIDGE_RE, write_rules
@@ -156,7 +156,7 @@ def _pick(loaded):
 
 def test_a_reload_keeps_the_round_robin_position(switch, tmp_path, tried):
     path = write_rules(tmp_path / "rules.yaml", VERSION_A)
-    store = fsroute.runtime.store.store_for(path)
+    store = fsroute.runtime.process.store_for(path)
     sequence = []
     loaded = store.current()
     for step in range(12):
@@ -176,7 +176,7 @@ def test_calls_in_flight_across_a_reload_share_one_cycle(switch, tmp_path, tried
     in two and the totals drift from the exact ratio.
     """
     path = write_rules(tmp_path / "rules.yaml", VERSION_A)
-    store = fsroute.runtime.store.store_for(path)
+    store = fsroute.runtime.process.store_for(path)
     old = store.current()
     _replace(path, VERSION_B)
     new = store.reload()

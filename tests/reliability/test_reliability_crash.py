@@ -9,10 +9,10 @@ otherwise log a traceback and run the next dialplan action unrouted.)
 
 import pytest
 
-import fsroute.runtime.gateways
+import fsroute.runtime.poller
 import fsroute.core.router
 import fsroute.core.selection
-import fsroute.runtime.store
+import fsroute.runtime.process
 from fsroute.testing import StubSession
 from reliability_helpers import bridges, run_call, write_rules
 
@@ -85,7 +85,7 @@ EXCEPTIONS = {
 # Places inside the handler to break, each a (module, attribute) to replace with a raiser.
 PLACES = {
     "router.decide": (fsroute.core.router, "decide"),
-    "gateways.down": (fsroute.runtime.gateways.GatewayStates, "down"),
+    "poller.down": (fsroute.runtime.poller.Poller, "down"),
     "selection.weighted order": (fsroute.core.selection.Selector, "order"),
     "router.find_route": (fsroute.core.router, "find_route"),
 }
@@ -225,7 +225,7 @@ def test_a_crash_does_not_poison_the_next_calls(switch, tmp_path, monkeypatch, t
     monkeypatch.setattr(fsroute.core.router, "decide", real)
     session = run_call(switch, path, CALL)
     assert session.variables["fsroute_result"] == "bridged"
-    loaded = fsroute.runtime.store.store_for(path).current()
+    loaded = fsroute.runtime.process.store_for(path).current()
     results, _ = loaded.counts()
     assert results == {"error": 1, "bridged": 1}
     tried["crash"] += 2

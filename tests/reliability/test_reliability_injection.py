@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import fsroute.core.router
-import fsroute.runtime.store
+import fsroute.runtime.process
 from fsroute.core.index import RouteIndex
 from fsroute.core.loader import parse
 from fsroute.core.model import NUMBER_RE, RulesError
@@ -190,7 +190,7 @@ class _RecordingRegex:
 
 def test_long_destinations_are_refused_before_any_regex(switch, rules_path, monkeypatch, tried):
     run_call(switch, rules_path, {"destination_number": "1", "network_addr": "127.0.0.1"})  # load
-    rules = fsroute.runtime.store.store_for(rules_path).current().rules
+    rules = fsroute.runtime.process.store_for(rules_path).current().rules
     calls = []
     routes = tuple(
         route._replace(dest=_RecordingRegex(route.dest, calls),

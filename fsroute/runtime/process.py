@@ -1,0 +1,106 @@
+"""What belongs to the FreeSWITCH process rather than to one rules file.
+
+The rules stores (one per rules file path), the gateway poller, the deck
+cache, the metrics endpoint and the freeing of replaced generations. Each
+rules file has its own generations; the endpoint serves what every file in
+force asks for, and the poller reads what every one of them needs.
+``forget_all`` starts afresh, as a FreeSWITCH restart does.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Dict, List
+
+from . import metrics_http, scrape
+from .clock import SYSTEM_CLOCK, SystemClock
+from .deckcache import DeckCache
+from .generation import Generation
+from .poller import Poller
+from .store import RulesStore, Starter, _start_thread, absolute
+
+
+class _Process:
+    """The process-wide state; one instance, replaced by ``forget_all``."""
+
+    def __init__(self) -> None:
+        self.stores: Dict[str, RulesStore] = {}
+        self.lock = threading.Lock()
+        self.decks = DeckCache()
+        self.retired: List[Generation] = []
+        self.poller = Poller(after_round=self.free_retired)
+
+    def free_retired(self) -> None:
+        """Free the replaced generations no call uses any more, here in the poller's thread rather
+        than in whichever call thread would drop the last reference."""
+        with self.lock:
+            kept = [g for g in self.retired if sys.getrefcount(g) > _UNUSED_REFS]
+            done, self.retired = self.retired, kept
+        del done  # the generations only the old list held are freed here
+
+
+# Seen by sys.getrefcount for a generation only the retired list holds: the list's reference,
+# the comprehension's variable and getrefcount's own argument.
+_UNUSED_REFS = 3
+
+_process = _Process()
+
+
+def store_for(path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _start_thread) -> RulesStore:
+    """The RulesStore of ``path``, shared by every call thread (``clock``, ``start``: see RulesStore;
+    they apply to a store made by this call)."""
+    process = _process
+    store = process.stores.get(path)
+    if store is None:
+        key = absolute(path)
+        with process.lock:
+            store = process.stores.get(key)
+            if store is None:
+                store = process.stores[key] = RulesStore(key, process.poller, process.decks, clock, start,
+                                                         swapped=_swapped, retire=_retire)
+            process.stores[path] = store
+    return store
+
+
+def loaded_stores() -> List[RulesStore]:
+    """Every store that has loaded rules or tried to, by path."""
+    with _process.lock:
+        unique = {id(s): s for s in _process.stores.values() if s.generation is not None or s.last_error}
+    return sorted(unique.values(), key=lambda s: s.path)
+
+
+def poller() -> Poller:
+    """The process's gateway poller."""
+    return _process.poller
+
+
+def retired_count() -> int:
+    """Replaced generations still used by a call (or not yet freed)."""
+    with _process.lock:
+        return len(_process.retired)
+
+
+def _retire(generation: Generation) -> None:
+    with _process.lock:
+        _process.retired.append(generation)
+
+
+def _swapped(store: RulesStore) -> None:
+    """A rules file has a new generation: serve the metrics endpoints every file in force asks for."""
+    listens = [s.generation.rules.defaults.metrics_listen for s in loaded_stores() if s.generation is not None]
+    metrics_http.serve([listen for listen in listens if listen is not None], _render)
+
+
+def _render() -> str:
+    return scrape.text(loaded_stores(), _process.poller)
+
+
+def forget_all() -> None:
+    """Drop every store, deck, reading and endpoint (tests; the next call loads afresh)."""
+    global _process
+    old = _process
+    old.poller.stop()
+    metrics_http.stop()
+    _process = _Process()
+
