@@ -14,7 +14,7 @@ by country (not sorted by prefix, as carriers send them). Then prints:
   median / max over R runs (the machine is shared: the spread matters);
 - memory per prefix: the RSS the decks add, divided by the rows;
 - lookup + ranking (``lcr.rank`` over the three decks through
-  ``deckstore.deck_of``, then ``lcr.affordable`` and the best quote's
+  the generation's ``deck_of``, then ``lcr.affordable`` and the best quote's
   prefix) for numbers under known prefixes and 10% unknown ones: p50, p99;
 - the whole ``router.decide`` of an ``lcr`` route, for reference;
 - a reload of one changed deck in the background while the main thread
@@ -44,7 +44,7 @@ if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
 
 from fsroute.core import decks, lcr, loader, router  # noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
-from fsroute.runtime import background, deckstore  # noqa: E402
+from fsroute.runtime import background, process  # noqa: E402
 
 CARRIERS = ("carrier_a", "carrier_b", "carrier_c")
 NOW = 1767225600  # 2026-01-01T00:00:00Z
@@ -205,10 +205,11 @@ def time_each(function, items, repeat=5):
     return [ns / 1000.0 for ns in best]
 
 
-def lookups(rules, dialled):
+def lookups(generation, dialled):
+    rules = generation.rules
     route = rules.routes[0]
     carriers = route.lcr.carriers
-    deck_of = deckstore.deck_of
+    deck_of = generation.deck_of
 
     def rank(number):
         ranking = lcr.rank(carriers, deck_of, number, NOW)
@@ -227,10 +228,11 @@ def lookups(rules, dialled):
     return time_each(rank, dialled), time_each(decide, dialled)
 
 
-def longest_gap(carriers, dialled, until):
+def longest_gap(generation, dialled, until):
     """Rank numbers in a loop until ``until()`` holds; the longest gap between two lookups, in ms."""
     clock = time.perf_counter
-    deck_of = deckstore.deck_of
+    carriers = generation.rules.routes[0].lcr.carriers
+    deck_of = generation.deck_of
     last = clock()
     worst = 0.0
     index = 0
@@ -244,28 +246,28 @@ def longest_gap(carriers, dialled, until):
     return worst * 1000
 
 
-def reload_stall(rules, paths, dialled):
-    """Longest lookup gaps (ms): during a background reload, then for as long with no reload, alone and
-    beside a busy Python thread (on a loaded machine a thread waits for a CPU too); and the reload's s."""
-    carriers = rules.routes[0].lcr.carriers
+def reload_stall(store, paths, dialled):
+    """Longest lookup gaps (ms): during a background reload of one deck (a new generation built aside),
+    then for as long with no reload, alone and beside a busy Python thread (on a loaded machine a thread
+    waits for a CPU too); and the reload's s."""
     path = paths[-1]
-    store = deckstore.store_for(path)
-    old = store.deck
+    old = store.generation
     extra = b"99999999999,0.12345,,,new\n"
     with open(path, "ab") as handle:  # a changed deck: one more row
         handle.write(extra)
     aged = time.time() - 10
     os.utime(path, (aged, aged))
     started = time.perf_counter()
-    store._next_check = 0.0  # let the next lookup see the change at once
-    during = longest_gap(carriers, dialled, lambda: store.deck is not old)
+    store._next_check = 0.0  # let the next call see the change at once
+    store.current()  # a call: it starts the background build
+    during = longest_gap(old, dialled, lambda: store.generation is not old)
     took = time.perf_counter() - started
 
     def for_as_long():
         deadline = time.perf_counter() + took
         return lambda: time.perf_counter() > deadline
 
-    alone = longest_gap(carriers, dialled, for_as_long())
+    alone = longest_gap(old, dialled, for_as_long())
     stop = threading.Event()
 
     def busy():
@@ -275,7 +277,7 @@ def reload_stall(rules, paths, dialled):
 
     thread = threading.Thread(target=busy)
     thread.start()
-    beside_busy = longest_gap(carriers, dialled, for_as_long())
+    beside_busy = longest_gap(old, dialled, for_as_long())
     stop.set()
     thread.join()
     with open(path, "rb+") as handle:  # put the deck back as generated (only now: no reload in the baselines)
@@ -305,14 +307,14 @@ def main(argv=None):
     rules_path = os.path.join(args.dir, "rules.yaml")
     with open(rules_path, "w") as handle:
         handle.write(rules_text(paths))
-    rules = loader.load(rules_path)
-    progress("loading the decks in this process...")
-    assert not deckstore.preload(rules)
+    progress("loading the rules and their decks in this process...")
+    store = process.store_for(rules_path)
+    generation = store.current()
     dialled = numbers(paths, random.Random(7), args.numbers)
     progress("timing %d lookups..." % len(dialled))
-    rank_us, decide_us = lookups(rules, dialled)
+    rank_us, decide_us = lookups(generation, dialled)
     progress("reloading one deck while ranking...")
-    alone_ms, busy_ms, stall_ms, reload_s = reload_stall(rules, paths, dialled)
+    alone_ms, busy_ms, stall_ms, reload_s = reload_stall(store, paths, dialled)
 
     print("fsroute lcr benchmark: 3 decks x %d prefixes (%d rows with dated re-rates), Python %s, %d CPUs"
           % (args.prefixes, rows, sys.version.split()[0], os.cpu_count()))

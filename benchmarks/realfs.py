@@ -117,19 +117,8 @@ def handler(session, args):
     "bench_fsroute": '''
 from fsroute.runtime.call import handle as handler  # noqa: F401
 ''',
-    "bench_no_gwlist": '''
-from fsroute.runtime import call
-
-class _AllUp:
-    def down(self, profile):
-        return frozenset()
-
-_ALL_UP = _AllUp()
-call.gateways = type("gateways", (), {"states_for": staticmethod(lambda defaults: _ALL_UP)})
-handler = call.handle
-''',
     "bench_no_reload_check": '''
-from fsroute.runtime import call, store
+from fsroute.runtime import call, process
 
 class _Fixed:
     def __init__(self, loaded):
@@ -141,7 +130,7 @@ class _Fixed:
 def _store_for(path, _cache={}):
     fixed = _cache.get(path)
     if fixed is None:
-        fixed = _cache[path] = _Fixed(store.store_for(path).current())
+        fixed = _cache[path] = _Fixed(process.store_for(path).current())
     return fixed
 
 if not hasattr(call, "_bench_store_for"):
@@ -150,8 +139,8 @@ call.store_for = call._bench_store_for
 handler = call.handle
 ''',
     "bench_no_log": '''
-from fsroute.runtime import call
-call.log = lambda level, message: None
+from fsroute.runtime import call, logline
+logline.log = lambda level, message: None
 handler = call.handle
 ''',
     "bench_no_vars": '''
@@ -487,14 +476,13 @@ NAMES = {
     "bench_bridge": "python: bridge only (floor)",
     "bench_vars_log": "python: bridge + 10 vars + log",
     "bench_fsroute": "fsroute, top-level entry",
-    "bench_no_gwlist": "fsroute - gwlist read",
     "bench_no_reload_check": "fsroute - reload check",
     "bench_no_log": "fsroute - log line",
     "bench_no_vars": "fsroute - channel variables",
 }
 
 
-PYTHON_HANDLERS = ["bench_bridge", "bench_vars_log", "fsroute.route", "bench_fsroute", "bench_no_gwlist",
+PYTHON_HANDLERS = ["bench_bridge", "bench_vars_log", "fsroute.route", "bench_fsroute",
                    "bench_no_reload_check", "bench_no_log", "bench_no_vars"]
 
 

@@ -60,7 +60,7 @@ from fsroute.core import router  # noqa: E402
 from fsroute.core.calendars import Moment  # noqa: E402
 from fsroute.core.model import Group, Member, Outcome  # noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
-from fsroute.runtime.store import store_for  # noqa: E402
+from fsroute.runtime.process import store_for  # noqa: E402
 from fsroute.testing import FakeFreeSWITCH, StubSession, reset_state  # noqa: E402
 
 SIZES = (10, 1000, 100000)

@@ -46,20 +46,18 @@ def call_instant(get: Callable[[str], Optional[str]], clock: Optional[Callable[[
     return clock() if clock is not None else time.time()
 
 
-class _Variables:
-    """The call's channel variables, each read from the session at most once (a SWIG call each)."""
+class _Variables(Dict[str, Optional[str]]):
+    """The call's channel variables, each read from the session at most once (a SWIG call each):
+    ``variables[name]`` is the value, or None when unset."""
 
-    __slots__ = ("_session", "_seen")
+    __slots__ = ("_read",)
 
     def __init__(self, session: Any) -> None:
-        self._session = session
-        self._seen: Dict[str, Optional[str]] = {}
+        super().__init__()
+        self._read = session.getVariable
 
-    def get(self, name: str) -> Optional[str]:
-        seen = self._seen
-        if name in seen:
-            return seen[name]
-        value = seen[name] = self._session.getVariable(name)
+    def __missing__(self, name: str) -> Optional[str]:
+        value = self[name] = self._read(name)
         return value
 
 
@@ -122,7 +120,7 @@ def route_with(session: Any, current: Callable[[], Generation]) -> None:
 def _route(call: _Call, generation: Generation) -> None:
     rules = generation.rules
     session = call.session
-    get = call.variables.get
+    get = call.variables.__getitem__
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
     call.source = router.source_address(get)
@@ -165,7 +163,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     session = call.session
     rules = generation.rules
     breakers = generation.breakers
-    saved = call.variables.get("continue_on_fail")
+    saved = call.variables["continue_on_fail"]
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     if saved != "true":
         session.setVariable("continue_on_fail", "true")
@@ -332,7 +330,7 @@ def _crash(call: _Call, generation: Optional[Generation], exc: Exception) -> Non
 def _uuid(session: Any, variables: _Variables) -> str:
     """The call's uuid for the log line, however broken the session is."""
     try:
-        value = variables.get("uuid")
+        value = variables["uuid"]
         if value and len(value) <= 64 and value.isprintable():
             return value  # the common case, without building the fallbacks
     except Exception:

@@ -87,6 +87,7 @@ class Poller:
         self._counts: Dict[Counted, int] = {}
         self._started: Dict[Counted, int] = {}     # attempts started since the last count of each
         self._watches: Dict[str, Watch] = {}       # owner (a rules file path) -> what it needs
+        self._trust = self._trust_seconds()        # seconds a reading is trusted (kept up to date by watch)
         self._failing: Set[str] = set()            # commands whose last answer was unusable: logged once
         self._lock = threading.Lock()              # watches and the thread's state
         self._reading_lock = threading.Lock()      # one round of readings at a time
@@ -101,7 +102,7 @@ class Poller:
         reading = self._readings.get(profile)
         if reading is None or reading.down is None:
             return None
-        if self._clock.monotonic() - reading.taken > self._trust_seconds():
+        if self._clock.monotonic() - reading.taken > self._trust:
             return None
         return reading.down
 
@@ -121,11 +122,12 @@ class Poller:
     def readings(self) -> Dict[str, Tuple[Optional[FrozenSet[str]], float, bool]]:
         """{profile: (DOWN gateways or None when unusable, wall time of the reading, whether calls
         still trust it)}: for status pages and traces."""
-        trusted = self._clock.monotonic() - self._trust_seconds()
+        trusted = self._clock.monotonic() - self._trust
         return {profile: (reading.down, reading.wall, reading.taken >= trusted)
                 for profile, reading in self._readings.items()}
 
     def _trust_seconds(self) -> float:
+        """How long a reading is trusted: two periods of the most frequent watch and its timeout."""
         watch = self._tightest()
         return 2 * watch.period + watch.timeout if watch is not None else 5.0
 
@@ -141,6 +143,7 @@ class Poller:
         wanted = Watch(frozenset(profiles), frozenset(counted), period, timeout)
         with self._lock:
             self._watches[owner] = wanted
+            self._trust = self._trust_seconds()
             unread = [p for p in wanted.profiles if p not in self._readings]
             uncounted = [c for c in wanted.counted if c not in self._counts]
         if unread or uncounted:
@@ -169,6 +172,7 @@ class Poller:
     def forget(self, owner: str) -> None:
         with self._lock:
             self._watches.pop(owner, None)
+            self._trust = self._trust_seconds()
 
     def poll(self) -> None:
         """One round: read every watched profile and count, publish, announce changes."""
