@@ -79,7 +79,7 @@ class Poller:
     def __init__(self, run_api: Callable[[str], object] = api, clock: SystemClock = SYSTEM_CLOCK,
                  start: Callable[[str, Callable[[], None]], None] = background.start_plain,
                  after_round: Callable[[], None] = lambda: None) -> None:
-        self._run_api = run_api
+        self.run_api = run_api  # runs a FreeSWITCH API command (injectable)
         self._after_round = after_round
         self._clock = clock
         self._start = start
@@ -253,7 +253,7 @@ class Poller:
     def _answer(self, command: str, parse: Callable[[object], Optional[_T]]) -> Optional[_T]:
         """The parsed answer to ``command``, or None; an unusable answer is logged once until it mends."""
         try:
-            answer = self._run_api(command)
+            answer = self.run_api(command)
         except Exception as exc:  # the API is outside our control: never let it escape
             self._unusable(command, "failed (%s)" % describe_error(exc, 80))
             return None

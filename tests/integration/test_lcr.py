@@ -132,4 +132,55 @@ def test_a_changed_deck_is_taken_up_while_calls_flow_and_a_broken_one_keeps_the_
     errors = [line for line in fs.switch.log_since(mark).splitlines() if "[ERR]" in line and "lcr_b.csv" in line]
     assert len(errors) == 1, errors
     assert "lcr_b.csv:4:1: prefix '4x' must be 1 to 15 digits 0-9" in errors[0]
-    assert "keeping the deck loaded at" in errors[0]
+    assert "(keeping sha=" in errors[0]
+
+
+def big_deck(path, rows, rate):
+    """A deck of ``rows`` prefixes (7000000...) and 4915 at ``rate``: seconds to load in the switch."""
+    with open(path, "w") as deck:
+        deck.write("prefix,rate\n4915,%s\n" % rate)
+        deck.writelines("%d,0.1\n" % (7000000 + i) for i in range(rows))
+    aged(path)
+
+
+def calls_at(fs, count, per_second, during):
+    """Place ``count`` calls to 00491599 at ``per_second``; ``during(n)`` runs before the n-th call."""
+    caller = fs.caller()
+    calls = []
+    start = time.monotonic()
+    for n in range(count):
+        due = start + n / per_second
+        if time.monotonic() < due:
+            time.sleep(due - time.monotonic())
+        during(n)
+        calls.append(caller.start_call("00491599", hold=0.1))
+    return [c.wait(30) for c in calls]
+
+
+def test_an_automatic_reload_to_a_deck_not_loaded_yet_answers_every_call(fs):
+    # Issue 19, defect 1: with calls at 20 cps, a new carrier whose 400k-row deck was not loaded yet,
+    # then the same carrier pointed at another deck file, each by an atomic rename of the rules file.
+    # The rules used to go live before their deck: 56 of 300 calls got 404 (no_carrier).
+    use_lcr_rules(fs)
+    directory = os.path.dirname(fs.switch.rules_path)
+    big_deck(os.path.join(directory, "lcr_d.csv"), 400000, "0.001")
+    big_deck(os.path.join(directory, "lcr_e.csv"), 400000, "0.002")
+    with_d = LCR_RULES.replace("  carrier_c:", "  carrier_d: {deck: lcr_d.csv, gateway: gw4, currency: USD}\n"
+                               "  carrier_c:").replace("carriers: [carrier_a,", "carriers: [carrier_d, carrier_a,")
+    with_e = with_d.replace("lcr_d.csv", "lcr_e.csv")
+
+    def flip(n):
+        if n == 20:
+            fs.switch.write_rules(with_d)
+        elif n == 150:
+            fs.switch.write_rules(with_e)
+
+    results = calls_at(fs, 300, 20, flip)
+    assert [r.code for r in results] == [200] * 300
+    cdrs = [fs.cdr(r) for r in results]
+    assert {c["fsroute_result"] for c in cdrs} == {"bridged"}
+    rates = [c["fsroute_lcr_rate"] for c in cdrs]
+    # carrier_b (0.03) until carrier_d's first deck is in force (0.001), then its second (0.002)
+    first_d, first_e = rates.index("0.001"), rates.index("0.002")
+    assert set(rates[:first_d]) == {"0.03"} and set(rates[first_d:first_e]) == {"0.001"}
+    assert set(rates[first_e:]) == {"0.002"} and first_e > 150

@@ -29,6 +29,7 @@ class CallResult:
         self.cancelled = False
         self.cancel_code = None
         self.started = time.monotonic()
+        self.final_at = None  # when the final response came (monotonic)
         self.ended = None
 
     def __repr__(self):
@@ -206,6 +207,8 @@ class Caller:
                 self._later(call, call.cancel_after, self.cancel, call)
             return
         first = result.code is None
+        if first:
+            result.final_at = time.monotonic()
         result.code, result.reason = msg.code, msg.reason
         call.to_header = msg.get("to", "")
         if msg.code < 300:

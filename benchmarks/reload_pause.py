@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""How long a call waits while a 100,000-route rules file reloads behind it (stub switch).
+
+    python benchmarks/reload_pause.py [--routes N] [--reloads K]
+
+One thread routes calls one after another through ``fsroute.route.handler``
+(StubSession under FakeFreeSWITCH) and records how long each took. The main
+thread rewrites the rules file K times, each time waiting until the new
+generation is current (built in the background: parsed, compiled, swapped
+in; the replaced one freed on the poller's thread). Printed: the longest
+call and the p99 while reloads ran, beside the same figures for as long with
+no reload, and beside a plain busy Python thread (what any second thread
+costs a call on this machine). Issue 19's target: the longest wait <= 10 ms.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isfile(os.path.join(ROOT, "fsroute", "__init__.py")):
+    sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fsroute.route  # noqa: E402
+from fsroute.runtime import process  # noqa: E402
+from fsroute.testing import FakeFreeSWITCH, StubSession  # noqa: E402
+from run import generate_prefixes, rules_text  # noqa: E402  (the benchmark's own 100,000-route file)
+
+
+def route_calls(path, fake, stop, times):
+    variables = {"destination_number": "0049301234567", "network_addr": "127.0.0.1", "caller_id_number": "1000"}
+    clock = time.perf_counter
+    while not stop.is_set():
+        session = StubSession(variables, fake=fake)
+        started = clock()
+        fsroute.route.handler(session, path)
+        times.append(clock() - started)
+        if len(fake.logs) > 10000:
+            del fake.logs[:], fake.events[:], fake.api_calls[:]
+
+
+def summary(times):
+    ordered = sorted(times)
+    return "%6d calls  p99 %6.2f ms  longest %6.2f ms" % (
+        len(ordered), ordered[int(len(ordered) * 0.99)] * 1000, ordered[-1] * 1000)
+
+
+def main(argv=None):
+    import random
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routes", type=int, default=100000)
+    parser.add_argument("--reloads", type=int, default=5)
+    args = parser.parse_args(argv)
+    directory = tempfile.mkdtemp(prefix="fsroute-reload-pause-")
+    path = os.path.join(directory, "rules.yaml")
+    text = rules_text(generate_prefixes(args.routes, random.Random(4)))
+    with open(path, "w") as handle:
+        handle.write(text)
+    fake = FakeFreeSWITCH()
+    fake.set_gateways("external", up=["gw%d" % i for i in range(1, 9)])
+    with fake:
+        store = process.store_for(path)
+        started = time.perf_counter()
+        store.current()
+        print("fsroute reload pause: %d routes, first load %.1f s, Python %s on %s, %d CPUs" % (
+            args.routes, time.perf_counter() - started, platform.python_version(), platform.machine(),
+            os.cpu_count()), flush=True)
+
+        def run(phase):
+            times, stop = [], threading.Event()
+            thread = threading.Thread(target=route_calls, args=(path, fake, stop, times))
+            thread.start()
+            took = phase()
+            stop.set()
+            thread.join()
+            return times, took
+
+        def reloads():
+            started = time.perf_counter()
+            for n in range(args.reloads):
+                old = store.generation
+                with open(path + ".new", "w") as handle:
+                    handle.write(text.replace("version: 1", "version: 1\n# reload %d" % n, 1))
+                os.replace(path + ".new", path)
+                while store.generation is old:
+                    time.sleep(0.01)
+                while process.retired_count():  # the replaced generation is freed too
+                    time.sleep(0.01)
+            return time.perf_counter() - started
+
+        during, took = run(reloads)
+        quiet, _ = run(lambda: time.sleep(took) or took)
+
+        def busy_thread():
+            stop = threading.Event()
+
+            def spin():
+                while not stop.is_set():
+                    for _ in range(10000):
+                        pass
+            spinner = threading.Thread(target=spin)
+            spinner.start()
+            time.sleep(took)
+            stop.set()
+            spinner.join()
+            return took
+        beside_busy, _ = run(busy_thread)
+    print("%-44s %s" % ("calls during %d reloads (%.1f s)" % (args.reloads, took), summary(during)))
+    print("%-44s %s" % ("for as long with no reload", summary(quiet)))
+    print("%-44s %s" % ("for as long beside a busy Python thread", summary(beside_busy)))
+    print("target: the longest call during reloads <= 10 ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
