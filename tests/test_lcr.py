@@ -135,6 +135,62 @@ def test_find_is_the_longest_prefix_by_brute_force(prefixes, numbers):
 
 
 
+def test_a_prefix_sorted_deck_may_list_a_prefixs_newer_rate_first():
+    # Sorted by prefix, but the price update comes before the rate it replaces: that is no duplicate.
+    table = deck("""
+        prefix,rate,effective_from,effective_to
+        49,0.02,,
+        4915,0.030,2026-07-01,
+        4915,0.040,,2026-07-01
+    """)
+    assert table.row(table.find("491512", JAN)).rate == 40000
+    assert table.row(table.find("491512", JUL)).rate == 30000
+
+
+def _dated_rows(draw_cuts, prefixes):
+    """Deck rows (prefix, rate, start, end) with, per prefix, rates over disjoint date ranges."""
+    rows = []
+    for prefix in prefixes:
+        cuts = sorted(draw_cuts())
+        bounds = [decks.NEVER] + cuts + [decks.FOREVER]
+        for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
+            if start < end and number % 3 != 2:  # some ranges have no rate: a shorter prefix takes over
+                rows.append((prefix, len(rows) + 1, start, end))
+    return rows
+
+
+@st.composite
+def dated_decks(draw):
+    prefixes = draw(st.sets(st.text("012", min_size=1, max_size=4), min_size=1, max_size=12))
+    dates = st.sets(st.integers(0, 5).map(lambda day: JAN + day * 86400), max_size=3)
+    rows = _dated_rows(lambda: draw(dates), sorted(prefixes))
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))  # any order at all
+    else:  # sorted by prefix, each prefix's dates in any order
+        rows = sorted(draw(st.permutations(rows)), key=lambda row: row[0])
+    return rows
+
+
+def _date_cell(seconds):
+    if seconds in (decks.NEVER, decks.FOREVER):
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(dated_decks(), st.lists(st.text("012", min_size=1, max_size=5), min_size=1, max_size=10),
+       st.lists(st.integers(-1, 6).map(lambda day: JAN + day * 86400 - 1), min_size=1, max_size=4))
+def test_find_with_dated_rows_in_any_order_is_the_brute_force_lookup(rows, numbers, instants):
+    table = deck("prefix,rate,effective_from,effective_to\n" + "".join(
+        "%s,%d,%s,%s\n" % (prefix, rate, _date_cell(start), _date_cell(end)) for prefix, rate, start, end in rows))
+    for number in numbers:
+        for now in instants:
+            in_force = [row for row in rows if number.startswith(row[0]) and row[2] <= now < row[3]]
+            best = max(in_force, key=lambda row: len(row[0]), default=None)
+            found = table.find(number, now)
+            assert (table.row(found).rate // decks.MICRO if found >= 0 else None) == (best[1] if best else None)
+
+
 def test_find_in_a_deck_big_enough_for_a_finer_index_is_the_longest_prefix():
     rng = random.Random(5)
     prefixes = {"".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9))) for _ in range(30000)}

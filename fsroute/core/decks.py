@@ -220,7 +220,7 @@ class _Builder:
         add_key, add_rate = keys.append, rates.append
         add_start, add_end = starts.append, ends.append
         ordered = True
-        last = -1
+        last, last_start = -1, NEVER
         line = 1
         start: int
         end: int
@@ -249,9 +249,9 @@ class _Builder:
                     skips.append(len(keys))
                     continue
                 key, rate, start, end = values
-            if key < last:
-                ordered = False
-            last = key
+            if key < last or (key == last and start < last_start):
+                ordered = False  # rows are kept in (prefix, effective_from) order: see check_overlaps
+            last, last_start = key, start
             add_key(key)
             add_rate(rate)
             add_start(start)
