@@ -470,6 +470,22 @@ def test_quoted_fields_blank_lines_and_crlf_line_ends():
     assert table.row(table.find("1", JAN)).description == "US"
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("header, row", [("rate,effective_from,prefix,effective_to", "0.1,,%d,2026-07-01"),
+                                         ("prefix,rate,effective_from", "%d,0.1,2026-07-01"),
+                                         ("rate,prefix", "0.1,%d")])
+def test_well_formed_rows_take_the_fast_path_whichever_column_is_last(monkeypatch, line_end, header, row):
+    # Only a date's first row takes the slow path (which learns the date). A date, or the prefix, in
+    # the last column kept the line end on it and missed the fast path on every row.
+    slow = []
+    parse_row = decks._Builder.parse_row
+    monkeypatch.setattr(decks._Builder, "parse_row", lambda self, fields, *rest: slow.append(fields) or parse_row(
+        self, fields, *rest))
+    table = decks.parse([header + line_end] + [row % prefix + line_end for prefix in range(40, 50)], "d.csv")
+    assert len(table) == 10 and table.row(table.find("491", JUL)).rate == 100000
+    assert len(slow) <= 1
+
+
 @settings(max_examples=300)
 @given(st.text(alphabet="ab,\r\n\u00e9\u20ac\U0001f600", max_size=60), st.integers(1, 9))
 def test_read_lines_gives_the_lines_a_text_file_gives(text, size):

@@ -227,7 +227,8 @@ class _Builder:
         for text in lines:
             line += 1
             # str.split is much cheaper than csv; a quoted field ("Korea, Republic of") takes csv.
-            # The line end stays on the last field: float() ignores it, the slow path strips it.
+            # The line end goes first: left on the last field, a date or prefix there missed the fast path.
+            text = text.rstrip("\r\n")
             row = text.split(delimiter) if '"' not in text else next(csv.reader([text], delimiter=delimiter))
             try:  # the fast path, for a well-formed row; anything else goes through parse_row
                 prefix = row[prefix_at]
@@ -281,7 +282,7 @@ class _Builder:
             self.problems.sort(key=lambda p: p.line)
             raise RulesError(self.problems)
         return Deck(self.filename, keys, rates, starts, ends, fees, increments,
-                    [text.rstrip("\r\n") for text in descriptions], description_ids)
+                    list(descriptions), description_ids)
 
     def columns(self, names: List[str]) -> Optional[Dict[str, int]]:
         """{column: index} from the header row, or None after reporting."""
