@@ -103,6 +103,26 @@ def test_every_bad_row_is_reported_with_its_line():
     ]
 
 
+def test_empty_optional_cells_mean_none():
+    table = deck("""
+        prefix,rate,connect_fee,increments,effective_from,effective_to,description
+        49,0.02,,,,,
+        4915,0.04,0.01,60/60,,,DE mobile
+    """)
+    assert table.row(table.find("4930", JAN)) == decks.Rate("49", 20000, 0, "", decks.NEVER, decks.FOREVER, "")
+    assert table.row(table.find("4915", JAN)) == decks.Rate("4915", 40000, 10000, "60/60", decks.NEVER,
+                                                            decks.FOREVER, "DE mobile")
+
+
+def test_a_problem_on_many_rows_is_one_line_with_a_count():
+    rows = "".join("%d,0.1,x,\n" % (100 + i) for i in range(60)) + "7,-1,,\n" + "8,0.1,y,\n9,0.1,0.1,1/1\n"
+    assert problems("prefix,rate,connect_fee,increments\n" + rows) == [
+        "d.csv:2:1: connect_fee 'x' must be a decimal number from 0 up (and 60 more rows like it: lines 3, "
+        "4, 5, 6, 7, ...)",
+        "d.csv:62:1: rate '-1' must be a decimal number from 0 up",
+    ]
+
+
 def test_the_header_must_name_prefix_and_rate():
     assert problems("prefix,cost\n1,0.1\n") == [
         "d.csv:1:1: unknown column 'cost' (expected some of: prefix, rate, connect_fee, increments, "
