@@ -9,6 +9,7 @@ from fsroute import ctl, route
 from fsroute.core import loader
 from fsroute.core.model import BreakerSettings, Capacity, LimitSettings, RulesError
 from fsroute.runtime.store import store_for
+from fsroute.testing import StubSession
 
 BREAKER_RULES = """\
 version: 1
@@ -135,6 +136,32 @@ def test_a_failed_probe_benches_again_for_twice_as_long(switch, write_rules, cal
     assert "benched for 60s: the probe call failed" in switch.log_lines("warning")[-1]
     clock.now += 59
     assert dialled(call(path, "5551000", bridge_outcomes=failing)) == ["gw2"]
+
+
+class RaisingBridge(StubSession):
+    """A session whose bridge to gw1 raises instead of returning (a SWIG error, the switch shutting down)."""
+
+    def execute(self, app, data=None):
+        if "sofia/gateway/gw1/" in (data or ""):
+            raise RuntimeError("the bridge raised")
+        super().execute(app, data)
+
+
+def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(switch, write_rules, call):
+    # The attempt is accounted also when it raises: a probe slot left taken benched gw1 until a restart.
+    path = write_rules(BREAKER_RULES)
+    clock = Clock()
+    load(path, clock)
+    for _ in range(3):
+        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    clock.now += 30
+    probe = RaisingBridge({"destination_number": "5551000", "network_addr": "172.16.221.33"}, fake=switch)
+    route.handler(probe, path)
+    assert probe.variables["fsroute_result"] == "error"
+    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 half-open: this call is the probe"
+    clock.now += 120  # past any cooldown (max_cooldown): gw1 must be probed again
+    assert dialled(call(path, "5551000")) == ["gw1"]
+    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"
 
 
 def test_non_failover_causes_and_caller_cancel_do_not_bench(switch, write_rules, call):
