@@ -42,6 +42,13 @@ def test_the_premium_block_after_nanp_is_shadowed_in_part():
         "some of the numbers it matches (e.g. 19002000000)"]
 
 
+def test_a_route_that_takes_every_call_is_named_before_one_that_takes_some():
+    assert check("{name: a, match: {destination_number: '^1[0-5]'}, gateway: gw1}",
+                 "{name: ones, match: {destination_number: '^1'}, gateway: gw1}",
+                 "{name: b, match: {destination_number: '^1\\d$'}, gateway: gw2}") == [
+        "r.yaml:10: warning: route 'b' never takes a call: route 'ones' (line 9) comes first and takes "
+        "every call it matches"]
+
 def test_an_earlier_route_that_lets_calls_through_does_not_shadow():
     later = "{name: b, match: {destination_number: '^1800'}, gateway: gw2}"
     for earlier in ("acl: peers", "match: {destination_number: '^1', caller_id_number: '^4'}", "when: weekdays",

@@ -66,13 +66,17 @@ class _Shadows:
         for position, later in enumerate(routes):
             prefix = literal_prefix(later.dest) if later.dest is not None else ""
             earlier = sorted(p for n in range(len(prefix) + 1) for p in by_prefix.get(prefix[:n], ()))
+            partly = ""  # the first earlier route that takes some of its calls, unless one takes them all
             for other in earlier[:MAX_EARLIER]:
                 if self.pairs >= MAX_PAIRS:
-                    return found
-                text = self.shadow(routes[other], later, prefix)
-                if text:
-                    found.append((later.line, 0, text))
                     break
+                every, text = self.shadow(routes[other], later, prefix)
+                if every:
+                    partly = text
+                    break
+                partly = partly or text
+            if partly:
+                found.append((later.line, 0, partly))
             by_prefix.setdefault(prefix, []).append(position)
         return found
 
@@ -83,29 +87,31 @@ class _Shadows:
             self.machines[key] = automaton(pattern, universe, regex.flags if regex is not None else 0)
         return self.machines[key]
 
-    def shadow(self, earlier: Route, later: Route, prefix: str) -> str:
-        """The warning about ``later`` (whose numbers start with ``prefix``) when ``earlier`` takes all
-        or some of its calls, else ""."""
+    def shadow(self, earlier: Route, later: Route, prefix: str) -> Tuple[bool, str]:
+        """(True, the warning) when ``earlier`` takes every call of ``later`` (whose numbers start with
+        ``prefix``), (False, the warning) when it takes some and is not the narrower of the two, else
+        (False, "")."""
+        none = (False, "")
         theirs = self.machine(earlier.dest, PRINTABLE)
         if theirs is None or not theirs.may_start(prefix) or not self.implied(earlier, later):
-            return ""  # cannot tell; or no number both match: the quick answer for most pairs
+            return none  # cannot tell; or no number both match: the quick answer for most pairs
         self.pairs += 1
         mine = self.machine(later.dest, PRINTABLE)
         if mine is None:
-            return ""
+            return none
         where = "%s:%d: warning: route '%s'" % (self.path, later.line, later.name)
         missed = example(mine, theirs, PRINTABLE, in_second=False)
         if missed is None and example(mine, mine, PRINTABLE, in_second=True) is not None:
-            return ("%s never takes a call: route '%s' (line %d) comes first and takes every call it "
-                    "matches" % (where, earlier.name, earlier.line))
+            return True, ("%s never takes a call: route '%s' (line %d) comes first and takes every call it "
+                          "matches" % (where, earlier.name, earlier.line))
         if missed is UNKNOWN:
-            return ""
+            return none
         taken = example(mine, theirs, PRINTABLE, in_second=True)
         broader = example(theirs, mine, PRINTABLE, in_second=False)  # else: the earlier is the narrower one
         if taken in (None, UNKNOWN) or broader in (None, UNKNOWN):
-            return ""
-        return ("%s is partly shadowed: route '%s' (line %d) comes first and takes some of the numbers "
-                "it matches (e.g. %s)" % (where, earlier.name, earlier.line, taken or "the empty number"))
+            return none
+        return False, ("%s is partly shadowed: route '%s' (line %d) comes first and takes some of the numbers "
+                       "it matches (e.g. %s)" % (where, earlier.name, earlier.line, taken or "the empty number"))
 
     def implied(self, earlier: Route, later: Route) -> bool:
         """Whether every call that passes ``later``'s tests other than the destination passes
