@@ -147,13 +147,19 @@ class RaisingBridge(StubSession):
         super().execute(app, data)
 
 
-def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(switch, write_rules, call):
-    # The attempt is accounted also when it raises: a probe slot left taken benched gw1 until a restart.
+def benched_gw1(write_rules, call):
+    """BREAKER_RULES loaded with a Clock, and three calls that bench gw1: (the rules' path, the clock)."""
     path = write_rules(BREAKER_RULES)
     clock = Clock()
     load(path, clock)
     for _ in range(3):
         call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    return path, clock
+
+
+def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(switch, write_rules, call):
+    # The attempt is accounted also when it raises: a probe slot left taken benched gw1 until a restart.
+    path, clock = benched_gw1(write_rules, call)
     clock.now += 30
     probe = RaisingBridge({"destination_number": "5551000", "network_addr": "172.16.221.33"}, fake=switch)
     route.handler(probe, path)
@@ -197,11 +203,7 @@ def test_every_gateway_benched_is_all_down_unless_last_resort(switch, write_rule
 
 
 def test_breaker_state_survives_a_reload_unless_its_settings_change(switch, write_rules, call):
-    path = write_rules(BREAKER_RULES)
-    clock = Clock()
-    load(path, clock)
-    for _ in range(3):
-        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    path, _ = benched_gw1(write_rules, call)
     write_rules(BREAKER_RULES.replace("name: out", "name: out2"))
     assert ctl.command("reload " + path).startswith("+OK")
     session = call(path, "5551000")

@@ -250,8 +250,8 @@ def automaton(pattern: Optional[str], universe: FrozenSet[str], flags: int = FLA
         node = parser.alternatives()
         if parser.at != len(body):
             raise _Unsupported("an unbalanced ')'")
-        if (pattern.startswith("^") or anchored_end) and "|" in body and _top_level_bar(body):
-            raise _Unsupported("an anchor outside an alternation")
+        if (pattern.startswith("^") or anchored_end) and node[0] == "alt":
+            raise _Unsupported("an anchor outside an alternation")  # ^a|b is (^a)|b
         start = machine.state()
         if not pattern.startswith("^"):
             machine.read(start, universe, start)  # the match may start anywhere
@@ -267,29 +267,6 @@ def automaton(pattern: Optional[str], universe: FrozenSet[str], flags: int = FLA
     except _Unsupported:
         return None
     return machine
-
-
-def _top_level_bar(body: str) -> bool:
-    """Whether ``body`` has a '|' outside every group and class."""
-    depth, i, in_class = 0, 0, False
-    while i < len(body):
-        c = body[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            i += 1 + (body[i + 1:i + 2] == "^")  # a ']' first in a class is a literal
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            return True
-        i += 1
-    return False
 
 
 UNKNOWN = "unknown"  # what ``example`` gives when the walk would be too long

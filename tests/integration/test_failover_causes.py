@@ -3,17 +3,7 @@
 import pytest
 
 from .test_health import fields_of
-
-PRIORITY_RULES = """\
-version: 1
-defaults: {status_ttl: 0.5}
-groups:
-  ordered:
-    strategy: priority
-    gateways: [gw2, gw1]
-routes:
-  - {name: ordered, match: {destination_number: '^(\\d+)$'}, group: ordered}
-"""
+from .test_routing import PRIORITY_RULES
 
 
 @pytest.mark.parametrize("code, reason, cause", [
