@@ -9,6 +9,7 @@ from fsroute import ctl, route
 from fsroute.core import loader
 from fsroute.core.model import BreakerSettings, Capacity, LimitSettings, RulesError
 from fsroute.runtime.process import store_for
+from fsroute.testing import StubSession
 
 BREAKER_RULES = """\
 version: 1
@@ -137,6 +138,38 @@ def test_a_failed_probe_benches_again_for_twice_as_long(switch, write_rules, cal
     assert dialled(call(path, "5551000", bridge_outcomes=failing)) == ["gw2"]
 
 
+class RaisingBridge(StubSession):
+    """A session whose bridge to gw1 raises instead of returning (a SWIG error, the switch shutting down)."""
+
+    def execute(self, app, data=None):
+        if "sofia/gateway/gw1/" in (data or ""):
+            raise RuntimeError("the bridge raised")
+        super().execute(app, data)
+
+
+def benched_gw1(write_rules, call):
+    """BREAKER_RULES loaded with a Clock, and three calls that bench gw1: (the rules' path, the clock)."""
+    path = write_rules(BREAKER_RULES)
+    clock = Clock()
+    load(path, clock)
+    for _ in range(3):
+        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    return path, clock
+
+
+def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(switch, write_rules, call):
+    # The attempt is accounted also when it raises: a probe slot left taken benched gw1 until a restart.
+    path, clock = benched_gw1(write_rules, call)
+    clock.now += 30
+    probe = RaisingBridge({"destination_number": "5551000", "network_addr": "172.16.221.33"}, fake=switch)
+    route.handler(probe, path)
+    assert probe.variables["fsroute_result"] == "error"
+    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 half-open: this call is the probe"
+    clock.now += 120  # past any cooldown (max_cooldown): gw1 must be probed again
+    assert dialled(call(path, "5551000")) == ["gw1"]
+    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"
+
+
 def test_non_failover_causes_and_caller_cancel_do_not_bench(switch, write_rules, call):
     path = write_rules(BREAKER_RULES)
     load(path, Clock())
@@ -170,11 +203,7 @@ def test_every_gateway_benched_is_all_down_unless_last_resort(switch, write_rule
 
 
 def test_breaker_state_survives_a_reload_unless_its_settings_change(switch, write_rules, call):
-    path = write_rules(BREAKER_RULES)
-    clock = Clock()
-    load(path, clock)
-    for _ in range(3):
-        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    path, _ = benched_gw1(write_rules, call)
     write_rules(BREAKER_RULES.replace("name: out", "name: out2"))
     assert ctl.command("reload " + path).startswith("+OK")
     session = call(path, "5551000")

@@ -103,6 +103,26 @@ def test_every_bad_row_is_reported_with_its_line():
     ]
 
 
+def test_empty_optional_cells_mean_none():
+    table = deck("""
+        prefix,rate,connect_fee,increments,effective_from,effective_to,description
+        49,0.02,,,,,
+        4915,0.04,0.01,60/60,,,DE mobile
+    """)
+    assert table.row(table.find("4930", JAN)) == decks.Rate("49", 20000, 0, "", decks.NEVER, decks.FOREVER, "")
+    assert table.row(table.find("4915", JAN)) == decks.Rate("4915", 40000, 10000, "60/60", decks.NEVER,
+                                                            decks.FOREVER, "DE mobile")
+
+
+def test_a_problem_on_many_rows_is_one_line_with_a_count():
+    rows = "".join("%d,0.1,x,\n" % (100 + i) for i in range(60)) + "7,-1,,\n" + "8,0.1,y,\n9,0.1,0.1,1/1\n"
+    assert problems("prefix,rate,connect_fee,increments\n" + rows) == [
+        "d.csv:2:1: connect_fee 'x' must be a decimal number from 0 up (and 60 more rows like it: lines 3, "
+        "4, 5, 6, 7, ...)",
+        "d.csv:62:1: rate '-1' must be a decimal number from 0 up",
+    ]
+
+
 def test_the_header_must_name_prefix_and_rate():
     assert problems("prefix,cost\n1,0.1\n") == [
         "d.csv:1:1: unknown column 'cost' (expected some of: prefix, rate, connect_fee, increments, "
@@ -133,6 +153,62 @@ def test_find_is_the_longest_prefix_by_brute_force(prefixes, numbers):
         expected = max((p for p in prefixes if number.startswith(p)), key=len, default=None)
         assert matched(table, number) == expected
 
+
+
+def test_a_prefix_sorted_deck_may_list_a_prefixs_newer_rate_first():
+    # Sorted by prefix, but the price update comes before the rate it replaces: that is no duplicate.
+    table = deck("""
+        prefix,rate,effective_from,effective_to
+        49,0.02,,
+        4915,0.030,2026-07-01,
+        4915,0.040,,2026-07-01
+    """)
+    assert table.row(table.find("491512", JAN)).rate == 40000
+    assert table.row(table.find("491512", JUL)).rate == 30000
+
+
+def _dated_rows(draw_cuts, prefixes):
+    """Deck rows (prefix, rate, start, end) with, per prefix, rates over disjoint date ranges."""
+    rows = []
+    for prefix in prefixes:
+        cuts = sorted(draw_cuts())
+        bounds = [decks.NEVER] + cuts + [decks.FOREVER]
+        for number, (start, end) in enumerate(zip(bounds, bounds[1:])):
+            if start < end and number % 3 != 2:  # some ranges have no rate: a shorter prefix takes over
+                rows.append((prefix, len(rows) + 1, start, end))
+    return rows
+
+
+@st.composite
+def dated_decks(draw):
+    prefixes = draw(st.sets(st.text("012", min_size=1, max_size=4), min_size=1, max_size=12))
+    dates = st.sets(st.integers(0, 5).map(lambda day: JAN + day * 86400), max_size=3)
+    rows = _dated_rows(lambda: draw(dates), sorted(prefixes))
+    if draw(st.booleans()):
+        rows = draw(st.permutations(rows))  # any order at all
+    else:  # sorted by prefix, each prefix's dates in any order
+        rows = sorted(draw(st.permutations(rows)), key=lambda row: row[0])
+    return rows
+
+
+def _date_cell(seconds):
+    if seconds in (decks.NEVER, decks.FOREVER):
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(dated_decks(), st.lists(st.text("012", min_size=1, max_size=5), min_size=1, max_size=10),
+       st.lists(st.integers(-1, 6).map(lambda day: JAN + day * 86400 - 1), min_size=1, max_size=4))
+def test_find_with_dated_rows_in_any_order_is_the_brute_force_lookup(rows, numbers, instants):
+    table = deck("prefix,rate,effective_from,effective_to\n" + "".join(
+        "%s,%d,%s,%s\n" % (prefix, rate, _date_cell(start), _date_cell(end)) for prefix, rate, start, end in rows))
+    for number in numbers:
+        for now in instants:
+            in_force = [row for row in rows if number.startswith(row[0]) and row[2] <= now < row[3]]
+            best = max(in_force, key=lambda row: len(row[0]), default=None)
+            found = table.find(number, now)
+            assert (table.row(found).rate // decks.MICRO if found >= 0 else None) == (best[1] if best else None)
 
 
 def test_find_in_a_deck_big_enough_for_a_finer_index_is_the_longest_prefix():
@@ -448,6 +524,22 @@ def test_quoted_fields_blank_lines_and_crlf_line_ends():
     assert table.row(table.find("8212", JAN)) == decks.Rate("82", 50000, 0, "", decks.NEVER, decks.FOREVER,
                                                             "Korea; Republic of")
     assert table.row(table.find("1", JAN)).description == "US"
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("header, row", [("rate,effective_from,prefix,effective_to", "0.1,,%d,2026-07-01"),
+                                         ("prefix,rate,effective_from", "%d,0.1,2026-07-01"),
+                                         ("rate,prefix", "0.1,%d")])
+def test_well_formed_rows_take_the_fast_path_whichever_column_is_last(monkeypatch, line_end, header, row):
+    # Only a date's first row takes the slow path (which learns the date). A date, or the prefix, in
+    # the last column kept the line end on it and missed the fast path on every row.
+    slow = []
+    parse_row = decks._Builder.parse_row
+    monkeypatch.setattr(decks._Builder, "parse_row", lambda self, fields, *rest: slow.append(fields) or parse_row(
+        self, fields, *rest))
+    table = decks.parse([header + line_end] + [row % prefix + line_end for prefix in range(40, 50)], "d.csv")
+    assert len(table) == 10 and table.row(table.find("491", JUL)).rate == 100000
+    assert len(slow) <= 1
 
 
 @settings(max_examples=300)

@@ -13,7 +13,8 @@ and ``rate`` are required; ``connect_fee``, ``increments`` ("60/60"),
 ``effective_from``, ``effective_to`` and ``description`` are optional.
 Rates are kept in micro-units (6 decimal places). Dates are ISO 8601
 (``2026-01-01`` or ``2026-01-01T08:00:00+01:00``), UTC unless they say
-otherwise; ``effective_to`` is exclusive; an empty date is unbounded.
+otherwise; ``effective_to`` is exclusive; an empty date is unbounded; any
+empty optional cell means none (no fee, no increments, no description).
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import csv
 import datetime
 import io
 from array import array
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .model import Problem, RulesError
 
 MAX_DIGITS = 15  # E.164: no number, hence no useful prefix, is longer
-MAX_PROBLEMS = 50
+EXAMPLE_LINES = 5  # a problem found on many rows lists the lines of this many more
 MICRO = 1000000
 MAX_MONEY = 10 ** 9 * MICRO
 NEVER, FOREVER = -(2 ** 62), 2 ** 62
@@ -80,7 +81,7 @@ class Deck:
         self.starts = starts
         self.ends = ends
         self.fees = fees                  # None when the deck has no connect_fee column
-        self.increments = increments      # None, or initial and next seconds interleaved
+        self.increments = increments      # None, or initial and next seconds interleaved (0, 0: none)
         self.descriptions = descriptions  # the distinct descriptions, by id
         self.description_ids = description_ids  # None when the deck has no description column
 
@@ -135,7 +136,7 @@ class Deck:
     def row(self, i: int) -> Rate:
         """Row ``i`` as a Rate."""
         increments = ""
-        if self.increments is not None:
+        if self.increments is not None and self.increments[2 * i]:  # 0: the row's cell is empty
             increments = "%d/%d" % (self.increments[2 * i], self.increments[2 * i + 1])
         return Rate(self.prefix(i), self.rates[i], self.fees[i] if self.fees is not None else 0,
                     increments, self.starts[i], self.ends[i],
@@ -187,17 +188,45 @@ def parse(lines: Iterable[str], filename: str = "<deck>") -> Deck:
     return _Builder(filename).build(lines)
 
 
+class _Kind:
+    """A kind of problem: where it was first seen and how, and how many more rows have it."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        self.more = 0
+        self.lines: List[int] = []  # the first EXAMPLE_LINES of the others
+
+    def problem(self, filename: str) -> Problem:
+        if not self.more:
+            return Problem(filename, self.line, 1, self.message)
+        lines = ", ".join(str(line) for line in sorted(self.lines))
+        return Problem(filename, self.line, 1, "%s (and %d more row%s like it: line%s %s%s)" % (
+            self.message, self.more, "s" if self.more > 1 else "", "s" if self.more > 1 else "", lines,
+            ", ..." if self.more > len(self.lines) else ""))
+
+
 class _Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
-        self.problems: List[Problem] = []
+        self.kinds: Dict[str, _Kind] = {}
+        self.reported = 0
         self.dates: Dict[str, Optional[int]] = {"": None}
 
-    def problem(self, line: int, message: str) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(Problem(self.filename, line, 1, message))
-        elif len(self.problems) == MAX_PROBLEMS:
-            self.problems.append(Problem(self.filename, line, 1, "too many problems; stopped listing"))
+    def problem(self, line: int, message: str, kind: str = "") -> None:
+        """Report ``message`` at ``line``; another problem of the same ``kind`` (not "") only counts."""
+        self.reported += 1
+        found = self.kinds.get(kind or message)
+        if found is None:
+            self.kinds[kind or message] = _Kind(line, message)
+            return
+        found.more += 1
+        if len(found.lines) < EXAMPLE_LINES:
+            found.lines.append(line)
+
+    def problems(self) -> List[Problem]:
+        """One problem per kind, by line."""
+        return sorted((kind.problem(self.filename) for kind in self.kinds.values()), key=lambda p: p.line)
 
     def build(self, source: Iterable[str]) -> Deck:
         lines = iter(source)
@@ -206,7 +235,7 @@ class _Builder:
         names = [name.strip().lower() for name in next(csv.reader([header], delimiter=delimiter), [])]
         columns = self.columns(names)
         if columns is None:
-            raise RulesError(self.problems)
+            raise RulesError(self.problems())
         keys, rates = array("q"), array("q")
         skips: List[int] = []  # len(keys) at each line that made no row: how a row finds its line again
         starts, ends = array("q"), array("q")
@@ -220,14 +249,15 @@ class _Builder:
         add_key, add_rate = keys.append, rates.append
         add_start, add_end = starts.append, ends.append
         ordered = True
-        last = -1
+        last, last_start = -1, NEVER
         line = 1
         start: int
         end: int
         for text in lines:
             line += 1
             # str.split is much cheaper than csv; a quoted field ("Korea, Republic of") takes csv.
-            # The line end stays on the last field: float() ignores it, the slow path strips it.
+            # The line end goes first: left on the last field, a date or prefix there missed the fast path.
+            text = text.rstrip("\r\n")
             row = text.split(delimiter) if '"' not in text else next(csv.reader([text], delimiter=delimiter))
             try:  # the fast path, for a well-formed row; anything else goes through parse_row
                 prefix = row[prefix_at]
@@ -249,18 +279,18 @@ class _Builder:
                     skips.append(len(keys))
                     continue
                 key, rate, start, end = values
-            if key < last:
-                ordered = False
-            last = key
+            if key < last or (key == last and start < last_start):
+                ordered = False  # rows are kept in (prefix, effective_from) order: see check_overlaps
+            last, last_start = key, start
             add_key(key)
             add_rate(rate)
             add_start(start)
             add_end(end)
             if fees is not None:
-                fees.append(self.extra(money, row[columns["connect_fee"]], "connect_fee", line, 0))
+                fees.append(self.optional(money, row[columns["connect_fee"]], "connect_fee", line, 0))
             if increments is not None:
-                increments.extend(self.extra(billing_increments, row[columns["increments"]],
-                                             "increments", line, (0, 0)))
+                increments.extend(self.optional(billing_increments, row[columns["increments"]],
+                                                "increments", line, (0, 0)))
             if description_ids is not None:
                 text = row[columns["description"]]
                 description_ids.append(descriptions.setdefault(text, len(descriptions)))
@@ -277,11 +307,10 @@ class _Builder:
             return read + 2 + bisect.bisect_right(skips, read)
 
         self.check_overlaps(keys, starts, ends, line_of)
-        if self.problems:
-            self.problems.sort(key=lambda p: p.line)
-            raise RulesError(self.problems)
+        if self.kinds:
+            raise RulesError(self.problems())
         return Deck(self.filename, keys, rates, starts, ends, fees, increments,
-                    [text.rstrip("\r\n") for text in descriptions], description_ids)
+                    list(descriptions), description_ids)
 
     def columns(self, names: List[str]) -> Optional[Dict[str, int]]:
         """{column: index} from the header row, or None after reporting."""
@@ -294,45 +323,47 @@ class _Builder:
             else:
                 out[name] = index
         for name in ("prefix", "rate"):
-            if name not in out and not self.problems:
+            if name not in out and not self.kinds:
                 self.problem(1, "the header row must name the columns; '%s' is missing" % name)
-        return None if self.problems else out
+        return None if self.kinds else out
 
     def parse_row(self, fields: List[str], columns: Dict[str, int], line: int, width: int
                   ) -> Optional[Tuple[int, int, int, int]]:
-        """(key, rate, start, end) of one row, or None after reporting every bad field (or skipping it)."""
+        """(key, rate, start, end) of one row, or None after reporting each bad field (or skipping it)."""
         row = [field.strip() for field in fields]
         if len(row) <= max(columns.values()):
             if any(row):  # blank lines are skipped
-                self.problem(line, "the row has %d fields; the header names %d" % (len(row), width))
+                self.problem(line, "the row has %d fields; the header names %d" % (len(row), width), "fields")
             return None
-        found: List[str] = []
-        prefix = row[columns["prefix"]].strip()
+        reported = self.reported
+        prefix = row[columns["prefix"]]
         if not (prefix.isdigit() and prefix.isascii() and len(prefix) <= MAX_DIGITS):
-            found.append("prefix %r must be 1 to %d digits 0-9" % (prefix[:40], MAX_DIGITS))
-        rate = _field(found, money, row[columns["rate"]], "rate")
-        start: Optional[int] = None
-        end: Optional[int] = None
+            self.problem(line, "prefix %r must be 1 to %d digits 0-9" % (prefix[:40], MAX_DIGITS), "prefix")
+        rate = self.field(money, row[columns["rate"]], "rate", line, 0)
+        start = end = None
         if "effective_from" in columns:
-            start = _field(found, self.date, row[columns["effective_from"]], "effective_from")
+            start = self.field(self.date, row[columns["effective_from"]], "effective_from", line, None)
         if "effective_to" in columns:
-            end = _field(found, self.date, row[columns["effective_to"]], "effective_to")
+            end = self.field(self.date, row[columns["effective_to"]], "effective_to", line, None)
         first = NEVER if start is None else start
         last = FOREVER if end is None else end
         if first >= last:
-            found.append("effective_from is not before effective_to")
-        if found:
-            self.problem(line, "; ".join(found))
+            self.problem(line, "effective_from is not before effective_to", "dates")
+        if self.reported != reported:
             return None
         return int(prefix.ljust(MAX_DIGITS, "0")) << 4 | len(prefix), rate, first, last
 
-    def extra(self, parse: Callable[[str], _T], text: str, what: str, line: int, default: _T) -> _T:
-        """An optional column's value, or ``default`` after reporting."""
+    def field(self, parse: Callable[[str], _T], text: str, what: str, line: int, default: _T) -> _T:
+        """``parse(text)``, or ``default`` after reporting a problem of the kind ``what``."""
         try:
             return parse(text)
         except _Bad as exc:
-            self.problem(line, "%s %s" % (what, exc))
+            self.problem(line, "%s %s" % (what, exc), what)
             return default
+
+    def optional(self, parse: Callable[[str], _T], text: str, what: str, line: int, default: _T) -> _T:
+        """An optional column's value: ``default`` when the cell is empty (none) or after reporting."""
+        return self.field(parse, text, what, line, default) if text.strip() else default
 
     def date(self, text: str) -> Optional[int]:
         """Epoch seconds of an ISO date, None when empty; cached (a deck repeats a few dates)."""
@@ -362,25 +393,16 @@ class _Builder:
                 continue
             if starts[i] < ends[latest]:
                 if starts[i] == NEVER and ends[latest] == FOREVER:
-                    what = "duplicate prefix %s" % key_digits(keys[i])
+                    kind, what = "duplicate", "duplicate prefix %s" % key_digits(keys[i])
                 else:
-                    what = "prefix %s: effective dates overlap" % key_digits(keys[i])
-                self.problem(line_of(i), "%s (line %d)" % (what, line_of(latest)))
+                    kind, what = "overlap", "prefix %s: effective dates overlap" % key_digits(keys[i])
+                self.problem(line_of(i), "%s (line %d)" % (what, line_of(latest)), kind)
             if ends[i] > ends[latest]:
                 latest = i
 
 
 class _Bad(ValueError):
     """One field's problem (the message names the value, the caller adds the column)."""
-
-
-def _field(found: List[str], parse: Callable[[str], _T], text: str, what: str) -> Union[_T, int]:
-    """``parse(text)``; on a bad value its problem goes to ``found`` and the result is 0."""
-    try:
-        return parse(text)
-    except _Bad as exc:
-        found.append("%s %s" % (what, exc))
-        return 0
 
 
 def money(text: str) -> int:

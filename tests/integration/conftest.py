@@ -153,6 +153,7 @@ def fs(switch, gateways):
     reopened = False
     for gw in gateways.values():
         gw.mode, gw.reject_code, gw.answer_delay = "answer", 503, 0.0
+        gw.reject_reason = gw.hangup_after = None
         if not gw.is_open:
             gw.reopen()
             reopened = True

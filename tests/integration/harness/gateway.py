@@ -3,8 +3,10 @@
 It runs in a thread of the test process. Behaviour can change at any time:
 
 - ``mode = "answer"``: 100, 180, then 200 with SDP after ``answer_delay``
-  seconds; the far end (FreeSWITCH) ends the call with BYE;
-- ``mode = "reject"``: 100 then the final ``reject_code`` (OPTIONS still 200);
+  seconds; the far end (FreeSWITCH) ends the call with BYE, or the gateway does
+  ``hangup_after`` seconds after answering when that is set;
+- ``mode = "reject"``: 100 then the final ``reject_code`` (OPTIONS still 200), with a
+  ``Reason:`` header when ``reject_reason`` is set (``"Q.850;cause=34"``);
 - ``mode = "ring"``: 100 and 180, never answers (CANCEL gets 200 + 487);
 - ``mode = "silent"``: reads everything, answers nothing (INVITE or OPTIONS);
 - ``close()`` / ``reopen()``: the port itself goes away (ICMP port unreachable)
@@ -34,6 +36,7 @@ class Invite:
         self.cancelled = False
         self.acked = False
         self.bye = False
+        self.hung_up = False  # the gateway sent the BYE (hangup_after)
 
     def header(self, name):
         name = name.lower()
@@ -44,12 +47,14 @@ class FakeGateway:
     """One fake trunk: ``FakeGateway("gw1").start()``; ``host``/``port`` is where it listens."""
 
     def __init__(self, name, host="127.0.0.1", port=None, mode="answer", reject_code=503,
-                 answer_delay=0.0, options_code=200):
+                 answer_delay=0.0, options_code=200, reject_reason=None, hangup_after=None):
         self.name = name
         self.host = host
         self.port = port or free_port()
         self.mode = mode
         self.reject_code = reject_code
+        self.reject_reason = reject_reason
+        self.hangup_after = hangup_after
         self.answer_delay = answer_delay
         self.options_code = options_code
         self.invites = []
@@ -193,7 +198,8 @@ class FakeGateway:
         self._send(sock, sip.response(msg, 100, "Trying"), addr)
         if self.mode == "reject":
             invite.final = self.reject_code
-            self._send(sock, sip.response(msg, self.reject_code, "Rejected", invite.to_tag), addr)
+            reason = [("Reason", self.reject_reason)] if self.reject_reason else []
+            self._send(sock, sip.response(msg, self.reject_code, "Rejected", invite.to_tag, reason), addr)
             return
         self._send(sock, sip.response(msg, 180, "Ringing", invite.to_tag), addr)
         if self.mode == "ring":
@@ -215,3 +221,20 @@ class FakeGateway:
             return
         invite.final = 200
         self._send(sock, self._ok(invite.request, invite), addr)
+        if self.hangup_after is not None:
+            timer = threading.Timer(self.hangup_after, self._bye, (sock, invite, addr))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+
+    def _bye(self, sock, invite, addr):
+        """The gateway hangs up: a BYE in the dialog FreeSWITCH's INVITE opened."""
+        if invite.bye or self._sock is not sock:
+            return
+        request = invite.request
+        target = request.get("contact", "").split("<", 1)[-1].split(">", 1)[0]
+        headers = [("Via", "SIP/2.0/UDP %s:%d;rport;branch=z9hG4bK%s" % (self.host, self.port, sip.token())),
+                   ("Max-Forwards", "70"), ("From", request.get("to", "") + ";tag=" + invite.to_tag),
+                   ("To", request.get("from", "")), ("Call-ID", request.call_id), ("CSeq", "1 BYE")]
+        invite.hung_up = True
+        self._send(sock, sip.build("BYE %s SIP/2.0" % target, headers), addr)

@@ -80,7 +80,8 @@ def build(first_line, headers, body=""):
     """Bytes of a SIP message; Content-Length is added."""
     lines = [first_line] + ["%s: %s" % h for h in headers]
     lines.append("Content-Length: %d" % len(body.encode()))
-    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+    # surrogateescape: a test may send bytes that are not UTF-8 ("\udcff" goes out as the byte 0xff)
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8", "surrogateescape")
 
 
 def response(request, code, reason, to_tag=None, extra=(), body=""):
