@@ -132,14 +132,14 @@ def _route(call: _Call, loaded: Loaded) -> None:
         call.now = call_instant(session, loaded.clock.time)
     else:
         call.now = None  # untimed rules without least-cost routes: no clock, no variable read
+    call.traced = trace.wanted(session)  # a traced call's decision carries its reasons
     began = time.perf_counter()
     decision = router.decide(rules, session.getVariable, loaded.is_up, loaded.selector, call.now, loaded.health,
-                             deck_of=loaded.deck_of)
+                             deck_of=loaded.deck_of, explain=call.traced)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
     call.skipped += [(name, "benched") for name in decision.benched if name not in decision.gateways]
-    call.traced = trace.wanted(session)
     if call.traced:
         trace.decision(call, rules, loaded.gateways)
     if decision.route is not None:

@@ -130,6 +130,7 @@ class DeckStore:
         with self._lock:
             self._signature, self.last_error = signature, None
             self.sha256, self.loaded_at = sha256, self._wall()
+            deck.loaded_at = self.loaded_at
             self.deck = deck
         log(INFO, "fsroute: loaded rate deck %s rows=%d in %.1f s"
             % (self.path, len(deck), time.perf_counter() - started))

@@ -2,8 +2,8 @@
 
 For one call an operator wants to follow without turning the log level up
 for every call: the rules, which ACL node decided and why each route did or
-did not take the call (the explanation ``fsroute simulate --explain``
-prints), the gateway states read, the order chosen and why, and each
+did not take the call (the decision's own reasons, as ``fsroute simulate
+--explain`` prints them), the gateway states read, the order chosen and why, and each
 attempt as it ends. Lines start with ``fsroute trace uuid=<uuid>`` so one
 grep finds the whole story. A call without the variable pays one variable
 read for all of this.
@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
-from fsroute.core.explain import explain
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
@@ -54,13 +53,13 @@ def _say(call: _Call, text: str) -> None:
 
 @_quiet
 def decision(call: _Call, rules: RuleSet, states: GatewayStates) -> None:
-    """The decision, once it is made: explanation, gateway states, order."""
+    """The decision, once it is made (with ``explain=True``): its reasons, gateway states, order."""
     _say(call, "rules %s sha=%s" % (rules.path, rules.sha))
-    for line in explain(rules, call.session.getVariable, call.now):
-        _say(call, line)
     decided = call.decision
     if decided is None:
         return
+    for line in decided.reasons:
+        _say(call, line)
     route = decided.route
     if route is not None and decided.number is not None and decided.outcome is not Outcome.TRANSFERRED:
         profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)})
@@ -92,7 +91,7 @@ def _route_gateways(rules: RuleSet, route: Route, decided: Decision) -> List[str
 def _instant(now: Optional[float]) -> str:
     if now is None:
         return "-"
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))  # as explain's time lines
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
 def _reading(reading: Optional[Tuple[Optional[FrozenSet[str]], float]]) -> str:
