@@ -2,11 +2,11 @@
 
 For one call an operator wants to follow without turning the log level up
 for every call: the rules, which ACL node decided and why each route did or
-did not take the call (the decision's own reasons, as ``fsroute simulate
---explain`` prints them), the gateway states read, the order chosen and why, and each
-attempt as it ends. Lines start with ``fsroute trace uuid=<uuid>`` so one
-grep finds the whole story. A call without the variable pays one variable
-read for all of this.
+did not take the call (the reasons the router gathered while deciding this
+call, as ``fsroute simulate --explain`` prints them), the gateway states
+read, the order chosen and why, and each attempt as it ends. Lines start
+with ``fsroute trace uuid=<uuid>`` so one grep finds the whole story. A call
+without the variable pays one variable read for all of this.
 """
 
 from __future__ import annotations
