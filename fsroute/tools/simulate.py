@@ -55,8 +55,8 @@ class Simulation:
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
             at: Optional[str] = None) -> Dict[str, Any]:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
-        several a summary (with ``explain``: why, as ``explanation``: the first call's decision, made
-        with the gateway states it saw). Raises UnknownGateways.
+        several a summary (with ``explain``: why, as ``explanation``: the router's reasons for the first
+        call, decided with the gateway states, decks and round-robin start it has). Raises UnknownGateways.
 
         ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
         """
@@ -78,7 +78,7 @@ class Simulation:
             fake.set_gateways(profile, up=up, down=down_names)
         reports = []
         with fake:
-            if explain:  # the first call's own decision, before it moves round robin or a breaker
+            if explain:  # a dry run of the first call, as ctl test does: its states, decks and round-robin start
                 now = parse_instant(at) if at else time.time()
                 reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables, at).get, loaded.is_up,
                                         loaded.selector.copy(), now, loaded.health, deck_of=loaded.deck_of,
