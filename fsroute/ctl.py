@@ -17,7 +17,6 @@ from typing import Any, Dict, List, Optional
 import fsroute
 from fsroute.core import router
 from fsroute.core.decks import rate_text
-from fsroute.core.explain import explain
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RuleSet, RulesError
@@ -182,7 +181,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
-                             deck_of=loaded.deck_of)
+                             deck_of=loaded.deck_of, explain=True)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % at if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
@@ -192,9 +191,9 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     for dial in decision.dials:
         lines.append("  " + dial.text + ("  carrier=%s prefix=%s rate=%s" % (dial.carrier, dial.prefix, rate_text(dial.rate))
                                          if dial.carrier is not None else ""))
-    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE, Outcome.NO_CARRIER):
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE, Outcome.NO_CARRIER, Outcome.ALL_DOWN):
         lines.append("why:")
-        lines += ["  " + line for line in explain(rules, facts.get, now, deck_of=loaded.deck_of)]
+        lines += ["  " + line for line in decision.reasons]
     return "\n".join(lines) + "\n"
 
 

@@ -33,7 +33,7 @@ def test_equal_bits_the_earlier_node_wins():
 
 def test_explain_names_the_node_that_decides_a_tie():
     # one rule (Acl.deciding_node) for the verdict and for fsroute's explanations
-    from fsroute.core.explain import acl_verdict
+    from fsroute.core.reasons import acl_verdict
 
     tie = acl("deny", ("allow", "10.0.0.0/8"), ("deny", "10.0.0.0/8"))
     assert tie.deciding_node(parse_address("10.1.1.1")) == 0

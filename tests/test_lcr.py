@@ -854,3 +854,67 @@ def test_explain_says_how_an_lcr_route_ranks_its_carriers(lcr_rules, fake_freesw
     assert answer[1] == "outcome: no_carrier (no carrier serves it)"
     assert answer[-2:] == ["  its carriers for 33123, cheapest first: none",
                            "  no prefix of 33123 in force: carrier_a, carrier_b, carrier_c"]
+
+
+def test_ctl_test_says_why_from_the_walk_that_decided(lcr_rules, monkeypatch):
+    # the decks finish loading in the background while ctl test runs: what it says is what decided (decks not
+    # loaded), not what a second walk over the rules would find a moment later
+    from types import SimpleNamespace
+
+    from fsroute import ctl
+    from fsroute.runtime.generation import standalone
+
+    asked = set()
+
+    def loading(carrier):
+        if carrier.name in asked:
+            return decks.load(carrier.deck)
+        asked.add(carrier.name)
+        return None
+
+    loaded = standalone(loader.load(lcr_rules), {})
+    loaded.deck_of = loading
+    monkeypatch.setattr(ctl, "store_for", lambda path: SimpleNamespace(current=lambda: loaded))
+    answer = ctl.test(lcr_rules, "00491512345", at="2026-03-01T00:00:00Z").splitlines()
+    assert answer[1] == "outcome: no_carrier (no carrier serves it (decks not loaded: carrier_a,carrier_b,carrier_c))"
+    assert answer[-3:] == ["  route 'international' (line 12): every condition holds; it takes the call",
+                           "  its carriers for 491512345, cheapest first: none",
+                           "  deck not loaded: carrier_a, carrier_b, carrier_c"]
+
+
+def test_a_traced_lcr_call_says_how_it_ranked_the_carriers(call, lcr_rules, fake_freeswitch):
+    session = call(lcr_rules, "00491512345", fsroute_trace="true", fsroute_now="2026-01-01T00:00:00Z")
+    prefix = "fsroute trace uuid=%s " % session.uuid
+    lines = [m[len(prefix):] for m in fake_freeswitch.log_lines("notice") if m.startswith(prefix)]
+    assert lines[1:4] == [
+        "route 'international' (line 12): every condition holds; it takes the call",
+        "its carriers for 491512345, cheapest first: carrier_c (prefix 491512, 0.025), carrier_b (prefix 4915, 0.03)",
+        "above max_rate 0.05: carrier_a (0.06)"]
+    assert lines[4].startswith("deck versions used: carrier_c loaded ")
+
+
+def test_explain_says_which_deck_version_ranked_the_carriers(lcr_rules, fake_freeswitch):
+    from fsroute.core.explain import explain
+
+    rules = loader.parse(RULES.replace("{status_ttl: 60}", "{status_ttl: 60, tz: Asia/Tokyo}"), lcr_rules)
+    by_path = {c.deck: decks.load(c.deck) for c in rules.carriers.values()}
+    for day, deck in enumerate(sorted(by_path.values(), key=lambda d: d.filename)):
+        deck.loaded_at = JAN + day * 86400  # a.csv, b.csv, c.csv loaded on the 1st, 2nd and 3rd
+    lines = explain(rules, {"destination_number": "00491512345"}.get, JUL, deck_of=lambda c: by_path[c.deck])
+    assert lines[-1] == (
+        "deck versions used: carrier_c loaded 2026-01-03 09:00:00 Asia/Tokyo (2026-01-03T00:00:00Z), "
+        "carrier_b loaded 2026-01-02 09:00:00 Asia/Tokyo (2026-01-02T00:00:00Z), "
+        "carrier_a loaded 2026-01-01 09:00:00 Asia/Tokyo (2026-01-01T00:00:00Z)")
+    generation = process.store_for(lcr_rules).current()  # the switch's decks: loaded_at is when they were read
+    loaded = generation.decks[rules.carriers["carrier_a"].deck]
+    assert loaded.deck.loaded_at == loaded.loaded_at is not None
+
+
+def test_explain_says_which_gateways_of_the_carriers_were_down(lcr_rules, fake_freeswitch):
+    from fsroute.tools.simulate import simulate
+
+    report = simulate(lcr_rules, "00491512345", down=["gwa", "gwb1", "gwb2", "gwc"], explain=True,
+                      at="2026-03-01T00:00:00Z")
+    assert report["result"] == "all_down"
+    assert report["explanation"][-1] == ("no gateway to try: gwc down (profile external), gwb1 down (profile "
+                                         "external), gwb2 down (profile external)")

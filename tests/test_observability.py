@@ -347,7 +347,8 @@ def test_a_traced_call_logs_its_whole_decision_at_notice(call, rules_path, fake_
     explained = explain(parse(open(rules_path, "rb").read(), rules_path), session.variables.get)
     assert lines[1:1 + len(explained)] == explained  # what simulate --explain prints
     assert lines[1].startswith("ingress acl 'trunk_peers': source 172.16.221.33 matches node 1 (allow 172.16.221.0/24")
-    assert lines[2] == "route 'out through gw1' (line 18): destination_number 5551234 does not match '^9(10[01][0-9])$'"
+    assert lines[2] == ("1 route not looked at (the index: 5551234 does not start with its literal prefix): "
+                        "'out through gw1' (line 18)")
     assert lines[3] == "route 'default' (line 22): every condition holds; it takes the call"
     assert any(line.startswith("gateway states of profile external: down: gw3 (read ") for line in lines)
     assert ("group gw_group_1, strategy weighted_round_robin: gw1 (weight 1, up), gw2 (weight 2, up); "

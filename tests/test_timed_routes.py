@@ -215,9 +215,44 @@ def test_ctl_test_explains_a_route_refused_by_its_time(write_rules, fake_freeswi
     monkeypatch.setenv("FSROUTE_RULES", path)
     out = ctl.command("test 555 at=2026-12-01T20:00:00+00:00")
     assert "outcome: no_route" in out
-    assert "route 'office hours' (line 3): its time (or when) conditions do not hold at 2026-12-01T20:00:00Z" in out
+    assert ("route 'office hours' (line 3): its time condition does not hold at 2026-12-01 20:00:00 UTC "
+            "(2026-12-01T20:00:00Z)") in out
     out = ctl.command("test 555 at=2026-12-01T10:00:00+00:00")
     assert "route: office hours" in out
+
+
+def test_explain_names_the_calendar_that_refused_and_shows_the_rules_zone_and_utc(write_rules):
+    from fsroute.core.explain import explain
+
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    defaults: {tz: Europe/Berlin}
+    calendars:
+      office: {wday: mon-fri, hour: 9-17}
+      holidays: {dates: ['2026-12-25']}
+      ny_desk: {tz: America/New_York, hour: 9-17}
+    routes:
+      - {name: office hours, when: office, unless: holidays, gateway: gw1}
+      - {name: new york, when: ny_desk, gateway: gw2}
+      - {name: night, time: {hour: 0-6}, gateway: gw3}
+      - {name: rest, gateway: gw4}
+    """))
+
+    def why(at):
+        return explain(ruleset, {"destination_number": "555"}.get, parse_instant(at))
+
+    assert why("2026-12-01T23:00:00Z") == [  # a Tuesday: midnight in Berlin, 18:00 in New York
+        "route 'office hours' (line 8): when calendar 'office' does not hold at 2026-12-02 00:00:00 Europe/Berlin "
+        "(2026-12-01T23:00:00Z)",
+        "route 'new york' (line 9): when calendar 'ny_desk' does not hold at 2026-12-01 18:00:00 America/New_York "
+        "(2026-12-01T23:00:00Z)",
+        "route 'night' (line 10): every condition holds; it takes the call"]
+    assert why("2026-12-25T10:00:00Z")[0] == (  # a Friday, in office hours, but a holiday
+        "route 'office hours' (line 8): unless calendar 'holidays' holds at 2026-12-25 11:00:00 Europe/Berlin "
+        "(2026-12-25T10:00:00Z)")
+    assert why("2026-12-05T12:00:00Z")[2] == (  # a Saturday: the route's own time: is no calendar
+        "route 'night' (line 10): its time condition does not hold at 2026-12-05 13:00:00 Europe/Berlin "
+        "(2026-12-05T12:00:00Z)")
 
 
 def test_check_warns_about_conditions_that_can_never_match(write_rules, capsys):

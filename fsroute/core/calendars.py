@@ -105,6 +105,7 @@ class TimeGrammar:
                 self._broken.add(name)
             else:
                 self.calendars[name] = spec
+                spec.names += (name,)  # equal conditions are one object: it may be several calendars
 
     def spec(self, node: Any, what: str) -> Optional[TimeSpec]:
         """A TimeSpec from ``{tz: ..., wday: ..., dates: [...], ...}``, or None after reporting."""

@@ -84,6 +84,7 @@ class Deck:
         self.increments = increments      # None, or initial and next seconds interleaved (0, 0: none)
         self.descriptions = descriptions  # the distinct descriptions, by id
         self.description_ids = description_ids  # None when the deck has no description column
+        self.loaded_at: Optional[float] = None  # epoch seconds, set by whoever loads it (core reads no clock)
 
     def __len__(self) -> int:
         return len(self.keys)

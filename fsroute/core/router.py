@@ -3,7 +3,9 @@
 ``decide`` reads the call's variables through a getter, so it asks only for
 what the rules need; whether a gateway is up comes from a callable. The
 result is a Decision: the outcome (None when there are gateways to bridge
-to), through which route, which number and which gateways in order.
+to), through which route, which number and which gateways in order, and,
+only when asked, the reasons met on the way (reasons.Reasons): the one walk
+both routes calls and explains them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
 from .model import NAME_RE, NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet, fill
-from .patterns import Regex
+from .reasons import Reasons
 
 if TYPE_CHECKING:
     from .calendars import Moment
@@ -63,6 +65,7 @@ class Decision(NamedTuple):
     benched: Tuple[str, ...] = ()  # up gateways left out by their breaker (or tried only as a last resort)
     dials: Tuple[Dial, ...] = ()  # one per attempt: its gateway, dial string and variables (lcr: carrier, rate)
     cause: Optional[str] = None   # a blocked call's cause
+    reasons: Tuple[str, ...] = ()  # decide(..., explain=True) only: why, in lines for people (reasons.py)
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -70,46 +73,58 @@ def source_address(get: Getter) -> Optional[str]:
     return get("network_addr") or get("sip_network_ip")
 
 
-def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None
+def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None,
+               *, reasons: Optional[Reasons] = None
                ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
     """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
 
     ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
+    ``reasons`` (when explaining) hears why each route looked at refused the call, and which took it.
     """
     refused = None
     acls = rules.acls
+    if reasons is not None:
+        reasons.walk(destination)
     for route in rules.index.candidates(destination):
         match = None
         if route.dest is not None:
             match = route.dest.search(destination)
             if match is None:
+                if reasons is not None:
+                    reasons.mismatch(route, destination, route.dest)
                 continue
-        if not all(_condition_holds(get, name, regex) for name, regex in route.conditions):
+        held = True
+        for name, regex in route.conditions:
+            value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
+            if len(value) > MAX_VALUE_LEN or regex.search(value) is None:
+                held = False
+                break
+        if not held:
+            if reasons is not None:
+                reasons.condition(route, name, value, regex, MAX_VALUE_LEN)
             continue
-        if (route.when or route.unless) and not _in_time(route, moment):
-            continue
+        if route.when or route.unless:
+            if moment is None:
+                raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
+            if not moment.allows(route):
+                if reasons is not None:
+                    reasons.untimely(route, moment)
+                continue
         if route.acl is not None and not acls[route.acl].allows(source):
+            if reasons is not None:
+                reasons.refused(route, acls[route.acl], source)
             refused = refused or route
             continue
+        if reasons is not None:
+            reasons.took(route)
         return route, match, None
     return None, None, refused
 
 
-def _condition_holds(get: Getter, name: str, regex: Regex) -> bool:
-    value = get(name) or ""  # an unset variable matches as "", as in the XML dialplan
-    return len(value) <= MAX_VALUE_LEN and regex.search(value) is not None
-
-
-def _in_time(route: Route, moment: Optional[Moment]) -> bool:
-    if moment is None:
-        raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
-    return moment.allows(route)
-
-
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
            now: Optional[float] = None, health: Optional[GatewayHealth] = None, *,
-           deck_of: Optional[DeckOf] = None) -> Decision:
-    """Decide one call.
+           deck_of: Optional[DeckOf] = None, explain: bool = False) -> Decision:
+    """Decide one call; with ``explain``, the Decision's ``reasons`` say why, gathered on the same walk.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
     whether a gateway may be tried; ``selector`` is the selection.Selector
@@ -122,18 +137,36 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
     not set reads as the global one).
     """
+    if not explain:
+        return _decide(rules, get, is_up, selector, now, health, deck_of, None)
+    reasons = Reasons(rules)
+    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons)
+    return decision._replace(reasons=reasons.lines())
+
+
+def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],
+            health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons]) -> Decision:
     source = source_address(get)
-    if rules.ingress_acl is not None and not rules.acls[rules.ingress_acl].allows(source):
-        return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
-                        % (one_line(source), rules.ingress_acl))
+    if rules.ingress_acl is not None:
+        ingress = rules.acls[rules.ingress_acl]
+        allowed = ingress.allows(source)
+        if reasons is not None:
+            reasons.ingress(ingress, source, allowed)
+        if not allowed:
+            return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
+                            % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
+        if reasons is not None:
+            reasons.refused_destination(destination, "longer than %d characters" % MAX_DESTINATION_LEN)
         return Decision(Outcome.INVALID_NUMBER, detail="destination longer than %d characters" % MAX_DESTINATION_LEN)
     if _CONTROL_RE.search(destination):
+        if reasons is not None:
+            reasons.refused_destination(destination, "it holds control or non-ASCII characters")
         return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
                         % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
-    route, match, refused = find_route(rules, get, destination, source, moment)
+    route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons)
     if route is None:
         if refused is not None:
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
@@ -155,7 +188,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
-        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now, health)
+        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now, health,
+                           reasons)
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
@@ -164,6 +198,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
             return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s" % (route.gateway_var, why))
     gateways, benched = _gateways(rules, route, gateway, get, destination, is_up, selector, health)
     if not gateways:
+        if reasons is not None:
+            reasons.unusable(_names(rules, gateway, route.group), benched)
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
                         % (" or benched" if benched else ""), benched=tuple(benched))
     return _dialled(rules, route, number, [Dial(name, number, "", (), ()) for name in gateways], match, get,
@@ -225,6 +261,14 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
     return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
 
 
+def _names(rules: RuleSet, gateway: Optional[str], group: Optional[str]) -> List[str]:
+    """The gateway a route or carrier names, else its group's members (for reasons only)."""
+    if gateway is not None:
+        return [gateway]
+    assert group is not None  # a route or carrier names a gateway or a group (the grammar)
+    return [m.name for m in rules.groups[group].members]
+
+
 def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Optional[GatewayHealth]
             ) -> Tuple[List[Member], List[str]]:
     """(the members that are up and not benched by their breaker, else the last-resort ones among those
@@ -240,7 +284,7 @@ def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Opt
 
 def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
                 is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float,
-                health: Optional[GatewayHealth]) -> Decision:
+                health: Optional[GatewayHealth], reasons: Optional[Reasons]) -> Decision:
     """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways
     (those up and not benched, as for a group route)."""
     spec = route.lcr
@@ -250,6 +294,8 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
                         detail="lcr number %s is not all digits" % one_line(number))
     ranking = lcr.rank(spec.carriers, deck_of, number, now)
     quotes = lcr.affordable(ranking.quotes, spec.max_rate)
+    if reasons is not None:
+        reasons.carriers(spec, number, ranking, quotes)
     if not quotes:
         return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
     limit = rules.defaults.max_attempts
@@ -275,6 +321,9 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             break
     dials = dials[:limit]
     if not dials:
+        if reasons is not None:
+            reasons.unusable([name for q in quotes for name in _names(rules, q.carrier.gateway, q.carrier.group)],
+                             benched)
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down%s"
                         % (" or benched" if benched else ""), benched=tuple(benched))
     if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long

@@ -263,10 +263,11 @@ class TimeSpec:
 
     ``spans`` maps number attributes and time-of-day to their spans,
     ``date_times`` holds date-time's instants, ``dates`` calendar dates
-    (year, month, day) of which the day must be one.
+    (year, month, day) of which the day must be one. ``names``: the calendars
+    that are this condition (for explanations; a route's own ``time:`` has none).
     """
 
-    __slots__ = ("zone", "spans", "date_times", "dates", "_tests")
+    __slots__ = ("zone", "spans", "date_times", "dates", "names", "_tests")
 
     def __init__(self, zone: Zone, spans: Dict[str, Tuple[Span, ...]],
                  date_times: Tuple[Tuple[float, float], ...] = (),
@@ -275,6 +276,7 @@ class TimeSpec:
         self.spans = dict(spans)
         self.date_times = date_times
         self.dates = dates
+        self.names: Tuple[str, ...] = ()
         self._tests = self._compile()
 
     def key(self) -> Tuple[object, ...]:

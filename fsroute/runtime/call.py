@@ -84,14 +84,13 @@ class _Call:
         self.hangup_cause: Optional[str] = None
         self.detail = ""
         self.traced = False
-        self.reasons: Tuple[str, ...] = ()
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
 
     def record(self) -> CallRecord:
         return CallRecord(self.uuid, self.result or Outcome.ERROR, self.rules, self.decision, self.route,
                           self.number, self.source, self.now, tuple(self.attempts), tuple(self.skipped),
                           self.hangup_cause, self.detail, self.decision_seconds,
-                          time.perf_counter() - self.started, self.traced, self.readings, self.reasons)
+                          time.perf_counter() - self.started, self.traced, self.readings)
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -128,16 +127,16 @@ def _route(call: _Call, generation: Generation) -> None:
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
     if rules.timed or rules.has_lcr:
         call.now = call_instant(get, generation.clock.time)
+    call.traced = trace.wanted(get)  # a traced call's decision carries its reasons
     began = time.perf_counter()
     decision = router.decide(rules, get, generation.is_up, generation.selector, call.now, generation,
-                             deck_of=generation.deck_of)
+                             deck_of=generation.deck_of, explain=call.traced)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
     call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
-    call.traced = trace.wanted(get)
     if call.traced:
-        call.reasons, call.readings = trace.gather(rules, get, call.now, decision, generation)
+        call.readings = trace.readings_for(rules, decision, generation)
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)

@@ -85,6 +85,7 @@ class DeckCache:
                 log(INFO, "fsroute: loaded rate deck %s rows=%d in %.1f s"
                     % (path, len(deck), time.perf_counter() - started))
             loaded = LoadedDeck(path, deck, signature, sha256, self._wall())
+            deck.loaded_at = loaded.loaded_at  # explanations say which version of a deck ranked a call
             self._decks[path] = loaded
             return loaded
 

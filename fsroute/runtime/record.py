@@ -49,7 +49,6 @@ class CallRecord(NamedTuple):
     seconds: float = 0.0              # from the call entering fsroute to the record
     traced: bool = False              # the call asked for a trace (fsroute_trace=true)
     readings: Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...] = ()  # traced calls: (profile, down, when)
-    reasons: Tuple[str, ...] = ()     # traced calls: why the decision is what it is, line by line
 
     @property
     def sha(self) -> Optional[str]:

@@ -2,11 +2,11 @@
 
 For one call an operator wants to follow without turning the log level up
 for every call: the rules, which ACL node decided and why each route did or
-did not take the call (the explanation ``fsroute simulate --explain``
-prints), the gateway states read, the order chosen and why, each attempt
-and the result. The reasons and readings are gathered on the call (only
-when it asked for a trace) and written from the call record when fsroute is
-done with it. Lines start with ``fsroute trace uuid=<uuid>`` so one grep
+did not take the call (the reasons the router gathered while deciding this
+call, as ``fsroute simulate --explain`` prints them), the gateway states
+read, the order chosen and why, each attempt and the result. The reasons
+and readings are gathered on the call (only when it asked for a trace) and
+written from the call record when fsroute is done with it. Lines start with ``fsroute trace uuid=<uuid>`` so one grep
 finds the whole story. A call without the variable pays one variable read.
 """
 
@@ -16,7 +16,6 @@ import time
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
-from fsroute.core.explain import explain
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
@@ -35,17 +34,15 @@ def wanted(get: Callable[[str], Optional[str]]) -> bool:
     return switch_true(get(VARIABLE))
 
 
-def gather(rules: RuleSet, get: Callable[[str], Optional[str]], now: Optional[float], decided: Decision,
-           generation: Generation) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...]]:
-    """(the explanation of the decision, the gwlist readings of the route's profiles) for the record."""
-    reasons = tuple(explain(rules, get, now))
+def readings_for(rules: RuleSet, decided: Decision, generation: Generation
+                 ) -> Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...]:
+    """The gwlist readings of the profiles of the route's gateways, as the decision saw them."""
     route = decided.route
     if route is None or decided.number is None or decided.outcome is Outcome.TRANSFERRED:
-        return reasons, ()
+        return ()
     readings = generation.poller.readings()
     profiles = sorted({rules.profile_of(g) for g in _route_gateways(rules, route, decided)})
-    return reasons, tuple((p, readings[p][0] if readings[p][2] else None, readings[p][1])
-                          for p in profiles if p in readings)
+    return tuple((p, readings[p][0] if readings[p][2] else None, readings[p][1]) for p in profiles if p in readings)
 
 
 def write(record: CallRecord) -> None:
@@ -55,9 +52,9 @@ def write(record: CallRecord) -> None:
         _say(record, "no rules: %s" % record.detail)
         return
     _say(record, "rules %s sha=%s" % (rules.path, rules.sha))
-    for line in record.reasons:
-        _say(record, line)
     if decided is not None:
+        for line in decided.reasons:
+            _say(record, line)
         route = decided.route
         if route is not None and decided.number is not None and decided.outcome is not Outcome.TRANSFERRED:
             readings = {profile: (down, when) for profile, down, when in record.readings}

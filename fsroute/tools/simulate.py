@@ -15,8 +15,7 @@ import time
 from collections import Counter
 from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
-from fsroute.core import loader
-from fsroute.core.explain import explain as explain_call
+from fsroute.core import loader, router
 from fsroute.core.grammar import did_you_mean
 from fsroute.core.timespec import parse_instant
 from fsroute.runtime.call import route_with
@@ -56,7 +55,8 @@ class Simulation:
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
             at: Optional[str] = None) -> Dict[str, Any]:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
-        several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways.
+        several a summary (with ``explain``: why, as ``explanation``: the router's reasons for the first
+        call, decided with the gateway states, decks and round-robin start it has). Raises UnknownGateways.
 
         ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
         """
@@ -77,6 +77,11 @@ class Simulation:
         with fake:
             # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
             loaded = standalone(rules, self.decks)
+            if explain:  # a dry run of the first call, as ctl test does: its states, decks and round-robin start
+                now = parse_instant(at) if at else time.time()
+                reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables, at).get, loaded.is_up,
+                                        loaded.selector.copy(), now, loaded, deck_of=loaded.deck_of,
+                                        explain=True).reasons
             for _ in range(calls):
                 session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
                 route_with(session, lambda: loaded)
@@ -89,9 +94,7 @@ class Simulation:
             summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
                        "gateways": dict(sorted(bridged.items()))}
         if explain:
-            now = parse_instant(at) if at else time.time()
-            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now,
-                                                  deck_of=loaded.deck_of)
+            summary["explanation"] = list(reasons)
         return summary
 
 

@@ -225,7 +225,8 @@ def test_a_traced_call_logs_its_decision_in_the_switch_log(fs):
     lines = [line[line.index(marker) + len(marker):] for line in log.splitlines() if marker in line]
     assert all("[NOTICE]" in line for line in log.splitlines() if marker in line)
     assert lines[0] == "rules %s sha=%s" % (fs.switch.rules_path, fs.cdr(traced)["fsroute_rules_sha"])
-    assert lines[1] == "route 'prefix' (line 10): destination_number 7771234 does not match '^9(10[01][0-9])$'"
+    assert lines[1] == ("1 route not looked at (the index: 7771234 does not start with its literal prefix): "
+                        "'prefix' (line 10)")
     assert lines[2] == "route 'default' (line 14): every condition holds; it takes the call"
     assert lines[3].startswith("gateway states of profile external: down: none (read ")
     assert lines[4].startswith("group split, strategy weighted_round_robin: gw1 (weight 1, up), gw2 (weight 2, up)")
