@@ -1,5 +1,7 @@
 """fsroute simulate and compare parse the rules once and leave the process's live state alone."""
 
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
 from fsroute.runtime import store
+from fsroute.testing import StubSession
 from fsroute.tools.simulate import Simulation
 
 DATA = Path(__file__).parent / "data" / "import"
@@ -66,3 +69,28 @@ def test_a_simulation_leaves_the_metrics_and_events_alone(fake_freeswitch):
     before = metrics.text()
     Simulation(EXAMPLE).run("5551234", "172.16.221.33", down=["gw1"], calls=3)
     assert metrics.text() == before and fake_freeswitch.events == []
+
+
+def test_a_simulation_runs_on_its_own_switch_and_leaves_the_installed_one_serving(fake_freeswitch, monkeypatch):
+    # The test's fake stays the freeswitch module while a simulation runs, and a call routed on another
+    # thread meanwhile sees the test's switch (gw1 down) and logs there, not the simulation's (gw1 up).
+    import fsroute.route
+    import fsroute.tools.simulate as simulate_module
+    fake_freeswitch.set_gateways("external", up=["gw2"], down=["gw1"])
+    installed, meanwhile = [], StubSession({"destination_number": "91001", "network_addr": PEER}, fake=fake_freeswitch)
+    simulated_call = simulate_module.route_with
+
+    def route_with(session, current):
+        installed.append(sys.modules.get("freeswitch"))
+        worker = threading.Thread(target=fsroute.route.handler, args=(meanwhile, EXAMPLE))
+        worker.start()
+        worker.join()
+        simulated_call(session, current)
+
+    monkeypatch.setattr(simulate_module, "route_with", route_with)
+    report = Simulation(EXAMPLE).run("91001", PEER, down=["gw2"])
+    assert installed == [fake_freeswitch.module] and sys.modules["freeswitch"] is fake_freeswitch.module
+    assert report["result"] == "bridged" and [a["gateway"] for a in report["attempts"]] == ["gw1"]
+    assert meanwhile.getVariable("fsroute_result") == "all_down"
+    routed = [line for line in fake_freeswitch.log_lines() if " result=" in line]
+    assert len(routed) == 1 and meanwhile.uuid in routed[0], routed

@@ -15,6 +15,7 @@ for anything that releases the GIL.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
@@ -89,7 +90,8 @@ class GatewayStates:
             reading = self._pending.get(profile)
             if reading is None:
                 reading = self._pending[profile] = _Reading(now)
-                threading.Thread(target=self._read, args=(profile, reading),
+                # in this call's context: a simulated call's reading asks its emulated switch (fslog.talking_to)
+                threading.Thread(target=contextvars.copy_context().run, args=(self._read, profile, reading),
                                  name="fsroute-gwlist", daemon=True).start()
             elif now - reading.started > self.timeout:
                 return None  # still hung from an earlier call: do not wait again

@@ -1,8 +1,10 @@
 """Run the real call handling on stub calls under a fake switch: ``fsroute simulate``.
 
 Nothing is re-implemented here: each simulated call goes through
-``fsroute.runtime.call`` exactly as in FreeSWITCH, and the report is read
-back from what the StubSession recorded. A Simulation parses its rules file
+``fsroute.runtime.call`` exactly as in FreeSWITCH, on an emulated switch of
+its own (``fsroute.emulator``, reached through ``fslog.talking_to``: the
+process's ``freeswitch`` module, real or a test's fake, is left alone), and
+the report is read back from what the StubSession recorded. A Simulation parses its rules file
 once, and reads the rate decks its carriers name once, and keeps its own
 loaded rules and decks: the live rules, gateway readings and decks of the
 process are never touched.
@@ -19,9 +21,10 @@ from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
 from fsroute.core.timespec import parse_instant
+from fsroute.emulator import EmulatedSwitch, StubSession
 from fsroute.runtime.call import route_with
+from fsroute.runtime.fslog import talking_to
 from fsroute.runtime.store import Loaded
-from fsroute.testing import FakeFreeSWITCH, StubSession
 from .lcrtool import load_decks
 
 
@@ -70,16 +73,16 @@ class Simulation:
         decks = self.decks
         # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
         loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
-        fake = FakeFreeSWITCH()
+        switch = EmulatedSwitch()
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
             by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
         for profile, (up, down_names) in by_profile.items():
-            fake.set_gateways(profile, up=up, down=down_names)
+            switch.set_gateways(profile, up=up, down=down_names)
         reports = []
-        with fake:
+        with talking_to(switch.module):
             for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
+                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=switch)
                 route_with(session, lambda: loaded)
                 reports.append(_report(session))
         summary: Dict[str, Any]
