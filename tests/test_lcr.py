@@ -736,3 +736,34 @@ def test_explain_says_how_an_lcr_route_ranks_its_carriers(lcr_rules, fake_freesw
     assert answer[1] == "outcome: no_carrier (no carrier serves it)"
     assert answer[-2:] == ["  its carriers for 33123, cheapest first: none",
                            "  no prefix of 33123 in force: carrier_a, carrier_b, carrier_c"]
+
+
+def test_fsroute_lcr_reaches_time_conditioned_routes_at_the_given_instant(lcr_rules, capsys):
+    # A route with time conditions ahead of the lcr route, and a time-conditioned lcr route: both are
+    # judged at --at, not a crash ("the call's instant (now=) is needed").
+    from fsroute.tools.cli import main
+
+    with open(lcr_rules) as f:
+        text = f.read()
+    text = text.replace("""routes:
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+""", """routes:
+  - name: closed on new year
+    match: {destination_number: '^00(\\d+)$'}
+    time: {mon: 1, mday: 1, tz: UTC}
+    gateway: gwa
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+    time: {year: 2026, tz: UTC}
+""")
+    assert "closed on new year" in text
+    with open(lcr_rules, "w") as f:
+        f.write(text)
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-02T00:00:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "number 00491599 -> route 'international' looks up 491599 at 2026-01-02T00:00:00Z; max_rate 0.05")
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-01T12:00:00Z"]) != 0
+    assert capsys.readouterr().out == "00491599: route 'closed on new year' is not a least-cost route\n"
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2027-01-02T00:00:00Z"]) != 0
+    assert capsys.readouterr().out == "00491599: no route matches\n"

@@ -128,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "in its sip_profiles, on the profile the rules read")
     check.set_defaults(parser=check)
 
-    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
+    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number",
+                               description="Rank the carriers of the least-cost route a number reaches, cheapest "
+                               "first, with each one's prefix, rate and dial string, as a call at --at would "
+                               "(time conditions included). Exit 1 when the number reaches no least-cost route.")
     rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
     rank.add_argument("--at", type=_lcr_instant, help="the call's time: ISO date/time (UTC unless it says) or "
@@ -272,8 +275,9 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    sys.stdout.write(ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time())))
-    return 0
+    ranked, text = ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time()))
+    sys.stdout.write(text)
+    return 0 if ranked else 1
 
 
 def simulate(args: argparse.Namespace) -> int:

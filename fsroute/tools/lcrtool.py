@@ -9,9 +9,10 @@ above max_rate marked, then the carriers that do not serve the number.
 from __future__ import annotations
 
 import datetime
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from fsroute.core import decks, lcr, loader, router, timespec
+from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
 
@@ -36,17 +37,18 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     return loaded
 
 
-def ranking_text(path: str, number: str, now: int) -> str:
-    """The ranking for ``number`` as text; raises RulesError for bad rules or decks."""
+def ranking_text(path: str, number: str, now: int) -> Tuple[bool, str]:
+    """(whether ``number`` reaches a least-cost route at ``now``, the ranking or why not as text); raises
+    RulesError for bad rules or decks. Time conditions of the routes are judged at ``now`` too."""
     rules = loader.load(path)
     by_path = load_decks(rules)
-    route, match, _ = router.find_route(rules, {"destination_number": number}.get, number, None)
+    route, match, _ = router.find_route(rules, {"destination_number": number}.get, number, None, Moment(now))
     if route is None or route.lcr is None:
-        return "%s: %s\n" % (number, "no route matches" if route is None
-                             else "route '%s' is not a least-cost route" % route.name)
+        return False, "%s: %s\n" % (number, "no route matches" if route is None
+                                    else "route '%s' is not a least-cost route" % route.name)
     digits = route.rewrite(match, number)
     if not lcr.is_lookup_number(digits):
-        return "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
+        return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
     ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
@@ -66,4 +68,4 @@ def ranking_text(path: str, number: str, now: int) -> str:
     for carrier in spec.carriers:
         if carrier.name not in served:
             lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
-    return "\n".join(lines) + "\n"
+    return True, "\n".join(lines) + "\n"
