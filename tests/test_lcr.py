@@ -357,7 +357,8 @@ def test_fsroute_lcr_prints_the_ranking(lcr_rules, capsys):
 
     assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-01"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z; max_rate 0.05",
+        "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z ('2026-01-01' has no "
+        "UTC offset: read in UTC, the rules set no defaults.tz); max_rate 0.05",
         "#   carrier          prefix          rate       cur  effective_from        effective_to          dial",
         "1   carrier_b        4915            0.03       USD  -                     -                     "
         "group b_trunks/491599",

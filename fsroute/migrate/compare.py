@@ -26,7 +26,7 @@ from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Route
-from fsroute.core.timespec import ATTRIBUTES, SpecError, parse_instant, read_clock, spec_from_attributes, zone_named
+from fsroute.core.timespec import ATTRIBUTES, SpecError, read_at, read_clock, spec_from_attributes, zone_named
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
                      compile_expression, distributor_nodes, find_list, parse_dialstring)
 from fsroute.tools.simulate import Simulation
@@ -409,6 +409,7 @@ class Row(NamedTuple):
     why: str
     old: View
     new: View
+    at: Optional[str] = None  # the instant both sides were routed at (--at), as timespec.read_at shows it
 
 
 def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
@@ -423,7 +424,8 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
             caller: Optional[str] = None, context: str = "public",
             variables: Optional[Mapping[str, str]] = None, kept: Optional[Legacy] = None,
             at: Optional[str] = None) -> List[Row]:
-    """One Row per (destination, source address), both sides at ``at`` (ISO 8601) or now.
+    """One Row per (destination, source address), both sides at ``at`` (timespec.read_at, in the rules'
+    defaults.tz) or now.
     Raises RulesError for a bad rules file.
 
     ``kept``: XML extensions that stay ahead of the fsroute extension in the new setup (the hybrid
@@ -432,7 +434,7 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
     simulation = Simulation(rules_path)
     ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
-    instant = parse_instant(at) if at else None
+    instant, shown = read_at(at, ruleset.defaults.tz) if at else (None, None)
     old_setup = OldSetup(legacy, instant)
     kept_setup = OldSetup(kept, instant) if kept is not None else None
     extra = dict(variables or {})
@@ -450,7 +452,7 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
                 continue
             new = simulation.run(dest, src_ip, caller, extra, at=at)
             rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra, at))
-    return rows
+    return [row._replace(at=shown) for row in rows]
 
 
 def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
@@ -563,7 +565,8 @@ match   = both dial the same number through the same gateway; for a distributor 
 
 def format_rows(rows: Sequence[Row], rules_path: str) -> str:
     """The comparison as text for a terminal."""
-    out = ["fsroute compare: %s against the XML configuration" % rules_path, LEGEND, ""]
+    at = " at %s" % rows[0].at if rows and rows[0].at else ""
+    out = ["fsroute compare: %s against the XML configuration%s" % (rules_path, at), LEGEND, ""]
     for row in rows:
         out.append("%s%s: %s -- %s" % (row.dest, " from %s" % row.src_ip if row.src_ip else "",
                                        row.verdict, row.why))

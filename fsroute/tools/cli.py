@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import fsroute
@@ -15,10 +14,12 @@ from fsroute.core.causes import CAUSES
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
-from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.core.timespec import SpecError, read_at
 from fsroute.tools.lint import warnings
 from fsroute.tools.simulate import UnknownGateways
 
+AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
+           "the rules' defaults.tz, else UTC (the output says which)")
 # Variables --src-ip sets: giving them with --var as well would silently override it.
 SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 
@@ -81,18 +82,10 @@ def _count(text: str) -> int:
     return value
 
 
-def _lcr_instant(text: str) -> int:
-    from .lcrtool import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an ISO date/time or epoch seconds" % text)
-
-
 def _instant(text: str) -> str:
+    """--at of lcr, simulate and compare: checked here, read with the rules' defaults.tz by the command."""
     try:
-        parse_instant(text)
+        read_at(text, None)
     except SpecError as exc:
         raise argparse.ArgumentTypeError(str(exc))
     return text
@@ -134,8 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(time conditions included). Exit 1 when the number reaches no least-cost route.")
     rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
-    rank.add_argument("--at", type=_lcr_instant, help="the call's time: ISO date/time (UTC unless it says) or "
-                      "epoch seconds (default: now)")
+    rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     rank.set_defaults(parser=rank)
 
     sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
@@ -150,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
-    sim.add_argument("--at", type=_instant, metavar="INSTANT",
-                     help="route as if the call came at INSTANT (2026-12-24T18:30:00+01:00); default: now")
+    sim.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
                      help="say why: the ACL node that decided, and each route's first condition that failed")
@@ -185,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
     cmp.add_argument("--at", type=_instant, metavar="INSTANT",
-                     help="compare at INSTANT (2026-12-24T18:30:00+01:00): time-of-day conditions are evaluated "
-                     "then (without it, rows that depend on them are '?')")
+                     help=AT_HELP + "; time-of-day conditions are evaluated then (without it, rows that depend "
+                     "on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
     return parser
@@ -275,7 +266,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    ranked, text = ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time()))
+    ranked, text = ranking_text(args.rules, args.number, args.at)
     sys.stdout.write(text)
     return 0 if ranked else 1
 
@@ -343,6 +334,8 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _print_call(report: Dict[str, Any]) -> None:
+    if "at" in report:
+        print("at:      %s" % report["at"])
     print("result:  %s" % report["result"])
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
@@ -357,7 +350,7 @@ def _print_call(report: Dict[str, Any]) -> None:
 
 def _print_summary(report: Dict[str, Any]) -> None:
     calls = report["calls"]
-    print("%d calls" % calls)
+    print("%d calls%s" % (calls, " at %s" % report["at"] if "at" in report else ""))
     print("%-16s %8s %7s" % ("result", "calls", "share"))
     for result, count in sorted(report["results"].items()):
         print("%-16s %8d %6.1f%%" % (result, count, 100.0 * count / calls))

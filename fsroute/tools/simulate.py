@@ -20,7 +20,7 @@ from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
-from fsroute.core.timespec import parse_instant
+from fsroute.core.timespec import read_at
 from fsroute.emulator import EmulatedSwitch, StubSession
 from fsroute.runtime.call import route_with
 from fsroute.runtime.fslog import talking_to
@@ -61,7 +61,8 @@ class Simulation:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
         several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways.
 
-        ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
+        ``at``: the instant the calls come at (timespec.read_at: without an offset, in the rules'
+        defaults.tz, else UTC; the report's ``at`` says which), else now.
         """
         rules = self.rules
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
@@ -71,6 +72,8 @@ class Simulation:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
         decks = self.decks
+        now, shown = read_at(at, rules.defaults.tz) if at else (None, None)
+        when = repr(now) if now is not None else None  # fsroute_now: epoch seconds, read by the call as in a switch
         # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
         loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
         switch = EmulatedSwitch()
@@ -82,7 +85,7 @@ class Simulation:
         reports = []
         with talking_to(switch.module):
             for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=switch)
+                session = StubSession(call_variables(dest, src_ip, caller, variables, when), fail, fake=switch)
                 route_with(session, lambda: loaded)
                 reports.append(_report(session))
         summary: Dict[str, Any]
@@ -92,10 +95,11 @@ class Simulation:
             bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
             summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
                        "gateways": dict(sorted(bridged.items()))}
+        if shown is not None:
+            summary["at"] = shown
         if explain:
-            now = parse_instant(at) if at else time.time()
-            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get, now,
-                                                  deck_of=loaded.deck_of)
+            summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get,
+                                                  now if now is not None else time.time(), deck_of=loaded.deck_of)
         return summary
 
 
