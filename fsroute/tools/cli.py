@@ -102,6 +102,9 @@ def _legacy_files(parser: argparse.ArgumentParser) -> None:
                         help="an XML dialplan file (repeat, in the order FreeSWITCH reads them)")
     parser.add_argument("--distributor", metavar="FILE", help="distributor.conf.xml")
     parser.add_argument("--acl", metavar="FILE", help="acl.conf.xml")
+    parser.add_argument("--vars", metavar="FILE",
+                        help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan and are "
+                             "global variables (read by ${name} when a call does not set it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,8 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
-    imp.add_argument("--vars", metavar="FILE",
-                     help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan")
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
@@ -325,7 +326,7 @@ def compare(args: argparse.Namespace) -> int:
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
     kept = read_legacy(args.keep_xml, args.distributor, args.acl) if args.keep_xml else None
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
-               kept=kept, at=args.at)
+               kept=kept, at=args.at, vars_file=args.vars)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:

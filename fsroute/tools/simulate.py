@@ -57,12 +57,13 @@ class Simulation:
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-            at: Optional[str] = None) -> Dict[str, Any]:
+            at: Optional[str] = None, global_variables: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
         """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
         several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways.
 
         ``at``: the instant the calls come at (timespec.read_at: without an offset, in the rules'
-        defaults.tz, else UTC; the report's ``at`` says which), else now.
+        defaults.tz, else UTC; the report's ``at`` says which), else now. ``global_variables``: the
+        switch's, read when a call does not set a variable.
         """
         rules = self.rules
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
@@ -76,7 +77,7 @@ class Simulation:
         when = repr(now) if now is not None else None  # fsroute_now: epoch seconds, read by the call as in a switch
         # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
         loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
-        switch = EmulatedSwitch()
+        switch = EmulatedSwitch(global_variables)
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
             by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
