@@ -20,6 +20,7 @@ from fsroute.tools.simulate import UnknownGateways
 
 AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
            "the rules' defaults.tz, else UTC (the output says which)")
+IMPORT_NEEDS = "give at least one of --dialplan, --distributor, --acl, or --lcr DB (with --decks DIR)"
 # Variables --src-ip sets: giving them with --var as well would silently override it.
 SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 
@@ -133,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     rank.set_defaults(parser=rank)
 
-    sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
+    sim = commands.add_parser(
+        "simulate", help="route calls through the real handler with a fake switch",
+        description="Route calls through fsroute's real call handling on an emulated switch: one call's "
+        "result, route, number and bridge attempts, or with --calls N a summary. Gateways are up unless --down; "
+        "bridges answer unless --fail. Exit 0 whatever the calls' result; 1 for bad rules, 2 for bad arguments.")
     sim.add_argument("rules", help="the rules file")
     sim.add_argument("--dest", required=True, action=_Once, metavar="NUMBER", help="destination_number (once)")
     sim.add_argument("--src-ip", type=_address, metavar="IP", help="network_addr of the caller (one address)")
@@ -151,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="say why: the ACL node that decided, and each route's first condition that failed")
     sim.set_defaults(parser=sim)
 
-    imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
-                              "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr")
+    imp = commands.add_parser(
+        "import", help="write a rules file (stdout) from an XML dialplan, "
+        "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr",
+        description="Write a rules file to stdout from the classic setup: XML dialplan files, "
+        "distributor.conf.xml and acl.conf.xml, or from mod_lcr's tables with --lcr (decks to --decks). "
+        "What cannot be carried over is reported on stderr. " + IMPORT_NEEDS[0].upper() + IMPORT_NEEDS[1:] + ".")
     _legacy_files(imp)
     imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
@@ -161,8 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
 
-    cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
-                              "(exit 1 unless every row matches)")
+    cmp = commands.add_parser(
+        "compare", help="show the old XML setup's pick next to fsroute's, per call (exit 1 unless every row matches)",
+        description="Route each destination through the old XML setup (emulated from --dialplan, "
+        "--distributor, --acl) and through fsroute's real handler with the rules file, and say per call "
+        "whether they dial the same. Exit 0 when every row matches, 1 otherwise.")
     cmp.add_argument("rules", help="the rules file (as written by fsroute import)")
     _legacy_files(cmp)
     cmp.add_argument("--dest", action="extend", nargs="+", required=True, metavar="NUMBER",
@@ -297,7 +309,7 @@ def import_config(args: argparse.Namespace) -> int:
     if args.lcr:
         return import_lcr(args)
     if not (args.dialplan or args.distributor or args.acl):
-        print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
+        print("fsroute import: %s" % IMPORT_NEEDS, file=sys.stderr)
         return 2
     return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars))
 
