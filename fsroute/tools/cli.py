@@ -92,6 +92,16 @@ def _instant(text: str) -> str:
     return text
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400 * 365:
+        raise argparse.ArgumentTypeError("%r is not a positive number (of seconds, or calls per second)" % text)
+    return value
+
+
 def _profile(text: str) -> str:
     if not NAME_RE.match(text):
         raise argparse.ArgumentTypeError("%r is not a sofia profile name" % text)
@@ -150,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
+    sim.add_argument("--cps", type=_seconds, metavar="R",
+                     help="the calls come R per second, in simulated time (default: all at once); max_cps, "
+                          "breaker windows and cooldowns see that time")
+    sim.add_argument("--hold", type=_seconds, default=0.0, metavar="SECONDS",
+                     help="an answered call stays up SECONDS of simulated time, counting in max_calls "
+                          "(default: it ends at once)")
     sim.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
@@ -289,7 +305,7 @@ def simulate(args: argparse.Namespace) -> int:
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls, explain=args.explain, at=args.at)
+                 dict(args.fail), args.calls, explain=args.explain, at=args.at, cps=args.cps, hold=args.hold)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
@@ -367,7 +383,11 @@ def _print_summary(report: Dict[str, Any]) -> None:
     print("%-16s %8s %7s" % ("result", "calls", "share"))
     for result, count in sorted(report["results"].items()):
         print("%-16s %8d %6.1f%%" % (result, count, 100.0 * count / calls))
-    print("%-16s %8s %7s" % ("bridged via", "calls", "share"))
-    for gateway, count in report["gateways"].items():
-        print("%-16s %8d %6.1f%%" % (gateway, count, 100.0 * count / calls))
+    print("%-16s %8s %8s %7s  %s" % ("gateway", "attempts", "bridged", "share", "skipped"))
+    skipped = report["skipped"]
+    for gateway in sorted(set(report["attempts"]) | set(skipped)):
+        bridged = report["gateways"].get(gateway, 0)
+        print("%-16s %8d %8d %6.1f%%  %s" % (
+            gateway, report["attempts"].get(gateway, 0), bridged, 100.0 * bridged / calls,
+            ", ".join("%s %d" % why for why in skipped.get(gateway, {}).items()) or "-"))
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
-from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
+from collections import Counter, deque
+from typing import Any, Collection, Deque, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
@@ -23,17 +23,16 @@ from fsroute.core.grammar import did_you_mean
 from fsroute.core.timespec import read_at
 from fsroute.emulator import EmulatedSwitch, StubSession
 from fsroute.runtime.call import route_with
+from fsroute.runtime.clock import SystemClock
 from fsroute.runtime.fslog import talking_to
 from fsroute.runtime.store import Loaded
 from .lcrtool import load_decks
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
-                   variables: Optional[Mapping[str, str]] = None, at: Optional[str] = None) -> Dict[str, str]:
-    """Channel variables of an inbound SIP call, as sofia sets them (``at``: fsroute_now, the call's instant)."""
+                   variables: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Channel variables of an inbound SIP call, as sofia sets them."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
-    if at:
-        out["fsroute_now"] = at
     if src_ip:
         out["network_addr"] = out["sip_network_ip"] = src_ip
     if caller:
@@ -57,13 +56,17 @@ class Simulation:
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-            at: Optional[str] = None, global_variables: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-        """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
-        several a summary (with ``explain``: and why, as ``explanation``). Raises UnknownGateways.
+            at: Optional[str] = None, global_variables: Optional[Mapping[str, str]] = None,
+            cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
+        """Route ``calls`` calls from a fresh start (round robin, readings, breakers, limit counts); one
+        call gives its report, several a summary (with ``explain``: and why, as ``explanation``).
+        Raises UnknownGateways.
 
-        ``at``: the instant the calls come at (timespec.read_at: without an offset, in the rules'
+        ``at``: the instant the calls start at (timespec.read_at: without an offset, in the rules'
         defaults.tz, else UTC; the report's ``at`` says which), else now. ``global_variables``: the
-        switch's, read when a call does not set a variable.
+        switch's, read when a call does not set a variable. Time is simulated, nobody sleeps: the calls
+        come ``cps`` per second (None: all at the start instant), and with ``hold`` an answered call stays
+        up that many seconds, counting in its gateway's max_calls until then.
         """
         rules = self.rules
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
@@ -73,43 +76,74 @@ class Simulation:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
         decks = self.decks
-        now, shown = read_at(at, rules.defaults.tz) if at else (None, None)
-        when = repr(now) if now is not None else None  # fsroute_now: epoch seconds, read by the call as in a switch
+        start, shown = read_at(at, rules.defaults.tz) if at else (time.time(), None)
+        clock = SimulatedClock(start)
         # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
-        loaded = Loaded(rules, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
+        loaded = Loaded(rules, clock=clock, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
         switch = EmulatedSwitch(global_variables)
+        switch.limits.clock = clock.time
         by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
         for name in sorted(known | set(down)):
             by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
         for profile, (up, down_names) in by_profile.items():
             switch.set_gateways(profile, up=up, down=down_names)
         reports = []
+        held: Deque[Tuple[float, StubSession]] = deque()  # (when it hangs up, call), in that order
         with talking_to(switch.module):
-            for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables, when), fail, fake=switch)
+            for number in range(calls):
+                clock.elapsed = number / cps if cps else 0.0
+                while held and held[0][0] <= clock.elapsed:
+                    held.popleft()[1].hangup("NORMAL_CLEARING")
+                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=switch,
+                                      stay_up=hold > 0)
                 route_with(session, lambda: loaded)
+                if session.bridged():
+                    held.append((clock.elapsed + hold, session))
                 reports.append(_report(session))
-        summary: Dict[str, Any]
-        if calls == 1:
-            summary = reports[0]
-        else:
-            bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-            summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-                       "gateways": dict(sorted(bridged.items()))}
+            for _, session in held:
+                session.hangup("NORMAL_CLEARING")
+        summary = reports[0] if calls == 1 else _summary(reports)
         if shown is not None:
             summary["at"] = shown
         if explain:
             summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get,
-                                                  now if now is not None else time.time(), deck_of=loaded.deck_of)
+                                                  start, deck_of=loaded.deck_of)
         return summary
+
+
+class SimulatedClock(SystemClock):
+    """A simulation's clock: wall time from the run's start instant, moved by the simulation, not by time."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def time(self) -> float:
+        return self.start + self.elapsed
+
+
+def _summary(reports: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Results, bridges per gateway, and per gateway the attempts dialled and the skips (benched, at_limit)."""
+    bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+    attempts = Counter(a["gateway"] for r in reports for a in r["attempts"])
+    skipped: Dict[str, Counter[str]] = {}
+    for report in reports:
+        for gateway, why in report.get("skipped", ()):
+            skipped.setdefault(gateway, Counter())[why] += 1
+    return {"calls": len(reports), "results": dict(Counter(r["result"] for r in reports)),
+            "gateways": dict(sorted(bridged.items())), "attempts": dict(sorted(attempts.items())),
+            "skipped": {gateway: dict(sorted(why.items())) for gateway, why in sorted(skipped.items())}}
 
 
 def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
              variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
              fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-             at: Optional[str] = None) -> Dict[str, Any]:
+             at: Optional[str] = None, cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
     """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError, UnknownGateways."""
-    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at)
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at, cps=cps, hold=hold)
 
 
 # The gateway of a dial string, after its [leg variables] if any.
@@ -122,11 +156,14 @@ def _report(session: StubSession) -> Dict[str, Any]:
         found = _GATEWAY_RE.search(dialstring)
         gateway = found.group(1) if found else None
         attempts.append({"gateway": gateway, "dialstring": dialstring, "outcome": outcome})
-    report = {"result": session.getVariable("fsroute_result"),
+    report: Dict[str, Any] = {"result": session.getVariable("fsroute_result"),
               "route": session.getVariable("fsroute_route"),
               "number": session.getVariable("fsroute_number"),
               "attempts": attempts,
               "hangup_cause": session.hangup_cause}
+    skipped = session.getVariable("fsroute_skipped")  # gateway:why,... (benched, at_limit, limit_error)
+    if skipped:
+        report["skipped"] = [item.rsplit(":", 1) for item in skipped.split(",")]
     transfers = [data for app, data in session.executed if app == "transfer"]
     if transfers:
         report["transfer"] = transfers[-1]
