@@ -20,6 +20,7 @@ from typing import Any, Collection, Deque, Dict, List, Mapping, Optional, Tuple
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
 from fsroute.core.grammar import did_you_mean
+from fsroute.core.model import RuleSet
 from fsroute.core.timespec import read_at
 from fsroute.emulator import EmulatedSwitch, StubSession
 from fsroute.runtime.call import route_with
@@ -80,13 +81,7 @@ class Simulation:
         clock = SimulatedClock(start)
         # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
         loaded = Loaded(rules, clock=clock, observed=False, deck_of=lambda carrier: decks.get(carrier.deck))
-        switch = EmulatedSwitch(global_variables)
-        switch.limits.clock = clock.time
-        by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
-        for name in sorted(known | set(down)):
-            by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
-        for profile, (up, down_names) in by_profile.items():
-            switch.set_gateways(profile, up=up, down=down_names)
+        switch = _switch(rules, known, down, global_variables, clock)
         reports = []
         held: Deque[Tuple[float, StubSession]] = deque()  # (when it hangs up, call), in that order
         with talking_to(switch.module):
@@ -109,6 +104,19 @@ class Simulation:
             summary["explanation"] = explain_call(rules, call_variables(dest, src_ip, caller, variables).get,
                                                   start, deck_of=loaded.deck_of)
         return summary
+
+
+def _switch(rules: RuleSet, known: Collection[str], down: Collection[str],
+            global_variables: Optional[Mapping[str, str]], clock: SystemClock) -> EmulatedSwitch:
+    """An emulated switch that knows every gateway (``down`` ones DOWN), on the simulation's clock."""
+    switch = EmulatedSwitch(global_variables)
+    switch.limits.clock = clock.time
+    by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
+    for name in sorted(set(known) | set(down)):
+        by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
+    for profile, (up, down_names) in by_profile.items():
+        switch.set_gateways(profile, up=up, down=down_names)
+    return switch
 
 
 class SimulatedClock(SystemClock):
