@@ -20,7 +20,7 @@ from fsroute.core.decks import rate_text
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RuleSet, RulesError
-from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import limits, scrape
 from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.generation import Generation
@@ -169,11 +169,12 @@ def _deck_lines(generation: Generation) -> List[str]:
 
 def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
          at: Optional[str] = None) -> str:
-    """A dry run: what a call would get (at ``at``, ISO 8601, else now), without bridging or moving
+    """A dry run: what a call would get (at ``at``: timespec.read_at, else now), without bridging or moving
     round-robin positions."""
     try:
         loaded = store_for(path).current()
-        now = parse_instant(at) if at else loaded.clock.time()  # one reading: time conditions and rates
+        # one reading: time conditions and rates; at= without an offset is read in defaults.tz, else UTC
+        now, shown = read_at(at, loaded.rules.defaults.tz) if at else (loaded.clock.time(), "")
     except RulesError as exc:
         return "-ERR %s\n" % str(exc.problems[0])
     except SpecError as exc:
@@ -183,7 +184,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
                              deck_of=loaded.deck_of, explain=True)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
-                                                           "  at: %s" % at if at else ""),
+                                                           "  at: %s" % shown if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),

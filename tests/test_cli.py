@@ -45,7 +45,8 @@ def test_simulate_many_calls_with_one_gateway_down(capsys):
     code, out, _ = run(capsys, "simulate", str(EXAMPLE), "--dest", "5551234", "--src-ip", "172.16.221.33",
                        "--calls", "1000", "--down", "gw2", "--json")
     assert code == 0
-    assert json.loads(out) == {"calls": 1000, "results": {"bridged": 1000}, "gateways": {"gw1": 1000}}
+    assert json.loads(out) == {"calls": 1000, "results": {"bridged": 1000}, "gateways": {"gw1": 1000},
+                               "attempts": {"gw1": 1000}, "skipped": {}}
 
 
 def test_simulate_split_and_failures(capsys):
@@ -72,7 +73,7 @@ def test_simulate_table(capsys):
     code, out, _ = run(capsys, "simulate", str(EXAMPLE), "--dest", "5551234", "--src-ip", "172.16.221.33",
                        "--calls", "30")
     assert code == 0
-    assert "gw1                    10   33.3%" in out and "gw2                    20   66.7%" in out
+    assert "gw1                    10       10   33.3%  -" in out and "gw2                    20       20   66.7%  -" in out
     code, out, _ = run(capsys, "simulate", str(EXAMPLE), "--dest", "91001", "--src-ip", "172.16.221.33")
     assert "sofia/gateway/gw1/1001" in out and "result:  bridged" in out
 

@@ -166,3 +166,20 @@ def test_simulate_explains_in_json(capsys, write_rules):
     code, out, _ = run(capsys, "simulate", path, "--dest", "1", "--json", "--explain")
     assert json.loads(out)["explanation"] == ["route 'r' (line 3): sip_req_user (unset) does not match '^x$'",
                                               "no route takes the call"]
+
+
+@pytest.mark.parametrize("command, says", [
+    ("simulate", "Route calls through fsroute's real call handling"),
+    ("lcr", "Rank the carriers of the least-cost route"),
+    ("import", "Give at least one of --dialplan, --distributor, --acl, or --lcr"),
+    ("compare", "Route each destination through the old XML setup")])
+def test_the_commands_describe_themselves_in_their_help(capsys, command, says):
+    _, out, _ = exits(capsys, command, "--help")
+    assert says in " ".join(out.split())
+
+
+def test_import_without_a_source_names_every_option_that_gives_one(capsys):
+    code, out, err = run(capsys, "import")
+    assert code == 2 and out == ""
+    assert err == ("fsroute import: give at least one of --dialplan, --distributor, --acl, or --lcr DB "
+                   "(with --decks DIR)\n")

@@ -90,3 +90,16 @@ def test_the_readme_lcr_example_is_the_bundled_one_and_prints_what_it_shows(caps
     assert argv[:3] == ["fsroute", "lcr", "examples/lcr.yaml"]
     assert main(argv[1:2] + [str(README.parent / argv[2])] + argv[3:]) == 0
     assert capsys.readouterr().out == output
+
+
+def test_the_deployment_commands_build_outside_the_checkout_and_replace_an_earlier_install():
+    # `pip install --target DIR .` leaves build/ in the checkout, and a later install packs its stale
+    # modules; without --upgrade a second install into DIR keeps the old fsroute.
+    for doc in (README, OPERATIONS_DOC, README.parent / "fs_scripts" / "README.md"):
+        installs = [line for line in doc.read_text().splitlines()
+                    if line.startswith("python3 -m pip install") and "--target" in line]
+        assert installs, doc
+        for line in installs:
+            words = line.split("#", 1)[0].split()
+            assert "--upgrade" in words, (doc.name, line)
+            assert words[-1] == '"git+file://$PWD"' or words[-1].endswith((".whl", ".tar.gz")), (doc.name, line)

@@ -57,9 +57,10 @@ def test_check_reports_undefined_gateways_and_wrong_profiles_where_the_rules_nam
     err = capsys.readouterr().err.splitlines()
     assert err == [
         "%s:5:36: gateway 'carier_c' is not defined in the sofia configuration at %s "
-        "(did you mean 'carrier_b'?)" % (path, conf),
+        "(did you mean 'carrier_b'?); named by group 'g' (5:36)" % (path, conf),
         "%s:7:24: gateway 'gw3' is on profile internal in the sofia configuration at %s, but the rules read "
-        "its state from profile 'external' (give it profile: under gateways)" % (path, conf)]
+        "its state from profile 'external' (give it profile: under gateways); named by route 'a' (7:24)"
+        % (path, conf)]
     path.write_text(RULES.replace("carier_c", "carrier_a").replace("  carrier_a: {}", "  carrier_a: {}\n"
                                                                     "  gw3: {profile: internal}"))
     assert main(["check", str(path), "--sofia-conf", conf]) == 0
@@ -80,9 +81,10 @@ def test_ctl_check_names_every_gateway_and_its_state(write_rules, fake_freeswitc
     path = write_rules(RULES)
     answer = ctl.command("check %s" % path)
     assert answer.splitlines() == [
-        "-ERR %s:5:36: gateway 'carier_c' is not defined in the running switch (did you mean 'carrier_b'?)" % path,
+        "-ERR %s:5:36: gateway 'carier_c' is not defined in the running switch (did you mean 'carrier_b'?); "
+        "named by group 'g' (5:36)" % path,
         "-ERR %s:7:24: gateway 'gw3' is on profile internal in the running switch, but the rules read its state "
-        "from profile 'external' (give it profile: under gateways)" % path,
+        "from profile 'external' (give it profile: under gateways); named by route 'a' (7:24)" % path,
         "gateways:",
         "  carier_c (external): not defined",
         "  carrier_a (external): UP on external",
@@ -93,3 +95,23 @@ def test_ctl_check_names_every_gateway_and_its_state(write_rules, fake_freeswitc
 def test_ctl_check_says_so_when_the_switch_does_not_answer(write_rules, fake_freeswitch):
     fake_freeswitch.answers["sofia xmlstatus gateway"] = "-ERR no reply"
     assert ctl.command("check %s" % write_rules(RULES)).startswith("-ERR the answer is not XML")
+
+
+def test_a_missing_gateway_is_reported_once_with_every_use(conf, tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text("""\
+version: 1
+gateways:
+  gw9: {}
+groups:
+  g: {gateways: [carrier_b, gw9]}
+routes:
+  - {name: a, gateway: gw9}
+  - {name: b, group: g}
+  - {name: c, gateway: gw9}
+""")
+    assert main(["check", str(path), "--sofia-conf", conf]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "%s:3:3: gateway 'gw9' is not defined in the sofia configuration at %s (did you mean 'gw3'?); named by "
+        "gateways: (3:3), "
+        "group 'g' (5:29), route 'a' (7:24), route 'c' (9:24)" % (path, conf)]

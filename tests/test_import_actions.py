@@ -147,3 +147,22 @@ def test_simulate_takes_down_and_fail_for_a_gateway_a_variable_names(tmp_path):
     report = simulate(str(path), "19185551234", variables=variables, fail={"example.com": "USER_BUSY"})
     assert (report["result"], report["hangup_cause"]) == ("failed", "USER_BUSY")
     assert simulate(str(path), "19185551234", variables=variables, down=["example.com"])["result"] == "all_down"
+
+
+def test_compare_vars_sets_the_globals_on_both_sides(tmp_path, capsys):
+    # vars.xml sets default_areacode=918 as a global: ${default_areacode} reads it on both sides. Without
+    # --vars both dialled 15551234 and compare said "match".
+    from fsroute.migrate.compare import compare
+    from fsroute.migrate.legacy import read_legacy
+    from fsroute.tools.cli import main
+
+    path = tmp_path / "vanilla.yaml"
+    path.write_text(import_files([EXAMPLE], vars_file=VARS).text)
+    variables = {"toll_allow": "local", "default_gateway": "example.com"}
+    rows = compare(str(path), read_legacy([EXAMPLE]), ["5551234"], variables=variables, vars_file=VARS)
+    assert [(r.verdict, r.why) for r in rows] == [("match", "same dial string")]
+    assert rows[0].old["dialstring"] == rows[0].new["dialstring"] == "sofia/gateway/example.com/19185551234"
+    argv = ["compare", str(path), "--dialplan", EXAMPLE, "--dest", "5551234", "--var", "toll_allow=local",
+            "--var", "default_gateway=example.com", "--vars", VARS]
+    assert main(argv) == 0
+    assert "-> sofia/gateway/example.com/19185551234" in capsys.readouterr().out

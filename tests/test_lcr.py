@@ -469,7 +469,8 @@ def test_fsroute_lcr_prints_the_ranking(lcr_rules, capsys):
 
     assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-01"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z; max_rate 0.05",
+        "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z ('2026-01-01' has no "
+        "UTC offset: read in UTC, the rules set no defaults.tz); max_rate 0.05",
         "#   carrier          prefix          rate       cur  effective_from        effective_to          dial",
         "1   carrier_b        4915            0.03       USD  -                     -                     "
         "group b_trunks/491599",
@@ -918,3 +919,34 @@ def test_explain_says_which_gateways_of_the_carriers_were_down(lcr_rules, fake_f
     assert report["result"] == "all_down"
     assert report["explanation"][-1] == ("no gateway to try: gwc down (profile external), gwb1 down (profile "
                                          "external), gwb2 down (profile external)")
+
+
+def test_fsroute_lcr_reaches_time_conditioned_routes_at_the_given_instant(lcr_rules, capsys):
+    # A route with time conditions ahead of the lcr route, and a time-conditioned lcr route: both are
+    # judged at --at, not a crash ("the call's instant (now=) is needed").
+    from fsroute.tools.cli import main
+
+    with open(lcr_rules) as f:
+        text = f.read()
+    text = text.replace("""routes:
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+""", """routes:
+  - name: closed on new year
+    match: {destination_number: '^00(\\d+)$'}
+    time: {mon: 1, mday: 1, tz: UTC}
+    gateway: gwa
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+    time: {year: 2026, tz: UTC}
+""")
+    assert "closed on new year" in text
+    with open(lcr_rules, "w") as f:
+        f.write(text)
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-02T00:00:00Z"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "number 00491599 -> route 'international' looks up 491599 at 2026-01-02T00:00:00Z; max_rate 0.05")
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2026-01-01T12:00:00Z"]) != 0
+    assert capsys.readouterr().out == "00491599: route 'closed on new year' is not a least-cost route\n"
+    assert main(["lcr", lcr_rules, "00491599", "--at", "2027-01-02T00:00:00Z"]) != 0
+    assert capsys.readouterr().out == "00491599: no route matches\n"

@@ -17,6 +17,7 @@ from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
 from fsroute.runtime.process import store_for
 from fsroute.tools.cli import main
+from fsroute.tools.simulate import Simulation
 
 from test_importer import DEFAULT, PEER, PUBLIC, SITE_ACL, SITE_DISTRIBUTOR
 
@@ -304,16 +305,42 @@ def test_simulate_at(rules, capsys):
     assert json.loads(capsys.readouterr().out)["route"] == "new york night"
     assert main(["simulate", rules, "--dest", "1234", "--at", "2026-12-23T09:00:00+01:00", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["route"] == "office"
+    # without an offset: read in the rules' defaults.tz (Europe/Berlin), and the output says so
+    assert main(["simulate", rules, "--dest", "1234", "--at", "2026-12-23 09:00"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["at:      2026-12-23T08:00:00Z ('2026-12-23 09:00' has no UTC offset: read in Europe/Berlin, "
+                       "the rules' defaults.tz)", "result:  bridged"]
+    assert "route:   office" in out
     with pytest.raises(SystemExit) as info:
-        main(["simulate", rules, "--dest", "1234", "--at", "2026-12-23 09:00"])
+        main(["simulate", rules, "--dest", "1234", "--at", "soon"])
     assert info.value.code == 2
-    assert "no UTC offset" in capsys.readouterr().err
+    assert "'soon' is not an instant" in capsys.readouterr().err
+
+
+def test_one_at_parser_for_lcr_simulate_compare_and_ctl_test(rules, tmp_path, fake_freeswitch, monkeypatch):
+    # 2026-12-23 17:30 in Berlin is 16:30 UTC: inside the office's 08:00-18:00 either way; 18:30 Berlin
+    # (17:30 UTC) is outside it in Berlin, inside it in UTC. A time without an offset is read in defaults.tz.
+    monkeypatch.setenv("FSROUTE_RULES", rules)
+    assert "route: office\n" not in ctl.command("test 1234 at=2026-12-23T18:30")
+    answer = ctl.command("test 1234 at=2026-12-23T17:30")
+    assert "route: office\n" in answer
+    assert ("at: 2026-12-23T16:30:00Z ('2026-12-23T17:30' has no UTC offset: read in Europe/Berlin, "
+            "the rules' defaults.tz)\n") in answer
+    report = Simulation(rules).run("1234", at="2026-12-23T18:30")
+    assert report["route"] != "office" and report["at"].startswith("2026-12-23T17:30:00Z (")
+    no_tz = tmp_path / "utc.yaml"
+    no_tz.write_text(open(rules).read().replace("defaults: {tz: Europe/Berlin}\n", ""))
+    without = Simulation(str(no_tz))
+    assert without.rules.defaults.tz is None
+    assert without.run("1234", at="2026-12-23T18:30")["at"] == (
+        "2026-12-23T18:30:00Z ('2026-12-23T18:30' has no UTC offset: read in UTC, the rules set no defaults.tz)")
+    assert without.run("1234", at="1798050600")["at"] == "2026-12-23T18:30:00Z"  # epoch seconds: as given
 
 
 def test_ctl_test_at(rules, fake_freeswitch, monkeypatch):
     monkeypatch.setenv("FSROUTE_RULES", rules)
     answer = ctl.command("test 1234 at=2026-12-23T10:00:00+01:00")
-    assert "at: 2026-12-23T10:00:00+01:00\n" in answer and "route: office\n" in answer
+    assert "at: 2026-12-23T09:00:00Z\n" in answer and "route: office\n" in answer
     assert "route: new york night\n" in ctl.command("test 1234 127.0.0.1 at=2026-12-25T10:00:00+01:00")
     assert ctl.command("test 1234 at=soon").startswith("-ERR at=: 'soon' is not an instant")
     assert ctl.command("test 1234 at=2026-12-23T10:00:00Z at=2026-12-24T10:00:00Z") == ctl.USAGE

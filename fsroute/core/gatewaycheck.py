@@ -2,7 +2,8 @@
 
 Pure: the switch's side comes in as {gateway: set of profiles} (read from the sofia
 configuration by fsroute.migrate.sofia_conf, or from the running switch by ``ctl check``);
-each problem names the place in the rules file (file:line:col) where the gateway is named.
+each gateway with a problem is reported once, at the first place the rules file names it
+(file:line:col), with every place that names it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from .grammar import did_you_mean
 from .model import RuleSet
 from .yamltree import MAP, SCALAR, SEQ, Node
 
-# (gateway name, line, col) of each place a rules file names a gateway.
-Place = Tuple[str, int, int]
+# (gateway name, line, col, what names it: "gateways:", "group 'g'", "route 'a'") of each place a rules
+# file names a gateway.
+Place = Tuple[str, int, int, str]
 
 
 def gateway_places(text: str) -> List[Place]:
@@ -26,16 +28,18 @@ def gateway_places(text: str) -> List[Place]:
     out: List[Place] = []
     for key, value in root.pairs():
         if key.value == "gateways" and value.kind == MAP:
-            out += [(k.value, k.line, k.col) for k, _ in value.pairs() if k.kind == SCALAR]
+            out += [(k.value, k.line, k.col, "gateways:") for k, _ in value.pairs() if k.kind == SCALAR]
         elif key.value == "routes" and value.kind == SEQ:
-            for route in value.value:
-                out += [(v.value, v.line, v.col) for k, v in _pairs(route) if k.value == "gateway"
+            for number, route in enumerate(value.value, 1):
+                names = [v.value for k, v in _pairs(route) if k.value == "name" and v.kind == SCALAR]
+                use = "route '%s'" % names[0] if names else "route #%d" % number
+                out += [(v.value, v.line, v.col, use) for k, v in _pairs(route) if k.value == "gateway"
                         and v.kind == SCALAR and isinstance(v.value, str) and not v.value.startswith("${")]
         elif key.value == "groups" and value.kind == MAP:
-            for _, group in value.pairs():
+            for name, group in value.pairs():
                 for k, members in _pairs(group):
                     if k.value == "gateways" and members.kind == SEQ:
-                        out += list(_members(members))
+                        out += [place + ("group '%s'" % name.value,) for place in _members(members)]
     return out
 
 
@@ -43,7 +47,7 @@ def _pairs(node: Node) -> Iterator[Tuple[Node, Node]]:
     return node.pairs() if node.kind == MAP else iter(())
 
 
-def _members(members: Node) -> Iterator[Place]:
+def _members(members: Node) -> Iterator[Tuple[str, int, int]]:
     for item in members.value:
         if item.kind == SCALAR:
             yield item.value, item.line, item.col
@@ -53,21 +57,25 @@ def _members(members: Node) -> Iterator[Place]:
 
 
 def check_gateways(rules: RuleSet, places: List[Place], defined: Mapping[str, Set[str]], where: str) -> List[str]:
-    """One ``file:line:col: message`` per place naming a gateway that ``where`` (e.g. "the sofia
-    configuration") does not define, or defines on another profile than the rules read."""
+    """One ``file:line:col: message; named by ...`` per gateway that ``where`` (e.g. "the sofia
+    configuration") does not define, or defines on another profile than the rules read: at the first place
+    the rules name it, listing every place."""
+    uses: Dict[str, List[Tuple[int, int, str]]] = {}
+    for name, line, col, use in places:
+        if isinstance(name, str) and (line, col, use) not in uses.setdefault(name, []):
+            uses[name].append((line, col, use))
     problems = []
-    reported: Dict[Tuple[str, int, int], bool] = {}
-    for name, line, col in places:
-        if not isinstance(name, str) or (name, line, col) in reported:
-            continue
-        reported[(name, line, col)] = True
+    for name, found in sorted(uses.items(), key=lambda item: min(item[1])):
         profiles = defined.get(name)
         if not profiles:
-            problems.append("%s:%d:%d: gateway '%s' is not defined in %s%s"
-                            % (rules.path, line, col, name, where, did_you_mean(name, defined)))
+            problem = "gateway '%s' is not defined in %s%s" % (name, where, did_you_mean(name, defined))
         elif rules.profile_of(name) not in profiles:
-            problems.append("%s:%d:%d: gateway '%s' is on profile %s in %s, but the rules read its state "
-                            "from profile '%s' (give it profile: under gateways)"
-                            % (rules.path, line, col, name, " and ".join(sorted(profiles)), where,
-                               rules.profile_of(name)))
+            problem = ("gateway '%s' is on profile %s in %s, but the rules read its state from profile '%s' "
+                       "(give it profile: under gateways)"
+                       % (name, " and ".join(sorted(profiles)), where, rules.profile_of(name)))
+        else:
+            continue
+        line, col, _ = min(found)
+        problems.append("%s:%d:%d: %s; named by %s" % (rules.path, line, col, problem, ", ".join(
+            "%s (%d:%d)" % (use, at_line, at_col) for at_line, at_col, use in sorted(found))))
     return problems

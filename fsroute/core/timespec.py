@@ -33,7 +33,7 @@ import functools
 import math
 import re
 import time
-from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple, Union
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -221,11 +221,38 @@ def parse_date(value: object) -> Tuple[int, int, int]:
     return year, month, day
 
 
-def parse_instant(text: str, naive_zone: Optional[datetime.tzinfo] = None) -> float:
-    """'2026-12-24T18:30:00+01:00' (ISO 8601 with an offset) or seconds since the epoch, as seconds.
+def parse_instant(text: str) -> float:
+    """'2026-12-24T18:30:00+01:00' (ISO 8601 with an offset) or seconds since the epoch, as seconds."""
+    moment = _instant_text(text)
+    if isinstance(moment, float):
+        return moment
+    if moment.tzinfo is None:
+        raise SpecError("%r has no UTC offset: write it as 2026-12-24T18:30:00+01:00 (or Z)" % text.strip())
+    return moment.timestamp()
 
-    A time without an offset is refused, unless ``naive_zone`` says how to read it.
+
+def read_at(text: str, tz: Optional[str]) -> Tuple[float, str]:
+    """The instant of a tool's ``--at`` (fsroute lcr, simulate, compare; ctl test at=) and how to show it.
+
+    Epoch seconds or ISO 8601 (a date alone is its midnight); a time without a UTC offset is read in
+    ``tz`` (the rules' defaults.tz) when set, else in UTC, and the text shown says which.
     """
+    moment = _instant_text(text)
+    if isinstance(moment, float):
+        seconds, how = moment, ""
+    elif moment.tzinfo is not None:
+        seconds, how = moment.timestamp(), ""
+    else:
+        zone = zone_named(tz) if tz else datetime.timezone.utc
+        seconds = moment.replace(tzinfo=zone).timestamp()
+        how = " (%r has no UTC offset: read in %s)" % (
+            text.strip(), "%s, the rules' defaults.tz" % tz if tz else "UTC, the rules set no defaults.tz")
+    shown = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return seconds, shown + how
+
+
+def _instant_text(text: str) -> Union[float, datetime.datetime]:
+    """Epoch seconds, or the ISO 8601 date-time, with or without its offset."""
     try:
         return float(text)
     except ValueError:
@@ -234,15 +261,10 @@ def parse_instant(text: str, naive_zone: Optional[datetime.tzinfo] = None) -> fl
     if text[-1:] in ("Z", "z"):    # Python before 3.11 reads no Z
         text = text[:-1] + "+00:00"
     try:
-        moment = datetime.datetime.fromisoformat(text)
+        return datetime.datetime.fromisoformat(text)
     except ValueError:
         raise SpecError("%r is not an instant: give ISO 8601 with an offset (2026-12-24T18:30:00+01:00) "
                         "or seconds since the epoch" % text) from None
-    if moment.tzinfo is None:
-        if naive_zone is None:
-            raise SpecError("%r has no UTC offset: write it as 2026-12-24T18:30:00+01:00 (or Z)" % text)
-        moment = moment.replace(tzinfo=naive_zone)
-    return moment.timestamp()
 
 
 def zone_named(name: object) -> datetime.tzinfo:

@@ -24,9 +24,10 @@ from typing import Any, Collection, Dict, List, Mapping, Match, NamedTuple, Opti
 
 from fsroute.core.acl import Acl, parse_network
 from .importer import translate_acls
+from .varsxml import read_vars, resolve
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Route
-from fsroute.core.timespec import ATTRIBUTES, SpecError, parse_instant, read_clock, spec_from_attributes, zone_named
+from fsroute.core.timespec import ATTRIBUTES, SpecError, read_at, read_clock, spec_from_attributes, zone_named
 from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
                      compile_expression, distributor_nodes, find_list, parse_dialstring)
 from fsroute.tools.simulate import Simulation
@@ -409,6 +410,7 @@ class Row(NamedTuple):
     why: str
     old: View
     new: View
+    at: Optional[str] = None  # the instant both sides were routed at (--at), as timespec.read_at shows it
 
 
 def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
@@ -422,17 +424,24 @@ def _calls_for(old_cycle: int, new_cycle: int) -> Optional[int]:
 def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequence[Optional[str]] = (None,),
             caller: Optional[str] = None, context: str = "public",
             variables: Optional[Mapping[str, str]] = None, kept: Optional[Legacy] = None,
-            at: Optional[str] = None) -> List[Row]:
-    """One Row per (destination, source address), both sides at ``at`` (ISO 8601) or now.
+            at: Optional[str] = None, vars_file: Optional[str] = None) -> List[Row]:
+    """One Row per (destination, source address), both sides at ``at`` (timespec.read_at, in the rules'
+    defaults.tz) or now.
     Raises RulesError for a bad rules file.
 
     ``kept``: XML extensions that stay ahead of the fsroute extension in the new setup (the hybrid
     the docs recommend): a call one of them takes never reaches fsroute.
+    ``vars_file``: vars.xml; its X-PRE-PROCESS set lines resolve $${name} in the XML (as ``import`` does)
+    and are global variables on both sides, read by ${name} when the call does not set it.
     """
+    globals_ = read_vars(vars_file) if vars_file is not None else {}
+    if vars_file is not None:
+        legacy = resolve(legacy, globals_, vars_file)
+        kept = resolve(kept, globals_, vars_file) if kept is not None else None
     simulation = Simulation(rules_path)
     ruleset = simulation.rules
     routes = {route.name: route for route in ruleset.routes}
-    instant = parse_instant(at) if at else None
+    instant, shown = read_at(at, ruleset.defaults.tz) if at else (None, None)
     old_setup = OldSetup(legacy, instant)
     kept_setup = OldSetup(kept, instant) if kept is not None else None
     extra = dict(variables or {})
@@ -440,21 +449,23 @@ def compare(rules_path: str, legacy: Legacy, dests: Sequence[str], src_ips: Sequ
     rows: List[Row] = []
     for dest in dests:
         for src_ip in src_ips or (None,):
-            facts = {"destination_number": dest, "network_addr": src_ip or "", "sip_network_ip": src_ip or "",
-                     "caller_id_number": caller or ""}
+            facts = dict(globals_)  # a channel variable, else the global one (switch_channel_get_variable)
+            facts.update({"destination_number": dest, "network_addr": src_ip or "", "sip_network_ip": src_ip or "",
+                          "caller_id_number": caller or ""})
             facts.update(extra)
             old = old_setup.route(facts)
             front = kept_setup.route(facts) if kept_setup is not None else None
             if front is not None and front.detail != NO_EXTENSION:
                 rows.append(_kept_row(dest, src_ip, old, front))
                 continue
-            new = simulation.run(dest, src_ip, caller, extra, at=at)
-            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra, at))
-    return rows
+            new = simulation.run(dest, src_ip, caller, extra, at=at, global_variables=globals_)
+            rows.append(_row(dest, src_ip, old, new, routes, simulation, caller, extra, at, globals_))
+    return [row._replace(at=shown) for row in rows]
 
 
 def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any], routes: Dict[str, Route],
-         simulation: Simulation, caller: Optional[str], extra: Dict[str, str], at: Optional[str]) -> Row:
+         simulation: Simulation, caller: Optional[str], extra: Dict[str, str], at: Optional[str],
+         globals_: Mapping[str, str]) -> Row:
     ruleset = simulation.rules
     old_view = _old_view(old)
     new_view: View = {"result": new["result"], "route": new["route"], "number": new["number"],
@@ -496,7 +507,8 @@ def _row(dest: str, src_ip: Optional[str], old: OldOutcome, new: Dict[str, Any],
         old_view["split"] = new_view["split"] = "by weight"
     else:
         old_counts = dict(Counter(old.picks(calls)))
-        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls, at=at)["gateways"] if calls > 1 \
+        new_counts = simulation.run(dest, src_ip, caller, extra, calls=calls, at=at,
+                                    global_variables=globals_)["gateways"] if calls > 1 \
             else {candidates[0]: 1}
         same_split = old_counts == new_counts
         old_view["calls"] = new_view["calls"] = calls
@@ -563,7 +575,8 @@ match   = both dial the same number through the same gateway; for a distributor 
 
 def format_rows(rows: Sequence[Row], rules_path: str) -> str:
     """The comparison as text for a terminal."""
-    out = ["fsroute compare: %s against the XML configuration" % rules_path, LEGEND, ""]
+    at = " at %s" % rows[0].at if rows and rows[0].at else ""
+    out = ["fsroute compare: %s against the XML configuration%s" % (rules_path, at), LEGEND, ""]
     for row in rows:
         out.append("%s%s: %s -- %s" % (row.dest, " from %s" % row.src_ip if row.src_ip else "",
                                        row.verdict, row.why))

@@ -1,7 +1,9 @@
 """Log lines through FreeSWITCH's console log, or stderr outside FreeSWITCH.
 
 The ``freeswitch`` module is looked up when a line is written, not at import,
-so a fake installed by tests after import is used too. When it cannot be
+so a fake installed by tests after import is used too. ``talking_to`` points
+one context (a tool's simulated calls, and the threads the runtime starts for
+them) at an emulated switch instead, without touching ``sys.modules``. When it cannot be
 imported inside FreeSWITCH (the wrong Python on its PATH, see embedded.py),
 lines still reach FreeSWITCH's log through libfreeswitch's
 ``switch_log_printf``, found in the process itself.
@@ -9,10 +11,12 @@ lines still reach FreeSWITCH's log through libfreeswitch's
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
 
 from fsroute.core.model import RulesError
 from fsroute.core.text import describe_error, one_line
@@ -20,11 +24,26 @@ from fsroute.core.text import describe_error, one_line
 ERROR, WARNING, NOTICE, INFO = "err", "warning", "notice", "info"
 _LEVELS: Dict[str, int] = {"err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
 _native: List[Optional[Any]] = []  # [switch_log_printf or None], looked up once
+_talking_to: contextvars.ContextVar[Any] = contextvars.ContextVar("fsroute_switch", default=None)
+
+
+@contextmanager
+def talking_to(switch_module: Any) -> Iterator[None]:
+    """Within the block, this context's calls reach ``switch_module`` (an emulated switch's
+    ``freeswitch`` module) rather than the process's ``freeswitch``; other threads are not affected."""
+    token = _talking_to.set(switch_module)
+    try:
+        yield
+    finally:
+        _talking_to.reset(token)
 
 
 def module() -> Any:
-    """The ``freeswitch`` module, or None outside FreeSWITCH."""
-    freeswitch: Any = sys.modules.get("freeswitch")
+    """The ``freeswitch`` module this context talks to (see talking_to), or None outside FreeSWITCH."""
+    freeswitch: Any = _talking_to.get()
+    if freeswitch is not None:
+        return freeswitch
+    freeswitch = sys.modules.get("freeswitch")
     if freeswitch is None:
         try:
             freeswitch = importlib.import_module("freeswitch")  # only present inside FreeSWITCH
@@ -70,7 +89,9 @@ def _native_log(level: str, message: str) -> bool:
 
 def api(command: str) -> str:
     """Run a FreeSWITCH API command (``freeswitch.API().executeString``) and return its output."""
-    import freeswitch
+    freeswitch = module()
+    if freeswitch is None:
+        raise ImportError("no freeswitch module: not inside FreeSWITCH")
     return freeswitch.API().executeString(command)
 
 

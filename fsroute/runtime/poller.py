@@ -24,6 +24,7 @@ generation's first calls see real states.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple, TypeVar
@@ -161,8 +162,9 @@ class Poller:
                 self._read(profiles, counted)
             finally:
                 done.set()
-        try:
-            threading.Thread(target=read, name="fsroute-poller-first", daemon=True).start()
+        try:  # in the caller's context: a simulation's reading asks its emulated switch (fslog.talking_to)
+            threading.Thread(target=contextvars.copy_context().run, args=(read,), name="fsroute-poller-first",
+                             daemon=True).start()
         except Exception:  # no thread to be had: read here, unbounded
             read()
         if not done.wait(timeout):

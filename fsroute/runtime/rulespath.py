@@ -5,8 +5,9 @@ environment ``FSROUTE_RULES``, ``${conf_dir}/fsroute.yaml``."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Optional
+
+from .fslog import module
 
 
 def rules_path(session: Any, args: Optional[str]) -> str:
@@ -19,7 +20,7 @@ def rules_path(session: Any, args: Optional[str]) -> str:
 
 def default_rules_path() -> str:
     """The rules file without a call: global var fsroute_rules, $FSROUTE_RULES, ${conf_dir}/fsroute.yaml."""
-    freeswitch = sys.modules.get("freeswitch")
+    freeswitch = module()
     if freeswitch is not None:
         path = freeswitch.getGlobalVariable("fsroute_rules")
         if path:

@@ -1,10 +1,10 @@
 """Test fsroute (and your own rules files) without FreeSWITCH.
 
-``FakeFreeSWITCH`` puts a fake ``freeswitch`` module into ``sys.modules``
-that offers only what mod_python3's real module offers; ``StubSession``
-plays a call's session, including what ``bridge`` does to the channel in a
-real switch. Both are public API; ``fsroute.testing.pytest_plugin`` offers them as
-pytest fixtures.
+``FakeFreeSWITCH`` puts the emulated switch's ``freeswitch`` module
+(``fsroute.emulator``: it offers only what mod_python3's real module offers)
+into ``sys.modules``; ``StubSession`` plays a call's session, including what
+``bridge`` does to the channel in a real switch. Both are public API;
+``fsroute.testing.pytest_plugin`` offers them as pytest fixtures.
 
     with FakeFreeSWITCH() as fs:
         fs.set_gateways("external", up=["gw1"], down=["gw2"])
@@ -14,6 +14,7 @@ pytest fixtures.
         assert session.executed == [("bridge", "sofia/gateway/gw1/1001")]
 """
 
-from .fake import FakeFreeSWITCH, StubSession, reset_state
+from fsroute.emulator import StubSession
+from .fake import FakeFreeSWITCH, reset_state
 
 __all__ = ["FakeFreeSWITCH", "StubSession", "reset_state"]

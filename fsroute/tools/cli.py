@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import fsroute
@@ -15,10 +14,13 @@ from fsroute.core.causes import CAUSES
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
-from fsroute.core.timespec import SpecError, parse_instant
+from fsroute.core.timespec import SpecError, read_at
 from fsroute.tools.lint import warnings
 from fsroute.tools.simulate import UnknownGateways
 
+AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
+           "the rules' defaults.tz, else UTC (the output says which)")
+IMPORT_NEEDS = "give at least one of --dialplan, --distributor, --acl, or --lcr DB (with --decks DIR)"
 # Variables --src-ip sets: giving them with --var as well would silently override it.
 SOURCE_VARIABLES = ("network_addr", "sip_network_ip")
 
@@ -81,21 +83,23 @@ def _count(text: str) -> int:
     return value
 
 
-def _lcr_instant(text: str) -> int:
-    from .lcrtool import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an ISO date/time or epoch seconds" % text)
-
-
 def _instant(text: str) -> str:
+    """--at of lcr, simulate and compare: checked here, read with the rules' defaults.tz by the command."""
     try:
-        parse_instant(text)
+        read_at(text, None)
     except SpecError as exc:
         raise argparse.ArgumentTypeError(str(exc))
     return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 86400 * 365:
+        raise argparse.ArgumentTypeError("%r is not a positive number (of seconds, or calls per second)" % text)
+    return value
 
 
 def _profile(text: str) -> str:
@@ -109,6 +113,9 @@ def _legacy_files(parser: argparse.ArgumentParser) -> None:
                         help="an XML dialplan file (repeat, in the order FreeSWITCH reads them)")
     parser.add_argument("--distributor", metavar="FILE", help="distributor.conf.xml")
     parser.add_argument("--acl", metavar="FILE", help="acl.conf.xml")
+    parser.add_argument("--vars", metavar="FILE",
+                        help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan and are "
+                             "global variables (read by ${name} when a call does not set it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,14 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "in its sip_profiles, on the profile the rules read")
     check.set_defaults(parser=check)
 
-    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number")
+    rank = commands.add_parser("lcr", help="rank the carriers of a least-cost route for a number",
+                               description="Rank the carriers of the least-cost route a number reaches, cheapest "
+                               "first, with each one's prefix, rate and dial string, as a call at --at would "
+                               "(time conditions included). Exit 1 when the number reaches no least-cost route.")
     rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
-    rank.add_argument("--at", type=_lcr_instant, help="the call's time: ISO date/time (UTC unless it says) or "
-                      "epoch seconds (default: now)")
+    rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     rank.set_defaults(parser=rank)
 
-    sim = commands.add_parser("simulate", help="route calls through the real handler with a fake switch")
+    sim = commands.add_parser(
+        "simulate", help="route calls through the real handler with a fake switch",
+        description="Route calls through fsroute's real call handling on an emulated switch: one call's "
+        "result, route, number and bridge attempts, or with --calls N a summary. Gateways are up unless --down; "
+        "bridges answer unless --fail. Exit 0 whatever the calls' result; 1 for bad rules, 2 for bad arguments.")
     sim.add_argument("rules", help="the rules file")
     sim.add_argument("--dest", required=True, action=_Once, metavar="NUMBER", help="destination_number (once)")
     sim.add_argument("--src-ip", type=_address, metavar="IP", help="network_addr of the caller (one address)")
@@ -147,27 +160,37 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fail", type=_failure, action="append", default=[], metavar="GW=CAUSE",
                      help="that gateway's bridge fails with CAUSE")
     sim.add_argument("--calls", type=_count, default=1, metavar="N", help="route this many calls and summarise")
-    sim.add_argument("--at", type=_instant, metavar="INSTANT",
-                     help="route as if the call came at INSTANT (2026-12-24T18:30:00+01:00); default: now")
+    sim.add_argument("--cps", type=_seconds, metavar="R",
+                     help="the calls come R per second, in simulated time (default: all at once); max_cps, "
+                          "breaker windows and cooldowns see that time")
+    sim.add_argument("--hold", type=_seconds, default=0.0, metavar="SECONDS",
+                     help="an answered call stays up SECONDS of simulated time, counting in max_calls "
+                          "(default: it ends at once)")
+    sim.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
                      help="say why: the ACL node that decided, and each route's first condition that failed")
     sim.set_defaults(parser=sim)
 
-    imp = commands.add_parser("import", help="write a rules file (stdout) from an XML dialplan, "
-                              "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr")
+    imp = commands.add_parser(
+        "import", help="write a rules file (stdout) from an XML dialplan, "
+        "distributor.conf.xml and acl.conf.xml; what it cannot carry over goes to stderr",
+        description="Write a rules file to stdout from the classic setup: XML dialplan files, "
+        "distributor.conf.xml and acl.conf.xml, or from mod_lcr's tables with --lcr (decks to --decks). "
+        "What cannot be carried over is reported on stderr. " + IMPORT_NEEDS[0].upper() + IMPORT_NEEDS[1:] + ".")
     _legacy_files(imp)
     imp.set_defaults(parser=imp)
     imp.add_argument("--profile", type=_profile, default="external",
                      help="sofia profile of the gateways (default: external)")
-    imp.add_argument("--vars", metavar="FILE",
-                     help="vars.xml: its X-PRE-PROCESS set lines resolve $${name} in the dialplan")
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
 
-    cmp = commands.add_parser("compare", help="show the old XML setup's pick next to fsroute's, per call "
-                              "(exit 1 unless every row matches)")
+    cmp = commands.add_parser(
+        "compare", help="show the old XML setup's pick next to fsroute's, per call (exit 1 unless every row matches)",
+        description="Route each destination through the old XML setup (emulated from --dialplan, "
+        "--distributor, --acl) and through fsroute's real handler with the rules file, and say per call "
+        "whether they dial the same. Exit 0 when every row matches, 1 otherwise.")
     cmp.add_argument("rules", help="the rules file (as written by fsroute import)")
     _legacy_files(cmp)
     cmp.add_argument("--dest", action="extend", nargs="+", required=True, metavar="NUMBER",
@@ -182,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--var", type=_variable, action="append", default=[], metavar="NAME=VALUE",
                      help="any other channel variable")
     cmp.add_argument("--at", type=_instant, metavar="INSTANT",
-                     help="compare at INSTANT (2026-12-24T18:30:00+01:00): time-of-day conditions are evaluated "
-                     "then (without it, rows that depend on them are '?')")
+                     help=AT_HELP + "; time-of-day conditions are evaluated then (without it, rows that depend "
+                     "on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
     return parser
@@ -272,8 +295,9 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    sys.stdout.write(ranking_text(args.rules, args.number, args.at if args.at is not None else int(time.time())))
-    return 0
+    ranked, text = ranking_text(args.rules, args.number, args.at)
+    sys.stdout.write(text)
+    return 0 if ranked else 1
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -281,7 +305,7 @@ def simulate(args: argparse.Namespace) -> int:
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls, explain=args.explain, at=args.at)
+                 dict(args.fail), args.calls, explain=args.explain, at=args.at, cps=args.cps, hold=args.hold)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
@@ -301,7 +325,7 @@ def import_config(args: argparse.Namespace) -> int:
     if args.lcr:
         return import_lcr(args)
     if not (args.dialplan or args.distributor or args.acl):
-        print("fsroute import: give at least one of --dialplan, --distributor, --acl", file=sys.stderr)
+        print("fsroute import: %s" % IMPORT_NEEDS, file=sys.stderr)
         return 2
     return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars))
 
@@ -330,7 +354,7 @@ def compare(args: argparse.Namespace) -> int:
     legacy = read_legacy(args.dialplan, args.distributor, args.acl)
     kept = read_legacy(args.keep_xml, args.distributor, args.acl) if args.keep_xml else None
     rows = run(args.rules, legacy, args.dest, args.src_ip or [None], args.caller, args.context, dict(args.var),
-               kept=kept, at=args.at)
+               kept=kept, at=args.at, vars_file=args.vars)
     if args.json:
         print(json.dumps([row._asdict() for row in rows], indent=2))
     else:
@@ -339,6 +363,8 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _print_call(report: Dict[str, Any]) -> None:
+    if "at" in report:
+        print("at:      %s" % report["at"])
     print("result:  %s" % report["result"])
     print("route:   %s" % (report["route"] or "-"))
     print("number:  %s" % (report["number"] or "-"))
@@ -353,11 +379,15 @@ def _print_call(report: Dict[str, Any]) -> None:
 
 def _print_summary(report: Dict[str, Any]) -> None:
     calls = report["calls"]
-    print("%d calls" % calls)
+    print("%d calls%s" % (calls, " at %s" % report["at"] if "at" in report else ""))
     print("%-16s %8s %7s" % ("result", "calls", "share"))
     for result, count in sorted(report["results"].items()):
         print("%-16s %8d %6.1f%%" % (result, count, 100.0 * count / calls))
-    print("%-16s %8s %7s" % ("bridged via", "calls", "share"))
-    for gateway, count in report["gateways"].items():
-        print("%-16s %8d %6.1f%%" % (gateway, count, 100.0 * count / calls))
+    print("%-16s %8s %8s %7s  %s" % ("gateway", "attempts", "bridged", "share", "skipped"))
+    skipped = report["skipped"]
+    for gateway in sorted(set(report["attempts"]) | set(skipped)):
+        bridged = report["gateways"].get(gateway, 0)
+        print("%-16s %8d %8d %6.1f%%  %s" % (
+            gateway, report["attempts"].get(gateway, 0), bridged, 100.0 * bridged / calls,
+            ", ".join("%s %d" % why for why in skipped.get(gateway, {}).items()) or "-"))
 

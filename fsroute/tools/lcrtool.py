@@ -8,17 +8,14 @@ above max_rate marked, then the carriers that do not serve the number.
 
 from __future__ import annotations
 
-import datetime
-from typing import Dict, List
+import time
+from typing import Dict, List, Optional, Tuple
 
-from fsroute.core import decks, lcr, loader, router, timespec
+from fsroute.core import decks, lcr, loader, router
+from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
-
-
-def parse_instant(text: str) -> int:
-    """Epoch seconds from ``--at``: epoch seconds, or an ISO date/time (UTC unless it says otherwise)."""
-    return int(timespec.parse_instant(text, naive_zone=datetime.timezone.utc))
+from fsroute.core.timespec import read_at
 
 
 def load_decks(rules: RuleSet) -> Dict[str, Deck]:
@@ -36,21 +33,29 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     return loaded
 
 
-def ranking_text(path: str, number: str, now: int) -> str:
-    """The ranking for ``number`` as text; raises RulesError for bad rules or decks."""
+def ranking_text(path: str, number: str, at: Optional[str] = None) -> Tuple[bool, str]:
+    """(whether ``number`` reaches a least-cost route at ``at`` (timespec.read_at; None: now), the ranking
+    or why not as text); raises RulesError for bad rules or decks, SpecError for ``at``. Time conditions of
+    the routes are judged at that instant too."""
     rules = loader.load(path)
     by_path = load_decks(rules)
-    route, match, _ = router.find_route(rules, {"destination_number": number}.get, number, None)
+    if at is None:
+        now = int(time.time())
+        shown = date_text(now)
+    else:
+        seconds, shown = read_at(at, rules.defaults.tz)
+        now = int(seconds)
+    route, match, _ = router.find_route(rules, {"destination_number": number}.get, number, None, Moment(now))
     if route is None or route.lcr is None:
-        return "%s: %s\n" % (number, "no route matches" if route is None
-                             else "route '%s' is not a least-cost route" % route.name)
+        return False, "%s: %s\n" % (number, "no route matches" if route is None
+                                    else "route '%s' is not a least-cost route" % route.name)
     digits = route.rewrite(match, number)
     if not lcr.is_lookup_number(digits):
-        return "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
+        return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
     ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
-             % (number, route.name, digits, date_text(now),
+             % (number, route.name, digits, shown,
                 rate_text(spec.max_rate) if spec.max_rate is not None else "none")]
     lines.append("%-3s %-16s %-15s %-10s %-4s %-21s %-21s %s" % (
         "#", "carrier", "prefix", "rate", "cur", "effective_from", "effective_to", "dial"))
@@ -66,4 +71,4 @@ def ranking_text(path: str, number: str, now: int) -> str:
     for carrier in spec.carriers:
         if carrier.name not in served:
             lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
-    return "\n".join(lines) + "\n"
+    return True, "\n".join(lines) + "\n"

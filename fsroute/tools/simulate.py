@@ -1,8 +1,10 @@
 """Run the real call handling on stub calls under a fake switch: ``fsroute simulate``.
 
 Nothing is re-implemented here: each simulated call goes through
-``fsroute.runtime.call`` exactly as in FreeSWITCH, and the report is read
-back from what the StubSession recorded. A Simulation parses its rules file
+``fsroute.runtime.call`` exactly as in FreeSWITCH, on an emulated switch of
+its own (``fsroute.emulator``, reached through ``fslog.talking_to``: the
+process's ``freeswitch`` module, real or a test's fake, is left alone), and
+the report is read back from what the StubSession recorded. A Simulation parses its rules file
 once, and reads the rate decks its carriers name once, and keeps its own
 loaded rules and decks: the live rules, gateway readings and decks of the
 process are never touched.
@@ -12,24 +14,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections import Counter
-from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
+from collections import Counter, deque
+from typing import Any, Collection, Deque, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader, router
 from fsroute.core.grammar import did_you_mean
-from fsroute.core.timespec import parse_instant
+from fsroute.core.model import RuleSet
+from fsroute.core.timespec import read_at
+from fsroute.emulator import EmulatedSwitch, StubSession
 from fsroute.runtime.call import route_with
+from fsroute.runtime.clock import SystemClock
+from fsroute.runtime.fslog import talking_to
 from fsroute.runtime.generation import standalone
-from fsroute.testing import FakeFreeSWITCH, StubSession
 from .lcrtool import load_decks
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
-                   variables: Optional[Mapping[str, str]] = None, at: Optional[str] = None) -> Dict[str, str]:
-    """Channel variables of an inbound SIP call, as sofia sets them (``at``: fsroute_now, the call's instant)."""
+                   variables: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Channel variables of an inbound SIP call, as sofia sets them."""
     out = {"destination_number": dest, "direction": "inbound", "context": "public"}
-    if at:
-        out["fsroute_now"] = at
     if src_ip:
         out["network_addr"] = out["sip_network_ip"] = src_ip
     if caller:
@@ -53,12 +56,18 @@ class Simulation:
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-            at: Optional[str] = None) -> Dict[str, Any]:
-        """Route ``calls`` calls from a fresh start (round robin, readings); one call gives its report,
-        several a summary (with ``explain``: why, as ``explanation``: the router's reasons for the first
-        call, decided with the gateway states, decks and round-robin start it has). Raises UnknownGateways.
+            at: Optional[str] = None, global_variables: Optional[Mapping[str, str]] = None,
+            cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
+        """Route ``calls`` calls from a fresh start (round robin, readings, breakers, limit counts); one
+        call gives its report, several a summary (with ``explain``: why, as ``explanation``: the router's
+        reasons for the first call, decided with the gateway states, decks and round-robin start it
+        has). Raises UnknownGateways.
 
-        ``at``: the instant the calls come at (ISO 8601 with an offset), else now.
+        ``at``: the instant the calls start at (timespec.read_at: without an offset, in the rules'
+        defaults.tz, else UTC; the report's ``at`` says which), else now. ``global_variables``: the
+        switch's, read when a call does not set a variable. Time is simulated, nobody sleeps: the calls
+        come ``cps`` per second (None: all at the start instant), and with ``hold`` an answered call stays
+        up that many seconds, counting in its gateway's max_calls until then.
         """
         rules = self.rules
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
@@ -67,43 +76,84 @@ class Simulation:
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
                                   % (unknown[0], did_you_mean(unknown[0], known), ", ".join(sorted(known)) or "none"))
-        fake = FakeFreeSWITCH()
-        by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
-        for name in sorted(known | set(down)):
-            by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
-        for profile, (up, down_names) in by_profile.items():
-            fake.set_gateways(profile, up=up, down=down_names)
+        start, shown = read_at(at, rules.defaults.tz) if at else (time.time(), None)
+        clock = SimulatedClock(start)
+        switch = _switch(rules, known, down, global_variables, clock)
         reports = []
-        with fake:
+        held: Deque[Tuple[float, StubSession]] = deque()  # (when it hangs up, call), in that order
+        with talking_to(switch.module):
             # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
-            loaded = standalone(rules, self.decks)
+            loaded = standalone(rules, self.decks, clock)
             if explain:  # a dry run of the first call, as ctl test does: its states, decks and round-robin start
-                now = parse_instant(at) if at else time.time()
-                reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables, at).get, loaded.is_up,
-                                        loaded.selector.copy(), now, loaded, deck_of=loaded.deck_of,
+                reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables).get, loaded.is_up,
+                                        loaded.selector.copy(), start, loaded, deck_of=loaded.deck_of,
                                         explain=True).reasons
-            for _ in range(calls):
-                session = StubSession(call_variables(dest, src_ip, caller, variables, at), fail, fake=fake)
+            for number in range(calls):
+                clock.elapsed = number / cps if cps else 0.0
+                while held and held[0][0] <= clock.elapsed:
+                    held.popleft()[1].hangup("NORMAL_CLEARING")
+                session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=switch,
+                                      stay_up=hold > 0)
                 route_with(session, lambda: loaded)
+                if session.bridged():
+                    held.append((clock.elapsed + hold, session))
                 reports.append(_report(session))
-        summary: Dict[str, Any]
-        if calls == 1:
-            summary = reports[0]
-        else:
-            bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
-            summary = {"calls": calls, "results": dict(Counter(r["result"] for r in reports)),
-                       "gateways": dict(sorted(bridged.items()))}
+            for _, session in held:
+                session.hangup("NORMAL_CLEARING")
+        summary = reports[0] if calls == 1 else _summary(reports)
+        if shown is not None:
+            summary["at"] = shown
         if explain:
             summary["explanation"] = list(reasons)
         return summary
 
 
+def _switch(rules: RuleSet, known: Collection[str], down: Collection[str],
+            global_variables: Optional[Mapping[str, str]], clock: SystemClock) -> EmulatedSwitch:
+    """An emulated switch that knows every gateway (``down`` ones DOWN), on the simulation's clock."""
+    switch = EmulatedSwitch(global_variables)
+    switch.limits.clock = clock.time
+    by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
+    for name in sorted(set(known) | set(down)):
+        by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
+    for profile, (up, down_names) in by_profile.items():
+        switch.set_gateways(profile, up=up, down=down_names)
+    return switch
+
+
+class SimulatedClock(SystemClock):
+    """A simulation's clock: wall time from the run's start instant, moved by the simulation, not by time."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def time(self) -> float:
+        return self.start + self.elapsed
+
+
+def _summary(reports: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Results, bridges per gateway, and per gateway the attempts dialled and the skips (benched, at_limit)."""
+    bridged = Counter(r["attempts"][-1]["gateway"] for r in reports if r["result"] == "bridged")
+    attempts = Counter(a["gateway"] for r in reports for a in r["attempts"])
+    skipped: Dict[str, Counter[str]] = {}
+    for report in reports:
+        for gateway, why in report.get("skipped", ()):
+            skipped.setdefault(gateway, Counter())[why] += 1
+    return {"calls": len(reports), "results": dict(Counter(r["result"] for r in reports)),
+            "gateways": dict(sorted(bridged.items())), "attempts": dict(sorted(attempts.items())),
+            "skipped": {gateway: dict(sorted(why.items())) for gateway, why in sorted(skipped.items())}}
+
+
 def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
              variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
              fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-             at: Optional[str] = None) -> Dict[str, Any]:
+             at: Optional[str] = None, cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
     """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError, UnknownGateways."""
-    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at)
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at, cps=cps, hold=hold)
 
 
 # The gateway of a dial string, after its [leg variables] if any.
@@ -116,11 +166,14 @@ def _report(session: StubSession) -> Dict[str, Any]:
         found = _GATEWAY_RE.search(dialstring)
         gateway = found.group(1) if found else None
         attempts.append({"gateway": gateway, "dialstring": dialstring, "outcome": outcome})
-    report = {"result": session.getVariable("fsroute_result"),
+    report: Dict[str, Any] = {"result": session.getVariable("fsroute_result"),
               "route": session.getVariable("fsroute_route"),
               "number": session.getVariable("fsroute_number"),
               "attempts": attempts,
               "hangup_cause": session.hangup_cause}
+    skipped = session.getVariable("fsroute_skipped")  # gateway:why,... (benched, at_limit, limit_error)
+    if skipped:
+        report["skipped"] = [item.rsplit(":", 1) for item in skipped.split(",")]
     transfers = [data for app, data in session.executed if app == "transfer"]
     if transfers:
         report["transfer"] = transfers[-1]
