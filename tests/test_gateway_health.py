@@ -257,6 +257,26 @@ def test_max_calls_skips_a_full_gateway_then_all_busy_until_a_call_ends(switch, 
     assert dialled(again) == ["gw1"]
 
 
+def test_max_attempts_counts_attempts_dialled_not_gateways_skipped(switch, write_rules, stub_session):
+    # Issue 20, item 4: max_attempts used to cut the decision's list before skips; with gw1 and gw2 full
+    # the free gw3 was never tried and the call ended all_busy.
+    path = write_rules(LIMIT_RULES.replace("gw2: {max_calls: 1}", "gw2: {max_calls: 1}\ndefaults: {max_attempts: 2}")
+                       .replace("gateways: [gw1, gw2]", "gateways: [gw1, gw2, gw3]"))
+    held = [stub_session({"destination_number": "5551000"}, stay_up=True) for _ in range(3)]
+    for session in held:  # gw1 twice, gw2 once: both full
+        route.handler(session, path)
+    session = stub_session({"destination_number": "5551000"}, {"gw3": "NORMAL_TEMPORARY_FAILURE"}, stay_up=True)
+    route.handler(session, path)
+    assert dialled(session) == ["gw3"]  # two skips, one attempt
+    assert session.variables["fsroute_skipped"] == "gw1:at_limit,gw2:at_limit"
+    assert (session.variables["fsroute_result"], session.variables["fsroute_attempts"]) == ("failed", "1")
+    held[0].hangup()  # gw1 has room again: two attempts, gw1 then gw3; the limit stops there
+    failing = stub_session({"destination_number": "5551000"}, {"gw1": "NORMAL_TEMPORARY_FAILURE",
+                                                              "gw3": "NORMAL_TEMPORARY_FAILURE"})
+    route.handler(failing, path)
+    assert dialled(failing) == ["gw1", "gw3"] and failing.variables["fsroute_attempts"] == "2"
+
+
 def test_a_failed_attempt_gives_its_count_back_at_once(switch, write_rules, call):
     path = write_rules(LIMIT_RULES)
     for _ in range(5):

@@ -353,7 +353,7 @@ def test_a_traced_call_logs_its_whole_decision_at_notice(call, rules_path, fake_
     assert any(line.startswith("gateway states of profile external: down: gw3 (read ") for line in lines)
     assert ("group gw_group_1, strategy weighted_round_robin: gw1 (weight 1, up), gw2 (weight 2, up); "
             "order gw2, gw1 (the strategy's pick first, then the other up gateways as failover candidates, "
-            "at most max_attempts=3)") in lines
+            "at most max_attempts=3 dialled)") in lines
     assert any(line.startswith("decision route (") for line in lines)
     attempts = [line for line in lines if line.startswith("attempt ")]
     assert len(attempts) == 2

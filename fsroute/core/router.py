@@ -258,7 +258,7 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
         return [m.name for m in up], benched
     key = get("caller_id_number") if group.strategy == "hash_caller" else destination
     calls = health.calls if health is not None else None
-    return selector.order(group, up, key, rules.defaults.max_attempts, calls), benched
+    return selector.order(group, up, key, len(up), calls), benched
 
 
 def _names(rules: RuleSet, gateway: Optional[str], group: Optional[str]) -> List[str]:
@@ -298,7 +298,6 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
         reasons.carriers(spec, number, ranking, quotes)
     if not quotes:
         return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
-    limit = rules.defaults.max_attempts
     calls = health.calls if health is not None else None
     dials: List[Dial] = []
     benched: List[str] = []
@@ -312,14 +311,11 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
             group = rules.groups[carrier.group]
             up, left_out = _usable(group.members, is_up, health)
-            gateways = selector.order(group, up, number, limit, calls)
+            gateways = selector.order(group, up, number, len(up), calls)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(number)
         dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
-        if len(dials) >= limit:
-            break
-    dials = dials[:limit]
     if not dials:
         if reasons is not None:
             reasons.unusable([name for q in quotes for name in _names(rules, q.carrier.gateway, q.carrier.group)],

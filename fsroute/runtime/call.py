@@ -153,11 +153,13 @@ def _route(call: _Call, generation: Generation) -> None:
 
 
 def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
-    """Try the gateways in order; stop on success, a cause not in failover_on, or the caller leaving.
+    """Try the gateways in order; stop on success, a cause not in failover_on, the caller leaving, or
+    after max_attempts attempts dialled.
 
     An attempt can ring for a minute: before each later one the gateway
     states are looked up again, and a gateway now DOWN is skipped; so is one
-    its breaker benched meanwhile, and one at its limits (not an attempt).
+    its breaker benched meanwhile, and one at its limits. A skip is not an
+    attempt: the decision lists every usable gateway, and the next one is tried.
     """
     session = call.session
     rules = generation.rules
@@ -167,9 +169,12 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     if saved != "true":
         session.setVariable("continue_on_fail", "true")
     cause = None
+    most = rules.defaults.max_attempts
     try:
         for dial in decision.dials:
             gateway = dial.gateway
+            if len(call.attempts) >= most:
+                break
             if not session.ready():
                 cause = CALLER_GONE
                 break

@@ -132,7 +132,7 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
     if route.gateway is not None:
         return "gateway %s of route '%s': order %s" % (route.gateway, route.name, order)
     if route.lcr is not None:
-        return "least-cost route '%s' at %s: order %s (cheapest carrier first, at most max_attempts=%d)" % (
+        return "least-cost route '%s' at %s: order %s (cheapest carrier first, at most max_attempts=%d dialled)" % (
             route.name, _instant(now), ", ".join("%s (carrier %s, prefix %s, rate %s)"
                                                   % (d.gateway, d.carrier, d.prefix, rate_text(d.rate))
                                                   for d in decided.dials) or "none",
@@ -148,5 +148,5 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
     group = rules.groups[route.group]
     members = ", ".join("%s (weight %d, %s)" % (m.name, m.weight, state(m.name)) for m in group.members)
     return ("group %s, strategy %s: %s; order %s (the strategy's pick first, then the other up gateways "
-            "as failover candidates, at most max_attempts=%d)"
+            "as failover candidates, at most max_attempts=%d dialled)"
             % (group.name, group.strategy, members, order, rules.defaults.max_attempts))
