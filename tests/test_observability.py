@@ -286,6 +286,21 @@ def test_the_endpoint_stops_when_freeswitch_stops_running(write_rules, fake_free
         get(port)
 
 
+def test_the_endpoint_belongs_to_the_process_not_to_the_rules_file_that_loaded_last(write_rules, fake_freeswitch):
+    # Issue 19, defect 4: loading a second rules file without metrics_listen stopped the first one's endpoint.
+    port = free_port()
+    first = write_rules(listening_rules(port), name="first.yaml")
+    second = write_rules(BASE_RULES, name="second.yaml")
+    assert ctl.command("reload %s" % first).startswith("+OK")
+    assert ctl.command("reload %s" % second).startswith("+OK")
+    page = samples(get(port)[1])
+    assert {labels["path"] for name, labels in _labels(page, "fsroute_rules_info")} == {first, second}
+
+
+def _labels(page, family):
+    return [(name, dict(labels)) for name, labels in page if name == family]
+
+
 def test_rules_without_metrics_listen_stop_the_endpoint_and_a_busy_port_is_logged(write_rules, fake_freeswitch):
     port = free_port()
     path = write_rules(listening_rules(port))

@@ -354,3 +354,27 @@ def test_fsapi_answers_even_when_the_error_cannot_be_printed(fake_freeswitch, mo
     stream = fake_freeswitch.module.Stream()
     ctl.fsapi("na", stream, None, "status")
     assert stream.get_data().startswith("-ERR fsroute.ctl failed: Unprintable: (unprintable)")
+
+
+def test_a_reload_thread_that_cannot_start_is_tried_again(fake_freeswitch, tmp_path, clock):
+    # Issue 19, defect 5: a failed Thread.start() left the store "loading" for good: no reload ever again.
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = tmp_path / "rules.yaml"
+    path.write_text(text())
+    refused = []
+
+    def start(target, args):
+        if not refused:
+            refused.append(target)
+            raise RuntimeError("can't start new thread")
+        target(*args)
+
+    process.store_for(str(path), clock, start)
+    assert gateway_of(dial(str(path))) == "gw1"
+    path.write_text(text(target="gateway: gw2"))
+    clock.advance(5)
+    assert gateway_of(dial(str(path))) == "gw1" and refused  # the change was seen; no thread to load it
+    assert any("cannot start a reload" in line for line in fake_freeswitch.log_lines("warning"))
+    clock.advance(5)
+    dial(str(path))  # the next check tries again
+    assert gateway_of(dial(str(path))) == "gw2"
