@@ -43,8 +43,12 @@ class RoundRobin:
         return twin
 
     def pick(self, up_members: Sequence[Member]) -> Member:
-        up = tuple(m.name for m in up_members)
-        total = sum(m.weight for m in up_members)
+        names: List[str] = []
+        total = 0
+        for member in up_members:  # a plain loop: this runs on every call
+            names.append(member.name)
+            total += member.weight
+        up = tuple(names)
         with self._lock:
             current = self._current
             if up != self._up:

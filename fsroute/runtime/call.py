@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import router
+from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
 from fsroute.core.legs import Dial
@@ -29,6 +30,7 @@ from .record import Attempt, CallRecord, Skip, publish
 from .rulespath import rules_path
 
 CALLER_GONE = "ORIGINATOR_CANCEL"
+_BRIDGED = Outcome.BRIDGED.value
 
 
 def call_instant(get: Callable[[str], Optional[str]], clock: Optional[Callable[[], float]] = None) -> float:
@@ -75,7 +77,6 @@ class _Call:
         self.decision_seconds: Optional[float] = None
         self.route: Optional[str] = None
         self.number: Optional[str] = None
-        self.source: Optional[str] = None
         self.now: Optional[float] = None
         self.attempts: List[Attempt] = []
         self.skipped: List[Skip] = []
@@ -87,8 +88,12 @@ class _Call:
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
 
     def record(self) -> CallRecord:
-        return CallRecord(self.uuid, self.result or Outcome.ERROR, self.rules, self.decision, self.route,
-                          self.number, self.source, self.now, tuple(self.attempts), tuple(self.skipped),
+        variables = self.variables  # as the router read them: .get reads nothing more from the session
+        source = variables.get("network_addr") or variables.get("sip_network_ip")
+        rules = self.rules
+        return CallRecord(self.uuid, self.result or Outcome.ERROR, rules, rules.sha if rules else None,
+                          self.decision, self.route,
+                          self.number, source, self.now, tuple(self.attempts), tuple(self.skipped),
                           self.hangup_cause, self.detail, self.decision_seconds,
                           time.perf_counter() - self.started, self.traced, self.readings)
 
@@ -122,19 +127,20 @@ def _route(call: _Call, generation: Generation) -> None:
     get = call.variables.__getitem__
     call.rules = rules
     session.setVariable("fsroute_rules_sha", rules.sha)
-    call.source = router.source_address(get)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
     if rules.timed or rules.has_lcr:
         call.now = call_instant(get, generation.clock.time)
-    call.traced = trace.wanted(get)  # a traced call's decision carries its reasons
+    flag = get(trace.VARIABLE)
+    call.traced = trace.wanted(flag) if flag else False  # a traced call's decision carries its reasons
     began = time.perf_counter()
     decision = router.decide(rules, get, generation.is_up, generation.selector, call.now, generation,
                              deck_of=generation.deck_of, explain=call.traced)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
-    call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
+    if decision.benched:
+        call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
     if call.traced:
         call.readings = trace.readings_for(rules, decision, generation)
     if decision.route is not None:
@@ -164,6 +170,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     session = call.session
     rules = generation.rules
     breakers = generation.breakers
+    any_breaker = breakers.any_breaker
     saved = call.variables["continue_on_fail"]
     # Without it a failed bridge hangs the caller up (mod_dptools), and no failover could follow.
     if saved != "true":
@@ -181,7 +188,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if call.attempts and not generation.is_up(gateway):
                 call.skipped.append(Skip(gateway, "down"))
                 continue
-            taken = breakers.acquire(gateway)
+            taken = breakers.acquire(gateway) if any_breaker else CLOSED
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
@@ -189,7 +196,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             try:
                 ended, ran = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
-                breakers.record(gateway, ended, taken)
+                if any_breaker:
+                    breakers.record(gateway, ended, taken)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
@@ -197,7 +205,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             call.attempts.append(Attempt(gateway, cause, ran, dial))
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
-                session.setVariable("fsroute_result", Outcome.BRIDGED.value)
+                session.setVariable("fsroute_result", _BRIDGED)
                 return
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
@@ -259,10 +267,13 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     rules = generation.rules
     gateway = dial.gateway
     assert decision.route is not None and decision.number is not None  # a decision to bridge has both
-    group = _limit_group(rules, decision.route, dial)
-    app, data = limits.dial_application(rules, gateway, group, dial.text)
-    session.setVariable("originate_disposition", "")
-    session.setVariable("originate_failed_cause", "")
+    if generation.limited:
+        app, data = limits.dial_application(rules, gateway, _limit_group(rules, decision.route, dial), dial.text)
+    else:
+        app, data = "bridge", dial.text
+    if call.attempts or call.variables["originate_disposition"] is not None:  # none left by an earlier bridge
+        session.setVariable("originate_disposition", "")
+        session.setVariable("originate_failed_cause", "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
@@ -309,7 +320,7 @@ def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
     """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
     session = call.session
     call.result = outcome
-    session.setVariable("fsroute_result", outcome.value)
+    session.setVariable("fsroute_result", outcome._value_)
     if cause is not None and session.ready():
         call.hangup_cause = cause
         session.hangup(cause)

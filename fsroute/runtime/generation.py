@@ -24,7 +24,7 @@ from fsroute.core.selection import Selector
 from .breakers import Breakers
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import LoadedDeck
-from .limits import counted_resources, usage_key
+from .limits import any_limits, counted_resources, usage_key
 from .poller import Poller
 from .record import CallRecord, Observer
 
@@ -53,6 +53,9 @@ class Generation:
         self.benched = self.breakers.benched
         self.last_resort = self.breakers.last_resort
         self._usage_keys = {name: usage_key(rules, name) for name in counted_resources(rules)}
+        self.limited = any_limits(rules)  # False: every attempt is a plain bridge
+        self._profiles = {name: rules.profile_of(name) for name in rules.gateway_names()}
+        self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
 
@@ -64,7 +67,7 @@ class Generation:
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
         report it DOWN (unknown: up)."""
-        down = self.poller.down(self.rules.profile_of(gateway))
+        down = self.poller.down(self._profiles.get(gateway, self._default_profile))
         return down is None or gateway not in down
 
     def calls(self, gateway: str) -> int:
@@ -74,9 +77,10 @@ class Generation:
 
     def started(self, gateway: str) -> None:
         """An attempt on ``gateway`` is about to be dialled (least_calls counts it at once)."""
-        key = self._usage_keys.get(gateway)
-        if key is not None:
-            self.poller.started(key)
+        if self._usage_keys:
+            key = self._usage_keys.get(gateway)
+            if key is not None:
+                self.poller.started(key)
 
     def deck_of(self, carrier: Carrier) -> Optional[decks.Deck]:
         """The carrier's rate deck in this generation (None only when it failed at the very first load)."""

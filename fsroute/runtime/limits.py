@@ -84,6 +84,12 @@ def refusal(rules: RuleSet, session: Any) -> str:
     return AT_LIMIT
 
 
+def any_limits(rules: RuleSet) -> bool:
+    """Whether any attempt under ``rules`` is dialled inside a limit (else every one is a plain bridge)."""
+    return (any(rules.settings_of(name).capacity != _UNLIMITED for name in rules.gateway_names())
+            or any(g.capacity != _UNLIMITED or g.strategy == "least_calls" for g in rules.groups.values()))
+
+
 def usage_key(rules: RuleSet, gateway: str) -> str:
     """The arguments of ``limit_usage`` that read the gateway's concurrent count."""
     limits = rules.defaults.limits

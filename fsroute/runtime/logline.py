@@ -19,15 +19,15 @@ def write(record: CallRecord) -> None:
 
 
 def text(record: CallRecord) -> str:
-    tried = ",".join("%s:%s" % (a.gateway, a.cause) for a in record.attempts) or "-"
+    tried = ",".join(["%s:%s" % (a.gateway, a.cause) for a in record.attempts]) or "-"
     if record.skipped:
-        tried += " skipped=" + ",".join("%s:%s" % s for s in record.skipped)
+        tried += " skipped=" + ",".join(["%s:%s" % s for s in record.skipped])
     lcr = ""
     if record.attempts and record.attempts[-1].dial.carrier is not None:
         last = record.attempts[-1].dial
         lcr = " lcr=%s:%s:%s" % (last.carrier, last.prefix, rate_text(last.rate))
     return ("fsroute uuid=%s result=%s route=%s number=%s tried=%s hangup=%s sha=%s%s ms=%.2f%s"
-            % (record.uuid, record.result, _quote(record.route), record.number or "-", tried,
+            % (record.uuid, record.result._value_, _quote(record.route), record.number or "-", tried,
                record.hangup_cause or "-", record.sha or "-", lcr, record.seconds * 1000.0,
                " (%s)" % record.detail if record.detail else ""))
 

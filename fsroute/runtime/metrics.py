@@ -2,9 +2,10 @@
 
 One process-wide set of instruments, as Prometheus expects of a process:
 they count from FreeSWITCH's start (or the last ``reset``) and a scrape
-sees the totals. They share one lock, taken once per finished call
-(``record_call``) and held only for dict updates, or for a copy while a
-page is rendered, so a scrape never holds up a call for longer than that.
+sees the totals. A finished call only queues its record (``record_call``);
+the counting happens off the call's path (``count_pending``). The
+instruments share one lock, held only for dict updates or for a copy while
+a page is rendered, so a scrape never holds up a call for longer than that.
 Live state (rules in force, gateway states) is read at scrape time by
 ``scrape.text``, not kept here.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from collections import deque
+from typing import Any, Deque, Dict, Iterable, List, Sequence, Tuple
 
 from .record import CallRecord
 
@@ -142,27 +144,45 @@ INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, 
                RELOADS, GATEWAY_CHANGES)
 
 
+# Finished calls not counted yet. A call only appends its record (a fraction of a microsecond on its
+# thread); the records are counted when a page is rendered, by the poller's thread after each of its
+# rounds, or by the call that finds MAX_PENDING of them waiting.
+_pending: Deque[CallRecord] = deque()
+MAX_PENDING = 10000
+
+
 def record_call(record: CallRecord) -> None:
-    """An observer: count one finished call."""
-    attempts = record.attempts
-    ends = (attempts[-1].gateway if attempts else "", record.final_cause())
+    """An observer: count one finished call (soon: see _pending)."""
+    _pending.append(record)
+    if len(_pending) >= MAX_PENDING:
+        count_pending()
+
+
+def count_pending() -> None:
+    """Count every finished call recorded so far."""
     with _LOCK:
-        CALLS._add((record.result, record.route or ""))
-        CALL_ENDS._add(ends)
-        for attempt in attempts:
-            ATTEMPTS._add((attempt.gateway, attempt.cause))
-            BRIDGE_SECONDS._observe(attempt.seconds, ("answered",) if attempt.cause == "SUCCESS" else ("failed",))
-        ATTEMPTS_PER_CALL._observe(len(attempts))
-        if record.decision_seconds is not None:
-            DECISION_SECONDS._observe(record.decision_seconds)
+        while _pending:
+            record = _pending.popleft()
+            attempts = record.attempts
+            CALLS._add((record.result, record.route or ""))
+            CALL_ENDS._add((attempts[-1].gateway if attempts else "", record.final_cause()))
+            for attempt in attempts:
+                ATTEMPTS._add((attempt.gateway, attempt.cause))
+                BRIDGE_SECONDS._observe(attempt.seconds, ("answered",) if attempt.cause == "SUCCESS"
+                                        else ("failed",))
+            ATTEMPTS_PER_CALL._observe(len(attempts))
+            if record.decision_seconds is not None:
+                DECISION_SECONDS._observe(record.decision_seconds)
 
 
 def text() -> str:
     """Every instrument in the text exposition format."""
+    count_pending()
     return "".join(instrument.text() for instrument in INSTRUMENTS)
 
 
 def reset() -> None:
     """Start every count from zero (tests and simulations)."""
+    _pending.clear()
     for instrument in INSTRUMENTS:
         instrument.reset()

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Dict, List
 
-from . import metrics_http, scrape
+from . import metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import DeckCache
 from .generation import Generation
@@ -29,7 +29,12 @@ class _Process:
         self.lock = threading.Lock()
         self.decks = DeckCache()
         self.retired: List[Generation] = []
-        self.poller = Poller(after_round=self.free_retired)
+        self.poller = Poller(after_round=self.after_round)
+
+    def after_round(self) -> None:
+        """The poller's thread, after each round: count the finished calls, free what no call uses."""
+        metrics.count_pending()
+        self.free_retired()
 
     def free_retired(self) -> None:
         """Free the replaced generations no call uses any more, here in the poller's thread rather

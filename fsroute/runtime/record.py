@@ -36,6 +36,7 @@ class CallRecord(NamedTuple):
     uuid: str
     result: Outcome
     rules: Optional[RuleSet]          # None when no rules could be loaded
+    sha: Optional[str]                # the rules' sha (first 12 hex), None without rules
     decision: Optional[Decision]      # None when the call failed before one was made
     route: Optional[str] = None       # the route that took the call
     number: Optional[str] = None      # the number dialled or transferred to
@@ -49,10 +50,6 @@ class CallRecord(NamedTuple):
     seconds: float = 0.0              # from the call entering fsroute to the record
     traced: bool = False              # the call asked for a trace (fsroute_trace=true)
     readings: Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...] = ()  # traced calls: (profile, down, when)
-
-    @property
-    def sha(self) -> Optional[str]:
-        return self.rules.sha if self.rules is not None else None
 
     def final_cause(self) -> str:
         """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""

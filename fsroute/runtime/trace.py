@@ -29,9 +29,9 @@ Readings = Dict[str, Tuple[Optional[FrozenSet[str]], float]]
 VARIABLE = "fsroute_trace"
 
 
-def wanted(get: Callable[[str], Optional[str]]) -> bool:
-    """Whether this call asked for a trace."""
-    return switch_true(get(VARIABLE))
+def wanted(value: Optional[str]) -> bool:
+    """Whether this call asked for a trace (``value``: its fsroute_trace variable)."""
+    return bool(value) and switch_true(value)
 
 
 def readings_for(rules: RuleSet, decided: Decision, generation: Generation
