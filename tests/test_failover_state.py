@@ -5,6 +5,7 @@ import pytest
 
 from fsroute import route
 from fsroute.runtime import process
+from fsroute.runtime.events import ROUTE
 from fsroute.testing import StubSession
 
 FAILOVER = """\
@@ -71,8 +72,8 @@ class SilentBridge(StubSession):
 def test_a_bridge_that_sets_no_cause_does_not_read_the_previous_attempts(failover, fake_freeswitch):
     session = SilentBridge({"destination_number": "5551000"}, {"gw1": FAIL}, fake=fake_freeswitch)
     route.handler(session, failover)
-    [line] = [m for m in fake_freeswitch.log_lines("info") if session.uuid in m]
-    assert " tried=gw1:%s,gw2:UNKNOWN " % FAIL in line
+    [event] = [e for e in fake_freeswitch.fired(ROUTE) if e["Unique-ID"] == session.uuid]
+    assert event["fsroute-tried"] == "gw1:%s,gw2:UNKNOWN" % FAIL
 
 
 LCR = """\
@@ -118,7 +119,9 @@ def test_least_cost_routes_leave_out_benched_gateways_then_are_all_down(call, lc
         call(lcr_rules, "0049301234", bridge_outcomes=everything)
     session = call(lcr_rules, "0049301234")
     assert session.bridges == [] and session.variables["fsroute_result"] == "all_down"
-    assert "(every gateway of the carriers serving it is down or benched)" in fake_freeswitch.log_lines("info")[-1]
+    event = fake_freeswitch.fired(ROUTE)[-1]
+    assert (event["fsroute-result"], event["fsroute-attempts"]) == ("all_down", "0")
+    assert sorted(event["fsroute-skipped"].split(",")) == ["gw1:benched", "gw2:benched", "gw3:benched"]
 
 
 def test_a_carrier_groups_limits_and_least_calls_apply_to_its_attempts(lcr_rules, fake_freeswitch, stub_session):

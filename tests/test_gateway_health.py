@@ -8,6 +8,7 @@ import pytest
 from fsroute import ctl, route
 from fsroute.core import loader
 from fsroute.core.model import BreakerSettings, Capacity, LimitSettings, RulesError
+from fsroute.runtime.events import GATEWAY, ROUTE
 from fsroute.runtime.process import store_for
 from fsroute.testing import StubSession
 
@@ -48,6 +49,16 @@ def load(path, clock):
 
 def dialled(session):
     return [d.split("/")[2] for d, _ in session.bridges]
+
+
+def breaker_changes(switch):
+    """(gateway, breaker state, detail) of every breaker change, from the fsroute::gateway events."""
+    return [(e["fsroute-gateway"], e["fsroute-breaker"], e["fsroute-detail"])
+            for e in switch.fired(GATEWAY) if "fsroute-breaker" in e]
+
+
+def last_route_event(switch):
+    return switch.fired(ROUTE)[-1]
 
 
 def test_rules_keys_for_health_and_capacity():
@@ -103,13 +114,14 @@ def test_failing_gateway_is_benched_then_probed_and_closed(switch, write_rules, 
     failing = {"gw1": "NORMAL_TEMPORARY_FAILURE"}
     for _ in range(3):
         assert dialled(call(path, "5551000", bridge_outcomes=failing)) == ["gw1", "gw2"]
-    assert [m for m in switch.log_lines("warning") if "benched" in m] == [
-        "fsroute: gateway gw1 benched for 30s: 3 failures within 10s (last cause NORMAL_TEMPORARY_FAILURE)"]
+    assert breaker_changes(switch) == [
+        ("gw1", "benched", "benched for 30s: 3 failures within 10s (last cause NORMAL_TEMPORARY_FAILURE)")]
 
     session = call(path, "5551000", bridge_outcomes=failing)
     assert dialled(session) == ["gw2"]  # straight to the healthy one
     assert session.variables["fsroute_skipped"] == "gw1:benched"
-    assert "tried=gw2:SUCCESS skipped=gw1:benched hangup=-" in switch.log_lines("info")[-1]
+    event = last_route_event(switch)
+    assert (event["fsroute-tried"], event["fsroute-skipped"]) == ("gw2:SUCCESS", "gw1:benched")
     status = ctl.command("status " + path)
     assert re.search(r"gw1 \(external\): up \(read [0-9:]+\); breaker benched until [0-9]{2}:[0-9]{2}:[0-9]{2} "
                      r"\(30s\), 0 recent failures\n", status), status
@@ -118,9 +130,7 @@ def test_failing_gateway_is_benched_then_probed_and_closed(switch, write_rules, 
     clock.now += 30  # cooldown over: the next call probes gw1, which has recovered
     assert "breaker half-open" in ctl.command("status " + path)
     assert dialled(call(path, "5551000")) == ["gw1"]
-    assert switch.log_lines("warning")[-2:] == [
-        "fsroute: gateway gw1 half-open: this call is the probe",
-        "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"]
+    assert [change[:2] for change in breaker_changes(switch)[-2:]] == [("gw1", "half-open"), ("gw1", "closed")]
     assert dialled(call(path, "5551000")) == ["gw1"]
 
 
@@ -133,7 +143,8 @@ def test_a_failed_probe_benches_again_for_twice_as_long(switch, write_rules, cal
         call(path, "5551000", bridge_outcomes=failing)
     clock.now += 30
     assert dialled(call(path, "5551000", bridge_outcomes=failing)) == ["gw1", "gw2"]
-    assert "benched for 60s: the probe call failed" in switch.log_lines("warning")[-1]
+    assert breaker_changes(switch)[-1][1:] == (
+        "benched", "benched for 60s: the probe call failed (last cause NORMAL_TEMPORARY_FAILURE)")
     clock.now += 59
     assert dialled(call(path, "5551000", bridge_outcomes=failing)) == ["gw2"]
 
@@ -164,10 +175,10 @@ def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(swit
     probe = RaisingBridge({"destination_number": "5551000", "network_addr": "172.16.221.33"}, fake=switch)
     route.handler(probe, path)
     assert probe.variables["fsroute_result"] == "error"
-    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 half-open: this call is the probe"
+    assert breaker_changes(switch)[-1][:2] == ("gw1", "half-open")
     clock.now += 120  # past any cooldown (max_cooldown): gw1 must be probed again
     assert dialled(call(path, "5551000")) == ["gw1"]
-    assert switch.log_lines("warning")[-1] == "fsroute: gateway gw1 closed: the probe call succeeded (last cause SUCCESS)"
+    assert breaker_changes(switch)[-1][:2] == ("gw1", "closed")
 
 
 def test_non_failover_causes_and_caller_cancel_do_not_bench(switch, write_rules, call):
@@ -178,7 +189,7 @@ def test_non_failover_causes_and_caller_cancel_do_not_bench(switch, write_rules,
     for _ in range(5):
         call(path, "5551000", hangup_on_bridge="gw1")  # ORIGINATOR_CANCEL
     assert dialled(call(path, "5551000")) == ["gw1"]
-    assert not [m for m in switch.log_lines("warning") if "benched" in m]
+    assert breaker_changes(switch) == []
 
 
 def test_every_gateway_benched_is_all_down_unless_last_resort(switch, write_rules, call):
@@ -191,7 +202,8 @@ def test_every_gateway_benched_is_all_down_unless_last_resort(switch, write_rule
     session = call(path, "5551000", bridge_outcomes=both)
     assert session.bridges == [] and session.variables["fsroute_result"] == "all_down"
     assert session.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
-    assert "(every gateway of the route is down or benched)" in switch.log_lines("info")[-1]
+    event = last_route_event(switch)
+    assert (event["fsroute-result"], event["fsroute-attempts"]) == ("all_down", "0")
 
     path2 = write_rules(BREAKER_RULES.replace("max_cooldown: 120", "max_cooldown: 120, last_resort: true"),
                         "last.yaml")
@@ -245,8 +257,8 @@ def test_max_calls_skips_a_full_gateway_then_all_busy_until_a_call_ends(switch, 
     assert "fsroute_gateway" not in calls[3].variables and "fsroute_attempts" not in calls[3].variables
     busy = calls[3]
     assert (busy.variables["fsroute_result"], busy.hangup_cause) == ("all_busy", "NORMAL_CIRCUIT_CONGESTION")
-    assert "result=all_busy" in switch.log_lines("info")[-1]
-    assert "skipped=gw1:at_limit,gw2:at_limit" in switch.log_lines("info")[-1]
+    event = last_route_event(switch)
+    assert (event["fsroute-result"], event["fsroute-skipped"]) == ("all_busy", "gw1:at_limit,gw2:at_limit")
     assert switch.api("limit_usage hash fsroute fsroute.gw.gw1") == "2"
     assert "calls 2/2" in ctl.command("status " + path) and "calls 1/1" in ctl.command("status " + path)
 
@@ -309,7 +321,8 @@ def test_hiredis_unreachable_is_all_busy_or_uncounted_with_ignore_connect_fail(s
     session = call(path, "5551000")
     assert session.bridges == [] and session.hangup_cause == "NORMAL_CIRCUIT_CONGESTION"
     assert session.variables["fsroute_skipped"] == "gw1:limit_error,gw2:limit_error"
-    assert "(every gateway tried is at its limits or its limit backend failed)" in switch.log_lines("info")[-1]
+    event = last_route_event(switch)
+    assert (event["fsroute-result"], event["fsroute-attempts"]) == ("all_busy", "0")
     assert "calls ?/2" in ctl.command("status " + path)
 
     switch.limits.ignore_connect_fail = True  # hiredis.conf: ignore-connect-fail
@@ -378,7 +391,7 @@ routes: [{name: r, group: g}]
             up[dialled(s)[-1]] = up.get(dialled(s)[-1], 0) + 1
     assert up == {"gw1": 7, "gw2": 5}
     assert switch.limits.usage("hash", "fsroute", "fsroute.gw.gw1") == 7
-    assert len([m for m in switch.log_lines("warning") if "gw3 benched" in m]) == 1
+    assert [change[:2] for change in breaker_changes(switch)] == [("gw3", "benched")]
     # 5 failures bench it; attempts other threads had already begun may still end (at most one each)
     assert 5 <= sum(1 for s in sessions for d in dialled(s) if d == "gw3") < 5 + 16
     assert {s.variables["fsroute_result"] for s in sessions if not s.bridged()} <= {"failed", "all_busy"}
@@ -395,4 +408,6 @@ def test_a_full_last_candidate_keeps_the_last_real_attempts_cause(switch, write_
     session = call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
     assert dialled(session) == ["gw1"] and session.variables["fsroute_skipped"] == "gw2:at_limit"
     assert (session.variables["fsroute_result"], session.hangup_cause) == ("failed", "NORMAL_TEMPORARY_FAILURE")
-    assert "(last cause NORMAL_TEMPORARY_FAILURE)" in switch.log_lines("info")[-1]
+    event = last_route_event(switch)
+    assert (event["fsroute-tried"], event["fsroute-hangup-cause"]) == ("gw1:NORMAL_TEMPORARY_FAILURE",
+                                                                       "NORMAL_TEMPORARY_FAILURE")

@@ -3,7 +3,8 @@
 A gateway whose breaker settings did not change across a reload keeps its
 very Breaker object (state, failures, cooldown), even while calls still run
 on the old rules; a changed or new one starts closed. Every state change is
-one log line.
+one log line and one ``fsroute::gateway`` event with an ``fsroute-breaker``
+header (benched, half-open, closed).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
 from fsroute.core.breaker import CLOSED, FAILURE, HALF_OPEN, NEUTRAL, SUCCESS, Breaker
 from fsroute.core.model import RuleSet
+from . import events
 from .fslog import WARNING, log
 from .limits import AT_LIMIT, LIMIT_ERROR
 
@@ -66,7 +68,7 @@ class Breakers:
             return CLOSED
         taken = breaker.acquire(self.clock())
         if taken == HALF_OPEN:
-            log(WARNING, "fsroute: gateway %s half-open: this call is the probe" % name)
+            _changed(name, HALF_OPEN, "half-open: this call is the probe")
         return taken
 
     def record(self, name: str, cause: str, taken: Optional[str]) -> None:
@@ -76,9 +78,16 @@ class Breakers:
             return
         change = breaker.record(outcome_of(cause, self._failover_on), self.clock(), taken)
         if change is not None:
-            log(WARNING, "fsroute: gateway %s %s (last cause %s)" % (name, change, cause))
+            _changed(name, change.split(":")[0].split(" ")[0], "%s (last cause %s)" % (change, cause))
 
     def snapshot(self, name: str) -> Optional[Tuple[str, Optional[float], int]]:
         """(state, seconds left benched or None, recent failures), or None without a breaker."""
         breaker = self._by_name.get(name)
         return None if breaker is None else breaker.snapshot(self.clock())
+
+
+def _changed(gateway: str, state: str, detail: str) -> None:
+    """A breaker's state change: one WARNING line and one fsroute::gateway event."""
+    log(WARNING, "fsroute: gateway %s %s" % (gateway, detail))
+    events.fire(events.GATEWAY, [("fsroute-gateway", gateway), ("fsroute-breaker", state),
+                                 ("fsroute-detail", detail)])
