@@ -33,12 +33,13 @@ def pytest_run(tmp_path_factory):
 def test_the_documented_example_passes_as_written(pytest_run):
     assert "PASSED test_as_written.py::test_premium_numbers_go_to_gw1" in pytest_run
     assert "PASSED test_as_written.py::test_failover_when_gw2_rejects" in pytest_run
+    assert "PASSED test_as_written.py::test_international_calls_go_to_the_cheapest_carrier" in pytest_run
 
 
 def test_a_failing_test_shows_fsroutes_error_lines(pytest_run):
-    assert "2 failed, 2 passed" in pytest_run
+    assert "3 failed, 3 passed" in pytest_run
     sections = re.findall(r"-+ fsroute ERROR log -+\n(.*?)\n", pytest_run)
-    assert len(sections) == 2
+    assert len(sections) == 3
     assert all(re.match(r"fsroute: \S+fsroute\.yaml:\d+:\d+: route 'default': no group named 'carrier' "
                         r"\(did you mean 'carriers'\?\)", line) for line in sections), sections
 
