@@ -445,6 +445,7 @@ def test_every_event_header_is_documented(call, rules_path, write_rules, fake_fr
     ctl.command("reload %s" % write_rules("version: 1\nroutes: [{name: x}]\n", "bad.yaml"))
     fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2"])
     seen = set()
+    fake_freeswitch.fired(ROUTE)  # every route event fired by now
     for event in fake_freeswitch.events:
         seen.update(re.sub(r"-attempt-\d+-", "-attempt-N-", name) for name in event
                     if not name.startswith("Event-"))
@@ -473,3 +474,25 @@ def test_an_asked_for_reload_of_an_unchanged_file_is_reported(write_rules, fake_
     assert ctl.command("reload %s" % path).startswith("+OK")
     assert ctl.command("reload %s" % path).startswith("+OK")
     assert [e["fsroute-reload"] for e in fake_freeswitch.fired(RELOAD)] == ["ok", "ok"]
+
+
+def test_route_events_are_fired_off_the_calls_thread_in_the_order_calls_ended(call, write_rules, fake_freeswitch):
+    import threading
+    from fsroute.runtime import events
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    threads = []
+    real_event = fake_freeswitch.module.Event
+
+    def event(kind, subclass):
+        if subclass == ROUTE:
+            threads.append(threading.current_thread().name)
+        return real_event(kind, subclass)
+
+    fake_freeswitch.module.Event = event
+    path = write_rules(BASE_RULES)
+    numbers = ["5551%03d" % n for n in range(20)]
+    for number in numbers:
+        call(path, number)
+    assert events.flush()
+    assert [e["fsroute-number"] for e in fake_freeswitch.fired(ROUTE)] == numbers
+    assert set(threads) == {"fsroute-events"}

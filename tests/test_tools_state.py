@@ -12,7 +12,7 @@ from fsroute.core import loader
 from fsroute.migrate.compare import compare
 from fsroute.migrate.importer import import_files
 from fsroute.migrate.legacy import read_legacy
-from fsroute.runtime import process
+from fsroute.runtime import events, process
 from fsroute.testing import StubSession
 from fsroute.tools.simulate import Simulation
 
@@ -70,6 +70,7 @@ def test_a_simulation_leaves_the_metrics_and_events_alone(fake_freeswitch):
     from fsroute.runtime import metrics
     before = metrics.text()
     Simulation(EXAMPLE).run("5551234", "172.16.221.33", down=["gw1"], calls=3)
+    events.flush()
     assert metrics.text() == before and fake_freeswitch.events == []
 
 

@@ -7,11 +7,17 @@ call however many gateways were tried. Header names and meanings are listed
 in docs/observability.md.
 
 An event is worth less than the call: firing never raises, and outside
-FreeSWITCH (no ``freeswitch`` module) nothing is fired.
+FreeSWITCH (no ``freeswitch`` module) nothing is fired. Building and firing a
+route event takes a call's thread about as long as the rest of fsroute's
+Python (a SWIG call per header, and FreeSWITCH's own event code), so the
+call only queues its record; one thread of the process builds and fires the
+events, in the order the calls finished (``flush`` waits for it).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any, Iterable, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
@@ -39,9 +45,72 @@ def fire(subclass: str, headers: Iterable[Tuple[str, str]]) -> bool:
         return False
 
 
+class _Announcer:
+    """The thread that fires the fsroute::route events of finished calls, one after the other."""
+
+    def __init__(self) -> None:
+        self._records: "queue.SimpleQueue[CallRecord]" = queue.SimpleQueue()
+        self._unfired = 0
+        self._done = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def put(self, record: CallRecord) -> None:
+        with self._done:
+            self._unfired += 1
+        self._records.put(record)
+        if self._thread is None or not self._thread.is_alive():
+            self._start()
+
+    def _start(self) -> None:
+        with self._done:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            thread = threading.Thread(target=self._run, name="fsroute-events", daemon=True)
+            try:
+                thread.start()
+                self._thread = thread
+                return
+            except Exception:
+                pass
+        self._fire_queued()  # no thread to be had: this call fires what is queued itself
+
+    def _run(self) -> None:
+        while True:
+            self._fire(self._records.get())
+
+    def _fire_queued(self) -> None:
+        while True:
+            try:
+                record = self._records.get_nowait()
+            except queue.Empty:
+                return
+            self._fire(record)
+
+    def _fire(self, record: CallRecord) -> None:
+        try:
+            fire(ROUTE, route_headers(record))
+        finally:
+            with self._done:
+                self._unfired -= 1
+                self._done.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued event is fired; False when ``timeout`` passed first."""
+        with self._done:
+            return self._done.wait_for(lambda: self._unfired == 0, timeout)
+
+
+_announcer = _Announcer()
+
+
 def route(record: CallRecord) -> None:
-    """An observer: the call's fsroute::route event."""
-    fire(ROUTE, route_headers(record))
+    """An observer: queue the call's fsroute::route event (fired by the events thread)."""
+    _announcer.put(record)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait until the route events of the calls finished so far are fired (tests, shutdown)."""
+    return _announcer.flush(timeout)
 
 
 def route_headers(record: CallRecord) -> Headers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from fsroute.emulator import EmulatedSwitch
 
@@ -25,6 +25,8 @@ class FakeFreeSWITCH(EmulatedSwitch):
         return self
 
     def uninstall(self) -> None:
+        from fsroute.runtime import events
+        events.flush()  # the route events of calls made under this fake land in it, not in the next one
         previous, current = self._saved or (None, None)
         if previous is None:
             sys.modules.pop("freeswitch", None)
@@ -38,10 +40,18 @@ class FakeFreeSWITCH(EmulatedSwitch):
     def __exit__(self, *exc: object) -> None:
         self.uninstall()
 
+    def fired(self, subclass: str) -> List[Dict[str, str]]:
+        """The headers of every fired CUSTOM event ``subclass``, in order, once the route events of the
+        calls finished so far are fired (fsroute fires them from a thread of its own)."""
+        from fsroute.runtime import events
+        events.flush()
+        return super().fired(subclass)
+
 
 def reset_state() -> None:
     """Forget every loaded rules file (and with it its gateway readings), rate deck and metric, and stop
     the metrics endpoint, as after a FreeSWITCH restart."""
-    from fsroute.runtime import metrics, process
+    from fsroute.runtime import events, metrics, process
+    events.flush()
     process.forget_all()
     metrics.reset()
