@@ -6,14 +6,12 @@ once (up to a cap), so an operator fixes a file in one pass.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Union
 
 from .acl import Acl, parse_network
-from .calendars import TimeGrammar, read_zone, zone_of
 from .causes import CAUSES
 from .decks import MICRO
 from .model import (LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, NO_DIALLING, STRATEGIES, VARIABLE_RE,
@@ -22,7 +20,8 @@ from .model import (LIMIT_BACKENDS, MIN_STATUS_TTL, NAME_RE, NO_DIALLING, STRATE
 from .dialstring import LEG_NAME_RE, UnsafeValue, check_value
 from . import templates
 from .patterns import Regex, compile_route_regex
-from .text import one_line
+from .sections.calendars import TimeGrammar, read_zone, zone_of
+from .text import closest, did_you_mean, one_line
 from .timespec import TimeSpec
 from .yamltree import MAP, SCALAR, SEQ, Node
 
@@ -57,18 +56,6 @@ class _TooMany(Exception):
 class RereadForReport(Exception):
     """A file read in one pass (routes built as they were read) has problems: read it again
     the plain way, which reports every problem where it stands, in the usual order."""
-
-
-def closest(word: object, choices: Iterable[object]) -> Optional[str]:
-    """The one of ``choices`` closest to a misspelt ``word``, or None when none is close."""
-    close = difflib.get_close_matches(str(word), sorted(str(c) for c in choices), n=1)
-    return close[0] if close else None
-
-
-def did_you_mean(word: object, choices: Iterable[object]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, else ""."""
-    close = closest(word, choices)
-    return " (did you mean '%s'?)" % close if close else ""
 
 
 class Builder:

@@ -12,11 +12,20 @@ is exactly what a linear scan would give.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, List, Sequence, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Protocol, Sequence, TypeVar, Union
 
 if TYPE_CHECKING:
-    from .model import Route
     from .patterns import Regex
+
+
+class Routed(Protocol):
+    """What the index reads of a route (model.Route is one): its destination regex."""
+
+    @property
+    def dest(self) -> Optional[Regex]: ...
+
+
+Route = TypeVar("Route", bound=Routed)
 
 _QUANTIFIERS = "?*+{"
 _META = ".^$[|\\()" + _QUANTIFIERS
@@ -105,7 +114,7 @@ def literal_prefix(regex: Regex) -> str:
     return "".join(out)
 
 
-class RouteIndex:
+class RouteIndex(Generic[Route]):
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
     def __init__(self, routes: Sequence[Route]) -> None:

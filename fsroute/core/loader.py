@@ -1,4 +1,4 @@
-"""Reading a rules file: bytes -> text -> YAML node tree -> RuleSet, every problem as file:line:col.
+"""Reading a rules file: bytes -> text -> YAML node tree -> RuleSet (compiled), every problem as file:line:col.
 
 Nothing here touches FreeSWITCH; ``load`` is the one place that opens the file.
 """
@@ -10,6 +10,7 @@ import os
 from typing import Union
 
 from . import yamltree
+from .compiler import compile_rules
 from .grammar import Builder, RereadForReport
 from .model import Problem, RuleSet, RulesError
 from .text import one_line
@@ -53,7 +54,7 @@ def parse(data: Union[bytes, str], filename: str = "<rules>") -> RuleSet:
         line = text.count("\n", 0, offset) + 1
         raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
     try:
-        return _build(text, filename, sha256)
+        return compile_rules(_build(text, filename, sha256))
     except yamltree.YamlProblem as exc:
         raise RulesError([Problem(filename, exc.line, exc.col, one_line(_explained(exc, text), 400))])
 

@@ -17,7 +17,7 @@ from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader
 from fsroute.core.explain import explain as explain_call
-from fsroute.core.grammar import did_you_mean
+from fsroute.core.text import did_you_mean
 from fsroute.core.timespec import parse_instant
 from fsroute.runtime.call import route_with
 from fsroute.runtime.store import Loaded
