@@ -11,8 +11,9 @@ from typing import Union
 
 from . import yamltree
 from .compiler import compile_rules
-from .grammar import Builder, RereadForReport
+from .grammar import Builder
 from .model import Problem, RuleSet, RulesError
+from .reading import RereadForReport
 from .text import one_line
 
 MAX_FILE_BYTES = 32 * 1024 * 1024

@@ -7,12 +7,13 @@ each distinct one once per call.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Optional, Set, Tuple
+from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 from ..text import did_you_mean
 from ..timespec import (ATTRIBUTES, Span, SpecError, TimeSpec, Zone, never_matches, parse_date, parse_date_times,
                         parse_spans, zone_named)
-from ..yamltree import SCALAR
+from ..reading import Reader
+from ..yamltree import SCALAR, Node
 
 SPEC_KEYS = ("tz",) + ATTRIBUTES + ("dates",)
 
@@ -20,7 +21,7 @@ SPEC_KEYS = ("tz",) + ATTRIBUTES + ("dates",)
 class TimeGrammar:
     """Reads time conditions for the rules ``Builder``; equal conditions come back as one object."""
 
-    def __init__(self, builder: Any, default_zone: Zone) -> None:
+    def __init__(self, builder: Reader, default_zone: Zone) -> None:
         self.builder = builder
         self.default_zone = default_zone
         self.calendars: Dict[str, TimeSpec] = {}
@@ -28,7 +29,7 @@ class TimeGrammar:
         self._interned: Dict[Tuple[object, ...], TimeSpec] = {}
         self._checked: Dict[TimeSpec, Optional[str]] = {}
 
-    def read_calendars(self, node: Any) -> None:
+    def read_calendars(self, node: Node) -> None:
         """``calendars: {name: {attribute: value, ...}, ...}`` into ``self.calendars``."""
         fields = self.builder.mapping(node, "calendars")
         for name, (key, value) in (fields or {}).items():
@@ -41,7 +42,7 @@ class TimeGrammar:
             else:
                 self.calendars[name] = spec
 
-    def spec(self, node: Any, what: str) -> Optional[TimeSpec]:
+    def spec(self, node: Node, what: str) -> Optional[TimeSpec]:
         """A TimeSpec from ``{tz: ..., wday: ..., dates: [...], ...}``, or None after reporting."""
         b = self.builder
         fields = b.mapping(node, what, allowed=SPEC_KEYS)
@@ -79,7 +80,7 @@ class TimeGrammar:
             b.warn(node, "%s can never match: %s" % (what, self._checked[spec]))
         return spec
 
-    def named(self, node: Any, what: str) -> Tuple[TimeSpec, ...]:
+    def named(self, node: Node, what: str) -> Tuple[TimeSpec, ...]:
         """The calendars ``when:``/``unless:`` names: one name or a list of names."""
         items = [node] if node.kind == SCALAR else self.builder.sequence(
             node, what + " (a calendar name or a list of them)")
@@ -96,14 +97,14 @@ class TimeGrammar:
             out.append(self.calendars[name])
         return tuple(out)
 
-    def check_route(self, node: Any, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...]) -> None:
+    def check_route(self, node: Node, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...]) -> None:
         """Warn when one condition is both required and excluded (equal conditions are one object)."""
         if set(when) & set(unless):
             self.builder.warn(node, "%s can never match: the same condition is in when (or time) and in unless"
                               % what)
 
 
-def read_zone(builder: Any, node: Any, what: str) -> Tuple[Zone, bool]:
+def read_zone(builder: Reader, node: Node, what: str) -> Tuple[Zone, bool]:
     """(the IANA zone ``node`` names, True), or (None, False) after reporting a bad name."""
     try:
         return zone_named(node.value if node.kind == SCALAR else None), True
