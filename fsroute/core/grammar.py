@@ -29,6 +29,7 @@ from .yamltree import MAP, SCALAR, SEQ, Node
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
+_TIMED = frozenset(TIME_KEYS)
 TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes")
 
 
@@ -201,7 +202,7 @@ class Builder:
         is kept as its nodes and built with the whole file, once the defaults'
         tz and the calendars it may name have been read.
         """
-        if item.kind == MAP and any(key.value in TIME_KEYS for key, _ in item.pairs()):
+        if item.kind == MAP and not _TIMED.isdisjoint([key.value for key in item.value[::2]]):
             return item
         built = read_route(self, item, None, None, None, None)
         if self.problems:

@@ -74,6 +74,8 @@ def read_capacity(r: Reader, body: Fields, what: str) -> Capacity:
 
 def read_dialling(r: Reader, body: Fields, what: str, captures: int) -> Dialling:
     """The leg:, set:, export: and caller_id: of a route or gateway (``captures``: its $N, -1: none)."""
+    if not any(kind in body for kind in DIALLING_KEYS):
+        return NO_DIALLING
     lists = {}
     for kind in ("leg", "set", "export"):
         pairs = []
