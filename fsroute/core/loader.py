@@ -10,6 +10,7 @@ import os
 from typing import Union
 
 from . import yamltree
+from .collector import young_collections_only
 from .compiler import compile_rules
 from .grammar import Builder
 from .model import Problem, RuleSet, RulesError
@@ -55,7 +56,8 @@ def parse(data: Union[bytes, str], filename: str = "<rules>") -> RuleSet:
         line = text.count("\n", 0, offset) + 1
         raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
     try:
-        return compile_rules(_build(text, filename, sha256))
+        with young_collections_only():
+            return compile_rules(_build(text, filename, sha256))
     except yamltree.YamlProblem as exc:
         raise RulesError([Problem(filename, exc.line, exc.col, one_line(_explained(exc, text), 400))])
 

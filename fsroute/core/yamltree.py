@@ -271,24 +271,33 @@ _EOL = r"(?: +(?:#[ -~]*)?)?\Z"                                  # a comment nee
 _LINE_RE = re.compile(r"( *)(- )?(%s):(?: (?:%s|%s|\{(.*)\}))?%s" % (_WORD, _QUOTED, _PLAIN, _EOL))
 _FLOW_PAIR_RE = re.compile(r"(%s): %s(, |\Z)" % (_WORD, _QUOTED))
 _SKIP_RE = re.compile(r" *(?:#[ -~]*)?\Z")
-_BLOCK_END_RE = re.compile(r"^[^ #\n]", re.M)                  # a line that starts at column 1
+_HEADER_TAIL_RE = re.compile(r"(?: +(?:#[ -~]*)?)?\Z")          # what may follow 'routes:' on its line
 _NESTED_KEYS = ("match",)                                        # keys whose value may be a block mapping
 _IMPLICIT = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k is not None)
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _parse_scanning(text: str, fold: Fold) -> Optional[Node]:
-    """``parse`` with the list under ``fold``'s key read by ``scan_block``; None when that cannot be."""
-    key = fold[0]
-    headers = list(re.finditer(r"^%s:(?: +(?:#[ -~]*)?)?$" % re.escape(key), text, re.M))
-    if len(headers) != 1:
+    """``parse`` with the list under ``fold``'s key read by ``scan_block``; None when that cannot be.
+
+    The text is searched with str.find and walked a line at a time, never by
+    one regular expression over the whole of it: a C call that long holds the
+    GIL, and every call thread waits for it.
+    """
+    key, fold_item = fold
+    start = _header(text, key)
+    if start < 0:
         return None
-    header = headers[0]
-    end = _BLOCK_END_RE.search(text, header.end())
-    block_end = end.start() if end is not None else len(text)
-    line = text.count("\n", 0, header.start()) + 1
+    body = text.find("\n", start)
+    if body < 0:
+        return None
+    line = text.count("\n", 0, start) + 1
+    scanned = scan_block(text, body + 1, line + 1, fold_item)
+    if scanned is None:
+        return None
+    items, first, block_end = scanned
     # The rest of the file, the list left empty on the same line: what follows keeps its line numbers.
-    rest = text[:header.start()] + key + ": []" + "\n" * text.count("\n", header.end(), block_end) + text[block_end:]
+    rest = text[:start] + key + ": []" + "\n" * text.count("\n", body, block_end) + text[block_end:]
     try:
         root = parse_events(rest)
     except YamlProblem:
@@ -296,11 +305,21 @@ def _parse_scanning(text: str, fold: Fold) -> Optional[Node]:
     placeholder = _placeholder(root, key, line)
     if placeholder is None:
         return None
-    scanned = scan_block(text[header.end() + 1:block_end], line + 1, fold[1])
-    if scanned is None:
-        return None
-    placeholder.value, (placeholder.line, placeholder.col) = scanned
+    placeholder.value, (placeholder.line, placeholder.col) = items, first
     return root
+
+
+def _header(text: str, key: str) -> int:
+    """Where the one line ``KEY:`` (perhaps with a comment) starts at column 1, or -1."""
+    head = key + ":"
+    found = []
+    at = 0 if text.startswith(head) else text.find("\n" + head) + 1
+    while at >= 0 and (at > 0 or text.startswith(head)):
+        end = text.find("\n", at)
+        if _HEADER_TAIL_RE.match(text, at + len(head), end if end >= 0 else len(text)):
+            found.append(at)
+        at = text.find("\n" + head, at) + 1 or -1
+    return found[0] if len(found) == 1 else -1
 
 
 def _placeholder(root: Optional[Node], key: str, line: int) -> Optional[Node]:
@@ -309,22 +328,31 @@ def _placeholder(root: Optional[Node], key: str, line: int) -> Optional[Node]:
         return None
     found = [value for name, value in root.pairs()
              if name.kind == SCALAR and name.value == key and (name.line, name.col) == (line, 1)]
-    if len(found) != 1 or found[0].kind != SEQ or found[0].value or (found[0].line, found[0].col) != (line, len(key) + 3):
+    if len(found) != 1 or found[0].kind != SEQ or found[0].value \
+            or (found[0].line, found[0].col) != (line, len(key) + 3):
         return None
     return found[0]
 
 
-def scan_block(block: str, first_line: int, fold_item: Callable[[Node], object]
-               ) -> Optional[Tuple[List[object], Tuple[int, int]]]:
-    """The items of the block list ``block`` (its first line is ``first_line`` of the file), each
-    passed through ``fold_item`` as soon as it is read, and where the list starts (its first '-');
-    None when a line is outside the subset."""
+def scan_block(text: str, at: int, first_line: int, fold_item: Callable[[Node], object]
+               ) -> Optional[Tuple[List[object], Tuple[int, int], int]]:
+    """The block list starting at offset ``at`` of ``text`` (line ``first_line``) and ending before the
+    next line that starts at column 1: its items, each passed through ``fold_item`` as soon as it is
+    read, where the list starts (its first '-') and where it ends; None when a line is outside the subset."""
     items: List[object] = []
     start = (0, 0)
     indent = -1                  # the list's indentation, from its first item
     item: Optional[Node] = None  # the mapping being read
     nested: Optional[Node] = None  # its block mapping being read (match:), if any
-    for number, line in enumerate(block.split("\n"), first_line):
+    number = first_line - 1
+    size = len(text)
+    while at < size and text[at] in " #\n":
+        end = text.find("\n", at)
+        if end < 0:
+            end = size
+        line = text[at:end]
+        at = end + 1
+        number += 1
         if _SKIP_RE.match(line):
             continue
         found = _LINE_RE.match(line)
@@ -360,8 +388,8 @@ def scan_block(block: str, first_line: int, fold_item: Callable[[Node], object]
         if quoted is not None:
             value: Optional[Node] = Node(SCALAR, _quoted_string(quoted), number, value_col)
         elif plain is not None:
-            text = _plain_string(plain)
-            value = Node(SCALAR, text, number, value_col) if text is not None else None
+            text_value = _plain_string(plain)
+            value = Node(SCALAR, text_value, number, value_col) if text_value is not None else None
         elif flow is not None:
             value = _flow_mapping(flow, number, value_col)
         elif target is item and name in _NESTED_KEYS:
@@ -375,7 +403,7 @@ def scan_block(block: str, first_line: int, fold_item: Callable[[Node], object]
     if item is None or (nested is not None and not nested.value):
         return None
     items.append(fold_item(item))
-    return items, start
+    return items, start, min(at, size)
 
 
 def _flow_mapping(body: str, line: int, col: int) -> Optional[Node]:
