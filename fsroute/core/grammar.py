@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Set, Tuple, Uni
 
 from .acl import IPNetwork, parse_network
 from .causes import CAUSES
-from .model import NAME_RE, Defaults, GatewaySpec, Member, Problem, Route, RuleSet, RulesError
+from .model import NAME_RE, Defaults, GatewaySpec, Group, Member, Problem, Route, RuleSet, RulesError
 from .patterns import Regex, compile_route_regex
 from .reading import NAME_HINT, Fields, RereadForReport
 from .sections.acls import read_acls
@@ -176,6 +176,14 @@ class Builder:
         if name and self.declared_gateways is not None and name not in self.declared_gateways:
             self.error(node, "%s: gateway '%s' is not declared under gateways (strict_gateways)%s"
                        % (what, name, did_you_mean(name, self.declared_gateways)))
+
+    def group_name(self, node: Node, what: str, groups: Optional[Dict[str, Group]]) -> Optional[str]:
+        """The group a route or carrier names; ``groups`` None: not known yet (checked once the file is read)."""
+        group = self.string(node, what + " group")
+        if group is not None and groups is not None and group not in groups and group not in self.declared["group"]:
+            self.error(node, "%s: no group named '%s'%s"
+                       % (what, group, did_you_mean(group, self.declared["group"])))
+        return group
 
     def member(self, item: Node, what: str) -> Optional[Member]:
         """A group's gateway: NAME, or {name: NAME, weight: N}."""

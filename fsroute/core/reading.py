@@ -16,7 +16,7 @@ from .yamltree import Node
 
 if TYPE_CHECKING:
     from .acl import IPNetwork
-    from .model import GatewaySpec, Member
+    from .model import GatewaySpec, Group, Member
     from .patterns import Regex
 
 # A mapping node read by Reader.mapping: {key: (key node, value node)}.
@@ -73,3 +73,5 @@ class Reader(Protocol):
     def member(self, item: Node, what: str) -> Optional[Member]: ...
 
     def declared_gateway(self, node: Node, name: Optional[str], what: str) -> None: ...
+
+    def group_name(self, node: Node, what: str, groups: Optional[Dict[str, Group]]) -> Optional[str]: ...

@@ -8,7 +8,6 @@ from typing import Dict, List, Optional, Tuple
 
 from ..model import NAME_RE, Carrier, Group
 from ..reading import NAME_HINT, Fields, Reader
-from ..text import did_you_mean
 from ..yamltree import Node
 
 _NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
@@ -68,9 +67,5 @@ def read_target(r: Reader, item: Node, body: Fields, what: str, groups: Optional
     if "gateway" in body:
         gateway = r.string(body["gateway"][1], what + " gateway", NAME_RE, NAME_HINT)
     if "group" in body:
-        group = r.string(body["group"][1], what + " group")
-        if group is not None and groups is not None and group not in groups \
-                and group not in r.declared["group"]:
-            r.error(body["group"][1], "%s: no group named '%s'%s"
-                    % (what, group, did_you_mean(group, r.declared["group"])))
+        group = r.group_name(body["group"][1], what, groups)
     return gateway, group

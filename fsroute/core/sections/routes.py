@@ -116,11 +116,7 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
             gateway = r.string(node, what + " gateway", NAME_RE, NAME_HINT)
             r.declared_gateway(node, gateway, what)
     if "group" in body:
-        group = r.string(body["group"][1], what + " group")
-        if group is not None and groups is not None and group not in groups \
-                and group not in r.declared["group"]:
-            r.error(body["group"][1], "%s: no group named '%s'%s"
-                    % (what, group, did_you_mean(group, r.declared["group"])))
+        group = r.group_name(body["group"][1], what, groups)
     dialling = read_dialling(r, body, what, dest.groups if dest is not None else -1)
     lcr = None
     if "lcr" in body:
