@@ -125,3 +125,59 @@ def test_items_are_folded_as_they_are_read():
     root = yamltree.parse(text, ("routes", lambda node: seen.append(node.line) or node.line))
     assert seen == [4, 6, 8, 10, 12]
     assert [v for k, v in root.pairs() if k.value == "routes"][0].value == seen
+
+
+# -- generated lists: every line the scanner might meet, in any order --------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+KEYS = ["name", "match", "number", "gateway", "group", "acl", "on", "yes", "null", "x y", "a:b", "_k", "K9"]
+VALUES = ["gw1", "to 4420", "a  b", "yes", "No", "null", "~", "true", "0044", "1.5", "-x", "a#b", "a #b",
+          "'q'", "'it''s'", "'#'", "''", "'a: b'", "\"dq\"", "{destination_number: '^1$'}",
+          "{destination_number: '^1$', caller_id_number: '^2'}", "{a: 'x', }", "{}", "[a, b]", "&x a",
+          "*x", "!!str a", "|", ">", "caf\u00e9", "a\tb", "(x)", "a/b+c", ".inf", "_under", "x:", "", "   "]
+LINE = st.one_of(
+    st.tuples(st.sampled_from(["- ", ""]), st.sampled_from(KEYS), st.sampled_from(VALUES),
+              st.sampled_from(["", " # c", "  ", "#c"]), st.integers(0, 3)).map(
+        lambda t: " " * (2 * t[4]) + t[0] + t[1] + ":" + (" " + t[2] if t[2] else "") + t[3]),
+    st.sampled_from(["", "  # comment", "#", "   ", "    destination_number: '^1$'", "      x: 'y'"]),
+)
+
+
+GOOD_KEYS = ["name", "match", "number", "gateway", "group", "acl"]
+GOOD_VALUES = ["gw1", "to 4420", "a  b", "'q'", "'#'", "''", "'a: b'", "(x)", "a/b+c", "_under",
+               "{destination_number: '^1$'}", "{destination_number: '^1$', caller_id_number: '^2'}"]
+PAIR = st.tuples(st.sampled_from(GOOD_KEYS + KEYS[6:8]), st.sampled_from(GOOD_VALUES * 3 + VALUES))
+ITEM = st.lists(PAIR, min_size=1, max_size=5)
+
+
+def render(items, indent, nested, extra, at):
+    """Block list lines: each item's pairs, 'match' now and then as a block mapping, ``extra`` put at ``at``."""
+    lines = []
+    for number, pairs in enumerate(items):
+        for k, (key, value) in enumerate(pairs):
+            lead = " " * indent + ("- " if k == 0 else "  ")
+            if key == "match" and nested and value.startswith("{") and value.endswith("}") and len(value) > 2:
+                lines.append(lead + "match:")
+                lines.extend(" " * (indent + 4) + pair for pair in value[1:-1].split(", "))
+            else:
+                lines.append(lead + key + ": " + value)
+    if extra is not None:
+        lines.insert(at % (len(lines) + 1), extra)
+    return lines
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(ITEM, min_size=1, max_size=6), st.integers(1, 4), st.booleans(), st.one_of(st.none(), LINE),
+       st.integers(0, 40), st.sampled_from(["", "groups: {g: {gateways: [gw1]}}\n"]))
+def test_generated_lists_read_the_same_either_way(items, indent, nested, extra, at, tail):
+    text = HEAD + "routes:\n" + "\n".join(render(items, indent, nested, extra, at)) + "\n" + tail
+    try:
+        events = flat(yamltree.parse_events(text, FOLD))
+    except yamltree.YamlProblem as exc:
+        with pytest.raises(yamltree.YamlProblem) as fast:
+            yamltree.parse(text, FOLD)
+        assert (fast.value.line, fast.value.col, fast.value.message) == (exc.line, exc.col, exc.message)
+        return
+    assert flat(yamltree.parse(text, FOLD)) == events
