@@ -270,6 +270,7 @@ _PLAIN = r"([A-Za-z_][A-Za-z0-9_.+/()-]*(?: +[A-Za-z0-9_.+/()-]+)*)"
 _EOL = r"(?: +(?:#[ -~]*)?)?\Z"                                  # a comment needs a space before '#'
 _LINE_RE = re.compile(r"( *)(- )?(%s):(?: (?:%s|%s|\{(.*)\}))?%s" % (_WORD, _QUOTED, _PLAIN, _EOL))
 _FLOW_PAIR_RE = re.compile(r"(%s): %s(, |\Z)" % (_WORD, _QUOTED))
+_FLOW_ONE_RE = re.compile(r"(%s): %s\Z" % (_WORD, _QUOTED))
 _SKIP_RE = re.compile(r" *(?:#[ -~]*)?\Z")
 _HEADER_TAIL_RE = re.compile(r"(?: +(?:#[ -~]*)?)?\Z")          # what may follow 'routes:' on its line
 _NESTED_KEYS = ("match",)                                        # keys whose value may be a block mapping
@@ -346,17 +347,17 @@ def scan_block(text: str, at: int, first_line: int, fold_item: Callable[[Node], 
     nested: Optional[Node] = None  # its block mapping being read (match:), if any
     number = first_line - 1
     size = len(text)
+    line_re, skip_re = _LINE_RE, _SKIP_RE
     while at < size and text[at] in " #\n":
         end = text.find("\n", at)
         if end < 0:
             end = size
-        line = text[at:end]
-        at = end + 1
+        found = line_re.match(text, at, end)
+        line_start, at = at, end + 1
         number += 1
-        if _SKIP_RE.match(line):
-            continue
-        found = _LINE_RE.match(line)
         if found is None:
+            if skip_re.match(text, line_start, end):
+                continue
             return None
         spaces, dash, name, quoted, plain, flow = found.groups()
         depth = len(spaces)
@@ -409,6 +410,14 @@ def scan_block(text: str, at: int, first_line: int, fold_item: Callable[[Node], 
 def _flow_mapping(body: str, line: int, col: int) -> Optional[Node]:
     """``{key: 'value', ...}`` (``body`` is what the braces hold, the brace at ``col``), or None."""
     node = Node(MAP, [], line, col)
+    one = _FLOW_ONE_RE.match(body)  # the usual {destination_number: '...'}
+    if one is not None:
+        key = _PLAIN_CACHE.get(one.group(1)) or _plain_string(one.group(1))
+        if not isinstance(key, str):
+            return None
+        node.value = [Node(SCALAR, key, line, col + 1), Node(SCALAR, _quoted_string(one.group(2)), line,
+                                                              col + one.start(2))]
+        return node
     at = 0
     while at < len(body):
         found = _FLOW_PAIR_RE.match(body, at)
@@ -430,7 +439,9 @@ def _plain_string(value: str) -> Optional[str]:
     cached = _PLAIN_CACHE.get(value, _PLAIN_CACHE)
     if cached is not _PLAIN_CACHE:
         return cached if isinstance(cached, str) else None
-    if value[0] in _IMPLICIT and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:
+    # Past 5 characters a word starting with a letter is no true, null...: a string.
+    if len(value) <= 5 and value[0] in _IMPLICIT \
+            and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:
         return None
     if len(value) <= _SHORT and len(_PLAIN_CACHE) < _PLAIN_CACHE_MAX:
         _PLAIN_CACHE[value] = value
