@@ -415,8 +415,8 @@ def _flow_mapping(body: str, line: int, col: int) -> Optional[Node]:
         key = _PLAIN_CACHE.get(one.group(1)) or _plain_string(one.group(1))
         if not isinstance(key, str):
             return None
-        node.value = [Node(SCALAR, key, line, col + 1), Node(SCALAR, _quoted_string(one.group(2)), line,
-                                                              col + one.start(2))]
+        value = Node(SCALAR, _quoted_string(one.group(2)), line, col + one.start(2))  # at its quote
+        node.value = [Node(SCALAR, key, line, col + 1), value]
         return node
     at = 0
     while at < len(body):
