@@ -32,6 +32,18 @@ def both(text):
     return flat(yamltree.parse(text, FOLD)), flat(yamltree.parse_events(text, FOLD))
 
 
+def assert_same_either_way(text):
+    """The same tree both ways, or the same problem at the same place."""
+    try:
+        events = flat(yamltree.parse_events(text, FOLD))
+    except yamltree.YamlProblem as exc:
+        with pytest.raises(yamltree.YamlProblem) as fast:
+            yamltree.parse(text, FOLD)
+        assert (fast.value.line, fast.value.col, fast.value.message) == (exc.line, exc.col, exc.message)
+        return
+    assert flat(yamltree.parse(text, FOLD)) == events
+
+
 def scanned(text):
     return yamltree._parse_scanning(text, FOLD) is not None
 
@@ -92,14 +104,7 @@ def test_the_common_shape_is_scanned_and_gives_the_same_tree():
 ])
 def test_every_text_reads_the_same_either_way(routes):
     text = HEAD + "routes:\n" + routes + "groups: {g: {gateways: [gw1]}}\n"
-    try:
-        events = flat(yamltree.parse_events(text, FOLD))
-    except yamltree.YamlProblem as exc:
-        with pytest.raises(yamltree.YamlProblem) as fast:
-            yamltree.parse(text, FOLD)
-        assert (fast.value.line, fast.value.col, fast.value.message) == (exc.line, exc.col, exc.message)
-        return
-    assert flat(yamltree.parse(text, FOLD)) == events
+    assert_same_either_way(text)
 
 
 @pytest.mark.parametrize("text", [
@@ -173,11 +178,4 @@ def render(items, indent, nested, extra, at):
        st.integers(0, 40), st.sampled_from(["", "groups: {g: {gateways: [gw1]}}\n"]))
 def test_generated_lists_read_the_same_either_way(items, indent, nested, extra, at, tail):
     text = HEAD + "routes:\n" + "\n".join(render(items, indent, nested, extra, at)) + "\n" + tail
-    try:
-        events = flat(yamltree.parse_events(text, FOLD))
-    except yamltree.YamlProblem as exc:
-        with pytest.raises(yamltree.YamlProblem) as fast:
-            yamltree.parse(text, FOLD)
-        assert (fast.value.line, fast.value.col, fast.value.message) == (exc.line, exc.col, exc.message)
-        return
-    assert flat(yamltree.parse(text, FOLD)) == events
+    assert_same_either_way(text)

@@ -1,6 +1,6 @@
 """The rules file's time conditions: ``calendars:``, and a route's ``time:``, ``when:`` and ``unless:``.
 
-Read through the rules ``Builder`` (which reports file:line:col); equal
+Read through a reading.Reader (the grammar's Builder, which reports file:line:col); equal
 conditions come back as one object, so a Moment (calendars.py) evaluates
 each distinct one once per call.
 """
