@@ -6,6 +6,8 @@ file means: every text here is parsed both ways and compared node by node
 """
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fsroute.core import yamltree
 from fsroute.core.yamltree import SCALAR, Node
@@ -115,13 +117,7 @@ def test_every_text_reads_the_same_either_way(routes):
 ])
 def test_what_only_the_whole_file_can_tell_is_left_to_libyaml(text):
     assert not scanned(text)
-    try:
-        events = flat(yamltree.parse_events(text, FOLD))
-    except yamltree.YamlProblem:
-        with pytest.raises(yamltree.YamlProblem):
-            yamltree.parse(text, FOLD)
-        return
-    assert flat(yamltree.parse(text, FOLD)) == events
+    assert_same_either_way(text)
 
 
 def test_items_are_folded_as_they_are_read():
@@ -133,9 +129,6 @@ def test_items_are_folded_as_they_are_read():
 
 
 # -- generated lists: every line the scanner might meet, in any order --------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 KEYS = ["name", "match", "number", "gateway", "group", "acl", "on", "yes", "null", "x y", "a:b", "_k", "K9"]
 VALUES = ["gw1", "to 4420", "a  b", "yes", "No", "null", "~", "true", "0044", "1.5", "-x", "a#b", "a #b",
