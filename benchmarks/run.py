@@ -522,13 +522,17 @@ def reference_package(tmp):
     """A directory holding fsroute 0.1.0's package (from this checkout's git history), or None."""
     target = os.path.join(tmp, "fsroute-0.1.0")
     os.makedirs(target, exist_ok=True)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE_COMMIT, "fsroute"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    if archive.returncode != 0:
-        print("no commit %s (fsroute 0.1.0) in this clone: no 0.1.0 column" % REFERENCE_COMMIT)
-        return None
-    subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
-    return target
+    try:
+        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE_COMMIT, "fsroute"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if archive.returncode == 0:
+            unpacked = subprocess.run(["tar", "-x", "-C", target], input=archive.stdout)
+            if unpacked.returncode == 0:
+                return target
+    except OSError:  # no git or tar here
+        pass
+    print("no commit %s (fsroute 0.1.0) in this clone: no 0.1.0 column" % REFERENCE_COMMIT)
+    return None
 
 
 def in_fresh_process(package_dir, script, *args):
