@@ -22,12 +22,20 @@ directory and prints one table:
   route has time conditions (``time:`` in one of four zones, ``when:`` and
   ``unless:`` calendars), all holding, so the same numbers route the same way;
 - cold ``fsroute.core.loader.load`` of the 100,000-route file: time, peak RSS
-  and the resident memory kept per route, each in a fresh subprocess;
+  and the resident memory kept per route, each in a fresh subprocess, and
+  the longest pause a thread looping on the clock sees during that load;
 - ``Selector.order`` alone for each strategy (groups of 2 to 4 gateways);
 - observability: the handler with metrics and the fsroute::route event on
   and off (interleaved rounds), a traced call, and the parts alone (event
   fire under the fake switch, metrics update, one metrics page). The
   event's cost inside a real FreeSWITCH: benchmarks/observability_fs.py.
+
+Rows marked with a 0.1.0 column are also measured, in the same run, on
+fsroute 0.1.0 (commit 2a7c7f3, taken from this checkout's git history into
+a temporary directory): the cold load, its pause, and the stub handler on
+the plain weighted route of the 10-route file (``reference_handler``, each
+package in a fresh process). A clone without that commit prints a line and
+leaves the column empty.
 
 Times are per call, measured with time.perf_counter_ns and the garbage
 collector off; p50 and p99 are nearest-rank percentiles over ``n`` samples.
@@ -68,6 +76,10 @@ BIG = SIZES[-1]
 TIMED_SIZES = (10, BIG)
 TIMED_ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 SEED = 4
+REFERENCE_COMMIT = "2a7c7f3"  # fsroute 0.1.0
+REFERENCE_LOADER = "fsroute.rules"
+LOADER = "fsroute.core.loader"
+WEIGHTED_NUMBER = "+441234567890"  # the 'e164 with plus' route: group carrier_wrr, weighted round robin
 
 # Targets of issue 4.
 HANDLER_P50_US = {10: 20.0, BIG: 40.0}
@@ -303,8 +315,9 @@ class Table:
         self.rows = []
 
     def add(self, what, routes, samples=None, unit="us", p50=None, p99=None, n=None,
-            at_most=None, at_least=None):
-        """One row; ``samples`` in ns give p50/p99/n in us. A limit checks p50 (PASS/MISS)."""
+            at_most=None, at_least=None, reference=None):
+        """One row; ``samples`` in ns give p50/p99/n in us. A limit checks p50 (PASS/MISS);
+        ``reference``: 0.1.0's p50 of the same measure in this run."""
         if samples is not None:
             p50, p99, n = percentile(samples, 50) / 1000.0, percentile(samples, 99) / 1000.0, len(samples)
         target = status = None
@@ -314,18 +327,21 @@ class Table:
         elif at_least is not None:
             target, status = "%s>= %g%s" % (on, at_least, unit), p50 >= at_least
         self.rows.append({"what": what, "routes": routes, "p50": p50, "p99": p99, "unit": unit, "n": n,
-                          "target": target, "status": None if status is None else ("PASS" if status else "MISS")})
+                          "target": target, "status": None if status is None else ("PASS" if status else "MISS"),
+                          "reference": reference})
         return p50
 
     def render(self):
-        head = ("measure", "routes", "p50", "p99", "unit", "n", "target", "result")
+        head = ("measure", "routes", "p50", "p99", "unit", "n", "0.1.0", "/0.1.0", "target", "result")
         body = [head]
         for r in self.rows:
+            ref = r.get("reference")
             body.append((r["what"], "" if r["routes"] is None else "{:,}".format(r["routes"]),
                          _num(r["p50"]), _num(r["p99"]), r["unit"], "" if r["n"] is None else str(r["n"]),
+                         "" if ref is None else _num(ref), "" if not ref else "%.2f" % (r["p50"] / ref),
                          r["target"] or "", r["status"] or ""))
         widths = [max(len(row[i]) for row in body) for i in range(len(head))]
-        right = (False, True, True, True, False, True, False, False)
+        right = (False, True, True, True, False, True, True, True, False, False)
         lines = []
         for k, row in enumerate(body):
             cells = [c.rjust(w) if right[i] else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
@@ -473,8 +489,8 @@ def bench_reload(table, counts, tmp):
 
 
 _LOAD_SCRIPT = """
-import gc, json, resource, sys, time
-from fsroute.core import loader
+import gc, importlib, json, resource, sys, time
+loader = importlib.import_module(sys.argv[2])
 
 def status_kb(field):
     # VmHWM is this process's own peak; on Linux ru_maxrss also counts the
@@ -502,30 +518,141 @@ print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": status_kb(
 """
 
 
-def bench_cold_load(table, path, runs):
-    """loader.load of the big file, each run in a fresh interpreter: time, peak RSS, and the RSS
-    the loaded rules keep (after minus before, in KiB), per route."""
+def reference_package(tmp):
+    """A directory holding fsroute 0.1.0's package (from this checkout's git history), or None."""
+    target = os.path.join(tmp, "fsroute-0.1.0")
+    os.makedirs(target, exist_ok=True)
+    try:
+        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE_COMMIT, "fsroute"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if archive.returncode == 0:
+            unpacked = subprocess.run(["tar", "-x", "-C", target], input=archive.stdout)
+            if unpacked.returncode == 0:
+                return target
+    except OSError:  # no git or tar here
+        pass
+    print("no commit %s (fsroute 0.1.0) in this clone: no 0.1.0 column" % REFERENCE_COMMIT)
+    return None
+
+
+def in_fresh_process(package_dir, script, *args):
+    """The last line of ``script``'s output as JSON, run by a fresh interpreter importing fsroute from
+    ``package_dir`` (this checkout when None)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
-    found = []
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_dir or ROOT, env.get("PYTHONPATH")) if p)
+    out = subprocess.run([sys.executable, "-c", script] + [str(a) for a in args], env=env, check=True,
+                         cwd=package_dir or ROOT, stdout=subprocess.PIPE, universal_newlines=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_cold_load(table, path, runs, reference_dir):
+    """loader.load of the big file, each run in a fresh interpreter: time, peak RSS, and the RSS
+    the loaded rules keep (after minus before, in KiB), per route; then the longest pause a looping
+    thread sees during a load. Runs alternate between this fsroute and 0.1.0 (``reference_dir``)."""
+    found, reference = [], []
     for k in range(runs):
         progress("cold load of %d routes, run %d of %d" % (BIG, k + 1, runs))
-        out = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, path], env=env, check=True,
-                             stdout=subprocess.PIPE, universal_newlines=True).stdout
-        found.append(json.loads(out.strip().splitlines()[-1]))
-    assert all(f["routes"] == BIG for f in found)
+        found.append(in_fresh_process(None, _LOAD_SCRIPT, path, LOADER))
+        if reference_dir is not None:
+            reference.append(in_fresh_process(reference_dir, _LOAD_SCRIPT, path, REFERENCE_LOADER))
+    assert all(f["routes"] == BIG for f in found + reference)
     assert all(f["gc_enabled"] for f in found), "loading must leave the cyclic GC as it found it"
+    mine, theirs = _load_figures(found), _load_figures(reference) if reference else {}
+    table.add("cold loader.load (fresh process)", BIG, unit="s", p50=mine["seconds"], p99=mine["slowest"], n=runs,
+              at_most=LOAD_MAX_S, reference=theirs.get("seconds"))
+    table.add("cold loader.load, peak RSS", BIG, unit="MB", p50=mine["peak"], n=runs, at_most=LOAD_MAX_MB,
+              reference=theirs.get("peak"))
+    table.add("  of which interpreter + imports", None, unit="MB", p50=mine["before"], n=runs,
+              reference=theirs.get("before"))
+    table.add("resident memory kept per route", BIG, unit="B", p50=mine["per_route"], p99=mine["per_route_max"],
+              n=runs, at_most=ROUTE_MAX_BYTES, reference=theirs.get("per_route"))
+    pauses, reference_pauses = [], []
+    for k in range(runs):
+        progress("longest pause of a looping thread during a load, run %d of %d" % (k + 1, runs))
+        pauses.append(in_fresh_process(None, _PAUSE_SCRIPT, path, LOADER)["longest_ms"])
+        if reference_dir is not None:
+            reference_pauses.append(
+                in_fresh_process(reference_dir, _PAUSE_SCRIPT, path, REFERENCE_LOADER)["longest_ms"])
+    table.add("longest pause of another thread during the load", BIG, unit="ms", p50=sorted(pauses)[runs // 2],
+              p99=max(pauses), n=runs, reference=sorted(reference_pauses)[runs // 2] if reference_pauses else None)
+
+
+def _load_figures(found):
     seconds = sorted(f["seconds"] for f in found)
-    peak = max(f["peak_kb"] for f in found) * 1024 / 1e6
-    before = max(f["before_kb"] for f in found) * 1024 / 1e6
     per_route = sorted(f["kept_kb"] * 1024.0 / BIG for f in found)
-    median = seconds[len(seconds) // 2]
-    table.add("cold loader.load (fresh process)", BIG, unit="s", p50=median, p99=seconds[-1], n=runs,
-              at_most=LOAD_MAX_S)
-    table.add("cold loader.load, peak RSS", BIG, unit="MB", p50=peak, n=runs, at_most=LOAD_MAX_MB)
-    table.add("  of which interpreter + imports", None, unit="MB", p50=before, n=runs)
-    table.add("resident memory kept per route", BIG, unit="B", p50=per_route[len(per_route) // 2],
-              p99=per_route[-1], n=runs, at_most=ROUTE_MAX_BYTES)
+    return {"seconds": seconds[len(seconds) // 2], "slowest": seconds[-1],
+            "peak": max(f["peak_kb"] for f in found) * 1024 / 1e6,
+            "before": max(f["before_kb"] for f in found) * 1024 / 1e6,
+            "per_route": per_route[len(per_route) // 2], "per_route_max": per_route[-1]}
+
+
+_PAUSE_SCRIPT = """
+import importlib, json, sys, threading, time
+loader = importlib.import_module(sys.argv[2])
+longest, done = [0.0], threading.Event()
+
+def tick():  # what a call thread sees: the longest time it could not run
+    clock, last = time.perf_counter, time.perf_counter()
+    while not done.is_set():
+        now = clock()
+        if now - last > longest[0]:
+            longest[0] = now - last
+        last = now
+
+thread = threading.Thread(target=tick)
+thread.start()
+time.sleep(0.2)
+longest[0] = 0.0
+loader.load(sys.argv[1])
+done.set()
+thread.join()
+print(json.dumps({"longest_ms": longest[0] * 1000.0}))
+"""
+
+_HANDLER_SCRIPT = """
+import gc, json, sys, time
+from fsroute import route
+from fsroute.testing import FakeFreeSWITCH, StubSession
+path, number, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+variables = {"destination_number": number, "caller_id_number": "1000000001", "network_addr": "127.0.0.1",
+             "sip_network_ip": "127.0.0.1", "sip_network_port": "5060", "sofia_profile_name": "external",
+             "context": "public", "direction": "inbound"}
+fake = FakeFreeSWITCH()
+fake.set_gateways("external", up=["gw%d" % i for i in range(1, 9)])
+with fake:
+    for _ in range(200):  # warm up: the load, the gwlist reading, the acl verdict
+        session = StubSession(dict(variables), fake=fake)
+        route.handler(session, path)
+    assert session.getVariable("fsroute_result") == "bridged", session.getVariable("fsroute_result")
+    samples = []
+    gc.collect()
+    gc.disable()
+    for i in range(count):
+        if i % 512 == 0:
+            del fake.logs[:]
+        session = StubSession(dict(variables), fake=fake)
+        start = time.perf_counter_ns()
+        route.handler(session, path)
+        samples.append(time.perf_counter_ns() - start)
+    gc.enable()
+print(json.dumps(samples))
+"""
+
+
+def reference_handler(package_dir, rules_path, number=WEIGHTED_NUMBER, count=20000):
+    """ns per call of the stub handler (fsroute.testing) routing ``number`` by ``rules_path``, in a fresh
+    process importing fsroute from ``package_dir`` (None: this checkout). For a column beside 0.1.0's:
+    call it with ``reference_package(tmp)`` and with None in the same run."""
+    return in_fresh_process(package_dir, _HANDLER_SCRIPT, rules_path, number, count)
+
+
+def bench_handler_reference(table, path, counts, reference_dir):
+    """The stub handler on the plain weighted route of the 10-route file, here and in 0.1.0, in turns."""
+    progress("stub handler, plain weighted route, this fsroute and 0.1.0 in fresh processes")
+    mine = reference_handler(None, path, count=counts["handler"])
+    theirs = reference_handler(reference_dir, path, count=counts["handler"]) if reference_dir else None
+    table.add("handler, plain weighted route (fresh process)", SIZES[0], mine,
+              reference=percentile(theirs, 50) / 1000.0 if theirs else None)
 
 
 def bench_selection(table, counts):
@@ -622,8 +749,10 @@ def main(argv=None):
                 with open(paths[size], "w") as handle:
                     handle.write(rules_text(prefixes[size]))
                 progress("%d routes: %s (%d bytes)" % (size, paths[size], os.path.getsize(paths[size])))
+            reference_dir = reference_package(tmp)
             cold = Table()  # first, while this process is small; printed last
-            bench_cold_load(cold, paths[BIG], counts["loads"])
+            bench_cold_load(cold, paths[BIG], counts["loads"], reference_dir)
+            bench_handler_reference(table, paths[SIZES[0]], counts, reference_dir)
             for size in SIZES:
                 bench_size(table, size, paths[size], prefixes[size], fake, counts)
                 reset_state()  # drop the loaded rules before the next size

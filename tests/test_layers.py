@@ -92,6 +92,66 @@ def test_an_import_against_the_layers_is_caught(tmp_path):
         PACKAGE = saved
 
 
+# Neither layer has an import circle (issue 19, defect 7 took apart runtime's 8-file one and core's 6-file one).
+KNOWN_CYCLES = {"core": [], "runtime": []}
+
+
+def import_cycles(package, modules):
+    """The import circles among ``package``'s modules: each a set of names (without the package),
+    one per strongly connected component of more than one module (Tarjan, iterative)."""
+    prefix = "fsroute.%s." % package
+    graph = {name: sorted(t for t in targets if t.startswith(prefix) and t in modules and t != name)
+             for name, targets in modules.items() if name.startswith(prefix)}
+    order, low, on_stack, stack, found = {}, {}, set(), [], []
+    for start in sorted(graph):
+        if start in order:
+            continue
+        work = [(start, iter(graph[start]))]
+        order[start] = low[start] = len(order)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            target = next(targets, None)
+            if target is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == order[node]:
+                    component = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.add(member[len(prefix):])
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        found.append(component)
+            elif target not in order:
+                order[target] = low[target] = len(order)
+                stack.append(target)
+                on_stack.add(target)
+                work.append((target, iter(graph[target])))
+            elif target in on_stack:
+                low[node] = min(low[node], order[target])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(KNOWN_CYCLES))
+def test_no_import_circles_inside_a_layer(package):
+    # Type-only imports count too: a circle of annotations is still a circle of meanings.
+    new = [sorted(c) for c in import_cycles(package, MODULES)
+           if not any(c <= known for known in KNOWN_CYCLES[package])]
+    assert new == [], "import circles in fsroute/%s: %s" % (package, new)
+
+
+def test_an_import_circle_is_caught():
+    modules = {"fsroute.core.a": {"fsroute.core.b"}, "fsroute.core.b": {"fsroute.core.c", "fsroute.core"},
+               "fsroute.core.c": {"fsroute.core.a.X", "fsroute.core.a"}, "fsroute.core.d": {"fsroute.core.a"}}
+    assert import_cycles("core", modules) == [{"a", "b", "c"}]
+    assert import_cycles("core", {"fsroute.core.a": {"fsroute.core.b"}, "fsroute.core.b": set()}) == []
+
+
 def test_the_entry_points_do_not_lean_on_each_other():
     # route's handler lives in runtime.call; ctl takes what it shares with calls from lower modules.
     assert {t for t in MODULES["fsroute.route"] if t.startswith("fsroute.")} == {

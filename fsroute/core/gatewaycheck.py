@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Mapping, Set, Tuple
 
 from . import yamltree
-from .grammar import did_you_mean
+from .text import did_you_mean
 from .model import RuleSet
 from .yamltree import MAP, SCALAR, SEQ, Node
 

@@ -12,14 +12,25 @@ is exactly what a linear scan would give.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, List, Sequence, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Protocol, Sequence, TypeVar, Union
 
 if TYPE_CHECKING:
-    from .model import Route
     from .patterns import Regex
+
+
+class Routed(Protocol):
+    """What the index reads of a route (model.Route is one): its destination regex."""
+
+    @property
+    def dest(self) -> Optional[Regex]: ...
+
+
+Route = TypeVar("Route", bound=Routed)
 
 _QUANTIFIERS = "?*+{"
 _META = ".^$[|\\()" + _QUANTIFIERS
+_PLAIN_RUN_RE = re.compile(r"[^.^$\[|\\()?*+{]+")   # characters that match themselves
+_ORDINARY_RUN_RE = re.compile(r"[^\\\[\]()]+")       # characters _group_ends passes over
 # Flags under which a plain character may match something else, or ^ may
 # match after a newline: no literal prefix can be trusted then.
 _UNSAFE_FLAGS = re.IGNORECASE | re.VERBOSE | re.MULTILINE
@@ -33,6 +44,9 @@ def _group_ends(pattern: str) -> Dict[int, int]:
     in_class = False
     while i < len(pattern):
         c = pattern[i]
+        if not in_class and c not in "\\[]()":
+            i = _ORDINARY_RUN_RE.match(pattern, i).end()  # type: ignore[union-attr]  # c is one
+            continue
         if c == "\\":
             i += 2
             continue
@@ -92,9 +106,17 @@ def literal_prefix(regex: Regex) -> str:
             step = 2
         elif c in _META:
             break
-        else:
-            literal = c
-            step = 1
+        else:  # a run of plain characters: each is in the prefix unless a quantifier follows it
+            end = _PLAIN_RUN_RE.match(pattern, i).end()  # type: ignore[union-attr]  # c is one
+            following = pattern[end] if end < n else ""
+            if following in ("?", "*", "{"):
+                out.append(pattern[i:end - 1])
+                break
+            out.append(pattern[i:end])
+            if following == "+":
+                break
+            i = end
+            continue
         following = pattern[i + step] if i + step < n else ""
         if following in ("?", "*", "{"):
             break  # the character may be absent
@@ -105,7 +127,7 @@ def literal_prefix(regex: Regex) -> str:
     return "".join(out)
 
 
-class RouteIndex:
+class RouteIndex(Generic[Route]):
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
     def __init__(self, routes: Sequence[Route]) -> None:

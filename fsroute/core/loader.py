@@ -1,4 +1,4 @@
-"""Reading a rules file: bytes -> text -> YAML node tree -> RuleSet, every problem as file:line:col.
+"""Reading a rules file: bytes -> text -> YAML node tree -> RuleSet (compiled), every problem as file:line:col.
 
 Nothing here touches FreeSWITCH; ``load`` is the one place that opens the file.
 """
@@ -10,8 +10,11 @@ import os
 from typing import Union
 
 from . import yamltree
-from .grammar import Builder, RereadForReport
+from .collector import young_collections_only
+from .compiler import compile_rules
+from .grammar import Builder
 from .model import Problem, RuleSet, RulesError
+from .reading import RereadForReport
 from .text import one_line
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -53,7 +56,8 @@ def parse(data: Union[bytes, str], filename: str = "<rules>") -> RuleSet:
         line = text.count("\n", 0, offset) + 1
         raise RulesError([Problem(filename, line, offset - text.rfind("\n", 0, offset), "NUL byte in the file")])
     try:
-        return _build(text, filename, sha256)
+        with young_collections_only():
+            return compile_rules(_build(text, filename, sha256))
     except yamltree.YamlProblem as exc:
         raise RulesError([Problem(filename, exc.line, exc.col, one_line(_explained(exc, text), 400))])
 

@@ -1,6 +1,8 @@
 """What a loaded rules file is: immutable records (RuleSet, Route, Group...) and the problem type.
 
-Pure data: the grammar builds these, the router and runtime read them.
+Pure data: the grammar builds these, compiler.py adds what calls read them
+through (the index, the time verdicts), the router and runtime read them.
+This module imports neither.
 """
 
 from __future__ import annotations
@@ -8,15 +10,15 @@ from __future__ import annotations
 import re
 from enum import Enum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Set, Tuple
+from typing import (TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Protocol,
+                    Sequence, Set, Tuple)
 
-from .calendars import Moments
 from .causes import CAUSES, FALLBACK_CAUSE
-from .index import RouteIndex
 from .templates import Lookup, Parts, expand, groups_of
 
 if TYPE_CHECKING:
     from .acl import Acl
+    from .calendars import Moments
     from .timespec import TimeSpec
     from .patterns import Regex
 
@@ -282,8 +284,21 @@ class Route(NamedTuple):
         return fill(self.number, match, lookup)
 
 
+class Candidates(Protocol):
+    """The compiled route index (index.RouteIndex): the routes that may match a number, in file order."""
+
+    def candidates(self, number: str) -> Sequence[Route]: ...
+
+
 class RuleSet:
-    """A loaded, validated, compiled rules file. Treat as read-only."""
+    """A loaded, validated rules file. Treat as read-only.
+
+    The grammar fills the record; ``index`` and ``moments`` are what
+    ``compiler.compile_rules`` adds before anyone routes a call with it.
+    """
+
+    index: Candidates  # the routes filed by destination prefix
+    moments: Moments   # time conditions' verdicts, per second
 
     def __init__(self, path: str, sha256: str, defaults: Defaults, acls: Dict[str, Acl], ingress_acl: Optional[str],
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
@@ -301,11 +316,9 @@ class RuleSet:
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
         self.routes = tuple(routes)
         self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
-        self.index = RouteIndex(self.routes)
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
-        self.moments = Moments()         # time conditions' verdicts, per second (calendars.py)
         self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 

@@ -22,6 +22,7 @@ _CLASS_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 # sre's parser recurses per nested group, and FreeSWITCH's threads allow
 # about 240 frames: deeper patterns are compiled (and refused) at load.
 MAX_DEPTH = 8
+_LITERAL_RUN_RE = re.compile(r"[0-9A-Za-z#_-]+")  # _LITERALS, several at a time
 _REPEAT_RE = re.compile(r"\{([0-9]{1,4})(?:(,)([0-9]{0,4}))?\}")
 
 
@@ -54,7 +55,7 @@ def simple_groups(pattern: str) -> Optional[int]:
     while i < n:
         c = pattern[i]
         if c in _LITERALS:
-            i += 1
+            i = _LITERAL_RUN_RE.match(pattern, i).end()  # type: ignore[union-attr]  # c is one
             can_repeat = True
         elif c == "\\":
             if i + 1 >= n or not (pattern[i + 1] in _ESCAPABLE or pattern[i + 1] == "d"):

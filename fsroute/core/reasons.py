@@ -13,7 +13,8 @@ import datetime
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Set, Tuple
 
 from .acl import Acl, parse_address
-from .calendars import Moment, zone_of
+from .calendars import Moment
+from .timespec import zone_of
 from .decks import rate_text
 from .text import one_line
 

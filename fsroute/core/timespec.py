@@ -278,6 +278,11 @@ def zone_named(name: object) -> datetime.tzinfo:
                         "UTC)" % name) from None
 
 
+def zone_of(name: Optional[str]) -> Zone:
+    """The zone a validated ``defaults.tz`` names (None: the switch's local time zone)."""
+    return zone_named(name) if name else None
+
+
 # -- a condition ---------------------------------------------------------------------------
 
 class TimeSpec:

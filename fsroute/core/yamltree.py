@@ -13,6 +13,7 @@ a "billion laughs" file is refused here, before anyone walks it.
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -63,11 +64,11 @@ class Node:
 
     __slots__ = ("kind", "value", "line", "col")
 
-    def __init__(self, kind: str, value: Any, mark: Any) -> None:
+    def __init__(self, kind: str, value: Any, line: int, col: int) -> None:
         self.kind = kind
         self.value = value
-        self.line = mark.line + 1
-        self.col = mark.column + 1
+        self.line = line
+        self.col = col
 
     def pairs(self) -> Iterator[Tuple[Node, Node]]:
         """A mapping's (key node, value node) pairs, in file order."""
@@ -136,17 +137,31 @@ def _problem_from(exc: yaml.YAMLError, text: str) -> YamlProblem:
     return YamlProblem(mark.line + 1, mark.column + 1, "invalid YAML: %s" % message)
 
 
-def parse(text: str, fold: Optional[Tuple[str, Callable[[Node], object]]] = None) -> Optional[Node]:
+Fold = Tuple[str, Callable[[Node], object]]
+
+
+def parse(text: str, fold: Optional[Fold] = None) -> Optional[Node]:
     """Return the root Node of ``text`` (str), or None for an empty document.
 
     ``fold`` = (key, function): each item of the list under the top-level
     ``key`` is replaced by ``function(item node)`` as soon as the item is
     complete, so its nodes can be freed at once instead of living until the
-    whole file is read (a rules file's routes are most of its nodes).
+    whole file is read (a rules file's routes are most of its nodes). That
+    list is read by ``scan_block`` when it can be, the rest of the file by
+    libyaml; the tree is the same either way.
 
     Raises YamlProblem for bad syntax, several documents, too deep nesting,
     unknown or self-referencing aliases and aliases that expand too much.
     """
+    if fold is not None:
+        scanned = _parse_scanning(text, fold)
+        if scanned is not None:
+            return scanned
+    return parse_events(text, fold)
+
+
+def parse_events(text: str, fold: Optional[Fold] = None) -> Optional[Node]:
+    """``parse`` by libyaml's events alone."""
     fold_key, fold_item = fold if fold is not None else (None, _unfolded)
     anchors: Dict[str, Node] = {}       # anchor -> node
     sizes: Dict[int, int] = {}         # id(anchored container) -> nodes in it, aliases expanded
@@ -155,14 +170,21 @@ def parse(text: str, fold: Optional[Tuple[str, Callable[[Node], object]]] = None
     node: Optional[Node]
     documents = 0
     aliased = 0        # nodes added by aliases so far (expanded)
+    parser = _LOADER(text)
+    get_event = parser.get_event
     try:
-        for event in yaml.parse(text, Loader=_LOADER):
+        while True:
+            event = get_event()
+            if event is None:
+                break
             cls = event.__class__
             size = 1
             if cls is yaml.ScalarEvent:
-                node = Node(SCALAR, _scalar_value(event), event.start_mark)
+                mark = event.start_mark
+                node = Node(SCALAR, _scalar_value(event), mark.line + 1, mark.column + 1)
             elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
-                node = Node(MAP if cls is yaml.MappingStartEvent else SEQ, [], event.start_mark)
+                mark = event.start_mark
+                node = Node(MAP if cls is yaml.MappingStartEvent else SEQ, [], mark.line + 1, mark.column + 1)
                 if len(stack) >= MAX_DEPTH:
                     raise YamlProblem(node.line, node.col, "nesting deeper than %d levels" % MAX_DEPTH)
                 folds = (fold_key is not None and len(stack) == 1 and node.kind == SEQ
@@ -214,6 +236,8 @@ def parse(text: str, fold: Optional[Tuple[str, Callable[[Node], object]]] = None
                 root = node
     except yaml.YAMLError as exc:
         raise _problem_from(exc, text) from None
+    finally:
+        parser.dispose()
     return root
 
 
@@ -227,3 +251,198 @@ def _pending_key(mapping: Node) -> Optional[str]:
         return None
     key: Node = mapping.value[-1]
     return key.value if key.kind == SCALAR and isinstance(key.value, str) else None
+
+
+# -- the big list, read without libyaml ----------------------------------------------------------
+#
+# A big rules file is a long block list of small flat mappings, one key per
+# line. libyaml hands each of its million scalars to Python as an event
+# object; reading those lines with regular expressions costs a fraction of
+# that. Only a strict subset of YAML is read this way, whose meaning is
+# plain from the line alone: keys that are plain words, values that are
+# single-quoted printable ASCII, plain words that YAML reads as strings, or
+# one-line flow mappings of such; comments and blank lines. Any other line
+# in the list, and the list is left to libyaml with the rest of the file.
+
+_WORD = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+_QUOTED = r"'([ -&(-~]*)'"                                     # printable ASCII but "'"
+_PLAIN = r"([A-Za-z_][A-Za-z0-9_.+/()-]*(?: +[A-Za-z0-9_.+/()-]+)*)"
+_EOL = r"(?: +(?:#[ -~]*)?)?\Z"                                  # a comment needs a space before '#'
+_LINE_RE = re.compile(r"( *)(- )?(%s):(?: (?:%s|%s|\{(.*)\}))?%s" % (_WORD, _QUOTED, _PLAIN, _EOL))
+_FLOW_PAIR_RE = re.compile(r"(%s): %s(, |\Z)" % (_WORD, _QUOTED))
+_FLOW_ONE_RE = re.compile(r"(%s): %s\Z" % (_WORD, _QUOTED))
+_SKIP_RE = re.compile(r" *(?:#[ -~]*)?\Z")
+_HEADER_TAIL_RE = re.compile(r"(?: +(?:#[ -~]*)?)?\Z")          # what may follow 'routes:' on its line
+_NESTED_KEYS = ("match",)                                        # keys whose value may be a block mapping
+_IMPLICIT = frozenset(k for k in _RESOLVER.yaml_implicit_resolvers if k is not None)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _parse_scanning(text: str, fold: Fold) -> Optional[Node]:
+    """``parse`` with the list under ``fold``'s key read by ``scan_block``; None when that cannot be.
+
+    The text is searched with str.find and walked a line at a time, never by
+    one regular expression over the whole of it: a C call that long holds the
+    GIL, and every call thread waits for it.
+    """
+    key, fold_item = fold
+    start = _header(text, key)
+    if start < 0:
+        return None
+    body = text.find("\n", start)
+    if body < 0:
+        return None
+    line = text.count("\n", 0, start) + 1
+    scanned = scan_block(text, body + 1, line + 1, fold_item)
+    if scanned is None:
+        return None
+    items, first, block_end = scanned
+    # The rest of the file, the list left empty on the same line: what follows keeps its line numbers.
+    rest = text[:start] + key + ": []" + "\n" * text.count("\n", body, block_end) + text[block_end:]
+    try:
+        root = parse_events(rest)
+    except YamlProblem:
+        return None  # reported by reading the whole file with libyaml
+    placeholder = _placeholder(root, key, line)
+    if placeholder is None:
+        return None
+    placeholder.value, (placeholder.line, placeholder.col) = items, first
+    return root
+
+
+def _header(text: str, key: str) -> int:
+    """Where the one line ``KEY:`` (perhaps with a comment) starts at column 1, or -1."""
+    head = key + ":"
+    found = []
+    at = 0 if text.startswith(head) else text.find("\n" + head) + 1
+    while at >= 0 and (at > 0 or text.startswith(head)):
+        end = text.find("\n", at)
+        if _HEADER_TAIL_RE.match(text, at + len(head), end if end >= 0 else len(text)):
+            found.append(at)
+        at = text.find("\n" + head, at) + 1 or -1
+    return found[0] if len(found) == 1 else -1
+
+
+def _placeholder(root: Optional[Node], key: str, line: int) -> Optional[Node]:
+    """The empty list written for ``key`` at ``line``, when it is a key of the top mapping there."""
+    if root is None or root.kind != MAP:
+        return None
+    found = [value for name, value in root.pairs()
+             if name.kind == SCALAR and name.value == key and (name.line, name.col) == (line, 1)]
+    if len(found) != 1 or found[0].kind != SEQ or found[0].value \
+            or (found[0].line, found[0].col) != (line, len(key) + 3):
+        return None
+    return found[0]
+
+
+def scan_block(text: str, at: int, first_line: int, fold_item: Callable[[Node], object]
+               ) -> Optional[Tuple[List[object], Tuple[int, int], int]]:
+    """The block list starting at offset ``at`` of ``text`` (line ``first_line``) and ending before the
+    next line that starts at column 1: its items, each passed through ``fold_item`` as soon as it is
+    read, where the list starts (its first '-') and where it ends; None when a line is outside the subset."""
+    items: List[object] = []
+    start = (0, 0)
+    indent = -1                  # the list's indentation, from its first item
+    item: Optional[Node] = None  # the mapping being read
+    nested: Optional[Node] = None  # its block mapping being read (match:), if any
+    number = first_line - 1
+    size = len(text)
+    line_re, skip_re = _LINE_RE, _SKIP_RE
+    while at < size and text[at] in " #\n":
+        end = text.find("\n", at)
+        if end < 0:
+            end = size
+        found = line_re.match(text, at, end)
+        line_start, at = at, end + 1
+        number += 1
+        if found is None:
+            if skip_re.match(text, line_start, end):
+                continue
+            return None
+        spaces, dash, name, quoted, plain, flow = found.groups()
+        depth = len(spaces)
+        if nested is not None and not (depth == indent + 4 and not dash):
+            if not nested.value:
+                return None  # 'match:' and nothing under it: a null, not a mapping
+            nested = None
+        if dash:
+            if indent < 0:
+                indent, start = depth, (number, depth + 1)
+            if depth != indent:
+                return None
+            if item is not None:
+                items.append(fold_item(item))
+            item = target = Node(MAP, [], number, depth + 3)
+            col = depth + 3
+        elif item is not None and depth == indent + 2:
+            target, col = item, depth + 1
+        elif nested is not None:
+            if not nested.value:
+                nested.line, nested.col = number, depth + 1
+            target, col = nested, depth + 1
+        else:
+            return None
+        key = _PLAIN_CACHE.get(name) or _plain_string(name)
+        if not isinstance(key, str):
+            return None
+        value_col = col + len(name) + 2
+        if quoted is not None:
+            value: Optional[Node] = Node(SCALAR, _quoted_string(quoted), number, value_col)
+        elif plain is not None:
+            text_value = _plain_string(plain)
+            value = Node(SCALAR, text_value, number, value_col) if text_value is not None else None
+        elif flow is not None:
+            value = _flow_mapping(flow, number, value_col)
+        elif target is item and name in _NESTED_KEYS:
+            value = nested = Node(MAP, [], 0, 0)  # where its first key is
+        else:
+            value = None
+        if value is None:
+            return None
+        target.value.append(Node(SCALAR, key, number, col))
+        target.value.append(value)
+    if item is None or (nested is not None and not nested.value):
+        return None
+    items.append(fold_item(item))
+    return items, start, min(at, size)
+
+
+def _flow_mapping(body: str, line: int, col: int) -> Optional[Node]:
+    """``{key: 'value', ...}`` (``body`` is what the braces hold, the brace at ``col``), or None."""
+    node = Node(MAP, [], line, col)
+    one = _FLOW_ONE_RE.match(body)  # the usual {destination_number: '...'}
+    if one is not None:
+        key = _PLAIN_CACHE.get(one.group(1)) or _plain_string(one.group(1))
+        if not isinstance(key, str):
+            return None
+        value = Node(SCALAR, _quoted_string(one.group(2)), line, col + one.start(2))  # at its quote
+        node.value = [Node(SCALAR, key, line, col + 1), value]
+        return node
+    at = 0
+    while at < len(body):
+        found = _FLOW_PAIR_RE.match(body, at)
+        key = _plain_string(found.group(1)) if found is not None else None
+        if found is None or key is None or (found.group(3) == ", " and found.end() == len(body)):
+            return None
+        node.value.append(Node(SCALAR, key, line, col + 1 + at))
+        node.value.append(Node(SCALAR, _quoted_string(found.group(2)), line, col + 1 + found.start(2) - 1))
+        at = found.end()
+    return node if node.value else None
+
+
+def _quoted_string(value: str) -> str:
+    return sys.intern(value) if len(value) <= _SHORT else value
+
+
+def _plain_string(value: str) -> Optional[str]:
+    """A plain scalar's text when YAML reads it as a string (not true, null...), else None."""
+    cached = _PLAIN_CACHE.get(value, _PLAIN_CACHE)
+    if cached is not _PLAIN_CACHE:
+        return cached if isinstance(cached, str) else None
+    # Past 5 characters a word starting with a letter is no true, null...: a string.
+    if len(value) <= 5 and value[0] in _IMPLICIT \
+            and _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG:
+        return None
+    if len(value) <= _SHORT and len(_PLAIN_CACHE) < _PLAIN_CACHE_MAX:
+        _PLAIN_CACHE[value] = value
+    return value

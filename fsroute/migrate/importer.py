@@ -244,6 +244,21 @@ def _first_bridge(ext: Extension) -> Optional[Tuple[int, Action]]:
     return None
 
 
+class _Findings(NamedTuple):
+    """What translating one extension found, each as (line, what)."""
+    fatal: Lines    # the extension is not imported
+    review: Lines   # imported, but this part is not carried over
+    changed: Lines  # carried over with a difference worth knowing
+
+
+class _Conditions(NamedTuple):
+    """What an extension's conditions up to its bridge become in the route."""
+    match: Dict[str, str]
+    acl: Optional[str]
+    timing: Dict[str, str]       # the XML time attributes of field-less conditions: the route's time:
+    dest_groups: Optional[int]   # capture groups of the bridge's own condition, if it is on destination_number
+
+
 def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: Dict[str, GroupSpec],
                         legacy: Legacy, profile: str, reports: List[Report]) -> Optional[RouteSpec]:
     """A RouteSpec for ``ext`` (match without context), or None after reporting why not.
@@ -251,10 +266,7 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
     Whatever the route leaves out of the extension is reported too.
     """
     label = "extension %r" % ext.name
-    found = _first_bridge(ext)
-    blocked = _hangup_only(ext) if found is None else None
-    if blocked is not None:
-        found = blocked
+    found = _first_bridge(ext) or _hangup_only(ext)
     if found is None:
         apps = [a.app or "?" for c in ext.conditions for a in c.actions + c.anti_actions]
         what = "applications: " + ", ".join(apps) if apps else "no actions"
@@ -263,9 +275,27 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
                               "matching route" % (label, what)))
         return None
     bridge_index, bridge = found
-    fatal: Lines = []       # (line, why): the extension is not imported
-    review: Lines = []      # (line, what): imported, but this part is not carried over
+    findings = _Findings([], _extension_notes(ext), [])
+    conditions = _read_conditions(ext, bridge_index, acls, findings)
+    sets, exports = _actions_before_bridge(ext, bridge_index, bridge, findings)
+    comments: List[str] = []
+    number, gateway, group = _dialled(ext, bridge_index, bridge, conditions.dest_groups, legacy, group_specs,
+                                      profile, findings, comments)
+    if not _reported(ext, label, findings, reports, comments):
+        return None
+    if conditions.timing:
+        comments.append("time: read in the switch's local time zone, as the XML dialplan does when the "
+                        "channel has no timezone variable")
+    return RouteSpec(name=ext.name, extension=ext.name, file=ext.file, line=ext.line,
+                     match=tuple(conditions.match.items()), number=number, acl=conditions.acl, gateway=gateway,
+                     group=group, comments=tuple(comments), set=tuple(sets), export=tuple(exports),
+                     hangup=_cause(bridge.data) if bridge.app == "hangup" else None,
+                     time=tuple(conditions.timing.items()))
 
+
+def _extension_notes(ext: Extension) -> Lines:
+    """What the extension's own attributes and children do that a route does not."""
+    review: Lines = []
     if switch_true(ext.attrs.get("continue")):
         review.append((ext.line, "continue=%r: the old dialplan went on to later extensions and ran their "
                        "actions too; fsroute stops at the first matching route" % ext.attrs["continue"]))
@@ -274,11 +304,13 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
                        "(%s); fsroute keeps file order" % ext.name))
     for other in ext.others:
         review.append((other.line, "<%s> inside the extension" % other.tag))
+    return review
 
-    match: Dict[str, str] = {}
-    acl: Optional[str] = None
-    timing: Dict[str, str] = {}  # the XML time attributes of field-less conditions: the route's time:
-    dest_groups: Optional[int] = None  # capture groups of the bridge's own condition, if it is on destination_number
+
+def _read_conditions(ext: Extension, bridge_index: int, acls: Dict[str, AclSpec], findings: _Findings) -> _Conditions:
+    """The route's match, acl and time: from the conditions up to the bridge's; the rest is reported."""
+    fatal, review = findings.fatal, findings.review
+    read = _Conditions({}, None, {}, None)
     for index, condition in enumerate(ext.conditions):
         if index > bridge_index:
             review.append((condition.line, "a condition after the one holding the bridge (the old bridge ran "
@@ -286,135 +318,162 @@ def translate_extension(ext: Extension, acls: Dict[str, AclSpec], group_specs: D
             for action in condition.actions + condition.anti_actions:
                 review.append((action.line, "application %r after the bridge" % action.app))
             continue
-        extra = sorted(set(condition.attrs) - {"field", "expression", "break", "require-nested", "regex"}
-                       - set(ATTRIBUTES))
-        _time_attributes(condition, timing, fatal, review)
-        if "regex" in condition.attrs or any(o.tag == "regex" for o in condition.others):
-            fatal.append((condition.line, "regex=%r / <regex> conditions (any|all|xor) cannot be expressed; "
-                          "fsroute ANDs one regex per variable" % condition.attrs.get("regex", "")))
-        if extra:
-            fatal.append((condition.line, "condition attribute(s) %s cannot be expressed" % ", ".join(extra)))
-        if any(o.tag == "condition" for o in condition.others):
-            fatal.append((condition.line, "nested conditions cannot be expressed"))
-        for other in condition.others:
-            if other.tag not in ("condition", "regex"):
-                review.append((other.line, "<%s> inside the condition" % other.tag))
-        if condition.break_mode != "on-false":
-            fatal.append((condition.line, "break=%r cannot be expressed; fsroute ANDs the conditions"
-                          % condition.attrs["break"]))
-        for anti in condition.anti_actions:
-            review.append((anti.line, "anti-action %r: the old dialplan ran it (and stopped) when the "
-                           "condition failed; with fsroute such calls go on to the next route" % anti.app))
-        if condition.field is None:
-            continue
-        kind, value, _ = classify_field(condition.field)
-        if kind == "bad":
-            fatal.append((condition.line, value))
-            continue
-        expression = condition.expression or ""
-        regex = compile_expression(expression)
-        if isinstance(regex, str):
-            fatal.append((condition.line, regex))
-            continue
-        if kind == "acl":
-            list_name = value
-            if not (regex.search("true") and not regex.search("false")):
-                fatal.append((condition.line, "an acl condition with expression %r is not \"the source is "
-                              "allowed\"; a route's acl only lets allowed sources through" % expression))
-            elif acl is not None:
-                fatal.append((condition.line, "a second acl condition; a route takes one acl"))
-            elif list_name not in acls:
-                fatal.append((condition.line, "acl list %r is not in the --acl file (or could not be "
-                              "translated)" % list_name))
-            else:
-                acl = list_name
-            continue
-        if value in match:
-            fatal.append((condition.line, "a second condition on %r; fsroute takes one regex per variable"
-                          % value))
-            continue
-        if expression:
-            match[value] = expression
-        if index == bridge_index and value == "destination_number":
-            dest_groups = regex.groups
+        _time_attributes(condition, read.timing, fatal, review)
+        _check_condition_shape(condition, findings)
+        if condition.field is not None:
+            read = _read_field(condition, index == bridge_index, acls, read, fatal)
+    return read
 
+
+def _check_condition_shape(condition: Condition, findings: _Findings) -> None:
+    """Report what of a condition a route cannot say: regex modes, other attributes, nesting, break, anti-actions."""
+    fatal, review = findings.fatal, findings.review
+    extra = sorted(set(condition.attrs) - {"field", "expression", "break", "require-nested", "regex"}
+                   - set(ATTRIBUTES))
+    if "regex" in condition.attrs or any(o.tag == "regex" for o in condition.others):
+        fatal.append((condition.line, "regex=%r / <regex> conditions (any|all|xor) cannot be expressed; "
+                      "fsroute ANDs one regex per variable" % condition.attrs.get("regex", "")))
+    if extra:
+        fatal.append((condition.line, "condition attribute(s) %s cannot be expressed" % ", ".join(extra)))
+    if any(o.tag == "condition" for o in condition.others):
+        fatal.append((condition.line, "nested conditions cannot be expressed"))
+    for other in condition.others:
+        if other.tag not in ("condition", "regex"):
+            review.append((other.line, "<%s> inside the condition" % other.tag))
+    if condition.break_mode != "on-false":
+        fatal.append((condition.line, "break=%r cannot be expressed; fsroute ANDs the conditions"
+                      % condition.attrs["break"]))
+    for anti in condition.anti_actions:
+        review.append((anti.line, "anti-action %r: the old dialplan ran it (and stopped) when the "
+                       "condition failed; with fsroute such calls go on to the next route" % anti.app))
+
+
+def _read_field(condition: Condition, holds_bridge: bool, acls: Dict[str, AclSpec], read: _Conditions,
+                fatal: Lines) -> _Conditions:
+    """``read`` with a condition on a field added: a match regex or the route's acl, or why not in ``fatal``."""
+    assert condition.field is not None
+    kind, value, _ = classify_field(condition.field)
+    if kind == "bad":
+        fatal.append((condition.line, value))
+        return read
+    expression = condition.expression or ""
+    regex = compile_expression(expression)
+    if isinstance(regex, str):
+        fatal.append((condition.line, regex))
+        return read
+    if kind == "acl":
+        list_name = value
+        if not (regex.search("true") and not regex.search("false")):
+            fatal.append((condition.line, "an acl condition with expression %r is not \"the source is "
+                          "allowed\"; a route's acl only lets allowed sources through" % expression))
+        elif read.acl is not None:
+            fatal.append((condition.line, "a second acl condition; a route takes one acl"))
+        elif list_name not in acls:
+            fatal.append((condition.line, "acl list %r is not in the --acl file (or could not be "
+                          "translated)" % list_name))
+        else:
+            return read._replace(acl=list_name)
+        return read
+    if value in read.match:
+        fatal.append((condition.line, "a second condition on %r; fsroute takes one regex per variable"
+                      % value))
+        return read
+    if expression:
+        read.match[value] = expression
+    if holds_bridge and value == "destination_number":
+        return read._replace(dest_groups=regex.groups)
+    return read
+
+
+def _actions_before_bridge(ext: Extension, bridge_index: int, bridge: Action, findings: _Findings
+                           ) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
+    """(sets, exports) carried over from set/export applications before the bridge; the rest is reported."""
     sets: List[Tuple[str, str]] = []
     exports: List[Tuple[str, str]] = []
-    changed: Lines = []     # (line, what): carried over with a difference worth knowing
-    for index, condition in enumerate(ext.conditions[:bridge_index + 1]):
+    for condition in ext.conditions[:bridge_index + 1]:
         seen_bridge = False
         for action in condition.actions:
             if action is bridge:
                 seen_bridge = True
             elif action.app in ("bridge", "transfer"):
-                review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
-                               % (action.app, short(action.data))))
+                findings.review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
+                                        % (action.app, short(action.data))))
             elif action.app in ("set", "export") and not seen_bridge and (pair := _variable(action.data)):
                 (sets if action.app == "set" else exports).append(pair)
-                changed.append((action.line, "application %r before the bridge is carried over as the route's %s: "
-                                "(set before each attempt; a call that ends before any attempt does not get it)"
-                                % (action.app, action.app)))
+                findings.changed.append((action.line, "application %r before the bridge is carried over as the "
+                                         "route's %s: (set before each attempt; a call that ends before any "
+                                         "attempt does not get it)" % (action.app, action.app)))
             else:
-                review.append((action.line, "application %r %s the bridge" % (
+                findings.review.append((action.line, "application %r %s the bridge" % (
                     action.app, "after" if seen_bridge else "before")))
+    return sets, exports
 
-    comments: List[str] = []
-    gateway: Optional[str] = None
-    group: Optional[str] = None
-    number: Optional[str] = None
-    target = None
+
+def _dialled(ext: Extension, bridge_index: int, bridge: Action, dest_groups: Optional[int], legacy: Legacy,
+             group_specs: Dict[str, GroupSpec], profile: str, findings: _Findings, comments: List[str]
+             ) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """(number, gateway, group) the bridge dials; a failover list becomes a priority group in ``group_specs``."""
+    target, group = _bridge_target(ext, bridge, group_specs, findings)
+    if target is None:
+        return None, None, group
+    condition = ext.conditions[bridge_index]
+    substitutes = condition.field is not None and "(" in (condition.expression or "")
+    number, error = number_template(target.number, substitutes, dest_groups)
+    if error:
+        findings.fatal.append((bridge.line, error))
+    gateway = None
+    if group is not None:
+        pass  # a failover list
+    elif target.gateway is not None:
+        gateway = target.gateway
+    elif target.distribution is not None:
+        group = _route_group(target.distribution, bridge, legacy, group_specs, profile, findings.fatal,
+                             findings.review, comments)
+    return number, gateway, group
+
+
+def _bridge_target(ext: Extension, bridge: Action, group_specs: Dict[str, GroupSpec], findings: _Findings
+                   ) -> Tuple[Optional[Target], Optional[str]]:
+    """(what the bridge dials, the failover group made of its list) or (None, None) for a block or a refusal."""
     if bridge.app == "hangup":
-        pass  # a blocking route: nothing to dial
-    elif bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
-        fatal.append((bridge.line, "transfer to %r is not a gateway dial string" % short(bridge.data)))
-    else:
-        if bridge.app == "transfer":
-            review.append((bridge.line, "transfer is imported as a bridge to that gateway; FreeSWITCH's transfer "
-                           "re-enters the dialplan with its argument as the destination number, so check "
-                           "what the old dialplan really did with it"))
-        parsed = _failover_list(bridge.data)
-        if isinstance(parsed, str):
-            fatal.append((bridge.line, parsed))
-        else:
-            target, listed = parsed
-            if len(listed) > 1:
-                changed.append((bridge.line, "the dial string lists several endpoints (%s): they become a group "
-                                "with strategy priority, tried in that order; fsroute also leaves out gateways "
-                                "that are down" % ", ".join(listed)))
-                group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
-                group_specs[group.lower()] = GroupSpec(group, tuple((g, 1, "in dial-string order") for g in listed),
-                                                       ext.file, bridge.line,
-                                                       ("the bridge's failover list: tried in that order",),
-                                                       "priority")
-    if target is not None:
-        condition = ext.conditions[bridge_index]
-        substitutes = condition.field is not None and "(" in (condition.expression or "")
-        number, error = number_template(target.number, substitutes, dest_groups)
-        if error:
-            fatal.append((bridge.line, error))
-        if group is not None:
-            pass  # a failover list
-        elif target.gateway is not None:
-            gateway = target.gateway
-        elif target.distribution is not None:
-            group = _route_group(target.distribution, bridge, legacy, group_specs, profile, fatal, review,
-                                 comments)
-    if fatal:
-        for line, why in fatal:
+        return None, None  # a blocking route: nothing to dial
+    if bridge.app == "transfer" and not bridge.data.strip().startswith("sofia/gateway/"):
+        findings.fatal.append((bridge.line, "transfer to %r is not a gateway dial string" % short(bridge.data)))
+        return None, None
+    if bridge.app == "transfer":
+        findings.review.append((bridge.line, "transfer is imported as a bridge to that gateway; FreeSWITCH's "
+                                "transfer re-enters the dialplan with its argument as the destination number, "
+                                "so check what the old dialplan really did with it"))
+    parsed = _failover_list(bridge.data)
+    if isinstance(parsed, str):
+        findings.fatal.append((bridge.line, parsed))
+        return None, None
+    target, listed = parsed
+    if len(listed) <= 1:
+        return target, None
+    findings.changed.append((bridge.line, "the dial string lists several endpoints (%s): they become a group "
+                             "with strategy priority, tried in that order; fsroute also leaves out gateways "
+                             "that are down" % ", ".join(listed)))
+    group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
+    group_specs[group.lower()] = GroupSpec(group, tuple((g, 1, "in dial-string order") for g in listed),
+                                           ext.file, bridge.line,
+                                           ("the bridge's failover list: tried in that order",), "priority")
+    return target, group
+
+
+def _reported(ext: Extension, label: str, findings: _Findings, reports: List[Report], comments: List[str]) -> bool:
+    """Report the findings (the review and change notes also as route comments); False when not imported."""
+    if findings.fatal:
+        for line, why in findings.fatal:
             reports.append(Report(ext.file, line, "not translated: %s is not imported: %s" % (label, why)))
-        return None
-    for line, what in review:
+        return False
+    for line, what in findings.review:
         reports.append(Report(ext.file, line, "not translated: %s (imported as a route): %s" % (label, what)))
         comments.append("REVIEW (line %d): %s" % (line, what))
-    for line, what in changed:
+    for line, what in findings.changed:
         reports.append(Report(ext.file, line, "warning: %s (imported as a route): %s" % (label, what)))
         comments.append("CHANGED (line %d): %s" % (line, what))
-    if timing:
-        comments.append("time: read in the switch's local time zone, as the XML dialplan does when the "
-                        "channel has no timezone variable")
-    return RouteSpec(ext.name, ext.name, ext.file, ext.line, tuple(match.items()), number, acl, gateway, group,
-                     tuple(comments), tuple(sets), tuple(exports), _cause(bridge.data) if bridge.app == "hangup"
-                     else None, tuple(timing.items()))
+    return True
 
 
 def _hangup_only(ext: Extension) -> Optional[Tuple[int, Action]]:
@@ -468,7 +527,6 @@ def _failover_list(data: str) -> Union[Tuple[Target, List[str]], str]:
     if len(set(names)) != len(names):
         return "the failover list names a gateway twice"
     return plain[0], names
-
 
 
 def _time_attributes(condition: Condition, timing: Dict[str, str], fatal: Lines, review: Lines) -> None:

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from typing import Any, Collection, Deque, Dict, List, Mapping, Optional, Tuple
 
 from fsroute.core import loader, router
-from fsroute.core.grammar import did_you_mean
+from fsroute.core.text import did_you_mean
 from fsroute.core.model import RuleSet
 from fsroute.core.timespec import read_at
 from fsroute.emulator import EmulatedSwitch, StubSession
