@@ -10,7 +10,10 @@ generation is current (built in the background: parsed, compiled, swapped
 in; the replaced one freed on the poller's thread). Printed: the longest
 call and the p99 while reloads ran, beside the same figures for as long with
 no reload, and beside a plain busy Python thread (what any second thread
-costs a call on this machine). Issue 19's target: the longest wait <= 10 ms.
+costs a call on this machine), with the calls over 10 ms counted: on a shared
+machine the longest call of any phase is the operating system's doing, and
+the count beside the baselines' says what the reloads add. Issue 19's target:
+the longest wait <= 10 ms.
 """
 
 import argparse
@@ -46,8 +49,10 @@ def route_calls(path, fake, stop, times):
 
 def summary(times):
     ordered = sorted(times)
-    return "%6d calls  p99 %6.2f ms  longest %6.2f ms" % (
-        len(ordered), ordered[int(len(ordered) * 0.99)] * 1000, ordered[-1] * 1000)
+    over = sum(1 for t in ordered if t > 0.010)
+    return "%7d calls  p99 %5.2f  p99.9 %6.2f  longest %7.2f ms  over 10 ms: %d" % (
+        len(ordered), ordered[int(len(ordered) * 0.99)] * 1000, ordered[int(len(ordered) * 0.999)] * 1000,
+        ordered[-1] * 1000, over)
 
 
 def main(argv=None):
@@ -89,6 +94,7 @@ def main(argv=None):
                 os.replace(path + ".new", path)
                 while store.generation is old:
                     time.sleep(0.01)
+                del old  # or this frame would keep the replaced generation alive
                 while process.retired_count():  # the replaced generation is freed too
                     time.sleep(0.01)
             return time.perf_counter() - started
