@@ -66,6 +66,10 @@ class _Variables(Dict[str, Optional[str]]):
 class _Call:
     """What one call is doing, while it does it; frozen into a CallRecord at the end."""
 
+    __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
+                 "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
+                 "detail", "traced", "readings")
+
     def __init__(self, session: Any) -> None:
         self.session = session
         self.started = time.perf_counter()

@@ -43,6 +43,7 @@ class Generation:
         self.clock = clock
         self.observed = observed
         self.poller = poller
+        self._down = poller.down
         self.loaded_at = clock.time()
         self.decks: Dict[str, LoadedDeck] = dict(decks_by_path)
         self._deck_by_path: Dict[str, decks.Deck] = {path: d.deck for path, d in decks_by_path.items()}
@@ -67,7 +68,7 @@ class Generation:
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
         report it DOWN (unknown: up)."""
-        down = self.poller.down(self._profiles.get(gateway, self._default_profile))
+        down = self._down(self._profiles.get(gateway, self._default_profile))
         return down is None or gateway not in down
 
     def calls(self, gateway: str) -> int:

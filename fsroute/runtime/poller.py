@@ -83,6 +83,7 @@ class Poller:
         self.run_api = run_api  # runs a FreeSWITCH API command (injectable)
         self._after_round = after_round
         self._clock = clock
+        self._monotonic = clock.monotonic
         self._start = start
         self._readings: Dict[str, Reading] = {}
         self._counts: Dict[Counted, int] = {}
@@ -103,7 +104,7 @@ class Poller:
         reading = self._readings.get(profile)
         if reading is None or reading.down is None:
             return None
-        if self._clock.monotonic() - reading.taken > self._trust:
+        if self._monotonic() - reading.taken > self._trust:
             return None
         return reading.down
 
