@@ -14,7 +14,7 @@ from typing import (TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping,
                     Sequence, Set, Tuple)
 
 from .causes import CAUSES, FALLBACK_CAUSE
-from .templates import Lookup, Parts, expand, groups_of
+from .templates import Lookup, Parts, expand, groups_of, over_number
 
 if TYPE_CHECKING:
     from .acl import Acl
@@ -183,11 +183,12 @@ class Carrier(NamedTuple):
     deck: str                       # absolute path of the rate deck file
     gateway: Optional[str]
     group: Optional[str]
-    number_format: Tuple[str, str]  # what goes before and after the looked-up number
+    number_format: Parts            # a template over the looked-up number ($0) and the call's ${var}
     currency: str
 
-    def dial_number(self, number: str) -> str:
-        return self.number_format[0] + number + self.number_format[1]
+    def dial_number(self, number: str, lookup: Lookup = lambda name: None) -> str:
+        """``number`` in the carrier's format, its ${var} read through ``lookup`` (checked by the caller)."""
+        return over_number(self.number_format, number, lookup)
 
 
 class Lcr(NamedTuple):
