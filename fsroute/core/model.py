@@ -277,6 +277,7 @@ class Route(NamedTuple):
     when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
+    when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -320,7 +321,7 @@ class RuleSet:
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
-        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
+        self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 
     def profile_of(self, gateway: str) -> str:
