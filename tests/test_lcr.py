@@ -231,9 +231,9 @@ groups:
     strategy: priority
     gateways: [gwb1, gwb2]
 carriers:
-  carrier_a: {deck: a.csv, gateway: gwa, number_format: '+{number}', currency: USD}
+  carrier_a: {deck: a.csv, gateway: gwa, number_format: '+$0', currency: USD}
   carrier_b: {deck: b.csv, group: b_trunks, currency: USD}
-  carrier_c: {deck: c.csv, gateway: gwc, number_format: '0011#{number}', currency: USD}
+  carrier_c: {deck: c.csv, gateway: gwc, number_format: '0011#$0', currency: USD}
 routes:
   - name: international
     match: {destination_number: '^00(\\d+)$'}
@@ -299,6 +299,95 @@ def test_the_grammar_checks_carriers_and_lcr_routes(write_rules):
         "9:45: route 'r' lcr max_rate must be a rate per minute from 0 up, like 0.05",
         "10:5: route 's' must name exactly one of 'gateway', 'group' or 'lcr' (it names gateway and lcr)",
     ]
+
+
+def test_a_number_format_is_a_template_over_the_looked_up_number(write_rules):
+    path = write_rules("""\
+        version: 1
+        carriers:
+          a: {deck: a.csv, gateway: gw1, number_format: '9${account}#+$0'}
+          b: {deck: b.csv, gateway: gw1, number_format: '$0'}
+          c: {deck: c.csv, gateway: gw1}
+        routes:
+          - {name: r, lcr: {carriers: [a, b, c]}}
+    """)
+    carriers = loader.load(path).carriers
+    assert carriers["a"].dial_number("4930", {"account": "77"}.get) == "977#+4930"
+    assert carriers["a"].dial_number("4930") == "9#+4930"  # an unset variable is empty, as in a route's number
+    assert carriers["b"].dial_number("4930") == carriers["c"].dial_number("4930") == "4930"
+    assert loader.load(path).warnings == ()
+
+
+def test_a_number_format_has_only_0_and_refuses_the_rest_where_it_stands(write_rules):
+    path = write_rules("""\
+        version: 1
+        carriers:
+          a: {deck: a.csv, gateway: gw1, number_format: '00$1'}
+          b: {deck: b.csv, gateway: gw1, number_format: '0044'}
+          c: {deck: c.csv, gateway: gw1, number_format: '$01'}
+          d: {deck: d.csv, gateway: gw1, number_format: '$0 ${x'}
+          e: {deck: e.csv, gateway: gw1, number_format: '[x]$0'}
+        routes:
+          - {name: r, lcr: {carriers: [a, b, c, d, e]}}
+    """, "r.yaml")
+    with pytest.raises(RulesError) as info:
+        loader.load(path)
+    assert [str(p).split("r.yaml:")[1] for p in info.value.problems] == [
+        "3:49: carrier 'a' number_format: uses $1, but it has only $0 (the looked-up number)",
+        "4:49: carrier 'b' number_format '0044' must use $0, the looked-up number",
+        "5:49: carrier 'c' number_format: uses $01, but it has only $0 (the looked-up number): a digit right "
+        "after $0 reads as part of its number, as in FreeSWITCH",
+        "6:49: carrier 'd' number_format '$0 ${x' may hold only 0-9 A-Z a-z + * # . _ -, $N captures and ${var}",
+        "7:49: carrier 'e' number_format '[x]$0' may hold only 0-9 A-Z a-z + * # . _ -, $N captures and ${var}",
+    ]
+
+
+def test_the_old_number_format_routes_as_before_and_check_warns_about_it(write_rules, capsys, fake_freeswitch,
+                                                                         call):
+    from fsroute.tools.cli import main
+
+    write_rules(DECK_C, "c.csv")
+    old = write_rules(RULES.replace("'0011#$0'", "'0011#{number}'").replace("'+$0'", "'+{number}x'")
+                      .replace("b.csv, group: b_trunks,", "b.csv, group: b_trunks, number_format: '{number}1',"),
+                      "old.yaml")
+    new = write_rules(RULES.replace("'+$0'", "'+$0x'"), "new.yaml")
+    for name, text in (("a.csv", DECK_A), ("b.csv", DECK_B)):
+        write_rules(text, name)
+    old_carriers, new_carriers = loader.load(old).carriers, loader.load(new).carriers
+    for number in ("4915", "1", "0"):
+        assert old_carriers["carrier_a"].dial_number(number) == new_carriers["carrier_a"].dial_number(number) \
+            == "+%sx" % number
+        assert old_carriers["carrier_c"].dial_number(number) == new_carriers["carrier_c"].dial_number(number) \
+            == "0011#%s" % number
+        assert old_carriers["carrier_b"].dial_number(number) == number + "1"
+    fake_freeswitch.set_gateways("external", up=["gwa", "gwb1", "gwb2", "gwc"])
+    assert bridges(call(old, "00491512345")) == bridges(call(new, "00491512345")) \
+        == ["sofia/gateway/gwc/0011#491512345"]
+    assert main(["check", new]) == 0 and capsys.readouterr().err == ""
+    assert main(["check", old]) == 0
+    out, err = capsys.readouterr()
+    # '{number}1' has no $0 form ($01 reads as capture 1): it is not warned about
+    assert out.splitlines()[0].endswith(", 2 warnings") and err.splitlines() == [
+        "%s:8:57: warning: carrier 'carrier_a' number_format '+{number}x': '{number}' is deprecated (format 1 "
+        "still reads it); write '+$0x', the template syntax of routes and gateways" % old,
+        "%s:10:57: warning: carrier 'carrier_c' number_format '0011#{number}': '{number}' is deprecated "
+        "(format 1 still reads it); write '0011#$0', the template syntax of routes and gateways" % old]
+    assert main(["check", "--strict", old]) == 1
+
+
+def test_a_number_format_fills_in_the_calls_variable(call, lcr_rules, capsys):
+    with open(lcr_rules) as handle:
+        text = handle.read()
+    with open(lcr_rules, "w") as handle:
+        handle.write(text.replace("'0011#$0'", "'0011#$0#${account}'"))
+    session = call(lcr_rules, "00491512345", account="42")
+    assert bridges(session) == ["sofia/gateway/gwc/0011#491512345#42"]
+    session = call(lcr_rules, "00491512345", account="42]sofia/gateway/evil/1")
+    assert bridges(session) == [] and session.variables["fsroute_result"] == "invalid_number"
+    from fsroute.tools.cli import main
+
+    assert main(["lcr", lcr_rules, "00491512345"]) == 0  # no call to fill it in from: shown as written
+    assert capsys.readouterr().out.splitlines()[2].endswith(" gwc/0011#491512345#${account}")
 
 
 # -- calls -----------------------------------------------------------------------
@@ -621,8 +710,10 @@ def test_import_lcr_writes_decks_and_rules_that_route(tmp_path, capsys, as_datab
         "absolute_codec_string)",
         "carrier carrier_b: 1 rows with disabled",
     ]
+    assert "number_format: '00$0'}" in out  # the template syntax of routes and gateways
     rules_path = tmp_path / "rules.yaml"
     rules_path.write_text(out)
+    assert main(["check", "--strict", str(rules_path)]) == 0 and capsys.readouterr().err == ""
     assert (decks_dir / "carrier_b.csv").read_text() == (
         "prefix,rate,effective_from,effective_to\n"
         "1,0.1,1970-01-01,2030-12-31\n1555,0.02,1970-01-01,2030-12-31\n44,0.5,2026-01-01T00:00:00,2026-07-01\n")
@@ -631,6 +722,18 @@ def test_import_lcr_writes_decks_and_rules_that_route(tmp_path, capsys, as_datab
     assert [line.split()[1:3] + [line.split()[-1]] for line in ranking[2:]] == [
         ["carrier_b", "1555", "gwb/15551234"], ["carrier_c", "15551", "carrier_c_gateways/0015551234"]]
     assert "group carrier_c_gateways" in ranking[3]
+
+
+def test_import_lcr_keeps_digits_after_the_number_in_the_old_form(tmp_path, capsys):
+    from fsroute.tools.cli import main
+
+    source = tmp_path / "lcr.sql"
+    source.write_text(MOD_LCR_DUMP.replace("(2, 'sofia/gateway/gwb/', '', 'PCMU')",
+                                           "(2, 'sofia/gateway/gwb/', '9', '')"))
+    assert main(["import", "--lcr", str(source), "--decks", str(tmp_path / "decks")]) == 0
+    out = capsys.readouterr().out
+    assert "number_format: '{number}9'}" in out  # '$09' would read as capture 9
+    assert loader.parse(out, str(tmp_path / "rules.yaml")).carriers["carrier_b"].dial_number("1555") == "15559"
 
 
 def test_simulate_and_ctl_status_know_the_decks(lcr_rules, capsys, fake_freeswitch):

@@ -115,6 +115,12 @@ def test_templates_fill_captures_and_variables():
         templates.parse("$2", 1)
 
 
+def test_a_gateways_number_says_it_has_only_0():
+    assert problems("version: 1\ngateways: {gw1: {number: '+$1'}}\nroutes: [{name: a, gateway: gw1}]\n") == [
+        "r.yaml:2:26: gateway 'gw1' number: uses $1, but it has only $0 (the route's number after strip)"]
+    assert templates.over_number(templates.parse("00$0#${x}", 0, "n"), "49", {"x": "7"}.get) == "0049#7"
+
+
 def problems(text):
     with pytest.raises(RulesError) as info:
         parse(text, "r.yaml")

@@ -490,3 +490,151 @@ def test_a_condition_both_required_and_excluded_is_a_warning(write_rules):
     assert [(p.line, p.message) for p in ruleset.warnings] == [
         (4, "warning: route 'r1' can never match: the same condition is in when (or time) and in unless"),
         (5, "warning: route 'r2' can never match: the same condition is in when (or time) and in unless")]
+
+
+# -- when_any: at least one calendar of a list -------------------------------------------------
+
+ANY_OF = """\
+version: 1
+defaults: {tz: Europe/Berlin}
+calendars:
+  weeknights: {wday: mon-fri, hour: 18-7}
+  weekends: {wday: 'sat,sun'}
+  holidays: {dates: [2026-12-25]}
+  december: {mon: 12}
+routes:
+  - name: cheap
+    match: {destination_number: '^1'}
+    when_any: [weeknights, weekends]
+    unless: holidays
+    gateway: gw_cheap
+  - name: december off hours
+    match: {destination_number: '^2'}
+    when: december
+    when_any: [weeknights, weekends]
+    gateway: gw_december
+  - name: weekend
+    match: {destination_number: '^3'}
+    when_any: weekends
+    gateway: gw_weekend
+  - name: rest
+    gateway: gw_day
+"""
+
+# (instant in Berlin, destination, route)
+ANY_OF_DECISIONS = [
+    ("2026-12-23T10:00:00+01:00", "1555", "rest"),                   # Wednesday, daytime: neither holds
+    ("2026-12-23T20:00:00+01:00", "1555", "cheap"),                  # a weeknight
+    ("2026-12-26T10:00:00+01:00", "1555", "cheap"),                  # a Saturday
+    ("2026-12-25T20:00:00+01:00", "1555", "rest"),                   # a weeknight, but unless holidays
+    ("2026-11-28T10:00:00+01:00", "2555", "rest"),                   # a Saturday, but when december fails
+    ("2026-12-05T10:00:00+01:00", "2555", "december off hours"),     # a Saturday in December
+    ("2026-12-23T10:00:00+01:00", "2555", "rest"),                   # December, daytime on a Wednesday
+    ("2026-12-26T10:00:00+01:00", "3555", "weekend"),                # one name alone
+    ("2026-12-23T20:00:00+01:00", "3555", "rest"),
+]
+
+
+@pytest.mark.parametrize("at, dest, route", ANY_OF_DECISIONS)
+def test_when_any_takes_the_call_when_one_of_its_calendars_holds(write_rules, at, dest, route):
+    decision = decide_at(loader.load(write_rules(ANY_OF)), at, dest)
+    assert decision.outcome is None and decision.route.name == route
+
+
+def test_the_handler_routes_when_any_at_fsroute_now(call, write_rules, fake_freeswitch):
+    path = write_rules(ANY_OF)
+    fake_freeswitch.set_gateways("external", up=["gw_cheap", "gw_december", "gw_weekend", "gw_day"])
+    for now, route in [("2026-12-23T20:00:00+01:00", "cheap"), ("2026-12-26T10:00:00+01:00", "cheap"),
+                       ("2026-12-23T10:00:00+01:00", "rest"), ("2026-12-25T20:00:00+01:00", "rest")]:
+        session = call(path, "1555", fsroute_now=now)
+        assert session.getVariable("fsroute_route") == route, now
+    only = write_rules("version: 1\ncalendars: {weekends: {wday: 'sat,sun', tz: UTC}}\nroutes:\n"
+                       "  - {name: weekend, when_any: weekends, gateway: gw_weekend}\n"
+                       "  - {name: rest, gateway: gw_day}\n", "only.yaml")  # no other time condition in the file
+    assert call(only, "1555", fsroute_now="2026-12-26T10:00:00Z").getVariable("fsroute_route") == "weekend"
+    assert call(only, "1555", fsroute_now="2026-12-23T10:00:00Z").getVariable("fsroute_route") == "rest"
+
+
+def test_when_any_names_are_checked_with_line_and_column(write_rules):
+    found = problems(write_rules, """\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}, nights: {hour: 18-7}}
+    routes:
+      - {name: r1, when_any: [nights, weekends], gateway: gw1}
+      - {name: r2, when_any: [], gateway: gw1}
+      - {name: r3, when_any: {nights: 1}, gateway: gw1}
+      - {name: r4, when_any: holiday, gateway: gw1}
+    """)
+    assert found == [
+        "4:35: route 'r1' when_any: no calendar named 'weekends' (did you mean 'weekend'?)",
+        "5:26: route 'r2' when_any needs at least one calendar (at least one of them must hold)",
+        "6:26: route 'r3' when_any (a calendar name or a list of them) must be a list",
+        "7:26: route 'r4' when_any: no calendar named 'holiday' (calendars: nights, weekend)"]
+
+
+def test_when_any_that_unless_excludes_entirely_is_a_warning(write_rules):
+    ruleset = loader.load(write_rules("""\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}, nights: {hour: 18-7}}
+    routes:
+      - {name: r1, when_any: [weekend, nights], unless: [nights, weekend], gateway: gw1}
+      - {name: r2, when_any: [weekend, nights], unless: nights, gateway: gw1}
+    """))
+    assert [(p.line, p.message) for p in ruleset.warnings] == [
+        (4, "warning: route 'r1' can never match: every calendar of when_any is in unless too")]
+
+
+def test_explain_names_the_when_any_calendars_that_did_not_hold(write_rules):
+    from fsroute.core.explain import explain
+
+    ruleset = loader.load(write_rules(ANY_OF))
+
+    def why(at, dest):
+        return [line for line in explain(ruleset, {"destination_number": dest}.get, parse_instant(at))
+                if "not looked at" not in line]
+
+    assert why("2026-12-23T09:00:00Z", "1555") == [  # a Wednesday, 10:00 in Berlin
+        "route 'cheap' (line 9): when_any calendars 'weeknights', 'weekends' do not hold at 2026-12-23 10:00:00 "
+        "Europe/Berlin (2026-12-23T09:00:00Z)",
+        "route 'rest' (line 23): every condition holds; it takes the call"]
+    assert why("2026-12-23T19:00:00Z", "3555")[0] == (
+        "route 'weekend' (line 19): when_any calendar 'weekends' does not hold at 2026-12-23 20:00:00 "
+        "Europe/Berlin (2026-12-23T19:00:00Z)")
+    assert why("2026-11-28T09:00:00Z", "2555")[0] == (  # when is judged first, as the router does
+        "route 'december off hours' (line 14): when calendar 'december' does not hold at 2026-11-28 10:00:00 "
+        "Europe/Berlin (2026-11-28T09:00:00Z)")
+    assert why("2026-12-25T19:00:00Z", "1555")[0] == (
+        "route 'cheap' (line 9): unless calendar 'holidays' holds at 2026-12-25 20:00:00 Europe/Berlin "
+        "(2026-12-25T19:00:00Z)")
+
+
+def test_check_knows_when_any_routes_are_no_catch_all_and_may_shadow(write_rules, capsys):
+    path = write_rules("""\
+    version: 1
+    calendars: {weekend: {wday: 'sat,sun'}, nights: {hour: 18-7}}
+    routes:
+      - {name: off hours, match: {destination_number: '^1'}, when_any: [weekend, nights], gateway: gw1}
+      - {name: weekend only, match: {destination_number: '^1'}, when: weekend, gateway: gw2}
+      - {name: nights or weekend, match: {destination_number: '^1'}, when_any: [nights, weekend], gateway: gw2}
+      - {name: all week, match: {destination_number: '^1'}, gateway: gw3}
+      - {name: any, when_any: weekend, gateway: gw4}
+      - {name: always, gateway: gw5}
+    """)
+    assert main(["check", path]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "%s:5: warning: route 'weekend only' never takes a call: route 'off hours' (line 4) comes first and "
+        "takes every call it matches" % path,
+        "%s:6: warning: route 'nights or weekend' never takes a call: route 'off hours' (line 4) comes first and "
+        "takes every call it matches" % path]
+
+
+def test_the_example_in_docs_time_md_routes_as_it_says():
+    from rulesdata import ROOT
+
+    text = (ROOT / "docs" / "time.md").read_text()
+    ruleset = loader.parse(text.split("```yaml\n", 1)[1].split("```", 1)[0], str(ROOT / "docs" / "rules.yaml"))
+    assert ruleset.warnings == ()
+    assert decide_at(ruleset, "2026-12-23T10:00:00+01:00").route.name == "office"       # a Wednesday
+    assert decide_at(ruleset, "2026-12-23T20:00:00+01:00").route.name == "off hours"    # a weeknight
+    assert decide_at(ruleset, "2026-12-26T10:00:00+01:00").route.name == "off hours"    # a Saturday
+    assert decide_at(ruleset, "2026-12-24T15:00:00+01:00").route.name == "anything else"  # christmas_eve

@@ -1,4 +1,4 @@
-"""Time conditions of routes: a route's ``time:``, named ``calendars:``, ``when:`` and ``unless:``.
+"""Time conditions of routes: a route's ``time:``, named ``calendars:``, ``when:``, ``when_any:`` and ``unless:``.
 
 A calendar says once what the XML dialplan copies into every extension
 (business hours, holidays); routes name it. Each distinct condition is
@@ -28,6 +28,9 @@ class Timed(Protocol):
     @property
     def unless(self) -> Tuple[TimeSpec, ...]: ...
 
+    @property
+    def when_any(self) -> Tuple[TimeSpec, ...]: ...
+
 
 class Moment:
     """One call's instant, with each zone's reading and each condition's verdict computed once."""
@@ -49,11 +52,20 @@ class Moment:
             verdict = self._verdicts[spec] = spec.holds(reading)
         return verdict
 
+    def holds_any(self, specs: Tuple[TimeSpec, ...]) -> bool:
+        """Whether one of ``specs`` holds (the first that does ends the question)."""
+        for spec in specs:
+            if self.holds(spec):
+                return True
+        return False
+
     def allows(self, route: Timed) -> bool:
-        """Every ``when`` condition of ``route`` holds and no ``unless`` one does."""
+        """Every ``when`` condition of ``route`` holds, one of its ``when_any`` (if any) and no ``unless`` one."""
         for spec in route.when:
             if not self.holds(spec):
                 return False
+        if route.when_any and not self.holds_any(route.when_any):
+            return False
         for spec in route.unless:
             if self.holds(spec):
                 return False

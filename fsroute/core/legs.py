@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .dialstring import check_value, dial_string
 from .model import NO_DIALLING, CallerId, Dialling, GatewaySpec, Route, RuleSet
-from .templates import Lookup, expand, groups_of
+from .templates import Lookup, expand, groups_of, over_number
 
 Pairs = Tuple[Tuple[str, str], ...]
 MAX_CALLER_ID_LEN = 128
@@ -68,7 +68,7 @@ def gateway_format(spec: GatewaySpec, number: str, lookup: Lookup) -> str:
     stripped = number[spec.strip:]
     if spec.number is None:
         return stripped
-    return expand(spec.number, lambda index: stripped if index == 0 else None, lookup)
+    return over_number(spec.number, stripped, lookup)
 
 
 def caller_id(rule: CallerId, lookup: Lookup) -> Dict[str, str]:

@@ -14,7 +14,7 @@ from typing import (TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping,
                     Sequence, Set, Tuple)
 
 from .causes import CAUSES, FALLBACK_CAUSE
-from .templates import Lookup, Parts, expand, groups_of
+from .templates import Lookup, Parts, expand, groups_of, over_number
 
 if TYPE_CHECKING:
     from .acl import Acl
@@ -183,11 +183,12 @@ class Carrier(NamedTuple):
     deck: str                       # absolute path of the rate deck file
     gateway: Optional[str]
     group: Optional[str]
-    number_format: Tuple[str, str]  # what goes before and after the looked-up number
+    number_format: Parts            # a template over the looked-up number ($0) and the call's ${var}
     currency: str
 
-    def dial_number(self, number: str) -> str:
-        return self.number_format[0] + number + self.number_format[1]
+    def dial_number(self, number: str, lookup: Lookup = lambda name: None) -> str:
+        """``number`` in the carrier's format, its ${var} read through ``lookup`` (checked by the caller)."""
+        return over_number(self.number_format, number, lookup)
 
 
 class Lcr(NamedTuple):
@@ -276,6 +277,7 @@ class Route(NamedTuple):
     when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
+    when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
@@ -319,7 +321,7 @@ class RuleSet:
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
-        self.timed = any(r.when or r.unless for r in self.routes)  # whether a call's instant matters
+        self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 
     def profile_of(self, gateway: str) -> str:

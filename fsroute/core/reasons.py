@@ -78,6 +78,13 @@ class Reasons:
                 self._route(route, "%s does not hold at %s" % (_time_condition(spec, "when"),
                                                                instant_text(moment.instant, spec.zone)))
                 return
+        if route.when_any and not moment.holds_any(route.when_any):
+            names = ", ".join("/".join("'%s'" % name for name in spec.names) for spec in route.when_any)
+            several = len(route.when_any) > 1
+            self._route(route, "when_any calendar%s %s %s not hold at %s" % (
+                "s" if several else "", names, "do" if several else "does",
+                instant_text(moment.instant, route.when_any[0].zone)))
+            return
         for spec in route.unless:
             if moment.holds(spec):
                 self._route(route, "%s holds at %s" % (_time_condition(spec, "unless"),

@@ -103,7 +103,7 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
             if reasons is not None:
                 reasons.condition(route, name, value, regex, MAX_VALUE_LEN)
             continue
-        if route.when or route.unless:
+        if route.when or route.unless or route.when_any:
             if moment is None:
                 raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
             if not moment.allows(route):
@@ -314,7 +314,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             gateways = selector.order(group, up, number, len(up), calls)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
-        dial_number = carrier.dial_number(number)
+        dial_number = carrier.dial_number(number, get)
         dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
     if not dials:
         if reasons is not None:
@@ -322,9 +322,10 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
                              benched)
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the carriers serving it is down%s"
                         % (" or benched" if benched else ""), benched=tuple(benched))
-    if not all(NUMBER_RE.match(d.number) for d in dials):  # a carrier's format made it too long
-        return Decision(Outcome.INVALID_NUMBER, route, number,
-                        detail="number %s is too long to dial" % one_line(number), benched=tuple(benched))
+    for dial in dials:  # a carrier's format made it too long, or its ${var} filled in what cannot be dialled
+        if not NUMBER_RE.match(dial.number):
+            return Decision(Outcome.INVALID_NUMBER, route, number, detail="carrier %s's number %s is not dialable"
+                            % (dial.carrier, one_line(dial.number)), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
     return _dialled(rules, route, number, dials, match, get, tuple(benched))
 

@@ -29,9 +29,10 @@ class TemplateError(ValueError):
     pass
 
 
-def parse(text: str, max_capture: Optional[int] = None) -> Parts:
+def parse(text: str, max_capture: Optional[int] = None, zero: str = "") -> Parts:
     """The parts of ``text``; raises TemplateError for a ``$`` that starts neither ``$N`` nor ``${name}``,
-    or a ``$N`` above ``max_capture`` (None: any)."""
+    or a ``$N`` above ``max_capture`` (None: any). ``zero``: the template is over one number, its ``$0``
+    (a gateway's ``number``, a carrier's ``number_format``), which ``zero`` names: any other ``$N`` is refused."""
     bad = _DOLLAR_RE.search(text)
     if bad:
         raise TemplateError("'$' at character %d starts neither $N nor ${name} (names: letters, digits, '_')"
@@ -44,6 +45,10 @@ def parse(text: str, max_capture: Optional[int] = None) -> Parts:
             parts.append(Var(name))
         else:
             index = int(capture)
+            if zero and index > 0:
+                raise TemplateError("uses $%s, but it has only $0 (%s)%s" % (
+                    capture, zero, ": a digit right after $0 reads as part of its number, as in FreeSWITCH"
+                    if capture.startswith("0") else ""))
             if max_capture is not None and index > max_capture:
                 raise TemplateError("uses $%d but %s" % (index, "there is no regex to capture it" if max_capture < 0
                                                          else "the regex has %d group%s"
@@ -67,6 +72,11 @@ def expand(parts: Parts, group: Callable[[int], Optional[str]], lookup: Lookup) 
         else:
             out.append(group(part) or "")
     return "".join(out)
+
+
+def over_number(parts: Parts, number: str, lookup: Lookup) -> str:
+    """A template over one number filled in: ``$0`` is ``number``, ``${name}`` is ``lookup(name)``."""
+    return expand(parts, lambda index: number if index == 0 else None, lookup)
 
 
 def groups_of(match: Optional[re.Match[str]]) -> Callable[[int], Optional[str]]:

@@ -105,8 +105,11 @@ def import_lcr(path: str, deck_dir: str) -> LcrImport:
             group = "%s_gateways" % name
             groups.append((group, [t[0] for t in targets]))
             target = "group: %s" % _scalar(group)
+        # '$0' is the looked-up number; digits right after it would read as part of '$0', so only then the
+        # old '{number}' form (still read by format 1)
+        number = "{number}" if after[:1].isdigit() else "$0"
         specs.append("  %s: {deck: %s, %s, number_format: %s}" % (
-            _scalar(name), _scalar(deck), target, _scalar(before + "{number}" + after)))
+            _scalar(name), _scalar(deck), target, _scalar(before + number + after)))
     db.close()
     if not specs:
         raise ConfigError(path, 0, "no carrier could be imported:\n  %s" % "\n  ".join(reports))

@@ -66,9 +66,14 @@ def ranking_text(path: str, number: str, at: Optional[str] = None) -> Tuple[bool
         lines.append("%-3d %-16s %-15s %-10s %-4s %-21s %-21s %s/%s%s" % (
             place, carrier.name, row.prefix, rate_text(row.rate), carrier.currency or "-",
             date_text(row.effective_from), date_text(row.effective_to), target,
-            carrier.dial_number(digits), "  (above max_rate: not used)" if over else ""))
+            carrier.dial_number(digits, _unfilled), "  (above max_rate: not used)" if over else ""))
     served = {q.carrier.name for q in ranking.quotes}
     for carrier in spec.carriers:
         if carrier.name not in served:
             lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
     return True, "\n".join(lines) + "\n"
+
+
+def _unfilled(name: str) -> str:
+    """A carrier format's ${name} as written: there is no call to fill it in from."""
+    return "${%s}" % name

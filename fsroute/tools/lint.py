@@ -8,6 +8,7 @@ from fsroute.core.inclusion import ANY, PRINTABLE, UNKNOWN, Automaton, automaton
 from fsroute.core.index import literal_prefix
 from fsroute.core.model import Route, RuleSet
 from fsroute.core.patterns import Regex
+from fsroute.core.timespec import TimeSpec
 
 # Destination regexes that take every number: what is left of a pattern once
 # its ^ and $ anchors and one group around it are taken away.
@@ -119,7 +120,8 @@ class _Shadows:
         if earlier.acl is not None and earlier.acl != later.acl:
             return False
         if not ({id(spec) for spec in earlier.when} <= {id(spec) for spec in later.when}
-                and {id(spec) for spec in earlier.unless} <= {id(spec) for spec in later.unless}):
+                and {id(spec) for spec in earlier.unless} <= {id(spec) for spec in later.unless}
+                and any_implied(earlier.when_any, later)):
             return False
         for name, regex in earlier.conditions:
             theirs = self.machine(regex, ANY)
@@ -130,11 +132,20 @@ class _Shadows:
         return True
 
 
+def any_implied(any_of: Tuple[TimeSpec, ...], later: Route) -> bool:
+    """Whether one of the conditions ``any_of`` (an earlier route's when_any; none: no condition) holds
+    whenever ``later``'s time conditions do: ``later`` requires one of them, or its own when_any is
+    among them."""
+    mine = {id(spec) for spec in any_of}
+    return not mine or any(id(spec) in mine for spec in later.when) \
+        or bool(later.when_any) and {id(spec) for spec in later.when_any} <= mine
+
+
 def is_catch_all(route: Route) -> bool:
     """True when ``route`` takes every call that reaches it: no acl, no condition on another
     variable or on the time, and no destination regex or one that is ``.*``, ``.+``, ``\\d*``,
     ``\\d+``, ``[0-9]*`` or ``[0-9]+``, with or without ``^``/``$`` and one group around it."""
-    if route.acl is not None or route.conditions or route.when or route.unless:
+    if route.acl is not None or route.conditions or route.when or route.unless or route.when_any:
         return False
     if route.dest is None:
         return True

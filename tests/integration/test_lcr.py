@@ -11,7 +11,7 @@ defaults: {status_ttl: 0.5, reload_check: 0.5}
 carriers:
   carrier_a: {deck: lcr_a.csv, gateway: gw1, number_format: '+{number}', currency: USD}
   carrier_b: {deck: lcr_b.csv, gateway: gw2, currency: USD}
-  carrier_c: {deck: lcr_c.csv, gateway: gw3, number_format: '0011{number}', currency: USD}
+  carrier_c: {deck: lcr_c.csv, gateway: gw3, number_format: '0011$0', currency: USD}  # carrier_a: the old form
 routes:
   - name: international
     match: {destination_number: '^00(\\d+)$'}

@@ -82,3 +82,24 @@ def test_time_conditions_agree_with_the_xml_dialplan(fs):
     finally:
         fs.switch.write_config()
         fs.switch.api("reloadxml")
+
+
+def test_when_any_takes_the_call_when_one_of_its_calendars_holds_now(fs):
+    hour, wday, _, _, _ = switch_clock(fs)
+    fs.use_rules("""\
+version: 1
+defaults: {status_ttl: 0.5}
+calendars:
+  now: {wday: '%d', hour: '%d'}
+  later: {hour: '%d'}
+  tomorrow: {wday: '%d'}
+routes:
+  - {name: one holds, match: {destination_number: '^7801$'}, when_any: [later, now], gateway: gw1}
+  - {name: none holds, match: {destination_number: '^7802$'}, when_any: [later, tomorrow], gateway: gw1}
+  - {name: fallback, match: {destination_number: '^(\\d+)$'}, gateway: gw2}
+""" % (wday, hour, (hour + 12) % 24, wday % 7 + 1))
+    for number, expected in (("7801", "gw1"), ("7802", "gw2")):
+        result = fs.call(number)
+        assert result.code == 200, (number, result.code)
+        assert [name for name, gw in fs.gateways.items()
+                if gw.invites and gw.invites[-1].uri_user == number] == [expected], number

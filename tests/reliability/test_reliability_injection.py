@@ -384,6 +384,33 @@ def test_hostile_variables_in_a_number_template_never_reach_bridge(switch, tmp_p
     tried["injection"] += 1
 
 
+LCR_RULES = """\
+version: 1
+carriers:
+  c: {deck: c.csv, gateway: gw1, number_format: '00${x}#$0', currency: USD}
+routes:
+  - name: international
+    match: {destination_number: '^(\\d+)$'}
+    number: '$1'
+    lcr: {carriers: [c]}
+"""
+
+
+@pytest.mark.parametrize("fragment", sorted(FRAGMENTS))
+def test_hostile_variables_in_a_carriers_number_format_never_reach_bridge(switch, tmp_path, tried, fragment):
+    """A carrier's number_format: '00${x}#$0' is filled in by fsroute as a gateway's number is."""
+    write_rules(tmp_path / "c.csv", "prefix,rate\n49,0.01\n")
+    path = write_rules(tmp_path / "lcr.yaml", LCR_RULES)
+    session = run_call(switch, path, {"destination_number": "491001", "x": "1" + FRAGMENTS[fragment],
+                                      "network_addr": "127.0.0.1"})
+    assert_safe_bridges(session, GATEWAYS)
+    assert bridges(session) == [] and session.variables["fsroute_result"] == "invalid_number"
+    assert error_lines(switch) == []
+    session = run_call(switch, path, {"destination_number": "491001", "x": "7", "network_addr": "127.0.0.1"})
+    assert bridges(session) == ["sofia/gateway/gw1/007#491001"]  # the control
+    tried["injection"] += 1
+
+
 _VALUE_ALPHABET = st.sampled_from(list("abAB09 =%") + ["|", ",", "[", "]", "{", "}", "$", "\\", "'", '"', ":",
                                                      "_", "\n", "\x00", "\u0669", "^"])
 

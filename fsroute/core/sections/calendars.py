@@ -1,4 +1,4 @@
-"""The rules file's time conditions: ``calendars:``, and a route's ``time:``, ``when:`` and ``unless:``.
+"""The rules file's time conditions: ``calendars:``, and a route's ``time:``, ``when:``, ``when_any:`` and ``unless:``.
 
 Read through a reading.Reader (the grammar's Builder, which reports file:line:col); equal
 conditions come back as one object, so a Moment (calendars.py) evaluates
@@ -13,7 +13,7 @@ from ..text import did_you_mean
 from ..timespec import (ATTRIBUTES, Span, SpecError, TimeSpec, Zone, never_matches, parse_date, parse_date_times,
                         parse_spans, zone_named)
 from ..reading import Reader
-from ..yamltree import SCALAR, Node
+from ..yamltree import SCALAR, SEQ, Node
 
 SPEC_KEYS = ("tz",) + ATTRIBUTES + ("dates",)
 
@@ -81,10 +81,13 @@ class TimeGrammar:
             b.warn(node, "%s can never match: %s" % (what, self._checked[spec]))
         return spec
 
-    def named(self, node: Node, what: str) -> Tuple[TimeSpec, ...]:
-        """The calendars ``when:``/``unless:`` names: one name or a list of names."""
+    def named(self, node: Node, what: str, at_least_one: bool = False) -> Tuple[TimeSpec, ...]:
+        """The calendars ``when:``/``when_any:``/``unless:`` names: one name or a list of names
+        (``at_least_one``: an empty list is refused, since none of no calendars can hold)."""
         items = [node] if node.kind == SCALAR else self.builder.sequence(
             node, what + " (a calendar name or a list of them)")
+        if at_least_one and not items and node.kind == SEQ:
+            self.builder.error(node, "%s needs at least one calendar (at least one of them must hold)" % what)
         out = []
         for item in items:
             name = self.builder.string(item, what)
@@ -98,11 +101,15 @@ class TimeGrammar:
             out.append(self.calendars[name])
         return tuple(out)
 
-    def check_route(self, node: Node, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...]) -> None:
-        """Warn when one condition is both required and excluded (equal conditions are one object)."""
+    def check_route(self, node: Node, what: str, when: Tuple[TimeSpec, ...], unless: Tuple[TimeSpec, ...],
+                    when_any: Tuple[TimeSpec, ...] = ()) -> None:
+        """Warn when one condition is both required and excluded, or every condition of when_any is
+        excluded (equal conditions are one object)."""
         if set(when) & set(unless):
             self.builder.warn(node, "%s can never match: the same condition is in when (or time) and in unless"
                               % what)
+        elif when_any and set(when_any) <= set(unless):
+            self.builder.warn(node, "%s can never match: every calendar of when_any is in unless too" % what)
 
 
 def read_zone(builder: Reader, node: Node, what: str) -> Tuple[Zone, bool]:

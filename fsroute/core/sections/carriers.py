@@ -8,9 +8,13 @@ from typing import Dict, List, Optional, Tuple
 
 from ..model import NAME_RE, Carrier, Group
 from ..reading import NAME_HINT, Fields, Reader
-from ..yamltree import Node
+from ..templates import Parts, captures
+from ..yamltree import SCALAR, Node
+from .gateways import value_template
 
-_NUMBER_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
+# The old form of number_format (still read, with a warning): '{number}' once, dialable text around it.
+_OLD_FORMAT_RE = re.compile(r"([0-9A-Za-z+*#._-]*)\{number\}([0-9A-Za-z+*#._-]*)\Z")
+LOOKED_UP = "the looked-up number"
 _CURRENCY_RE = re.compile(r"[A-Z]{3}\Z")
 
 
@@ -32,14 +36,9 @@ def read_carriers(r: Reader, node: Node, groups: Dict[str, Group]) -> Dict[str, 
         gateway, group = read_target(r, value, body, what, groups, ("gateway", "group"), unknown)
         if gateway is not None:
             r.declared_gateway(body["gateway"][1], gateway, what)
-        number_format: Optional[Tuple[str, str]] = ("", "")
+        number_format: Optional[Parts] = (0,)
         if "number_format" in body:
-            text = r.string(body["number_format"][1], what + " number_format")
-            found = _NUMBER_FORMAT_RE.match(text) if text else None
-            if text and not found:
-                r.error(body["number_format"][1], "%s number_format %r must hold '{number}' once, with "
-                        "only 0-9 A-Z a-z + * # . _ - around it" % (what, text))
-            number_format = (found.group(1), found.group(2)) if found else None
+            number_format = read_number_format(r, body["number_format"][1], what + " number_format")
         currency: Optional[str] = ""
         if "currency" in body:
             currency = r.string(body["currency"][1], what + " currency", _CURRENCY_RE,
@@ -48,6 +47,28 @@ def read_carriers(r: Reader, node: Node, groups: Dict[str, Group]) -> Dict[str, 
             path = os.path.join(os.path.dirname(os.path.abspath(r.filename)), deck)
             out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency)
     return out
+
+
+def read_number_format(r: Reader, node: Node, what: str) -> Optional[Parts]:
+    """A carrier's number template, as a gateway's ``number``: ``$0`` the looked-up number, ``${var}`` the
+    call's variable. The old ``'011{number}'`` reads as ``'011$0'`` and is warned about when $0 can say it."""
+    text = node.value if node.kind == SCALAR else None
+    if isinstance(text, str) and "{number}" in text:
+        found = _OLD_FORMAT_RE.match(text)
+        if not found:
+            r.error(node, "%s %r must hold '{number}' once, with only 0-9 A-Z a-z + * # . _ - around it"
+                    % (what, text))
+            return None
+        before, after = found.groups()
+        if not after[:1].isdigit():  # '{number}1' has no $0 form: $01 reads as capture 1
+            r.warn(node, "%s %r: '{number}' is deprecated (format 1 still reads it); write %r, the template "
+                   "syntax of routes and gateways" % (what, text, before + "$0" + after))
+        return tuple(part for part in (before, 0, after) if part != "")
+    parts = value_template(r, node, what, 0, dialable=True, zero=LOOKED_UP)
+    if parts is not None and 0 not in captures(parts):
+        r.error(node, "%s %r must use $0, %s" % (what, text, LOOKED_UP))
+        return None
+    return parts
 
 
 def read_target(r: Reader, item: Node, body: Fields, what: str, groups: Optional[Dict[str, Group]],

@@ -47,7 +47,8 @@ def read_gateways(r: Reader, node: Node, defaults: Defaults
             profiles[name] = profile
         number = None
         if "number" in body:
-            number = value_template(r, body["number"][1], what + " number", 0, dialable=True)
+            number = value_template(r, body["number"][1], what + " number", 0, dialable=True,
+                                    zero="the route's number after strip")
         strip = r.integer(body["strip"][1], what + " strip", 0, 32) if "strip" in body else 0
         specs[name] = GatewaySpec(profile, number, strip or 0, read_dialling(r, body, what, -1), key.line)
     return profiles, specs, settings
@@ -115,10 +116,11 @@ def read_caller_id(r: Reader, node: Node, what: str) -> Optional[CallerId]:
     return CallerId(regex, number, name, refuse)
 
 
-def value_template(r: Reader, node: Node, what: str, captures: int, dialable: bool = False
+def value_template(r: Reader, node: Node, what: str, captures: int, dialable: bool = False, zero: str = ""
                    ) -> Optional[templates.Parts]:
     """A value template ($N up to ``captures``, ${var}); its literal text is checked now, what the
-    call fills in at call time. ``dialable``: a number (0-9 A-Z a-z + * # . _ -)."""
+    call fills in at call time. ``dialable``: a number (0-9 A-Z a-z + * # . _ -); ``zero``: a template
+    over one number, $0 (templates.parse)."""
     text = node.value if node.kind == SCALAR else None
     if isinstance(text, bool):
         text = "true" if text else "false"
@@ -131,7 +133,7 @@ def value_template(r: Reader, node: Node, what: str, captures: int, dialable: bo
         r.error(node, "%s %r may hold only 0-9 A-Z a-z + * # . _ -, $N captures and ${var}" % (what, text))
         return None
     try:
-        parts = templates.parse(text, captures)
+        parts = templates.parse(text, captures, zero)
         check_value("".join(p if isinstance(p, str) else "x" for p in parts), "the value")
     except (templates.TemplateError, UnsafeValue) as exc:
         r.error(node, "%s: %s" % (what, exc))

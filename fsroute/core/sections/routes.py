@@ -22,7 +22,7 @@ from .gateways import DIALLING_KEYS, read_dialling
 BRIDGE_KEYS = ("gateway", "group", "lcr")
 ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
 # A route's time conditions (calendars.py); a route with any of them is built once the file is read.
-TIME_KEYS = ("time", "when", "unless")
+TIME_KEYS = ("time", "when", "when_any", "unless")
 ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS
 _GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
@@ -127,18 +127,21 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
                 r.folded_carriers[name] = carrier_names
     when: Tuple[TimeSpec, ...] = ()
     unless: Tuple[TimeSpec, ...] = ()
+    when_any: Tuple[TimeSpec, ...] = ()
     if timing is not None:  # None only in fold_route, which leaves timed routes for later
         when = timing.named(body["when"][1], what + " when") if "when" in body else ()
         unless = timing.named(body["unless"][1], what + " unless") if "unless" in body else ()
+        if "when_any" in body:
+            when_any = timing.named(body["when_any"][1], what + " when_any", at_least_one=True)
         if "time" in body:
             spec = timing.spec(body["time"][1], what + " time")
             when += (spec,) if spec is not None else ()
-        timing.check_route(item, what, when, unless)
+        timing.check_route(item, what, when, unless, when_any)
     if name is None:
         return None
     return Route(name=name, line=item.line, dest=dest, conditions=tuple(conditions), number=number, acl=acl,
                  gateway=gateway, group=group, hangup=hangup, transfer=transfer, continues=continues,
-                 dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr)
+                 dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr, when_any=when_any)
 
 
 def read_transfer(r: Reader, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
