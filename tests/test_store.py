@@ -83,7 +83,8 @@ def test_gateway_readings_belong_to_the_process_and_survive_reloads(fake_freeswi
     write(path, "gw2", ttl=30)
     third = process.store_for(path).reload()
     assert second is not first and third is not second and first.poller is second.poller is third.poller
-    assert fake_freeswitch.api_calls == ["sofia profile external gwlist down"]  # read once, when first built
+    # read when first built and again at each asked-for reload (ctl reload), never per generation otherwise
+    assert fake_freeswitch.api_calls == ["sofia profile external gwlist down"] * 3
 
 
 def test_two_rules_files_share_the_readings_and_each_sees_its_gateways(fake_freeswitch, tmp_path):
@@ -96,3 +97,14 @@ def test_two_rules_files_share_the_readings_and_each_sees_its_gateways(fake_free
     assert first.is_up("gw1") and not second.is_up("gw2")
     assert "  gw2 (external): DOWN" in ctl.command("status " + b)
     assert "  gw1 (external): up" in ctl.command("status " + a)
+
+
+def test_an_asked_for_reload_reads_the_gateway_states_again(fake_freeswitch, tmp_path):
+    # A switch whose gateway went down a moment ago: `ctl reload` does not route on the poller's older reading.
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    path = str(tmp_path / "rules.yaml")
+    write(path, "gw1")
+    assert process.store_for(path).current().is_up("gw1")
+    fake_freeswitch.set_gateways("external", down=["gw1"])
+    assert ctl.command("reload " + path).startswith("+OK")  # the same file: the generation is kept
+    assert not process.store_for(path).current().is_up("gw1")

@@ -139,15 +139,16 @@ class Poller:
 
     # -- what generations register ----------------------------------------------------------------
     def watch(self, owner: str, profiles: Iterable[str], counted: Iterable[Counted], period: float,
-              timeout: float) -> None:
+              timeout: float, refresh: bool = False) -> None:
         """Read ``profiles`` and ``counted`` for ``owner`` from now on (replacing what it asked before);
-        what was never read is read now, in the caller's thread (a generation's builder)."""
+        what was never read (with ``refresh``: all of it) is read now, in the caller's thread (a
+        generation's builder; ``ctl reload`` refreshes)."""
         wanted = Watch(frozenset(profiles), frozenset(counted), period, timeout)
         with self._lock:
             self._watches[owner] = wanted
             self._trust = self._trust_seconds()
-            unread = [p for p in wanted.profiles if p not in self._readings]
-            uncounted = [c for c in wanted.counted if c not in self._counts]
+            unread = [p for p in wanted.profiles if refresh or p not in self._readings]
+            uncounted = [c for c in wanted.counted if refresh or c not in self._counts]
         if unread or uncounted:
             self._first_reading(unread, uncounted, timeout)
         self._ensure_thread()

@@ -198,12 +198,12 @@ class RulesStore:
                     self._tried, self.last_error = signatures, None
                 current = self._current
             if force and current is not None:  # an asked-for reload is reported even when nothing changed
+                self._watch(current, refresh=True)
                 _loaded_news(self.path, current)
             return current
         generation = Generation(ruleset, decks, self._poller, previous, self._clock)
-        profiles, counted = generation.watched()
+        self._watch(generation, refresh=force)
         defaults = ruleset.defaults
-        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
         with self._lock:
             if not self._settle(number) and self._current is not None:
                 return self._current  # older than what a newer load settled (with none yet, better this)
@@ -218,6 +218,12 @@ class RulesStore:
         _loaded_news(self.path, generation)
         self._swapped(self)
         return generation
+
+    def _watch(self, generation: Generation, refresh: bool) -> None:
+        """Have the poller read what ``generation`` needs; ``refresh`` (an asked-for reload): now."""
+        profiles, counted = generation.watched()
+        defaults = generation.rules.defaults
+        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout, refresh)
 
     def _read_decks(self, ruleset: model.RuleSet, first: bool, settle: bool
                     ) -> Tuple[Dict[str, LoadedDeck], Signatures]:

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""fsroute's own cost per call against fsroute 0.1.0, with one bare session class for both.
+
+    python benchmarks/handler_bare.py [--rounds N] [--calls N]
+
+``benchmarks/run.py`` times each version with its own stub session, whose
+work differs between versions. Here both run ``fsroute.route.handler`` on the
+same minimal session (a dict of variables; ``execute`` answers SUCCESS), a
+plain weighted route behind 9 others, ``events: false`` for this tree (0.1.0
+has no events), every gateway up. Each round runs both in fresh processes, one
+after the other, so both see the machine's ups and downs; printed: p50 and
+p90 per round and the median ratio. Issue 19's target: no slower than 0.1.0.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from run import in_fresh_process, reference_package  # noqa: E402
+
+ROUTES = "\n".join("  - {name: r%d, match: {destination_number: '^00%d(\\d+)$'}, number: '$1', group: g}"
+                   % (i, 30 + i) for i in range(9))
+RULES = """version: 1
+defaults: {status_ttl: 60%s}
+groups:
+  g: {strategy: weighted_round_robin, gateways: [{name: gw1, weight: 1}, {name: gw2, weight: 2}]}
+routes:
+%s
+  - {name: last, match: {destination_number: '^(\\d+)$'}, group: g}
+"""
+
+SCRIPT = """
+import gc, json, sys, time
+from fsroute import route
+from fsroute.testing import FakeFreeSWITCH
+path, count = sys.argv[1], int(sys.argv[2])
+
+class Bare:
+    __slots__ = ("v",)
+    def __init__(self, v): self.v = v
+    def getVariable(self, name): return self.v.get(name)
+    def setVariable(self, name, value): self.v[name] = value
+    def execute(self, app, data=None): self.v["originate_disposition"] = "SUCCESS"
+    def ready(self): return True
+    def hangup(self, cause="normal_clearing"): pass
+    def get_uuid(self): return self.v["uuid"]
+
+fake = FakeFreeSWITCH()
+fake.set_gateways("external", up=["gw1", "gw2"])
+fake.module.consoleLog = lambda level, message: None
+base = {"destination_number": "5551234", "network_addr": "127.0.0.1", "caller_id_number": "1000", "uuid": "u" * 36}
+with fake:
+    sessions = [Bare(dict(base)) for _ in range(count + 2000)]
+    for session in sessions[:2000]:
+        route.handler(session, path)
+    assert sessions[0].v["fsroute_result"] == "bridged", sessions[0].v
+    clock, samples = time.perf_counter_ns, []
+    gc.disable()
+    for session in sessions[2000:]:
+        started = clock()
+        route.handler(session, path)
+        samples.append(clock() - started)
+    gc.enable()
+samples.sort()
+print(json.dumps([samples[len(samples) // 2] / 1000.0, samples[len(samples) * 9 // 10] / 1000.0]))
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=20000)
+    args = parser.parse_args(argv)
+    tmp = tempfile.mkdtemp(prefix="fsroute-handler-bare-")
+    reference = reference_package(tmp)
+    if reference is None:
+        print("fsroute 0.1.0 (commit 2a7c7f3) is not in this clone's history: nothing to compare with")
+        return 0
+    ours, theirs = os.path.join(tmp, "now.yaml"), os.path.join(tmp, "ref.yaml")
+    with open(ours, "w") as handle:
+        handle.write(RULES % (", events: false", ROUTES))
+    with open(theirs, "w") as handle:
+        handle.write(RULES % ("", ROUTES))
+    print("fsroute's cost per call on one bare session, plain weighted route, 10 routes; Python %s" %
+          sys.version.split()[0])
+    print("%-6s %-22s %-22s %s" % ("round", "now p50 / p90 us", "0.1.0 p50 / p90 us", "ratio p50"))
+    ratios = []
+    for number in range(1, args.rounds + 1):
+        now = in_fresh_process(None, SCRIPT, ours, args.calls)
+        then = in_fresh_process(reference, SCRIPT, theirs, args.calls)
+        ratios.append(now[0] / then[0])
+        print("%-6d %-22s %-22s %.2f" % (number, "%.1f / %.1f" % tuple(now), "%.1f / %.1f" % tuple(then),
+                                         ratios[-1]))
+    print("median ratio %.2f (target: <= 1.00)" % statistics.median(ratios))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
