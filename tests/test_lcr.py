@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from fsroute.core import decks, lcr, loader
 from fsroute.core.model import RulesError
-from fsroute.runtime import process
+from fsroute.runtime import events, process
 
 JAN = int(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
 JUL = int(datetime.datetime(2026, 7, 1, tzinfo=datetime.timezone.utc).timestamp())
@@ -486,9 +486,8 @@ def test_a_deck_no_generation_uses_is_freed(call, lcr_rules, fake_freeswitch, cl
     with open(lcr_rules, "w") as handle:
         handle.write(text.replace("c.csv", "a.csv"))
     store.reload()
-    for _ in range(3):
-        process.poller().poll()
-    process._process.free_retired()
+    events.flush()  # the last call's record (and with it the old rules) is through its observers
+    process._process.after_round()  # what the poller's thread does after each round
     gc.collect()
     assert old() is None
 
@@ -1053,3 +1052,43 @@ def test_fsroute_lcr_reaches_time_conditioned_routes_at_the_given_instant(lcr_ru
     assert capsys.readouterr().out == "00491599: route 'closed on new year' is not a least-cost route\n"
     assert main(["lcr", lcr_rules, "00491599", "--at", "2027-01-02T00:00:00Z"]) != 0
     assert capsys.readouterr().out == "00491599: no route matches\n"
+
+
+def test_a_deck_broken_at_the_first_load_is_taken_up_once_its_file_is_fixed(call, lcr_rules, fake_freeswitch,
+                                                                              clock):
+    path = os.path.join(os.path.dirname(lcr_rules), "c.csv")
+    with open(path, "w") as deck_file:
+        deck_file.write("prefix,rate\nx,1\n")
+    store = process.store_for(lcr_rules, clock)
+    assert call(lcr_rules, "00491512345").variables["fsroute_lcr_carrier"] == "carrier_b"  # c left out
+    with open(path, "w") as deck_file:
+        deck_file.write(DECK_C)
+    age(path)
+    clock.advance(2)
+    call(lcr_rules, "00491512345")  # sees the fixed file: a new generation is built
+    wait_idle()
+    assert call(lcr_rules, "00491512345").variables["fsroute_lcr_carrier"] == "carrier_c"
+    assert path in store.generation.decks
+
+
+def test_a_new_deck_file_still_being_written_waits_for_an_automatic_reload(call, lcr_rules, fake_freeswitch, clock):
+    directory = os.path.dirname(lcr_rules)
+    store = process.store_for(lcr_rules, clock)
+    call(lcr_rules, "00491512345")
+    first = store.generation
+    with open(os.path.join(directory, "d.csv"), "w") as deck_file:  # written just now: maybe half copied
+        deck_file.write("prefix,rate\n4915,0.001\n")
+    with open(lcr_rules) as handle:
+        text = handle.read()
+    with open(lcr_rules, "w") as handle:
+        handle.write(text.replace("c.csv", "d.csv"))
+    age(lcr_rules)
+    clock.advance(2)
+    call(lcr_rules, "00491512345")
+    wait_idle()
+    assert store.generation is first
+    age(os.path.join(directory, "d.csv"))
+    clock.advance(2)
+    call(lcr_rules, "00491512345")
+    wait_idle()
+    assert call(lcr_rules, "00491512345").variables["fsroute_lcr_rate"] == "0.001"

@@ -108,3 +108,18 @@ def test_an_asked_for_reload_reads_the_gateway_states_again(fake_freeswitch, tmp
     fake_freeswitch.set_gateways("external", down=["gw1"])
     assert ctl.command("reload " + path).startswith("+OK")  # the same file: the generation is kept
     assert not process.store_for(path).current().is_up("gw1")
+
+
+def test_a_replaced_generation_is_gone_before_its_routes_are_freed_in_steps(fake_freeswitch, tmp_path, monkeypatch):
+    import weakref
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = str(tmp_path / "rules.yaml")
+    write(path, "gw1")
+    old = weakref.ref(process.store_for(path).current())
+    write(path, "gw2")
+    process.store_for(path).reload()
+    seen = []
+    monkeypatch.setattr(process.time, "sleep", lambda seconds: seen.append(old() is None))
+    process._process.free_retired()
+    assert seen and seen[0] is True  # the generation went first; then the routes, a step at a time
+    assert process.retired_count() == 0

@@ -29,7 +29,7 @@ Getter = Callable[[str], Optional[str]]
 
 
 class GatewayHealth(Protocol):
-    """What the router may ask about a gateway besides up/down (runtime.health.Health is one)."""
+    """What the router may ask about a gateway besides up/down (runtime.generation.Generation is one)."""
     any_breaker: bool
 
     def benched(self, name: str) -> bool: ...

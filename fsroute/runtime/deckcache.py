@@ -9,8 +9,9 @@ more is freed with the last one that did.
 
 A deck file written less than SETTLE_SECONDS ago may still be being copied
 (a carrier's deck is tens of megabytes, and a half-copied file can parse as
-a valid but shorter deck). While a version of it is in force such a file is
-not read yet (``NotSettled``): the generation is built again at a later check.
+a valid but shorter deck). An automatic reload does not read such a file yet
+(``NotSettled``): the generation is built again at a later check. The very
+first load and ``ctl reload`` read it at once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hashlib
 import threading
 import time
 import weakref
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Tuple
 
 from fsroute.core import decks
 from fsroute.core.model import Problem, RulesError
@@ -74,21 +75,17 @@ class DeckCache:
             known = self._decks.get(path)
             if known is not None and known.signature == signature:
                 return known
-            if settle and known is not None and written_within(signature, self._wall(), SETTLE_SECONDS):
-                raise NotSettled(path)
+            if settle and written_within(signature, self._wall(), SETTLE_SECONDS):
+                raise NotSettled(path)  # a new or changed file that may still be being copied
             sha256 = _sha256(path)
             if known is not None and known.sha256 == sha256:  # the same content, rewritten
-                deck = known.deck
+                loaded = LoadedDeck(path, known.deck, signature, sha256, known.loaded_at)
             else:
                 started = time.perf_counter()
                 deck = decks.load(path)
                 log(INFO, "fsroute: loaded rate deck %s rows=%d in %.1f s"
                     % (path, len(deck), time.perf_counter() - started))
-            loaded = LoadedDeck(path, deck, signature, sha256, self._wall())
-            deck.loaded_at = loaded.loaded_at  # explanations say which version of a deck ranked a call
+                loaded = LoadedDeck(path, deck, signature, sha256, self._wall())
+                deck.loaded_at = loaded.loaded_at  # explanations say which version of a deck ranked a call
             self._decks[path] = loaded
             return loaded
-
-    def get(self, path: str) -> Optional[LoadedDeck]:
-        """The newest version of ``path`` some generation still holds, or None."""
-        return self._decks.get(path)

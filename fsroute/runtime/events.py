@@ -89,6 +89,8 @@ class _Announcer:
     def _fire(self, record: CallRecord) -> None:
         try:
             fire(ROUTE, route_headers(record))
+        except Exception:
+            pass  # an event is worth less than the thread that fires the next ones
         finally:
             with self._done:
                 self._unfired -= 1

@@ -60,11 +60,6 @@ class Generation:
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
 
-    @property
-    def health(self) -> Generation:
-        """The router's ``health`` (core.router.GatewayHealth): breakers, and active calls for least_calls."""
-        return self
-
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
         report it DOWN (unknown: up)."""
@@ -125,7 +120,7 @@ def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: S
     """A tool's own generation (a simulation): decks it read itself, a poller of its own that reads the
     switch (whichever ``freeswitch`` module is installed) when asked and starts no thread, and calls
     that stay out of the process's metrics and events."""
-    poller = Poller(clock=clock, start=_no_thread)
+    poller = Poller(clock=clock, start=_no_thread, trust_for=float("inf"))  # read once, for the whole run
     poller.announce = False
     wrapped = {path: LoadedDeck(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
     generation = Generation(rules, wrapped, poller, clock=clock, observed=False)

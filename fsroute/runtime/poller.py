@@ -79,7 +79,7 @@ class Poller:
 
     def __init__(self, run_api: Callable[[str], object] = api, clock: SystemClock = SYSTEM_CLOCK,
                  start: Callable[[str, Callable[[], None]], None] = background.start_plain,
-                 after_round: Callable[[], None] = lambda: None) -> None:
+                 after_round: Callable[[], None] = lambda: None, trust_for: Optional[float] = None) -> None:
         self.run_api = run_api  # runs a FreeSWITCH API command (injectable)
         self._after_round = after_round
         self._clock = clock
@@ -88,7 +88,9 @@ class Poller:
         self._readings: Dict[str, Reading] = {}
         self._counts: Dict[Counted, int] = {}
         self._started: Dict[Counted, int] = {}     # attempts started since the last count of each
+        self._asked: Set[str] = set()              # profiles and counts read (or being read) at least once
         self._watches: Dict[str, Watch] = {}       # owner (a rules file path) -> what it needs
+        self._trust_for = trust_for                # seconds a reading is trusted; None: from the watches
         self._trust = self._trust_seconds()        # seconds a reading is trusted (kept up to date by watch)
         self._failing: Set[str] = set()            # commands whose last answer was unusable: logged once
         self._lock = threading.Lock()              # watches and the thread's state
@@ -126,10 +128,12 @@ class Poller:
         still trust it)}: for status pages and traces."""
         trusted = self._clock.monotonic() - self._trust
         return {profile: (reading.down, reading.wall, reading.taken >= trusted)
-                for profile, reading in self._readings.items()}
+                for profile, reading in self._readings.copy().items()}  # a copy: readers never block
 
     def _trust_seconds(self) -> float:
         """How long a reading is trusted: two periods of the most frequent watch and its timeout."""
+        if self._trust_for is not None:
+            return self._trust_for
         watch = self._tightest()
         return 2 * watch.period + watch.timeout if watch is not None else 5.0
 
@@ -138,19 +142,26 @@ class Poller:
         return min(watches, key=lambda w: w.period) if watches else None
 
     # -- what generations register ----------------------------------------------------------------
+    def prime(self, profiles: Iterable[str], counted: Iterable[Counted], timeout: float,
+              refresh: bool = False) -> None:
+        """Read now, in the caller's thread (a generation's builder), what was never read (with
+        ``refresh``, an asked-for reload: all of it), waiting ``timeout`` at most."""
+        with self._lock:
+            unread = [p for p in profiles if refresh or p not in self._asked]
+            uncounted = [c for c in counted if refresh or c not in self._asked]
+            self._asked.update(unread + uncounted)
+        if unread or uncounted:
+            self._first_reading(unread, uncounted, timeout)
+
     def watch(self, owner: str, profiles: Iterable[str], counted: Iterable[Counted], period: float,
-              timeout: float, refresh: bool = False) -> None:
-        """Read ``profiles`` and ``counted`` for ``owner`` from now on (replacing what it asked before);
-        what was never read (with ``refresh``: all of it) is read now, in the caller's thread (a
-        generation's builder; ``ctl reload`` refreshes)."""
+              timeout: float) -> None:
+        """Read ``profiles`` and ``counted`` for ``owner`` from now on (replacing what it asked before),
+        after reading what was never read (``prime``)."""
         wanted = Watch(frozenset(profiles), frozenset(counted), period, timeout)
+        self.prime(wanted.profiles, wanted.counted, timeout)
         with self._lock:
             self._watches[owner] = wanted
             self._trust = self._trust_seconds()
-            unread = [p for p in wanted.profiles if refresh or p not in self._readings]
-            uncounted = [c for c in wanted.counted if refresh or c not in self._counts]
-        if unread or uncounted:
-            self._first_reading(unread, uncounted, timeout)
         self._ensure_thread()
         self._wake.set()  # a shorter period takes effect now, not after the old one
 
@@ -172,11 +183,6 @@ class Poller:
         if not done.wait(timeout):
             log(WARNING, "fsroute: %s did not answer within %gs; taking the gateways as up until it does"
                 % (", ".join("'sofia profile %s gwlist down'" % p for p in profiles) or "limit_usage", timeout))
-
-    def forget(self, owner: str) -> None:
-        with self._lock:
-            self._watches.pop(owner, None)
-            self._trust = self._trust_seconds()
 
     def poll(self) -> None:
         """One round: read every watched profile and count, publish, announce changes."""

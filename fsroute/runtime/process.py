@@ -37,28 +37,35 @@ class _Process:
         metrics.count_pending()
         self.free_retired()
 
+    def _rules_unused(self, generation: Generation) -> bool:
+        """Whether no call record waiting for an observer still holds ``generation``'s rule set (it
+        is then freed with it, in steps); a newer generation of an unchanged file sharing it does
+        not count (the rules stay, the generation and its replaced decks go)."""
+        rules = generation.rules
+        return sys.getrefcount(rules) <= 3 or any(  # 3: the generation's, this function's, the argument
+            store.generation is not None and store.generation.rules is rules for store in self.stores.values())
+
     def free_retired(self) -> None:
         """Free the replaced generations no call uses any more, here in the poller's thread rather
         than in whichever call thread would drop the last reference, and a few thousand routes at
         a time: freeing 100,000 routes in one go holds the GIL for tens of milliseconds."""
-        unused: List[Generation] = []
-        with self.lock:
-            kept: List[Generation] = []
-            for generation in self.retired:
-                (kept if sys.getrefcount(generation) > _UNUSED_REFS else unused).append(generation)
-            self.retired = kept
+        with self.lock:  # comprehensions: no loop variable outlives them to hold a generation
+            unused = [g for g in self.retired if sys.getrefcount(g) <= _UNUSED_REFS and self._rules_unused(g)]
+            self.retired = [g for g in self.retired if not any(g is u for u in unused)]
         if unused:
             _free_in_steps(unused)
 
 
 # Seen by sys.getrefcount for a generation only the retired list holds: the list's reference,
-# the loop's variable and getrefcount's own argument.
+# the comprehension's variable and getrefcount's own argument.
 _UNUSED_REFS = 3
+
 FREE_STEP = 2000  # routes freed between two chances for the call threads to take the GIL
 
 
 def _free_in_steps(generations: List[Generation]) -> None:
-    """Drop ``generations`` (the list's are the last references): their routes go last, in steps."""
+    """Drop ``generations`` (the list holds their last references, and they their rule sets'): the
+    routes go last, in steps."""
     routes = [route for generation in generations for route in generation.rules.routes]
     del generations[:]  # the generations, rule sets and indexes go; each route still has a reference here
     while routes:

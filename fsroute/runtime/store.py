@@ -125,8 +125,11 @@ class RulesStore:
         return generation
 
     def _signatures(self, generation: Optional[Generation]) -> Signatures:
-        """The stat signatures now of the rules file and of the decks ``generation`` holds."""
-        paths = [self.path] + (sorted(generation.decks) if generation is not None else [])
+        """The stat signatures now of the rules file and of every deck ``generation``'s rules name
+        (also one that failed at the first load: its file's next change is tried again)."""
+        paths = [self.path]
+        if generation is not None:
+            paths += sorted({carrier.deck for carrier in generation.rules.carriers.values()})
         return {path: file_signature(path) for path in paths}
 
     def _maybe_start_reload(self, current: Generation) -> None:
@@ -198,15 +201,16 @@ class RulesStore:
                     self._tried, self.last_error = signatures, None
                 current = self._current
             if force and current is not None:  # an asked-for reload is reported even when nothing changed
-                self._watch(current, refresh=True)
+                self._prime(current, refresh=True)
                 _loaded_news(self.path, current)
             return current
         generation = Generation(ruleset, decks, self._poller, previous, self._clock)
-        self._watch(generation, refresh=force)
+        self._prime(generation, refresh=force)  # its first calls see real gateway states
         defaults = ruleset.defaults
         with self._lock:
             if not self._settle(number) and self._current is not None:
                 return self._current  # older than what a newer load settled (with none yet, better this)
+            self._watch(generation)
             self._tried = signatures
             self.last_error = None
             self._next_check = self._clock.monotonic() + defaults.reload_check
@@ -219,11 +223,16 @@ class RulesStore:
         self._swapped(self)
         return generation
 
-    def _watch(self, generation: Generation, refresh: bool) -> None:
-        """Have the poller read what ``generation`` needs; ``refresh`` (an asked-for reload): now."""
+    def _prime(self, generation: Generation, refresh: bool) -> None:
+        """Read now what ``generation`` needs and was never read (``refresh``, an asked-for reload: all)."""
+        profiles, counted = generation.watched()
+        self._poller.prime(profiles, counted, generation.rules.defaults.status_timeout, refresh)
+
+    def _watch(self, generation: Generation) -> None:
+        """From now on the poller reads what ``generation``, this file's current one, needs."""
         profiles, counted = generation.watched()
         defaults = generation.rules.defaults
-        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout, refresh)
+        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
 
     def _read_decks(self, ruleset: model.RuleSet, first: bool, settle: bool
                     ) -> Tuple[Dict[str, LoadedDeck], Signatures]:
