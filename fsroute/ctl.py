@@ -19,7 +19,7 @@ from fsroute.core import router
 from fsroute.core.decks import rate_text
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
-from fsroute.core.model import Outcome, RuleSet, RulesError
+from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import limits, scrape
 from fsroute.runtime.embedded import describe_bare, report_lines

@@ -13,7 +13,7 @@ finds the whole story. A call without the variable pays one variable read.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
 from fsroute.core.fsvalues import switch_true
