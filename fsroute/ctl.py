@@ -159,7 +159,7 @@ def _deck_lines(generation: Generation) -> List[str]:
     if not generation.rules.carriers:
         return []
     lines = ["decks:"]
-    for path in sorted({c.deck for c in generation.rules.carriers.values()}):
+    for path in generation.rules.deck_paths():
         loaded = generation.decks.get(path)
         lines.append("  %s: %s" % (path, "not loaded (see last_error)" if loaded is None else
                                    "%d rows, loaded %s" % (len(loaded.deck), time.strftime(

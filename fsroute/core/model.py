@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 from types import MappingProxyType
-from typing import (TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Protocol,
+from typing import (TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Protocol,
                     Sequence, Set, Tuple)
 
 from .causes import CAUSES, FALLBACK_CAUSE
@@ -331,6 +331,10 @@ class RuleSet:
     def settings_of(self, gateway: str) -> GatewaySettings:
         """The gateway's breaker (the defaults' one unless it has its own) and capacity."""
         return self.gateway_settings.get(gateway, self._default_settings)
+
+    def deck_paths(self) -> List[str]:
+        """The rate deck files the carriers name, each once, sorted."""
+        return sorted({carrier.deck for carrier in self.carriers.values()})
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

@@ -126,7 +126,7 @@ class Poller:
     def readings(self) -> Dict[str, Tuple[Optional[FrozenSet[str]], float, bool]]:
         """{profile: (DOWN gateways or None when unusable, wall time of the reading, whether calls
         still trust it)}: for status pages and traces."""
-        trusted = self._clock.monotonic() - self._trust
+        trusted = self._monotonic() - self._trust
         return {profile: (reading.down, reading.wall, reading.taken >= trusted)
                 for profile, reading in self._readings.copy().items()}  # a copy: readers never block
 

@@ -129,7 +129,7 @@ class RulesStore:
         (also one that failed at the first load: its file's next change is tried again)."""
         paths = [self.path]
         if generation is not None:
-            paths += sorted({carrier.deck for carrier in generation.rules.carriers.values()})
+            paths += generation.rules.deck_paths()
         return {path: file_signature(path) for path in paths}
 
     def _maybe_start_reload(self, current: Generation) -> None:
@@ -201,16 +201,19 @@ class RulesStore:
                     self._tried, self.last_error = signatures, None
                 current = self._current
             if force and current is not None:  # an asked-for reload is reported even when nothing changed
-                self._prime(current, refresh=True)
+                profiles, counted = current.watched()
+                self._poller.prime(profiles, counted, current.rules.defaults.status_timeout, refresh=True)
                 _loaded_news(self.path, current)
             return current
         generation = Generation(ruleset, decks, self._poller, previous, self._clock)
-        self._prime(generation, refresh=force)  # its first calls see real gateway states
         defaults = ruleset.defaults
+        profiles, counted = generation.watched()
+        # its first calls see real gateway states; an asked-for reload reads them all again
+        self._poller.prime(profiles, counted, defaults.status_timeout, refresh=force)
         with self._lock:
             if not self._settle(number) and self._current is not None:
                 return self._current  # older than what a newer load settled (with none yet, better this)
-            self._watch(generation)
+            self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
             self._tried = signatures
             self.last_error = None
             self._next_check = self._clock.monotonic() + defaults.reload_check
@@ -223,17 +226,6 @@ class RulesStore:
         self._swapped(self)
         return generation
 
-    def _prime(self, generation: Generation, refresh: bool) -> None:
-        """Read now what ``generation`` needs and was never read (``refresh``, an asked-for reload: all)."""
-        profiles, counted = generation.watched()
-        self._poller.prime(profiles, counted, generation.rules.defaults.status_timeout, refresh)
-
-    def _watch(self, generation: Generation) -> None:
-        """From now on the poller reads what ``generation``, this file's current one, needs."""
-        profiles, counted = generation.watched()
-        defaults = generation.rules.defaults
-        self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
-
     def _read_decks(self, ruleset: model.RuleSet, first: bool, settle: bool
                     ) -> Tuple[Dict[str, LoadedDeck], Signatures]:
         """{path: LoadedDeck} of every deck ``ruleset`` names, and the signatures of those that failed.
@@ -244,7 +236,7 @@ class RulesStore:
         found: Dict[str, LoadedDeck] = {}
         failed: Signatures = {}
         problems: List[model.Problem] = []
-        for path in sorted({c.deck for c in ruleset.carriers.values()}):
+        for path in ruleset.deck_paths():
             try:
                 found[path] = self._decks.read(path, settle)
             except model.RulesError as exc:

@@ -23,7 +23,7 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     (runtime.deckstore); raises RulesError listing every bad row of all."""
     loaded: Dict[str, Deck] = {}
     problems: List[Problem] = []
-    for path in sorted({c.deck for c in rules.carriers.values()}):
+    for path in rules.deck_paths():
         try:
             loaded[path] = decks.load(path)
         except RulesError as exc:
