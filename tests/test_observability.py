@@ -297,6 +297,36 @@ def test_the_endpoint_belongs_to_the_process_not_to_the_rules_file_that_loaded_l
     assert {labels["path"] for name, labels in _labels(page, "fsroute_rules_info")} == {first, second}
 
 
+def test_two_files_swapping_at_once_both_keep_their_endpoints(write_rules, fake_freeswitch, monkeypatch):
+    # The first file's swap reads the stores, then is held before it serves; the second file's
+    # swap must not be overtaken by the first one's older list (which closed the second's port).
+    from fsroute.runtime import metrics_http, process
+    first_port, second_port = free_port(), free_port()
+    first = write_rules(listening_rules(first_port), name="first.yaml")
+    second = write_rules(listening_rules(second_port), name="second.yaml")
+    entered, release = threading.Event(), threading.Event()
+    serve = metrics_http.serve
+
+    def held_once(listens, render):
+        if not entered.is_set():
+            entered.set()
+            release.wait(5)
+        return serve(listens, render)
+
+    monkeypatch.setattr(process.metrics_http, "serve", held_once)
+    loads = [threading.Thread(target=ctl.command, args=("reload %s" % first,))]
+    loads[0].start()
+    assert entered.wait(5)
+    loads.append(threading.Thread(target=ctl.command, args=("reload %s" % second,)))
+    loads[1].start()
+    time.sleep(0.3)  # time for the second swap to serve, were it not waiting for the first
+    release.set()
+    for thread in loads:
+        thread.join(10)
+    for port in (first_port, second_port):
+        assert "fsroute_rules_info" in get(port)[1]
+
+
 def _labels(page, family):
     return [(name, dict(labels)) for name, labels in page if name == family]
 

@@ -114,10 +114,17 @@ def _retire(generation: Generation) -> None:
         _process.retired.append(generation)
 
 
+_serving = threading.Lock()
+
+
 def _swapped(store: RulesStore) -> None:
-    """A rules file has a new generation: serve the metrics endpoints every file in force asks for."""
-    listens = [s.generation.rules.defaults.metrics_listen for s in loaded_stores() if s.generation is not None]
-    metrics_http.serve([listen for listen in listens if listen is not None], _render)
+    """A rules file has a new generation: serve the metrics endpoints every file in force asks for.
+
+    Under one lock from reading the stores to serving, so that two files swapping at once cannot
+    serve an older list after a newer one (and close the other file's endpoint)."""
+    with _serving:
+        listens = [s.generation.rules.defaults.metrics_listen for s in loaded_stores() if s.generation is not None]
+        metrics_http.serve([listen for listen in listens if listen is not None], _render)
 
 
 def _render() -> str:
