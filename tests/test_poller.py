@@ -158,3 +158,19 @@ def test_least_calls_reads_the_poller_counts_not_the_backend_per_call(fake_frees
     assert picks[:3] == ["gw3", "gw2", "gw3"] and picks.count("gw1") < picks.count("gw2") < picks.count("gw3")
     warnings = [line for line in fake_freeswitch.log_lines("warning") if "limit_usage" in line]
     assert len(warnings) == 1 and "redis gone" in warnings[0]
+
+
+def test_an_attempt_refused_at_its_limit_is_not_counted_by_least_calls(fake_freeswitch, write_rules):
+    # gw1 is full (another channel holds its one call): its attempt is refused by the limit and
+    # never dialled, so least_calls must not count it as a call this switch started on gw1.
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    fake_freeswitch.limits.counts[("hash", "fsroute_fsroute.gw.gw1")] = 1
+    fake_freeswitch.answers["limit_usage hash fsroute fsroute.gw.gw1"] = "0"  # read before that call came
+    path = write_rules(RULES.replace("gateways: [gw1, gw2, gw3]", "gateways: [gw1, gw2]")
+                       .replace("routes:", "gateways:\n  gw1: {max_calls: 1}\nroutes:"))
+    session = call(path, fake_freeswitch)
+    assert session.variables["fsroute_gateway"] == "gw2"
+    assert [data.split()[2] for app, data in session.executed if app == "limit_execute"] == \
+        ["fsroute.gw.gw1", "fsroute.gw.gw2"]
+    counted = "hash fsroute fsroute.gw.%s"
+    assert [process.poller().count(counted % g) for g in ("gw1", "gw2")] == [0, 1]

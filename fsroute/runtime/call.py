@@ -301,6 +301,7 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         if lcr:
             _set_lcr_variables(session, last)
         _set_variables(call, last)
+        generation.refused(gateway)
         return limits.refusal(rules, session), ran
     return cause, ran
 

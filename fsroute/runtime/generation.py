@@ -73,10 +73,15 @@ class Generation:
 
     def started(self, gateway: str) -> None:
         """An attempt on ``gateway`` is about to be dialled (least_calls counts it at once)."""
-        if self._usage_keys:
-            key = self._usage_keys.get(gateway)
-            if key is not None:
-                self.poller.started(key)
+        key = self._usage_keys.get(gateway) if self._usage_keys else None
+        if key is not None:
+            self.poller.started(key)
+
+    def refused(self, gateway: str) -> None:
+        """The attempt ``started`` announced was refused by its limit: least_calls uncounts it."""
+        key = self._usage_keys.get(gateway) if self._usage_keys else None
+        if key is not None:
+            self.poller.refused(key)
 
     def deck_of(self, carrier: Carrier) -> Optional[decks.Deck]:
         """The carrier's rate deck in this generation (None only when it failed at the very first load)."""

@@ -123,6 +123,13 @@ class Poller:
         with self._lock:
             self._started[counted] = self._started.get(counted, 0) + 1
 
+    def refused(self, counted: Counted) -> None:
+        """An attempt counted by ``started`` was refused by its limit and never dialled: uncount it
+        (unless a reading came in between, which did not count it either)."""
+        with self._lock:
+            if self._started.get(counted, 0) > 0:
+                self._started[counted] -= 1
+
     def readings(self) -> Dict[str, Tuple[Optional[FrozenSet[str]], float, bool]]:
         """{profile: (DOWN gateways or None when unusable, wall time of the reading, whether calls
         still trust it)}: for status pages and traces."""
