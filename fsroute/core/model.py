@@ -169,12 +169,14 @@ class Group(NamedTuple):
     strategy: str
     members: Tuple[Member, ...]
     capacity: Capacity = Capacity()
+    failover_on: Optional[FrozenSet[str]] = None  # None: the route's (core.failover)
 
 
 class GatewaySettings(NamedTuple):
     """What the rules say about one gateway beyond its profile (``breaker``: its own or the defaults')."""
     breaker: Optional[BreakerSettings] = None
     capacity: Capacity = Capacity()
+    failover_on: Optional[FrozenSet[str]] = None  # None: its carrier's, group's, route's (core.failover)
 
 
 class Carrier(NamedTuple):
@@ -185,6 +187,7 @@ class Carrier(NamedTuple):
     group: Optional[str]
     number_format: Parts            # a template over the looked-up number ($0) and the call's ${var}
     currency: str
+    failover_on: Optional[FrozenSet[str]] = None  # None: its group's, the route's (core.failover)
 
     def dial_number(self, number: str, lookup: Lookup = lambda name: None) -> str:
         """``number`` in the carrier's format, its ${var} read through ``lookup`` (checked by the caller)."""
@@ -278,6 +281,9 @@ class Route(NamedTuple):
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
     when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
+    failover_on: Optional[FrozenSet[str]] = None  # None: defaults' (core.failover: nearer lists win)
+    max_attempts: Optional[int] = None  # None: defaults'
+    max_seconds: Optional[float] = None  # no attempt starts once the call has waited this long
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from fsroute.core import router
+from fsroute.core import failover, router
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
@@ -163,8 +163,9 @@ def _route(call: _Call, generation: Generation) -> None:
 
 
 def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
-    """Try the gateways in order; stop on success, a cause not in failover_on, the caller leaving, or
-    after max_attempts attempts dialled.
+    """Try the gateways in order; stop on success, a failure its failover_on does not name (core.failover:
+    by cause or SIP status), the caller leaving, after max_attempts attempts dialled, or, before a later
+    attempt, once the call has waited the route's max_seconds.
 
     An attempt can ring for a minute: before each later one the gateway
     states are looked up again, and a gateway now DOWN is skipped; so is one
@@ -180,11 +181,19 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     if saved != "true":
         session.setVariable("continue_on_fail", "true")
     cause = None
-    most = rules.defaults.max_attempts
+    route = decision.route
+    assert route is not None  # a decision to bridge has one
+    most = route.max_attempts or rules.defaults.max_attempts
+    clock = generation.clock.monotonic
+    began, budget = clock(), route.max_seconds
+    spent = False
     try:
         for dial in decision.dials:
             gateway = dial.gateway
             if len(call.attempts) >= most:
+                break
+            if call.attempts and budget is not None and clock() - began >= budget:
+                spent = True
                 break
             if not session.ready():
                 cause = CALLER_GONE
@@ -196,9 +205,9 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
-            ended, ran = "", 0.0
+            ended, ran, sip = "", 0.0, None
             try:
-                ended, ran = _attempt(call, generation, decision, dial)
+                ended, ran, sip = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 if any_breaker:
                     breakers.record(gateway, ended, taken)
@@ -206,7 +215,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
             cause = ended or "UNKNOWN"
-            call.attempts.append(Attempt(gateway, cause, ran, dial))
+            call.attempts.append(Attempt(gateway, cause, ran, dial, sip))
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", _BRIDGED)
@@ -214,7 +223,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
                 break
-            if cause not in rules.defaults.failover_on:
+            if not failover.fails_over(failover.failover_on_for(rules, route, dial), cause, sip):
                 break
     finally:
         if saved != "true":
@@ -227,7 +236,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             " or its limit backend failed" if any(s.why == "limit_error" for s in call.skipped) else "")
         _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
         return
-    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
+    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s%s" % (
+        cause or "none", "; max_seconds %g spent" % (budget or 0) if spent else "")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
@@ -263,10 +273,12 @@ def _transfer(call: _Call, decision: Decision) -> None:
     call.session.execute("transfer", decision.route.transfer.data(decision.number))
 
 
-def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial) -> Tuple[str, float]:
+def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
+             ) -> Tuple[str, float, Optional[int]]:
     """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
     the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
-    application ran). A least-cost attempt also sets its carrier, prefix and rate."""
+    application ran; the failed leg's SIP status, None when answered or unknown). A least-cost attempt
+    also sets its carrier, prefix and rate."""
     session = call.session
     rules = generation.rules
     gateway = dial.gateway
@@ -278,6 +290,7 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if call.attempts or call.variables["originate_disposition"] is not None:  # none left by an earlier bridge
         session.setVariable("originate_disposition", "")
         session.setVariable("originate_failed_cause", "")
+        session.setVariable(failover.SIP_STATUS_VARIABLE, "")  # a bridge leaves it, answered or not
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
@@ -301,16 +314,15 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         if lcr:
             _set_lcr_variables(session, last)
         _set_variables(call, last)
-        return limits.refusal(rules, session), ran
-    return cause, ran
+        return limits.refusal(rules, session), ran, None
+    if cause == "SUCCESS":
+        return cause, ran, None
+    return cause, ran, failover.sip_status(session.getVariable(failover.SIP_STATUS_VARIABLE))
 
 
 def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:
     """The group whose limits wrap ``dial``: the route's, or for a least-cost attempt its carrier's."""
-    name = route.group
-    if dial.carrier is not None and route.lcr is not None:
-        name = next(c.group for c in route.lcr.carriers if c.name == dial.carrier)
-    return rules.groups.get(name) if name else None
+    return failover.group_of(rules, route, dial)
 
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:

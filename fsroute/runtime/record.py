@@ -23,6 +23,7 @@ class Attempt(NamedTuple):
     cause: str        # SUCCESS, or the originate cause
     seconds: float    # how long the bridge application ran
     dial: Dial
+    sip: Optional[int] = None  # the failed leg's SIP status (core.failover), None when answered or unknown
 
 
 class Skip(NamedTuple):
