@@ -178,3 +178,10 @@ def test_the_trace_says_each_failed_legs_sip_status_and_why_failover_stopped(cal
     assert attempts[0].endswith("(in failover_on: next gateway)")
     assert attempts[1].startswith("attempt 2: sofia/gateway/gw2/3000 -> USER_BUSY (sip:486) after ")
     assert attempts[1].endswith("(the callee's own rejection, not named in failover_on: stop)")
+
+
+def test_the_trace_counts_the_routes_own_max_attempts(call, three, fake_freeswitch):
+    session = call(three, "2000", fsroute_trace="true")
+    prefix = "fsroute trace uuid=%s " % session.uuid
+    assert any("at most max_attempts=2 dialled" in m for m in fake_freeswitch.log_lines("notice")
+               if m.startswith(prefix))

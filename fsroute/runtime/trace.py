@@ -142,7 +142,7 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
             route.name, _instant(now), ", ".join("%s (carrier %s, prefix %s, rate %s)"
                                                   % (d.gateway, d.carrier, d.prefix, rate_text(d.rate))
                                                   for d in decided.dials) or "none",
-            rules.defaults.max_attempts)
+            route.max_attempts or rules.defaults.max_attempts)
     if route.group is None:
         return "gateway ${%s} of route '%s': order %s" % (route.gateway_var, route.name, order)
 
@@ -155,4 +155,4 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
     members = ", ".join("%s (weight %d, %s)" % (m.name, m.weight, state(m.name)) for m in group.members)
     return ("group %s, strategy %s: %s; order %s (the strategy's pick first, then the other up gateways "
             "as failover candidates, at most max_attempts=%d dialled)"
-            % (group.name, group.strategy, members, order, rules.defaults.max_attempts))
+            % (group.name, group.strategy, members, order, route.max_attempts or rules.defaults.max_attempts))
