@@ -198,8 +198,9 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if call.attempts and not generation.is_up(gateway):
-                call.skipped.append(Skip(gateway, "down"))
+            if gateway in generation.admin.closed or call.attempts and not generation.is_up(gateway):
+                held = generation.admin.held(gateway)  # drained or disabled since the decision
+                call.skipped.append(Skip(gateway, held.state if held is not None else "down"))
                 continue
             taken = breakers.acquire(gateway) if any_breaker else CLOSED
             if taken is None and gateway not in decision.benched:  # benched since the decision
@@ -301,8 +302,13 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if lcr:
         _set_lcr_variables(session, dial)
     generation.started(gateway)
+    admin = generation.admin
+    admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
     began = time.perf_counter()
-    session.execute(app, data)
+    try:
+        session.execute(app, data)
+    finally:
+        admin.end(gateway)
     ran = time.perf_counter() - began
     disposition = session.getVariable("originate_disposition")
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()

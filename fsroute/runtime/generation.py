@@ -21,6 +21,7 @@ from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 from fsroute.core import decks
 from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.selection import Selector
+from .admin import GatewayAdmin
 from .breakers import Breakers
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import LoadedDeck
@@ -59,10 +60,15 @@ class Generation:
         self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
+        # gateways the operator took out of service (drain/disable): one object for all generations of the file
+        self.admin: GatewayAdmin = previous.admin if previous is not None else (
+            GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))
 
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
-        report it DOWN (unknown: up)."""
+        report it DOWN (unknown: up), and the operator has not taken it out of service (runtime.admin)."""
+        if gateway in self.admin.closed:
+            return False
         down = self._down(self._profiles.get(gateway, self._default_profile))
         return down is None or gateway not in down
 

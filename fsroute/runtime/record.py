@@ -29,7 +29,7 @@ class Attempt(NamedTuple):
 class Skip(NamedTuple):
     """A gateway of the decision not dialled: DOWN in a newer reading, benched, at its limits."""
     gateway: str
-    why: str          # "down", "benched", "at_limit", "limit_error"
+    why: str          # "down", "benched", "at_limit", "limit_error", "drained", "disabled"
 
 
 class CallRecord(NamedTuple):

@@ -78,7 +78,8 @@ def write(record: CallRecord) -> None:
 
 
 _SKIPS = {"down": "DOWN in a newer gwlist reading", "benched": "benched by its breaker",
-          "at_limit": "at its limits", "limit_error": "its limit backend failed"}
+          "at_limit": "at its limits", "limit_error": "its limit backend failed",
+          "drained": "drained by the operator", "disabled": "disabled by the operator"}
 
 
 def _after(attempt: Attempt, failover_on: FrozenSet[str], last: bool, record: CallRecord) -> str:
