@@ -24,6 +24,7 @@ from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import gatewayctl, limits, scrape
 from fsroute.runtime.admin import describe as describe_held
+from fsroute.runtime.quality import status_lines as quality_lines
 from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
@@ -151,6 +152,8 @@ def status(path: str) -> str:
                 "%H:%M:%S", time.localtime(when)), "" if trusted else "; stale: every gateway taken as up",
                 _health(loaded, name)))
         lines.extend(_deck_lines(loaded))
+        if loaded.quality is not None:
+            lines.extend(quality_lines(loaded.quality))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")

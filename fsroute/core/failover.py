@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import FrozenSet, Iterable, Optional
 
+from .causes import CALLEE_CAUSES
 from .legs import Dial
 from .model import Group, Route, RuleSet
 
@@ -30,7 +31,6 @@ from .model import Group, Route, RuleSet
 SIP_STATUS_VARIABLE = "last_bridge_proto_specific_hangup_cause"
 SIP_ENTRY_RE = re.compile(r"sip:([1-6])([0-9][0-9]|xx)\Z")
 CALLEE_STATUSES = frozenset((486, 600, 603))
-CALLEE_CAUSES = frozenset(("USER_BUSY", "CALL_REJECTED", "BUSY_EVERYWHERE", "DECLINE"))
 
 
 def sip_entry(text: str) -> Optional[str]:

@@ -68,7 +68,7 @@ class _Call:
 
     __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
                  "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
-                 "detail", "traced", "readings")
+                 "detail", "traced", "readings", "rang", "answered_before")
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -90,6 +90,8 @@ class _Call:
         self.detail = ""
         self.traced = False
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
+        self.rang = False  # the caller's channel has rung (or had early media): later PDDs are unknown
+        self.answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
 
     def record(self) -> CallRecord:
         variables = self.variables  # as the router read them: .get reads nothing more from the session
@@ -145,6 +147,8 @@ def _route(call: _Call, generation: Generation) -> None:
     call.detail = decision.detail
     if decision.benched:
         call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
+    if decision.demoted:  # left out for their measured quality (core.quality)
+        call.skipped += [Skip(name, "quality") for name, _, _ in decision.demoted if name not in decision.gateways]
     if call.traced:
         call.readings = trace.readings_for(rules, decision, generation)
     if decision.route is not None:
@@ -206,9 +210,9 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
-            ended, ran, sip = "", 0.0, None
+            ended, ran, sip, timing = "", 0.0, None, NOT_TIMED
             try:
-                ended, ran, sip = _attempt(call, generation, decision, dial)
+                ended, ran, sip, timing = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 if any_breaker:
                     breakers.record(gateway, ended, taken)
@@ -216,7 +220,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
             cause = ended or "UNKNOWN"
-            call.attempts.append(Attempt(gateway, cause, ran, dial, sip))
+            call.attempts.append(Attempt(gateway, cause, ran, dial, sip, *timing))
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", _BRIDGED)
@@ -275,11 +279,12 @@ def _transfer(call: _Call, decision: Decision) -> None:
 
 
 def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
-             ) -> Tuple[str, float, Optional[int]]:
+             ) -> Tuple[str, float, Optional[int], Timing]:
     """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
     the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
-    application ran; the failed leg's SIP status, None when answered or unknown). A least-cost attempt
-    also sets its carrier, prefix and rate."""
+    application ran; the failed leg's SIP status, None when answered or unknown; when quality is
+    measured, seconds to the answer and to the first ring). A least-cost attempt also sets its
+    carrier, prefix and rate."""
     session = call.session
     rules = generation.rules
     gateway = dial.gateway
@@ -304,6 +309,11 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     generation.started(gateway)
     admin = generation.admin
     admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
+    timed = generation.quality is not None
+    if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
+        call.rang = _channel_time(call.variables["progress_time"]) is not None
+        call.answered_before = _channel_time(call.variables["answered_time"]) is not None
+    sent = time.time()
     began = time.perf_counter()
     try:
         session.execute(app, data)
@@ -320,10 +330,38 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         if lcr:
             _set_lcr_variables(session, last)
         _set_variables(call, last)
-        return limits.refusal(rules, session), ran, None
+        return limits.refusal(rules, session), ran, None, NOT_TIMED
+    timing = _timing(call, sent) if timed else NOT_TIMED
     if cause == "SUCCESS":
-        return cause, ran, None
-    return cause, ran, failover.sip_status(session.getVariable(failover.SIP_STATUS_VARIABLE))
+        return cause, ran, None, timing
+    return cause, ran, failover.sip_status(session.getVariable(failover.SIP_STATUS_VARIABLE)), timing
+
+
+# (seconds from the INVITE to the answer, to the first ring or early media): None when not known
+Timing = Tuple[Optional[float], Optional[float]]
+NOT_TIMED: Timing = (None, None)
+
+
+def _timing(call: _Call, sent: float) -> Timing:
+    """When the caller's channel was answered and first rang, from the times the switch keeps on it
+    (``answered_time``, ``progress_time``, ``progress_media_time``: microseconds since the epoch, 0 when
+    not yet), relative to ``sent``. A bridge passes the outbound leg's ring and answer on to the caller's
+    channel, so they are this attempt's unless an earlier one rang already (then its PDD is unknown)."""
+    read = call.session.getVariable
+    answered = None if call.answered_before else _channel_time(read("answered_time"))
+    progress = None
+    if not call.rang:
+        rung = [t for t in (_channel_time(read("progress_time")), _channel_time(read("progress_media_time")))
+                if t is not None]
+        progress = min(rung) if rung else answered
+        call.rang = progress is not None
+    return (max(answered - sent, 0.0) if answered is not None else None,
+            max(progress - sent, 0.0) if progress is not None else None)
+
+
+def _channel_time(text: Optional[str]) -> Optional[float]:
+    """A channel time variable (microseconds since the epoch) in seconds, None when unset or 0."""
+    return int(text) / 1e6 if text and text.isdigit() and text != "0" else None
 
 
 def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:

@@ -19,10 +19,12 @@ from collections import Counter
 from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from fsroute.core import decks
-from fsroute.core.model import Carrier, RuleSet
+from fsroute.core.model import Carrier, Route, RuleSet
+from fsroute.core.quality import Judge
 from fsroute.core.selection import Selector
 from .admin import GatewayAdmin
 from .breakers import Breakers
+from .quality import QualityTracker
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import LoadedDeck
 from .limits import any_limits, counted_resources, usage_key
@@ -60,6 +62,13 @@ class Generation:
         self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
+        # the gateways' measured quality (runtime.quality), kept from the generation before when it measured the same
+        settings = rules.defaults.quality
+        kept = previous.quality if previous is not None else None
+        self.quality: Optional[QualityTracker] = None if settings is None else (
+            kept if kept is not None and kept.carries(settings) else QualityTracker(settings, clock.monotonic))
+        if self.quality is not None and settings is not None:
+            self.quality.settings = settings  # its classes, thresholds and probe period may have changed
         # gateways the operator took out of service (drain/disable): one object for all generations of the file
         self.admin: GatewayAdmin = previous.admin if previous is not None else (
             GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))
@@ -71,6 +80,12 @@ class Generation:
             return False
         down = self._down(self._profiles.get(gateway, self._default_profile))
         return down is None or gateway not in down
+
+    def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        """The router's question (core.router): each gateway's quality verdict for this call, None when the
+        rules set no quality thresholds for ``route``."""
+        tracker = self.quality
+        return tracker.judge_for(self.rules, route, number) if tracker is not None and route is not None else None
 
     def calls(self, gateway: str) -> int:
         """Active calls through ``gateway`` in the poller's last count (0 when not counted or unknown)."""

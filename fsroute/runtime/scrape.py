@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Tuple
 
-from . import metrics
+from . import metrics, quality
 from .poller import Poller
 from .store import RulesStore
 
@@ -23,6 +23,7 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
     up: Dict[Tuple[str, str], int] = {}
     readable: Dict[str, int] = {}
     held: List[metrics.Sample] = []
+    measured: Dict[str, List[metrics.Sample]] = {name: [] for name, _ in quality.FAMILIES}
     bridging: List[metrics.Sample] = []
     readings = poller.readings()
     for profile, (down, _, trusted) in readings.items():
@@ -38,6 +39,9 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
         routes.append(("fsroute_rules_routes", ("path",), path, len(rules.routes)))
         loaded_at.append(("fsroute_rules_loaded_timestamp_seconds", ("path",), path, generation.loaded_at))
         admin = generation.admin
+        if generation.quality is not None:
+            for name, found in quality.samples(generation.quality, store.path).items():
+                measured[name] += found
         for name, why in sorted(admin.all_held().items()):
             held.append(("fsroute_gateway_out_of_service", ("path", "gateway", "state"), path + (name, why.state), 1))
         for name in sorted(rules.gateway_names()):
@@ -63,5 +67,6 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
         ("fsroute_gateway_bridging", "Calls of this rules file in a bridge through the gateway now (ringing or up).",
          bridging),
     ]
+    families += [(name, help_text, measured[name]) for name, help_text in quality.FAMILIES]
     return metrics.text() + "".join(metrics.family(name, "gauge", help_text, samples)
                                     for name, help_text, samples in families)

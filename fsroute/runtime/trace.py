@@ -16,7 +16,8 @@ import time
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
-from fsroute.core.failover import CALLEE_CAUSES, CALLEE_STATUSES, fails_over, failover_on_for
+from fsroute.core.causes import CALLEE_CAUSES
+from fsroute.core.failover import CALLEE_STATUSES, fails_over, failover_on_for
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
@@ -79,7 +80,8 @@ def write(record: CallRecord) -> None:
 
 _SKIPS = {"down": "DOWN in a newer gwlist reading", "benched": "benched by its breaker",
           "at_limit": "at its limits", "limit_error": "its limit backend failed",
-          "drained": "drained by the operator", "disabled": "disabled by the operator"}
+          "drained": "drained by the operator", "disabled": "disabled by the operator",
+          "quality": "left out for its measured quality (critical)"}
 
 
 def _after(attempt: Attempt, failover_on: FrozenSet[str], last: bool, record: CallRecord) -> str:

@@ -16,6 +16,7 @@ from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
 from .calendars import read_zone
 from .failover import read_failover_on
+from .quality import read_quality_settings
 
 _LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
@@ -45,6 +46,8 @@ def read_defaults(r: Reader, node: Node) -> Defaults:
             values[key] = r.boolean(value, what)
         elif key == "failover_on":
             values[key] = read_failover_on(r, value, what)
+        elif key == "quality":
+            values[key] = read_quality_settings(r, value, what)
         elif key == "strict_gateways":
             values[key] = r.boolean(value, what)
         elif key == "breaker":

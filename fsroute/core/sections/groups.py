@@ -10,6 +10,7 @@ from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
 from .failover import FAILOVER_KEYS, read_own_failover_on
 from .gateways import read_capacity
+from .quality import read_quality_rule
 
 
 def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
@@ -19,7 +20,7 @@ def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
         what = "group '%s'" % name
         r.check_name(key, what)
         r.declared["group"].add(name)
-        body = r.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps") + FAILOVER_KEYS,
+        body = r.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps") + FAILOVER_KEYS + ("quality",),
                          required=("gateways",))
         if body is None:
             continue
@@ -48,5 +49,5 @@ def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
             members.append(member)
         if strategy in STRATEGIES and members:
             out[name] = Group(name, strategy, tuple(members), read_capacity(r, body, what),
-                              read_own_failover_on(r, body, what))
+                              read_own_failover_on(r, body, what), read_quality_rule(r, body, what))
     return out
