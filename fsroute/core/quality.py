@@ -82,54 +82,63 @@ class Verdict(NamedTuple):
 
 
 class Window:
-    """A sliding window of ``seconds`` in SLICES slices; not thread-safe (runtime.quality holds a lock)."""
+    """A sliding window of ``seconds`` in SLICES slices, with running totals so that its figures cost
+    the same however many attempts it holds; not thread-safe (runtime.quality holds a lock)."""
 
-    __slots__ = ("width", "short_call", "_slices")
+    __slots__ = ("width", "short_call", "_slices", "_totals", "version")
 
     def __init__(self, seconds: float, short_call: float) -> None:
         self.width = seconds / SLICES
         self.short_call = short_call
-        # per slice: [index, attempts, answered, user_side, talk_sum, talk_n, short, pdd_sum, pdd_n]
+        # per slice and in total: [index, attempts, answered, user_side, talk_sum, talk_n, short, pdd_sum, pdd_n]
         self._slices: Deque[List[float]] = deque()
+        self._totals: List[float] = [0.0] * 9
+        self.version = 0  # changes whenever its figures may have: an attempt added, a slice gone
 
     def add(self, now: float, sample: Sample) -> None:
         index = int(now // self.width)
+        self._expire(index)
+        self.version += 1
         slices = self._slices
         if not slices or slices[-1][0] != index:
             slices.append([index, 0, 0, 0, 0.0, 0, 0, 0.0, 0])
-            self._expire(index)
-        counts = slices[-1]
-        counts[1] += 1
-        if sample.answered:
-            counts[2] += 1
-            if sample.talk is not None:
-                counts[4] += sample.talk
-                counts[5] += 1
-                counts[6] += sample.talk < self.short_call
-        elif sample.user_side:
-            counts[3] += 1
-        if sample.pdd is not None:
-            counts[7] += sample.pdd
-            counts[8] += 1
+        for counts in (slices[-1], self._totals):
+            counts[1] += 1
+            if sample.answered:
+                counts[2] += 1
+                if sample.talk is not None:
+                    counts[4] += sample.talk
+                    counts[5] += 1
+                    counts[6] += sample.talk < self.short_call
+            elif sample.user_side:
+                counts[3] += 1
+            if sample.pdd is not None:
+                counts[7] += sample.pdd
+                counts[8] += 1
 
     def _expire(self, index: int) -> None:
-        slices = self._slices
+        slices, totals = self._slices, self._totals
         while slices and slices[0][0] <= index - SLICES:
-            slices.popleft()
+            gone = slices.popleft()
+            self.version += 1
+            for i in range(1, 9):
+                totals[i] -= gone[i]
+        if not slices:
+            self._totals = [0.0] * 9  # no rounding left over from the float sums
+
+    def slice_of(self, now: float) -> int:
+        return int(now // self.width)
 
     def figures(self, now: float) -> Figures:
         self._expire(int(now // self.width))
-        total = [0.0] * 9
-        for counts in self._slices:
-            for i in range(1, 9):
-                total[i] += counts[i]
-        attempts, answered = int(total[1]), int(total[2])
+        _, attempts_f, answered_f, user_side, talk, talked, short, pdd, timed = self._totals
+        attempts, answered = int(attempts_f), int(answered_f)
         return Figures(attempts, answered,
                        answered / attempts if attempts else None,
-                       (answered + total[3]) / attempts if attempts else None,
-                       total[4] / total[5] if total[5] else None,
-                       total[7] / total[8] if total[8] else None,
-                       total[6] / total[5] if total[5] else None)
+                       (answered + user_side) / attempts if attempts else None,
+                       talk / talked if talked else None,
+                       pdd / timed if timed else None,
+                       short / talked if talked else None)
 
 
 def sample_of(cause: str, talk: Optional[float], pdd: Optional[float]) -> Sample:
@@ -179,6 +188,8 @@ def arrange(items: Sequence[T], gateway_of: Callable[[T], str], judge: Judge
     those of CRITICAL ones left out, the verdicts that moved or left out a gateway). When every item
     would be left out, all are kept in their order."""
     verdicts = {name: judge(name) for name in dict.fromkeys(gateway_of(item) for item in items)}
+    if all(v.level == OK for v in verdicts.values()):
+        return list(items), {}
     kept = [i for i in items if verdicts[gateway_of(i)].level in (OK, PROBE)]
     demoted = [i for i in items if verdicts[gateway_of(i)].level == WARN]
     moved = {g: v for g, v in verdicts.items() if v.level != OK}

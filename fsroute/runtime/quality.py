@@ -25,6 +25,7 @@ from .fslog import NOTICE, log
 from .record import CallRecord
 
 Key = Tuple[str, Optional[str]]  # (gateway, destination class or None for all its calls)
+_NO_VERDICT = Verdict(OK, "")
 
 
 class QualityTracker:
@@ -37,6 +38,8 @@ class QualityTracker:
         self._levels: Dict[Tuple[str, Optional[str], str], str] = {}  # (gateway, class, scope) -> level
         self._critical_since: Dict[Tuple[str, Optional[str], str], float] = {}
         self._probed: Dict[Tuple[str, Optional[str], str], float] = {}
+        self._cache: Dict[Tuple[str, Optional[str], str], Tuple[Tuple[int, int, int, QualityRule], Verdict,
+                                                                 Optional[str]]] = {}
         self._lock = threading.Lock()
 
     def carries(self, settings: QualitySettings) -> bool:
@@ -84,10 +87,11 @@ class QualityTracker:
     def _verdict(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
         now = self.clock()
         with self._lock:
-            figures, judged_kind = self._figures(gateway, kind, rule, now)
-            found = quality.verdict(figures, rule) if figures is not None else Verdict(OK, "")
+            found, judged_kind = self._raw(gateway, kind, rule, scope, now)
             key = (gateway, judged_kind, scope)
             before = self._levels.get(key, OK)
+            if found.level == OK and before == OK:
+                return found  # the common case: nothing to remember or announce
             if found.level == CRITICAL:
                 since = self._critical_since.setdefault(key, now)
                 last = self._probed.get(key, since)
@@ -103,18 +107,27 @@ class QualityTracker:
             _announce(gateway, judged_kind, scope, level, before, found.why)
         return found
 
-    def _figures(self, gateway: str, kind: Optional[str], rule: QualityRule, now: float
-                 ) -> Tuple[Optional[Figures], Optional[str]]:
-        """The figures a verdict is drawn from: the gateway's for the class when it has enough samples,
-        else the gateway's for all its calls."""
-        if kind is not None:
-            window = self._windows.get((gateway, kind))
-            if window is not None:
-                figures = window.figures(now)
-                if figures.attempts >= rule.min_samples:
-                    return figures, kind
-        window = self._windows.get((gateway, None))
-        return (window.figures(now) if window is not None else None), None
+    def _raw(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str, now: float
+             ) -> Tuple[Verdict, Optional[str]]:
+        """(the verdict of the figures alone, the class they were drawn for), reused while neither window
+        changed and the clock stays in the same slice."""
+        overall = self._windows.get((gateway, None))
+        if overall is None:
+            return _NO_VERDICT, None
+        classed = self._windows.get((gateway, kind)) if kind is not None else None
+        stamp = (overall.version, classed.version if classed is not None else -1, overall.slice_of(now), rule)
+        cache_key = (gateway, kind, scope)
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        figures, judged_kind = overall.figures(now), None
+        if classed is not None:
+            figures_of_class = classed.figures(now)
+            if figures_of_class.attempts >= rule.min_samples:
+                figures, judged_kind = figures_of_class, kind
+        found = quality.verdict(figures, rule)
+        self._cache[cache_key] = (stamp, found, judged_kind)
+        return found, judged_kind
 
     # -- read by ctl status and the metrics ------------------------------------------------------------
     def snapshot(self) -> List[Tuple[str, Optional[str], Figures]]:
