@@ -107,13 +107,13 @@ class Switchboard:
 
     def __init__(self, rules_path, clock, fake_freeswitch):
         self.clock = clock
-        self.generation = standalone(loader.load(rules_path), {}, clock=clock)
+        self.store = process.store_for(rules_path, clock=clock)  # with its decks
         self.fake = fake_freeswitch
 
     def call(self, number="1000", **outcomes):
         session = StubSession({"destination_number": number, "network_addr": "127.0.0.1", "fsroute_trace": "true"},
                               outcomes, fake=self.fake)
-        route_with(session, lambda: self.generation)
+        route_with(session, self.store.current)
         return session
 
     def dialled(self, number="1000", **outcomes):
@@ -193,3 +193,35 @@ def test_the_tracker_is_not_there_without_quality_rules(write_rules, fake_freesw
     generation = standalone(loader.load(write_rules("version: 1\nroutes: [{name: r, gateway: gw1}]\n")), {})
     assert generation.quality is None and generation.quality_judge(generation.rules.routes[0], "1") is None
     assert quality.sample_of("ORIGINATOR_CANCEL", None, None).user_side
+
+
+LCR = """\
+    version: 1
+    defaults:
+      quality: {min_samples: 5, warn: {asr: 0.6}, critical: {asr: 0.3}}
+    carriers:
+      cheap: {deck: cheap.csv, gateway: gwa, currency: USD}
+      middle: {deck: middle.csv, gateway: gwb, currency: USD}
+      dear: {deck: dear.csv, gateway: gwc, currency: USD}
+    routes:
+      - {name: intl, match: {destination_number: '^00(\\d+)$'}, number: '$1', lcr: {carriers: [cheap, middle, dear]}}
+"""
+
+
+def test_least_cost_takes_the_cheapest_carrier_above_the_quality_floor_and_says_why(tmp_path, clock,
+                                                                                    fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gwa", "gwb", "gwc"])
+    for name, rate in (("cheap", "0.010"), ("middle", "0.020"), ("dear", "0.030")):
+        (tmp_path / ("%s.csv" % name)).write_text("prefix,rate\n49,%s\n" % rate)
+    (tmp_path / "rules.yaml").write_text(LCR.replace("\n    ", "\n")[4:])
+    clock.advance(5)  # decks are read once they have been still for 2 s
+    board = Switchboard(str(tmp_path / "rules.yaml"), clock, fake_freeswitch)
+    assert board.dialled("00491000") == ["gwa"]
+    for i in range(6):  # cheap answers 2 in 5 (warn: moved last), middle fails every call it gets (critical)
+        board.dialled("00491000", gwa="SUCCESS" if i == 0 else "sip:503", gwb="sip:503")
+    session = board.call("00491000", gwc="sip:503", gwa="sip:503")
+    assert [d.split("/")[2] for d, _ in session.bridges] == ["gwc", "gwa"]  # dear first, cheap last, middle out
+    assert session.variables["fsroute_skipped"] == "gwb:quality"
+    trace = [m.split(" ", 3)[3] for m in fake_freeswitch.log_lines("notice") if session.uuid in m]
+    assert "quality: gateway gwa moved to the end: asr 40% below warn 60% over 5 attempts" in trace
+    assert "quality: gateway gwb left out: asr 0% below critical 30% over 5 attempts" in trace
