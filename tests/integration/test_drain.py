@@ -5,16 +5,8 @@ the command, the calls up on it finish and are counted down, and the state holds
 import time
 
 from .test_health import eventually
+from .test_poller import RULES  # one weighted group of gw1 and gw2
 from .test_routing import call_many
-
-RULES = """\
-version: 1
-defaults: {status_ttl: 0.5, reload_check: 0.5}
-groups:
-  split: {strategy: weighted_round_robin, gateways: [gw1, gw2]}
-routes:
-  - {name: split, match: {destination_number: '^(\\d+)$'}, group: split}
-"""
 
 
 def gw1_status(switch):
