@@ -3,6 +3,7 @@ max_seconds (issue 23)."""
 
 import pytest
 
+from fsroute import ctl
 from fsroute.core import loader
 from fsroute.core.legs import Dial
 from fsroute.core.failover import fails_over, failover_on_for, sip_status
@@ -185,3 +186,23 @@ def test_the_trace_counts_the_routes_own_max_attempts(call, three, fake_freeswit
     prefix = "fsroute trace uuid=%s " % session.uuid
     assert any("at most max_attempts=2 dialled" in m for m in fake_freeswitch.log_lines("notice")
                if m.startswith(prefix))
+
+
+def test_the_breaker_counts_what_failover_counts(write_rules, fake_freeswitch, call):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = write_rules("""\
+        version: 1
+        defaults: {breaker: {failures: 2, window: 60, cooldown: 60}}
+        groups:
+          pair: {strategy: priority, gateways: [gw1, gw2], failover_on: ['sip:502']}
+        routes:
+          - {name: r, group: pair}
+        """)
+    def gw1():
+        return next(line for line in ctl.command("status %s" % path).splitlines() if line.startswith("  gw1 "))
+    for _ in range(3):  # declines whose Reason says 41 are the callee's: gw1 is not benched for them
+        assert len(call(path, "1", bridge_outcomes={"gw1": "sip:603 NORMAL_TEMPORARY_FAILURE"}).bridges) == 1
+    assert gw1().endswith("breaker closed, 0 recent failures")
+    for _ in range(2):  # the group fails over on 502: so does its breaker count it
+        call(path, "1", bridge_outcomes={"gw1": "sip:502 NETWORK_OUT_OF_ORDER"})
+    assert "breaker benched until" in gw1()

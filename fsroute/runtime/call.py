@@ -211,11 +211,12 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
             ended, ran, sip, timing = "", 0.0, None, NOT_TIMED
+            failover_on = failover.failover_on_for(rules, route, dial)
             try:
                 ended, ran, sip, timing = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 if any_breaker:
-                    breakers.record(gateway, ended, taken)
+                    breakers.record(gateway, ended, taken, sip, failover_on)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
@@ -228,7 +229,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
                 break
-            if not failover.fails_over(failover.failover_on_for(rules, route, dial), cause, sip):
+            if not failover.fails_over(failover_on, cause, sip):
                 break
     finally:
         if saved != "true":
