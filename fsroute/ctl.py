@@ -189,7 +189,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.dry_run(),
                              deck_of=loaded.deck_of, explain=True)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % shown if at else ""),

@@ -146,6 +146,7 @@ def test_a_poor_gateway_is_moved_last_then_left_out_then_probed_and_back_once_th
     board.clock.advance(29)
     assert board.dialled() == ["gw2"]
     board.clock.advance(1)
+    assert "\ngateways: gw2\n" in ctl.command("test 1000")  # a dry run claims no probe call
     assert board.dialled() == ["gw1"]   # one probe call reaches it, in its place
     assert board.dialled() == ["gw2"]   # and then not until the next period
     board.clock.advance(600)            # the window forgets: no verdict until min_samples again

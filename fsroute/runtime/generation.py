@@ -87,6 +87,11 @@ class Generation:
         tracker = self.quality
         return tracker.judge_for(self.rules, route, number) if tracker is not None and route is not None else None
 
+    def dry_run(self) -> DryRun:
+        """This generation as a dry run (``ctl test``) asks it: the same answers, but quality verdicts
+        claim no probe call and announce nothing."""
+        return DryRun(self)
+
     def calls(self, gateway: str) -> int:
         """Active calls through ``gateway`` in the poller's last count (0 when not counted or unknown)."""
         key = self._usage_keys.get(gateway)
@@ -112,6 +117,23 @@ class Generation:
     def counts(self) -> Tuple[Dict[str, int], Dict[str, int]]:
         """(per-result, per-route) copies of its call counters."""
         return self.tally.counts()
+
+
+class DryRun:
+    """A generation's answers to the router (core.router.GatewayHealth) for a call that is not placed."""
+
+    def __init__(self, generation: Generation) -> None:
+        self._generation = generation
+        self.any_breaker = generation.any_breaker
+        self.benched = generation.benched
+        self.last_resort = generation.last_resort
+        self.calls = generation.calls
+
+    def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        tracker = self._generation.quality
+        if tracker is None or route is None:
+            return None
+        return tracker.judge_for(self._generation.rules, route, number, dry=True)
 
 
 class Tally:

@@ -64,8 +64,10 @@ class QualityTracker:
                     window.add(now, sample)
 
     # -- read by the router --------------------------------------------------------------------------
-    def judge_for(self, rules: RuleSet, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
-        """The verdict of each gateway for a call of ``route`` to ``number`` (None: no thresholds apply)."""
+    def judge_for(self, rules: RuleSet, route: Optional[Route], number: Optional[str], dry: bool = False
+                  ) -> Optional[Judge]:
+        """The verdict of each gateway for a call of ``route`` to ``number`` (None: no thresholds apply);
+        ``dry``: for a dry run (``ctl test``), which claims no probe call and changes no verdict."""
         if route is None:
             return None
         rule = self.rule_of(rules, route)
@@ -73,7 +75,13 @@ class QualityTracker:
             return None
         kind = quality.class_of(self.settings.classes, number) if self.settings.classes and number else None
         scope = route.name
+        if dry:
+            return lambda gateway: self._dry_verdict(gateway, kind, rule, scope)
         return lambda gateway: self._verdict(gateway, kind, rule, scope)
+
+    def _dry_verdict(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
+        with self._lock:
+            return self._raw(gateway, kind, rule, scope, self.clock())[0]
 
     def rule_of(self, rules: RuleSet, route: Route) -> QualityRule:
         """The route's thresholds, else its group's, else defaults.quality's."""
