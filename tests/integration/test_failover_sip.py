@@ -50,3 +50,28 @@ def test_failover_on_by_sip_status(fs, prefix, code, reason, cause, goes_on):
         assert fields["result"] == "failed" and fs.invites()["gw1"] == 0
     assert fs.invites()["gw2"] == 1
 
+
+
+BUDGET = """\
+version: 1
+defaults: {status_ttl: 0.5}
+groups:
+  three: {strategy: priority, gateways: [gw2, gw3, gw1]}
+routes:
+  - {name: budget, match: {destination_number: '^1(\\d+)$'}, number: '$1', group: three,
+     failover_on: [ALLOTTED_TIMEOUT, GATEWAY_DOWN], max_seconds: 3, leg: {leg_timeout: 2}}
+  - {name: unlimited, match: {destination_number: '^2(\\d+)$'}, number: '$1', group: three,
+     failover_on: [ALLOTTED_TIMEOUT, GATEWAY_DOWN], leg: {leg_timeout: 2}}
+"""
+
+
+def test_max_seconds_stops_failover_once_the_caller_has_waited_that_long(fs):
+    fs.use_rules(BUDGET)
+    fs.gateways["gw2"].mode = fs.gateways["gw3"].mode = "ring"  # each rings 2 s: leg_timeout gives ALLOTTED_TIMEOUT
+    unlimited = fs.call("25565001")
+    assert unlimited.code == 200 and fs.invites() == {"gw1": 1, "gw2": 1, "gw3": 1, "gw4": 0}
+    budget = fs.call("15565002")  # 2 s on gw2, 2 s on gw3: 4 s > 3 s, so gw1 is not tried
+    fields = fields_of(fs.switch, fs.log_mark, budget)
+    assert fields["tried"] == "gw2:ALLOTTED_TIMEOUT,gw3:ALLOTTED_TIMEOUT"
+    assert fs.invites() == {"gw1": 1, "gw2": 2, "gw3": 2, "gw4": 0}
+    assert fields["result"] == "failed"
