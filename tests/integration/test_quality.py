@@ -73,3 +73,18 @@ def test_a_gateway_answering_one_call_in_five_is_demoted_then_left_out_then_prob
     acd, pdd = float(found.group(1)), float(found.group(2))
     print("\n%s" % line)
     assert 0.2 < acd < 1.0 and 0.0 <= pdd < 0.5  # calls held 0.3 s; the fake gateway rings at once
+
+
+def test_pdd_and_acd_are_the_gateways_ring_and_talk_times(fs):
+    fs.use_rules(RULES)
+    gw2 = fs.gateways["gw2"]
+    gw2.ring_delay, gw2.answer_delay = 0.6, 0.5  # 180 at 0.6 s, 200 at 1.1 s; the caller talks 1 s
+    for i in range(3):
+        assert fs.call("55710%02d" % i, hold=1.0).code == 200
+    assert observed(fs.switch, "gw2", 3)
+    line = quality_line(fs.switch, "gw2")
+    print("\n%s" % line)
+    found = re.search(r"acd ([0-9.]+)s pdd ([0-9.]+)s", line)
+    assert found, line
+    acd, pdd = float(found.group(1)), float(found.group(2))
+    assert 0.5 <= pdd <= 0.9 and 0.8 <= acd <= 1.5
