@@ -226,3 +226,19 @@ def test_least_cost_takes_the_cheapest_carrier_above_the_quality_floor_and_says_
     trace = [m.split(" ", 3)[3] for m in fake_freeswitch.log_lines("notice") if session.uuid in m]
     assert "quality: gateway gwa moved to the end: asr 40% below warn 60% over 5 attempts" in trace
     assert "quality: gateway gwb left out: asr 0% below critical 30% over 5 attempts" in trace
+
+
+def test_a_reload_forgets_the_verdicts_of_routes_it_no_longer_has(write_rules, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = write_rules(QUALITY)
+    current = process.store_for(path).current
+    for _ in range(11):
+        route_with(StubSession({"destination_number": "1000"}, {"gw1": "sip:503"}, fake=fake_freeswitch), current)
+    assert "  gw1 for route 'out': critical" in ctl.command("status %s" % path)
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace("name: out,", "name: renamed,"))
+    ctl.command("reload %s" % path)
+    status = ctl.command("status %s" % path)
+    assert "route 'out'" not in status and "  gw1: attempts 10 answered 0" in status

@@ -69,6 +69,7 @@ class Generation:
             kept if kept is not None and kept.carries(settings) else QualityTracker(settings, clock.monotonic))
         if self.quality is not None and settings is not None:
             self.quality.settings = settings  # its classes, thresholds and probe period may have changed
+            self.quality.keep_routes({route.name for route in rules.routes})
         # gateways the operator took out of service (drain/disable): one object for all generations of the file
         self.admin: GatewayAdmin = previous.admin if previous is not None else (
             GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))

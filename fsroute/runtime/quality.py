@@ -15,7 +15,7 @@ Redis is not done).
 from __future__ import annotations
 
 import threading
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from fsroute.core import quality
 from fsroute.core.model import Route, RuleSet
@@ -41,6 +41,14 @@ class QualityTracker:
         self._cache: Dict[Tuple[str, Optional[str], str], Tuple[Tuple[int, int, int, QualityRule], Verdict,
                                                                  Optional[str]]] = {}
         self._lock = threading.Lock()
+
+    def keep_routes(self, names: Set[str]) -> None:
+        """Forget the verdicts of routes a new generation no longer has (their windows stay: they are the
+        gateways')."""
+        with self._lock:
+            for table in (self._levels, self._critical_since, self._probed, self._cache):
+                for key in [k for k in table if k[2] not in names]:
+                    del table[key]
 
     def carries(self, settings: QualitySettings) -> bool:
         """Whether a new generation with ``settings`` can keep these windows (same window and short_call)."""
