@@ -3,7 +3,8 @@
 mod_python3 calls ``fsapi(session, stream, env, args)`` with session "na"
 from fs_cli; only what is written to ``stream`` reaches the operator.
 Commands: ``reload [RULES]``, ``status [RULES]``, ``check [RULES]``,
-``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``, ``metrics`` (Prometheus text). Without RULES,
+``test <destination> [<source-ip> [<caller>]] [at=INSTANT]``, ``metrics`` (Prometheus text),
+``drain|disable GATEWAY [reason...]``, ``enable GATEWAY`` (runtime.admin). Without RULES,
 reload, status and check act on every rules file that calls have loaded (or
 the default one before any); test uses the first of them, at INSTANT
 (ISO 8601) or now.
@@ -21,7 +22,9 @@ from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
-from fsroute.runtime import limits, scrape
+from fsroute.runtime import gatewayctl, limits, scrape
+from fsroute.runtime.admin import describe as describe_held
+from fsroute.runtime.quality import status_lines as quality_lines
 from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
@@ -30,7 +33,8 @@ from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.process import loaded_stores, poller, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
-         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics | "
+         "drain|disable GATEWAY [reason...] | enable GATEWAY  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
 
@@ -67,6 +71,8 @@ def command(args: Optional[str]) -> str:
         return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
     if verb == "metrics" and not rest:
         return scrape.text(loaded_stores(), poller())
+    if verb in ("drain", "disable", "enable") and rest and (verb != "enable" or len(rest) == 1):
+        return gatewayctl.change([store_for(path) for path in _known_paths()], verb, rest[0], " ".join(rest[1:]))
     return USAGE
 
 
@@ -146,6 +152,8 @@ def status(path: str) -> str:
                 "%H:%M:%S", time.localtime(when)), "" if trusted else "; stale: every gateway taken as up",
                 _health(loaded, name)))
         lines.extend(_deck_lines(loaded))
+        if loaded.quality is not None:
+            lines.extend(quality_lines(loaded.quality))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -181,7 +189,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         return "-ERR at=: %s\n" % exc
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
-    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
+    decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.dry_run(),
                              deck_of=loaded.deck_of, explain=True)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % shown if at else ""),
@@ -201,6 +209,9 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
 def _health(loaded: Generation, name: str) -> str:
     """The breaker and limits part of a gateway's status line ("" when it has neither)."""
     parts: List[str] = []
+    held = describe_held(loaded.admin, name)
+    if held is not None:
+        parts.append(held)
     breaker = loaded.breakers.snapshot(name)
     if breaker is not None:
         state, left, recent = breaker

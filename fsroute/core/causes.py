@@ -29,5 +29,9 @@ NOT_ACCEPTABLE UNWANTED NO_IDENTITY BAD_IDENTITY_INFO UNSUPPORTED_CERTIFICATE
 INVALID_IDENTITY STALE_DATE
 """.split())
 
+# A callee's own rejection (busy, declined): never tried on another carrier unless the rules say so
+# (core.failover), and not the carrier's fault (core.quality's NER).
+CALLEE_CAUSES = frozenset(("USER_BUSY", "CALL_REJECTED", "BUSY_EVERYWHERE", "DECLINE"))
+
 # What a failed bridge ends with when the switch told us nothing usable.
 FALLBACK_CAUSE = "NORMAL_TEMPORARY_FAILURE"

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .calendars import Moments
     from .timespec import TimeSpec
     from .patterns import Regex
+    from .quality import QualityRule, QualitySettings
 
 
 STRATEGIES = ("weighted_round_robin", "weighted_random", "hash_caller",
@@ -126,6 +127,7 @@ class Defaults(NamedTuple):
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
     events: bool = True  # fire the fsroute::route event per call
     tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
+    quality: Optional[QualitySettings] = None  # None: quality is not measured (core.quality)
 
 
 CONTINUE = Action(None)
@@ -169,12 +171,15 @@ class Group(NamedTuple):
     strategy: str
     members: Tuple[Member, ...]
     capacity: Capacity = Capacity()
+    failover_on: Optional[FrozenSet[str]] = None  # None: the route's (core.failover)
+    quality: Optional[QualityRule] = None  # None: defaults.quality's thresholds
 
 
 class GatewaySettings(NamedTuple):
     """What the rules say about one gateway beyond its profile (``breaker``: its own or the defaults')."""
     breaker: Optional[BreakerSettings] = None
     capacity: Capacity = Capacity()
+    failover_on: Optional[FrozenSet[str]] = None  # None: its carrier's, group's, route's (core.failover)
 
 
 class Carrier(NamedTuple):
@@ -185,6 +190,7 @@ class Carrier(NamedTuple):
     group: Optional[str]
     number_format: Parts            # a template over the looked-up number ($0) and the call's ${var}
     currency: str
+    failover_on: Optional[FrozenSet[str]] = None  # None: its group's, the route's (core.failover)
 
     def dial_number(self, number: str, lookup: Lookup = lambda name: None) -> str:
         """``number`` in the carrier's format, its ${var} read through ``lookup`` (checked by the caller)."""
@@ -278,6 +284,10 @@ class Route(NamedTuple):
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
     when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
+    failover_on: Optional[FrozenSet[str]] = None  # None: defaults' (core.failover: nearer lists win)
+    max_attempts: Optional[int] = None  # None: defaults'
+    max_seconds: Optional[float] = None  # no attempt starts once the call has waited this long
+    quality: Optional[QualityRule] = None  # None: its group's, else defaults.quality's thresholds
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from . import lcr
+from . import lcr, quality
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
@@ -66,6 +66,7 @@ class Decision(NamedTuple):
     dials: Tuple[Dial, ...] = ()  # one per attempt: its gateway, dial string and variables (lcr: carrier, rate)
     cause: Optional[str] = None   # a blocked call's cause
     reasons: Tuple[str, ...] = ()  # decide(..., explain=True) only: why, in lines for people (reasons.py)
+    demoted: Tuple[Tuple[str, str, str], ...] = ()  # (gateway, quality level, why): moved last or left out
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -138,10 +139,35 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     not set reads as the global one).
     """
     if not explain:
-        return _decide(rules, get, is_up, selector, now, health, deck_of, None)
+        return _by_quality(_decide(rules, get, is_up, selector, now, health, deck_of, None), health, False)
     reasons = Reasons(rules)
     decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons)
-    return decision._replace(reasons=reasons.lines())
+    return _by_quality(decision._replace(reasons=reasons.lines()), health, True)
+
+
+def _by_quality(decision: Decision, health: Optional[GatewayHealth], explain: bool) -> Decision:
+    """The decision's attempts in quality order (core.quality.arrange) when the rules measure quality."""
+    judging = getattr(health, "quality_judge", None) if decision.dials else None
+    judge = judging(decision.route, decision.number) if judging is not None else None
+    if judge is None:
+        return decision
+    dials, moved = quality.arrange(decision.dials, _gateway_of, judge)
+    if not moved:
+        return decision
+    demoted = tuple((name, v.level, v.why) for name, v in moved.items())
+    lines = decision.reasons + tuple(
+        "quality: gateway %s %s: %s" % (name, _QUALITY_SAYS[level], why) for name, level, why in demoted) \
+        if explain else decision.reasons
+    return decision._replace(dials=tuple(dials), gateways=tuple(d.gateway for d in dials), demoted=demoted,
+                             reasons=lines)
+
+
+_QUALITY_SAYS = {quality.WARN: "moved to the end", quality.CRITICAL: "left out",
+                 quality.PROBE: "kept for its probe call"}
+
+
+def _gateway_of(dial: Dial) -> str:
+    return dial.gateway
 
 
 def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],

@@ -21,6 +21,11 @@ _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
                "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
 _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+# The cause a gateway's final SIP status gives without a Reason header (seen in a real FreeSWITCH 1.11,
+# tests/integration/test_failover_sip.py); a bridge outcome "sip:NNN" uses it, "sip:NNN CAUSE" names the
+# cause a Q.850 Reason header would give instead.
+SIP_CAUSES = {404: "UNALLOCATED_NUMBER", 408: "RECOVERY_ON_TIMER_EXPIRE", 486: "USER_BUSY",
+              503: "NORMAL_TEMPORARY_FAILURE", 603: "CALL_REJECTED"}
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
 
 
@@ -46,7 +51,10 @@ class StubSession:
     """A call's session as mod_python3 hands it to ``handler``.
 
     ``variables`` are the channel variables; ``bridge_outcomes`` maps a
-    gateway to the cause its bridge fails with (absent: answered). A bridge
+    gateway to the cause its bridge fails with (absent: answered), or to its
+    final SIP status: ``"sip:503"`` (the cause the switch gives it, SIP_CAUSES),
+    ``"sip:503 USER_BUSY"`` (the cause of a Q.850 Reason header); the status is
+    left in ``last_bridge_proto_specific_hangup_cause`` as sofia does. A bridge
     to a gateway the fake switch has DOWN fails with GATEWAY_DOWN, to one it
     does not know (declare them with ``set_gateways``), an empty one or
     ``-err`` with INVALID_GATEWAY. As in mod_dptools, a failed bridge hangs
@@ -191,6 +199,10 @@ class StubSession:
             cause = "GATEWAY_DOWN"
         else:
             cause = self.bridge_outcomes.get(gateway, "SUCCESS")
+        if cause.startswith("sip:"):
+            status, _, reason = cause.partition(" ")
+            self.variables["last_bridge_proto_specific_hangup_cause"] = status
+            cause = reason or SIP_CAUSES[int(status[4:])]
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
             self._answered = True

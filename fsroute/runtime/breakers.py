@@ -13,6 +13,7 @@ import time
 from typing import Callable, Dict, FrozenSet, Optional, Tuple
 
 from fsroute.core.breaker import CLOSED, FAILURE, HALF_OPEN, NEUTRAL, SUCCESS, Breaker
+from fsroute.core.failover import fails_over
 from fsroute.core.model import RuleSet
 from . import events
 from .fslog import WARNING, log
@@ -22,11 +23,12 @@ from .limits import AT_LIMIT, LIMIT_ERROR
 _NEUTRAL = frozenset(("", "UNKNOWN", "ORIGINATOR_CANCEL", AT_LIMIT, LIMIT_ERROR))
 
 
-def outcome_of(cause: str, failover_on: FrozenSet[str]) -> str:
-    """What an attempt ending with ``cause`` says about the gateway."""
+def outcome_of(cause: str, failover_on: FrozenSet[str], sip: Optional[int] = None) -> str:
+    """What an attempt ending with ``cause`` (and SIP status ``sip``) says about the gateway: a failure
+    when fsroute fails over on it (core.failover: a callee's own rejection never is)."""
     if cause in _NEUTRAL:
         return NEUTRAL
-    return FAILURE if cause in failover_on else SUCCESS
+    return FAILURE if fails_over(failover_on, cause, sip) else SUCCESS
 
 
 class Breakers:
@@ -71,12 +73,15 @@ class Breakers:
             _changed(name, HALF_OPEN, "half-open: this call is the probe")
         return taken
 
-    def record(self, name: str, cause: str, taken: Optional[str]) -> None:
-        """Account the attempt on ``name`` that ended with ``cause``; log a state change."""
+    def record(self, name: str, cause: str, taken: Optional[str], sip: Optional[int] = None,
+               failover_on: Optional[FrozenSet[str]] = None) -> None:
+        """Account the attempt on ``name`` that ended with ``cause`` (``sip``: its SIP status; ``failover_on``:
+        the list the attempt was judged by, default the defaults'); log a state change."""
         breaker = self._by_name.get(name)
         if breaker is None or taken is None:
             return
-        change = breaker.record(outcome_of(cause, self._failover_on), self.clock(), taken)
+        change = breaker.record(outcome_of(cause, self._failover_on if failover_on is None else failover_on, sip),
+                                self.clock(), taken)
         if change is not None:
             _changed(name, change.split(":")[0].split(" ")[0], "%s (last cause %s)" % (change, cause))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from fsroute.core import router
+from fsroute.core import failover, router
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
@@ -68,7 +68,7 @@ class _Call:
 
     __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
                  "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
-                 "detail", "traced", "readings")
+                 "detail", "traced", "readings", "rang", "answered_before")
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -90,6 +90,8 @@ class _Call:
         self.detail = ""
         self.traced = False
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
+        self.rang = False  # the caller's channel has rung (or had early media): later PDDs are unknown
+        self.answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
 
     def record(self) -> CallRecord:
         variables = self.variables  # as the router read them: .get reads nothing more from the session
@@ -145,6 +147,8 @@ def _route(call: _Call, generation: Generation) -> None:
     call.detail = decision.detail
     if decision.benched:
         call.skipped += [Skip(name, "benched") for name in decision.benched if name not in decision.gateways]
+    if decision.demoted:  # left out for their measured quality (core.quality)
+        call.skipped += [Skip(name, "quality") for name, _, _ in decision.demoted if name not in decision.gateways]
     if call.traced:
         call.readings = trace.readings_for(rules, decision, generation)
     if decision.route is not None:
@@ -163,8 +167,9 @@ def _route(call: _Call, generation: Generation) -> None:
 
 
 def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
-    """Try the gateways in order; stop on success, a cause not in failover_on, the caller leaving, or
-    after max_attempts attempts dialled.
+    """Try the gateways in order; stop on success, a failure its failover_on does not name (core.failover:
+    by cause or SIP status), the caller leaving, after max_attempts attempts dialled, or, before a later
+    attempt, once the call has waited the route's max_seconds.
 
     An attempt can ring for a minute: before each later one the gateway
     states are looked up again, and a gateway now DOWN is skipped; so is one
@@ -180,33 +185,43 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     if saved != "true":
         session.setVariable("continue_on_fail", "true")
     cause = None
-    most = rules.defaults.max_attempts
+    route = decision.route
+    assert route is not None  # a decision to bridge has one
+    most = route.max_attempts or rules.defaults.max_attempts
+    clock = generation.clock.monotonic
+    began, budget = clock(), route.max_seconds
+    spent = False
     try:
         for dial in decision.dials:
             gateway = dial.gateway
             if len(call.attempts) >= most:
                 break
+            if call.attempts and budget is not None and clock() - began >= budget:
+                spent = True
+                break
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if call.attempts and not generation.is_up(gateway):
-                call.skipped.append(Skip(gateway, "down"))
+            if gateway in generation.admin.closed or call.attempts and not generation.is_up(gateway):
+                held = generation.admin.held(gateway)  # drained or disabled since the decision
+                call.skipped.append(Skip(gateway, held.state if held is not None else "down"))
                 continue
             taken = breakers.acquire(gateway) if any_breaker else CLOSED
             if taken is None and gateway not in decision.benched:  # benched since the decision
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
-            ended, ran = "", 0.0
+            ended, ran, sip, timing = "", 0.0, None, NOT_TIMED
+            failover_on = failover.failover_on_for(rules, route, dial)
             try:
-                ended, ran = _attempt(call, generation, decision, dial)
+                ended, ran, sip, timing = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
                 if any_breaker:
-                    breakers.record(gateway, ended, taken)
+                    breakers.record(gateway, ended, taken, sip, failover_on)
             if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
             cause = ended or "UNKNOWN"
-            call.attempts.append(Attempt(gateway, cause, ran, dial))
+            call.attempts.append(Attempt(gateway, cause, ran, dial, sip, *timing))
             if cause == "SUCCESS":
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", _BRIDGED)
@@ -214,7 +229,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
                 break
-            if cause not in rules.defaults.failover_on:
+            if not failover.fails_over(failover_on, cause, sip):
                 break
     finally:
         if saved != "true":
@@ -227,7 +242,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             " or its limit backend failed" if any(s.why == "limit_error" for s in call.skipped) else "")
         _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
         return
-    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s" % (cause or "none")
+    call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s%s" % (
+        cause or "none", "; max_seconds %g spent" % (budget or 0) if spent else "")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
 
 
@@ -263,10 +279,13 @@ def _transfer(call: _Call, decision: Decision) -> None:
     call.session.execute("transfer", decision.route.transfer.data(decision.number))
 
 
-def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial) -> Tuple[str, float]:
+def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
+             ) -> Tuple[str, float, Optional[int], Timing]:
     """Bridge ``dial`` (its dial string: leg variables, the gateway's number format, caller ID) inside
     the gateway's limits: (the cause, or AT_LIMIT / LIMIT_ERROR when not dialled; seconds the bridge
-    application ran). A least-cost attempt also sets its carrier, prefix and rate."""
+    application ran; the failed leg's SIP status, None when answered or unknown; when quality is
+    measured, seconds to the answer and to the first ring). A least-cost attempt also sets its
+    carrier, prefix and rate."""
     session = call.session
     rules = generation.rules
     gateway = dial.gateway
@@ -278,6 +297,7 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if call.attempts or call.variables["originate_disposition"] is not None:  # none left by an earlier bridge
         session.setVariable("originate_disposition", "")
         session.setVariable("originate_failed_cause", "")
+        session.setVariable(failover.SIP_STATUS_VARIABLE, "")  # a bridge leaves it, answered or not
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
@@ -288,8 +308,18 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if lcr:
         _set_lcr_variables(session, dial)
     generation.started(gateway)
+    admin = generation.admin
+    admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
+    timed = generation.quality is not None
+    if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
+        call.rang = _channel_time(call.variables["progress_time"]) is not None
+        call.answered_before = _channel_time(call.variables["answered_time"]) is not None
+    sent = time.time()
     began = time.perf_counter()
-    session.execute(app, data)
+    try:
+        session.execute(app, data)
+    finally:
+        admin.end(gateway)
     ran = time.perf_counter() - began
     disposition = session.getVariable("originate_disposition")
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
@@ -302,16 +332,43 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
             _set_lcr_variables(session, last)
         _set_variables(call, last)
         generation.refused(gateway)
-        return limits.refusal(rules, session), ran
-    return cause, ran
+        return limits.refusal(rules, session), ran, None, NOT_TIMED
+    timing = _timing(call, sent) if timed else NOT_TIMED
+    if cause == "SUCCESS":
+        return cause, ran, None, timing
+    return cause, ran, failover.sip_status(session.getVariable(failover.SIP_STATUS_VARIABLE)), timing
+
+
+# (seconds from the INVITE to the answer, to the first ring or early media): None when not known
+Timing = Tuple[Optional[float], Optional[float]]
+NOT_TIMED: Timing = (None, None)
+
+
+def _timing(call: _Call, sent: float) -> Timing:
+    """When the caller's channel was answered and first rang, from the times the switch keeps on it
+    (``answered_time``, ``progress_time``, ``progress_media_time``: microseconds since the epoch, 0 when
+    not yet), relative to ``sent``. A bridge passes the outbound leg's ring and answer on to the caller's
+    channel, so they are this attempt's unless an earlier one rang already (then its PDD is unknown)."""
+    read = call.session.getVariable
+    answered = None if call.answered_before else _channel_time(read("answered_time"))
+    progress = None
+    if not call.rang:
+        rung = [t for t in (_channel_time(read("progress_time")), _channel_time(read("progress_media_time")))
+                if t is not None]
+        progress = min(rung) if rung else answered
+        call.rang = progress is not None
+    return (max(answered - sent, 0.0) if answered is not None else None,
+            max(progress - sent, 0.0) if progress is not None else None)
+
+
+def _channel_time(text: Optional[str]) -> Optional[float]:
+    """A channel time variable (microseconds since the epoch) in seconds, None when unset or 0."""
+    return int(text) / 1e6 if text and text.isdigit() and text != "0" else None
 
 
 def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:
     """The group whose limits wrap ``dial``: the route's, or for a least-cost attempt its carrier's."""
-    name = route.group
-    if dial.carrier is not None and route.lcr is not None:
-        name = next(c.group for c in route.lcr.carriers if c.name == dial.carrier)
-    return rules.groups.get(name) if name else None
+    return failover.group_of(rules, route, dial)
 
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:

@@ -19,9 +19,12 @@ from collections import Counter
 from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from fsroute.core import decks
-from fsroute.core.model import Carrier, RuleSet
+from fsroute.core.model import Carrier, Route, RuleSet
+from fsroute.core.quality import Judge
 from fsroute.core.selection import Selector
+from .admin import GatewayAdmin
 from .breakers import Breakers
+from .quality import QualityTracker
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import LoadedDeck
 from .limits import any_limits, counted_resources, usage_key
@@ -59,12 +62,36 @@ class Generation:
         self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
+        # the gateways' measured quality (runtime.quality), kept from the generation before when it measured the same
+        settings = rules.defaults.quality
+        kept = previous.quality if previous is not None else None
+        self.quality: Optional[QualityTracker] = None if settings is None else (
+            kept if kept is not None and kept.carries(settings) else QualityTracker(settings, clock.monotonic))
+        if self.quality is not None and settings is not None:
+            self.quality.settings = settings  # its classes, thresholds and probe period may have changed
+            self.quality.keep_routes({route.name for route in rules.routes})
+        # gateways the operator took out of service (drain/disable): one object for all generations of the file
+        self.admin: GatewayAdmin = previous.admin if previous is not None else (
+            GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))
 
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
-        report it DOWN (unknown: up)."""
+        report it DOWN (unknown: up), and the operator has not taken it out of service (runtime.admin)."""
+        if gateway in self.admin.closed:
+            return False
         down = self._down(self._profiles.get(gateway, self._default_profile))
         return down is None or gateway not in down
+
+    def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        """The router's question (core.router): each gateway's quality verdict for this call, None when the
+        rules set no quality thresholds for ``route``."""
+        tracker = self.quality
+        return tracker.judge_for(self.rules, route, number) if tracker is not None and route is not None else None
+
+    def dry_run(self) -> DryRun:
+        """This generation as a dry run (``ctl test``) asks it: the same answers, but quality verdicts
+        claim no probe call and announce nothing."""
+        return DryRun(self)
 
     def calls(self, gateway: str) -> int:
         """Active calls through ``gateway`` in the poller's last count (0 when not counted or unknown)."""
@@ -96,6 +123,23 @@ class Generation:
     def counts(self) -> Tuple[Dict[str, int], Dict[str, int]]:
         """(per-result, per-route) copies of its call counters."""
         return self.tally.counts()
+
+
+class DryRun:
+    """A generation's answers to the router (core.router.GatewayHealth) for a call that is not placed."""
+
+    def __init__(self, generation: Generation) -> None:
+        self._generation = generation
+        self.any_breaker = generation.any_breaker
+        self.benched = generation.benched
+        self.last_resort = generation.last_resort
+        self.calls = generation.calls
+
+    def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        tracker = self._generation.quality
+        if tracker is None or route is None:
+            return None
+        return tracker.judge_for(self._generation.rules, route, number, dry=True)
 
 
 class Tally:

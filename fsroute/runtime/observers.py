@@ -28,6 +28,8 @@ def of(generation: Optional[Generation], traced: bool) -> Tuple[Observer, ...]:
 
 def _of_generation(generation: Generation) -> Tuple[Observer, ...]:
     found: Tuple[Observer, ...] = (logline.write, generation.tally.observe)
+    if generation.quality is not None:
+        found += (generation.quality.observe,)
     if generation.observed:
         found += (metrics.record_call,)
         if generation.rules.defaults.events:

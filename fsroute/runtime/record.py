@@ -23,12 +23,15 @@ class Attempt(NamedTuple):
     cause: str        # SUCCESS, or the originate cause
     seconds: float    # how long the bridge application ran
     dial: Dial
+    sip: Optional[int] = None  # the failed leg's SIP status (core.failover), None when answered or unknown
+    answered_after: Optional[float] = None  # seconds from the INVITE to the answer (quality measured only)
+    pdd: Optional[float] = None  # seconds from the INVITE to the first ring or early media (quality measured only)
 
 
 class Skip(NamedTuple):
     """A gateway of the decision not dialled: DOWN in a newer reading, benched, at its limits."""
     gateway: str
-    why: str          # "down", "benched", "at_limit", "limit_error"
+    why: str          # "down", "benched", "at_limit", "limit_error", "drained", "disabled", "quality"
 
 
 class CallRecord(NamedTuple):

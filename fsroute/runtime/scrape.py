@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Tuple
 
-from . import metrics
+from . import metrics, quality
 from .poller import Poller
 from .store import RulesStore
 
@@ -22,6 +22,9 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
     reload_error: List[metrics.Sample] = []
     up: Dict[Tuple[str, str], int] = {}
     readable: Dict[str, int] = {}
+    held: List[metrics.Sample] = []
+    measured: Dict[str, List[metrics.Sample]] = {name: [] for name, _ in quality.FAMILIES}
+    bridging: List[metrics.Sample] = []
     readings = poller.readings()
     for profile, (down, _, trusted) in readings.items():
         readable[profile] = 1 if down is not None and trusted else 0
@@ -35,6 +38,14 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
         info.append(("fsroute_rules_info", ("path", "sha"), path + (rules.sha,), 1))
         routes.append(("fsroute_rules_routes", ("path",), path, len(rules.routes)))
         loaded_at.append(("fsroute_rules_loaded_timestamp_seconds", ("path",), path, generation.loaded_at))
+        admin = generation.admin
+        if generation.quality is not None:
+            for name, found in quality.samples(generation.quality, store.path).items():
+                measured[name] += found
+        for name, why in sorted(admin.all_held().items()):
+            held.append(("fsroute_gateway_out_of_service", ("path", "gateway", "state"), path + (name, why.state), 1))
+        for name in sorted(rules.gateway_names()):
+            bridging.append(("fsroute_gateway_bridging", ("path", "gateway"), path + (name,), admin.bridging(name)))
         for name in rules.gateway_names():
             profile = rules.profile_of(name)
             down, _, trusted = readings.get(profile, (None, 0.0, False))
@@ -51,6 +62,11 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
          [("fsroute_gateway_up", ("gateway", "profile"), key, value) for key, value in sorted(up.items())]),
         ("fsroute_gwlist_readable", "1 when the newest 'sofia profile P gwlist down' reading is usable and recent enough to be trusted.",
          [("fsroute_gwlist_readable", ("profile",), (p,), v) for p, v in sorted(readable.items())]),
+        ("fsroute_gateway_out_of_service", "1 while the operator has the gateway drained or disabled "
+         "(python fsroute.ctl drain|disable|enable).", held),
+        ("fsroute_gateway_bridging", "Calls of this rules file in a bridge through the gateway now (ringing or up).",
+         bridging),
     ]
+    families += [(name, help_text, measured[name]) for name, help_text in quality.FAMILIES]
     return metrics.text() + "".join(metrics.family(name, "gauge", help_text, samples)
                                     for name, help_text, samples in families)

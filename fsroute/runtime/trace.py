@@ -16,6 +16,8 @@ import time
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from fsroute.core.decks import rate_text
+from fsroute.core.causes import CALLEE_CAUSES
+from fsroute.core.failover import CALLEE_STATUSES, fails_over, failover_on_for
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Outcome, Route, RuleSet
 from fsroute.core.router import Decision
@@ -66,17 +68,20 @@ def write(record: CallRecord) -> None:
             (record.decision_seconds or 0.0) * 1000.0))
     for skip in record.skipped:
         _say(record, "skip %s: %s" % (skip.gateway, _SKIPS.get(skip.why, skip.why)))
-    failover_on = rules.defaults.failover_on
+    route = decided.route if decided is not None else None
     for number, attempt in enumerate(record.attempts, 1):
-        _say(record, "attempt %d: %s -> %s after %.1f ms (%s)" % (
-            number, attempt.dial.text, attempt.cause, attempt.seconds * 1000.0,
-            _after(attempt, failover_on, number == len(record.attempts), record)))
+        failover_on = failover_on_for(rules, route, attempt.dial) if route is not None else rules.defaults.failover_on
+        _say(record, "attempt %d: %s -> %s%s after %.1f ms (%s)" % (
+            number, attempt.dial.text, attempt.cause, " (sip:%d)" % attempt.sip if attempt.sip else "",
+            attempt.seconds * 1000.0, _after(attempt, failover_on, number == len(record.attempts), record)))
     _say(record, "result %s%s" % (record.result, ", hangup %s" % record.hangup_cause if record.hangup_cause
                                   else ""))
 
 
 _SKIPS = {"down": "DOWN in a newer gwlist reading", "benched": "benched by its breaker",
-          "at_limit": "at its limits", "limit_error": "its limit backend failed"}
+          "at_limit": "at its limits", "limit_error": "its limit backend failed",
+          "drained": "drained by the operator", "disabled": "disabled by the operator",
+          "quality": "left out for its measured quality (critical)"}
 
 
 def _after(attempt: Attempt, failover_on: FrozenSet[str], last: bool, record: CallRecord) -> str:
@@ -85,8 +90,12 @@ def _after(attempt: Attempt, failover_on: FrozenSet[str], last: bool, record: Ca
         return "answered"
     if attempt.cause == "ORIGINATOR_CANCEL" or (last and record.detail == "caller hung up"):
         return "the caller hung up: stop"
-    if attempt.cause in failover_on:
+    if fails_over(failover_on, attempt.cause, attempt.sip):
+        if last and record.detail.endswith(" spent"):
+            return "in failover_on, but the route's max_seconds is spent: stop"
         return "in failover_on: next gateway"
+    if attempt.cause in CALLEE_CAUSES or attempt.sip in CALLEE_STATUSES:
+        return "the callee's own rejection, not named in failover_on: stop"
     return "not in failover_on: stop"
 
 
@@ -136,7 +145,7 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
             route.name, _instant(now), ", ".join("%s (carrier %s, prefix %s, rate %s)"
                                                   % (d.gateway, d.carrier, d.prefix, rate_text(d.rate))
                                                   for d in decided.dials) or "none",
-            rules.defaults.max_attempts)
+            route.max_attempts or rules.defaults.max_attempts)
     if route.group is None:
         return "gateway ${%s} of route '%s': order %s" % (route.gateway_var, route.name, order)
 
@@ -149,4 +158,4 @@ def _order(rules: RuleSet, route: Route, decided: Decision, readings: Readings, 
     members = ", ".join("%s (weight %d, %s)" % (m.name, m.weight, state(m.name)) for m in group.members)
     return ("group %s, strategy %s: %s; order %s (the strategy's pick first, then the other up gateways "
             "as failover candidates, at most max_attempts=%d dialled)"
-            % (group.name, group.strategy, members, order, rules.defaults.max_attempts))
+            % (group.name, group.strategy, members, order, route.max_attempts or rules.defaults.max_attempts))

@@ -154,6 +154,7 @@ def fs(switch, gateways):
     for gw in gateways.values():
         gw.mode, gw.reject_code, gw.answer_delay = "answer", 503, 0.0
         gw.reject_reason = gw.hangup_after = None
+        gw.ring_delay = 0.0
         if not gw.is_open:
             gw.reopen()
             reopened = True

@@ -10,6 +10,7 @@ from ..model import NAME_RE, Carrier, Group
 from ..reading import NAME_HINT, Fields, Reader
 from ..templates import Parts, captures
 from ..yamltree import SCALAR, Node
+from .failover import FAILOVER_KEYS, read_own_failover_on
 from .gateways import value_template
 
 # The old form of number_format (still read, with a warning): '{number}' once, dialable text around it.
@@ -28,7 +29,7 @@ def read_carriers(r: Reader, node: Node, groups: Dict[str, Group]) -> Dict[str, 
             continue
         r.declared["carrier"].add(name)
         unknown: List[str] = []
-        body = r.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency"),
+        body = r.mapping(value, what, allowed=("deck", "gateway", "group", "number_format", "currency") + FAILOVER_KEYS,
                          required=("deck",), unknown=unknown)
         if body is None:
             continue
@@ -45,7 +46,8 @@ def read_carriers(r: Reader, node: Node, groups: Dict[str, Group]) -> Dict[str, 
                                 " (three capital letters: USD, EUR...)")
         if deck and (gateway or group) and number_format is not None and currency is not None:
             path = os.path.join(os.path.dirname(os.path.abspath(r.filename)), deck)
-            out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency)
+            out[name] = Carrier(name, os.path.normpath(path), gateway, group, number_format, currency,
+                                read_own_failover_on(r, body, what))
     return out
 
 

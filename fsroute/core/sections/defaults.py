@@ -15,6 +15,8 @@ from ..reading import Reader
 from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
 from .calendars import read_zone
+from .failover import read_failover_on
+from .quality import read_quality_settings
 
 _LISTEN_RE = re.compile(r"(?:\[([^\]]+)\]|([^:\[\]]+)):([0-9]{1,5})\Z")
 
@@ -43,8 +45,9 @@ def read_defaults(r: Reader, node: Node) -> Defaults:
         elif key == "events":
             values[key] = r.boolean(value, what)
         elif key == "failover_on":
-            causes = [r.cause(item, what) for item in r.sequence(value, what)]
-            values[key] = frozenset(c for c in causes if c)
+            values[key] = read_failover_on(r, value, what)
+        elif key == "quality":
+            values[key] = read_quality_settings(r, value, what)
         elif key == "strict_gateways":
             values[key] = r.boolean(value, what)
         elif key == "breaker":

@@ -16,9 +16,10 @@ from ..model import (NAME_RE, NO_DIALLING, BreakerSettings, CallerId, Capacity, 
 from ..reading import TEMPLATE_RE, Fields, Reader
 from ..yamltree import SCALAR, Node
 from .defaults import read_breaker
+from .failover import FAILOVER_KEYS, read_own_failover_on
 
 DIALLING_KEYS = ("leg", "set", "export", "caller_id")
-GATEWAY_KEYS = ("profile", "number", "strip", "max_calls", "max_cps", "breaker") + DIALLING_KEYS
+GATEWAY_KEYS = ("profile", "number", "strip", "max_calls", "max_cps", "breaker") + DIALLING_KEYS + FAILOVER_KEYS
 _RATE_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,5})\Z")
 
 
@@ -41,7 +42,7 @@ def read_gateways(r: Reader, node: Node, defaults: Defaults
         if "breaker" in body:
             breaker = read_breaker(r, body["breaker"][1], what + " breaker",
                                    defaults.breaker or BreakerSettings())
-        settings[name] = GatewaySettings(breaker, read_capacity(r, body, what))
+        settings[name] = GatewaySettings(breaker, read_capacity(r, body, what), read_own_failover_on(r, body, what))
         profile = r.string(body["profile"][1], what + " profile", NAME_RE) if "profile" in body else None
         if profile:
             profiles[name] = profile

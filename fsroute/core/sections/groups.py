@@ -8,7 +8,9 @@ from ..model import STRATEGIES, Group
 from ..reading import Reader
 from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
+from .failover import FAILOVER_KEYS, read_own_failover_on
 from .gateways import read_capacity
+from .quality import read_quality_rule
 
 
 def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
@@ -18,7 +20,7 @@ def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
         what = "group '%s'" % name
         r.check_name(key, what)
         r.declared["group"].add(name)
-        body = r.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps"),
+        body = r.mapping(value, what, allowed=("strategy", "gateways", "max_calls", "max_cps") + FAILOVER_KEYS + ("quality",),
                          required=("gateways",))
         if body is None:
             continue
@@ -46,5 +48,6 @@ def read_groups(r: Reader, node: Node) -> Dict[str, Group]:
             seen[member.name] = item.line
             members.append(member)
         if strategy in STRATEGIES and members:
-            out[name] = Group(name, strategy, tuple(members), read_capacity(r, body, what))
+            out[name] = Group(name, strategy, tuple(members), read_capacity(r, body, what),
+                              read_own_failover_on(r, body, what), read_quality_rule(r, body, what))
     return out

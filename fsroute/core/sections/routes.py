@@ -16,14 +16,16 @@ from ..timespec import TimeSpec
 from ..yamltree import MAP, SCALAR, SEQ, Node
 from .calendars import TimeGrammar
 from .defaults import read_action
+from .failover import ROUTE_FAILOVER_KEYS, read_own_failover_on, read_route_limits
 from .gateways import DIALLING_KEYS, read_dialling
+from .quality import read_quality_rule
 
 # What a route does: bridge (gateway, group) or one of the other actions.
 BRIDGE_KEYS = ("gateway", "group", "lcr")
 ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
 # A route's time conditions (calendars.py); a route with any of them is built once the file is read.
 TIME_KEYS = ("time", "when", "when_any", "unless")
-ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS
+ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS + ROUTE_FAILOVER_KEYS + ("quality",)
 _GATEWAY_VAR_RE = re.compile(r"\$\{([A-Za-z0-9_]{1,64})\}\Z")
 _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
 
@@ -137,11 +139,15 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
             spec = timing.spec(body["time"][1], what + " time")
             when += (spec,) if spec is not None else ()
         timing.check_route(item, what, when, unless, when_any)
+    failover_on = read_own_failover_on(r, body, what)
+    max_attempts, max_seconds = read_route_limits(r, body, what)
+    quality = read_quality_rule(r, body, what)
     if name is None:
         return None
     return Route(name=name, line=item.line, dest=dest, conditions=tuple(conditions), number=number, acl=acl,
                  gateway=gateway, group=group, hangup=hangup, transfer=transfer, continues=continues,
-                 dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr, when_any=when_any)
+                 dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr, when_any=when_any,
+                 failover_on=failover_on, max_attempts=max_attempts, max_seconds=max_seconds, quality=quality)
 
 
 def read_transfer(r: Reader, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:

@@ -2,8 +2,8 @@
 
 It runs in a thread of the test process. Behaviour can change at any time:
 
-- ``mode = "answer"``: 100, 180, then 200 with SDP after ``answer_delay``
-  seconds; the far end (FreeSWITCH) ends the call with BYE, or the gateway does
+- ``mode = "answer"``: 100, 180 (after ``ring_delay`` seconds), then 200 with SDP ``answer_delay``
+  seconds after the 180; the far end (FreeSWITCH) ends the call with BYE, or the gateway does
   ``hangup_after`` seconds after answering when that is set;
 - ``mode = "reject"``: 100 then the final ``reject_code`` (OPTIONS still 200), with a
   ``Reason:`` header when ``reject_reason`` is set (``"Q.850;cause=34"``);
@@ -47,7 +47,7 @@ class FakeGateway:
     """One fake trunk: ``FakeGateway("gw1").start()``; ``host``/``port`` is where it listens."""
 
     def __init__(self, name, host="127.0.0.1", port=None, mode="answer", reject_code=503,
-                 answer_delay=0.0, options_code=200, reject_reason=None, hangup_after=None):
+                 answer_delay=0.0, options_code=200, reject_reason=None, hangup_after=None, ring_delay=0.0):
         self.name = name
         self.host = host
         self.port = port or free_port()
@@ -56,6 +56,7 @@ class FakeGateway:
         self.reject_reason = reject_reason
         self.hangup_after = hangup_after
         self.answer_delay = answer_delay
+        self.ring_delay = ring_delay  # seconds from the INVITE to the 180 (a post-dial delay)
         self.options_code = options_code
         self.invites = []
         self.options = 0
@@ -201,16 +202,27 @@ class FakeGateway:
             reason = [("Reason", self.reject_reason)] if self.reject_reason else []
             self._send(sock, sip.response(msg, self.reject_code, "Rejected", invite.to_tag, reason), addr)
             return
-        self._send(sock, sip.response(msg, 180, "Ringing", invite.to_tag), addr)
+        if self.ring_delay > 0:
+            self._later(self.ring_delay, self._ring, (sock, invite, addr))
+        else:
+            self._ring(sock, invite, addr)
+
+    def _ring(self, sock, invite, addr):
+        if invite.final is not None or self._sock is not sock:
+            return
+        self._send(sock, sip.response(invite.request, 180, "Ringing", invite.to_tag), addr)
         if self.mode == "ring":
             return
         if self.answer_delay <= 0:
             self._answer(sock, invite, addr)
         else:
-            timer = threading.Timer(self.answer_delay, self._answer, (sock, invite, addr))
-            timer.daemon = True
-            self._timers.append(timer)
-            timer.start()
+            self._later(self.answer_delay, self._answer, (sock, invite, addr))
+
+    def _later(self, seconds, action, args):
+        timer = threading.Timer(seconds, action, args)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def _ok(self, msg, invite):
         contact = [("Contact", "<sip:%s@%s:%d>" % (self.name, self.host, self.port))]

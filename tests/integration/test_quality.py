@@ -1,0 +1,90 @@
+"""Routing on measured quality in a real FreeSWITCH: a gateway answering 20 % of calls is moved last, then
+left out, then probed and brought back; PDD and ACD come from the times the switch keeps (issue 23)."""
+
+import re
+import time
+
+from .test_health import eventually, fields_of, wait_for_log
+
+RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  quality: {window: 600, min_samples: 10, probe_every: 2, warn: {asr: 0.5}, critical: {asr: 0.15}}
+groups:
+  pair: {strategy: priority, gateways: [gw2, gw1]}
+routes:
+  - {name: pair, match: {destination_number: '^(\\d+)$'}, group: pair}
+"""
+
+
+def quality_line(switch, name):
+    status = switch.api("python fsroute.ctl status %s" % switch.rules_path)
+    return next(line for line in status.splitlines() if line.startswith("  %s: attempts " % name))
+
+
+def observed(switch, name, attempts):
+    """Wait until the windows hold ``attempts`` of ``name``: the caller sees its call end a moment before
+    fsroute publishes the call's record."""
+    return eventually(lambda: quality_line(switch, name).startswith("  %s: attempts %d " % (name, attempts)), True)
+
+
+def test_a_gateway_answering_one_call_in_five_is_demoted_then_left_out_then_probed_back(fs):
+    fs.use_rules(RULES)
+    gw1, gw2 = fs.gateways["gw1"], fs.gateways["gw2"]
+    gw2.reject_code = 503
+    for i in range(10):  # gw2 answers 1 call in 5: 20 %, below warn (50 %), above critical (15 %)
+        gw2.mode = "answer" if i % 5 == 0 else "reject"
+        assert fs.call("55700%02d" % i).code == 200
+    assert (gw2.invite_count(), gw1.invite_count()) == (10, 8)
+    assert observed(fs.switch, "gw2", 10)
+    result = fs.call("5570100")  # gw2 is last now: gw1 takes the call
+    assert result.code == 200 and gw2.invite_count() == 10
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 for route 'pair' quality warn (was ok): "
+                        "asr 20% below warn 50% over 10 attempts")
+    assert fields_of(fs.switch, fs.log_mark, result)["tried"] == "gw1:SUCCESS"
+
+    gw1.mode, gw1.reject_code = "reject", 503  # gw1 fails 4 calls: gw2 gets them as second and fails them
+    gw2.mode = "reject"
+    for i in range(4):
+        assert fs.call("55702%02d" % i).code == 503
+    assert gw2.invite_count() == 14  # 2 answered of 14: 14 %, below critical
+    assert observed(fs.switch, "gw2", 14)
+    left_out = fs.call("5570300")  # gw1 fails again: gw2 is left out, not tried at all
+    assert left_out.code == 503 and gw2.invite_count() == 14
+    fields = fields_of(fs.switch, fs.log_mark, left_out)
+    assert (fields["tried"], fields["skipped"]) == ("gw1:NORMAL_TEMPORARY_FAILURE", "gw2:quality")
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 for route 'pair' quality critical (was warn)")
+
+    gw1.mode, gw2.mode = "answer", "answer"  # gw2 recovers; after probe_every one probe call reaches it
+    assert observed(fs.switch, "gw1", 14)
+    time.sleep(2.1)
+    probe = fs.call("5570400")
+    assert probe.code == 200 and gw2.invite_count() == 15
+    assert fields_of(fs.switch, fs.log_mark, probe)["tried"] == "gw2:SUCCESS"  # kept in its place, first
+    assert observed(fs.switch, "gw2", 15)
+    gw1.mode = "reject"  # back in the order (last): it takes the calls gw1 fails
+    assert fs.call("5570500").code == 200 and gw2.invite_count() == 16
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 for route 'pair' quality warn (was critical)")
+
+    line = quality_line(fs.switch, "gw1")  # the switch's times give PDD and ACD
+    found = re.search(r"acd ([0-9.]+)s pdd ([0-9.]+)s", line)
+    assert found, line
+    acd, pdd = float(found.group(1)), float(found.group(2))
+    print("\n%s" % line)
+    assert 0.2 < acd < 1.0 and 0.0 <= pdd < 0.5  # calls held 0.3 s; the fake gateway rings at once
+
+
+def test_pdd_and_acd_are_the_gateways_ring_and_talk_times(fs):
+    fs.use_rules(RULES)
+    gw2 = fs.gateways["gw2"]
+    gw2.ring_delay, gw2.answer_delay = 0.6, 0.5  # 180 at 0.6 s, 200 at 1.1 s; the caller talks 1 s
+    for i in range(3):
+        assert fs.call("55710%02d" % i, hold=1.0).code == 200
+    assert observed(fs.switch, "gw2", 3)
+    line = quality_line(fs.switch, "gw2")
+    print("\n%s" % line)
+    found = re.search(r"acd ([0-9.]+)s pdd ([0-9.]+)s", line)
+    assert found, line
+    acd, pdd = float(found.group(1)), float(found.group(2))
+    assert 0.5 <= pdd <= 0.9 and 0.8 <= acd <= 1.5
