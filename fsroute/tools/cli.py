@@ -142,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
     rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
+    rank.add_argument("--sell", metavar="NAME", help="the sell deck (one of sell_decks) the call names, as its "
+                      "channel variable would; default: the route's sell default")
     rank.set_defaults(parser=rank)
 
     sim = commands.add_parser(
@@ -295,7 +297,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    ranked, text = ranking_text(args.rules, args.number, args.at)
+    ranked, text = ranking_text(args.rules, args.number, args.at, args.sell)
     sys.stdout.write(text)
     return 0 if ranked else 1
 
