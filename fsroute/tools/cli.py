@@ -16,6 +16,7 @@ from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.tools.lint import warnings
+from fsroute.tools.deckcli import add_deck_commands, run_deck
 from fsroute.tools.simulate import UnknownGateways
 
 AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
+    add_deck_commands(commands, _instant, AT_HELP)
     return parser
 
 
@@ -236,6 +238,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return compare(args)
         if args.command == "lcr":
             return rank_carriers(args)
+        if args.command == "deck":
+            return run_deck(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
