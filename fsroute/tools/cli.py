@@ -16,7 +16,7 @@ from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.tools.lint import warnings
-from fsroute.tools.deckcli import add_deck_commands, run_deck
+from fsroute.tools.deckcli import add_deck_commands, add_replay_command, run_deck, run_replay
 from fsroute.tools.simulate import UnknownGateways
 
 AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
     add_deck_commands(commands, _instant, AT_HELP)
+    add_replay_command(commands, _variable)
     return parser
 
 
@@ -240,6 +241,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return rank_carriers(args)
         if args.command == "deck":
             return run_deck(args)
+        if args.command == "replay":
+            return run_replay(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
