@@ -80,6 +80,9 @@ def add_replay_command(commands: Any, variable: Callable[[str], Tuple[str, str]]
     rep.add_argument("--var", type=variable, action="append", default=[], metavar="NAME=VALUE",
                      help="a channel variable for every call that its CDR lacks (network_addr for ACLs, "
                           "fsroute_sell_deck...)")
+    rep.add_argument("--shift", type=int, default=0, metavar="DAYS",
+                     help="route each call as if it came DAYS later (28 keeps the weekdays): last month's traffic "
+                          "at next month's rates; the report's days are the shifted ones")
     rep.add_argument("--html", metavar="FILE", help="also write a single-file HTML report with charts")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(parser=rep)
@@ -107,6 +110,9 @@ def run_replay(args: argparse.Namespace) -> int:
     if args.var:
         extra = dict(args.var)
         calls = (cdr._replace(variables={**extra, **cdr.variables}) for cdr in calls)
+    if args.shift:
+        shift = args.shift * 86400
+        calls = (cdr._replace(start=cdr.start + shift) for cdr in calls)
     try:
         report = replay(calls, new, against, args.cdrs, tz)
     except cdrs.CdrError as exc:
@@ -114,6 +120,9 @@ def run_replay(args: argparse.Namespace) -> int:
         return 1
     lines = text(report)
     print("\n".join(lines))
+    if not args.quiet:
+        sys.stderr.write("fsroute replay: %d calls in %.1f s (%d calls/s)\n" % (
+            report.calls, report.seconds, report.calls / report.seconds if report.seconds else 0))
     if args.html:
         from .replay_html import html
 

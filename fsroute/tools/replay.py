@@ -19,10 +19,10 @@ import bisect
 import datetime
 import time
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from fsroute.core import loader, router
-from fsroute.core.decks import FOREVER, NEVER, Deck
+from fsroute.core.decks import FOREVER, MAX_DIGITS, NEVER, Deck, key_digits
 from fsroute.core.margin import money_text
 from fsroute.core.model import HasDeck, RuleSet
 from fsroute.core.selection import Selector
@@ -53,40 +53,70 @@ class Replayer:
         self.decks: Dict[str, Deck] = load_decks(self.rules)
         self._selector = Selector(None, self.rules.groups.values())
         self._cache = _DecisionCache(self.rules, self.decks.values())
+        self._consulted: List[Deck] = []  # the decks the walk under way looked a number up in
+        self._dated: Dict[int, FrozenSet[str]] = {}  # id(deck): its prefixes with dated rows
         self.walks = 0  # decisions the walk made (the others were reused)
 
     def deck_of(self, named: HasDeck) -> Optional[Deck]:
-        return self.decks.get(named.deck)
+        deck = self.decks.get(named.deck)
+        if deck is not None:
+            self._consulted.append(deck)
+        return deck
 
     def route(self, cdr: Cdr) -> Routed:
         """What these rules do with the call ``cdr`` recorded."""
         return self._cache.decide(cdr, self._decide)
 
-    def _decide(self, get: Callable[[str], Optional[str]], now: float) -> Routed:
+    def _decide(self, get: Callable[[str], Optional[str]], now: float) -> Tuple[Routed, bool]:
+        """(what the walk decides, whether that holds at any instant: no deck it asked has a dated row for
+        any prefix of the number)."""
         self.walks += 1
+        del self._consulted[:]
         decision = router.decide(self.rules, get, _up, self._selector, now, deck_of=self.deck_of)
+        timeless = self._timeless(decision.number)
         route = decision.route.name if decision.route is not None else ""
         if decision.outcome is not None:
-            return Routed(decision.outcome.value, route, "")
+            return Routed(decision.outcome.value, route, ""), timeless
         first = decision.dials[0]
         price = first.price
         if price is None:
-            return Routed(ROUTED, route, "")
+            return Routed(ROUTED, route, ""), timeless
         return Routed(ROUTED, route, first.carrier or "", price.tariff,
-                      price.sale.tariff if price.sale is not None else None, first.prefix)
+                      price.sale.tariff if price.sale is not None else None, first.prefix), timeless
+
+    def _timeless(self, number: Optional[str]) -> bool:
+        if not self._consulted:
+            return True
+        if number is None or not number.isdigit():
+            return False
+        digits = number[:MAX_DIGITS]
+        prefixes = [digits[:size] for size in range(1, len(digits) + 1)]
+        for deck in self._consulted:
+            dated = self._dated.get(id(deck))
+            if dated is None:
+                dated = self._dated[id(deck)] = frozenset(
+                    key_digits(key) for key, start, end in zip(deck.keys, deck.starts, deck.ends)
+                    if start != NEVER or end != FOREVER)
+            if dated and not dated.isdisjoint(prefixes):
+                return False
+        return True
 
 
 def _up(gateway: str) -> bool:
     return True
 
 
+# A decision's key: the names of the variables the walk read (in that order) and their values.
+Key = Tuple[Tuple[str, ...], Tuple[Optional[str], ...]]
+
+
 class _DecisionCache:
-    """Decisions reused for calls that read the same variable values in the same span of deck dates.
+    """Decisions reused for calls that read the same variable values, at an instant where they hold.
 
     The walk is a function of the variables it reads (in the order it reads them) and of the instant.
-    Rules without time conditions change only where a deck's effective dates begin or end, so the
-    instant counts only by the span between those dates. Rules with time conditions are decided call
-    by call.
+    Rules without time conditions change with the instant only through the decks' effective dates: a
+    decision whose decks have no dated row for the number holds at any instant; another holds within
+    the span between two of the decks' dates. Rules with time conditions are decided call by call.
     """
 
     def __init__(self, rules: RuleSet, decks: Iterable[Deck]) -> None:
@@ -96,20 +126,23 @@ class _DecisionCache:
             bounds.update(deck.starts)
             bounds.update(deck.ends)
         self.bounds = sorted(bounds - {NEVER, FOREVER})
-        # per span: {(the names a walk read, their values): its decision}
-        self.known: Dict[int, Dict[Tuple[Tuple[str, ...], Tuple[Optional[str], ...]], Routed]] = {}
-        self.reads: List[Tuple[str, ...]] = []
+        self.timeless: Dict[Key, Routed] = {}
+        self.spans: Dict[int, Dict[Key, Routed]] = {}  # per span between two deck dates
+        self.reads: List[Tuple[str, ...]] = []  # each list of names some walk read
 
-    def decide(self, cdr: Cdr, decide: Callable[[Callable[[str], Optional[str]], float], Routed]) -> Routed:
+    def decide(self, cdr: Cdr, decide: Callable[[Callable[[str], Optional[str]], float], Tuple[Routed, bool]]
+               ) -> Routed:
         variables = cdr.variables
         if not self.enabled:
-            return decide(variables.get, cdr.start)
+            return decide(variables.get, cdr.start)[0]
         span = bisect.bisect_right(self.bounds, cdr.start)
-        known = self.known.get(span)
+        known = self.spans.get(span)
         if known is None:
-            known = self.known[span] = {}
-        for names in self.reads:  # each list of variables some earlier walk read, in the order it read them
-            found = known.get((names, tuple([variables.get(name) for name in names])))
+            known = self.spans[span] = {}
+        timeless = self.timeless
+        for names in self.reads:
+            key = (names, tuple([variables.get(name) for name in names]))
+            found = timeless.get(key) or known.get(key)
             if found is not None:
                 return found
         read: List[str] = []
@@ -119,11 +152,11 @@ class _DecisionCache:
                 read.append(name)
             return variables.get(name)
 
-        routed = decide(get, cdr.start)
+        routed, anytime = decide(get, cdr.start)
         names = tuple(read)
         if names not in self.reads:
             self.reads.append(names)
-        known[(names, tuple([variables.get(name) for name in names]))] = routed
+        (timeless if anytime else known)[(names, tuple([variables.get(name) for name in names]))] = routed
         return routed
 
 
@@ -154,8 +187,13 @@ class Totals:
                     self.priced += calls
 
     def merge(self, other: Totals) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.calls += other.calls
+        self.answered += other.answered
+        self.seconds += other.seconds
+        self.cost += other.cost
+        self.revenue += other.revenue
+        self.margin += other.margin
+        self.priced += other.priced
 
 
 class Side:
@@ -307,8 +345,6 @@ def text(report: Report) -> List[str]:
                 report.changes.items(), key=lambda item: (-item[1], item[0]))[:TOP]:
             lines.append("  %d: %s: %s -> %s" % (count, destination, target_text(was_route, was_carrier),
                                                   target_text(route, carrier)))
-    lines.append("replayed in %.1f s (%d calls/s)" % (report.seconds, report.calls / report.seconds
-                                                       if report.seconds else 0))
     return lines
 
 
