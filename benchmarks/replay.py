@@ -9,7 +9,8 @@ old rules (the three carriers, a sell side and min_margin) and new rules (carrie
 price rise on a quarter of its prefixes), and a Master.csv of N calls over 30 days to K distinct
 numbers (drawn with a long tail, as real traffic repeats numbers: the figure depends on it, so it
 is printed), 30% unanswered. Then runs ``fsroute replay Master.csv --rules new --against old`` in
-this process and prints the wall time, calls per second, and how many decisions the walk made
+this process and prints the wall time, calls per second, the process's CPU time (the machine may be
+shared: the wall time then also counts waiting for a CPU), and how many decisions the walk made
 (the rest were reused: same variables read, same span of deck dates).
 """
 
@@ -27,6 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from lcr import prefix_pool, write_deck  # noqa: E402  (benchmarks/lcr.py: the decks' shape)
 
 from fsroute.tools import cdrs, replay  # noqa: E402
+from fsroute.tools.replay_jobs import replay_in_parts  # noqa: E402
 
 START = 1780272000 - 15 * 86400  # 30 days around 2026-06-01, the decks' re-rating date
 
@@ -94,24 +96,35 @@ def main():
     parser.add_argument("--numbers", type=int, default=200000)
     parser.add_argument("--prefixes", type=int, default=50000)
     parser.add_argument("--dir", default=os.path.join(ROOT, ".benchmark-data"))
+    parser.add_argument("--jobs", type=int, default=1, help="processes (fsroute replay --jobs)")
     args = parser.parse_args()
     master, new, old = generate(args.dir, args.calls, args.numbers, args.prefixes)
+    load = os.getloadavg()[0]
     began = time.perf_counter()
     replayers = replay.Replayer(new), replay.Replayer(old)
     loaded = time.perf_counter() - began
     utc = __import__("datetime").timezone.utc
-    began = time.perf_counter()
-    report = replay.replay(cdrs.read(master, tz=utc), replayers[0], replayers[1], master, utc)
-    took = time.perf_counter() - began
+    began, cpu = time.perf_counter(), time.process_time() + sum(os.times()[2:4])  # with the workers', once waited for
+    if args.jobs > 1:
+        report = replay_in_parts(master, cdrs.EXAMPLE_TEMPLATE, utc, replayers[0], replayers[1], args.jobs,
+                                 lambda calls: calls)
+    else:
+        report = replay.replay(cdrs.read(master, tz=utc), replayers[0], replayers[1], master, utc)
+    took, cpu = time.perf_counter() - began, time.process_time() + sum(os.times()[2:4]) - cpu
     lines = replay.text(report)
-    walks = sum(r.walks for r in replayers)
+    walks = sum(r.walks for r in replayers)  # in this process (the workers' own are not counted back)
     print("fsroute replay benchmark: %d CDRs (Master.csv, default template) to %d numbers, 3 carrier decks of %d "
           "prefixes + a sell deck, rules vs rules, Python %s, %d CPUs" % (
               report.calls, args.numbers, args.prefixes, sys.version.split()[0], os.cpu_count() or 0))
     print("rules and decks loaded (both files) in %.1f s" % loaded)
     print("replayed %d calls in %.1f s: %d calls/s (target: a million in under 60 s)" % (
         report.calls, took, report.calls / took))
-    print("decision walks: %d of %d routings (the rest reused)" % (walks, 2 * report.calls))
+    print("  CPU time of this process: %.1f s (the machine is shared: wall time also counts waiting for a CPU; "
+          "load average before: %.2f)" % (cpu, load))
+    if args.jobs == 1:
+        print("decision walks: %d of %d routings (the rest reused)" % (walks, 2 * report.calls))
+    else:
+        print("%d processes" % args.jobs)
     print("\n".join(lines[:6]))
 
 

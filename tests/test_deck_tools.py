@@ -143,3 +143,14 @@ def test_deck_import_reads_xlsx_with_per_second_rates(tmp_path, capsys):
                  "--map", "prefix=Prefix,rate=Price/sec,effective_from=From,description=Name"]) == 0
     assert capsys.readouterr().out == ("prefix,rate,effective_from,description\n"
                                        "4420,0.012,2026-07-01T00:00:00,UK London\n447,0.03,,UK mobile\n")
+
+
+def test_other_terms_at_the_same_expected_cost_are_terms_and_no_risk(tmp_path, capsys):
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    old.write_text("prefix,rate,increments\n49,0.02,1/1\n")
+    new.write_text("prefix,rate,increments\n49,0.02,60/60\n")  # 180 s bills 180 s either way
+    assert main(["deck", "diff", str(old), str(new), "--at", "2026-01-01"]) == 3
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "terms     49              0.02: fee 0, 1/1 -> fee 0, 60/60  undated (in force now)")
+    assert main(["deck", "diff", str(old), str(new), "--at", "2026-01-01", "--seconds", "30"]) == 4
+    assert capsys.readouterr().out.splitlines()[1].startswith("increase  49              0.02 -> 0.02/min (0, 0.0%)")

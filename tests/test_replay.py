@@ -178,3 +178,19 @@ def test_a_broken_cdr_file_says_where(files, tmp_path, capsys):
     broken.write_text(MASTER + '"x","1","2"\n')
     assert main(["replay", str(broken), "--rules", files("new.yaml"), "--tz", "UTC"]) == 1
     assert capsys.readouterr().err == "fsroute replay: %s:7: 3 fields, the template has 15\n" % broken
+
+
+def test_replaying_in_parts_gives_the_same_report(files, tmp_path, capsys):
+    big = tmp_path / "Big.csv"
+    big.write_text(MASTER * 50)  # 300 calls, split in three parts at line ends
+    argv = ["replay", str(big), "--rules", files("new.yaml"), "--against", files("old.yaml"), "--tz", "UTC",
+            "--shift", "7", "--var", "fsroute_sell_deck=retail", "--quiet"]
+    assert main(argv) == 0
+    alone = capsys.readouterr().out
+    assert main(argv + ["--jobs", "3"]) == 0
+    assert capsys.readouterr().out == alone
+    assert "route or first carrier changes: 150 calls" in alone and "2026-06-08T10:00:00Z" in alone
+    broken = tmp_path / "Broken.csv"
+    broken.write_text(MASTER * 50 + '"x","1","2"\n')
+    assert main(["replay", str(broken), "--rules", files("new.yaml"), "--tz", "UTC", "--jobs", "2", "--quiet"]) == 1
+    assert capsys.readouterr().err == "fsroute replay: %s:301: 3 fields, the template has 15\n" % broken

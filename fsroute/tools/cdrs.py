@@ -56,14 +56,6 @@ def read_csv(path: str, template: str = EXAMPLE_TEMPLATE, tz: Optional[datetime.
 
     ``progress(rows, characters_read)`` is told every 65,536 rows.
     """
-    columns = template_columns(template)
-    if "destination_number" not in columns:
-        raise CdrError("%s: the template has no ${destination_number} column" % path)
-    start_at = columns.index("start_stamp") if "start_stamp" in columns else -1
-    epoch_at = columns.index("start_epoch") if "start_epoch" in columns else -1
-    billsec_at = columns.index("billsec") if "billsec" in columns else -1
-    named = [(i, name) for i, name in enumerate(columns) if name]
-    hours: Dict[str, float] = {}  # 'YYYY-MM-DD HH' -> epoch seconds
     consumed = [0]  # characters read so far, for progress
 
     def counted(lines: Iterable[str]) -> Iterator[str]:
@@ -72,29 +64,46 @@ def read_csv(path: str, template: str = EXAMPLE_TEMPLATE, tz: Optional[datetime.
             yield line
 
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        for number, row in enumerate(csv.reader(counted(handle) if progress is not None else handle), 1):
-            if not row:
-                continue
-            if len(row) < len(columns):
-                raise CdrError("%s:%d: %d fields, the template has %d" % (path, number, len(row), len(columns)))
-            if progress is not None and not number & 0xFFFF:
-                progress(number, consumed[0])
-            variables = {name: row[i] for i, name in named if row[i]}
-            if epoch_at >= 0 and row[epoch_at]:
-                start = float(row[epoch_at])
-            elif start_at >= 0:  # strptime per row would take longer than routing the call: one per hour
-                text = row[start_at]
-                hour = hours.get(text[:13])
-                if hour is None:
-                    hour = hours[text[:13]] = _hour(text, tz, path, number)
-                try:
-                    start = hour + int(text[14:16]) * 60 + int(text[17:19])
-                except ValueError:
-                    raise CdrError("%s:%d: start_stamp %r is not YYYY-MM-DD HH:MM:SS" % (path, number, text[:40]))
-            else:
-                raise CdrError("%s: the template has neither ${start_stamp} nor ${start_epoch}" % path)
-            billsec = row[billsec_at] if billsec_at >= 0 else ""
-            yield Cdr(variables, start, int(billsec) if billsec.isdigit() else 0)
+        yield from read_lines(counted(handle) if progress is not None else handle, template, tz, path, 1,
+                              (lambda rows: progress(rows, consumed[0])) if progress is not None else None)
+
+
+def read_lines(lines: Iterable[str], template: str = EXAMPLE_TEMPLATE, tz: Optional[datetime.tzinfo] = None,
+               path: str = "<cdrs>", first: int = 1, progress: Optional[Callable[[int], None]] = None
+               ) -> Iterator[Cdr]:
+    """The CDRs of Master.csv ``lines`` (the first is line ``first`` of ``path``, for messages);
+    ``progress(rows)`` is told every 65,536 rows."""
+    columns = template_columns(template)
+    if "destination_number" not in columns:
+        raise CdrError("%s: the template has no ${destination_number} column" % path)
+    start_at = columns.index("start_stamp") if "start_stamp" in columns else -1
+    epoch_at = columns.index("start_epoch") if "start_epoch" in columns else -1
+    billsec_at = columns.index("billsec") if "billsec" in columns else -1
+    named = [(i, name) for i, name in enumerate(columns) if name]
+    hours: Dict[str, float] = {}  # 'YYYY-MM-DD HH' -> epoch seconds
+    for number, row in enumerate(csv.reader(lines), first):
+        if not row:
+            continue
+        if len(row) < len(columns):
+            raise CdrError("%s:%d: %d fields, the template has %d" % (path, number, len(row), len(columns)))
+        if progress is not None and not number & 0xFFFF:
+            progress(number)
+        variables = {name: row[i] for i, name in named if row[i]}
+        if epoch_at >= 0 and row[epoch_at]:
+            start = float(row[epoch_at])
+        elif start_at >= 0:  # strptime per row would take longer than routing the call: one per hour
+            text = row[start_at]
+            hour = hours.get(text[:13])
+            if hour is None:
+                hour = hours[text[:13]] = _hour(text, tz, path, number)
+            try:
+                start = hour + int(text[14:16]) * 60 + int(text[17:19])
+            except ValueError:
+                raise CdrError("%s:%d: start_stamp %r is not YYYY-MM-DD HH:MM:SS" % (path, number, text[:40]))
+        else:
+            raise CdrError("%s: the template has neither ${start_stamp} nor ${start_epoch}" % path)
+        billsec = row[billsec_at] if billsec_at >= 0 else ""
+        yield Cdr(variables, start, int(billsec) if billsec.isdigit() else 0)
 
 
 def _hour(text: str, tz: Optional[datetime.tzinfo], path: str, number: int) -> float:

@@ -238,7 +238,9 @@ class Report:
         self.first: Optional[float] = None  # the earliest and latest call
         self.last: Optional[float] = None
         self.seconds = 0.0          # replaying took
-        self._groups: Dict[Tuple[Routed, Optional[Routed], str], Counter[int]] = {}
+        # (id(after), id(before), day) -> [after, before, calls by billed seconds]: the replayers hand out one
+        # Routed per decision, so ids group calls decided alike; the group holds them, so ids stay unique
+        self._groups: Dict[Tuple[int, int, str], Tuple[Routed, Optional[Routed], Counter[int]]] = {}
 
     def add(self, cdr: Cdr, after: Routed, before: Optional[Routed], day: str) -> None:
         self.calls += 1
@@ -247,15 +249,33 @@ class Report:
             self.first = start
         if self.last is None or start > self.last:
             self.last = start
-        key = (after, before, day)
-        lengths = self._groups.get(key)
-        if lengths is None:
-            lengths = self._groups[key] = Counter()
-        lengths[cdr.billsec] += 1
+        key = (id(after), id(before), day)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = (after, before, Counter())
+        group[2][cdr.billsec] += 1
+
+    def gathered(self) -> Part:
+        """What ``add`` gathered, to hand to another process's Report (``absorb``)."""
+        return Part(self.calls, self.first, self.last,
+                    [(after, before, day, lengths) for (_, _, day), (after, before, lengths) in self._groups.items()])
+
+    def absorb(self, part: Part) -> None:
+        """Take in another Report's gathered calls (a part of the same CDRs, replayed elsewhere)."""
+        self.calls += part.calls
+        for instant in (part.first, part.last):
+            if instant is not None:
+                self.first = instant if self.first is None else min(self.first, instant)
+                self.last = instant if self.last is None else max(self.last, instant)
+        by_value = {(after, before, day): lengths for after, before, day, lengths in self.gathered().groups}
+        for after, before, day, lengths in part.groups:
+            by_value.setdefault((after, before, day), Counter()).update(lengths)
+        self._groups = {(id(after), id(before), day): (after, before, lengths)
+                        for (after, before, day), lengths in by_value.items()}
 
     def finish(self) -> None:
         """Price and count the calls gathered by ``add``."""
-        for (after, before, day), lengths in self._groups.items():
+        for (_, _, day), (after, before, lengths) in self._groups.items():
             calls = sum(lengths.values())
             destination = after.destination or (before.destination if before is not None else "") or "-"
             self.after.add(after, lengths, day, destination)
@@ -273,6 +293,15 @@ class Report:
         self._groups.clear()
 
 
+class Part(NamedTuple):
+    """The calls one Report gathered: how many, the earliest and latest, and (after, before, day, calls by
+    billed seconds) per group."""
+    calls: int
+    first: Optional[float]
+    last: Optional[float]
+    groups: List[Tuple[Routed, Optional[Routed], str, Counter[int]]]
+
+
 def recorded(cdr: Cdr) -> Optional[Routed]:
     """What the call itself recorded (fsroute_result, fsroute_route, fsroute_lcr_carrier), if it did."""
     variables = cdr.variables
@@ -285,9 +314,9 @@ def recorded(cdr: Cdr) -> Optional[Routed]:
 
 
 def replay(cdrs: Iterable[Cdr], new: Replayer, against: Optional[Replayer], source: str,
-           tz: Optional[datetime.tzinfo] = None) -> Report:
+           tz: Optional[datetime.tzinfo] = None, finish: bool = True) -> Report:
     """Route every call of ``cdrs`` with ``new`` (and ``against``, else compare with what it recorded);
-    ``tz`` names the days (default UTC)."""
+    ``tz`` names the days (default UTC); ``finish`` False: gathered, not priced yet (a part of the CDRs)."""
     report = Report(source, new.path, against.path if against is not None else None)
     days: Dict[int, str] = {}
     zone = tz or datetime.timezone.utc
@@ -300,7 +329,8 @@ def replay(cdrs: Iterable[Cdr], new: Replayer, against: Optional[Replayer], sour
         if day is None:
             day = days[hour] = datetime.datetime.fromtimestamp(hour * 3600, zone).strftime("%Y-%m-%d")
         report.add(cdr, after, before, day)
-    report.finish()
+    if finish:
+        report.finish()
     report.seconds = time.perf_counter() - began
     return report
 
