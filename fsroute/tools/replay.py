@@ -129,12 +129,14 @@ class _DecisionCache:
         self.timeless: Dict[Key, Routed] = {}
         self.spans: Dict[int, Dict[Key, Routed]] = {}  # per span between two deck dates
         self.reads: List[Tuple[str, ...]] = []  # each list of names some walk read
+        self.distinct: Dict[Routed, Routed] = {}  # timed rules: each decision's first Routed
 
     def decide(self, cdr: Cdr, decide: Callable[[Callable[[str], Optional[str]], float], Tuple[Routed, bool]]
                ) -> Routed:
         variables = cdr.variables
-        if not self.enabled:
-            return decide(variables.get, cdr.start)[0]
+        if not self.enabled:  # one Routed per distinct decision all the same (Report groups calls by it)
+            routed = decide(variables.get, cdr.start)[0]
+            return self.distinct.setdefault(routed, routed)
         span = bisect.bisect_right(self.bounds, cdr.start)
         known = self.spans.get(span)
         if known is None:
@@ -223,7 +225,7 @@ class Report:
     """A replay's findings: both sides, the calls that change, those the new rules would not route.
 
     Calls are gathered by what both sides did with them and their day, counted by billed seconds
-    (``add``), and priced once per distinct length (``finish``): a million calls hold a few thousand.
+    (``add``), and priced once per group and distinct length (``finish``).
     """
 
     def __init__(self, source: str, after: str, before: Optional[str]) -> None:
@@ -321,9 +323,15 @@ def replay(cdrs: Iterable[Cdr], new: Replayer, against: Optional[Replayer], sour
     days: Dict[int, str] = {}
     zone = tz or datetime.timezone.utc
     began = time.perf_counter()
+    seen: Dict[Routed, Routed] = {}  # what the calls recorded, one Routed per distinct record (see Report)
     for cdr in cdrs:
         after = new.route(cdr)
-        before = against.route(cdr) if against is not None else recorded(cdr)
+        if against is not None:
+            before: Optional[Routed] = against.route(cdr)
+        else:
+            before = recorded(cdr)
+            if before is not None:
+                before = seen.setdefault(before, before)
         hour = int(cdr.start // 3600)
         day = days.get(hour)
         if day is None:
