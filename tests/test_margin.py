@@ -237,3 +237,16 @@ def test_the_grammar_checks_the_pricing_keys(write_rules):
         "12:75: route 'c' lcr.on_no_margin.hangup: 'NOT_A_CAUSE' is not a FreeSWITCH hangup cause",
         "14:36: route 'd' lcr: on_no_margin needs min_margin (without one no call lacks margin)",
     ]
+
+
+def test_ctl_test_says_why_a_call_has_no_margin(margin_rules, fake_freeswitch):
+    from fsroute import ctl
+
+    ctl.preload(margin_rules)
+    lines = ctl.test(margin_rules, "004420", at="2026-01-01T00:00:00Z").splitlines()
+    assert lines[1] == "outcome: no_margin (every carrier breaks min_margin 0.02 (best: cheap_rate 0.006 (16.7%)))"
+    assert lines[5] == "why:"
+    assert lines[-2:] == [
+        "  sold at: sell deck retail, prefix 44: 0.012/min x 180 s billed (1/1) = 0.036; margin cheap_rate 0.006 "
+        "(16.7%), flat 0.006 (16.7%)",
+        "  below min_margin 0.02: cheap_rate, flat"]
