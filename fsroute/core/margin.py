@@ -14,7 +14,7 @@ channel variable (or is looked up there) and nothing else changes.
 
 from __future__ import annotations
 
-from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Callable, Mapping, NamedTuple, Optional, Tuple
 
 from .decks import MAX_DIGITS, Deck, rate_text
 from .lcr import Quote
@@ -83,21 +83,16 @@ def keeps(spec: Margin, revenue: int, cost: int) -> bool:
     return spec.min_percent is None or margin * 100 >= spec.min_percent * revenue
 
 
-def protect(spec: Margin, quotes: Tuple[Quote, ...], sale: Optional[Sale]
-            ) -> Tuple[Tuple[Quote, ...], Tuple[Quote, ...]]:
-    """(the quotes that keep the minimum margin, cheapest first; those that would break it).
+def protect(spec: Margin, quotes: Tuple[Quote, ...], sale: Optional[Sale]) -> Tuple[Quote, ...]:
+    """The quotes that keep the route's minimum margin, cheapest first.
 
     Without a minimum every quote is kept; without a sell price none is (its margin is unknown).
     """
     if not spec.guarded:
-        return quotes, ()
+        return quotes
     if sale is None:
-        return (), quotes
-    kept: List[Quote] = []
-    losing: List[Quote] = []
-    for quote in quotes:
-        (kept if keeps(spec, sale.revenue, quote.cost) else losing).append(quote)
-    return tuple(kept), tuple(losing)
+        return ()
+    return tuple(quote for quote in quotes if keeps(spec, sale.revenue, quote.cost))
 
 
 def money_text(micro: int) -> str:

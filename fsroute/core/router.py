@@ -299,7 +299,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
     unsold = ""
     if spec.margin is not None:
         sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, get, deck_of, number, now, seconds)
-        quotes, losing = margin.protect(spec.margin, affordable, sale)
+        quotes = margin.protect(spec.margin, affordable, sale)
     if reasons is not None:
         reasons.carriers(spec, number, ranking, affordable, seconds)
         if spec.margin is not None:
