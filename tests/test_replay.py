@@ -194,3 +194,18 @@ def test_replaying_in_parts_gives_the_same_report(files, tmp_path, capsys):
     broken.write_text(MASTER * 50 + '"x","1","2"\n')
     assert main(["replay", str(broken), "--rules", files("new.yaml"), "--tz", "UTC", "--jobs", "2", "--quiet"]) == 1
     assert capsys.readouterr().err == "fsroute replay: %s:301: 3 fields, the template has 15\n" % broken
+
+
+def test_rules_with_time_conditions_are_decided_call_by_call(files, tmp_path, capsys):
+    timed = tmp_path / "timed.yaml"
+    timed.write_text((RULES % "late.csv").replace(
+        "  - name: international\n", "  - name: mornings\n    match: {destination_number: '^00(\\d+)$'}\n"
+        "    time: {hour: 9-10, tz: UTC}\n    hangup: CALL_REJECTED\n  - name: international\n"))
+    replayer = replay.Replayer(str(timed))
+    routed = [replayer.route(cdr) for cdr in cdrs.read(files("Master.csv"), tz=datetime.timezone.utc)]
+    # 10:00 and 11:00 on the 1st, 09:30, 09:40, 09:50 on the 2nd: the 09:xx calls (and 10:00) are blocked
+    assert [(r.result, r.route) for r in routed[:5]] == [
+        ("blocked", "mornings"), ("routed", "international"), ("blocked", "mornings"), ("blocked", "mornings"),
+        ("blocked", "mornings")]
+    assert replayer.walks == 6
+    assert routed[0] is routed[2]  # one Routed per distinct decision: the report groups calls by it
