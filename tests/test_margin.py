@@ -90,6 +90,19 @@ def test_a_call_goes_to_the_cheapest_call_and_leaves_cost_sell_rate_and_margin(c
             variables["fsroute_lcr_margin"]) == ("late", "0.019", "0.057", "180", "retail", "0.05", "0.093")
 
 
+def test_the_route_event_carries_each_attempts_cost_and_margin(call, margin_rules, fake_freeswitch):
+    from fsroute.runtime.events import ROUTE
+
+    call(margin_rules, "004930", fsroute_now="2026-01-01T00:00:00Z", bridge_outcomes={"gw_late": "NORMAL_TEMPORARY_FAILURE"})
+    [event] = fake_freeswitch.fired(ROUTE)
+    expected = {"fsroute-attempt-1-lcr-carrier": "late", "fsroute-attempt-1-lcr-cost": "0.057",
+                "fsroute-attempt-1-lcr-seconds": "180", "fsroute-attempt-1-lcr-sell-deck": "retail",
+                "fsroute-attempt-1-lcr-sell-rate": "0.05", "fsroute-attempt-1-lcr-margin": "0.093",
+                "fsroute-attempt-2-lcr-carrier": "flat", "fsroute-attempt-2-lcr-cost": "0.06",
+                "fsroute-attempt-2-lcr-margin": "0.09"}
+    assert {k: event.get(k) for k in expected} == expected
+
+
 def test_explain_says_how_each_cost_was_computed(margin_rules, fake_freeswitch):
     from fsroute.tools.simulate import simulate
 
