@@ -43,3 +43,15 @@ def test_the_pages_rules_are_the_examples():
     assert fix in (EXAMPLE / "rules-fixed.yaml").read_text()
     assert (EXAMPLE / "rules-2026-12.yaml").read_text() == (EXAMPLE / "rules.yaml").read_text().replace(
         "decks/carrier_b.csv", "decks/carrier_b-2026-12.csv")
+
+
+def test_the_explanation_shown_is_what_simulate_says(monkeypatch):
+    from fsroute.tools.simulate import simulate
+
+    section = DOC.read_text().split("## Sell decks", 1)[1].split("## What a call leaves behind", 1)[0]
+    command = re.search(r"`(fsroute simulate [^`]*)`", section).group(1).split()
+    assert command[2:4] == ["examples/margin/rules-fixed.yaml", "--dest"]
+    [block] = [text for kind, text in re.findall(r"^```(\w*)\n(.*?)^```$", section, re.S | re.M) if not kind]
+    monkeypatch.chdir(ROOT)
+    report = simulate(command[2], command[4], at=command[6], explain=True)
+    assert report["explanation"][-3:] == block.splitlines()
