@@ -7,7 +7,6 @@ import urllib.parse
 
 import pytest
 
-from fsroute.core import router
 from fsroute.tools import cdrs, replay
 from fsroute.tools.cli import main
 

@@ -53,25 +53,26 @@ class Replayer:
         self.decks: Dict[str, Deck] = load_decks(self.rules)
         self._selector = Selector(None, self.rules.groups.values())
         self._cache = _DecisionCache(self.rules, self.decks.values())
-        self._consulted: List[Deck] = []  # the decks the walk under way looked a number up in
-        self._dated: Dict[int, FrozenSet[str]] = {}  # id(deck): its prefixes with dated rows
+        self._consulted = False  # whether the walk under way looked a number up in a deck
+        # the prefixes that have a dated row in some deck of these rules
+        self._dated: FrozenSet[str] = frozenset(
+            key_digits(key) for deck in self.decks.values() for key, start, end in zip(deck.keys, deck.starts, deck.ends)
+            if start != NEVER or end != FOREVER)
         self.walks = 0  # decisions the walk made (the others were reused)
 
     def deck_of(self, named: HasDeck) -> Optional[Deck]:
-        deck = self.decks.get(named.deck)
-        if deck is not None:
-            self._consulted.append(deck)
-        return deck
+        self._consulted = True
+        return self.decks.get(named.deck)
 
     def route(self, cdr: Cdr) -> Routed:
         """What these rules do with the call ``cdr`` recorded."""
         return self._cache.decide(cdr, self._decide)
 
     def _decide(self, get: Callable[[str], Optional[str]], now: float) -> Tuple[Routed, bool]:
-        """(what the walk decides, whether that holds at any instant: no deck it asked has a dated row for
-        any prefix of the number)."""
+        """(what the walk decides, whether that holds at any instant: it asked no deck, or no deck has a dated
+        row for any prefix of the number)."""
         self.walks += 1
-        del self._consulted[:]
+        self._consulted = False
         decision = router.decide(self.rules, get, _up, self._selector, now, deck_of=self.deck_of)
         timeless = self._timeless(decision.number)
         route = decision.route.name if decision.route is not None else ""
@@ -90,16 +91,7 @@ class Replayer:
         if number is None or not number.isdigit():
             return False
         digits = number[:MAX_DIGITS]
-        prefixes = [digits[:size] for size in range(1, len(digits) + 1)]
-        for deck in self._consulted:
-            dated = self._dated.get(id(deck))
-            if dated is None:
-                dated = self._dated[id(deck)] = frozenset(
-                    key_digits(key) for key, start, end in zip(deck.keys, deck.starts, deck.ends)
-                    if start != NEVER or end != FOREVER)
-            if dated and not dated.isdisjoint(prefixes):
-                return False
-        return True
+        return self._dated.isdisjoint([digits[:size] for size in range(1, len(digits) + 1)])
 
 
 def _up(gateway: str) -> bool:
