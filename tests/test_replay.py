@@ -3,6 +3,7 @@
 import datetime
 import json
 import random
+import re
 import urllib.parse
 
 import pytest
@@ -208,3 +209,14 @@ def test_rules_with_time_conditions_are_decided_call_by_call(files, tmp_path, ca
         ("blocked", "mornings")]
     assert replayer.walks == 6
     assert routed[0] is routed[2]  # one Routed per distinct decision: the report groups calls by it
+
+
+def test_progress_on_a_large_file_goes_to_stderr(files, tmp_path, capsys):
+    big = tmp_path / "Big.csv"
+    big.write_text(MASTER * 12000)  # 72,000 calls
+    assert main(["replay", str(big), "--rules", files("new.yaml"), "--tz", "UTC"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("replayed 72000 calls")
+    progress, done = captured.err.splitlines()
+    assert re.match(r"fsroute replay: 65536 calls, 9[01]%% of %s, \d+\.\d s\Z" % re.escape(str(big)), progress), progress
+    assert re.match(r"fsroute replay: 72000 calls in \d+\.\d s \(\d+ calls/s\)\Z", done), done
