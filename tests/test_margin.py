@@ -263,3 +263,15 @@ def test_ctl_test_says_why_a_call_has_no_margin(margin_rules, fake_freeswitch):
         "  sold at: sell deck retail, prefix 44: 0.012/min x 180 s billed (1/1) = 0.036; margin cheap_rate 0.006 "
         "(16.7%), flat 0.006 (16.7%)",
         "  below min_margin 0.02: cheap_rate, flat"]
+
+
+def test_check_warns_of_a_minimum_margin_without_a_default_sell_deck(margin_rules, write_rules, capsys):
+    from fsroute.tools.cli import main
+
+    assert main(["check", margin_rules]) == 0
+    assert capsys.readouterr().err == ""
+    path = write_rules(open(margin_rules).read().replace("sell: {default: retail}", "sell: {variable: customer_deck}"))
+    assert main(["check", "--strict", path]) == 1
+    assert capsys.readouterr().err == (
+        "%s:11: warning: route 'international' has min_margin but no sell default: every call that does not set "
+        "${customer_deck} ends as no_margin\n" % path)
