@@ -220,3 +220,13 @@ def test_progress_on_a_large_file_goes_to_stderr(files, tmp_path, capsys):
     progress, done = captured.err.splitlines()
     assert re.match(r"fsroute replay: 65536 calls, 9[01]%% of %s, \d+\.\d s\Z" % re.escape(str(big)), progress), progress
     assert re.match(r"fsroute replay: 72000 calls in \d+\.\d s \(\d+ calls/s\)\Z", done), done
+
+
+def test_an_unreadable_cdr_file_is_one_line(files, tmp_path, capsys):
+    missing = tmp_path / "nothing.csv"
+    assert main(["replay", str(missing), "--rules", files("new.yaml"), "--quiet"]) == 1
+    assert capsys.readouterr().err == "fsroute replay: %s: No such file or directory\n" % missing
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["replay", str(bad), "--rules", files("new.yaml"), "--quiet"]) == 1
+    assert capsys.readouterr().err.startswith("fsroute replay: %s: Expecting property name" % bad)

@@ -135,6 +135,9 @@ def run_replay(args: argparse.Namespace) -> int:
     except cdrs.CdrError as exc:
         print("fsroute replay: %s" % exc, file=sys.stderr)
         return 1
+    except (OSError, ValueError) as exc:  # a CDR file that cannot be read, JSON that is not JSON
+        print("fsroute replay: %s: %s" % (args.cdrs, getattr(exc, "strerror", None) or exc), file=sys.stderr)
+        return 1
     lines = text(report)
     print("\n".join(lines))
     if not args.quiet:
