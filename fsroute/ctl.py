@@ -200,7 +200,8 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     for dial in decision.dials:
         lines.append("  " + dial.text + ("  carrier=%s prefix=%s rate=%s" % (dial.carrier, dial.prefix, rate_text(dial.rate))
                                          if dial.carrier is not None else ""))
-    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE, Outcome.NO_CARRIER, Outcome.ALL_DOWN):
+    if decision.outcome in (Outcome.DENIED, Outcome.NO_ROUTE, Outcome.NO_CARRIER, Outcome.ALL_DOWN,
+                            Outcome.NO_MARGIN):
         lines.append("why:")
         lines += ["  " + line for line in decision.reasons]
     return "\n".join(lines) + "\n"

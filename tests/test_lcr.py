@@ -387,7 +387,7 @@ def test_a_number_format_fills_in_the_calls_variable(call, lcr_rules, capsys):
     from fsroute.tools.cli import main
 
     assert main(["lcr", lcr_rules, "00491512345"]) == 0  # no call to fill it in from: shown as written
-    assert capsys.readouterr().out.splitlines()[2].endswith(" gwc/0011#491512345#${account}")
+    assert capsys.readouterr().out.splitlines()[3].endswith(" gwc/0011#491512345#${account}")
 
 
 # -- calls -----------------------------------------------------------------------
@@ -559,16 +559,19 @@ def test_fsroute_lcr_prints_the_ranking(lcr_rules, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "number 00491599 -> route 'international' looks up 491599 at 2026-01-01T00:00:00Z ('2026-01-01' has no "
         "UTC offset: read in UTC, the rules set no defaults.tz); max_rate 0.05",
-        "#   carrier          prefix          rate       cur  effective_from        effective_to          dial",
-        "1   carrier_b        4915            0.03       USD  -                     -                     "
-        "group b_trunks/491599",
-        "2   carrier_c        4915            0.04       USD  -                     -                     "
-        "gwc/0011#491599",
-        "3   carrier_a        4915            0.06       USD  -                     -                     "
-        "gwa/+491599  (above max_rate: not used)",
+        "each carrier priced as a 180 s call (the default): connect_fee + rate x billed seconds / 60, the seconds "
+        "billed in the row's increments (initial/next; none: 1/1)",
+        "#   carrier          prefix          rate       incr    fee      cost       cur  effective_from        "
+        "effective_to          dial",
+        "1   carrier_b        4915            0.03       1/1     0        0.09       USD  -                     "
+        "-                     group b_trunks/491599",
+        "2   carrier_c        4915            0.04       1/1     0        0.12       USD  -                     "
+        "-                     gwc/0011#491599",
+        "3   carrier_a        4915            0.06       1/1     0        0.18       USD  -                     "
+        "-                     gwa/+491599  (above max_rate: not used)",
     ]
     assert main(["lcr", lcr_rules, "0033"]) == 0
-    assert capsys.readouterr().out.splitlines()[2:] == [
+    assert capsys.readouterr().out.splitlines()[3:] == [
         "-   carrier_a        no prefix of 33 in force",
         "-   carrier_b        no prefix of 33 in force",
         "-   carrier_c        no prefix of 33 in force"]
@@ -718,9 +721,9 @@ def test_import_lcr_writes_decks_and_rules_that_route(tmp_path, capsys, as_datab
         "1,0.1,1970-01-01,2030-12-31\n1555,0.02,1970-01-01,2030-12-31\n44,0.5,2026-01-01T00:00:00,2026-07-01\n")
     assert main(["lcr", str(rules_path), "15551234", "--at", "2026-03-01"]) == 0
     ranking = capsys.readouterr().out.splitlines()
-    assert [line.split()[1:3] + [line.split()[-1]] for line in ranking[2:]] == [
+    assert [line.split()[1:3] + [line.split()[-1]] for line in ranking[3:]] == [
         ["carrier_b", "1555", "gwb/15551234"], ["carrier_c", "15551", "carrier_c_gateways/0015551234"]]
-    assert "group carrier_c_gateways" in ranking[3]
+    assert "group carrier_c_gateways" in ranking[4]
 
 
 def test_import_lcr_keeps_digits_after_the_number_in_the_old_form(tmp_path, capsys):
@@ -950,12 +953,13 @@ def test_explain_says_how_an_lcr_route_ranks_its_carriers(lcr_rules, fake_freesw
 
     report = simulate(lcr_rules, "00491512345", explain=True, at="2026-03-01T00:00:00Z")
     assert report["explanation"][-2:] == [
-        "its carriers for 491512345, cheapest first: carrier_c (prefix 491512, 0.025), carrier_b (prefix 4915, 0.03)",
+        "its carriers for 491512345, cheapest 180 s call first: carrier_c (prefix 491512: 0.025/min x 180 s billed "
+        "(1/1) = 0.075), carrier_b (prefix 4915: 0.03/min x 180 s billed (1/1) = 0.09)",
         "above max_rate 0.05: carrier_a (0.06)"]
     ctl.preload(lcr_rules)
     answer = ctl.test(lcr_rules, "0033123", "127.0.0.1", at="2026-03-01T00:00:00Z").splitlines()
     assert answer[1] == "outcome: no_carrier (no carrier serves it)"
-    assert answer[-2:] == ["  its carriers for 33123, cheapest first: none",
+    assert answer[-2:] == ["  its carriers for 33123, cheapest 180 s call first: none",
                            "  no prefix of 33123 in force: carrier_a, carrier_b, carrier_c"]
 
 
@@ -981,7 +985,7 @@ def test_ctl_test_says_why_from_the_walk_that_decided(lcr_rules, monkeypatch):
     answer = ctl.test(lcr_rules, "00491512345", at="2026-03-01T00:00:00Z").splitlines()
     assert answer[1] == "outcome: no_carrier (no carrier serves it (decks not loaded: carrier_a,carrier_b,carrier_c))"
     assert answer[-3:] == ["  route 'international' (line 12): every condition holds; it takes the call",
-                           "  its carriers for 491512345, cheapest first: none",
+                           "  its carriers for 491512345, cheapest 180 s call first: none",
                            "  deck not loaded: carrier_a, carrier_b, carrier_c"]
 
 
@@ -991,7 +995,8 @@ def test_a_traced_lcr_call_says_how_it_ranked_the_carriers(call, lcr_rules, fake
     lines = [m[len(prefix):] for m in fake_freeswitch.log_lines("notice") if m.startswith(prefix)]
     assert lines[1:4] == [
         "route 'international' (line 12): every condition holds; it takes the call",
-        "its carriers for 491512345, cheapest first: carrier_c (prefix 491512, 0.025), carrier_b (prefix 4915, 0.03)",
+        "its carriers for 491512345, cheapest 180 s call first: carrier_c (prefix 491512: 0.025/min x 180 s billed "
+        "(1/1) = 0.075), carrier_b (prefix 4915: 0.03/min x 180 s billed (1/1) = 0.09)",
         "above max_rate 0.05: carrier_a (0.06)"]
     assert lines[4].startswith("deck versions used: carrier_c loaded ")
 

@@ -42,7 +42,7 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
                                           "all_busy", "no_carrier", "failed", "error", "blocked", "transferred",
-                                          "continued"]
+                                          "continued", "no_margin"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"
 
 

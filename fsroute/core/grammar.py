@@ -24,6 +24,7 @@ from .sections.carriers import read_carriers
 from .sections.defaults import read_defaults
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
+from .sections.pricing import read_sell_decks
 from .sections.routes import TIME_KEYS, read_route, read_routes
 from .text import closest, did_you_mean, one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
@@ -31,7 +32,8 @@ from .yamltree import MAP, SCALAR, SEQ, Node
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
-TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes")
+TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
+            "sell_decks")
 
 
 class _TooMany(Exception):
@@ -265,8 +267,10 @@ class Builder:
         if "calendars" in top:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
+        sell_decks = read_sell_decks(self, top["sell_decks"][1]) if "sell_decks" in top else {}
         routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
-                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings)
+                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
+                       sell_decks=sell_decks)

@@ -1,28 +1,43 @@
-"""Least-cost routing for one number: each carrier's longest matching prefix, ranked by rate.
+"""Least-cost routing for one number: each carrier's longest matching prefix, ranked by the cost of a call.
 
-Pure: the decks come from a callable (the runtime keeps them loaded), the
-instant from the caller. Ties on rate keep the order the route lists its
-carriers in: that order is the route's preference.
+A carrier is ranked by what a call of the route's expected length costs at
+its row: the connect fee plus the rate over the billed seconds (the row's
+increments), by billing.call_cost, so a low rate with a high fee or 60/60
+billing does not win by its rate alone. Pure: the decks come from a callable
+(the runtime keeps them loaded), the instant from the caller. Ties on cost
+keep the order the route lists its carriers in: that order is the route's
+preference.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterable, List, NamedTuple, Optional, Tuple
 
+from .billing import PER_SECOND, call_cost
 from .decks import MAX_DIGITS, Deck, Rate
-from .model import Carrier
+from .model import Carrier, Lcr
+from .tariff import Tariff, tariff_at
+
+# The length of call carriers are priced at when the route sets no expected_seconds: 3 minutes.
+DEFAULT_EXPECTED_SECONDS = 180
 
 
 class Quote(NamedTuple):
-    """What one carrier charges for a number; ``rate`` in micro-units per minute."""
-    rate: int
+    """What one carrier charges for a number: ``cost`` of the expected call and ``rate`` per minute, in
+    micro-units. Quotes sort by cost, then by the route's order of carriers."""
+    cost: int
     position: int     # in the route's carrier list: the tie-break
     carrier: Carrier
     deck: Deck
     row: int
+    rate: int
 
     def details(self) -> Rate:
         return self.deck.row(self.row)
+
+    def tariff(self) -> Tariff:
+        """The row's rate, connect fee and increments."""
+        return tariff_at(self.deck, self.row)
 
 
 class Ranking(NamedTuple):
@@ -36,9 +51,19 @@ def is_lookup_number(number: str) -> bool:
     return number.isdigit() and number.isascii()
 
 
+def expected_seconds(spec: Lcr) -> int:
+    """The length of call a route's carriers are priced at: its ``expected_seconds``, else the default.
+
+    The one place a measured figure plugs in: the destination's average call
+    duration, once quality data is kept, goes here ahead of the default.
+    """
+    return spec.expected_seconds or DEFAULT_EXPECTED_SECONDS
+
+
 def rank(carriers: Iterable[Carrier], deck_of: Callable[[Carrier], Optional[Deck]], number: str,
-         now: float) -> Ranking:
-    """The Ranking of ``carriers`` (model.Carrier, in order of preference) for ``number`` at ``now``.
+         now: float, seconds: int = DEFAULT_EXPECTED_SECONDS) -> Ranking:
+    """The Ranking of ``carriers`` (model.Carrier, in order of preference) for ``number`` at ``now``,
+    by the cost of a call of ``seconds``.
 
     ``deck_of(carrier)`` returns its Deck or None; ``number`` holds digits
     only (longer than MAX_DIGITS is matched on its first MAX_DIGITS).
@@ -53,15 +78,19 @@ def rank(carriers: Iterable[Carrier], deck_of: Callable[[Carrier], Optional[Deck
             continue
         row = deck.find(digits, now)
         if row >= 0:
-            quotes.append(tuple.__new__(Quote, (deck.rates[row], position, carrier, deck, row)))  # as Quote(...), in C
+            rate = deck.rates[row]
+            if deck.fees is None and deck.increments is None:  # the common deck: by the second, no fee
+                cost = call_cost(rate, 0, PER_SECOND, seconds)
+            else:
+                cost = tariff_at(deck, row).cost(seconds)
+            quotes.append(tuple.__new__(Quote, (cost, position, carrier, deck, row, rate)))  # as Quote(...), in C
     quotes.sort()
     return Ranking(tuple(quotes), tuple(unloaded))
 
 
 def affordable(quotes: Tuple[Quote, ...], max_rate: Optional[int]) -> Tuple[Quote, ...]:
-    """The quotes at or below ``max_rate`` (micro-units; None: all), still cheapest first."""
-    if max_rate is not None:
-        for index, quote in enumerate(quotes):
-            if quote.rate > max_rate:
-                return quotes[:index]
-    return quotes
+    """The quotes whose rate is at or below ``max_rate`` (micro-units per minute; None: all), still
+    cheapest first."""
+    if max_rate is None:
+        return quotes
+    return tuple(quote for quote in quotes if quote.rate <= max_rate)

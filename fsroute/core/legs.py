@@ -11,6 +11,7 @@ import re
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from .dialstring import check_value, dial_string
+from .margin import Price
 from .model import NO_DIALLING, CallerId, Dialling, GatewaySpec, Route, RuleSet
 from .templates import Lookup, expand, groups_of, over_number
 
@@ -29,6 +30,7 @@ class Dial(NamedTuple):
     carrier: Optional[str] = None  # lcr routes only
     prefix: str = ""
     rate: int = 0                  # micro-units per minute
+    price: Optional[Price] = None  # lcr routes: the expected call's cost, sell price and margin
 
 
 class CallerIdRefused(Exception):

@@ -102,6 +102,7 @@ class Outcome(str, Enum):
     BLOCKED = "blocked"           # the route's action is hangup: CAUSE
     TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
     CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
+    NO_MARGIN = "no_margin"       # an lcr route's carriers all break its min_margin
 
     def __str__(self) -> str:
         return self.value
@@ -142,6 +143,11 @@ def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str]
     if outcome is Outcome.NO_CARRIER and route is not None and route.lcr is not None \
             and route.lcr.on_no_carrier is not None:
         return route.lcr.on_no_carrier
+    if outcome is Outcome.NO_MARGIN:  # the route's on_no_margin, else what it does with no carrier
+        margin = route.lcr.margin if route is not None and route.lcr is not None else None
+        if margin is not None and margin.on_no_margin is not None:
+            return margin.on_no_margin
+        return action_for(Outcome.NO_CARRIER, defaults, route=route)
     if outcome in (Outcome.FAILED, Outcome.BLOCKED):
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
@@ -197,11 +203,44 @@ class Carrier(NamedTuple):
         return over_number(self.number_format, number, lookup)
 
 
+class Margin(NamedTuple):
+    """An lcr route's sell side: the channel variable naming the sell deck (else ``sell_default``), and the
+    least margin a carrier's expected call must leave (micro-units, and/or percent of the sell price)."""
+    sell_variable: str = "fsroute_sell_deck"
+    sell_default: Optional[str] = None
+    min_amount: Optional[int] = None
+    min_percent: Optional[float] = None
+    on_no_margin: Optional[Action] = None  # None: as for no_carrier
+
+    @property
+    def guarded(self) -> bool:
+        """Whether carriers that would break a minimum margin are dropped."""
+        return self.min_amount is not None or self.min_percent is not None
+
+
 class Lcr(NamedTuple):
-    """A route's least-cost routing: carriers in order of preference (the tie-break on equal rates)."""
+    """A route's least-cost routing: carriers in order of preference (the tie-break on equal costs)."""
     carriers: Tuple[Carrier, ...]
     max_rate: Optional[int]         # micro-units per minute; never route a call above it
     on_no_carrier: Optional[Action]  # None: defaults.on_no_carrier
+    expected_seconds: Optional[int] = None  # the call length carriers are priced at (None: lcr.expected_seconds)
+    margin: Optional[Margin] = None
+
+
+class SellDeck(NamedTuple):
+    """A customer rate deck under ``sell_decks:``: what calls are sold at."""
+    name: str
+    deck: str                       # absolute path of the rate deck file
+
+
+class HasDeck(Protocol):
+    """A carrier or a sell deck: whatever names a rate deck file by its path."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def deck(self) -> str: ...
 
 
 # A number template: str literals, int group numbers ($N) of the destination regex, ${var}.
@@ -316,7 +355,8 @@ class RuleSet:
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
-                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
+                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
+                 sell_decks: Optional[Dict[str, SellDeck]] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -333,6 +373,7 @@ class RuleSet:
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
+        self.sell_decks: Mapping[str, SellDeck] = MappingProxyType(sell_decks or {})
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
@@ -343,8 +384,9 @@ class RuleSet:
         return self.gateway_settings.get(gateway, self._default_settings)
 
     def deck_paths(self) -> List[str]:
-        """The rate deck files the carriers name, each once, sorted."""
-        return sorted({carrier.deck for carrier in self.carriers.values()})
+        """The rate deck files the carriers and sell_decks name, each once, sorted."""
+        return sorted({carrier.deck for carrier in self.carriers.values()}
+                      | {sell.deck for sell in self.sell_decks.values()})
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

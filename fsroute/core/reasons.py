@@ -16,11 +16,13 @@ from .acl import Acl, parse_address
 from .calendars import Moment
 from .timespec import zone_of
 from .decks import rate_text
+from .margin import margin_text, minimum_text
 from .text import one_line
 
 if TYPE_CHECKING:
     from .lcr import Quote, Ranking
-    from .model import Lcr, Route, RuleSet
+    from .margin import Sale
+    from .model import Lcr, Margin, Route, RuleSet
     from .patterns import Regex
     from .timespec import TimeSpec, Zone
 
@@ -108,12 +110,14 @@ class Reasons:
 
     # -- after the route that took the call ----------------------------------------------------
 
-    def carriers(self, spec: Lcr, number: str, ranking: Ranking, taken: Sequence[Quote]) -> None:
-        """How a least-cost route ranked its carriers: cheapest first, then those left out, and the decks used."""
+    def carriers(self, spec: Lcr, number: str, ranking: Ranking, taken: Sequence[Quote], seconds: int) -> None:
+        """How a least-cost route ranked its carriers: by the cost of a call of ``seconds``, cheapest first (each
+        cost's computation), then those left out, and the decks used."""
         lines = self._tail
-        lines.append("its carriers for %s, cheapest first: %s" % (number, ", ".join(
-            "%s (prefix %s, %s)" % (q.carrier.name, q.deck.prefix(q.row), rate_text(q.rate)) for q in taken) or "none"))
-        dearer = ranking.quotes[len(taken):]
+        lines.append("its carriers for %s, cheapest %d s call first: %s" % (number, seconds, ", ".join(
+            "%s (prefix %s: %s)" % (q.carrier.name, q.deck.prefix(q.row), q.tariff().explain(seconds))
+            for q in taken) or "none"))
+        dearer = [q for q in ranking.quotes if q not in taken]
         if dearer and spec.max_rate is not None:
             lines.append("above max_rate %s: %s" % (rate_text(spec.max_rate), ", ".join(
                 "%s (%s)" % (q.carrier.name, rate_text(q.rate)) for q in dearer)))
@@ -128,6 +132,20 @@ class Reasons:
                     for q in ranking.quotes if q.deck.loaded_at is not None]
         if versions:
             lines.append("deck versions used: %s" % ", ".join(versions))
+
+    def margin(self, spec: Margin, sale: Optional[Sale], unsold: str, offered: Sequence[Quote],
+               kept: Sequence[Quote], seconds: int) -> None:
+        """What the call is sold at, each carrier's expected margin, and those dropped for breaking the minimum."""
+        if sale is None:
+            self._tail.append("sold at: unknown, %s%s" % (unsold, "; no carrier's margin can be shown"
+                                                          if spec.guarded and offered else ""))
+            return
+        self._tail.append("sold at: sell deck %s, prefix %s: %s; margin %s" % (
+            sale.deck, sale.prefix, sale.tariff.explain(seconds),
+            ", ".join("%s %s" % (q.carrier.name, margin_text(sale.revenue, q.cost)) for q in offered) or "-"))
+        losing = [q.carrier.name for q in offered if q not in kept]
+        if losing:
+            self._tail.append("below %s: %s" % (minimum_text(spec), ", ".join(losing)))
 
     def unusable(self, gateways: Iterable[str], benched: Sequence[str]) -> None:
         """Every gateway the call could take is down or benched (all_down): which, and why."""

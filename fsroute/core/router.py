@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from . import lcr, quality
+from . import lcr, margin, quality
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
-from .model import NAME_RE, NUMBER_RE, Carrier, Group, Member, Outcome, Route, RuleSet, fill
+from .model import NAME_RE, NUMBER_RE, Group, HasDeck, Member, Outcome, Route, RuleSet, fill
 from .reasons import Reasons
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ class GatewayHealth(Protocol):
     def calls(self, name: str) -> int: ...
 
 
-# A carrier's rate deck in force, or None while none is loaded.
-DeckOf = Callable[[Carrier], Optional[Deck]]
+# A carrier's (or a sell deck's) rate deck in force, or None while none is loaded.
+DeckOf = Callable[[HasDeck], Optional[Deck]]
 from .text import one_line
 
 # Longer destinations are refused before any regex runs: no real number is
@@ -247,7 +247,7 @@ def _dialled(rules: RuleSet, route: Route, number: str, wanted: Sequence[Dial], 
                 refusal = refusal or exc
                 continue
             if want.carrier is not None:
-                dial = dial._replace(carrier=want.carrier, prefix=want.prefix, rate=want.rate)
+                dial = dial._replace(carrier=want.carrier, prefix=want.prefix, rate=want.rate, price=want.price)
             dials.append(dial)
     except UnsafeValue as exc:
         return Decision(Outcome.INVALID_NUMBER, route, number, detail=one_line(str(exc)), benched=benched)
@@ -311,18 +311,30 @@ def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Opt
 def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
                 is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float,
                 health: Optional[GatewayHealth], reasons: Optional[Reasons]) -> Decision:
-    """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways
-    (those up and not benched, as for a group route)."""
+    """The carriers serving ``number`` at or below max_rate that keep the route's minimum margin, cheapest
+    call first, each through its gateways (those up and not benched, as for a group route)."""
     spec = route.lcr
     assert spec is not None  # only lcr routes come here
     if not lcr.is_lookup_number(number):
         return Decision(Outcome.INVALID_NUMBER, route, number,
                         detail="lcr number %s is not all digits" % one_line(number))
-    ranking = lcr.rank(spec.carriers, deck_of, number, now)
-    quotes = lcr.affordable(ranking.quotes, spec.max_rate)
+    seconds = lcr.expected_seconds(spec)
+    ranking = lcr.rank(spec.carriers, deck_of, number, now, seconds)
+    quotes = affordable = lcr.affordable(ranking.quotes, spec.max_rate)
+    sale: Optional[margin.Sale] = None
+    unsold = ""
+    if spec.margin is not None:
+        sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, get, deck_of, number, now, seconds)
+        quotes = margin.protect(spec.margin, affordable, sale)
     if reasons is not None:
-        reasons.carriers(spec, number, ranking, quotes)
+        reasons.carriers(spec, number, ranking, affordable, seconds)
+        if spec.margin is not None:
+            reasons.margin(spec.margin, sale, unsold, affordable, quotes, seconds)
     if not quotes:
+        if affordable:  # only carriers that would lose money (or whose margin cannot be known) are left
+            assert spec.margin is not None  # only a margin drops affordable carriers
+            return Decision(Outcome.NO_MARGIN, route, number, detail=unsold or "every carrier breaks %s (best: %s)"
+                            % (margin.minimum_text(spec.margin), _best_margin(sale, affordable)))
         return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
     calls = health.calls if health is not None else None
     dials: List[Dial] = []
@@ -341,7 +353,8 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(number, get)
-        dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
+        price = margin.Price(seconds, quote.tariff(), quote.cost, sale)
+        dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate, price) for gw in gateways)
     if not dials:
         if reasons is not None:
             reasons.unusable([name for q in quotes for name in _names(rules, q.carrier.gateway, q.carrier.group)],
@@ -356,14 +369,21 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
     return _dialled(rules, route, number, dials, match, get, tuple(benched))
 
 
-def _no_decks(carrier: Carrier) -> Optional[Deck]:
+def _no_decks(carrier: HasDeck) -> Optional[Deck]:
     return None
+
+
+def _best_margin(sale: Optional[margin.Sale], quotes: Sequence[lcr.Quote]) -> str:
+    """The margin of the cheapest carrier (a carrier that breaks the minimum), for the detail."""
+    assert sale is not None  # without a sale the detail says why there is none
+    return "%s %s" % (quotes[0].carrier.name, margin.margin_text(sale.revenue, quotes[0].cost))
 
 
 def _why_no_carrier(ranking: lcr.Ranking, max_rate: Optional[int]) -> str:
     if ranking.quotes:
         assert max_rate is not None  # quotes were cut only by max_rate
-        return "cheapest rate %s is above max_rate %s" % (rate_text(ranking.quotes[0].rate), rate_text(max_rate))
+        cheapest = min(quote.rate for quote in ranking.quotes)
+        return "cheapest rate %s is above max_rate %s" % (rate_text(cheapest), rate_text(max_rate))
     if ranking.unloaded:
         return "no carrier serves it (decks not loaded: %s)" % ",".join(ranking.unloaded)
     return "no carrier serves it"

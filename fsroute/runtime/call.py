@@ -25,6 +25,7 @@ from fsroute.core.timespec import parse_instant
 from . import embedded, limits, observers, trace
 from .fslog import ERROR, describe, log
 from .generation import Generation
+from .margin_vars import margin_variables
 from .process import store_for
 from .record import Attempt, CallRecord, Skip, publish
 from .rulespath import rules_path
@@ -372,10 +373,13 @@ def _limit_group(rules: RuleSet, route: Route, dial: Dial) -> Optional[Group]:
 
 
 def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
-    """The carrier, matched prefix and rate of a least-cost attempt, for CDR margin reports ("" for none)."""
+    """The carrier, matched prefix and rate of a least-cost attempt, for CDR margin reports ("" for none),
+    and what its expected call costs, sells at and earns (runtime.margin_vars)."""
     session.setVariable("fsroute_lcr_carrier", dial.carrier or "" if dial else "")
     session.setVariable("fsroute_lcr_prefix", dial.prefix if dial else "")
     session.setVariable("fsroute_lcr_rate", rate_text(dial.rate) if dial else "")
+    for name, value in margin_variables(dial.price if dial else None):
+        session.setVariable(name, value)
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:

@@ -24,6 +24,7 @@ from fsroute.core.decks import rate_text
 from fsroute.core.model import Outcome, RulesError, RuleSet
 from fsroute.core.router import Decision
 from .fslog import module
+from .margin_vars import margin_variables
 from .record import CallRecord
 
 Headers = List[Tuple[str, str]]
@@ -136,6 +137,8 @@ def route_headers(record: CallRecord) -> Headers:
         if dial.carrier is not None:  # a least-cost attempt
             headers += [(prefix + "lcr-carrier", dial.carrier), (prefix + "lcr-prefix", dial.prefix),
                         (prefix + "lcr-rate", rate_text(dial.rate))]
+            headers += [(prefix + name[len("fsroute_"):].replace("_", "-"), value)  # lcr-cost, lcr-margin...
+                        for name, value in margin_variables(dial.price) if value]
     if record.attempts:
         headers.append(("fsroute-tried", ",".join("%s:%s" % (a.gateway, a.cause) for a in record.attempts)))
     if record.skipped:

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from fsroute.core import decks
-from fsroute.core.model import Carrier, Route, RuleSet
+from fsroute.core.model import HasDeck, Route, RuleSet
 from fsroute.core.quality import Judge
 from fsroute.core.selection import Selector
 from .admin import GatewayAdmin
@@ -110,8 +110,9 @@ class Generation:
         if key is not None:
             self.poller.refused(key)
 
-    def deck_of(self, carrier: Carrier) -> Optional[decks.Deck]:
-        """The carrier's rate deck in this generation (None only when it failed at the very first load)."""
+    def deck_of(self, carrier: HasDeck) -> Optional[decks.Deck]:
+        """The carrier's (or sell deck's) rate deck in this generation (None only when it failed at the very
+        first load)."""
         return self._deck_by_path.get(carrier.deck)
 
     def watched(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:

@@ -16,6 +16,7 @@ from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.tools.lint import warnings
+from fsroute.tools.deckcli import add_deck_commands, add_replay_command, run_deck, run_replay
 from fsroute.tools.simulate import UnknownGateways
 
 AT_HELP = ("the call's time: ISO 8601 date or date-time, or epoch seconds; without a UTC offset it is read in "
@@ -142,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("rules", help="the rules file")
     rank.add_argument("number", help="destination_number, as a call would bring it")
     rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
+    rank.add_argument("--sell", metavar="NAME", help="the sell deck (one of sell_decks) the call names, as its "
+                      "channel variable would; default: the route's sell default")
     rank.set_defaults(parser=rank)
 
     sim = commands.add_parser(
@@ -209,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
+    add_deck_commands(commands, _instant, AT_HELP)
+    add_replay_command(commands, _variable)
     return parser
 
 
@@ -234,6 +239,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return compare(args)
         if args.command == "lcr":
             return rank_carriers(args)
+        if args.command == "deck":
+            return run_deck(args)
+        if args.command == "replay":
+            return run_replay(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
@@ -295,7 +304,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    ranked, text = ranking_text(args.rules, args.number, args.at)
+    ranked, text = ranking_text(args.rules, args.number, args.at, args.sell)
     sys.stdout.write(text)
     return 0 if ranked else 1
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Dict, List, Optional, Tuple
 
-from fsroute.core import decks, lcr, loader, router
+from fsroute.core import decks, lcr, loader, margin, router
 from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
@@ -33,10 +33,12 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     return loaded
 
 
-def ranking_text(path: str, number: str, at: Optional[str] = None) -> Tuple[bool, str]:
+def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optional[str] = None) -> Tuple[bool, str]:
     """(whether ``number`` reaches a least-cost route at ``at`` (timespec.read_at; None: now), the ranking
     or why not as text); raises RulesError for bad rules or decks, SpecError for ``at``. Time conditions of
-    the routes are judged at that instant too."""
+    the routes are judged at that instant too. Each carrier's cost of the expected call is shown with how it
+    was reached; with a sell side (the route's default sell deck, or ``sell`` as the call's variable would
+    name it) the margin of each, and which break the route's min_margin."""
     rules = loader.load(path)
     by_path = load_decks(rules)
     if at is None:
@@ -53,20 +55,39 @@ def ranking_text(path: str, number: str, at: Optional[str] = None) -> Tuple[bool
     if not lcr.is_lookup_number(digits):
         return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
-    ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now)
+    call_seconds = lcr.expected_seconds(spec)
+    ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now, call_seconds)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
              % (number, route.name, digits, shown,
-                rate_text(spec.max_rate) if spec.max_rate is not None else "none")]
-    lines.append("%-3s %-16s %-15s %-10s %-4s %-21s %-21s %s" % (
-        "#", "carrier", "prefix", "rate", "cur", "effective_from", "effective_to", "dial"))
+                rate_text(spec.max_rate) if spec.max_rate is not None else "none"),
+             "each carrier priced as a %d s call (%s): connect_fee + rate x billed seconds / 60, the seconds "
+             "billed in the row's increments (initial/next; none: 1/1)"
+             % (call_seconds, "the route's expected_seconds" if spec.expected_seconds else "the default")]
+    sale = None
+    if spec.margin is not None:
+        variables = {spec.margin.sell_variable: sell} if sell else {}
+        sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, variables.get, lambda d: by_path[d.deck],
+                                       digits, now, call_seconds)
+        lines.append("sold at: %s" % ("sell deck %s, prefix %s: %s" % (sale.deck, sale.prefix, sale.tariff.explain(
+            call_seconds)) if sale is not None else "unknown, %s" % unsold))
+    lines.append("%-3s %-16s %-15s %-10s %-7s %-8s %-10s %-4s %-21s %-21s %s" % (
+        "#", "carrier", "prefix", "rate", "incr", "fee", "cost", "cur", "effective_from", "effective_to", "dial"))
     for place, quote in enumerate(ranking.quotes, 1):
-        carrier, row = quote.carrier, quote.details()
+        carrier, row, tariff = quote.carrier, quote.details(), quote.tariff()
         target = carrier.gateway or "group %s" % carrier.group
-        over = spec.max_rate is not None and quote.rate > spec.max_rate
-        lines.append("%-3d %-16s %-15s %-10s %-4s %-21s %-21s %s/%s%s" % (
-            place, carrier.name, row.prefix, rate_text(row.rate), carrier.currency or "-",
+        notes = []
+        if spec.max_rate is not None and quote.rate > spec.max_rate:
+            notes.append("above max_rate: not used")
+        if sale is not None:
+            notes.append("margin %s" % margin.margin_text(sale.revenue, quote.cost))
+        if spec.margin is not None and spec.margin.guarded and (
+                sale is None or not margin.keeps(spec.margin, sale.revenue, quote.cost)):
+            notes.append("below %s: not used" % margin.minimum_text(spec.margin))
+        lines.append("%-3d %-16s %-15s %-10s %-7s %-8s %-10s %-4s %-21s %-21s %s/%s%s" % (
+            place, carrier.name, row.prefix, rate_text(row.rate), "%d/%d" % tariff.increments,
+            rate_text(tariff.connect_fee), rate_text(quote.cost), carrier.currency or "-",
             date_text(row.effective_from), date_text(row.effective_to), target,
-            carrier.dial_number(digits, _unfilled), "  (above max_rate: not used)" if over else ""))
+            carrier.dial_number(digits, _unfilled), "  (%s)" % "; ".join(notes) if notes else ""))
     served = {q.carrier.name for q in ranking.quotes}
     for carrier in spec.carriers:
         if carrier.name not in served:

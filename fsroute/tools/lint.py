@@ -22,7 +22,7 @@ MAX_EARLIER = 20
 def warnings(rules: RuleSet) -> List[str]:
     """One ``FILE[:LINE[:COL]]: warning: ...`` line per suspicious thing in ``rules``, in file order:
     the grammar's own (``RuleSet.warnings``, e.g. a time condition that can never hold) and these."""
-    found = sorted(_shapes(rules) + [(w.line, w.col, str(w)) for w in rules.warnings])
+    found = sorted(_shapes(rules) + _unsold(rules) + [(w.line, w.col, str(w)) for w in rules.warnings])
     return [text for _, _, text in found]
 
 
@@ -42,6 +42,16 @@ def _shapes(rules: RuleSet) -> List[Tuple[int, int, str]]:
             reach = position + 1
             break  # the routes after it are shadowed already, catch-alls among them too
     return found + _Shadows(rules.path).find(rules.routes[:reach])
+
+
+def _unsold(rules: RuleSet) -> List[Tuple[int, int, str]]:
+    """Least-cost routes with a minimum margin and no default sell deck: a call that does not name its
+    sell deck has no sell price, and ends as no_margin (docs/margin.md)."""
+    return [(route.line, 0, "%s:%d: warning: route '%s' has min_margin but no sell default: every call that "
+             "does not set ${%s} ends as no_margin" % (rules.path, route.line, route.name, margin.sell_variable))
+            for route in rules.routes
+            for margin in [route.lcr.margin if route.lcr is not None else None]
+            if margin is not None and margin.guarded and margin.sell_default is None]
 
 
 class _Shadows:

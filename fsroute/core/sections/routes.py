@@ -18,6 +18,7 @@ from .calendars import TimeGrammar
 from .defaults import read_action
 from .failover import ROUTE_FAILOVER_KEYS, read_own_failover_on, read_route_limits
 from .gateways import DIALLING_KEYS, read_dialling
+from .pricing import PRICING_KEYS, read_pricing, sell_default_declared
 from .quality import read_quality_rule
 
 # What a route does: bridge (gateway, group) or one of the other actions.
@@ -210,7 +211,7 @@ def read_lcr(r: Reader, node: Node, what: str, carriers: Optional[Dict[str, Carr
     yet, ``resolve_lcr`` puts them in once the file is read.
     """
     what += " lcr"
-    body = r.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier"),
+    body = r.mapping(node, what, allowed=("carriers", "max_rate", "on_no_carrier") + PRICING_KEYS,
                      required=("carriers",))
     if not body or "carriers" not in body:
         return None
@@ -247,7 +248,8 @@ def read_lcr(r: Reader, node: Node, what: str, carriers: Optional[Dict[str, Carr
     on_no_carrier = None
     if "on_no_carrier" in body:
         on_no_carrier = read_action(r, body["on_no_carrier"][1], what + ".on_no_carrier")
-    return Lcr(tuple(chosen), max_rate, on_no_carrier), tuple(names)
+    expected, margin = read_pricing(r, body, what, carriers is not None)
+    return Lcr(tuple(chosen), max_rate, on_no_carrier, expected, margin), tuple(names)
 
 
 def check_currencies(r: Reader, node: Node, what: str, chosen: Iterable[Carrier]) -> None:
@@ -266,7 +268,7 @@ def resolve_lcr(r: Reader, route: Route, carriers: Dict[str, Carrier]) -> Option
     if not names or not all(n in carriers for n in names):
         return None
     chosen = tuple(carriers[n] for n in names)
-    if len({c.currency for c in chosen}) > 1:
+    if len({c.currency for c in chosen}) > 1 or not sell_default_declared(r, route.lcr.margin):
         return None
     return route._replace(lcr=route.lcr._replace(carriers=chosen))
 

@@ -1,0 +1,76 @@
+"""Cost-ranked, margin-protected least-cost routing in a real FreeSWITCH, and its CDRs replayed.
+
+The calls' CDRs, as the bundled switch's mod_cdr_csv writes them, go through ``fsroute replay``
+with the same rules: every call replays to the route and first carrier it took.
+"""
+
+import os
+
+from fsroute.tools import cdrs, replay
+from fsroute.tools.cli import main
+
+from .harness import config
+
+MARGIN_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5, reload_check: 0.5}
+carriers:
+  carrier_a: {deck: margin_a.csv, gateway: gw1}
+  carrier_b: {deck: margin_b.csv, gateway: gw2}
+  carrier_c: {deck: margin_c.csv, gateway: gw3}
+sell_decks:
+  retail: margin_sell.csv
+routes:
+  - name: international
+    match: {destination_number: '^00(\\d+)$'}
+    number: '$1'
+    lcr:
+      carriers: [carrier_a, carrier_b, carrier_c]
+      sell: {default: retail}
+      min_margin: {amount: 0.001}
+      on_no_margin: {hangup: CALL_REJECTED}
+"""
+DECKS = {
+    # the lowest rate, but a connect fee and whole minutes: 0.05 + 0.03 for a 180 s call
+    "margin_a.csv": "prefix,rate,connect_fee,increments\n49,0.010,0.05,60/60\n",
+    "margin_b.csv": "prefix,rate\n49,0.020\n44,0.004\n",       # 0.06 for 49; 0.012 for 44
+    "margin_c.csv": "prefix,rate\n49,0.025\n4930,0.001\n",     # 0.075 for 49; 0.003 for 4930
+    "margin_sell.csv": "prefix,rate\n49,0.05\n44,0.003\n",     # 44 sells at 0.009: every carrier loses
+}
+
+
+def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_carriers(fs, tmp_path, capsys):
+    directory = os.path.dirname(fs.switch.rules_path)
+    for name, text in DECKS.items():
+        with open(os.path.join(directory, name), "w") as deck:
+            deck.write(text)
+    fs.use_rules(MARGIN_RULES)
+    calls = [fs.call(number) for number in ("0049111", "004930111", "0044111")]
+    assert [c.code for c in calls] == [200, 200, 603]
+    assert fs.invites() == {"gw1": 0, "gw2": 1, "gw3": 1, "gw4": 0}
+    rows = [fs.cdr(c) for c in calls]
+    assert [(r["fsroute_result"], r["fsroute_lcr_carrier"], r["fsroute_lcr_rate"], r["fsroute_lcr_cost"],
+             r["fsroute_lcr_sell_rate"], r["fsroute_lcr_margin"]) for r in rows] == [
+        ("bridged", "carrier_b", "0.02", "0.06", "0.05", "0.09"),
+        ("bridged", "carrier_c", "0.001", "0.003", "0.05", "0.147"),
+        ("no_margin", "", "", "", "", "")]
+
+    # the switch's own Master.csv, this test's rows, replayed with the template it was written with
+    ours = {c.call_id for c in calls}
+    master = tmp_path / "Master.csv"
+    with open(fs.switch.cdr_path, newline="") as source:
+        lines = [line for line in source if any('"%s"' % call_id in line for call_id in ours)]
+    master.write_text("".join(lines))
+    template = config.cdr_template()
+    replayed = list(cdrs.read(str(master), template))
+    assert len(replayed) == 3
+    replayer = replay.Replayer(fs.switch.rules_path)
+    for cdr in replayed:
+        took = replay.recorded(cdr)
+        again = replayer.route(cdr)
+        assert (again.result, again.route, again.carrier) == (took.result, took.route, took.carrier)
+    assert main(["replay", str(master), "--rules", fs.switch.rules_path, "--template", template, "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "rules: %s against what the calls recorded" % fs.switch.rules_path
+    assert out[2] == "route or first carrier changes: 0 calls"
+    assert out[3] == "new rules would not route: 1 calls (no_margin 1), 0 of them answered"
