@@ -11,7 +11,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fsroute.core import decks, lcr, loader
+from fsroute.core import decks, lcr, loader, rowfile
 from fsroute.core.model import RulesError
 from fsroute.runtime import events, process
 
@@ -650,7 +650,7 @@ def test_a_deck_is_read_a_mebibyte_at_a_time(tmp_path, monkeypatch):
             reads.append(size)
             return super().read(size)
 
-    monkeypatch.setattr(decks, "open", lambda name, mode, buffering: Counting(name, "rb"), raising=False)
+    monkeypatch.setattr(rowfile, "open", lambda name, mode, buffering: Counting(name, "rb"), raising=False)
     assert len(decks.load(str(path))) == 300000
     assert len(reads) == -(-path.stat().st_size // decks.READ_BYTES) + 1  # the blocks, then the empty read
 
