@@ -268,13 +268,18 @@ class RowReader:
             self.problem(line, "the row has %d fields; the header names %d" % (len(row), width), "fields")
         return True
 
-    def check_overlaps(self, keys: array[int], starts: array[int], ends: array[int],
+    def check_overlaps(self, keys: array[int], starts: Optional[array[int]], ends: Optional[array[int]],
                        line_of: Callable[[int], int], key_name: str) -> None:
-        """One problem per row whose key (a ``key_name``) already has a row in force somewhere in its dates."""
+        """One problem per row whose key (a ``key_name``) already has a row in force somewhere in its dates
+        (``starts`` and ``ends`` None: rows have no dates, so any second row of a key)."""
         latest = 0  # the row of this key whose dates reach furthest so far
         for i in range(1, len(keys)):
             if keys[i] != keys[i - 1]:
                 latest = i
+                continue
+            if starts is None or ends is None:
+                self.problem(line_of(i), "duplicate %s %s (line %d)" % (key_name, key_digits(keys[i]),
+                                                                         line_of(latest)), "duplicate")
                 continue
             if starts[i] < ends[latest]:
                 if starts[i] == NEVER and ends[latest] == FOREVER:
