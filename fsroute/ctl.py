@@ -162,7 +162,7 @@ def _deck_lines(generation: Generation) -> List[str]:
     for path in generation.rules.deck_paths():
         loaded = generation.decks.get(path)
         lines.append("  %s: %s" % (path, "not loaded (see last_error)" if loaded is None else
-                                   "%d rows, loaded %s" % (len(loaded.deck), time.strftime(
+                                   "%d rows, loaded %s" % (len(loaded.content), time.strftime(
                                        "%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)))))
     return lines
 
@@ -182,7 +182,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded,
-                             deck_of=loaded.deck_of, explain=True)
+                             deck_of=loaded.deck_of, explain=True, table_of=loaded.table_of)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % shown if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),

@@ -480,7 +480,7 @@ def test_a_deck_no_generation_uses_is_freed(call, lcr_rules, fake_freeswitch, cl
     import weakref
     store = process.store_for(lcr_rules, clock)
     call(lcr_rules, "00491512345")
-    old = weakref.ref(store.generation.decks[os.path.join(os.path.dirname(lcr_rules), "c.csv")].deck)
+    old = weakref.ref(store.generation.decks[os.path.join(os.path.dirname(lcr_rules), "c.csv")].content)
     with open(lcr_rules) as handle:
         text = handle.read()
     with open(lcr_rules, "w") as handle:
@@ -1010,7 +1010,7 @@ def test_explain_says_which_deck_version_ranked_the_carriers(lcr_rules, fake_fre
         "carrier_a loaded 2026-01-01 09:00:00 Asia/Tokyo (2026-01-01T00:00:00Z)")
     generation = process.store_for(lcr_rules).current()  # the switch's decks: loaded_at is when they were read
     loaded = generation.decks[rules.carriers["carrier_a"].deck]
-    assert loaded.deck.loaded_at == loaded.loaded_at is not None
+    assert loaded.content.loaded_at == loaded.loaded_at is not None
 
 
 def test_explain_says_which_gateways_of_the_carriers_were_down(lcr_rules, fake_freeswitch):

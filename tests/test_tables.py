@@ -3,10 +3,11 @@
 import pytest
 
 from fsroute.core import tables
+from fsroute.core.model import Layout
 from fsroute.core.model import RulesError
 
-EXACT = tables.Layout("exact", "did", ("target", "number"))
-PREFIX = tables.Layout("prefix", "prefix", ("target",))
+EXACT = Layout("exact", "did", ("target", "number"))
+PREFIX = Layout("prefix", "prefix", ("target",))
 
 
 def parse(text, layout=EXACT):
@@ -59,7 +60,7 @@ def test_a_missing_column_is_said_at_line_1():
 
 
 def test_effective_dates_pick_the_row_in_force():
-    layout = tables.Layout("exact", "did", ("target",), "effective_from", "effective_to")
+    layout = Layout("exact", "did", ("target",), "effective_from", "effective_to")
     table = parse("did,target,effective_from,effective_to\n100,old,,2026-07-01\n100,new,2026-07-01,\n", layout)
     assert table.cells(table.find("100", 1767225600)) == ("old",)   # 2026-01-01
     assert table.cells(table.find("100", 1782864000)) == ("new",)   # 2026-07-01

@@ -25,13 +25,15 @@ from .sections.defaults import read_defaults
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.routes import TIME_KEYS, read_route, read_routes
+from .sections.tables import read_tables
 from .text import closest, did_you_mean, one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
 
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
-TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes")
+TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
+            "tables")
 
 
 class _TooMany(Exception):
@@ -47,7 +49,7 @@ class Builder:
         self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
-        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set(), "table": set()}
         # With defaults.strict_gateways: the gateways declared under gateways: (else None).
         self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
         # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
@@ -265,8 +267,10 @@ class Builder:
         if "calendars" in top:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
-        routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing) if "routes" in top else []
+        tables = read_tables(self, top["tables"][1], groups, carriers) if "tables" in top else {}
+        routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing, tables) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
-                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings)
+                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
+                       tables=tables)

@@ -278,12 +278,37 @@ class Route(NamedTuple):
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
     when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
+    table: Optional[str] = None  # look the number up in this table; its row says what to do (none: next route)
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
         return fill(self.number, match, lookup)
+
+
+class Layout(NamedTuple):
+    """How a table file is read: key kind and the columns the rules use (names as the header says them)."""
+    kind: str                        # "exact" or "prefix"
+    key: str                         # the number column
+    values: Tuple[str, ...] = ()     # the columns kept per row, in this order
+    effective_from: Optional[str] = None
+    effective_to: Optional[str] = None
+
+
+class TableSpec(NamedTuple):
+    """A table the rules name: its file and layout, and what the layout's value columns mean (in
+    ``layout.values``: the target column if ``target``, the number column if ``number``, then one
+    column per channel variable in ``variables``)."""
+    name: str
+    path: str                      # absolute
+    layout: Layout
+    target: bool                   # a target column (else every row's target is ``action``)
+    number: bool                   # a number column
+    variables: Tuple[str, ...]     # channel variable names
+    action: Optional[str] = None   # the target of every row (a blocklist: 'hangup:CALL_REJECTED')
+    target_kind: str = "gateway"   # how a target cell that is a plain NAME reads
+    line: int = 0                  # of the table in the rules file
 
 
 class Candidates(Protocol):
@@ -306,7 +331,8 @@ class RuleSet:
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
-                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
+                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
+                 tables: Optional[Mapping[str, TableSpec]] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -321,6 +347,7 @@ class RuleSet:
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.tables: Mapping[str, TableSpec] = MappingProxyType(dict(tables or {}))
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 
@@ -335,6 +362,10 @@ class RuleSet:
     def deck_paths(self) -> List[str]:
         """The rate deck files the carriers name, each once, sorted."""
         return sorted({carrier.deck for carrier in self.carriers.values()})
+
+    def table_paths(self) -> List[str]:
+        """The number table files the tables name, each once, sorted."""
+        return sorted({spec.path for spec in self.tables.values()})
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

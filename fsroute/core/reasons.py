@@ -21,6 +21,7 @@ from .text import one_line
 if TYPE_CHECKING:
     from .lcr import Quote, Ranking
     from .model import Lcr, Route, RuleSet
+    from .tablerows import BoundTable, RowAction
     from .patterns import Regex
     from .timespec import TimeSpec, Zone
 
@@ -94,6 +95,20 @@ class Reasons:
     def refused(self, route: Route, acl: Acl, source: Optional[str]) -> None:
         self._route(route, "its conditions hold but acl %s (the call is denied unless a later route takes it)"
                     % acl_verdict(acl, source)[1])
+
+    def table(self, route: Route, bound: Optional[BoundTable], number: str, row: int,
+              action: Optional[RowAction]) -> None:
+        """What a ``table:`` route's table said of ``number``: its row and target, or no row (the next route)."""
+        name = route.table
+        if bound is None:
+            self._route(route, "table '%s' is not loaded: no row for %s (the next route is looked at)"
+                        % (name, one_line(number)))
+        elif action is None:
+            self._route(route, "table '%s' (%s) has no row for %s (the next route is looked at)"
+                        % (name, bound.table.layout.kind, one_line(number)))
+        else:
+            self._tail.append("table '%s' (%s, %d rows) row %s for %s: %s" % (
+                name, bound.table.layout.kind, len(bound.table), bound.table.key(row), one_line(number), action.text))
 
     def took(self, route: Route) -> None:
         self._looked.add(id(route))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from . import lcr
+from . import lcr, tablerows
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
@@ -74,12 +74,14 @@ def source_address(get: Getter) -> Optional[str]:
 
 
 def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None,
-               *, reasons: Optional[Reasons] = None
+               *, reasons: Optional[Reasons] = None, table_of: Optional[tablerows.TableOf] = None
                ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
-    """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold (and, for a
+    ``table:`` route, whose table has a row for its number: the route comes back as the row makes it).
 
     ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
     ``reasons`` (when explaining) hears why each route looked at refused the call, and which took it.
+    ``table_of(name)``: a loaded table (tablerows.BoundTable) or None.
     """
     refused = None
     acls = rules.acls
@@ -115,15 +117,27 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
                 reasons.refused(route, acls[route.acl], source)
             refused = refused or route
             continue
+        action = None
+        if route.table is not None:
+            looked_up = route.rewrite(match, destination, get)
+            bound = table_of(route.table) if table_of is not None else None
+            row, action = bound.find(looked_up, _table_instant(bound, moment)) if bound is not None else (-1, None)
+            if reasons is not None:
+                reasons.table(route, bound, looked_up, row, action)
+            if action is None:
+                continue
         if reasons is not None:
             reasons.took(route)
+        if action is not None:
+            return tablerows.routed(route, action, looked_up), match, None
         return route, match, None
     return None, None, refused
 
 
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
            now: Optional[float] = None, health: Optional[GatewayHealth] = None, *,
-           deck_of: Optional[DeckOf] = None, explain: bool = False) -> Decision:
+           deck_of: Optional[DeckOf] = None, explain: bool = False,
+           table_of: Optional[tablerows.TableOf] = None) -> Decision:
     """Decide one call; with ``explain``, the Decision's ``reasons`` say why, gathered on the same walk.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
@@ -135,17 +149,19 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
     ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
     ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
-    not set reads as the global one).
+    not set reads as the global one). ``table_of(name)`` the loaded number table
+    of a ``table:`` route (or None: the route has no row for any number).
     """
     if not explain:
-        return _decide(rules, get, is_up, selector, now, health, deck_of, None)
+        return _decide(rules, get, is_up, selector, now, health, deck_of, None, table_of)
     reasons = Reasons(rules)
-    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons)
+    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of)
     return decision._replace(reasons=reasons.lines())
 
 
 def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],
-            health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons]) -> Decision:
+            health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
+            table_of: Optional[tablerows.TableOf] = None) -> Decision:
     source = source_address(get)
     if rules.ingress_acl is not None:
         ingress = rules.acls[rules.ingress_acl]
@@ -166,7 +182,7 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
                         % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
-    route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons)
+    route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons, table_of=table_of)
     if route is None:
         if refused is not None:
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
@@ -328,6 +344,15 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
                             % (dial.carrier, one_line(dial.number)), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
     return _dialled(rules, route, number, dials, match, get, tuple(benched))
+
+
+def _table_instant(bound: tablerows.BoundTable, moment: Optional[Moment]) -> float:
+    """The instant a table's effective dates are read at (a table without dates needs none)."""
+    if moment is not None:
+        return moment.instant
+    if bound.table.starts is not None:
+        raise ValueError("table %s has effective dates: the call's instant (now=) is needed" % bound.spec.name)
+    return 0.0
 
 
 def _no_decks(carrier: Carrier) -> Optional[Deck]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from . import rowfile
-from .model import RulesError
+from .model import Layout, RulesError
 from .rowfile import FOREVER, MAX_DIGITS, NEVER, POW10
 
 KINDS = ("exact", "prefix")
@@ -29,15 +29,6 @@ _WIDER = {"B": "H", "H": "i"}  # value ids grow as distinct values do
 _LIMIT = {"B": 1 << 8, "H": 1 << 16, "i": 1 << 31}
 
 Cells = Tuple[str, ...]
-
-
-class Layout(NamedTuple):
-    """How a table file is read: key kind and the columns the rules use (names as the header says them)."""
-    kind: str                        # "exact" or "prefix"
-    key: str                         # the number column
-    values: Tuple[str, ...] = ()     # the columns kept per row, in this order
-    effective_from: Optional[str] = None
-    effective_to: Optional[str] = None
 
 
 class Table:
@@ -189,5 +180,5 @@ class _Builder(rowfile.RowReader):
         for name in wanted:
             if name not in seen:
                 self.problem(1, "the header row must name the columns; '%s' is missing (it has: %s)"
-                             % (name, ", ".join(n for n in names if n)[:200] or "none"), "missing")
+                             % (name, ", ".join(n for n in names if n)[:200] or "none"))
         return None if self.kinds else [seen[name] for name in [layout.key] + list(layout.values)]

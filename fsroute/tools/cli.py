@@ -209,6 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "on them are '?')")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(parser=cmp)
+
+    table = commands.add_parser("table", help="look a number up in one of the rules' number tables",
+                                description="fsroute table lookup RULES TABLE NUMBER: the row of table TABLE "
+                                "for NUMBER (its whole number or longest prefix) at --at and what it does "
+                                "to a call. Exit 1 when the table has no row for it.")
+    table.add_argument("action", choices=["lookup"], help="lookup")
+    table.add_argument("rules", help="the rules file")
+    table.add_argument("table", help="the table's name under tables:")
+    table.add_argument("number", help="the number looked up, as the route gives it")
+    table.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
+    table.set_defaults(parser=table)
     return parser
 
 
@@ -234,6 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return compare(args)
         if args.command == "lcr":
             return rank_carriers(args)
+        if args.command == "table":
+            return table_lookup(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
@@ -250,6 +263,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
     """Check each file and the rate decks its carriers name; 1 when any has problems (or, with
     ``strict``, warnings, or with ``sofia_conf``, gateways that configuration does not define)."""
     from .lcrtool import load_decks
+    from .tabletool import load_tables
 
     status = 0
     defined = None
@@ -265,6 +279,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
                 data = loader.read(path)
             ruleset = loader.parse(data, path)
             decks = load_decks(ruleset)
+            bound = load_tables(ruleset)
         except RulesError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
@@ -289,6 +304,8 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
                  ", %d warning%s" % (len(found), "" if len(found) == 1 else "s") if found else ""))
         for deck_path, deck in sorted(decks.items()):
             print("OK: %s: %d rows" % (deck_path, len(deck)))
+        for name, table in bound.items():
+            print("OK: %s: table '%s', %d rows" % (table.table.filename, name, len(table.table)))
     return status
 
 
@@ -298,6 +315,14 @@ def rank_carriers(args: argparse.Namespace) -> int:
     ranked, text = ranking_text(args.rules, args.number, args.at)
     sys.stdout.write(text)
     return 0 if ranked else 1
+
+
+def table_lookup(args: argparse.Namespace) -> int:
+    from .tabletool import lookup_text
+
+    found, text = lookup_text(args.rules, args.table, args.number, args.at)
+    sys.stdout.write(text)
+    return 0 if found else 1
 
 
 def simulate(args: argparse.Namespace) -> int:
