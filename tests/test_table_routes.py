@@ -252,3 +252,42 @@ def test_a_table_broken_at_the_first_load_passes_calls_on_until_it_is_fixed(call
     call(table_rules, "15551230001")
     wait_idle()
     assert call(table_rules, "15551230001").executed[-1][1] == "sofia/gateway/gw1/15551230001"
+
+
+# -- blocklists from mod_blacklist -------------------------------------------------
+
+BLACKLIST_CONF = """\
+<configuration name="mod_blacklist.conf">
+  <lists>
+    <list name="fraud" filename="fraud.list"/>
+    <list name="nofile"/>
+  </lists>
+</configuration>
+"""
+
+
+def test_mod_blacklist_lists_import_as_tables_read_from_the_same_files(tmp_path, call, fake_freeswitch, capsys):
+    from fsroute.tools.cli import main
+    from fsroute.tools.tabletool import load_tables
+
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    (tmp_path / "fraud.list").write_text("15551230001\n+15551230002\nanonymous\n")
+    (tmp_path / "mod_blacklist.conf.xml").write_text(BLACKLIST_CONF)
+    assert main(["import", "--blacklist", str(tmp_path / "mod_blacklist.conf.xml")]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "%s:4: a list without a name or filename: not imported (mod_blacklist skips it too)"
+        % (tmp_path / "mod_blacklist.conf.xml"),
+        "%s:3: list 'fraud': entry 'anonymous' is not a number: the table refuses to load until it is removed "
+        "(block it with a route matching caller_id_number instead)" % (tmp_path / "fraud.list")]
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(out + "  - name: out\n    gateway: gw1\n")
+    with pytest.raises(RulesError) as caught:
+        load_tables(parse(rules.read_text(), str(rules)))
+    assert str(caught.value.problems[0]) == "%s:3:1: number 'anonymous' must be 1 to 15 digits 0-9" \
+        % (tmp_path / "fraud.list")
+    (tmp_path / "fraud.list").write_text("15551230001\n+15551230002\n")
+    for caller, cause in (("15551230002", "CALL_REJECTED"), ("+15551230001", "CALL_REJECTED"), ("1555", None)):
+        session = call(str(rules), "5000", caller_id_number=caller)
+        assert session.hangup_cause == cause
+    assert session.executed == [("bridge", "sofia/gateway/gw1/5000")]

@@ -294,6 +294,7 @@ class Layout(NamedTuple):
     values: Tuple[str, ...] = ()     # the columns kept per row, in this order
     effective_from: Optional[str] = None
     effective_to: Optional[str] = None
+    header: bool = True              # False: a plain list, one key a line (mod_blacklist's files)
 
 
 class TableSpec(NamedTuple):

@@ -291,12 +291,13 @@ class RowReader:
                 latest = i
 
 
-def line_finder(order: Optional[array[int]], skips: List[int]) -> Callable[[int], int]:
-    """The line of the row now at ``row``: rows follow the lines but for the skipped ones (``skips``:
-    the number of rows kept at each line that made none), and ``order`` (None: unsorted) moved them."""
+def line_finder(order: Optional[array[int]], skips: List[int], first: int = 2) -> Callable[[int], int]:
+    """The line of the row now at ``row``: rows follow the lines from ``first`` but for the skipped ones
+    (``skips``: the number of rows kept at each line that made none), and ``order`` (None: unsorted)
+    moved them."""
     def line_of(row: int) -> int:
         read = order[row] if order is not None else row
-        return read + 2 + bisect.bisect_right(skips, read)
+        return read + first + bisect.bisect_right(skips, read)
     return line_of
 
 

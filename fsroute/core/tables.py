@@ -11,7 +11,11 @@ tables have few distinct ones (a million DIDs of a few hundred customers):
 each distinct tuple is kept once, in ``values``.
 
 ``exact`` tables find a whole number, ``prefix`` tables its longest prefix.
-Columns the layout does not name are ignored (a description, a note).
+Columns the layout does not name are ignored (a description, a note). A
+key may start with one ``+`` (E.164's), which is not part of it: ``+1555``
+and ``1555`` are one key, and a number looked up drops its ``+`` too. A
+table whose layout has no header is a plain list, one key a line, as
+mod_blacklist reads its files.
 """
 
 from __future__ import annotations
@@ -98,7 +102,8 @@ def parse(lines: Iterable[str], layout: Layout, filename: str = "<table>") -> Ta
 class _Builder(rowfile.RowReader):
     def build(self, source: Iterable[str], layout: Layout) -> Table:
         lines = iter(source)
-        delimiter, names = rowfile.header(next(lines, ""))
+        delimiter, names = rowfile.header(next(lines, "")) if layout.header else ("\t", [layout.key])
+        line = 1 if layout.header else 0
         where = self.columns(names, layout)
         if where is None:
             raise RulesError(self.problems())
@@ -118,7 +123,6 @@ class _Builder(rowfile.RowReader):
         ordered = True
         last, last_start = -1, NEVER
         start, end = NEVER, FOREVER
-        line = 1
         for text in lines:
             line += 1
             row = split(text, delimiter)
@@ -127,6 +131,8 @@ class _Builder(rowfile.RowReader):
                 skips.append(len(keys))
                 continue
             number = row[key_at].strip()
+            if number[:1] == "+":
+                number = number[1:]
             if not is_digits(number):
                 if number or any(field.strip() for field in row):
                     self.problem(line, "%s %r must be 1 to %d digits 0-9" % (layout.key, number[:40], MAX_DIGITS),
@@ -163,7 +169,8 @@ class _Builder(rowfile.RowReader):
             keys, ids = rowfile.reordered(keys, order), rowfile.reordered(ids, order)
             starts, ends = rowfile.reordered_optional(starts, order), rowfile.reordered_optional(ends, order)
         what = "number" if layout.kind == "exact" else "prefix"
-        self.check_overlaps(keys, starts, ends, rowfile.line_finder(order, skips), what)
+        first = 2 if layout.header else 1
+        self.check_overlaps(keys, starts, ends, rowfile.line_finder(order, skips, first), what)
         if self.kinds:
             raise RulesError(self.problems())
         return Table(self.filename, layout, keys, ids, list(distinct), value_lines, starts, ends)

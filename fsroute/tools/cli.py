@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
+    imp.add_argument("--blacklist", metavar="FILE", help="instead: mod_blacklist's configuration "
+                     "(mod_blacklist.conf.xml) or one of its list files: each list becomes a blocklist table "
+                     "checked on the caller ID")
 
     cmp = commands.add_parser(
         "compare", help="show the old XML setup's pick next to fsroute's, per call (exit 1 unless every row matches)",
@@ -349,6 +352,13 @@ def import_config(args: argparse.Namespace) -> int:
 
     if args.lcr:
         return import_lcr(args)
+    if args.blacklist:
+        from fsroute.migrate.blacklist import import_blacklist
+
+        if args.dialplan or args.distributor or args.acl:
+            print("fsroute import: --blacklist goes alone", file=sys.stderr)
+            return 2
+        return _write_import(import_blacklist(args.blacklist))
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: %s" % IMPORT_NEEDS, file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ tables:
     file: blocked.txt
     key: prefix
     action: hangup:CALL_REJECTED  # every row's target: a blocklist needs no target column
+    header: false                 # a plain list, one number a line (mod_blacklist's files)
 ```
 
 Column names default to the meanings' own (``key``: ``number``,
@@ -30,7 +31,7 @@ from ..tablerows import TARGET_KINDS, Known, TargetError, parse_target
 from ..tables import KINDS
 from ..yamltree import SCALAR, Node
 
-TABLE_KEYS = ("file", "key", "columns", "variables", "action", "target_kind")
+TABLE_KEYS = ("file", "key", "columns", "variables", "action", "target_kind", "header")
 COLUMN_KEYS = ("key", "target", "number", "effective_from", "effective_to")
 
 
@@ -73,12 +74,17 @@ def read_tables(r: Reader, node: Node, groups: Dict[str, Group], carriers: Dict[
             r.error(body["action"][1], "%s names both an action and a target column: one says every row's "
                     "target, the other each row's" % what)
             bad.append("action")
-        if bad or path is None or kind not in KINDS or ("action" in body and action is None):
+        header = r.boolean(body["header"][1], what + " header") if "header" in body else True
+        if header is False and (not action or columns.keys() - {"key"} or variables):
+            r.error(body["header"][1], "%s: a list without a header has one column, the key: it needs an "
+                    "action and no other columns or variables" % what)
+            bad.append("header")
+        if bad or path is None or kind not in KINDS or ("action" in body and action is None) or header is None:
             continue
         values = ([] if action else [columns.get("target", "target")]) + \
             ([columns["number"]] if "number" in columns else []) + [column for _, column in variables]
         layout = Layout(kind or "exact", columns.get("key", "number"), tuple(values),
-                        columns.get("effective_from"), columns.get("effective_to"))
+                        columns.get("effective_from"), columns.get("effective_to"), header)
         full = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(r.filename)), path))
         out[name] = TableSpec(name, full, layout, not action, "number" in columns,
                               tuple(variable for variable, _ in variables), action, target_kind, key.line)
