@@ -291,3 +291,74 @@ def test_mod_blacklist_lists_import_as_tables_read_from_the_same_files(tmp_path,
         session = call(str(rules), "5000", caller_id_number=caller)
         assert session.hangup_cause == cause
     assert session.executed == [("bridge", "sofia/gateway/gw1/5000")]
+
+
+# -- number portability ------------------------------------------------------------
+
+LNP_RULES = """\
+version: 1
+carriers:
+  east: {deck: east.csv, gateway: gweast}
+  west: {deck: west.csv, gateway: gwwest}
+tables:
+  lnp:
+    file: lnp.csv
+    key: exact
+    columns: {key: dn, number: lrn}
+lookup: {table: lnp%s}
+routes:
+  - name: nanp
+    match: {destination_number: '^1(\\d{10})$'}
+    lcr: {carriers: [east, west]}
+"""
+LNP = "dn,lrn\n15551230001,14445550000\n"
+
+
+@pytest.fixture
+def lnp_rules(tmp_path, fake_freeswitch):
+    def write(extra=""):
+        fake_freeswitch.set_gateways("external", up=["gweast", "gwwest"])
+        (tmp_path / "lnp.csv").write_text(LNP)
+        (tmp_path / "east.csv").write_text("prefix,rate\n1555,0.001\n1444,0.009\n")
+        (tmp_path / "west.csv").write_text("prefix,rate\n1555,0.005\n1444,0.002\n")
+        (tmp_path / "rules.yaml").write_text(LNP_RULES % extra)
+        return str(tmp_path / "rules.yaml")
+    return write
+
+
+def test_a_ported_number_is_rated_on_its_lrn_and_dialled_as_dialled(call, lnp_rules):
+    rules = lnp_rules()
+    ported = call(rules, "15551230001")
+    assert ported.executed[0] == ("bridge", "sofia/gateway/gwwest/15551230001")  # west is cheaper for 1444
+    assert ported.variables["fsroute_lrn"] == "14445550000"
+    assert ported.variables["fsroute_lcr_prefix"] == "1444"
+    kept = call(rules, "15551230002")  # not ported: routed as dialled
+    assert kept.executed[0] == ("bridge", "sofia/gateway/gweast/15551230002")
+    assert "fsroute_lrn" not in kept.variables
+
+
+def test_a_call_dipped_upstream_routes_on_its_lrn_variable(call, lnp_rules):
+    session = call(lnp_rules(), "15551230002", lrn="14445559999")
+    assert session.executed[0] == ("bridge", "sofia/gateway/gwwest/15551230002")
+    assert session.variables["fsroute_lrn"] == "14445559999"
+
+
+def test_lookup_can_dial_the_routing_number(call, lnp_rules):
+    session = call(lnp_rules(", dial: routing"), "15551230001")
+    assert session.executed[0] == ("bridge", "sofia/gateway/gwwest/14445550000")
+
+
+def test_explain_says_what_the_lookup_found(lnp_rules):
+    from fsroute.tools.simulate import Simulation
+
+    text = Simulation(lnp_rules()).run("15551230001", explain=True)["explanation"]
+    assert text[0] == "lookup 15551230001: table 'lnp' row 15551230001: routing number 14445550000 routes and " \
+        "rates the call"
+
+
+def test_a_lookup_names_a_table_with_a_number_column():
+    text = LNP_RULES.replace("columns: {key: dn, number: lrn}", "action: continue") % ""
+    with pytest.raises(RulesError) as caught:
+        parse(text, "r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:10:17: lookup: table 'lnp' maps no number column (the routing number, LRN)"]

@@ -25,7 +25,7 @@ from .sections.defaults import read_defaults
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.routes import TIME_KEYS, read_route, read_routes
-from .sections.tables import read_tables
+from .sections.tables import read_lookup, read_tables
 from .text import closest, did_you_mean, one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
 
@@ -33,7 +33,7 @@ FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
 TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
-            "tables")
+            "tables", "lookup")
 
 
 class _TooMany(Exception):
@@ -268,9 +268,10 @@ class Builder:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
         tables = read_tables(self, top["tables"][1], groups, carriers) if "tables" in top else {}
+        lookup = read_lookup(self, top["lookup"][1], tables) if "lookup" in top else None
         routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing, tables) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
                        gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
-                       tables=tables)
+                       tables=tables, lookup=lookup)

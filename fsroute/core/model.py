@@ -311,6 +311,21 @@ class TableSpec(NamedTuple):
     target_kind: str = "gateway"   # how a target cell that is a plain NAME reads
     line: int = 0                  # of the table in the rules file
 
+    @property
+    def routes(self) -> bool:
+        """Whether its rows say where a call goes (else they only give numbers, for lookup:)."""
+        return self.target or self.action is not None
+
+
+class NumberLookup(NamedTuple):
+    """``lookup:``, number portability: before routing and rating, the destination's row in ``table`` gives
+    the routing number (the LRN, the row's number column), which routes and rates the call; ``dial``: the
+    number the gateway gets, the ``dialled`` one (as mod_lcr) or the ``routing`` one. A call that comes
+    with ``variable`` set (dipped upstream: mod_lcr's ``lrn``) is routed on that and not looked up."""
+    table: str
+    dial: str = "dialled"
+    variable: str = "lrn"
+
 
 class Candidates(Protocol):
     """The compiled route index (index.RouteIndex): the routes that may match a number, in file order."""
@@ -333,7 +348,7 @@ class RuleSet:
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
-                 tables: Optional[Mapping[str, TableSpec]] = None) -> None:
+                 tables: Optional[Mapping[str, TableSpec]] = None, lookup: Optional[NumberLookup] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -349,6 +364,7 @@ class RuleSet:
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.tables: Mapping[str, TableSpec] = MappingProxyType(dict(tables or {}))
+        self.lookup = lookup  # number portability before routing (None: none)
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
 

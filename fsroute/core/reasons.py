@@ -52,6 +52,12 @@ class Reasons:
         if not allowed:
             self._head.append("every call from this source is denied before any route is looked at")
 
+    def dipped(self, table: str, destination: str, lrn: Optional[str], why: str) -> None:
+        """lookup: the routing number found for ``destination`` (None: none, it routes as dialled)."""
+        self._head.append("lookup %s: %s: %s" % (one_line(destination), why, "routing number %s routes and rates "
+                                                 "the call" % lrn if lrn else "no routing number, it routes as "
+                                                 "dialled"))
+
     def refused_destination(self, destination: str, why: str) -> None:
         self._head.append("destination %s is refused before any route: %s" % (one_line(destination), why))
 

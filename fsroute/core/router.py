@@ -66,6 +66,7 @@ class Decision(NamedTuple):
     dials: Tuple[Dial, ...] = ()  # one per attempt: its gateway, dial string and variables (lcr: carrier, rate)
     cause: Optional[str] = None   # a blocked call's cause
     reasons: Tuple[str, ...] = ()  # decide(..., explain=True) only: why, in lines for people (reasons.py)
+    lrn: Optional[str] = None     # the routing number lookup: found (or the call brought), which routed it
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -152,16 +153,46 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     not set reads as the global one). ``table_of(name)`` the loaded number table
     of a ``table:`` route (or None: the route has no row for any number).
     """
-    if not explain:
-        return _decide(rules, get, is_up, selector, now, health, deck_of, None, table_of)
-    reasons = Reasons(rules)
-    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of)
-    return decision._replace(reasons=reasons.lines())
+    reasons = Reasons(rules) if explain else None
+    lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
+    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
+    if lrn is not None:
+        decision = decision._replace(lrn=lrn)
+    return decision if reasons is None else decision._replace(reasons=reasons.lines())
+
+
+def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.TableOf], now: Optional[float],
+                    reasons: Optional[Reasons]) -> Optional[str]:
+    """lookup: the routing number (LRN) of the call's destination: the one it came with in the lookup's
+    variable (dipped upstream), else its row's number in the lookup's table; None when neither."""
+    lookup = rules.lookup
+    assert lookup is not None
+    brought = get(lookup.variable)
+    destination = get("destination_number") or ""
+    if brought:
+        lrn: Optional[str] = brought if NUMBER_RE.match(brought) else None
+        if reasons is not None:
+            reasons.dipped(lookup.table, destination, lrn, "the call brings %s=%s" % (lookup.variable,
+                                                                                      one_line(brought)))
+        return lrn
+    bound = table_of(lookup.table) if table_of is not None else None
+    row, action = (-1, None)
+    if bound is not None and len(destination) <= MAX_DESTINATION_LEN:
+        row, action = bound.find(destination, _table_instant(bound, rules.moments.at(now) if now else None))
+    lrn = None
+    if action is not None and action.number is not None:
+        digits = destination[1:] if destination[:1] == "+" else destination
+        lrn = tablerows.number_of(action, digits)
+    if reasons is not None:
+        reasons.dipped(lookup.table, destination, lrn, "table '%s' %s" % (
+            lookup.table, "is not loaded" if bound is None else "has no row" if action is None
+            else "row %s" % bound.table.key(row)))
+    return lrn
 
 
 def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],
             health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
-            table_of: Optional[tablerows.TableOf] = None) -> Decision:
+            table_of: Optional[tablerows.TableOf] = None, lrn: Optional[str] = None) -> Decision:
     source = source_address(get)
     if rules.ingress_acl is not None:
         ingress = rules.acls[rules.ingress_acl]
@@ -182,6 +213,9 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
                         % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
+    dialled = destination
+    if lrn is not None:  # routed and rated on the routing number; the dial string may keep the dialled one
+        destination = lrn
     route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons, table_of=table_of)
     if route is None:
         if refused is not None:
@@ -201,11 +235,14 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
     number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    rated = number
+    if lrn is not None and rules.lookup is not None and rules.lookup.dial == "dialled":
+        number = dialled
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
-        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now, health,
-                           reasons)
+        return _least_cost(rules, route, rated, match, get, is_up, selector, deck_of or _no_decks, now, health,
+                           reasons, number)
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
@@ -300,9 +337,11 @@ def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Opt
 
 def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
                 is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float,
-                health: Optional[GatewayHealth], reasons: Optional[Reasons]) -> Decision:
+                health: Optional[GatewayHealth], reasons: Optional[Reasons], dialled: Optional[str] = None
+                ) -> Decision:
     """The carriers serving ``number`` at or below max_rate, cheapest first, each through its gateways
-    (those up and not benched, as for a group route)."""
+    (those up and not benched, as for a group route); ``dialled``: the number their format gets, when it
+    is not the one rated (lookup: keeps the dialled number for the dial string)."""
     spec = route.lcr
     assert spec is not None  # only lcr routes come here
     if not lcr.is_lookup_number(number):
@@ -330,7 +369,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             gateways = selector.order(group, up, number, len(up), calls)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
-        dial_number = carrier.dial_number(number, get)
+        dial_number = carrier.dial_number(dialled or number, get)
         dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate) for gw in gateways)
     if not dials:
         if reasons is not None:
@@ -343,7 +382,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             return Decision(Outcome.INVALID_NUMBER, route, number, detail="carrier %s's number %s is not dialable"
                             % (dial.carrier, one_line(dial.number)), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
-    return _dialled(rules, route, number, dials, match, get, tuple(benched))
+    return _dialled(rules, route, dialled or number, dials, match, get, tuple(benched))
 
 
 def _table_instant(bound: tablerows.BoundTable, moment: Optional[Moment]) -> float:

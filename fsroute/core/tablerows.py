@@ -142,9 +142,10 @@ def _action(spec: TableSpec, cells: Tuple[str, ...], known: Known,
     if spec.target:
         target, at = cells[0], 1
     if target not in targets:
-        if not target:
+        if not target and (spec.target or spec.action):
             raise TargetError("the row has no target")
-        targets[target] = parse_target(target, spec.target_kind, known)
+        # a table of numbers only (lookup:) sets no target
+        targets[target] = parse_target(target, spec.target_kind, known) if target else ({}, "")
     fields, text = targets[target]
     number = None
     if spec.number:
@@ -154,7 +155,7 @@ def _action(spec: TableSpec, cells: Tuple[str, ...], known: Known,
             numbers[cell] = _number(cell)
         number = numbers[cell]
         if number is not None:
-            text += ", number %s" % cell
+            text += "%snumber %s" % (", " if text else "", cell)
     variables = []
     for name, value in zip(spec.variables, cells[at:]):
         if value:
@@ -175,11 +176,17 @@ def _number(cell: str) -> Optional[templates.Parts]:
     return parts
 
 
+def number_of(action: RowAction, looked_up: str) -> Optional[str]:
+    """The number a row gives (its template over ``looked_up``), None when its number cell is empty."""
+    return templates.over_number(action.number, looked_up, _unset) if action.number is not None else None
+
+
 def routed(route: Route, action: RowAction, looked_up: str) -> Route:
     """``route`` as the row makes it: its target, its number (over ``looked_up``), its variables set."""
     fields: Dict[str, Any] = dict(action.fields)
-    if action.number is not None:
-        fields["number"] = (templates.over_number(action.number, looked_up, _unset),)
+    number = number_of(action, looked_up)
+    if number is not None:
+        fields["number"] = (number,)
     if action.variables:
         fields["dialling"] = route.dialling._replace(set=route.dialling.set + action.variables)
     fields["table"] = None

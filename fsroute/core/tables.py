@@ -21,8 +21,9 @@ mod_blacklist reads its files.
 from __future__ import annotations
 
 import bisect
+import operator
 from array import array
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from . import rowfile
 from .model import Layout, RulesError
@@ -116,6 +117,8 @@ class _Builder(rowfile.RowReader):
         starts: Optional[array[int]] = array("q") if dated else None
         ends: Optional[array[int]] = array("q") if dated else None
         distinct: Dict[Cells, int] = {}
+        by_raw: Dict[object, int] = {}  # the cells as the file writes them (one C call a row) -> value id
+        cells_of: Callable[[List[str]], object] = operator.itemgetter(*value_at) if value_at else _none
         skips: List[int] = []
         pow10, split, is_digits = POW10, rowfile.split, rowfile.is_digits
         add_key = keys.append
@@ -130,15 +133,17 @@ class _Builder(rowfile.RowReader):
                 self.short_row(row, needed, line, len(names))
                 skips.append(len(keys))
                 continue
-            number = row[key_at].strip()
-            if number[:1] == "+":
-                number = number[1:]
-            if not is_digits(number):
-                if number or any(field.strip() for field in row):
-                    self.problem(line, "%s %r must be 1 to %d digits 0-9" % (layout.key, number[:40], MAX_DIGITS),
-                                 "key")
-                skips.append(len(keys))
-                continue
+            number = row[key_at]
+            if not (number.isdigit() and number.isascii() and len(number) <= MAX_DIGITS):
+                number = number.strip()
+                if number[:1] == "+":
+                    number = number[1:]
+                if not is_digits(number):
+                    if number or any(field.strip() for field in row):
+                        self.problem(line, "%s %r must be 1 to %d digits 0-9" % (layout.key, number[:40],
+                                                                                  MAX_DIGITS), "key")
+                    skips.append(len(keys))
+                    continue
             if dated:
                 found = self.dates_of(row, from_at, to_at, line)
                 if found is None:
@@ -147,14 +152,18 @@ class _Builder(rowfile.RowReader):
                 start, end = found
             size = len(number)
             key = int(number) * pow10[size] << 4 | size
-            cells = tuple([row[i].strip() for i in value_at])
-            value = distinct.get(cells)
-            if value is None:
-                value = distinct[cells] = len(distinct)
-                value_lines.append(line)
-                if value >= limit:
-                    ids = array(_WIDER[ids.typecode], ids)
-                    limit = _LIMIT[ids.typecode]
+            raw = cells_of(row)
+            value = by_raw.get(raw)
+            if value is None:  # cells not seen as written: maybe seen with other spaces around them
+                cells = tuple([row[i].strip() for i in value_at])
+                value = distinct.get(cells)
+                if value is None:
+                    value = distinct[cells] = len(distinct)
+                    value_lines.append(line)
+                    if value >= limit:
+                        ids = array(_WIDER[ids.typecode], ids)
+                        limit = _LIMIT[ids.typecode]
+                by_raw[raw] = value
             if key < last or (key == last and start < last_start):
                 ordered = False
             last, last_start = key, start
@@ -189,3 +198,8 @@ class _Builder(rowfile.RowReader):
                 self.problem(1, "the header row must name the columns; '%s' is missing (it has: %s)"
                              % (name, ", ".join(n for n in names if n)[:200] or "none"))
         return None if self.kinds else [seen[name] for name in [layout.key] + list(layout.values)]
+
+
+def _none(row: List[str]) -> object:
+    """The cells of a table that keeps none (a blocklist: the rules give every row's target)."""
+    return None

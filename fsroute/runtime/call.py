@@ -150,6 +150,8 @@ def _route(call: _Call, generation: Generation) -> None:
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
+    if decision.lrn is not None:  # lookup: the routing number that routed and rated the call
+        session.setVariable("fsroute_lrn", decision.lrn)
     if decision.outcome is Outcome.TRANSFERRED:
         _transfer(call, decision)
         return

@@ -8,7 +8,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from .. import templates
 from ..acl import Acl
 from ..decks import MICRO
-from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, Transfer
+from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, TableSpec, Transfer
 from ..patterns import Regex
 from ..reading import NAME_HINT, TEMPLATE_RE, Reader, RereadForReport
 from ..text import did_you_mean
@@ -30,7 +30,7 @@ _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
 
 def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group],
                 carriers: Dict[str, Carrier], timing: TimeGrammar,
-                tables: Optional[Mapping[str, object]] = None) -> List[Route]:
+                tables: Optional[Mapping[str, TableSpec]] = None) -> List[Route]:
     """``routes:``, in file order; items fold_route built already only get what needs the whole file."""
     out = []
     names = {}
@@ -61,7 +61,7 @@ def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, G
 
 def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]],
                carriers: Optional[Dict[str, Carrier]], timing: Optional[TimeGrammar],
-               tables: Optional[Mapping[str, object]] = None) -> Optional[Route]:
+               tables: Optional[Mapping[str, TableSpec]] = None) -> Optional[Route]:
     """One route; ``acls``, ``groups``, ``carriers``, ``timing`` and ``tables`` None: built by fold_route,
     they are checked later (a route with time conditions is not built then)."""
     unknown: List[str] = []
@@ -147,6 +147,9 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
         if table is not None and tables is not None and table not in tables and table not in r.declared["table"]:
             r.error(body["table"][1], "%s: no table named '%s'%s"
                     % (what, table, did_you_mean(table, r.declared["table"])))
+        elif table is not None and tables is not None and table in tables and not tables[table].routes:
+            r.error(body["table"][1], "%s: table '%s' has neither a target column nor an action: it gives "
+                    "numbers only (lookup:)" % (what, table))
     if name is None:
         return None
     return Route(name=name, line=item.line, dest=dest, conditions=tuple(conditions), number=number, acl=acl,

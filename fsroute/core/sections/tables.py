@@ -23,15 +23,17 @@ tablerows.py's.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
-from ..model import VARIABLE_RE, Carrier, Group, Layout, TableSpec
+from ..model import VARIABLE_RE, Carrier, Group, Layout, NumberLookup, TableSpec
 from ..reading import Reader
 from ..tablerows import TARGET_KINDS, Known, TargetError, parse_target
 from ..tables import KINDS
+from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
 
 TABLE_KEYS = ("file", "key", "columns", "variables", "action", "target_kind", "header")
+DIAL_CHOICES = ("dialled", "routing")
 COLUMN_KEYS = ("key", "target", "number", "effective_from", "effective_to")
 
 
@@ -81,14 +83,37 @@ def read_tables(r: Reader, node: Node, groups: Dict[str, Group], carriers: Dict[
             bad.append("header")
         if bad or path is None or kind not in KINDS or ("action" in body and action is None) or header is None:
             continue
-        values = ([] if action else [columns.get("target", "target")]) + \
+        # a table with a number column and neither target nor action only gives numbers (lookup:)
+        targeted = bool(action) or "target" in columns or "number" not in columns
+        values = ([columns.get("target", "target")] if targeted and not action else []) + \
             ([columns["number"]] if "number" in columns else []) + [column for _, column in variables]
         layout = Layout(kind or "exact", columns.get("key", "number"), tuple(values),
                         columns.get("effective_from"), columns.get("effective_to"), header)
         full = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(r.filename)), path))
-        out[name] = TableSpec(name, full, layout, not action, "number" in columns,
+        out[name] = TableSpec(name, full, layout, targeted and not action, "number" in columns,
                               tuple(variable for variable, _ in variables), action, target_kind, key.line)
     return out
+
+
+def read_lookup(r: Reader, node: Node, tables: Mapping[str, TableSpec]) -> Optional[NumberLookup]:
+    """``lookup: {table: NAME, dial: dialled|routing, variable: lrn}``: number portability before routing."""
+    body = r.mapping(node, "lookup", allowed=("table", "dial", "variable"), required=("table",))
+    if not body or "table" not in body:
+        return None
+    name = r.string(body["table"][1], "lookup table")
+    spec = tables.get(name or "")
+    if name is not None and spec is None and name not in r.declared["table"]:
+        r.error(body["table"][1], "lookup: no table named '%s'%s" % (name, did_you_mean(name, r.declared["table"])))
+    elif spec is not None and not spec.number:
+        r.error(body["table"][1], "lookup: table '%s' maps no number column (the routing number, LRN)" % name)
+    dial = r.string(body["dial"][1], "lookup dial") if "dial" in body else "dialled"
+    if dial is not None and dial not in DIAL_CHOICES:
+        r.error(body["dial"][1], "lookup dial must be dialled (the dial string keeps the dialled number, as "
+                "mod_lcr) or routing (it gets the routing number)")
+    variable = r.string(body["variable"][1], "lookup variable", VARIABLE_RE) if "variable" in body else "lrn"
+    if name is None or spec is None or not spec.number or dial not in DIAL_CHOICES or variable is None:
+        return None
+    return NumberLookup(name, dial, variable)
 
 
 def _columns(r: Reader, node: Node, what: str, bad: List[str]) -> Dict[str, str]:
