@@ -215,7 +215,7 @@ def test_find_in_a_deck_big_enough_for_a_finer_index_is_the_longest_prefix():
     rng = random.Random(5)
     prefixes = {"".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9))) for _ in range(30000)}
     table = deck("prefix,rate\n" + "".join("%s,1\n" % p for p in prefixes))
-    assert len(table.bounds) == 10 ** 3 + 1  # one index digit per tenfold rows, from 1 digit under 1,000 rows
+    assert len(table.index.bounds) == 10 ** 3 + 1  # one index digit per tenfold rows, from 1 digit under 1,000 rows
     for _ in range(20000):
         number = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 15)))
         expected = next((number[:n] for n in range(len(number), 0, -1) if number[:n] in prefixes), None)

@@ -73,3 +73,24 @@ def test_a_table_holds_a_few_bytes_a_row():
     rows = "".join("%d,gw%d,\n" % (15550000000 + 7 * i, i % 50) for i in range(100000))
     table = parse("did,target,number\n" + rows)
     assert table.nbytes() / len(table) < 12
+
+
+def test_keys_that_share_their_first_digits_still_index_finely_and_find_the_same():
+    import random
+
+    rng = random.Random(9)
+    numbers = sorted({"1555%07d" % rng.randrange(10 ** 7) for _ in range(20000)})
+    table = parse("did,target,number\n" + "".join("%s,gw,\n" % n for n in numbers))
+    assert table.index.scale == 10 ** (15 - 4 - 3)  # the shared "1555" is skipped: 3 digits after it
+    wanted = set(numbers)
+    probes = numbers[::50] + ["1555%07d" % rng.randrange(10 ** 7) for _ in range(3000)]
+    probes += ["1", "15549999999", "15560000000", "9", "0", "15551"]
+    for number in probes:
+        assert (table.find(number, 0) >= 0) == (number in wanted), number
+    cut = sorted({n[:rng.randint(5, 11)] for n in numbers[::7]})
+    prefixes = parse("prefix;target\n" + "".join("%s;x\n" % p for p in cut), PREFIX)
+    known = {prefixes.key(i) for i in range(len(prefixes))}
+    for number in probes:
+        expected = next((number[:n] for n in range(len(number), 0, -1) if number[:n] in known), None)
+        row = prefixes.find(number, 0)
+        assert (prefixes.key(row) if row >= 0 else None) == expected, number

@@ -53,7 +53,7 @@ class Deck:
                  description_ids: Optional[array[int]]) -> None:
         self.filename = filename
         self.keys = keys
-        self.bounds, self.scale = rowfile.bounds_of(keys)
+        self.index = rowfile.index_of(keys)
         self.rates = rates
         self.starts = starts
         self.ends = ends
@@ -69,7 +69,7 @@ class Deck:
     def find(self, digits: str, now: float) -> int:
         """The row of the longest prefix of ``digits`` (ASCII digits) whose rate is effective at ``now``,
         else -1; a prefix with no rate in force gives way to its shorter prefixes, as in mod_lcr."""
-        return rowfile.longest(self.keys, self.bounds, self.scale, self.starts, self.ends, digits, now)
+        return rowfile.longest(self.keys, self.index, self.starts, self.ends, digits, now)
 
     def prefix(self, i: int) -> str:
         """Row ``i``'s prefix."""

@@ -26,7 +26,7 @@ import csv
 import datetime
 import io
 from array import array
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
 from .model import Problem, RulesError
 
@@ -34,7 +34,7 @@ MAX_DIGITS = 15  # E.164: no number, hence no useful prefix, is longer
 EXAMPLE_LINES = 5  # a problem found on many rows lists the lines of this many more
 NEVER, FOREVER = -(2 ** 62), 2 ** 62
 BUCKET_DIGITS = 3  # rows are sorted in buckets by their first digits: a reload never holds the GIL long
-INDEX_DIGITS = 5  # at most: a lookup bisects only the rows that share the number's first digits
+INDEX_DIGITS = 6  # at most: a lookup bisects only the rows that share the number's first digits
 CHUNK = 16384  # rows per C-level step when columns are reordered, for the same reason
 READ_BYTES = 1 << 20  # one read of the file per MiB: see read_lines
 
@@ -118,16 +118,43 @@ def split(text: str, delimiter: str) -> List[str]:
     return text.split(delimiter) if '"' not in text else next(csv.reader([text], delimiter=delimiter))
 
 
-def bounds_of(keys: array[int]) -> Tuple[array[int], int]:
-    """(bounds, scale): bounds[b] is the first row whose first digits (key >> 4 // scale) are b or more;
-    one digit per 10x rows, at most INDEX_DIGITS."""
+class Index(NamedTuple):
+    """Where a lookup bisects: ``bounds[b]`` is the first row whose digits after the ones all keys share
+    (``(key >> 4) // scale - offset``) are b or more; one digit per 10x rows, at most INDEX_DIGITS. The
+    digits every key shares are skipped: ten million DIDs of one country still fall into a million runs."""
+    bounds: array[int]
+    scale: int
+    offset: int
+
+
+def index_of(keys: array[int]) -> Index:
+    """The Index of sorted ``keys``."""
     digits = max(1, min(INDEX_DIGITS, len(str(len(keys))) - 2))
-    scale = 10 ** (MAX_DIGITS - digits)
-    step = scale << 4
-    return array("i", [bisect.bisect_left(keys, b * step) for b in range(10 ** digits + 1)]), scale
+    first = str(keys[0] >> 4).zfill(MAX_DIGITS) if keys else ""
+    last = str(keys[-1] >> 4).zfill(MAX_DIGITS) if keys else ""
+    shared = 0
+    while shared < min(len(first), MAX_DIGITS - digits) and first[shared] == last[shared]:
+        shared += 1
+    scale = 10 ** (MAX_DIGITS - shared - digits)
+    offset = (keys[0] >> 4) // scale if keys else 0
+    runs = ((keys[-1] >> 4) // scale - offset + 1) if keys else 0
+    return Index(array("i", [bisect.bisect_left(keys, (offset + b) * scale << 4) for b in range(runs + 1)]),
+                 scale, offset)
 
 
-def longest(keys: array[int], bounds: array[int], scale: int, starts: Optional[array[int]],
+def run_of(index: Index, padded: int) -> Tuple[int, int]:
+    """(low, high): the rows a bisect for the number ``padded`` (its digits padded to MAX_DIGITS) needs."""
+    bounds = index.bounds
+    run = padded // index.scale - index.offset
+    if run < 0:
+        return 0, 0  # below every key
+    if run >= len(bounds) - 1:
+        end = bounds[-1] if bounds else 0
+        return end, end  # above every key
+    return bounds[run], bounds[run + 1]
+
+
+def longest(keys: array[int], index: Index, starts: Optional[array[int]],
             ends: Optional[array[int]], digits: str, now: float) -> int:
     """The row of the longest prefix of ``digits`` in force at ``now`` (``starts`` None: rows have no
     dates), else -1.
@@ -145,9 +172,8 @@ def longest(keys: array[int], bounds: array[int], scale: int, starts: Optional[a
     pow10 = POW10
     padded = int(digits) * pow10[size]
     while size:
-        run = padded // scale
-        low = bounds[run]
-        i = bisect.bisect_right(keys, padded << 4 | size, low, bounds[run + 1]) - 1
+        low, high = run_of(index, padded)
+        i = bisect.bisect_right(keys, padded << 4 | size, low, high) - 1
         if i < low:
             i = low - 1  # every key of the earlier runs is below the number's
             if i < 0:

@@ -49,7 +49,7 @@ class Table:
         self.value_lines = value_lines    # per value: the first line that has it (its problems are said there)
         self.starts = starts              # None when the table has no effective dates
         self.ends = ends
-        self.bounds, self.scale = rowfile.bounds_of(keys)
+        self.index = rowfile.index_of(keys)
         self.loaded_at: Optional[float] = None  # epoch seconds, set by whoever loads it (core reads no clock)
 
     def __len__(self) -> int:
@@ -57,7 +57,7 @@ class Table:
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (the distinct values are not counted)."""
-        columns = [self.keys, self.ids, self.value_lines, self.bounds]
+        columns = [self.keys, self.ids, self.value_lines, self.index.bounds]
         columns += [c for c in (self.starts, self.ends) if c is not None]
         return sum(c.itemsize * len(c) for c in columns)
 
@@ -65,15 +65,15 @@ class Table:
         """The row for ``digits`` (ASCII digits) in force at ``now``: the whole number's in an exact table,
         its longest prefix's in a prefix table; -1 when there is none."""
         if self.layout.kind == "prefix":
-            return rowfile.longest(self.keys, self.bounds, self.scale, self.starts, self.ends, digits, now)
+            return rowfile.longest(self.keys, self.index, self.starts, self.ends, digits, now)
         size = len(digits)
         if size > MAX_DIGITS:
             return -1
         padded = int(digits) * POW10[size]
         key = padded << 4 | size
-        run = padded // self.scale
+        low, high = rowfile.run_of(self.index, padded)
         keys = self.keys
-        i = bisect.bisect_left(keys, key, self.bounds[run], self.bounds[run + 1])
+        i = bisect.bisect_left(keys, key, low, high)
         starts, ends = self.starts, self.ends
         while i < len(keys) and keys[i] == key:
             if starts is None or ends is None or starts[i] <= now < ends[i]:
