@@ -362,3 +362,20 @@ def test_a_lookup_names_a_table_with_a_number_column():
         parse(text, "r.yaml")
     assert [str(p) for p in caught.value.problems] == [
         "r.yaml:10:17: lookup: table 'lnp' maps no number column (the routing number, LRN)"]
+
+
+def test_the_docs_did_example_loads_and_routes_as_it_says(tmp_path, call, fake_freeswitch):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "tables.md").read_text()
+    example = text.split("## Worked example: DIDs to customers", 1)[1].split("## Worked example: a blocklist")[0]
+    csv_block, yaml_block = re.findall(r"```(?:yaml)?\n(.*?)```", example, re.S)
+    (tmp_path / "dids.csv").write_text(csv_block)
+    (tmp_path / "rules.yaml").write_text(yaml_block)
+    fake_freeswitch.set_gateways("external", up=["acme_trunk", "globex1", "globex2"])
+    rules = str(tmp_path / "rules.yaml")
+    assert call(rules, "15551230001").executed[-1] == ("bridge", "sofia/gateway/acme_trunk/15551230001")
+    assert call(rules, "15551230002").executed[-1][1].endswith("/+15551230002")
+    assert call(rules, "15551230003").hangup_cause == "UNALLOCATED_NUMBER"
+    assert call(rules, "15551239999").variables["fsroute_route"] == "not ours"
