@@ -10,6 +10,7 @@ from fsroute.core import tables
 from fsroute.core.loader import parse
 from fsroute.core.model import RulesError
 from fsroute.runtime import process
+from test_lcr import age, wait_idle
 
 RULES = """\
 version: 1
@@ -162,17 +163,6 @@ def test_simulate_routes_through_tables(table_rules, capsys):
 
 
 # -- generations -----------------------------------------------------------------
-
-def age(path, seconds=10):
-    then = os.stat(path).st_mtime - seconds
-    os.utime(path, (then, then))
-
-
-def wait_idle():
-    for thread in threading.enumerate():
-        if thread.name == "fsroute-reload":
-            thread.join(10)
-
 
 def test_a_changed_table_reloads_and_a_broken_one_keeps_the_last_good(call, table_rules, fake_freeswitch, clock):
     store = process.store_for(table_rules, clock)
