@@ -23,6 +23,7 @@ from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import limits, scrape
 from fsroute.runtime.embedded import describe_bare, report_lines
+from fsroute.runtime.filecache import LoadedFile
 from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
@@ -146,6 +147,7 @@ def status(path: str) -> str:
                 "%H:%M:%S", time.localtime(when)), "" if trusted else "; stale: every gateway taken as up",
                 _health(loaded, name)))
         lines.extend(_deck_lines(loaded))
+        lines.extend(_table_lines(loaded))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -160,10 +162,25 @@ def _deck_lines(generation: Generation) -> List[str]:
         return []
     lines = ["decks:"]
     for path in generation.rules.deck_paths():
-        loaded = generation.decks.get(path)
-        lines.append("  %s: %s" % (path, "not loaded (see last_error)" if loaded is None else
-                                   "%d rows, loaded %s" % (len(loaded.content), time.strftime(
-                                       "%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)))))
+        lines.append("  %s: %s" % (path, _loaded_text(generation.decks.get(path))))
+    return lines
+
+
+def _loaded_text(loaded: Optional[LoadedFile]) -> str:
+    """A deck's or table's rows and when they were read."""
+    if loaded is None:
+        return "not loaded (see last_error)"
+    return "%d rows, loaded %s" % (len(loaded.content), time.strftime("%Y-%m-%d %H:%M:%S",
+                                                                      time.localtime(loaded.loaded_at)))
+
+
+def _table_lines(generation: Generation) -> List[str]:
+    """The number tables of the generation in force: rows and when each was read."""
+    if not generation.rules.tables:
+        return []
+    lines = ["tables:"]
+    for name, spec in sorted(generation.rules.tables.items()):
+        lines.append("  %s (%s): %s" % (name, spec.path, _loaded_text(generation.table_files.get(spec.path))))
     return lines
 
 

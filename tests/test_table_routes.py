@@ -369,3 +369,13 @@ def test_the_docs_did_example_loads_and_routes_as_it_says(tmp_path, call, fake_f
     assert call(rules, "15551230002").executed[-1][1].endswith("/+15551230002")
     assert call(rules, "15551230003").hangup_cause == "UNALLOCATED_NUMBER"
     assert call(rules, "15551239999").variables["fsroute_route"] == "not ours"
+
+
+def test_ctl_status_lists_each_tables_rows(call, table_rules):
+    from fsroute import ctl
+
+    call(table_rules, "15551230001")
+    text = ctl.status(table_rules)
+    directory = os.path.dirname(table_rules)
+    assert "  dids (%s): 6 rows, loaded " % os.path.join(directory, "dids.csv") in text
+    assert "  blocked (%s): 2 rows, loaded " % os.path.join(directory, "blocked.txt") in text
