@@ -333,6 +333,19 @@ def test_a_call_dipped_upstream_routes_on_its_lrn_variable(call, lnp_rules):
     assert session.variables["fsroute_lrn"] == "14445559999"
 
 
+def test_the_dialled_number_goes_through_the_routes_own_rewrite(call, lnp_rules, tmp_path):
+    rules = lnp_rules()
+    text = (tmp_path / "rules.yaml").read_text().replace("match: {destination_number: '^1(\\d{10})$'}",
+                                                           "match: {destination_number: '^1(\\d{10})$'}\n"
+                                                           "    number: '011$1'")
+    (tmp_path / "rules.yaml").write_text(text)
+    (tmp_path / "east.csv").write_text("prefix,rate\n0115,0.001\n")
+    (tmp_path / "west.csv").write_text("prefix,rate\n0114,0.002\n")
+    session = call(rules, "15551230001")
+    assert session.executed[0] == ("bridge", "sofia/gateway/gwwest/0115551230001")
+    assert session.variables["fsroute_lcr_prefix"] == "0114"  # rated on 011 + the LRN's digits
+
+
 def test_lookup_can_dial_the_routing_number(call, lnp_rules):
     session = call(lnp_rules(", dial: routing"), "15551230001")
     assert session.executed[0] == ("bridge", "sofia/gateway/gwwest/14445550000")

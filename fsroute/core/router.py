@@ -178,7 +178,8 @@ def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.Ta
     bound = table_of(lookup.table) if table_of is not None else None
     row, action = (-1, None)
     if bound is not None and len(destination) <= MAX_DESTINATION_LEN:
-        row, action = bound.find(destination, _table_instant(bound, rules.moments.at(now) if now else None))
+        moment = rules.moments.at(now) if now is not None else None
+        row, action = bound.find(destination, _table_instant(bound, moment))
     lrn = None
     if action is not None and action.number is not None:
         digits = destination[1:] if destination[:1] == "+" else destination
@@ -237,7 +238,11 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     rated = number
     if lrn is not None and rules.lookup is not None and rules.lookup.dial == "dialled":
-        number = dialled
+        # the dialled number through the route's own rewrite when its regex takes it too, else as dialled
+        again = route.dest.search(dialled) if route.dest is not None else None
+        number = route.rewrite(again, dialled, get) if again is not None or route.dest is None else dialled
+        if not NUMBER_RE.match(number):
+            return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
