@@ -392,3 +392,12 @@ def test_ctl_status_lists_each_tables_rows(call, table_rules):
     directory = os.path.dirname(table_rules)
     assert "  dids (%s): 6 rows, loaded " % os.path.join(directory, "dids.csv") in text
     assert "  blocked (%s): 2 rows, loaded " % os.path.join(directory, "blocked.txt") in text
+
+
+def test_a_table_route_cannot_name_a_table_of_numbers_only():
+    text = LNP_RULES % "" + "  - name: by lnp\n    table: lnp\n"
+    with pytest.raises(RulesError) as caught:
+        parse(text, "r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:16:12: route 'by lnp': table 'lnp' has neither a target column nor an action: it gives numbers "
+        "only (lookup:)"]

@@ -40,7 +40,8 @@ def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, G
                     or item.group not in groups and item.group is not None \
                     or item.gateway is not None and r.declared_gateways is not None \
                     and item.gateway not in r.declared_gateways \
-                    or item.table is not None and item.table not in (tables or {}):
+                    or item.table is not None and (item.table not in (tables or {})
+                                                   or not (tables or {})[item.table].routes):
                 raise RereadForReport()
             resolved = resolve_lcr(r, item, carriers)
             if resolved is None:
