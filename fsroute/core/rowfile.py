@@ -138,8 +138,11 @@ def index_of(keys: array[int]) -> Index:
     scale = 10 ** (MAX_DIGITS - shared - digits)
     offset = (keys[0] >> 4) // scale if keys else 0
     runs = ((keys[-1] >> 4) // scale - offset + 1) if keys else 0
-    return Index(array("i", [bisect.bisect_left(keys, (offset + b) * scale << 4) for b in range(runs + 1)]),
-                 scale, offset)
+    bounds = array("i")
+    for low in range(0, runs + 1, CHUNK):  # a million-item list would hold the GIL to convert
+        bounds.extend([bisect.bisect_left(keys, (offset + b) * scale << 4)
+                       for b in range(low, min(low + CHUNK, runs + 1))])
+    return Index(bounds, scale, offset)
 
 
 def run_of(index: Index, padded: int) -> Tuple[int, int]:
