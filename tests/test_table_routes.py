@@ -401,3 +401,45 @@ def test_a_table_route_cannot_name_a_table_of_numbers_only():
     assert [str(p) for p in caught.value.problems] == [
         "r.yaml:16:12: route 'by lnp': table 'lnp' has neither a target column nor an action: it gives numbers "
         "only (lookup:)"]
+
+
+# -- per-DID extensions imported into one table -------------------------------------
+
+def per_did_dialplan(count):
+    extensions = "".join(
+        '  <extension name="did %d">\n'
+        '    <condition field="destination_number" expression="^%d$">\n'
+        '      <action application="bridge" data="sofia/gateway/gw%d/%s"/>\n'
+        '    </condition>\n'
+        '  </extension>\n' % (i, 15551230000 + i, i % 3, ("%d" if i % 2 else "9%d") % (15551230000 + i))
+        for i in range(count))
+    duplicate = ('  <extension name="again">\n    <condition field="destination_number" expression="^15551230000$">\n'
+                 '      <action application="bridge" data="sofia/gateway/gw9/1"/>\n    </condition>\n'
+                 '  </extension>\n')
+    rest = ('  <extension name="the rest">\n    <condition field="destination_number" expression="^(\\d+)$">\n'
+            '      <action application="bridge" data="sofia/gateway/gwrest/$1"/>\n    </condition>\n'
+            '  </extension>\n')
+    return "<include>\n" + extensions + duplicate + rest + "</include>\n"
+
+
+def test_per_did_extensions_import_as_one_table_that_routes_the_same(tmp_path, capsys):
+    from fsroute.tools.cli import main
+    from fsroute.tools.simulate import simulate
+
+    (tmp_path / "dialplan.xml").write_text(per_did_dialplan(40))
+    assert main(["import", "--dialplan", str(tmp_path / "dialplan.xml"), "--dids-table", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "extension again: DID 15551230000 is routed by the extension at line 2 already" in err
+    rules = parse(out, "r.yaml")
+    assert [r.name for r in rules.routes] == ["dids", "the rest"]
+    assert len((tmp_path / "dids.csv").read_text().splitlines()) == 41
+    (tmp_path / "rules.yaml").write_text(out)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert main(["import", "--dialplan", str(tmp_path / "dialplan.xml")]) == 0
+    (plain / "rules.yaml").write_text(capsys.readouterr().out)
+    for number in ("15551230000", "15551230007", "15551230008", "15551230039", "15551230040", "999"):
+        folded = simulate(str(tmp_path / "rules.yaml"), number)
+        routed = simulate(str(plain / "rules.yaml"), number)
+        assert [a["dialstring"] for a in folded["attempts"]] == [a["dialstring"] for a in routed["attempts"]]
+        assert folded["attempts"], number

@@ -12,6 +12,7 @@ from fsroute.core import loader
 from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
+from fsroute.migrate.didtable import FOLD_AT
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, read_at
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
+    imp.add_argument("--dids-table", metavar="DIR", help="write each run of %d or more per-DID extensions "
+                     "(one literal destination to a gateway, group or hangup) as one number table in DIR, "
+                     "routed by one table route" % FOLD_AT)
     imp.add_argument("--blacklist", metavar="FILE", help="instead: mod_blacklist's configuration "
                      "(mod_blacklist.conf.xml) or one of its list files: each list becomes a blocklist table "
                      "checked on the caller ID")
@@ -362,7 +366,8 @@ def import_config(args: argparse.Namespace) -> int:
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: %s" % IMPORT_NEEDS, file=sys.stderr)
         return 2
-    return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars))
+    return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars,
+                                      args.dids_table))
 
 
 def import_lcr(args: argparse.Namespace) -> int:
