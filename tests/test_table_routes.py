@@ -3,6 +3,7 @@ variables), no row passes it to the next route; tables load and reload with the 
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -209,10 +210,8 @@ def test_a_generation_goes_live_only_with_its_tables_loaded(call, table_rules, f
         return real_load(path, layout)
 
     monkeypatch.setattr(tables, "load", slow_load)
-    with open(table_rules) as handle:
-        text = handle.read()
-    with open(table_rules, "w") as handle:
-        handle.write(text.replace("dids.csv", "dids2.csv"))
+    path = Path(table_rules)
+    path.write_text(path.read_text().replace("dids.csv", "dids2.csv"))
     age(table_rules)
     clock.advance(2)
     try:
@@ -369,7 +368,6 @@ def test_a_lookup_names_a_table_with_a_number_column():
 
 def test_the_docs_did_example_loads_and_routes_as_it_says(tmp_path, call, fake_freeswitch):
     import re
-    from pathlib import Path
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "tables.md").read_text()
     example = text.split("## Worked example: DIDs to customers", 1)[1].split("## Worked example: a blocklist")[0]
