@@ -15,7 +15,9 @@ places calls, paced at --cps, interleaved in rounds:
 
 and prints, for each, the FreeSWITCH process's CPU time per call
 (utime+stime from /proc) and call setup time (INVITE to final response),
-p50 / p99, and the switch's RSS.
+p50 / p99, and the switch's RSS. Then the big table's file changes (one
+more row) and calls keep coming at --cps until fsroute has reloaded it in
+the background: their setup times, longest included, next to those before.
 """
 
 import argparse
@@ -77,6 +79,35 @@ def place_paced(caller, destinations, cps):
     return times
 
 
+def table_rows(switch, path):
+    """The rows of the table file ``path`` as fsroute.ctl status reports the table in force."""
+    for line in switch.api("python fsroute.ctl status %s" % switch.rules_path).splitlines():
+        if "(%s): " % path in line and " rows" in line:
+            return int(line.split("(%s): " % path, 1)[1].split()[0])
+    raise SystemExit("fsroute.ctl status does not list %s" % path)
+
+
+def calls_during_a_reload(switch, caller, path, rows, numbers, cps):
+    """Setup times (ms) of calls through the table placed at ``cps`` until fsroute has reloaded ``path``."""
+    extra = "%d,gw1\n" % (FIRST_DID + 3 * rows)
+    with open(path, "a") as handle:
+        handle.write(extra)
+    aged = time.time() - 10  # already settled: the next call's check starts the reload
+    os.utime(path, (aged, aged))
+    times = []
+    deadline = time.monotonic() + 300
+    try:
+        while table_rows(switch, path) == rows:
+            times += place_paced(caller, numbers, cps)
+            if time.monotonic() > deadline:
+                raise SystemExit("fsroute did not reload %s within 300 s" % path)
+    finally:
+        with open(path, "rb+") as handle:  # the table as generated again
+            handle.seek(-len(extra), os.SEEK_END)
+            handle.truncate()
+    return times
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10000000)
@@ -132,6 +163,13 @@ def main(argv=None):
         for label, _ in paths:
             print("%-26s %-22s %.1f / %.1f ms" % (label, "%.2f ms" % (cpu[label] / len(times[label]) * 1000),
                                                   percentile(times[label], 0.5), percentile(times[label], 0.99)))
+        progress("changing %s; calls at %g cps until fsroute has reloaded it..." % (big, args.cps))
+        during = calls_during_a_reload(switch, caller, big, args.rows, spread[:50], args.cps)
+        calm = times[paths[1][0]]
+        print("big-table calls, setup time p50 / p99 / longest: %.1f / %.1f / %.1f ms before; "
+              "%.1f / %.1f / %.1f ms while the table reloads (%d calls)"
+              % (percentile(calm, 0.5), percentile(calm, 0.99), max(calm),
+                 percentile(during, 0.5), percentile(during, 0.99), max(during), len(during)))
     finally:
         if caller is not None:
             caller.close()
