@@ -29,7 +29,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.lcr_switch import cpu_seconds, percentile, record_answer_times, rss_mb  # noqa: E402
+from benchmarks.lcr_switch import (bundle_path, calls_while_changed, cpu_seconds, percentile,  # noqa: E402
+                                   record_answer_times, reload_line, rss_mb, stop_all)
 from tests.integration.harness import Caller, FakeGateway, Switch  # noqa: E402
 
 FIRST_DID = 15550000000
@@ -89,23 +90,8 @@ def table_rows(switch, path):
 
 def calls_during_a_reload(switch, caller, path, rows, numbers, cps):
     """Setup times (ms) of calls through the table placed at ``cps`` until fsroute has reloaded ``path``."""
-    extra = "%d,gw1\n" % (FIRST_DID + 3 * rows)
-    with open(path, "a") as handle:
-        handle.write(extra)
-    aged = time.time() - 10  # already settled: the next call's check starts the reload
-    os.utime(path, (aged, aged))
-    times = []
-    deadline = time.monotonic() + 300
-    try:
-        while table_rows(switch, path) == rows:
-            times += place_paced(caller, numbers, cps)
-            if time.monotonic() > deadline:
-                raise SystemExit("fsroute did not reload %s within 300 s" % path)
-    finally:
-        with open(path, "rb+") as handle:  # the table as generated again
-            handle.seek(-len(extra), os.SEEK_END)
-            handle.truncate()
-    return times
+    return calls_while_changed(path, b"%d,gw1\n" % (FIRST_DID + 3 * rows), lambda: place_paced(caller, numbers, cps),
+                               lambda: table_rows(switch, path) != rows, seconds=300)
 
 
 def main(argv=None):
@@ -115,9 +101,7 @@ def main(argv=None):
     parser.add_argument("--cps", type=float, default=20.0)
     parser.add_argument("--dir", default=os.path.join("/tmp", "fsroute-tables-switch"))
     args = parser.parse_args(argv)
-    bundle = os.environ.get("FSROUTE_FREESWITCH")
-    if not bundle:
-        raise SystemExit("set FSROUTE_FREESWITCH to a FreeSWITCH bundle or install prefix")
+    bundle = bundle_path()
     os.makedirs(args.dir, exist_ok=True)
     big = os.path.join(args.dir, "dids-%d.csv" % args.rows)
     small = os.path.join(args.dir, "dids-10.csv")
@@ -127,7 +111,7 @@ def main(argv=None):
     gateways = {name: FakeGateway(name).start() for name in ("gw1", "gw2", "gw3", "gw4")}
     workdir = os.path.join(args.dir, "switch")
     os.makedirs(workdir, exist_ok=True)
-    switch = Switch(os.path.abspath(bundle), workdir, gateways, RULES % (big, small))
+    switch = Switch(bundle, workdir, gateways, RULES % (big, small))
     caller = None
     try:
         began = time.monotonic()
@@ -165,17 +149,9 @@ def main(argv=None):
                                                   percentile(times[label], 0.5), percentile(times[label], 0.99)))
         progress("changing %s; calls at %g cps until fsroute has reloaded it..." % (big, args.cps))
         during = calls_during_a_reload(switch, caller, big, args.rows, spread[:50], args.cps)
-        calm = times[paths[1][0]]
-        print("big-table calls, setup time p50 / p99 / longest: %.1f / %.1f / %.1f ms before; "
-              "%.1f / %.1f / %.1f ms while the table reloads (%d calls)"
-              % (percentile(calm, 0.5), percentile(calm, 0.99), max(calm),
-                 percentile(during, 0.5), percentile(during, 0.99), max(during), len(during)))
+        print(reload_line("big-table calls", times[paths[1][0]], during, "while the table reloads"))
     finally:
-        if caller is not None:
-            caller.close()
-        switch.stop()
-        for gateway in gateways.values():
-            gateway.stop()
+        stop_all(caller, switch, gateways)
     return 0
 
 
