@@ -197,25 +197,55 @@ def deck_rows(switch, deck):
 def calls_during_a_reload(switch, caller, deck, numbers):
     """Setup times (ms) of lcr calls placed one at a time until fsroute has reloaded the changed ``deck``."""
     before = deck_rows(switch, deck)
-    extra = b"99999999999,0.12345,,,new\n"
-    with open(deck, "ab") as handle:
+    return calls_while_changed(deck, b"99999999999,0.12345,,,new\n",
+                               lambda: place(caller, ["00" + number for number in numbers]),
+                               lambda: deck_rows(switch, deck) != before)
+
+
+def calls_while_changed(path, extra, place_batch, reloaded, seconds=120):
+    """Setup times (ms) of the calls ``place_batch()`` places, batch after batch, from when ``extra`` (bytes)
+    is appended to the file at ``path`` until ``reloaded()``; the file is put back as it was after."""
+    with open(path, "ab") as handle:
         handle.write(extra)
     aged = time.time() - 10  # already settled: the next call's check starts the reload
-    os.utime(deck, (aged, aged))
+    os.utime(path, (aged, aged))
     times = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + seconds
     try:
         while True:
-            for number in numbers:
-                times += place(caller, ["00" + number])
-            if deck_rows(switch, deck) != before:
+            times += place_batch()
+            if reloaded():
                 return times
             if time.monotonic() > deadline:
-                raise SystemExit("fsroute did not reload %s within 120 s" % deck)
+                raise SystemExit("fsroute did not reload %s within %d s" % (path, seconds))
     finally:
-        with open(deck, "rb+") as handle:  # the deck as generated again
+        with open(path, "rb+") as handle:  # the file as generated again
             handle.seek(-len(extra), os.SEEK_END)
             handle.truncate()
+
+
+def reload_line(what, calm, during, while_what):
+    """Setup times before and during a reload, for people."""
+    return ("%s, setup time p50 / p99 / longest: %.1f / %.1f / %.1f ms before; %.1f / %.1f / %.1f ms %s (%d calls)"
+            % (what, percentile(calm, 0.5), percentile(calm, 0.99), max(calm), percentile(during, 0.5),
+               percentile(during, 0.99), max(during), while_what, len(during)))
+
+
+def bundle_path():
+    """The FreeSWITCH bundle FSROUTE_FREESWITCH names, or exit saying so."""
+    bundle = os.environ.get("FSROUTE_FREESWITCH")
+    if not bundle:
+        raise SystemExit("set FSROUTE_FREESWITCH to a FreeSWITCH bundle or install prefix")
+    return os.path.abspath(bundle)
+
+
+def stop_all(caller, switch, gateways):
+    """The caller (if any), the switch and the fake gateways, stopped."""
+    if caller is not None:
+        caller.close()
+    switch.stop()
+    for gateway in gateways.values():
+        gateway.stop()
 
 
 def percentile(values, p):
@@ -229,9 +259,7 @@ def main(argv=None):
     parser.add_argument("--prefixes", type=int, default=1000000)
     parser.add_argument("--dir", default=os.path.join("/tmp", "fsroute-lcr-bench"))
     args = parser.parse_args(argv)
-    bundle = os.environ.get("FSROUTE_FREESWITCH")
-    if not bundle:
-        raise SystemExit("set FSROUTE_FREESWITCH to a FreeSWITCH bundle or install prefix")
+    bundle = bundle_path()
     decks = [os.path.join(args.dir, "%s-%d.csv" % (name, args.prefixes)) for name, _ in CARRIERS]
     if not all(os.path.exists(d) for d in decks):
         raise SystemExit("no decks in %s: run benchmarks/lcr.py first" % args.dir)
@@ -243,7 +271,7 @@ def main(argv=None):
     workdir = os.path.join(args.dir, "switch")
     os.makedirs(workdir, exist_ok=True)
     LcrSwitch.database = database
-    switch = LcrSwitch(os.path.abspath(bundle), workdir, gateways, rules_text(decks))
+    switch = LcrSwitch(bundle, workdir, gateways, rules_text(decks))
     caller = None
     try:
         switch.start()
@@ -278,17 +306,9 @@ def main(argv=None):
             print("%-24s %-22s %.1f / %.1f ms" % (label, "%.2f ms" % per_call, p50, p99))
         progress("changing %s; lcr calls until fsroute has reloaded it..." % decks[-1])
         during = calls_during_a_reload(switch, caller, decks[-1], numbers[:10])
-        calm = times["fsroute lcr route"]
-        print("lcr calls, setup time p50 / p99 / longest: %.1f / %.1f / %.1f ms before; "
-              "%.1f / %.1f / %.1f ms during a reload of one deck (%d calls)"
-              % (percentile(calm, 0.5), percentile(calm, 0.99), max(calm),
-                 percentile(during, 0.5), percentile(during, 0.99), max(during), len(during)))
+        print(reload_line("lcr calls", times["fsroute lcr route"], during, "during a reload of one deck"))
     finally:
-        if caller is not None:
-            caller.close()
-        switch.stop()
-        for gateway in gateways.values():
-            gateway.stop()
+        stop_all(caller, switch, gateways)
     return 0
 
 

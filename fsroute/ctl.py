@@ -26,6 +26,7 @@ from fsroute.runtime import gatewayctl, limits, scrape
 from fsroute.runtime.admin import describe as describe_held
 from fsroute.runtime.quality import status_lines as quality_lines
 from fsroute.runtime.embedded import describe_bare, report_lines
+from fsroute.runtime.filecache import LoadedFile
 from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
 from fsroute.runtime.fslog import ERROR, describe, log
@@ -154,6 +155,7 @@ def status(path: str) -> str:
         lines.extend(_deck_lines(loaded))
         if loaded.quality is not None:
             lines.extend(quality_lines(loaded.quality))
+        lines.extend(_table_lines(loaded))
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
@@ -168,10 +170,25 @@ def _deck_lines(generation: Generation) -> List[str]:
         return []
     lines = ["decks:"]
     for path in generation.rules.deck_paths():
-        loaded = generation.decks.get(path)
-        lines.append("  %s: %s" % (path, "not loaded (see last_error)" if loaded is None else
-                                   "%d rows, loaded %s" % (len(loaded.deck), time.strftime(
-                                       "%Y-%m-%d %H:%M:%S", time.localtime(loaded.loaded_at)))))
+        lines.append("  %s: %s" % (path, _loaded_text(generation.decks.get(path))))
+    return lines
+
+
+def _loaded_text(loaded: Optional[LoadedFile]) -> str:
+    """A deck's or table's rows and when they were read."""
+    if loaded is None:
+        return "not loaded (see last_error)"
+    return "%d rows, loaded %s" % (len(loaded.content), time.strftime("%Y-%m-%d %H:%M:%S",
+                                                                      time.localtime(loaded.loaded_at)))
+
+
+def _table_lines(generation: Generation) -> List[str]:
+    """The number tables of the generation in force: rows and when each was read."""
+    if not generation.rules.tables:
+        return []
+    lines = ["tables:"]
+    for name, spec in sorted(generation.rules.tables.items()):
+        lines.append("  %s (%s): %s" % (name, spec.path, _loaded_text(generation.table_files.get(spec.path))))
     return lines
 
 
@@ -190,7 +207,7 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
     facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
     rules = loaded.rules
     decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.dry_run(),
-                             deck_of=loaded.deck_of, explain=True)
+                             deck_of=loaded.deck_of, explain=True, table_of=loaded.table_of)
     lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
                                                            "  at: %s" % shown if at else ""),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),

@@ -11,7 +11,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fsroute.core import decks, lcr, loader
+from fsroute.core import decks, lcr, loader, rowfile
 from fsroute.core.model import RulesError
 from fsroute.runtime import events, process
 
@@ -215,7 +215,7 @@ def test_find_in_a_deck_big_enough_for_a_finer_index_is_the_longest_prefix():
     rng = random.Random(5)
     prefixes = {"".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9))) for _ in range(30000)}
     table = deck("prefix,rate\n" + "".join("%s,1\n" % p for p in prefixes))
-    assert len(table.bounds) == 10 ** 3 + 1  # one index digit per tenfold rows, from 1 digit under 1,000 rows
+    assert len(table.index.bounds) == 10 ** 3 + 1  # one index digit per tenfold rows, from 1 digit under 1,000 rows
     for _ in range(20000):
         number = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 15)))
         expected = next((number[:n] for n in range(len(number), 0, -1) if number[:n] in prefixes), None)
@@ -480,7 +480,7 @@ def test_a_deck_no_generation_uses_is_freed(call, lcr_rules, fake_freeswitch, cl
     import weakref
     store = process.store_for(lcr_rules, clock)
     call(lcr_rules, "00491512345")
-    old = weakref.ref(store.generation.decks[os.path.join(os.path.dirname(lcr_rules), "c.csv")].deck)
+    old = weakref.ref(store.generation.decks[os.path.join(os.path.dirname(lcr_rules), "c.csv")].content)
     with open(lcr_rules) as handle:
         text = handle.read()
     with open(lcr_rules, "w") as handle:
@@ -653,7 +653,7 @@ def test_a_deck_is_read_a_mebibyte_at_a_time(tmp_path, monkeypatch):
             reads.append(size)
             return super().read(size)
 
-    monkeypatch.setattr(decks, "open", lambda name, mode, buffering: Counting(name, "rb"), raising=False)
+    monkeypatch.setattr(rowfile, "open", lambda name, mode, buffering: Counting(name, "rb"), raising=False)
     assert len(decks.load(str(path))) == 300000
     assert len(reads) == -(-path.stat().st_size // decks.READ_BYTES) + 1  # the blocks, then the empty read
 
@@ -1015,7 +1015,7 @@ def test_explain_says_which_deck_version_ranked_the_carriers(lcr_rules, fake_fre
         "carrier_a loaded 2026-01-01 09:00:00 Asia/Tokyo (2026-01-01T00:00:00Z)")
     generation = process.store_for(lcr_rules).current()  # the switch's decks: loaded_at is when they were read
     loaded = generation.decks[rules.carriers["carrier_a"].deck]
-    assert loaded.deck.loaded_at == loaded.loaded_at is not None
+    assert loaded.content.loaded_at == loaded.loaded_at is not None
 
 
 def test_explain_says_which_gateways_of_the_carriers_were_down(lcr_rules, fake_freeswitch):

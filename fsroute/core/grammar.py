@@ -26,6 +26,7 @@ from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.pricing import read_sell_decks
 from .sections.routes import TIME_KEYS, read_route, read_routes
+from .sections.tables import read_lookup, read_tables
 from .text import closest, did_you_mean, one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
 
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
 TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
-            "sell_decks")
+            "sell_decks", "tables", "lookup")
 
 
 class _TooMany(Exception):
@@ -49,7 +50,7 @@ class Builder:
         self.warnings: List[Problem] = []
         # Names declared in the file, even when their body was refused: a
         # reference to one is not reported again as "no group named ...".
-        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set()}
+        self.declared: Dict[str, Set[str]] = {"acl": set(), "group": set(), "carrier": set(), "table": set()}
         # With defaults.strict_gateways: the gateways declared under gateways: (else None).
         self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
         # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
@@ -268,9 +269,11 @@ class Builder:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
         sell_decks = read_sell_decks(self, top["sell_decks"][1]) if "sell_decks" in top else {}
-        routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing) if "routes" in top else []
+        tables = read_tables(self, top["tables"][1], groups, carriers) if "tables" in top else {}
+        lookup = read_lookup(self, top["lookup"][1], tables) if "lookup" in top else None
+        routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing, tables) if "routes" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
                        gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
-                       sell_decks=sell_decks)
+                       sell_decks=sell_decks, tables=tables, lookup=lookup)

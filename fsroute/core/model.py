@@ -327,12 +327,53 @@ class Route(NamedTuple):
     max_attempts: Optional[int] = None  # None: defaults'
     max_seconds: Optional[float] = None  # no attempt starts once the call has waited this long
     quality: Optional[QualityRule] = None  # None: its group's, else defaults.quality's thresholds
+    table: Optional[str] = None  # look the number up in this table; its row says what to do (none: next route)
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""
         if self.number is None:
             return destination
         return fill(self.number, match, lookup)
+
+
+class Layout(NamedTuple):
+    """How a table file is read: key kind and the columns the rules use (names as the header says them)."""
+    kind: str                        # "exact" or "prefix"
+    key: str                         # the number column
+    values: Tuple[str, ...] = ()     # the columns kept per row, in this order
+    effective_from: Optional[str] = None
+    effective_to: Optional[str] = None
+    header: bool = True              # False: a plain list, one key a line (mod_blacklist's files)
+
+
+class TableSpec(NamedTuple):
+    """A table the rules name: its file and layout, and what the layout's value columns mean (in
+    ``layout.values``: the target column if ``target``, the number column if ``number``, then one
+    column per channel variable in ``variables``)."""
+    name: str
+    path: str                      # absolute
+    layout: Layout
+    target: bool                   # a target column (else every row's target is ``action``)
+    number: bool                   # a number column
+    variables: Tuple[str, ...]     # channel variable names
+    action: Optional[str] = None   # the target of every row (a blocklist: 'hangup:CALL_REJECTED')
+    target_kind: str = "gateway"   # how a target cell that is a plain NAME reads
+    line: int = 0                  # of the table in the rules file
+
+    @property
+    def routes(self) -> bool:
+        """Whether its rows say where a call goes (else they only give numbers, for lookup:)."""
+        return self.target or self.action is not None
+
+
+class NumberLookup(NamedTuple):
+    """``lookup:``, number portability: before routing and rating, the destination's row in ``table`` gives
+    the routing number (the LRN, the row's number column), which routes and rates the call; ``dial``: the
+    number the gateway gets, the ``dialled`` one (as mod_lcr) or the ``routing`` one. A call that comes
+    with ``variable`` set (dipped upstream: mod_lcr's ``lrn``) is routed on that and not looked up."""
+    table: str
+    dial: str = "dialled"
+    variable: str = "lrn"
 
 
 class Candidates(Protocol):
@@ -356,7 +397,8 @@ class RuleSet:
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
-                 sell_decks: Optional[Dict[str, SellDeck]] = None) -> None:
+                 sell_decks: Optional[Dict[str, SellDeck]] = None,
+                 tables: Optional[Mapping[str, TableSpec]] = None, lookup: Optional[NumberLookup] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -371,6 +413,8 @@ class RuleSet:
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
+        self.tables: Mapping[str, TableSpec] = MappingProxyType(dict(tables or {}))
+        self.lookup = lookup  # number portability before routing (None: none)
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
         self.sell_decks: Mapping[str, SellDeck] = MappingProxyType(sell_decks or {})
@@ -387,6 +431,10 @@ class RuleSet:
         """The rate deck files the carriers and sell_decks name, each once, sorted."""
         return sorted({carrier.deck for carrier in self.carriers.values()}
                       | {sell.deck for sell in self.sell_decks.values()})
+
+    def table_paths(self) -> List[str]:
+        """The number table files the tables name, each once, sorted."""
+        return sorted({spec.path for spec in self.tables.values()})
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .lcr import Quote, Ranking
     from .margin import Sale
     from .model import Lcr, Margin, Route, RuleSet
+    from .tablerows import BoundTable, RowAction
     from .patterns import Regex
     from .timespec import TimeSpec, Zone
 
@@ -52,6 +53,12 @@ class Reasons:
         self._head.append("ingress acl %s" % acl_verdict(acl, source)[1])
         if not allowed:
             self._head.append("every call from this source is denied before any route is looked at")
+
+    def dipped(self, table: str, destination: str, lrn: Optional[str], why: str) -> None:
+        """lookup: the routing number found for ``destination`` (None: none, it routes as dialled)."""
+        self._head.append("lookup %s: %s: %s" % (one_line(destination), why, "routing number %s routes and rates "
+                                                 "the call" % lrn if lrn else "no routing number, it routes as "
+                                                 "dialled"))
 
     def refused_destination(self, destination: str, why: str) -> None:
         self._head.append("destination %s is refused before any route: %s" % (one_line(destination), why))
@@ -96,6 +103,20 @@ class Reasons:
     def refused(self, route: Route, acl: Acl, source: Optional[str]) -> None:
         self._route(route, "its conditions hold but acl %s (the call is denied unless a later route takes it)"
                     % acl_verdict(acl, source)[1])
+
+    def table(self, route: Route, bound: Optional[BoundTable], number: str, row: int,
+              action: Optional[RowAction]) -> None:
+        """What a ``table:`` route's table said of ``number``: its row and target, or no row (the next route)."""
+        name = route.table
+        if bound is None:
+            self._route(route, "table '%s' is not loaded: no row for %s (the next route is looked at)"
+                        % (name, one_line(number)))
+        elif action is None:
+            self._route(route, "table '%s' (%s) has no row for %s (the next route is looked at)"
+                        % (name, bound.table.layout.kind, one_line(number)))
+        else:
+            self._tail.append("table '%s' (%s, %d rows) row %s for %s: %s" % (
+                name, bound.table.layout.kind, len(bound.table), bound.table.key(row), one_line(number), action.text))
 
     def took(self, route: Route) -> None:
         self._looked.add(id(route))

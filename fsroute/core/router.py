@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
-from . import lcr, margin, quality
+from . import lcr, margin, quality, tablerows
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
 from .legs import CallerIdRefused, Dial, dial_for
@@ -67,6 +67,7 @@ class Decision(NamedTuple):
     cause: Optional[str] = None   # a blocked call's cause
     reasons: Tuple[str, ...] = ()  # decide(..., explain=True) only: why, in lines for people (reasons.py)
     demoted: Tuple[Tuple[str, str, str], ...] = ()  # (gateway, quality level, why): moved last or left out
+    lrn: Optional[str] = None     # the routing number lookup: found (or the call brought), which routed it
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -75,12 +76,14 @@ def source_address(get: Getter) -> Optional[str]:
 
 
 def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[str], moment: Optional[Moment] = None,
-               *, reasons: Optional[Reasons] = None
+               *, reasons: Optional[Reasons] = None, table_of: Optional[tablerows.TableOf] = None
                ) -> Tuple[Optional[Route], Optional[re.Match[str]], Optional[Route]]:
-    """(route, match, refused_by_acl) for the first route whose conditions and acl hold.
+    """(route, match, refused_by_acl) for the first route whose conditions and acl hold (and, for a
+    ``table:`` route, whose table has a row for its number: the route comes back as the row makes it).
 
     ``moment`` (calendars.Moment) is the call's instant; routes with time conditions need it.
     ``reasons`` (when explaining) hears why each route looked at refused the call, and which took it.
+    ``table_of(name)``: a loaded table (tablerows.BoundTable) or None.
     """
     refused = None
     acls = rules.acls
@@ -116,15 +119,27 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
                 reasons.refused(route, acls[route.acl], source)
             refused = refused or route
             continue
+        action = None
+        if route.table is not None:
+            looked_up = route.rewrite(match, destination, get)
+            bound = table_of(route.table) if table_of is not None else None
+            row, action = bound.find(looked_up, _table_instant(bound, moment)) if bound is not None else (-1, None)
+            if reasons is not None:
+                reasons.table(route, bound, looked_up, row, action)
+            if action is None:
+                continue
         if reasons is not None:
             reasons.took(route)
+        if action is not None:
+            return tablerows.routed(route, action, looked_up), match, None
         return route, match, None
     return None, None, refused
 
 
 def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector,
            now: Optional[float] = None, health: Optional[GatewayHealth] = None, *,
-           deck_of: Optional[DeckOf] = None, explain: bool = False) -> Decision:
+           deck_of: Optional[DeckOf] = None, explain: bool = False,
+           table_of: Optional[tablerows.TableOf] = None) -> Decision:
     """Decide one call; with ``explain``, the Decision's ``reasons`` say why, gathered on the same walk.
 
     ``get(name)`` returns a channel variable or None; ``is_up(gateway)`` says
@@ -136,13 +151,47 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
     ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
     ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
-    not set reads as the global one).
+    not set reads as the global one). ``table_of(name)`` the loaded number table
+    of a ``table:`` route (or None: the route has no row for any number).
     """
-    if not explain:
-        return _by_quality(_decide(rules, get, is_up, selector, now, health, deck_of, None), health, False)
-    reasons = Reasons(rules)
-    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons)
-    return _by_quality(decision._replace(reasons=reasons.lines()), health, True)
+    reasons = Reasons(rules) if explain else None
+    lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
+    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
+    if lrn is not None:
+        decision = decision._replace(lrn=lrn)
+    if reasons is not None:
+        decision = decision._replace(reasons=reasons.lines())
+    return _by_quality(decision, health, explain)
+
+
+def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.TableOf], now: Optional[float],
+                    reasons: Optional[Reasons]) -> Optional[str]:
+    """lookup: the routing number (LRN) of the call's destination: the one it came with in the lookup's
+    variable (dipped upstream), else its row's number in the lookup's table; None when neither."""
+    lookup = rules.lookup
+    assert lookup is not None
+    brought = get(lookup.variable)
+    destination = get("destination_number") or ""
+    if brought:
+        lrn: Optional[str] = brought if NUMBER_RE.match(brought) else None
+        if reasons is not None:
+            reasons.dipped(lookup.table, destination, lrn, "the call brings %s=%s" % (lookup.variable,
+                                                                                      one_line(brought)))
+        return lrn
+    bound = table_of(lookup.table) if table_of is not None else None
+    row, action = (-1, None)
+    if bound is not None and len(destination) <= MAX_DESTINATION_LEN:
+        moment = rules.moments.at(now) if now is not None else None
+        row, action = bound.find(destination, _table_instant(bound, moment))
+    lrn = None
+    if action is not None and action.number is not None:
+        digits = destination[1:] if destination[:1] == "+" else destination
+        lrn = tablerows.number_of(action, digits)
+    if reasons is not None:
+        reasons.dipped(lookup.table, destination, lrn, "table '%s' %s" % (
+            lookup.table, "is not loaded" if bound is None else "has no row" if action is None
+            else "row %s" % bound.table.key(row)))
+    return lrn
 
 
 def _by_quality(decision: Decision, health: Optional[GatewayHealth], explain: bool) -> Decision:
@@ -171,7 +220,8 @@ def _gateway_of(dial: Dial) -> str:
 
 
 def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],
-            health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons]) -> Decision:
+            health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
+            table_of: Optional[tablerows.TableOf] = None, lrn: Optional[str] = None) -> Decision:
     source = source_address(get)
     if rules.ingress_acl is not None:
         ingress = rules.acls[rules.ingress_acl]
@@ -192,7 +242,10 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         return Decision(Outcome.INVALID_NUMBER, detail="control or non-ASCII characters in destination %s"
                         % one_line(destination))
     moment = rules.moments.at(now) if now is not None else None
-    route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons)
+    dialled = destination
+    if lrn is not None:  # routed and rated on the routing number; the dial string may keep the dialled one
+        destination = lrn
+    route, match, refused = find_route(rules, get, destination, source, moment, reasons=reasons, table_of=table_of)
     if route is None:
         if refused is not None:
             return Decision(Outcome.DENIED, refused, detail="source %s refused by acl %s of route %s"
@@ -211,11 +264,18 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
     number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    rated = number
+    if lrn is not None and rules.lookup is not None and rules.lookup.dial == "dialled":
+        # the dialled number through the route's own rewrite when its regex takes it too, else as dialled
+        again = route.dest.search(dialled) if route.dest is not None else None
+        number = route.rewrite(again, dialled, get) if again is not None or route.dest is None else dialled
+        if not NUMBER_RE.match(number):
+            return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)
-        return _least_cost(rules, route, number, match, get, is_up, selector, deck_of or _no_decks, now, health,
-                           reasons)
+        return _least_cost(rules, route, rated, match, get, is_up, selector, deck_of or _no_decks, now, health,
+                           reasons, number)
     gateway = route.gateway
     if route.gateway_var is not None:
         gateway = get(route.gateway_var) or ""
@@ -310,9 +370,12 @@ def _usable(members: Sequence[Member], is_up: Callable[[str], bool], health: Opt
 
 def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Match[str]], get: Getter,
                 is_up: Callable[[str], bool], selector: Selector, deck_of: DeckOf, now: float,
-                health: Optional[GatewayHealth], reasons: Optional[Reasons]) -> Decision:
+                health: Optional[GatewayHealth], reasons: Optional[Reasons], dialled: Optional[str] = None
+                ) -> Decision:
     """The carriers serving ``number`` at or below max_rate that keep the route's minimum margin, cheapest
-    call first, each through its gateways (those up and not benched, as for a group route)."""
+    call first, each through its gateways (those up and not benched, as for a group route); ``dialled``:
+    the number their format gets, when it is not the one rated (lookup: keeps the dialled number for the
+    dial string)."""
     spec = route.lcr
     assert spec is not None  # only lcr routes come here
     if not lcr.is_lookup_number(number):
@@ -352,7 +415,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             gateways = selector.order(group, up, number, len(up), calls)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
-        dial_number = carrier.dial_number(number, get)
+        dial_number = carrier.dial_number(dialled or number, get)
         price = margin.Price(seconds, quote.tariff(), quote.cost, sale)
         dials.extend(Dial(gw, dial_number, "", (), (), carrier.name, prefix, quote.rate, price) for gw in gateways)
     if not dials:
@@ -366,7 +429,16 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             return Decision(Outcome.INVALID_NUMBER, route, number, detail="carrier %s's number %s is not dialable"
                             % (dial.carrier, one_line(dial.number)), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
-    return _dialled(rules, route, number, dials, match, get, tuple(benched))
+    return _dialled(rules, route, dialled or number, dials, match, get, tuple(benched))
+
+
+def _table_instant(bound: tablerows.BoundTable, moment: Optional[Moment]) -> float:
+    """The instant a table's effective dates are read at (a table without dates needs none)."""
+    if moment is not None:
+        return moment.instant
+    if bound.table.starts is not None:
+        raise ValueError("table %s has effective dates: the call's instant (now=) is needed" % bound.spec.name)
+    return 0.0
 
 
 def _no_decks(carrier: HasDeck) -> Optional[Deck]:

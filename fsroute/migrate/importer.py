@@ -65,6 +65,7 @@ class RouteSpec(NamedTuple):
     export: Tuple[Tuple[str, str], ...] = ()        # export actions before the bridge
     hangup: Optional[str] = None                    # an extension that only hangs up
     time: Tuple[Tuple[str, str], ...] = ()           # the XML time attributes, as the route's time:
+    table: Optional[str] = None                     # per-DID extensions folded into a table (didtable.py)
 
 
 AclNode = Tuple[bool, str, int, str]
@@ -641,10 +642,12 @@ class ImportResult(NamedTuple):
 
 
 def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = None, acl: Optional[str] = None,
-                 profile: str = "external", vars_file: Optional[str] = None) -> ImportResult:
+                 profile: str = "external", vars_file: Optional[str] = None,
+                 dids_dir: Optional[str] = None) -> ImportResult:
     """Read the old configuration files and return an ImportResult.
 
-    ``vars_file``: vars.xml, whose X-PRE-PROCESS set lines resolve $${name}.
+    ``vars_file``: vars.xml, whose X-PRE-PROCESS set lines resolve $${name}. ``dids_dir``: long runs of
+    per-DID extensions become number tables written there (didtable.py).
     Raises ConfigError when a file is unreadable or not well-formed XML.
     The text always passes ``fsroute.core.loader.parse`` (checked here).
     """
@@ -653,10 +656,10 @@ def import_files(dialplans: Sequence[str] = (), distributor: Optional[str] = Non
     legacy = read_legacy(dialplans, distributor, acl)
     if vars_file is not None:  # $${name}: resolved now, as FreeSWITCH's preprocessor does at load
         legacy = resolve(legacy, read_vars(vars_file), vars_file)
-    return translate(legacy, profile)
+    return translate(legacy, profile, dids_dir)
 
 
-def translate(legacy: Legacy, profile: str = "external") -> ImportResult:
+def translate(legacy: Legacy, profile: str = "external", dids_dir: Optional[str] = None) -> ImportResult:
     """An ImportResult for an already read Legacy configuration."""
     reports = list(legacy.notes)
     acls = translate_acls(legacy, reports)
@@ -686,9 +689,15 @@ def translate(legacy: Legacy, profile: str = "external") -> ImportResult:
             unique = "%s (%d)" % (name, count)
         names.add(unique)
         routes.append(route._replace(name=unique, match=tuple(match), comments=tuple(comments)))
+    tables: List[Tuple[str, str]] = []
+    if dids_dir is not None:
+        from .didtable import fold_dids  # it builds on RouteSpec, defined here
+
+        routes, written = fold_dids(routes, dids_dir, reports)
+        tables = [(table.name, table.path) for table in written]
     order = {path: i for i, path in enumerate(list(legacy.dialplans) + [legacy.distributor, legacy.acl])}
     reports.sort(key=lambda r: (order.get(r.file, len(order)), r.line))
-    text = render(legacy, profile, acls, groups, routes, reports, contexts if several else ())
+    text = render(legacy, profile, acls, groups, routes, reports, contexts if several else (), tables)
     try:
         loader.parse(text, "<imported rules>")
     except model.RulesError as exc:  # a bug in the import, never the operator's doing

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, List, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, List, Mapping, Sequence, Tuple, Union
 
 from .legacy import Legacy, Report, printable
 
@@ -38,7 +38,8 @@ def _entry(out: List[str], spec: Union[AclSpec, GroupSpec], what: str) -> None:
 
 
 def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Mapping[str, GroupSpec],
-           routes: Sequence[RouteSpec], reports: Sequence[Report], contexts: Sequence[str] = ()) -> str:
+           routes: Sequence[RouteSpec], reports: Sequence[Report], contexts: Sequence[str] = (),
+           tables: Sequence[Tuple[str, str]] = ()) -> str:
     """The rules file text, with the reports and the mapping explained in comments."""
     out = ["# fsroute rules imported by `fsroute import` from the classic setup:"]
     out.append("#   dialplan:    %s" % (printable(", ".join(legacy.dialplans)) or "(none)"))
@@ -93,6 +94,14 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
             out.append("    gateways:")
             for name, weight, note in group.members:
                 out.append("      - {name: %s, weight: %d}    # %s" % (_scalar(name), weight, printable(note)))
+    if tables:
+        out.append("")
+        out.append("tables:                        # per-DID extensions, one row each (did, target, number)")
+        for name, path in tables:
+            out.append("  %s:" % name)
+            out.append("    file: %s" % _scalar(path))
+            out.append("    key: exact")
+            out.append("    columns: {key: did, target: target, number: number}")
     out.append("")
     if not routes:
         out.append("routes: []    # no extension could be imported; see the list above")
@@ -120,6 +129,8 @@ def render(legacy: Legacy, profile: str, acls: Mapping[str, AclSpec], groups: Ma
             out.append("    group: %s" % _scalar(route.group))
         elif route.hangup is not None:
             out.append("    hangup: %s" % route.hangup)
+        elif route.table is not None:
+            out.append("    table: %s" % route.table)
         for kind, pairs in (("set", route.set), ("export", route.export)):
             if pairs:
                 out.append("    %s:" % kind)

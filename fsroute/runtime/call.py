@@ -136,13 +136,13 @@ def _route(call: _Call, generation: Generation) -> None:
     session.setVariable("fsroute_rules_sha", rules.sha)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
-    if rules.timed or rules.has_lcr:
+    if rules.timed or rules.has_lcr or rules.tables:
         call.now = call_instant(get, generation.clock.time)
     flag = get(trace.VARIABLE)
     call.traced = trace.wanted(flag) if flag else False  # a traced call's decision carries its reasons
     began = time.perf_counter()
     decision = router.decide(rules, get, generation.is_up, generation.selector, call.now, generation,
-                             deck_of=generation.deck_of, explain=call.traced)
+                             deck_of=generation.deck_of, explain=call.traced, table_of=generation.table_of)
     call.decision_seconds = time.perf_counter() - began
     call.decision = decision
     call.detail = decision.detail
@@ -155,6 +155,8 @@ def _route(call: _Call, generation: Generation) -> None:
     if decision.route is not None:
         call.route = decision.route.name
         session.setVariable("fsroute_route", call.route)
+    if decision.lrn is not None:  # lookup: the routing number that routed and rated the call
+        session.setVariable("fsroute_lrn", decision.lrn)
     if decision.outcome is Outcome.TRANSFERRED:
         _transfer(call, decision)
         return

@@ -26,7 +26,8 @@ from .admin import GatewayAdmin
 from .breakers import Breakers
 from .quality import QualityTracker
 from .clock import SYSTEM_CLOCK, SystemClock
-from .deckcache import LoadedDeck
+from fsroute.core.tablerows import BoundTable
+from .filecache import LoadedFile
 from .limits import any_limits, counted_resources, usage_key
 from .poller import Poller
 from .record import CallRecord, Observer
@@ -39,17 +40,22 @@ class Generation:
     (False for a tool's private generation, e.g. a simulation).
     """
 
-    def __init__(self, rules: RuleSet, decks_by_path: Mapping[str, LoadedDeck], poller: Poller,
+    def __init__(self, rules: RuleSet, decks_by_path: Mapping[str, LoadedFile], poller: Poller,
                  previous: Optional[Generation] = None, clock: SystemClock = SYSTEM_CLOCK,
-                 observed: bool = True) -> None:
+                 observed: bool = True, tables: Optional[Mapping[str, BoundTable]] = None,
+                 table_files: Optional[Mapping[str, LoadedFile]] = None) -> None:
         self.rules = rules
         self.clock = clock
         self.observed = observed
         self.poller = poller
         self._down = poller.down
         self.loaded_at = clock.time()
-        self.decks: Dict[str, LoadedDeck] = dict(decks_by_path)
-        self._deck_by_path: Dict[str, decks.Deck] = {path: d.deck for path, d in decks_by_path.items()}
+        self.decks: Dict[str, LoadedFile] = dict(decks_by_path)
+        self._deck_by_path: Dict[str, decks.Deck] = {path: d.content for path, d in decks_by_path.items()}
+        self.tables: Dict[str, BoundTable] = dict(tables or {})  # by name; one that failed at the first load is missing
+        self.table_of = self.tables.get  # what the router asks (core.tablerows.TableOf)
+        # the files' versions as read, by path: held here, they stay in the process's cache while in force
+        self.table_files: Dict[str, LoadedFile] = dict(table_files or {})
         self.selector: Selector = Selector(previous.selector if previous else None, rules.groups.values())
         self.breakers: Breakers = Breakers(rules, previous.breakers if previous else None, clock=clock.monotonic)
         # what the router asks besides is_up (core.router.GatewayHealth)
@@ -165,15 +171,15 @@ class Tally:
             return dict(self.results), dict(self.routes)
 
 
-def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: SystemClock = SYSTEM_CLOCK
-               ) -> Generation:
+def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: SystemClock = SYSTEM_CLOCK,
+               tables: Optional[Mapping[str, BoundTable]] = None) -> Generation:
     """A tool's own generation (a simulation): decks it read itself, a poller of its own that reads the
     switch (whichever ``freeswitch`` module is installed) when asked and starts no thread, and calls
     that stay out of the process's metrics and events."""
     poller = Poller(clock=clock, start=_no_thread, trust_for=float("inf"))  # read once, for the whole run
     poller.announce = False
-    wrapped = {path: LoadedDeck(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
-    generation = Generation(rules, wrapped, poller, clock=clock, observed=False)
+    wrapped = {path: LoadedFile(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
+    generation = Generation(rules, wrapped, poller, clock=clock, observed=False, tables=tables)
     profiles, counted = generation.watched()
     poller.watch("standalone", profiles, counted, rules.defaults.status_ttl, rules.defaults.status_timeout)
     return generation

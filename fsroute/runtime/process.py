@@ -16,7 +16,7 @@ from typing import Dict, List
 
 from . import metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
-from .deckcache import DeckCache
+from .filecache import FileCache
 from .generation import Generation
 from .poller import Poller
 from .store import RulesStore, Starter, _start_thread, absolute
@@ -28,7 +28,7 @@ class _Process:
     def __init__(self) -> None:
         self.stores: Dict[str, RulesStore] = {}
         self.lock = threading.Lock()
-        self.decks = DeckCache()
+        self.decks = FileCache()  # rate decks and number tables
         self.retired: List[Generation] = []
         self.poller = Poller(after_round=self.after_round)
 

@@ -1,15 +1,16 @@
 """The current generation of one rules file: built aside while calls flow, made current in one step.
 
 A call asks ``RulesStore.current()``. At most once per ``reload_check``
-seconds that call stats the rules file and every deck of the generation in
+seconds that call stats the rules file and every deck and table of the generation in
 force (mtime_ns, size, inode); on a change a background thread builds a new
-generation (the rules parsed, every deck read, the poller's first readings
+generation (the rules parsed, every deck and table read, the poller's first readings
 taken) while calls keep routing on the current one, and a complete one is
-made current with one assignment. A bad rules file or deck keeps the last
+made current with one assignment. A bad rules file, deck or table keeps the last
 good generation and is logged once per distinct change, with file:line.
 Only the very first load of a file is done in the calling thread: there is
-nothing else to route with (a deck that fails then leaves its carrier out
-until its file changes; every later deck error keeps the last good generation).
+nothing else to route with (a deck that fails then leaves its carrier out, a
+table its routes without rows, until its file changes; every later error
+keeps the last good generation).
 
 Loads are numbered as they start, and a load that finishes after a newer one
 has settled the store changes nothing: a ``ctl reload`` can overtake a slow
@@ -20,7 +21,7 @@ in-place rewrite is briefly empty or half written. So while the rules file's
 mtime is younger than RACY_SECONDS its content hash is compared at every
 check, and a parse error of such a young file is not reported yet: the writer
 may not be done. A deck written moments ago waits until it is still
-(deckcache.SETTLE_SECONDS).
+(filecache.SETTLE_SECONDS).
 
 A replaced generation is not freed by whichever call drops it last (freeing
 100,000 routes takes tens of milliseconds): it is handed to ``retire``, and
@@ -32,13 +33,15 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from fsroute.core import loader, model
+from fsroute.core import loader, model, tables
+from fsroute.core.tablerows import BoundTable, bind, known_of
 from fsroute.core.text import describe_error, one_line
 from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
-from .deckcache import DeckCache, LoadedDeck, NotSettled
+from .filecache import FileCache, LoadedFile, NotSettled
 from .files import file_signature, written_within
 from .fslog import ERROR, INFO, WARNING, log
 from .generation import Generation
@@ -66,7 +69,7 @@ class RulesStore:
     of every new current generation (process-wide things follow it).
     """
 
-    def __init__(self, path: str, poller: Poller, decks: DeckCache, clock: SystemClock = SYSTEM_CLOCK,
+    def __init__(self, path: str, poller: Poller, decks: FileCache, clock: SystemClock = SYSTEM_CLOCK,
                  start: Starter = _start_thread, swapped: Callable[[RulesStore], None] = lambda store: None,
                  retire: Callable[[Generation], None] = lambda generation: None) -> None:
         self.path = path
@@ -125,11 +128,11 @@ class RulesStore:
         return generation
 
     def _signatures(self, generation: Optional[Generation]) -> Signatures:
-        """The stat signatures now of the rules file and of every deck ``generation``'s rules name
-        (also one that failed at the first load: its file's next change is tried again)."""
+        """The stat signatures now of the rules file and of every deck and table ``generation``'s rules
+        name (also one that failed at the first load: its file's next change is tried again)."""
         paths = [self.path]
         if generation is not None:
-            paths += generation.rules.deck_paths()
+            paths += generation.rules.deck_paths() + generation.rules.table_paths()
         return {path: file_signature(path) for path in paths}
 
     def _maybe_start_reload(self, current: Generation) -> None:
@@ -184,7 +187,8 @@ class RulesStore:
                 ruleset = previous.rules  # same content (rewritten, or a reload asked for): decks may differ
             else:
                 ruleset = loader.parse(data, self.path)
-            decks, deck_errors = self._read_decks(ruleset, first=previous is None, settle=not force)
+            decks, bound, table_files, deck_errors = self._read_files(ruleset, first=previous is None,
+                                                                      settle=not force)
         except NotSettled:
             return previous  # a deck is still being written: built again at the next check
         except model.RulesError as exc:
@@ -194,8 +198,10 @@ class RulesStore:
             raise
         signatures = {self.path: rules_signature}
         signatures.update((path, deck.signature) for path, deck in decks.items())
+        signatures.update((path, table.signature) for path, table in table_files.items())
         signatures.update(deck_errors)
-        if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks):
+        if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks) \
+                and _same_tables(bound, previous.tables):
             with self._lock:  # nothing changed: keep the generation, its counters and state
                 if self._settle(number):
                     self._tried, self.last_error = signatures, None
@@ -205,7 +211,8 @@ class RulesStore:
                 self._poller.prime(profiles, counted, current.rules.defaults.status_timeout, refresh=True)
                 _loaded_news(self.path, current)
             return current
-        generation = Generation(ruleset, decks, self._poller, previous, self._clock)
+        generation = Generation(ruleset, decks, self._poller, previous, self._clock, tables=bound,
+                                table_files=table_files)
         defaults = ruleset.defaults
         profiles, counted = generation.watched()
         # its first calls see real gateway states; an asked-for reload reads them all again
@@ -220,20 +227,24 @@ class RulesStore:
             replaced, self._current = self._current, generation
         if replaced is not None:
             self._retire(replaced)
-        log(INFO, "fsroute: loaded %s sha=%s routes=%d%s" % (
-            self.path, ruleset.sha, len(ruleset.routes), " decks=%d" % len(decks) if decks else ""))
+        log(INFO, "fsroute: loaded %s sha=%s routes=%d%s%s" % (
+            self.path, ruleset.sha, len(ruleset.routes), " decks=%d" % len(decks) if decks else "",
+            " tables=%d" % len(bound) if bound else ""))
         _loaded_news(self.path, generation)
         self._swapped(self)
         return generation
 
-    def _read_decks(self, ruleset: model.RuleSet, first: bool, settle: bool
-                    ) -> Tuple[Dict[str, LoadedDeck], Signatures]:
-        """{path: LoadedDeck} of every deck ``ruleset`` names, and the signatures of those that failed.
+    def _read_files(self, ruleset: model.RuleSet, first: bool, settle: bool
+                    ) -> Tuple[Dict[str, LoadedFile], Dict[str, BoundTable], Dict[str, LoadedFile], Signatures]:
+        """({path: LoadedFile} of every deck ``ruleset`` names, {name: BoundTable} of every table,
+        {path: LoadedFile} of the tables' files, the signatures of the files that failed).
 
-        A failing deck raises RulesError, except at the very first load, where its carrier is left
-        out (logged) rather than failing every call.
+        A failing deck or table raises RulesError, except at the very first load, where its carrier
+        is left out, or its table has no row for any number (logged), rather than failing every call.
         """
-        found: Dict[str, LoadedDeck] = {}
+        found: Dict[str, LoadedFile] = {}
+        bound: Dict[str, BoundTable] = {}
+        table_files: Dict[str, LoadedFile] = {}
         failed: Signatures = {}
         problems: List[model.Problem] = []
         for path in ruleset.deck_paths():
@@ -242,11 +253,22 @@ class RulesStore:
             except model.RulesError as exc:
                 problems.extend(exc.problems)
                 failed[path] = file_signature(path)
+        known = known_of(ruleset)
+        for name, spec in sorted(ruleset.tables.items()):
+            try:
+                loaded = self._decks.read(spec.path, settle, partial(tables.load, layout=spec.layout),
+                                          spec.layout, "table")
+                bound[name] = bind(spec, loaded.content, known)
+                table_files[spec.path] = loaded
+            except model.RulesError as exc:
+                problems.extend(exc.problems)
+                failed[spec.path] = file_signature(spec.path)
         if problems and not first:
             raise model.RulesError(problems)
         if problems:
-            _log_refusal(model.RulesError(problems), None, "carrier not offered until its deck is fixed")
-        return found, failed
+            _log_refusal(model.RulesError(problems), None,
+                         "carrier not offered until its deck is fixed, table routes pass calls on until theirs is")
+        return found, bound, table_files, failed
 
     def _refused(self, exc: model.RulesError, number: int, signatures: Signatures, force: bool) -> None:
         """Record a refused load, and log it unless the same files were refused before."""
@@ -264,8 +286,12 @@ class RulesStore:
             _log_refusal(exc, self._current, None)
 
 
-def _same_decks(decks: Dict[str, LoadedDeck], before: Dict[str, LoadedDeck]) -> bool:
-    return decks.keys() == before.keys() and all(decks[p].deck is before[p].deck for p in decks)
+def _same_decks(decks: Dict[str, LoadedFile], before: Dict[str, LoadedFile]) -> bool:
+    return decks.keys() == before.keys() and all(decks[p].content is before[p].content for p in decks)
+
+
+def _same_tables(bound: Dict[str, BoundTable], before: Dict[str, BoundTable]) -> bool:
+    return bound.keys() == before.keys() and all(bound[n].table is before[n].table for n in bound)
 
 
 def _log_refusal(exc: model.RulesError, kept: Optional[Generation], otherwise: Optional[str]) -> None:

@@ -12,6 +12,7 @@ from fsroute.core import loader
 from fsroute.core.acl import parse_address
 from fsroute.core.causes import CAUSES
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
+from fsroute.migrate.didtable import FOLD_AT
 from fsroute.migrate.legacy import ConfigError
 from fsroute.core.model import NAME_RE, VARIABLE_RE, RulesError
 from fsroute.core.timespec import SpecError, read_at
@@ -188,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--lcr", metavar="DB", help="instead: mod_lcr's lcr, carriers and carrier_gateway tables "
                      "(an SQLite file or an SQL dump); one deck per carrier goes to --decks")
     imp.add_argument("--decks", metavar="DIR", help="where --lcr writes the decks")
+    imp.add_argument("--dids-table", metavar="DIR", help="write each run of %d or more per-DID extensions "
+                     "(one literal destination to a gateway, group or hangup) as one number table in DIR, "
+                     "routed by one table route" % FOLD_AT)
+    imp.add_argument("--blacklist", metavar="FILE", help="instead: mod_blacklist's configuration "
+                     "(mod_blacklist.conf.xml) or one of its list files: each list becomes a blocklist table "
+                     "checked on the caller ID")
 
     cmp = commands.add_parser(
         "compare", help="show the old XML setup's pick next to fsroute's, per call (exit 1 unless every row matches)",
@@ -214,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.set_defaults(parser=cmp)
     add_deck_commands(commands, _instant, AT_HELP)
     add_replay_command(commands, _variable)
+
+    table = commands.add_parser("table", help="look a number up in one of the rules' number tables",
+                                description="fsroute table lookup RULES TABLE NUMBER: the row of table TABLE "
+                                "for NUMBER (its whole number or longest prefix) at --at and what it does "
+                                "to a call. Exit 1 when the table has no row for it.")
+    table.add_argument("action", choices=["lookup"], help="lookup")
+    table.add_argument("rules", help="the rules file")
+    table.add_argument("table", help="the table's name under tables:")
+    table.add_argument("number", help="the number looked up, as the route gives it")
+    table.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
+    table.set_defaults(parser=table)
     return parser
 
 
@@ -243,6 +261,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return run_deck(args)
         if args.command == "replay":
             return run_replay(args)
+        if args.command == "table":
+            return table_lookup(args)
         return simulate(args)
     except UnknownGateways as exc:
         command.error(str(exc))
@@ -259,6 +279,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
     """Check each file and the rate decks its carriers name; 1 when any has problems (or, with
     ``strict``, warnings, or with ``sofia_conf``, gateways that configuration does not define)."""
     from .lcrtool import load_decks
+    from .tabletool import load_tables
 
     status = 0
     defined = None
@@ -274,6 +295,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
                 data = loader.read(path)
             ruleset = loader.parse(data, path)
             decks = load_decks(ruleset)
+            bound = load_tables(ruleset)
         except RulesError as exc:
             for problem in exc.problems:
                 print(problem, file=sys.stderr)
@@ -298,6 +320,8 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
                  ", %d warning%s" % (len(found), "" if len(found) == 1 else "s") if found else ""))
         for deck_path, deck in sorted(decks.items()):
             print("OK: %s: %d rows" % (deck_path, len(deck)))
+        for name, table in bound.items():
+            print("OK: %s: table '%s', %d rows" % (table.table.filename, name, len(table.table)))
     return status
 
 
@@ -307,6 +331,14 @@ def rank_carriers(args: argparse.Namespace) -> int:
     ranked, text = ranking_text(args.rules, args.number, args.at, args.sell)
     sys.stdout.write(text)
     return 0 if ranked else 1
+
+
+def table_lookup(args: argparse.Namespace) -> int:
+    from .tabletool import lookup_text
+
+    found, text = lookup_text(args.rules, args.table, args.number, args.at)
+    sys.stdout.write(text)
+    return 0 if found else 1
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -333,10 +365,18 @@ def import_config(args: argparse.Namespace) -> int:
 
     if args.lcr:
         return import_lcr(args)
+    if args.blacklist:
+        from fsroute.migrate.blacklist import import_blacklist
+
+        if args.dialplan or args.distributor or args.acl:
+            print("fsroute import: --blacklist goes alone", file=sys.stderr)
+            return 2
+        return _write_import(import_blacklist(args.blacklist))
     if not (args.dialplan or args.distributor or args.acl):
         print("fsroute import: %s" % IMPORT_NEEDS, file=sys.stderr)
         return 2
-    return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars))
+    return _write_import(import_files(args.dialplan, args.distributor, args.acl, args.profile, args.vars,
+                                      args.dids_table))
 
 
 def import_lcr(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from fsroute.runtime.clock import SystemClock
 from fsroute.runtime.fslog import talking_to
 from fsroute.runtime.generation import standalone
 from .lcrtool import load_decks
+from .tabletool import load_tables
 
 
 def call_variables(dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
@@ -52,6 +53,7 @@ class Simulation:
     def __init__(self, path: str) -> None:
         self.rules = loader.load(path)
         self.decks = load_decks(self.rules)  # as a switch loads them at start-up, but for this Simulation only
+        self.tables = load_tables(self.rules)
 
     def run(self, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
@@ -83,11 +85,11 @@ class Simulation:
         held: Deque[Tuple[float, StubSession]] = deque()  # (when it hangs up, call), in that order
         with talking_to(switch.module):
             # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
-            loaded = standalone(rules, self.decks, clock)
+            loaded = standalone(rules, self.decks, clock, self.tables)
             if explain:  # a dry run of the first call, as ctl test does: its states, decks and round-robin start
                 reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables).get, loaded.is_up,
                                         loaded.selector.copy(), start, loaded, deck_of=loaded.deck_of,
-                                        explain=True).reasons
+                                        explain=True, table_of=loaded.table_of).reasons
             for number in range(calls):
                 clock.elapsed = number / cps if cps else 0.0
                 while held and held[0][0] <= clock.elapsed:

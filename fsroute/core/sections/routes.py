@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .. import templates
 from ..acl import Acl
 from ..decks import MICRO
-from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, Transfer
+from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, TableSpec, Transfer
 from ..patterns import Regex
 from ..reading import NAME_HINT, TEMPLATE_RE, Reader, RereadForReport
 from ..text import did_you_mean
@@ -23,7 +23,7 @@ from .quality import read_quality_rule
 
 # What a route does: bridge (gateway, group) or one of the other actions.
 BRIDGE_KEYS = ("gateway", "group", "lcr")
-ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue")
+ACTION_KEYS = BRIDGE_KEYS + ("hangup", "transfer", "continue", "table")
 # A route's time conditions (calendars.py); a route with any of them is built once the file is read.
 TIME_KEYS = ("time", "when", "when_any", "unless")
 ROUTE_KEYS = ("name", "match", "number", "acl") + ACTION_KEYS + DIALLING_KEYS + TIME_KEYS + ROUTE_FAILOVER_KEYS + ("quality",)
@@ -32,7 +32,8 @@ _TEMPLATE_PART_RE = re.compile(r"\$([0-9]+)|\$\{([A-Za-z0-9_]+)\}|([^$]+)")
 
 
 def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, Group],
-                carriers: Dict[str, Carrier], timing: TimeGrammar) -> List[Route]:
+                carriers: Dict[str, Carrier], timing: TimeGrammar,
+                tables: Optional[Mapping[str, TableSpec]] = None) -> List[Route]:
     """``routes:``, in file order; items fold_route built already only get what needs the whole file."""
     out = []
     names = {}
@@ -41,7 +42,9 @@ def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, G
             if item.name in names or item.acl not in acls and item.acl is not None \
                     or item.group not in groups and item.group is not None \
                     or item.gateway is not None and r.declared_gateways is not None \
-                    and item.gateway not in r.declared_gateways:
+                    and item.gateway not in r.declared_gateways \
+                    or item.table is not None and (item.table not in (tables or {})
+                                                   or not (tables or {})[item.table].routes):
                 raise RereadForReport()
             resolved = resolve_lcr(r, item, carriers)
             if resolved is None:
@@ -49,7 +52,7 @@ def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, G
             names[item.name] = item.line
             out.append(resolved)
             continue
-        route = read_route(r, item, acls, groups, carriers, timing)
+        route = read_route(r, item, acls, groups, carriers, timing, tables)
         if route is None:
             continue
         if route.name in names:
@@ -61,9 +64,10 @@ def read_routes(r: Reader, node: Node, acls: Dict[str, Acl], groups: Dict[str, G
 
 
 def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Optional[Dict[str, Group]],
-               carriers: Optional[Dict[str, Carrier]], timing: Optional[TimeGrammar]) -> Optional[Route]:
-    """One route; ``acls``, ``groups``, ``carriers`` and ``timing`` None: built by fold_route, they are
-    checked later (a route with time conditions is not built then)."""
+               carriers: Optional[Dict[str, Carrier]], timing: Optional[TimeGrammar],
+               tables: Optional[Mapping[str, TableSpec]] = None) -> Optional[Route]:
+    """One route; ``acls``, ``groups``, ``carriers``, ``timing`` and ``tables`` None: built by fold_route,
+    they are checked later (a route with time conditions is not built then)."""
     unknown: List[str] = []
     body = r.mapping(item, _route_label(item), unknown=unknown,
                      allowed=ROUTE_KEYS, required=("name",))
@@ -101,7 +105,8 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
     if len(targets) > 1 or not (targets or unknown):  # a misspelt key was reported already
         named = set(targets) - set(BRIDGE_KEYS)
         r.error(item, "%s must name exactly one of %s (it names %s)"
-                % (what, "'gateway', 'group', 'lcr', 'hangup', 'transfer' or 'continue'" if named
+                % (what, ("'gateway', 'group', 'lcr', 'hangup', 'transfer', 'continue' or 'table'" if "table" in named
+                          else "'gateway', 'group', 'lcr', 'hangup', 'transfer' or 'continue'") if named
                    else "'gateway', 'group' or 'lcr'", " and ".join(targets) if targets else "neither"))
     hangup = r.cause(body["hangup"][1], what + " hangup") if "hangup" in body else None
     transfer = read_transfer(r, body["transfer"][1], what, dest) if "transfer" in body else None
@@ -143,12 +148,22 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
     failover_on = read_own_failover_on(r, body, what)
     max_attempts, max_seconds = read_route_limits(r, body, what)
     quality = read_quality_rule(r, body, what)
+    table = None
+    if "table" in body:
+        table = r.string(body["table"][1], what + " table")
+        if table is not None and tables is not None and table not in tables and table not in r.declared["table"]:
+            r.error(body["table"][1], "%s: no table named '%s'%s"
+                    % (what, table, did_you_mean(table, r.declared["table"])))
+        elif table is not None and tables is not None and table in tables and not tables[table].routes:
+            r.error(body["table"][1], "%s: table '%s' has neither a target column nor an action: it gives "
+                    "numbers only (lookup:)" % (what, table))
     if name is None:
         return None
     return Route(name=name, line=item.line, dest=dest, conditions=tuple(conditions), number=number, acl=acl,
                  gateway=gateway, group=group, hangup=hangup, transfer=transfer, continues=continues,
                  dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr, when_any=when_any,
-                 failover_on=failover_on, max_attempts=max_attempts, max_seconds=max_seconds, quality=quality)
+                 failover_on=failover_on, max_attempts=max_attempts, max_seconds=max_seconds, quality=quality,
+                 table=table)
 
 
 def read_transfer(r: Reader, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
