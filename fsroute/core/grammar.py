@@ -17,6 +17,7 @@ from .causes import CAUSES
 from .model import NAME_RE, Defaults, GatewaySpec, Group, Member, Problem, Route, RuleSet, RulesError
 from .patterns import Regex, compile_route_regex
 from .reading import NAME_HINT, Fields, RereadForReport
+from .sections.accounts import read_accounts
 from .sections.acls import read_acls
 from .sections.calendars import TimeGrammar
 from .timespec import zone_of
@@ -31,7 +32,8 @@ from .yamltree import MAP, SCALAR, SEQ, Node
 FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
-TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes")
+TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
+            "accounts")
 
 
 class _TooMany(Exception):
@@ -266,7 +268,12 @@ class Builder:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
         routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing) if "routes" in top else []
+        accounts = read_accounts(self, top["accounts"][1], acls) if "accounts" in top else None
+        if accounts is not None and defaults.on_over_limit.cause is None:
+            self.error(top["accounts"][0], "defaults.on_over_limit must hang up ({hangup: CAUSE}): FreeSWITCH's "
+                       "limit application ends the call it refuses")
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
-                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings)
+                       gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
+                       accounts=accounts)

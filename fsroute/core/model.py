@@ -87,6 +87,16 @@ class Capacity(NamedTuple):
     max_cps: Optional[Tuple[int, int]] = None  # (calls, interval seconds)
 
 
+class Accounts(NamedTuple):
+    """The ``accounts:`` section. ``variable`` / ``acl``: the key (neither: the source address)."""
+    variable: Optional[str] = None
+    acl: Optional[str] = None
+    unknown: str = "unknown"
+    limits: Capacity = Capacity()
+    overrides: Mapping[str, Capacity] = MappingProxyType({})
+    table: Optional[str] = None   # absolute path of the CSV table of accounts, if any
+
+
 class Outcome(str, Enum):
     """How a call ended, as ``fsroute_result`` and the log line say it."""
     BRIDGED = "bridged"
@@ -101,6 +111,7 @@ class Outcome(str, Enum):
     BLOCKED = "blocked"           # the route's action is hangup: CAUSE
     TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
     CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
+    OVER_LIMIT = "over_limit"     # the call's account is at its max_calls or max_cps (accounts:)
 
     def __str__(self) -> str:
         return self.value
@@ -126,6 +137,7 @@ class Defaults(NamedTuple):
     metrics_listen: Optional[Tuple[str, int]] = None  # (loopback host, port) of the HTTP metrics endpoint
     events: bool = True  # fire the fsroute::route event per call
     tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
+    on_over_limit: Action = Action("NORMAL_CIRCUIT_CONGESTION")  # an account over max_calls / max_cps: 503
 
 
 CONTINUE = Action(None)
@@ -156,6 +168,7 @@ _CONFIGURED: Dict[Outcome, Callable[[Defaults], Action]] = {
     Outcome.ALL_BUSY: lambda d: d.on_all_busy,
     Outcome.NO_CARRIER: lambda d: d.on_no_carrier,
     Outcome.ERROR: lambda d: d.on_error,
+    Outcome.OVER_LIMIT: lambda d: d.on_over_limit,
 }
 
 
@@ -306,7 +319,8 @@ class RuleSet:
                  gateway_profiles: Dict[str, str], groups: Dict[str, Group], routes: Iterable[Route],
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
-                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None) -> None:
+                 gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
+                 accounts: Optional[Accounts] = None) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -323,6 +337,7 @@ class RuleSet:
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
+        self.accounts = accounts  # None: no account limits, nothing counted per account
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
@@ -335,6 +350,10 @@ class RuleSet:
     def deck_paths(self) -> List[str]:
         """The rate deck files the carriers name, each once, sorted."""
         return sorted({carrier.deck for carrier in self.carriers.values()})
+
+    def table_paths(self) -> List[str]:
+        """The tables beside the rules read with each generation (the accounts table), each once."""
+        return [self.accounts.table] if self.accounts is not None and self.accounts.table else []
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import router
+from fsroute.core.accounts import account_of, limits_of
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
@@ -22,7 +23,7 @@ from fsroute.core.model import Group, Outcome, Route, RuleSet, action_for
 from fsroute.core.router import Decision
 from fsroute.core.text import one_line
 from fsroute.core.timespec import parse_instant
-from . import embedded, limits, observers, trace
+from . import accounts, embedded, limits, observers, trace
 from .fslog import ERROR, describe, log
 from .generation import Generation
 from .process import store_for
@@ -68,7 +69,7 @@ class _Call:
 
     __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
                  "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
-                 "detail", "traced", "readings")
+                 "detail", "traced", "readings", "account")
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -90,6 +91,7 @@ class _Call:
         self.detail = ""
         self.traced = False
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
+        self.account: Optional[str] = None
 
     def record(self) -> CallRecord:
         variables = self.variables  # as the router read them: .get reads nothing more from the session
@@ -99,7 +101,7 @@ class _Call:
                           self.decision, self.route,
                           self.number, source, self.now, tuple(self.attempts), tuple(self.skipped),
                           self.hangup_cause, self.detail, self.decision_seconds,
-                          time.perf_counter() - self.started, self.traced, self.readings)
+                          time.perf_counter() - self.started, self.traced, self.readings, self.account)
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -159,7 +161,30 @@ def _route(call: _Call, generation: Generation) -> None:
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
+    if rules.accounts is not None and not _admitted(call, generation):
+        return
     _bridge(call, generation, decision)
+
+
+def _admitted(call: _Call, generation: Generation) -> bool:
+    """Count the call against its account's max_cps and max_calls (runtime.accounts); False: refused,
+    result over_limit, hung up with defaults.on_over_limit."""
+    rules = generation.rules
+    assert rules.accounts is not None
+    account = call.account = account_of(rules.accounts, call.variables.__getitem__, rules.acls)
+    session = call.session
+    session.setVariable("fsroute_account", account)
+    cause = rules.defaults.on_over_limit.cause or FALLBACK_CAUSE
+    why = accounts.admit(session, rules, limits_of(rules.accounts, generation.account_table[0], account),
+                         account, cause)
+    if why is None:
+        return True
+    call.detail = "account %s: %s" % (account, "its limit backend failed" if why == limits.LIMIT_ERROR
+                                      else "over its " + why)
+    if not session.ready():  # the limit application hung up with the cause itself
+        call.hangup_cause = cause
+    _finish(call, Outcome.OVER_LIMIT, cause)
+    return False
 
 
 def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:

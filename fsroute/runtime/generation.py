@@ -21,6 +21,7 @@ from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 from fsroute.core import decks
 from fsroute.core.model import Carrier, RuleSet
 from fsroute.core.selection import Selector
+from .accounts import TableState, read_table
 from .breakers import Breakers
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import LoadedDeck
@@ -38,7 +39,7 @@ class Generation:
 
     def __init__(self, rules: RuleSet, decks_by_path: Mapping[str, LoadedDeck], poller: Poller,
                  previous: Optional[Generation] = None, clock: SystemClock = SYSTEM_CLOCK,
-                 observed: bool = True) -> None:
+                 observed: bool = True, account_table: TableState = ({}, ())) -> None:
         self.rules = rules
         self.clock = clock
         self.observed = observed
@@ -59,6 +60,7 @@ class Generation:
         self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
         self.tally = Tally()  # its calls by result and route, for ``ctl status``
+        self.account_table = account_table  # (the accounts table's rows by account, its file's signature)
 
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
@@ -123,7 +125,7 @@ def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: S
     poller = Poller(clock=clock, start=_no_thread, trust_for=float("inf"))  # read once, for the whole run
     poller.announce = False
     wrapped = {path: LoadedDeck(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
-    generation = Generation(rules, wrapped, poller, clock=clock, observed=False)
+    generation = Generation(rules, wrapped, poller, clock=clock, observed=False, account_table=read_table(rules.accounts))
     profiles, counted = generation.watched()
     poller.watch("standalone", profiles, counted, rules.defaults.status_ttl, rules.defaults.status_timeout)
     return generation

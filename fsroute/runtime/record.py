@@ -50,6 +50,7 @@ class CallRecord(NamedTuple):
     seconds: float = 0.0              # from the call entering fsroute to the record
     traced: bool = False              # the call asked for a trace (fsroute_trace=true)
     readings: Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...] = ()  # traced calls: (profile, down, when)
+    account: Optional[str] = None     # with accounts: in the rules, the account of a call fsroute dialled or refused
 
     def final_cause(self) -> str:
         """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""

@@ -38,6 +38,7 @@ from fsroute.core import loader, model
 from fsroute.core.text import describe_error, one_line
 from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
+from .accounts import TableState, read_table
 from .deckcache import DeckCache, LoadedDeck, NotSettled
 from .files import file_signature, written_within
 from .fslog import ERROR, INFO, WARNING, log
@@ -129,7 +130,7 @@ class RulesStore:
         (also one that failed at the first load: its file's next change is tried again)."""
         paths = [self.path]
         if generation is not None:
-            paths += generation.rules.deck_paths()
+            paths += generation.rules.deck_paths() + generation.rules.table_paths()
         return {path: file_signature(path) for path in paths}
 
     def _maybe_start_reload(self, current: Generation) -> None:
@@ -185,6 +186,7 @@ class RulesStore:
             else:
                 ruleset = loader.parse(data, self.path)
             decks, deck_errors = self._read_decks(ruleset, first=previous is None, settle=not force)
+            table = self._read_table(ruleset, first=previous is None)
         except NotSettled:
             return previous  # a deck is still being written: built again at the next check
         except model.RulesError as exc:
@@ -195,7 +197,9 @@ class RulesStore:
         signatures = {self.path: rules_signature}
         signatures.update((path, deck.signature) for path, deck in decks.items())
         signatures.update(deck_errors)
-        if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks):
+        signatures.update((path, table[1]) for path in ruleset.table_paths())
+        if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks) \
+                and table[1] == previous.account_table[1]:
             with self._lock:  # nothing changed: keep the generation, its counters and state
                 if self._settle(number):
                     self._tried, self.last_error = signatures, None
@@ -205,7 +209,7 @@ class RulesStore:
                 self._poller.prime(profiles, counted, current.rules.defaults.status_timeout, refresh=True)
                 _loaded_news(self.path, current)
             return current
-        generation = Generation(ruleset, decks, self._poller, previous, self._clock)
+        generation = Generation(ruleset, decks, self._poller, previous, self._clock, account_table=table)
         defaults = ruleset.defaults
         profiles, counted = generation.watched()
         # its first calls see real gateway states; an asked-for reload reads them all again
@@ -247,6 +251,17 @@ class RulesStore:
         if problems:
             _log_refusal(model.RulesError(problems), None, "carrier not offered until its deck is fixed")
         return found, failed
+
+    def _read_table(self, ruleset: model.RuleSet, first: bool) -> TableState:
+        """The accounts table the rules name; a broken one raises RulesError, except at the very first
+        load, where every account gets the default limits (logged) rather than every call failing."""
+        try:
+            return read_table(ruleset.accounts)
+        except model.RulesError as exc:
+            if not first:
+                raise
+            _log_refusal(exc, None, "every account has the default limits until its table is fixed")
+            return {}, file_signature(ruleset.table_paths()[0])
 
     def _refused(self, exc: model.RulesError, number: int, signatures: Signatures, force: bool) -> None:
         """Record a refused load, and log it unless the same files were refused before."""
