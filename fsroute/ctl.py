@@ -21,7 +21,7 @@ from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
-from fsroute.runtime import limits, scrape
+from fsroute.runtime import fraud, limits, scrape
 from fsroute.runtime.embedded import describe_bare, report_lines
 from fsroute.runtime.generation import Generation
 from fsroute.runtime.sofia_status import StatusUnreadable, read_gateway_status
@@ -30,7 +30,8 @@ from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.process import loaded_stores, poller, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
-         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics  (RULES: a rules file path; "
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics | fraud status | "
+         "fraud unblock ACCOUNT  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
 
@@ -67,6 +68,10 @@ def command(args: Optional[str]) -> str:
         return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
     if verb == "metrics" and not rest:
         return scrape.text(loaded_stores(), poller())
+    if verb == "fraud" and rest == ["status"]:
+        return fraud.status_text()
+    if verb == "fraud" and len(rest) == 2 and rest[0] == "unblock":
+        return fraud.unblock(rest[1])
     return USAGE
 
 

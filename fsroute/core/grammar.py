@@ -23,6 +23,7 @@ from .sections.calendars import TimeGrammar
 from .timespec import zone_of
 from .sections.carriers import read_carriers
 from .sections.defaults import read_defaults
+from .sections.fraud import read_fraud
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.routes import TIME_KEYS, read_route, read_routes
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
 TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
-            "accounts")
+            "accounts", "fraud")
 
 
 class _TooMany(Exception):
@@ -272,8 +273,10 @@ class Builder:
         if accounts is not None and defaults.on_over_limit.cause is None:
             self.error(top["accounts"][0], "defaults.on_over_limit must hang up ({hangup: CAUSE}): FreeSWITCH's "
                        "limit application ends the call it refuses")
+        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing) \
+            if "fraud" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
                        gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
-                       accounts=accounts)
+                       accounts=accounts, fraud=fraud)

@@ -97,6 +97,35 @@ class Accounts(NamedTuple):
     table: Optional[str] = None   # absolute path of the CSV table of accounts, if any
 
 
+FRAUD_MEASURES = ("calls", "concurrent", "same_number", "minutes", "spend")
+
+
+class Threshold(NamedTuple):
+    """A fraud rule's levels for one measure (minutes counted in seconds, spend in micro-units)."""
+    measure: str                  # one of FRAUD_MEASURES
+    warn: Optional[float] = None
+    block: Optional[float] = None
+
+
+class FraudRule(NamedTuple):
+    """One rule of ``fraud:``: which calls it watches, per what, over which window, and its levels."""
+    name: str
+    line: int
+    routes: FrozenSet[str] = frozenset()   # empty: calls of any route
+    prefixes: Tuple[str, ...] = ()         # of the number dialled; empty: any number
+    per_destination: bool = False          # count per account and number dialled, not per account
+    window: float = 3600.0
+    thresholds: Tuple[Threshold, ...] = ()
+    block_for: float = 3600.0
+    on_block: Action = Action("OUTGOING_CALL_BARRED")  # SIP 403
+    rate: Optional[int] = None             # micro-units per minute the rule prices at (else the lcr rate)
+    increments: Tuple[int, int] = (1, 1)
+    connect_fee: int = 0
+    when: Tuple[TimeSpec, ...] = ()
+    unless: Tuple[TimeSpec, ...] = ()
+    when_any: Tuple[TimeSpec, ...] = ()
+
+
 class Outcome(str, Enum):
     """How a call ended, as ``fsroute_result`` and the log line say it."""
     BRIDGED = "bridged"
@@ -112,6 +141,7 @@ class Outcome(str, Enum):
     TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
     CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
     OVER_LIMIT = "over_limit"     # the call's account is at its max_calls or max_cps (accounts:)
+    FRAUD_BLOCKED = "fraud_blocked"  # a fraud rule blocked the call's account (fraud:)
 
     def __str__(self) -> str:
         return self.value
@@ -320,7 +350,7 @@ class RuleSet:
                  gateway_specs: Optional[Dict[str, GatewaySpec]] = None, warnings: Iterable[Problem] = (),
                  carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
-                 accounts: Optional[Accounts] = None) -> None:
+                 accounts: Optional[Accounts] = None, fraud: Iterable[FraudRule] = ()) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -338,6 +368,7 @@ class RuleSet:
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
         self.accounts = accounts  # None: no account limits, nothing counted per account
+        self.fraud = tuple(fraud)  # the fraud rules, in file order
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Dict, List
 
-from . import metrics, metrics_http, scrape
+from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .deckcache import DeckCache
 from .generation import Generation
@@ -130,5 +130,6 @@ def forget_all() -> None:
     old = _process
     old.poller.stop()
     metrics_http.stop()
+    fraud.forget()
     _process = _Process()
 
