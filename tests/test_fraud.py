@@ -248,7 +248,9 @@ def test_two_switches_share_counts_and_blocks_through_redis_and_judge_alone_with
         assert states[0].blocks[("premium-burst", "acme")].why.startswith("premium-burst block of acme reached calls (4/4)")
         lines = [m for level, m in fake_freeswitch.logs if "cannot reach Redis" in m]
         assert len(lines) == 1 and "-ERR Connection refused" in lines[0]
+        assert redis.sent.count("INCRBYFLOAT") == 4 + 1  # one try, then none until RETRY_SECONDS have passed
         redis.up = True
+        fleets[0]._retry_at = 0.0
         count(0)
         assert any("reach Redis again" in m for _, m in fake_freeswitch.logs)
     finally:

@@ -27,6 +27,7 @@ from . import background
 from .fslog import NOTICE, WARNING, api, log, switch_running
 
 POLL_SECONDS = 1.0
+RETRY_SECONDS = 5.0  # after a failure, Redis is tried again this much later (the API holds the GIL while it waits)
 
 
 class RedisFleet:
@@ -43,6 +44,7 @@ class RedisFleet:
         self.healthy = True
         self._queue: "queue.SimpleQueue[Tuple[Any, ...]]" = queue.SimpleQueue()
         self._seen = 0  # how much of the blocks key was taken in
+        self._retry_at = 0.0
         self._started = False
         self._start = start
         self._lock = threading.Lock()
@@ -121,7 +123,11 @@ class RedisFleet:
                     % (rule, key, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until))))
 
     def _redis(self, command: str) -> Optional[str]:
-        """The answer of one Redis command, or None when it failed (logged once until it works again)."""
+        """The answer of one Redis command, or None when it failed (logged once until it works again).
+        After a failure nothing is sent for RETRY_SECONDS: ``hiredis_raw`` holds Python's GIL while it
+        waits for an unreachable server, and every call thread would wait with it."""
+        if not self.healthy and time.monotonic() < self._retry_at:
+            return None
         try:
             answer: Optional[str] = self.run_api("hiredis_raw %s %s" % (self.profile, command))
         except Exception as exc:
@@ -130,6 +136,8 @@ class RedisFleet:
             why = answer or "no answer"
             if answer is None or answer.startswith("-ERR") or answer.startswith("-USAGE"):
                 answer = None
+        if answer is None:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
         if answer is None and self.healthy:
             self.healthy = False
             log(WARNING, "fsroute: fraud counts cannot reach Redis (hiredis profile %s: %s); judging levels "
