@@ -101,8 +101,8 @@ class RedisFleet:
 
     def poll(self) -> None:
         """Take in the blocks and lifts other switches appended since the last look."""
-        text = self._redis("GET %s" % self.blocks_key)
-        if text is None:
+        text = self._redis("GET %s" % self.blocks_key, numeric=False)  # no key yet: ""
+        if not text:
             return
         if len(text) < self._seen:
             self._seen = 0  # the key expired or was rewritten: read it all again
@@ -122,10 +122,14 @@ class RedisFleet:
                 log(WARNING, "fsroute: fraud %s of %s blocked by the fleet until %s"
                     % (rule, key, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(until))))
 
-    def _redis(self, command: str) -> Optional[str]:
+    def _redis(self, command: str, numeric: bool = True) -> Optional[str]:
         """The answer of one Redis command, or None when it failed (logged once until it works again).
-        After a failure nothing is sent for RETRY_SECONDS: ``hiredis_raw`` holds Python's GIL while it
-        waits for an unreachable server, and every call thread would wait with it."""
+
+        mod_hiredis answers nothing usable when a command fails (it logs why), and nothing for a nil
+        reply either: a command that answers a number (INCRBYFLOAT, APPEND, EXPIRE) failed unless it
+        did; ``GET`` (``numeric`` False) may answer anything. After a failure nothing is sent for
+        RETRY_SECONDS: ``hiredis_raw`` holds Python's GIL while it waits for an unreachable server, and
+        every call thread would wait with it."""
         if not self.healthy and time.monotonic() < self._retry_at:
             return None
         try:
@@ -133,16 +137,16 @@ class RedisFleet:
         except Exception as exc:
             answer, why = None, str(exc)
         else:
-            why = answer or "no answer"
-            if answer is None or answer.startswith("-ERR") or answer.startswith("-USAGE"):
+            why = (answer or "").strip()[:200] or "no answer; the switch's log says why"
+            if answer is None or answer.startswith("-") or (numeric and self._number(answer) is None):
                 answer = None
         if answer is None:
             self._retry_at = time.monotonic() + RETRY_SECONDS
-        if answer is None and self.healthy:
-            self.healthy = False
-            log(WARNING, "fsroute: fraud counts cannot reach Redis (hiredis profile %s: %s); judging levels "
-                "on this switch's own counts" % (self.profile, why.strip()[:200]))
-        elif answer is not None and not self.healthy:
+            if self.healthy:
+                self.healthy = False
+                log(WARNING, "fsroute: fraud counts cannot reach Redis (hiredis profile %s: %r); judging levels "
+                    "on this switch's own counts" % (self.profile, why))
+        elif not self.healthy:
             self.healthy = True
             log(NOTICE, "fsroute: fraud counts reach Redis again (hiredis profile %s)" % self.profile)
         return answer

@@ -1,10 +1,16 @@
-"""Accounts in a real FreeSWITCH: max_cps refused at the right call under SIPp, max_calls held until hangup."""
+"""Accounts and fraud in a real FreeSWITCH: max_cps refused at the right call under SIPp, max_calls held
+until hangup, a premium burst warned then blocked, blocks lifted by time and by ctl, two switches on one
+Redis blocking together, and Redis stopped under load."""
 
 import os
 import subprocess
 import time
 
+import pytest
+
+from .harness import Caller, Switch
 from .harness.switch import clean_env
+from .test_health import HIREDIS_CONF, Redis
 
 ACCOUNT_RULES = """\
 version: 1
@@ -69,3 +75,117 @@ def test_max_calls_is_held_until_the_calls_hang_up(fs):
     assert [c.wait(15).code for c in held] == [200] * 2
     assert eventually(lambda: fs.switch.api("limit_usage hash fsroute fsroute.acct.127.0.0.1"), "0") == "0"
     assert fs.call("5571101").code == 200
+
+
+FRAUD_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5}
+routes:
+  - {name: premium, match: {destination_number: '^(44900\\d+)$'}, gateway: gw1}
+  - {name: other, match: {destination_number: '^(\\d+)$'}, gateway: gw1}
+fraud:
+  - name: premium-burst
+    prefixes: ['44900']
+    per: account+destination
+    window: 1h
+    calls: {warn: 2, block: 3}
+    for: 4s
+"""
+
+
+def fraud_lines(switch, mark):
+    return [line[line.index("fsroute: fraud"):] for line in switch.log_since(mark).splitlines()
+            if "fsroute: fraud" in line]
+
+
+def test_a_premium_burst_warns_then_blocks_and_the_block_lifts_by_ctl_and_by_time(fs):
+    fs.use_rules(FRAUD_RULES)
+    mark = fs.switch.log_mark()
+    codes = [fs.call("449001111").code for _ in range(4)]
+    assert codes == [200, 200, 200, 403]  # OUTGOING_CALL_BARRED
+    lines = fraud_lines(fs.switch, mark)
+    assert lines[0].startswith("fsroute: fraud premium-burst warn of 127.0.0.1/449001111 reached calls (2/2)")
+    assert lines[1].startswith("fsroute: fraud premium-burst block of 127.0.0.1/449001111 reached calls (3/3)")
+    assert fs.invites()["gw1"] == 3
+    assert fs.call("5551000").code == 200 and fs.call("449002222").code == 200  # not blocked: other keys
+    status = fs.switch.api("python fsroute.ctl fraud status")
+    assert "premium-burst 127.0.0.1/449001111 until" in status
+    assert fs.switch.api("python fsroute.ctl fraud unblock 127.0.0.1").startswith(
+        "+OK unblocked premium-burst 127.0.0.1/449001111")
+    assert fs.call("449001111").code == 200
+
+    for _ in range(2):
+        fs.call("449002222")
+    blocked_at = time.monotonic()
+    refused = fs.call("449002222")
+    assert refused.code == 403
+    assert fs.cdr(refused)["fsroute_result"] == "fraud_blocked"
+    time.sleep(max(0.0, blocked_at + 4.2 - time.monotonic()))
+    assert fs.call("449002222").code == 200  # the block's 4 s are over
+
+
+FLEET_FRAUD_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  limits: {backend: hiredis, realm: fleet}
+routes:
+  - {name: premium, match: {destination_number: '^(44900\\d+)$'}, gateway: gw1}
+fraud:
+  - name: fleet-burst
+    per: account+destination
+    window: 1h
+    calls: {warn: 2, block: 3}
+    for: 1h
+"""
+
+
+@pytest.fixture(scope="module")
+def fraud_fleet(bundle, gateways, tmp_path_factory):
+    """Redis and two more FreeSWITCH processes sharing fraud counts through it."""
+    redis = Redis(str(tmp_path_factory.mktemp("redis")))
+    switches = []
+    try:
+        for name in ("fraud-a", "fraud-b"):
+            switch = Switch(bundle, str(tmp_path_factory.mktemp(name)), gateways, FLEET_FRAUD_RULES,
+                            extra_modules=("mod_hiredis",), extra_config=HIREDIS_CONF % redis.port)
+            switches.append(switch)
+            switch.start()
+        for switch in switches:
+            switch.wait_gateways(down=(), timeout=15)
+        yield redis, switches
+    finally:
+        for switch in switches:
+            switch.stop()
+        redis.stop()
+
+
+def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_redis_stops(fraud_fleet, gateways):
+    redis, (fs_a, fs_b) = fraud_fleet
+    for gw in gateways.values():
+        gw.mode = "answer"
+        gw.reset()
+    with Caller(fs_a.sip_address) as to_a, Caller(fs_b.sip_address) as to_b:
+        assert [to_a.call("449001000", hold=0.3).code for _ in range(2)] == [200, 200]
+        assert to_b.call("449001000", hold=0.3).code == 200  # the fleet's third call: block, judged in Redis
+        key = "fleet.fraud.fleet-burst.127.0.0.1/449001000.calls.%d" % (time.time() // 3600)
+        assert eventually(lambda: redis.cli("GET", key), "3") == "3"
+        def blocked(switch, number="449001000"):
+            return "fleet-burst 127.0.0.1/%s until" % number in switch.api("python fsroute.ctl fraud status")
+        assert eventually(lambda: blocked(fs_a), True) is True  # switch a took the block in from Redis
+        assert to_a.call("449001000", hold=0.3).code == 403
+        assert to_b.call("449001000", hold=0.3).code == 403
+
+        assert fs_b.api("python fsroute.ctl fraud unblock 127.0.0.1").startswith("+OK unblocked")
+        assert eventually(lambda: blocked(fs_a), False) is False  # lifted on the whole fleet
+        assert to_a.call("449001000", hold=0.3).code == 200
+
+        redis.stop()  # Redis gone: calls still route, and switch a judges its own counts
+        mark = fs_a.log_mark()
+        started = time.monotonic()
+        assert [to_a.call("449002000", hold=0.3).code for _ in range(3)] == [200] * 3
+        print("\nRedis down: 3 watched calls answered in %.0f ms" % ((time.monotonic() - started) * 1000))
+        assert eventually(lambda: blocked(fs_a, "449002000"), True) is True
+        assert "fraud counts cannot reach Redis" in fs_a.log_since(mark)
+        assert to_a.call("449002000", hold=0.3).code == 403
+        assert to_b.call("449002000", hold=0.3).code == 200  # switch b counted none of them
