@@ -256,3 +256,42 @@ def test_two_switches_share_counts_and_blocks_through_redis_and_judge_alone_with
     finally:
         fraud.STATE = original
         fraud._fleets.clear()
+
+
+SIMULATED_RULES = """\
+version: 1
+accounts:
+  key: accountcode
+  max_cps: 5
+routes:
+  - {name: premium, match: {destination_number: '^(44900\\d+)$'}, gateway: gw1}
+fraud:
+  - name: night-premium
+    routes: [premium]
+    window: 1h
+    calls: {warn: 20, block: 40}
+    minutes: {warn: 30, block: 60}
+    rate: 1.20
+    for: 1h
+"""
+
+
+def test_simulate_plays_a_traffic_pattern_and_says_when_each_level_is_reached(capsys, write_rules, fake_freeswitch):
+    from fsroute.tools.cli import main
+    path = write_rules(SIMULATED_RULES)
+    before = fraud.STATE
+    assert main(["simulate", path, "--dest", "449001234", "--calls", "60", "--cps", "2", "--hold", "90",
+                 "--account", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "bridged                40" in out and "fraud_blocked          20" in out
+    assert out.split("fraud levels reached:\n")[1].splitlines() == [
+        "  t=9.5s call 20: night-premium warn of acme, calls 20/20",
+        "  t=19.5s call 40: night-premium block of acme, calls 40/40",
+        "  t=99.5s a call ended: night-premium warn of acme, minutes 30.0/30 min",  # 20 calls of 90 s
+        "  t=109.5s a call ended: night-premium block of acme, minutes 60.0/60 min"]
+    assert fraud.STATE is before and fraud.STATE.blocks == {}  # the switch's own counts are left alone
+    assert main(["simulate", path, "--dest", "449001234", "--calls", "12", "--cps", "10", "--account", "acme",
+                 "--json"]) == 0
+    report = __import__("json").loads(capsys.readouterr().out)
+    assert report["results"] == {"bridged": 7, "over_limit": 5}  # max_cps 5: calls 6-10 of the first second
+    assert report["levels"] == []

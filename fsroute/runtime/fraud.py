@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator,  Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from fsroute.core import fraud
 from fsroute.core.calendars import Moment
@@ -44,8 +45,9 @@ class Block(NamedTuple):
 class FraudState:
     """This process's counts and blocks; every call thread shares it (one lock). ``clock``: epoch seconds."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, shared: bool = True) -> None:
         self.clock = clock
+        self.shared = shared  # False: a tool's private counts, never sent to a fleet
         self._lock = threading.Lock()
         self._windows: Dict[Tuple[str, str, str], List[float]] = {}  # (rule, key, measure) -> [window, count]
         self._concurrent: Dict[Tuple[str, str], int] = {}
@@ -136,10 +138,22 @@ def forget() -> None:
         _fleets.clear()
 
 
+@contextmanager
+def private(clock: Callable[[], float]) -> Iterator[FraudState]:
+    """Within the block, counts and blocks of a tool's own (a simulation, on its clock): the process's
+    are left alone, and nothing reaches a fleet."""
+    global STATE
+    saved, STATE = STATE, FraudState(clock, shared=False)
+    try:
+        yield STATE
+    finally:
+        STATE = saved
+
+
 def fleet_of(rules: RuleSet) -> Optional[RedisFleet]:
     """The fleet sharing the counts of ``rules`` (limits.backend hiredis: its profile's), else None."""
     limits = rules.defaults.limits
-    if limits.backend != "hiredis":
+    if limits.backend != "hiredis" or not STATE.shared:
         return None
     found = _fleets.get(limits.realm)
     if found is None:
@@ -226,9 +240,8 @@ def level_reached(rule: FraudRule, reached: Reached, now: float, fleet: Optional
     """A warning, or a block from now on (shared with the fleet): the WARNING line, the fsroute::fraud
     event, the metric."""
     until = now + rule.block_for if reached.level == BLOCK else None
-    if until is not None:
-        if not STATE.block(rule.name, reached.key, until, fraud.describe(reached)):
-            return  # already blocked: said once
+    if until is not None:  # each block level reached is told, also one that only makes a block longer
+        STATE.block(rule.name, reached.key, until, fraud.describe(reached))
         if fleet is not None:
             fleet.announce(rule.name, reached.key, until)
     log(WARNING, "fsroute: fraud %s%s" % (fraud.describe(reached), " -- blocked until %s" % time.strftime(
