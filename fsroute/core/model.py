@@ -174,7 +174,7 @@ CONTINUE = Action(None)
 
 
 def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
-               route: Optional[Route] = None) -> Action:
+               route: Optional[Route] = None, fraud_rule: Optional[FraudRule] = None) -> Action:
     """The one place an outcome becomes an Action: the configured on_* for refusals and errors
     (for no_carrier, the route's own lcr on_no_carrier when it sets one), the cause the call named
     (``bridge_cause``: the last bridge's, or the rule's that blocked it), nothing after a bridged,
@@ -182,6 +182,8 @@ def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str]
     if outcome is Outcome.NO_CARRIER and route is not None and route.lcr is not None \
             and route.lcr.on_no_carrier is not None:
         return route.lcr.on_no_carrier
+    if outcome is Outcome.FRAUD_BLOCKED:  # the blocking rule's on_block
+        return (fraud_rule or FraudRule("", 0)).on_block
     if outcome in (Outcome.FAILED, Outcome.BLOCKED):
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)

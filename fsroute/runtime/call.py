@@ -189,7 +189,7 @@ def _fraud_checked(call: _Call, generation: Generation) -> bool:
     if refused is not None:
         rule, block = refused
         call.detail = "fraud rule %s: %s blocked (%s)" % (rule.name, call.account, block.why)
-        _finish(call, Outcome.FRAUD_BLOCKED, rule.on_block.cause)
+        _finish(call, Outcome.FRAUD_BLOCKED, action_for(Outcome.FRAUD_BLOCKED, rules.defaults, fraud_rule=rule).cause)
         return False
     if watched:
         call.fraud = FraudCall(watched)
@@ -223,7 +223,7 @@ def _admitted(call: _Call, generation: Generation) -> bool:
     account = call.account = account_of(rules.accounts, call.variables.__getitem__, rules.acls)
     session = call.session
     session.setVariable("fsroute_account", account)
-    cause = rules.defaults.on_over_limit.cause or FALLBACK_CAUSE
+    cause = action_for(Outcome.OVER_LIMIT, rules.defaults).cause or FALLBACK_CAUSE  # never None: the grammar
     why = accounts.admit(session, rules, limits_of(rules.accounts, generation.account_table[0], account),
                          account, cause)
     if why is None:
