@@ -9,6 +9,7 @@ from fsroute.core import loader
 from fsroute.core.accounts import account_of, limits_of, parse_table
 from fsroute.core.model import Accounts, Capacity, RulesError
 from fsroute.runtime.process import store_for
+from test_gateway_health import Clock
 
 ACCOUNT_RULES = """\
 version: 1
@@ -23,14 +24,6 @@ routes:
     match: {destination_number: '^(\\d+)$'}
     gateway: gw1
 """
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

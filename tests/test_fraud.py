@@ -10,6 +10,7 @@ from fsroute.runtime import fraud
 from fsroute.runtime.fleet import RedisFleet
 from fsroute.runtime.metrics import FRAUD_LEVELS
 from fsroute.runtime.process import store_for
+from test_gateway_health import Clock
 
 FRAUD_RULES = """\
 version: 1
@@ -31,18 +32,11 @@ fraud:
 """
 
 
-class Clock:
-    def __init__(self, now=1796601600.0):  # 2026-12-07 00:00:00 UTC
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def switch(fake_freeswitch):
     fake_freeswitch.set_gateways("external", up=["gw1"])
-    fraud.STATE.clock = Clock()
+    fraud.STATE.clock = clock = Clock()
+    clock.now = 1796601600.0  # 2026-12-07 00:00:00 UTC
     return fake_freeswitch
 
 

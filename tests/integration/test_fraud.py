@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from .harness import Caller, Switch
+from .harness import Caller
 from .harness.switch import clean_env
-from .test_health import HIREDIS_CONF, Redis
+from .test_health import eventually, switches_on_one_redis
 
 ACCOUNT_RULES = """\
 version: 1
@@ -20,15 +20,6 @@ accounts:
 routes:
   - {name: out, match: {destination_number: '^(\\d+)$'}, gateway: gw1}
 """
-
-
-def eventually(read, want, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    value = read()
-    while value != want and time.monotonic() < deadline:
-        time.sleep(0.05)
-        value = read()
-    return value
 
 
 def sipp(fs, calls, rate, period_ms, destination):
@@ -143,21 +134,8 @@ fraud:
 @pytest.fixture(scope="module")
 def fraud_fleet(bundle, gateways, tmp_path_factory):
     """Redis and two more FreeSWITCH processes sharing fraud counts through it."""
-    redis = Redis(str(tmp_path_factory.mktemp("redis")))
-    switches = []
-    try:
-        for name in ("fraud-a", "fraud-b"):
-            switch = Switch(bundle, str(tmp_path_factory.mktemp(name)), gateways, FLEET_FRAUD_RULES,
-                            extra_modules=("mod_hiredis",), extra_config=HIREDIS_CONF % redis.port)
-            switches.append(switch)
-            switch.start()
-        for switch in switches:
-            switch.wait_gateways(down=(), timeout=15)
-        yield redis, switches
-    finally:
-        for switch in switches:
-            switch.stop()
-        redis.stop()
+    with switches_on_one_redis(bundle, gateways, tmp_path_factory, FLEET_FRAUD_RULES, ("fraud-a", "fraud-b")) as found:
+        yield found
 
 
 def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_redis_stops(fraud_fleet, gateways):
