@@ -13,6 +13,7 @@ counts for the fleet thread, which sends them to Redis through
 printed: the FreeSWITCH process's CPU time per call (utime+stime from
 /proc) and the call setup time, p50 / p99, for each, and the difference.
 The levels are set far above what the run reaches: nothing is blocked.
+``--backend hash`` counts the same on this switch only, without Redis commands.
 """
 
 import argparse
@@ -33,7 +34,7 @@ RULES = """\
 version: 1
 defaults:
   status_ttl: 2
-  limits: {backend: hiredis, realm: fleet}
+  limits: {backend: %s, realm: fleet}
 routes:
   - {name: plain, match: {destination_number: '^99(\\d+)$'}, number: '$1', gateway: gw1}
   - {name: premium, match: {destination_number: '^(44900\\d+)$'}, gateway: gw1}
@@ -48,6 +49,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backend", choices=("hiredis", "hash"), default="hiredis",
+                        help="hash: the same rules counted on this switch only (no Redis commands)")
     args = parser.parse_args(argv)
     bundle = os.environ.get("FSROUTE_FREESWITCH")
     if not bundle:
@@ -56,7 +59,7 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix="fsroute-fraud-bench-")
     gateways = {name: FakeGateway(name).start() for name in ("gw1", "gw2", "gw3", "gw4")}
     redis = Redis(workdir)
-    switch = Switch(os.path.abspath(bundle), os.path.join(workdir, "switch"), gateways, RULES,
+    switch = Switch(os.path.abspath(bundle), os.path.join(workdir, "switch"), gateways, RULES % args.backend,
                     extra_modules=("mod_hiredis",), extra_config=HIREDIS_CONF % redis.port)
     caller = None
     try:

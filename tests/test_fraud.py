@@ -289,3 +289,15 @@ def test_simulate_plays_a_traffic_pattern_and_says_when_each_level_is_reached(ca
     report = __import__("json").loads(capsys.readouterr().out)
     assert report["results"] == {"bridged": 7, "over_limit": 5}  # max_cps 5: calls 6-10 of the first second
     assert report["levels"] == []
+
+
+def test_counts_of_windows_that_are_over_are_dropped_as_keys_come(monkeypatch):
+    monkeypatch.setattr(fraud, "PRUNE_AT", 3)
+    state = fraud.FraudState()
+    rule = FraudRule("r", 1, window=60.0, thresholds=(Threshold("calls", None, 100),))
+    for number in range(3):
+        state.add(rule, "acme/%d" % number, "calls", 1.0, 0.0)
+    assert len(state.counts()) == 3
+    state.add(rule, "acme/1", "calls", 1.0, 30.0)  # a known key, same window: nothing dropped
+    state.add(rule, "acme/9", "calls", 1.0, 61.0)  # a new key in the next window: the old ones go
+    assert state.counts() == [("r", "acme/9", "calls", 1.0)]

@@ -35,6 +35,7 @@ from .fslog import WARNING, log
 from .metrics import FRAUD_LEVELS
 
 FRAUD_EVENT = "fsroute::fraud"
+PRUNE_AT = 10000  # windowed counts kept before those of windows that are over are dropped
 
 
 class Block(NamedTuple):
@@ -53,6 +54,8 @@ class FraudState:
         self._concurrent: Dict[Tuple[str, str], int] = {}
         self._runs: Dict[Tuple[str, str], Tuple[str, int]] = {}  # (rule, account) -> (number, calls in a row)
         self.blocks: Dict[Tuple[str, str], Block] = {}
+        self._lengths: Dict[str, float] = {}  # rule -> its window length, for pruning
+        self._prune_at = PRUNE_AT
 
     def blocked(self, rule: str, key: str, now: float) -> Optional[Block]:
         block = self.blocks.get((rule, key))
@@ -66,13 +69,23 @@ class FraudState:
     def add(self, rule: FraudRule, key: str, measure: str, amount: float, now: float) -> Tuple[float, float]:
         """(before, after) of the rule's count of ``measure`` in the window holding ``now``."""
         window = fraud.window_of(rule, now)
+        self._lengths[rule.name] = rule.window
         with self._lock:
             slot = self._windows.get((rule.name, key, measure))
             if slot is None or slot[0] != window:
+                if slot is None and len(self._windows) >= self._prune_at:
+                    self._prune(now)
                 slot = self._windows[(rule.name, key, measure)] = [window, 0.0]
             before = slot[1]
             slot[1] = before + amount
             return before, slot[1]
+
+    def _prune(self, now: float) -> None:
+        """Drop the counts of windows that are over (the caller holds the lock): one count per account
+        and number would otherwise grow without end. Runs when the table doubles, so its cost is spread."""
+        self._windows = {k: slot for k, slot in self._windows.items()
+                         if slot[0] >= int(now // self._lengths.get(k[0], 1.0))}
+        self._prune_at = max(PRUNE_AT, 2 * len(self._windows))
 
     def concurrent(self, rule: str, key: str, change: int) -> Tuple[int, int]:
         with self._lock:
