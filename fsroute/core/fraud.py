@@ -13,10 +13,9 @@ from typing import Iterable, List, NamedTuple, Optional, Tuple
 from .billing import call_cost, increments_of
 from .calendars import Moment
 from .decks import Rate
-from .model import FraudRule, Threshold
+from .model import FraudRule
 
 WARN, BLOCK = "warn", "block"
-STARTED = ("calls", "concurrent", "same_number")  # counted when a call starts; minutes and spend when it ends
 
 
 class Watched(NamedTuple):
@@ -86,11 +85,6 @@ def measures(rule: FraudRule) -> Tuple[str, ...]:
     return tuple(t.measure for t in rule.thresholds)
 
 
-def needs_talk_time(rule: FraudRule) -> bool:
-    """Whether the rule counts what an answered call lasted (minutes, spend)."""
-    return any(t.measure in ("minutes", "spend") for t in rule.thresholds)
-
-
 def spend(rule: FraudRule, rate: Optional[Rate], seconds: int) -> Optional[int]:
     """Micro-units a call of ``seconds`` cost under the rule: at its own rate when it names one, else at
     the least-cost rate of the carrier that carried it; None when neither is known."""
@@ -108,13 +102,16 @@ def describe(found: Reached) -> str:
 
 
 def amount(measure: str, count: float, threshold: float) -> str:
-    """'<count>/<threshold>' in the unit people read: minutes, money, calls."""
+    """'<count>/<threshold> <unit>' as people read it (minutes, money, calls)."""
+    value, unit = in_unit(measure, count)
+    level, _ = in_unit(measure, threshold)
+    return "%s/%s%s" % (value, level.rstrip("0").rstrip(".") if "." in level else level, unit)
+
+
+def in_unit(measure: str, value: float) -> Tuple[str, str]:
+    """(the number, its unit) of a count: minutes from seconds, money from micro-units, whole calls."""
     if measure == "minutes":
-        return "%.1f/%g min" % (count / 60, threshold / 60)
+        return "%.1f" % (value / 60), " min"
     if measure == "spend":
-        return "%.4f/%g" % (count / 1e6, threshold / 1e6)
-    return "%d/%d" % (count, threshold)
-
-
-def threshold_of(rule: FraudRule, measure: str) -> Optional[Threshold]:
-    return next((t for t in rule.thresholds if t.measure == measure), None)
+        return "%.4f" % (value / 1e6), ""
+    return "%d" % value, ""

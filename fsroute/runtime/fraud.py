@@ -276,10 +276,10 @@ def status_text() -> str:
     blocks = STATE.active_blocks(now)
     lines += ["  %s %s until %s (%ds left): %s" % (rule, key, time.strftime("%Y-%m-%d %H:%M:%S",
               time.localtime(block.until)), block.until - now, block.why) for rule, key, block in blocks] or ["  none"]
-    lines.append("fraud counts (this switch, current windows):")
+    lines.append("fraud counts (this switch: each key's last window, and its calls up now):")
     counts = STATE.counts()
-    lines += ["  %s %s %s %s" % (rule, key, measure, _unit(measure, value)) for rule, key, measure, value in counts] \
-        or ["  none"]
+    lines += ["  %s %s %s %s%s" % ((rule, key, measure) + fraud.in_unit(measure, value))
+              for rule, key, measure, value in counts] or ["  none"]
     for profile, fleet in sorted(_fleets.items()):
         lines.append("fleet: hiredis profile %s, Redis %s" % (profile, "reachable" if fleet.healthy else
                                                               "NOT reachable (levels judged on this switch's counts)"))
@@ -300,11 +300,3 @@ def unblock(account: str) -> str:
 def _plain(value: float) -> str:
     """A count as an event header: whole numbers without an exponent (spend is in micro-units)."""
     return "%d" % value if value == int(value) else "%.3f" % value
-
-
-def _unit(measure: str, value: float) -> str:
-    if measure == "minutes":
-        return "%.1f min" % (value / 60)
-    if measure == "spend":
-        return "%.4f" % (value / 1e6)
-    return "%d" % value
