@@ -171,3 +171,13 @@ def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_red
         assert "fraud counts cannot reach Redis" in fs_a.log_since(mark)
         assert to_a.call("449002000", hold=0.3).code == 403
         assert to_b.call("449002000", hold=0.3).code == 200  # switch b counted none of them
+
+        # account limits fail closed: with Redis gone mod_hiredis cannot take the count, the call is refused
+        fs_b.write_rules(FLEET_FRAUD_RULES + "accounts: {max_calls: 50}\n")
+        assert fs_b.api("python fsroute.ctl reload %s" % fs_b.rules_path).startswith("+OK reloaded")
+        mark = fs_b.log_mark()
+        refused = to_b.call("449003000", hold=0.3)
+        assert refused.code == 503
+        cdr = fs_b.cdr_for(refused.call_id)
+        assert (cdr["fsroute_result"], cdr["hangup_cause"]) == ("over_limit", "NORMAL_CIRCUIT_CONGESTION")
+        assert "account 127.0.0.1: its limit backend failed" in fs_b.log_since(mark)
