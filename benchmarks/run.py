@@ -518,12 +518,13 @@ print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": status_kb(
 """
 
 
-def reference_package(tmp):
-    """A directory holding fsroute 0.1.0's package (from this checkout's git history), or None."""
-    target = os.path.join(tmp, "fsroute-0.1.0")
+def reference_package(tmp, commit=REFERENCE_COMMIT):
+    """A directory holding the fsroute package of ``commit`` (default 0.1.0) from this checkout's git
+    history, or None."""
+    target = os.path.join(tmp, "fsroute-%s" % commit)
     os.makedirs(target, exist_ok=True)
     try:
-        archive = subprocess.run(["git", "-C", ROOT, "archive", REFERENCE_COMMIT, "fsroute"],
+        archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "fsroute"],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if archive.returncode == 0:
             unpacked = subprocess.run(["tar", "-x", "-C", target], input=archive.stdout)
@@ -531,7 +532,7 @@ def reference_package(tmp):
                 return target
     except OSError:  # no git or tar here
         pass
-    print("no commit %s (fsroute 0.1.0) in this clone: no 0.1.0 column" % REFERENCE_COMMIT)
+    print("no commit %s in this clone: no column for it" % commit)
     return None
 
 

@@ -22,7 +22,7 @@ from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
 from fsroute.core.timespec import SpecError, read_at
-from fsroute.runtime import gatewayctl, limits, scrape
+from fsroute.runtime import fraud, gatewayctl, limits, scrape
 from fsroute.runtime.admin import describe as describe_held
 from fsroute.runtime.quality import status_lines as quality_lines
 from fsroute.runtime.embedded import describe_bare, report_lines
@@ -35,7 +35,8 @@ from fsroute.runtime.process import loaded_stores, poller, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
          "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics | "
-         "drain|disable GATEWAY [reason...] | enable GATEWAY  (RULES: a rules file path; "
+         "drain|disable GATEWAY [reason...] | enable GATEWAY | fraud status | "
+         "fraud unblock ACCOUNT  (RULES: a rules file path; "
          "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
 
 
@@ -74,6 +75,10 @@ def command(args: Optional[str]) -> str:
         return scrape.text(loaded_stores(), poller())
     if verb in ("drain", "disable", "enable") and rest and (verb != "enable" or len(rest) == 1):
         return gatewayctl.change([store_for(path) for path in _known_paths()], verb, rest[0], " ".join(rest[1:]))
+    if verb == "fraud" and rest == ["status"]:
+        return fraud.status_text()
+    if verb == "fraud" and len(rest) == 2 and rest[0] == "unblock":
+        return fraud.unblock(rest[1])
     return USAGE
 
 

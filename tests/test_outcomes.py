@@ -42,8 +42,16 @@ def test_a_failed_bridge_hangs_up_with_its_cause_or_the_fallback():
 def test_outcomes_are_the_strings_calls_leave_behind():
     assert [o.value for o in Outcome] == ["bridged", "no_route", "denied", "all_down", "invalid_number",
                                           "all_busy", "no_carrier", "failed", "error", "blocked", "transferred",
-                                          "continued", "no_margin"]
+                                          "continued", "no_margin", "over_limit", "fraud_blocked"]
     assert "%s" % Outcome.NO_ROUTE == "no_route"
+
+
+def test_accounts_and_fraud_outcomes_take_on_over_limit_and_the_rules_on_block():
+    from fsroute.core.model import FraudRule
+    assert action_for(Outcome.OVER_LIMIT, Defaults()) == Action("NORMAL_CIRCUIT_CONGESTION")
+    assert action_for(Outcome.FRAUD_BLOCKED, Defaults()) == Action("OUTGOING_CALL_BARRED")
+    rule = FraudRule("r", 1, on_block=Action(None))
+    assert action_for(Outcome.FRAUD_BLOCKED, Defaults(), fraud_rule=rule) == Action(None)
 
 
 def test_route_actions_take_the_blocking_rules_cause_or_let_the_call_go_on():

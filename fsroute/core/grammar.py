@@ -17,11 +17,13 @@ from .causes import CAUSES
 from .model import NAME_RE, Defaults, GatewaySpec, Group, Member, Problem, Route, RuleSet, RulesError
 from .patterns import Regex, compile_route_regex
 from .reading import NAME_HINT, Fields, RereadForReport
+from .sections.accounts import read_accounts
 from .sections.acls import read_acls
 from .sections.calendars import TimeGrammar
 from .timespec import zone_of
 from .sections.carriers import read_carriers
 from .sections.defaults import read_defaults
+from .sections.fraud import read_fraud
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.pricing import read_sell_decks
@@ -34,7 +36,7 @@ FORMAT_VERSION = 1
 MAX_PROBLEMS = 50
 _TIMED = frozenset(TIME_KEYS)
 TOP_KEYS = ("version", "defaults", "acls", "ingress_acl", "gateways", "groups", "calendars", "carriers", "routes",
-            "sell_decks", "tables", "lookup")
+            "sell_decks", "tables", "lookup", "accounts", "fraud")
 
 
 class _TooMany(Exception):
@@ -272,8 +274,14 @@ class Builder:
         tables = read_tables(self, top["tables"][1], groups, carriers) if "tables" in top else {}
         lookup = read_lookup(self, top["lookup"][1], tables) if "lookup" in top else None
         routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing, tables) if "routes" in top else []
+        accounts = read_accounts(self, top["accounts"][1], acls) if "accounts" in top else None
+        if accounts is not None and defaults.on_over_limit.cause is None:
+            self.error(top["accounts"][0], "defaults.on_over_limit must hang up ({hangup: CAUSE}): FreeSWITCH's "
+                       "limit application ends the call it refuses")
+        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing) \
+            if "fraud" in top else []
         if self.problems:
             return None
         return RuleSet(self.filename, sha256, defaults, acls, ingress, profiles, groups, routes,
                        gateway_specs=specs, warnings=self.warnings, carriers=carriers, gateway_settings=settings,
-                       sell_decks=sell_decks, tables=tables, lookup=lookup)
+                       sell_decks=sell_decks, tables=tables, lookup=lookup, accounts=accounts, fraud=fraud)

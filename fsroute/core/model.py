@@ -88,6 +88,45 @@ class Capacity(NamedTuple):
     max_cps: Optional[Tuple[int, int]] = None  # (calls, interval seconds)
 
 
+class Accounts(NamedTuple):
+    """The ``accounts:`` section. ``variable`` / ``acl``: the key (neither: the source address)."""
+    variable: Optional[str] = None
+    acl: Optional[str] = None
+    unknown: str = "unknown"
+    limits: Capacity = Capacity()
+    overrides: Mapping[str, Capacity] = MappingProxyType({})
+    table: Optional[str] = None   # absolute path of the CSV table of accounts, if any
+
+
+FRAUD_MEASURES = ("calls", "concurrent", "same_number", "minutes", "spend")
+
+
+class Threshold(NamedTuple):
+    """A fraud rule's levels for one measure (minutes counted in seconds, spend in micro-units)."""
+    measure: str                  # one of FRAUD_MEASURES
+    warn: Optional[float] = None
+    block: Optional[float] = None
+
+
+class FraudRule(NamedTuple):
+    """One rule of ``fraud:``: which calls it watches, per what, over which window, and its levels."""
+    name: str
+    line: int
+    routes: FrozenSet[str] = frozenset()   # empty: calls of any route
+    prefixes: Tuple[str, ...] = ()         # of the number dialled; empty: any number
+    per_destination: bool = False          # count per account and number dialled, not per account
+    window: float = 3600.0
+    thresholds: Tuple[Threshold, ...] = ()
+    block_for: float = 3600.0
+    on_block: Action = Action("OUTGOING_CALL_BARRED")  # SIP 403
+    rate: Optional[int] = None             # micro-units per minute the rule prices at (else the lcr rate)
+    increments: Tuple[int, int] = (1, 1)
+    connect_fee: int = 0
+    when: Tuple[TimeSpec, ...] = ()
+    unless: Tuple[TimeSpec, ...] = ()
+    when_any: Tuple[TimeSpec, ...] = ()
+
+
 class Outcome(str, Enum):
     """How a call ended, as ``fsroute_result`` and the log line say it."""
     BRIDGED = "bridged"
@@ -103,6 +142,8 @@ class Outcome(str, Enum):
     TRANSFERRED = "transferred"   # the route's action is transfer: 'EXT [DIALPLAN [CONTEXT]]'
     CONTINUED = "continued"       # the route's action is continue: the dialplan goes on
     NO_MARGIN = "no_margin"       # an lcr route's carriers all break its min_margin
+    OVER_LIMIT = "over_limit"     # the call's account is at its max_calls or max_cps (accounts:)
+    FRAUD_BLOCKED = "fraud_blocked"  # a fraud rule blocked the call's account (fraud:)
 
     def __str__(self) -> str:
         return self.value
@@ -129,13 +170,14 @@ class Defaults(NamedTuple):
     events: bool = True  # fire the fsroute::route event per call
     tz: Optional[str] = None  # IANA zone of time conditions without their own tz; None: the switch's
     quality: Optional[QualitySettings] = None  # None: quality is not measured (core.quality)
+    on_over_limit: Action = Action("NORMAL_CIRCUIT_CONGESTION")  # an account over max_calls / max_cps: 503
 
 
 CONTINUE = Action(None)
 
 
 def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str] = None,
-               route: Optional[Route] = None) -> Action:
+               route: Optional[Route] = None, fraud_rule: Optional[FraudRule] = None) -> Action:
     """The one place an outcome becomes an Action: the configured on_* for refusals and errors
     (for no_carrier, the route's own lcr on_no_carrier when it sets one), the cause the call named
     (``bridge_cause``: the last bridge's, or the rule's that blocked it), nothing after a bridged,
@@ -148,6 +190,8 @@ def action_for(outcome: Outcome, defaults: Defaults, bridge_cause: Optional[str]
         if margin is not None and margin.on_no_margin is not None:
             return margin.on_no_margin
         return action_for(Outcome.NO_CARRIER, defaults, route=route)
+    if outcome is Outcome.FRAUD_BLOCKED:  # the blocking rule's on_block
+        return (fraud_rule or FraudRule("", 0)).on_block
     if outcome in (Outcome.FAILED, Outcome.BLOCKED):
         known = bridge_cause in CAUSES and bridge_cause != "SUCCESS"
         return Action(bridge_cause if known else FALLBACK_CAUSE)
@@ -164,6 +208,7 @@ _CONFIGURED: Dict[Outcome, Callable[[Defaults], Action]] = {
     Outcome.ALL_BUSY: lambda d: d.on_all_busy,
     Outcome.NO_CARRIER: lambda d: d.on_no_carrier,
     Outcome.ERROR: lambda d: d.on_error,
+    Outcome.OVER_LIMIT: lambda d: d.on_over_limit,
 }
 
 
@@ -398,7 +443,8 @@ class RuleSet:
                  carriers: Optional[Dict[str, Carrier]] = None,
                  gateway_settings: Optional[Mapping[str, GatewaySettings]] = None,
                  sell_decks: Optional[Dict[str, SellDeck]] = None,
-                 tables: Optional[Mapping[str, TableSpec]] = None, lookup: Optional[NumberLookup] = None) -> None:
+                 tables: Optional[Mapping[str, TableSpec]] = None, lookup: Optional[NumberLookup] = None,
+                 accounts: Optional[Accounts] = None, fraud: Iterable[FraudRule] = ()) -> None:
         self.path = path
         self.sha256 = sha256
         self.sha = sha256[:12]
@@ -418,6 +464,8 @@ class RuleSet:
         self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
         self.sell_decks: Mapping[str, SellDeck] = MappingProxyType(sell_decks or {})
+        self.accounts = accounts  # None: no account limits, nothing counted per account
+        self.fraud = tuple(fraud)  # the fraud rules, in file order
 
     def profile_of(self, gateway: str) -> str:
         """The sofia profile whose gwlist reports ``gateway``."""
@@ -433,8 +481,9 @@ class RuleSet:
                       | {sell.deck for sell in self.sell_decks.values()})
 
     def table_paths(self) -> List[str]:
-        """The number table files the tables name, each once, sorted."""
-        return sorted({spec.path for spec in self.tables.values()})
+        """The table files read with each generation (number tables, the accounts table), each once, sorted."""
+        return sorted({spec.path for spec in self.tables.values()}
+                      | ({self.accounts.table} if self.accounts is not None and self.accounts.table else set()))
 
     def gateway_names(self) -> Set[str]:
         """Every gateway the rules can dial."""

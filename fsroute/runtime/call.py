@@ -14,15 +14,17 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fsroute.core import failover, router
+from fsroute.core.accounts import account_of, limits_of
+from fsroute.core.fraud import FraudCall
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
 from fsroute.core.legs import Dial
-from fsroute.core.model import Group, Outcome, Route, RuleSet, action_for
+from fsroute.core.model import Accounts, Group, Outcome, Route, RuleSet, action_for
 from fsroute.core.router import Decision
 from fsroute.core.text import one_line
 from fsroute.core.timespec import parse_instant
-from . import embedded, limits, observers, trace
+from . import accounts, embedded, fraud, limits, observers, trace
 from .fslog import ERROR, describe, log
 from .generation import Generation
 from .margin_vars import margin_variables
@@ -69,7 +71,7 @@ class _Call:
 
     __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
                  "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
-                 "detail", "traced", "readings", "rang", "answered_before")
+                 "detail", "traced", "readings", "rang", "answered_before", "account", "fraud")
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -93,6 +95,8 @@ class _Call:
         self.readings: Tuple[Tuple[str, Any, float], ...] = ()
         self.rang = False  # the caller's channel has rung (or had early media): later PDDs are unknown
         self.answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
+        self.account: Optional[str] = None
+        self.fraud: Optional[FraudCall] = None
 
     def record(self) -> CallRecord:
         variables = self.variables  # as the router read them: .get reads nothing more from the session
@@ -102,7 +106,8 @@ class _Call:
                           self.decision, self.route,
                           self.number, source, self.now, tuple(self.attempts), tuple(self.skipped),
                           self.hangup_cause, self.detail, self.decision_seconds,
-                          time.perf_counter() - self.started, self.traced, self.readings)
+                          time.perf_counter() - self.started, self.traced, self.readings, self.account,
+                          self.fraud)
 
 
 def handle(session: Any, args: Optional[str]) -> None:
@@ -166,7 +171,76 @@ def _route(call: _Call, generation: Generation) -> None:
         return
     call.number = decision.number
     session.setVariable("fsroute_number", call.number)
+    if rules.accounts is not None and not _admitted(call, generation):
+        return
+    if rules.fraud and not _fraud_checked(call, generation):
+        return
     _bridge(call, generation, decision)
+
+
+_NO_ACCOUNTS = Accounts()
+ANSWERED = "fsroute_answered"
+
+
+def _fraud_checked(call: _Call, generation: Generation) -> bool:
+    """Check the call against the fraud rules watching it and count it (runtime.fraud); False: its
+    account is blocked, result fraud_blocked, the rule's on_block done."""
+    rules = generation.rules
+    get = call.variables.__getitem__
+    if call.account is None:
+        call.account = account_of(rules.accounts or _NO_ACCOUNTS, get, rules.acls)
+        call.session.setVariable("fsroute_account", call.account)
+    now = call.now if call.now is not None else call_instant(get, fraud.STATE.clock)
+    assert call.number is not None
+    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now))
+    if refused is not None:
+        rule, block = refused
+        call.detail = "fraud rule %s: %s blocked (%s)" % (rule.name, call.account, block.why)
+        _finish(call, Outcome.FRAUD_BLOCKED, action_for(Outcome.FRAUD_BLOCKED, rules.defaults, fraud_rule=rule).cause)
+        return False
+    if watched:
+        call.fraud = FraudCall(watched)
+        if talk:  # the answer's time, for minutes and spend (execute_on_answer_*: the dialplan's own stays)
+            call.session.setVariable("execute_on_answer_fsroute", "set %s=${strepoch()}" % ANSWERED)
+    return True
+
+
+def _talked(call: _Call, generation: Generation, dial: Dial, ran: float) -> None:
+    """A watched call was answered and its bridge is over: how long it talked and at which lcr rate."""
+    assert call.fraud is not None
+    answered = call.session.getVariable(ANSWERED)
+    try:
+        seconds = fraud.STATE.clock() - float(answered) if answered else ran
+    except ValueError:
+        seconds = ran
+    rate = None
+    carrier = generation.rules.carriers.get(dial.carrier) if dial.carrier else None
+    deck = generation.deck_of(carrier) if carrier is not None else None
+    if deck is not None and dial.prefix:
+        row = deck.find(dial.prefix, call.now if call.now is not None else time.time())
+        rate = deck.row(row) if row >= 0 else None
+    call.fraud = call.fraud._replace(talk_seconds=max(0.0, seconds), rate=rate)
+
+
+def _admitted(call: _Call, generation: Generation) -> bool:
+    """Count the call against its account's max_cps and max_calls (runtime.accounts); False: refused,
+    result over_limit, hung up with defaults.on_over_limit."""
+    rules = generation.rules
+    assert rules.accounts is not None
+    account = call.account = account_of(rules.accounts, call.variables.__getitem__, rules.acls)
+    session = call.session
+    session.setVariable("fsroute_account", account)
+    cause = action_for(Outcome.OVER_LIMIT, rules.defaults).cause or FALLBACK_CAUSE  # never None: the grammar
+    why = accounts.admit(session, rules, limits_of(rules.accounts, generation.account_table[0], account),
+                         account, cause)
+    if why is None:
+        return True
+    call.detail = "account %s: %s" % (account, "its limit backend failed" if why == limits.LIMIT_ERROR
+                                      else "over its " + why)
+    if not session.ready():  # the limit application hung up with the cause itself
+        call.hangup_cause = cause
+    _finish(call, Outcome.OVER_LIMIT, cause)
+    return False
 
 
 def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
@@ -226,6 +300,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             cause = ended or "UNKNOWN"
             call.attempts.append(Attempt(gateway, cause, ran, dial, sip, *timing))
             if cause == "SUCCESS":
+                if call.fraud is not None:
+                    _talked(call, generation, dial, ran)
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", _BRIDGED)
                 return

@@ -22,6 +22,7 @@ from fsroute.core import decks
 from fsroute.core.model import HasDeck, Route, RuleSet
 from fsroute.core.quality import Judge
 from fsroute.core.selection import Selector
+from .accounts import TableState, read_table
 from .admin import GatewayAdmin
 from .breakers import Breakers
 from .quality import QualityTracker
@@ -43,7 +44,8 @@ class Generation:
     def __init__(self, rules: RuleSet, decks_by_path: Mapping[str, LoadedFile], poller: Poller,
                  previous: Optional[Generation] = None, clock: SystemClock = SYSTEM_CLOCK,
                  observed: bool = True, tables: Optional[Mapping[str, BoundTable]] = None,
-                 table_files: Optional[Mapping[str, LoadedFile]] = None) -> None:
+                 table_files: Optional[Mapping[str, LoadedFile]] = None, account_table: TableState = ({}, ())
+                 ) -> None:
         self.rules = rules
         self.clock = clock
         self.observed = observed
@@ -79,6 +81,7 @@ class Generation:
         # gateways the operator took out of service (drain/disable): one object for all generations of the file
         self.admin: GatewayAdmin = previous.admin if previous is not None else (
             GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))
+        self.account_table = account_table  # (the accounts table's rows by account, its file's signature)
 
     def is_up(self, gateway: str) -> bool:
         """Whether ``gateway`` may be tried: the last trusted gwlist reading of its profile does not
@@ -179,7 +182,8 @@ def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: S
     poller = Poller(clock=clock, start=_no_thread, trust_for=float("inf"))  # read once, for the whole run
     poller.announce = False
     wrapped = {path: LoadedFile(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
-    generation = Generation(rules, wrapped, poller, clock=clock, observed=False, tables=tables)
+    generation = Generation(rules, wrapped, poller, clock=clock, observed=False, tables=tables,
+                            account_table=read_table(rules.accounts))
     profiles, counted = generation.watched()
     poller.watch("standalone", profiles, counted, rules.defaults.status_ttl, rules.defaults.status_timeout)
     return generation

@@ -140,8 +140,11 @@ GATEWAY_CHANGES = Counter("fsroute_gateway_state_changes_total",
                           "Gateway state changes seen in gwlist readings, by the new state.",
                           ("gateway", "profile", "state"))
 
+FRAUD_LEVELS = Counter("fsroute_fraud_levels_total", "Fraud levels reached (warn, block), by rule and measure.",
+                       ("rule", "level", "measure"))
+
 INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, BRIDGE_SECONDS,
-               RELOADS, GATEWAY_CHANGES)
+               RELOADS, GATEWAY_CHANGES, FRAUD_LEVELS)
 
 
 # Finished calls not counted yet. A call only appends its record (a fraction of a microsecond on its

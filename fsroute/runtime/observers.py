@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from . import events, logline, metrics, trace
+from . import events, fraud, logline, metrics, trace
 from .generation import Generation
 from .record import Observer
 
@@ -30,6 +30,8 @@ def _of_generation(generation: Generation) -> Tuple[Observer, ...]:
     found: Tuple[Observer, ...] = (logline.write, generation.tally.observe)
     if generation.quality is not None:
         found += (generation.quality.observe,)
+    if generation.rules.fraud:
+        found += (fraud.ended,)  # also a tool's calls: a simulation counts them
     if generation.observed:
         found += (metrics.record_call,)
         if generation.rules.defaults.events:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Dict, List
 
-from . import metrics, metrics_http, scrape
+from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .filecache import FileCache
 from .generation import Generation
@@ -137,5 +137,6 @@ def forget_all() -> None:
     old = _process
     old.poller.stop()
     metrics_http.stop()
+    fraud.forget()
     _process = _Process()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, FrozenSet, NamedTuple, Optional, Sequence, Tuple
 
+from fsroute.core.fraud import FraudCall
 from fsroute.core.legs import Dial
 from fsroute.core.model import Outcome, RuleSet
 from fsroute.core.router import Decision
@@ -53,6 +54,8 @@ class CallRecord(NamedTuple):
     seconds: float = 0.0              # from the call entering fsroute to the record
     traced: bool = False              # the call asked for a trace (fsroute_trace=true)
     readings: Tuple[Tuple[str, Optional[FrozenSet[str]], float], ...] = ()  # traced calls: (profile, down, when)
+    account: Optional[str] = None     # with accounts: in the rules, the account of a call fsroute dialled or refused
+    fraud: Optional[FraudCall] = None  # the fraud rules that counted the call, and what prices it
 
     def final_cause(self) -> str:
         """SUCCESS, the cause fsroute hung up with, else the last attempt's cause, else NONE."""

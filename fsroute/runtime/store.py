@@ -41,6 +41,7 @@ from fsroute.core.tablerows import BoundTable, bind, known_of
 from fsroute.core.text import describe_error, one_line
 from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
+from .accounts import TableState, read_table
 from .filecache import FileCache, LoadedFile, NotSettled
 from .files import file_signature, written_within
 from .fslog import ERROR, INFO, WARNING, log
@@ -189,6 +190,7 @@ class RulesStore:
                 ruleset = loader.parse(data, self.path)
             decks, bound, table_files, deck_errors = self._read_files(ruleset, first=previous is None,
                                                                       settle=not force)
+            account_table = self._read_account_table(ruleset, first=previous is None)
         except NotSettled:
             return previous  # a deck is still being written: built again at the next check
         except model.RulesError as exc:
@@ -200,8 +202,10 @@ class RulesStore:
         signatures.update((path, deck.signature) for path, deck in decks.items())
         signatures.update((path, table.signature) for path, table in table_files.items())
         signatures.update(deck_errors)
+        if ruleset.accounts is not None and ruleset.accounts.table:
+            signatures[ruleset.accounts.table] = account_table[1]
         if previous is not None and ruleset is previous.rules and _same_decks(decks, previous.decks) \
-                and _same_tables(bound, previous.tables):
+                and _same_tables(bound, previous.tables) and account_table[1] == previous.account_table[1]:
             with self._lock:  # nothing changed: keep the generation, its counters and state
                 if self._settle(number):
                     self._tried, self.last_error = signatures, None
@@ -212,7 +216,7 @@ class RulesStore:
                 _loaded_news(self.path, current)
             return current
         generation = Generation(ruleset, decks, self._poller, previous, self._clock, tables=bound,
-                                table_files=table_files)
+                                table_files=table_files, account_table=account_table)
         defaults = ruleset.defaults
         profiles, counted = generation.watched()
         # its first calls see real gateway states; an asked-for reload reads them all again
@@ -269,6 +273,18 @@ class RulesStore:
             _log_refusal(model.RulesError(problems), None,
                          "carrier not offered until its deck is fixed, table routes pass calls on until theirs is")
         return found, bound, table_files, failed
+
+    def _read_account_table(self, ruleset: model.RuleSet, first: bool) -> TableState:
+        """The accounts table the rules name; a broken one raises RulesError, except at the very first
+        load, where every account gets the default limits (logged) rather than every call failing."""
+        try:
+            return read_table(ruleset.accounts)
+        except model.RulesError as exc:
+            if not first:
+                raise
+            _log_refusal(exc, None, "every account has the default limits until its table is fixed")
+            assert ruleset.accounts is not None and ruleset.accounts.table is not None  # what failed
+            return {}, file_signature(ruleset.accounts.table)
 
     def _refused(self, exc: model.RulesError, number: int, signatures: Signatures, force: bool) -> None:
         """Record a refused load, and log it unless the same files were refused before."""

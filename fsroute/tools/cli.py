@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an answered call stays up SECONDS of simulated time, counting in max_calls "
                           "(default: it ends at once)")
     sim.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
+    sim.add_argument("--account", metavar="A",
+                     help="the calls' account: the variable the accounts key names, else the source address")
     sim.add_argument("--json", action="store_true", help="print JSON")
     sim.add_argument("--explain", action="store_true",
                      help="say why: the ACL node that decided, and each route's first condition that failed")
@@ -346,13 +348,18 @@ def simulate(args: argparse.Namespace) -> int:
 
     down = [name for names in args.down for name in names]
     report = run(args.rules, args.dest, args.src_ip, args.caller, dict(args.var), down,
-                 dict(args.fail), args.calls, explain=args.explain, at=args.at, cps=args.cps, hold=args.hold)
+                 dict(args.fail), args.calls, explain=args.explain, at=args.at, cps=args.cps, hold=args.hold,
+                 account=args.account)
     if args.json:
         print(json.dumps(report, indent=2))
     elif args.calls == 1:
         _print_call(report)
     else:
         _print_summary(report)
+    if "levels" in report and not args.json:
+        print("fraud levels reached:" if report["levels"] else "fraud levels reached: none")
+        for line in report["levels"]:
+            print("  " + line)
     if args.explain and not args.json:
         print("why:")
         for line in report["explanation"]:

@@ -17,11 +17,13 @@ import time
 from collections import Counter, deque
 from typing import Any, Collection, Deque, Dict, List, Mapping, Optional, Tuple
 
+from fsroute.core import fraud as fraud_levels
 from fsroute.core import loader, router
 from fsroute.core.text import did_you_mean
 from fsroute.core.model import RuleSet
 from fsroute.core.timespec import read_at
 from fsroute.emulator import EmulatedSwitch, StubSession
+from fsroute.runtime import fraud, observers
 from fsroute.runtime.call import route_with
 from fsroute.runtime.clock import SystemClock
 from fsroute.runtime.fslog import talking_to
@@ -59,7 +61,7 @@ class Simulation:
             variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
             fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
             at: Optional[str] = None, global_variables: Optional[Mapping[str, str]] = None,
-            cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
+            cps: Optional[float] = None, hold: float = 0.0, account: Optional[str] = None) -> Dict[str, Any]:
         """Route ``calls`` calls from a fresh start (round robin, readings, breakers, limit counts); one
         call gives its report, several a summary (with ``explain``: why, as ``explanation``: the router's
         reasons for the first call, decided with the gateway states, decks and round-robin start it
@@ -69,9 +71,13 @@ class Simulation:
         defaults.tz, else UTC; the report's ``at`` says which), else now. ``global_variables``: the
         switch's, read when a call does not set a variable. Time is simulated, nobody sleeps: the calls
         come ``cps`` per second (None: all at the start instant), and with ``hold`` an answered call stays
-        up that many seconds, counting in its gateway's max_calls until then.
+        up that many seconds, counting in its gateway's max_calls until then. ``account``: the calls'
+        account (sets the variable the accounts key names, or the source address); the summary's
+        ``levels`` say when each fraud level was reached, by which call, naming the rule and the count.
         """
         rules = self.rules
+        if account is not None:
+            variables, src_ip = _with_account(rules, account, variables, src_ip)
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
         known = rules.gateway_names() | {n for n in named if n}
         unknown = sorted((set(down) | set(fail or ())) - known)
@@ -83,31 +89,78 @@ class Simulation:
         switch = _switch(rules, known, down, global_variables, clock)
         reports = []
         held: Deque[Tuple[float, StubSession]] = deque()  # (when it hangs up, call), in that order
-        with talking_to(switch.module):
+        records: Dict[str, Any] = {}
+        levels: List[str] = []
+        with talking_to(switch.module), fraud.private(clock.time):
             # simulated calls stay out of the switch's metrics and events, and use this Simulation's decks
             loaded = standalone(rules, self.decks, clock, self.tables)
+            # a held call's fraud counts end when it hangs up, in simulated time, not when it is routed
+            loaded.observers = tuple(o for o in observers.of(loaded, False) if o is not fraud.ended) + (
+                lambda record: records.__setitem__(record.uuid, record),)
+
+            def ended(session: StubSession) -> None:
+                record = records.pop(session.uuid, None)
+                if record is not None and record.fraud is not None:
+                    fraud.ended(record._replace(fraud=record.fraud._replace(talk_seconds=hold)))
+
             if explain:  # a dry run of the first call, as ctl test does: its states, decks and round-robin start
                 reasons = router.decide(rules, call_variables(dest, src_ip, caller, variables).get, loaded.is_up,
                                         loaded.selector.copy(), start, loaded, deck_of=loaded.deck_of,
                                         explain=True, table_of=loaded.table_of).reasons
             for number in range(calls):
-                clock.elapsed = number / cps if cps else 0.0
-                while held and held[0][0] <= clock.elapsed:
-                    held.popleft()[1].hangup("NORMAL_CLEARING")
+                arrives = number / cps if cps else 0.0
+                while held and held[0][0] <= arrives:
+                    clock.elapsed, session = held.popleft()
+                    session.hangup("NORMAL_CLEARING")
+                    ended(session)
+                    levels += _levels(switch, len(levels), clock.elapsed, None)
+                clock.elapsed = arrives
                 session = StubSession(call_variables(dest, src_ip, caller, variables), fail, fake=switch,
                                       stay_up=hold > 0)
                 route_with(session, lambda: loaded)
                 if session.bridged():
                     held.append((clock.elapsed + hold, session))
+                else:
+                    ended(session)
+                levels += _levels(switch, len(levels), clock.elapsed, number + 1)
                 reports.append(_report(session))
-            for _, session in held:
+            for hangup_at, session in held:
+                clock.elapsed = hangup_at
                 session.hangup("NORMAL_CLEARING")
+                ended(session)
+                levels += _levels(switch, len(levels), clock.elapsed, None)
         summary = reports[0] if calls == 1 else _summary(reports)
+        if rules.fraud:
+            summary["levels"] = levels
         if shown is not None:
             summary["at"] = shown
         if explain:
             summary["explanation"] = list(reasons)
         return summary
+
+
+def _with_account(rules: RuleSet, account: str, variables: Optional[Mapping[str, str]], src_ip: Optional[str]
+                  ) -> Tuple[Dict[str, str], Optional[str]]:
+    """The variables and source address that make ``account`` the calls' account under the rules' key."""
+    key = rules.accounts.variable if rules.accounts is not None else None
+    if key is not None:
+        return dict(variables or {}, **{key: account}), src_ip
+    if rules.accounts is not None and rules.accounts.acl is not None:
+        raise UnknownGateways("the accounts key is an acl node: give --src-ip in it rather than --account")
+    return dict(variables or {}), account
+
+
+def _levels(switch: EmulatedSwitch, seen: int, elapsed: float, call: Optional[int]) -> List[str]:
+    """The fraud levels reached since the first ``seen``, as lines naming the rule and the count."""
+    out = []
+    for event in switch.fired(fraud.FRAUD_EVENT)[seen:]:
+        measure = event["fsroute-fraud-measure"]
+        out.append("t=%.1fs %s: %s %s of %s, %s %s" % (
+            elapsed, "call %d" % call if call is not None else "a call ended", event["fsroute-fraud-rule"],
+            event["fsroute-fraud-level"], event["fsroute-fraud-key"], measure,
+            fraud_levels.amount(measure, float(event["fsroute-fraud-count"]),
+                                float(event["fsroute-fraud-threshold"]))))
+    return out
 
 
 def _switch(rules: RuleSet, known: Collection[str], down: Collection[str],
@@ -153,9 +206,11 @@ def _summary(reports: List[Dict[str, Any]]) -> Dict[str, Any]:
 def simulate(path: str, dest: str, src_ip: Optional[str] = None, caller: Optional[str] = None,
              variables: Optional[Mapping[str, str]] = None, down: Collection[str] = (),
              fail: Optional[Mapping[str, str]] = None, calls: int = 1, explain: bool = False,
-             at: Optional[str] = None, cps: Optional[float] = None, hold: float = 0.0) -> Dict[str, Any]:
+             at: Optional[str] = None, cps: Optional[float] = None, hold: float = 0.0,
+             account: Optional[str] = None) -> Dict[str, Any]:
     """Route ``calls`` calls with the rules at ``path``; see Simulation.run. Raises RulesError, UnknownGateways."""
-    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at, cps=cps, hold=hold)
+    return Simulation(path).run(dest, src_ip, caller, variables, down, fail, calls, explain, at, cps=cps, hold=hold,
+                                account=account)
 
 
 # The gateway of a dial string, after its [leg variables] if any.

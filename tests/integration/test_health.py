@@ -5,6 +5,7 @@ import signal
 import statistics
 import subprocess
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -203,14 +204,14 @@ class Redis:
             self.process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def fleet(bundle, gateways, tmp_path_factory):
-    """Redis and two more FreeSWITCH processes whose gw1 limit is one count in it."""
+@contextmanager
+def switches_on_one_redis(bundle, gateways, tmp_path_factory, rules, names=("fs-a", "fs-b")):
+    """(a private Redis, FreeSWITCH processes with mod_hiredis's profile 'fleet' on it and ``rules``)."""
     redis = Redis(str(tmp_path_factory.mktemp("redis")))
     switches = []
     try:
-        for name in ("fs-a", "fs-b"):
-            switch = Switch(bundle, str(tmp_path_factory.mktemp(name)), gateways, FLEET_RULES,
+        for name in names:
+            switch = Switch(bundle, str(tmp_path_factory.mktemp(name)), gateways, rules,
                             extra_modules=("mod_hiredis",), extra_config=HIREDIS_CONF % redis.port)
             switches.append(switch)
             switch.start()
@@ -221,6 +222,13 @@ def fleet(bundle, gateways, tmp_path_factory):
         for switch in switches:
             switch.stop()
         redis.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet(bundle, gateways, tmp_path_factory):
+    """Redis and two more FreeSWITCH processes whose gw1 limit is one count in it."""
+    with switches_on_one_redis(bundle, gateways, tmp_path_factory, FLEET_RULES) as found:
+        yield found
 
 
 def test_hiredis_one_limit_across_two_switches_and_redis_unreachable(fleet, gateways):
