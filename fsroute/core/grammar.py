@@ -278,7 +278,7 @@ class Builder:
         if accounts is not None and defaults.on_over_limit.cause is None:
             self.error(top["accounts"][0], "defaults.on_over_limit must hang up ({hangup: CAUSE}): FreeSWITCH's "
                        "limit application ends the call it refuses")
-        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing) \
+        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing, tables) \
             if "fraud" in top else []
         if self.problems:
             return None

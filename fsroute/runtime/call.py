@@ -192,7 +192,8 @@ def _fraud_checked(call: _Call, generation: Generation) -> bool:
         call.session.setVariable("fsroute_account", call.account)
     now = call.now if call.now is not None else call_instant(get, fraud.STATE.clock)
     assert call.number is not None
-    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now))
+    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now),
+                                         generation.table_of)
     if refused is not None:
         rule, block = refused
         call.detail = "fraud rule %s: %s blocked (%s)" % (rule.name, call.account, block.why)
