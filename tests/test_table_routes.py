@@ -441,3 +441,30 @@ def test_per_did_extensions_import_as_one_table_that_routes_the_same(tmp_path, c
         routed = simulate(str(plain / "rules.yaml"), number)
         assert [a["dialstring"] for a in folded["attempts"]] == [a["dialstring"] for a in routed["attempts"]]
         assert folded["attempts"], number
+
+
+def test_a_call_the_ingress_acl_refuses_costs_no_lookup(lnp_rules):
+    from fsroute.core import router
+    from fsroute.core.selection import Selector
+    from fsroute.runtime.process import store_for
+
+    path = lnp_rules().replace("rules.yaml", "acl.yaml")
+    with open(path, "w") as handle:
+        handle.write(LNP_RULES.replace("lookup:", "acls:\n  peers: {default: deny, nodes: [allow: 10.0.0.0/8]}\n"
+                                       "ingress_acl: peers\nlookup:") % "")
+    generation = store_for(path).current()
+    asked = []
+
+    def table_of(name):
+        asked.append(name)
+        return generation.table_of(name)
+
+    def decide(source):
+        variables = {"destination_number": "15551230001", "network_addr": source}
+        return router.decide(generation.rules, variables.get, lambda gateway: True, Selector(None, ()), 1.0e9,
+                             deck_of=generation.deck_of, explain=True, table_of=table_of)
+    denied = decide("192.0.2.1")
+    assert (denied.outcome, denied.lrn, asked) == (router.Outcome.DENIED, None, [])
+    assert not any(line.startswith("lookup") for line in denied.reasons)
+    admitted = decide("10.1.2.3")
+    assert (admitted.outcome, admitted.lrn, asked) == (None, "14445550000", ["lnp"])

@@ -155,13 +155,30 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     of a ``table:`` route (or None: the route has no row for any number).
     """
     reasons = Reasons(rules) if explain else None
-    lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
-    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
+    decision = _refused_at_ingress(rules, get, reasons)  # before the lookup: a refused call costs no dip
+    lrn = None
+    if decision is None:
+        lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
+        decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
     if lrn is not None:
         decision = decision._replace(lrn=lrn)
     if reasons is not None:
         decision = decision._replace(reasons=reasons.lines())
     return _by_quality(decision, health, explain)
+
+
+def _refused_at_ingress(rules: RuleSet, get: Getter, reasons: Optional[Reasons]) -> Optional[Decision]:
+    """The decision to deny a call whose source the ingress acl refuses (None: admitted, or no ingress acl)."""
+    if rules.ingress_acl is None:
+        return None
+    source = source_address(get)
+    ingress = rules.acls[rules.ingress_acl]
+    allowed = ingress.allows(source)
+    if reasons is not None:
+        reasons.ingress(ingress, source, allowed)
+    if allowed:
+        return None
+    return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s" % (one_line(source), rules.ingress_acl))
 
 
 def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.TableOf], now: Optional[float],
@@ -223,14 +240,6 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
             health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
             table_of: Optional[tablerows.TableOf] = None, lrn: Optional[str] = None) -> Decision:
     source = source_address(get)
-    if rules.ingress_acl is not None:
-        ingress = rules.acls[rules.ingress_acl]
-        allowed = ingress.allows(source)
-        if reasons is not None:
-            reasons.ingress(ingress, source, allowed)
-        if not allowed:
-            return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
-                            % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
         if reasons is not None:
