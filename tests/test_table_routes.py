@@ -468,3 +468,28 @@ def test_a_call_the_ingress_acl_refuses_costs_no_lookup(lnp_rules):
     assert not any(line.startswith("lookup") for line in denied.reasons)
     admitted = decide("10.1.2.3")
     assert (admitted.outcome, admitted.lrn, asked) == (None, "14445550000", ["lnp"])
+
+
+def test_a_row_that_hangs_up_transfers_or_continues_sets_its_variables_as_a_route_does(call, table_rules, tmp_path):
+    (tmp_path / "dids.csv").write_text(DIDS.replace("15551230005,transfer:1000 XML default,,",
+                                                    "15551230005,transfer:1000 XML default,,hooli")
+                                       .replace("15551230006,continue,,", "15551230006,continue,,umbrella"))
+    busy = call(table_rules, "15551230004")
+    assert (busy.hangup_cause, busy.variables["fsroute_customer"]) == ("USER_BUSY", "initech")
+    assert call(table_rules, "15551230005").variables["fsroute_customer"] == "hooli"
+    assert call(table_rules, "15551230006").variables["fsroute_customer"] == "umbrella"
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("""\
+version: 1
+routes:
+  - {name: h, match: {destination_number: '^1(\\d+)'}, hangup: USER_BUSY, set: {why: 'busy-$1'}, export: {e: f}}
+  - {name: t, match: {destination_number: '^2'}, transfer: '1000 XML default', set: {why: transferred}}
+  - {name: c, match: {destination_number: '^3'}, continue: true, set: {why: '${caller_id_number}'}}
+  - {name: u, match: {destination_number: '^4'}, continue: true, set: {why: '${hostile}'}}
+""")
+    blocked = call(str(routes), "1234")
+    assert (blocked.variables["why"], blocked.variables["e"], blocked.variables["export_vars"]) == ("busy-234", "f", "e")
+    assert call(str(routes), "2").variables["why"] == "transferred"
+    assert call(str(routes), "3").variables["why"] == "1000"
+    unsafe = call(str(routes), "4", hostile="x]sofia/gateway/evil/1")  # refused as a bridge's value is
+    assert unsafe.variables["fsroute_result"] == "invalid_number" and "why" not in unsafe.variables
