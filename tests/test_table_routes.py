@@ -154,6 +154,13 @@ def test_fsroute_table_lookup_prints_the_row(table_rules, capsys):
         "  hangup CALL_REJECTED\n"
     assert main(["table", "lookup", table_rules, "dids", "15551230000"]) == 1
     assert capsys.readouterr().out == "15551230000: table 'dids' (exact, 6 rows) has no row\n"
+    plain = table_rules.replace("rules.yaml", "plain.yaml")
+    with open(plain, "w") as handle:  # a list without an action (for fraud rules): the row, no empty line
+        handle.write("version: 1\ntables:\n  premium: {file: premium.list, key: prefix, header: false}\nroutes: []\n")
+    with open(plain.replace("plain.yaml", "premium.list"), "w") as handle:
+        handle.write("1900\n4490\n")
+    assert main(["table", "lookup", plain, "premium", "19005550100"]) == 0
+    assert capsys.readouterr().out == "19005550100: table 'premium' (prefix, 2 rows): prefix 1900\n"
 
 
 def test_simulate_routes_through_tables(table_rules, capsys):
