@@ -301,3 +301,52 @@ def test_counts_of_windows_that_are_over_are_dropped_as_keys_come(monkeypatch):
     state.add(rule, "acme/1", "calls", 1.0, 30.0)  # a known key, same window: nothing dropped
     state.add(rule, "acme/9", "calls", 1.0, 61.0)  # a new key in the next window: the old ones go
     assert state.counts() == [("r", "acme/9", "calls", 1.0)]
+
+
+TABLE_RULES = """\
+version: 1
+tables:
+  premium:
+    file: premium.txt
+    key: prefix
+    header: false            # a plain list of prefixes, no action: a list for fraud rules to watch
+routes:
+  - name: out
+    match: {destination_number: '^(\\d+)$'}
+    gateway: gw1
+fraud:
+  - name: premium-table
+    table: premium
+    calls: {block: 2}
+"""
+
+
+def test_a_rule_naming_a_table_watches_the_numbers_with_a_row_in_the_loaded_table(switch, tmp_path, write_rules,
+                                                                                   call):
+    (tmp_path / "premium.txt").write_text("4490\n881\n")
+    path = write_rules(TABLE_RULES)
+    assert loader.load(path).fraud[0].table == "premium"
+    results = [call(path, number).variables["fsroute_result"] for number in ("449001", "88123", "449002", "4412")]
+    assert results == ["bridged", "bridged", "fraud_blocked", "bridged"]  # 4412 has no row: not watched
+    # the generation's table decides, not the file as it is when a call comes: a row added just now is not
+    # in it (nor a row taken out gone) until the file has settled and a reload has read it
+    (tmp_path / "premium.txt").write_text("4412\n")
+    results = [call(path, number, src="10.0.0.2").variables["fsroute_result"]
+               for number in ("4412", "449003", "449004", "449005")]
+    assert results == ["bridged", "bridged", "bridged", "fraud_blocked"]  # 4412 was not counted
+
+
+def test_a_fraud_table_must_be_one_of_the_rules_tables_and_a_bare_list_routes_nothing():
+    with pytest.raises(RulesError) as caught:
+        loader.parse(TABLE_RULES.replace("table: premium\n", "table: premum\n"), "r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:13:12: fraud rule 'premium-table': no table named 'premum' (did you mean 'premium'?)"]
+    with pytest.raises(RulesError) as caught:
+        loader.parse(TABLE_RULES.replace("    gateway: gw1\n", "    table: premium\n"), "r.yaml")
+    assert "route 'out': table 'premium' has neither a target column nor an action" in str(caught.value)
+
+
+def test_watching_a_table_without_rows_loaded_watches_nothing():
+    rule = FraudRule("r", 1, thresholds=(Threshold("calls", None, 2),), table="premium")
+    assert watching([rule], "out", "449001", None, lambda name: None, 0.0) == []
+    assert watching([rule], "out", "449001", None) == []

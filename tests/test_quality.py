@@ -242,3 +242,60 @@ def test_a_reload_forgets_the_verdicts_of_routes_it_no_longer_has(write_rules, f
     ctl.command("reload %s" % path)
     status = ctl.command("status %s" % path)
     assert "route 'out'" not in status and "  gw1: attempts 10 answered 0" in status
+
+
+TABLE_CLASSES = QUALITY.replace("        classes: {mobile: ['4915', '4916']}\n", """\
+        classes: {mobile: ['4915', '4916']}
+        class_tables:
+          - premium                              # a row: class 'premium', the table's name
+          - {table: regions, column: Region}     # a row: its region cell
+""").replace("    groups:\n", """\
+    tables:
+      premium: {file: premium.txt, key: prefix, header: false}
+      regions: {file: regions.csv, key: prefix, columns: {key: prefix}, action: continue}
+    groups:
+""")
+
+
+@pytest.fixture
+def table_board(tmp_path, write_rules, clock, fake_freeswitch):
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    (tmp_path / "premium.txt").write_text("4490\n")
+    (tmp_path / "regions.csv").write_text("prefix,region,note\n49,de,\n4915,,mobile: the prefix list's class\n"
+                                          "4930,de_berlin,\n")
+    return Switchboard(write_rules(TABLE_CLASSES), clock, fake_freeswitch)
+
+
+def test_a_class_comes_from_the_first_table_with_a_row_else_from_the_prefix_lists(table_board):
+    from fsroute.core.destclass import class_for
+    generation = table_board.store.current()
+    settings = generation.rules.defaults.quality
+    assert [entry[:2] for entry in settings.class_tables] == [("premium", None), ("regions", "region")]
+    found = [class_for(settings, number, generation.table_of, 0.0)
+             for number in ("449012", "+4930123", "4940123", "4915123", "4412")]
+    assert found == ["premium", "de_berlin", "de", "mobile", None]  # 4915's empty cell: the prefix list decides
+    assert class_for(settings, "4930123", lambda name: None, 0.0) is None  # tables not loaded: no row
+
+
+def test_a_class_read_from_a_table_is_judged_on_its_own_figures(table_board):
+    for _ in range(30):  # other calls answer on gw1, Berlin ones fail there
+        table_board.dialled("14940000")
+    for _ in range(10):
+        table_board.dialled("14930000", gw1="sip:503")
+    assert table_board.dialled("14930000") == ["gw2"]  # class de_berlin: gw1 0% of 10: critical
+    assert table_board.dialled("14940000") == ["gw1"]  # class de: 30 of 30
+    status = ctl.command("status %s" % table_board.store.path)
+    assert "  gw1 class de_berlin: attempts 10 answered 0" in status
+    assert "  gw1 class de: attempts 31 answered 31" in status
+    assert "  gw1 class de_berlin for route 'out': critical" in status
+
+
+def test_class_tables_are_checked_against_the_tables(write_rules):
+    bad = TABLE_CLASSES.replace("- premium  ", "- premum   ").replace("header: false}", "header: false}\n      "
+                                                                      "other: {file: o.txt, key: exact, header: false}") \
+        .replace("{table: regions, column: Region}", "{table: other, column: region}")
+    with pytest.raises(RulesError) as caught:
+        loader.load(write_rules(bad))
+    text = str(caught.value)
+    assert "defaults.quality.class_tables: no table named 'premum' (did you mean 'premium'?)" in text
+    assert "table 'other' is a list without a header: it has no column 'region'" in text

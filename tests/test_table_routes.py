@@ -154,6 +154,13 @@ def test_fsroute_table_lookup_prints_the_row(table_rules, capsys):
         "  hangup CALL_REJECTED\n"
     assert main(["table", "lookup", table_rules, "dids", "15551230000"]) == 1
     assert capsys.readouterr().out == "15551230000: table 'dids' (exact, 6 rows) has no row\n"
+    plain = table_rules.replace("rules.yaml", "plain.yaml")
+    with open(plain, "w") as handle:  # a list without an action (for fraud rules): the row, no empty line
+        handle.write("version: 1\ntables:\n  premium: {file: premium.list, key: prefix, header: false}\nroutes: []\n")
+    with open(plain.replace("plain.yaml", "premium.list"), "w") as handle:
+        handle.write("1900\n4490\n")
+    assert main(["table", "lookup", plain, "premium", "19005550100"]) == 0
+    assert capsys.readouterr().out == "19005550100: table 'premium' (prefix, 2 rows): prefix 1900\n"
 
 
 def test_simulate_routes_through_tables(table_rules, capsys):
@@ -441,3 +448,55 @@ def test_per_did_extensions_import_as_one_table_that_routes_the_same(tmp_path, c
         routed = simulate(str(plain / "rules.yaml"), number)
         assert [a["dialstring"] for a in folded["attempts"]] == [a["dialstring"] for a in routed["attempts"]]
         assert folded["attempts"], number
+
+
+def test_a_call_the_ingress_acl_refuses_costs_no_lookup(lnp_rules):
+    from fsroute.core import router
+    from fsroute.core.selection import Selector
+    from fsroute.runtime.process import store_for
+
+    path = lnp_rules().replace("rules.yaml", "acl.yaml")
+    with open(path, "w") as handle:
+        handle.write(LNP_RULES.replace("lookup:", "acls:\n  peers: {default: deny, nodes: [allow: 10.0.0.0/8]}\n"
+                                       "ingress_acl: peers\nlookup:") % "")
+    generation = store_for(path).current()
+    asked = []
+
+    def table_of(name):
+        asked.append(name)
+        return generation.table_of(name)
+
+    def decide(source):
+        variables = {"destination_number": "15551230001", "network_addr": source}
+        return router.decide(generation.rules, variables.get, lambda gateway: True, Selector(None, ()), 1.0e9,
+                             deck_of=generation.deck_of, explain=True, table_of=table_of)
+    denied = decide("192.0.2.1")
+    assert (denied.outcome, denied.lrn, asked) == (router.Outcome.DENIED, None, [])
+    assert not any(line.startswith("lookup") for line in denied.reasons)
+    admitted = decide("10.1.2.3")
+    assert (admitted.outcome, admitted.lrn, asked) == (None, "14445550000", ["lnp"])
+
+
+def test_a_row_that_hangs_up_transfers_or_continues_sets_its_variables_as_a_route_does(call, table_rules, tmp_path):
+    (tmp_path / "dids.csv").write_text(DIDS.replace("15551230005,transfer:1000 XML default,,",
+                                                    "15551230005,transfer:1000 XML default,,hooli")
+                                       .replace("15551230006,continue,,", "15551230006,continue,,umbrella"))
+    busy = call(table_rules, "15551230004")
+    assert (busy.hangup_cause, busy.variables["fsroute_customer"]) == ("USER_BUSY", "initech")
+    assert call(table_rules, "15551230005").variables["fsroute_customer"] == "hooli"
+    assert call(table_rules, "15551230006").variables["fsroute_customer"] == "umbrella"
+    routes = tmp_path / "routes.yaml"
+    routes.write_text("""\
+version: 1
+routes:
+  - {name: h, match: {destination_number: '^1(\\d+)'}, hangup: USER_BUSY, set: {why: 'busy-$1'}, export: {e: f}}
+  - {name: t, match: {destination_number: '^2'}, transfer: '1000 XML default', set: {why: transferred}}
+  - {name: c, match: {destination_number: '^3'}, continue: true, set: {why: '${caller_id_number}'}}
+  - {name: u, match: {destination_number: '^4'}, continue: true, set: {why: '${hostile}'}}
+""")
+    blocked = call(str(routes), "1234")
+    assert (blocked.variables["why"], blocked.variables["e"], blocked.variables["export_vars"]) == ("busy-234", "f", "e")
+    assert call(str(routes), "2").variables["why"] == "transferred"
+    assert call(str(routes), "3").variables["why"] == "1000"
+    unsafe = call(str(routes), "4", hostile="x]sofia/gateway/evil/1")  # refused as a bridge's value is
+    assert unsafe.variables["fsroute_result"] == "invalid_number" and "why" not in unsafe.variables

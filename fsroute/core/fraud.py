@@ -14,6 +14,7 @@ from .billing import call_cost, increments_of
 from .calendars import Moment
 from .decks import Rate
 from .model import FraudRule
+from .tablerows import TableOf
 
 WARN, BLOCK = "warn", "block"
 
@@ -42,10 +43,11 @@ class Reached(NamedTuple):
     threshold: float
 
 
-def watching(rules: Iterable[FraudRule], route: Optional[str], number: str, moment: Optional[Moment]
-             ) -> List[FraudRule]:
+def watching(rules: Iterable[FraudRule], route: Optional[str], number: str, moment: Optional[Moment],
+             table_of: Optional[TableOf] = None, now: float = 0.0) -> List[FraudRule]:
     """The rules that watch a call of ``route`` to ``number`` at ``moment`` (None: an untimed call,
-    which a rule with time conditions does not watch)."""
+    which a rule with time conditions does not watch). A rule naming a table watches the numbers with a
+    row in force at ``now`` in the generation's loaded table (``table_of``; one not loaded has no rows)."""
     out = []
     for rule in rules:
         if rule.routes and route not in rule.routes:
@@ -54,8 +56,15 @@ def watching(rules: Iterable[FraudRule], route: Optional[str], number: str, mome
             continue
         if (rule.when or rule.unless or rule.when_any) and (moment is None or not moment.allows(rule)):
             continue
+        if rule.table is not None and not _listed(table_of, rule.table, number, now):
+            continue
         out.append(rule)
     return out
+
+
+def _listed(table_of: Optional[TableOf], name: str, number: str, now: float) -> bool:
+    bound = table_of(name) if table_of is not None else None
+    return bound is not None and bound.find(number, now)[0] >= 0
 
 
 def key_of(rule: FraudRule, account: str, number: str) -> str:

@@ -24,6 +24,7 @@ from .timespec import zone_of
 from .sections.carriers import read_carriers
 from .sections.defaults import read_defaults
 from .sections.fraud import read_fraud
+from .sections.quality import check_class_tables, class_columns
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.pricing import read_sell_decks
@@ -271,14 +272,16 @@ class Builder:
             timing.read_calendars(top["calendars"][1])
         carriers = read_carriers(self, top["carriers"][1], groups) if "carriers" in top else {}
         sell_decks = read_sell_decks(self, top["sell_decks"][1]) if "sell_decks" in top else {}
-        tables = read_tables(self, top["tables"][1], groups, carriers) if "tables" in top else {}
+        tables = read_tables(self, top["tables"][1], groups, carriers, class_columns(defaults.quality)) \
+            if "tables" in top else {}
+        check_class_tables(self, defaults.quality, tables)
         lookup = read_lookup(self, top["lookup"][1], tables) if "lookup" in top else None
         routes = read_routes(self, top["routes"][1], acls, groups, carriers, timing, tables) if "routes" in top else []
         accounts = read_accounts(self, top["accounts"][1], acls) if "accounts" in top else None
         if accounts is not None and defaults.on_over_limit.cause is None:
             self.error(top["accounts"][0], "defaults.on_over_limit must hang up ({hangup: CAUSE}): FreeSWITCH's "
                        "limit application ends the call it refuses")
-        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing) \
+        fraud = read_fraud(self, top["fraud"][1], {route.name for route in routes}, timing, tables) \
             if "fraud" in top else []
         if self.problems:
             return None

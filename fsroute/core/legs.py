@@ -65,6 +65,14 @@ def dial_for(rules: RuleSet, route: Route, gateway: str, number: str, match: Opt
                 _values(route.dialling, spec.dialling, "export", groups, lookup))
 
 
+def route_variables(route: Route, match: Optional[re.Match[str]], lookup: Lookup) -> Tuple[Pairs, Pairs]:
+    """(set, export) of a route that does not bridge (hangup, transfer, continue; a table row's among
+    them), filled in and checked as an attempt's are. Raises UnsafeValue."""
+    groups = groups_of(match)
+    return (_values(route.dialling, NO_DIALLING, "set", groups, lookup),
+            _values(route.dialling, NO_DIALLING, "export", groups, lookup))
+
+
 def gateway_format(spec: GatewaySpec, number: str, lookup: Lookup) -> str:
     """``number`` as the gateway wants it: ``strip`` leading characters off, then its template ($0)."""
     stripped = number[spec.strip:]

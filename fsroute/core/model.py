@@ -125,6 +125,7 @@ class FraudRule(NamedTuple):
     when: Tuple[TimeSpec, ...] = ()
     unless: Tuple[TimeSpec, ...] = ()
     when_any: Tuple[TimeSpec, ...] = ()
+    table: Optional[str] = None            # a number table of ``tables:``: a number with a row in it is watched
 
 
 class Outcome(str, Enum):

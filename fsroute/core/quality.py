@@ -45,6 +45,15 @@ class QualityRule(NamedTuple):
     critical: Tuple[Tuple[str, float], ...] = ()
 
 
+class ClassTable(NamedTuple):
+    """A destination class read from a number table: a number's row gives it, as the row's cell in
+    ``column``, or (no column) the table's own name."""
+    table: str
+    column: Optional[str] = None
+    line: int = 0   # where the rules name it (a table is checked once the tables are read)
+    col: int = 0
+
+
 class QualitySettings(NamedTuple):
     """``defaults.quality``: how the windows are kept, the destination classes, the default thresholds."""
     window: float = 900.0
@@ -52,6 +61,12 @@ class QualitySettings(NamedTuple):
     probe_every: float = 60.0
     classes: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (name, prefixes), for figures per class
     rule: QualityRule = QualityRule()
+    class_tables: Tuple[ClassTable, ...] = ()  # looked up in order before the prefix lists
+
+    @property
+    def classed(self) -> bool:
+        """Whether it has any destination class (prefix lists or tables)."""
+        return bool(self.classes or self.class_tables)
 
 
 class Sample(NamedTuple):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol
 from . import lcr, margin, quality, tablerows
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
-from .legs import CallerIdRefused, Dial, dial_for
+from .legs import CallerIdRefused, Dial, Pairs, dial_for, route_variables
 from .model import NAME_RE, NUMBER_RE, Group, HasDeck, Member, Outcome, Route, RuleSet, fill
 from .reasons import Reasons
 
@@ -68,6 +68,8 @@ class Decision(NamedTuple):
     reasons: Tuple[str, ...] = ()  # decide(..., explain=True) only: why, in lines for people (reasons.py)
     demoted: Tuple[Tuple[str, str, str], ...] = ()  # (gateway, quality level, why): moved last or left out
     lrn: Optional[str] = None     # the routing number lookup: found (or the call brought), which routed it
+    set: Pairs = ()               # a route (or table row) that hangs up, transfers or continues: its set: ...
+    export: Pairs = ()            # ... and export: variables, put on the channel before it does
 
 
 def source_address(get: Getter) -> Optional[str]:
@@ -155,13 +157,30 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     of a ``table:`` route (or None: the route has no row for any number).
     """
     reasons = Reasons(rules) if explain else None
-    lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
-    decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
+    decision = _refused_at_ingress(rules, get, reasons)  # before the lookup: a refused call costs no dip
+    lrn = None
+    if decision is None:
+        lrn = _routing_number(rules, get, table_of, now, reasons) if rules.lookup is not None else None
+        decision = _decide(rules, get, is_up, selector, now, health, deck_of, reasons, table_of, lrn)
     if lrn is not None:
         decision = decision._replace(lrn=lrn)
     if reasons is not None:
         decision = decision._replace(reasons=reasons.lines())
     return _by_quality(decision, health, explain)
+
+
+def _refused_at_ingress(rules: RuleSet, get: Getter, reasons: Optional[Reasons]) -> Optional[Decision]:
+    """The decision to deny a call whose source the ingress acl refuses (None: admitted, or no ingress acl)."""
+    if rules.ingress_acl is None:
+        return None
+    source = source_address(get)
+    ingress = rules.acls[rules.ingress_acl]
+    allowed = ingress.allows(source)
+    if reasons is not None:
+        reasons.ingress(ingress, source, allowed)
+    if allowed:
+        return None
+    return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s" % (one_line(source), rules.ingress_acl))
 
 
 def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.TableOf], now: Optional[float],
@@ -223,14 +242,6 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
             health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
             table_of: Optional[tablerows.TableOf] = None, lrn: Optional[str] = None) -> Decision:
     source = source_address(get)
-    if rules.ingress_acl is not None:
-        ingress = rules.acls[rules.ingress_acl]
-        allowed = ingress.allows(source)
-        if reasons is not None:
-            reasons.ingress(ingress, source, allowed)
-        if not allowed:
-            return Decision(Outcome.DENIED, detail="source %s refused by ingress acl %s"
-                            % (one_line(source), rules.ingress_acl))
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
         if reasons is not None:
@@ -252,15 +263,17 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
                             % (one_line(source), refused.acl, refused.name))
         return Decision(Outcome.NO_ROUTE, detail="no route matches")
     if route.hangup is not None:
-        return Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup,
-                        cause=route.hangup)
+        return _with_variables(Decision(Outcome.BLOCKED, route, detail="the route hangs up with %s" % route.hangup,
+                                        cause=route.hangup), match, get)
     if route.continues:
-        return Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan")
+        return _with_variables(Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan"),
+                               match, get)
     if route.transfer is not None:
         extension = fill(route.transfer.extension, match)
         if not NUMBER_RE.match(extension):
             return Decision(Outcome.INVALID_NUMBER, route, detail="extension %s is not dialable" % one_line(extension))
-        return Decision(Outcome.TRANSFERRED, route, extension, detail="transfer to %s" % route.transfer.data(extension))
+        return _with_variables(Decision(Outcome.TRANSFERRED, route, extension,
+                                        detail="transfer to %s" % route.transfer.data(extension)), match, get)
     number = route.rewrite(match, destination, get)
     if not NUMBER_RE.match(number):
         return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
@@ -290,6 +303,21 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
                         % (" or benched" if benched else ""), benched=tuple(benched))
     return _dialled(rules, route, number, [Dial(name, number, "", (), ()) for name in gateways], match, get,
                     tuple(benched))
+
+
+def _with_variables(decision: Decision, match: Optional[re.Match[str]], get: Getter) -> Decision:
+    """``decision`` (a route's hangup, transfer or continue) with the route's set:/export: values, as a
+    bridge's attempt gets them; a value that cannot be set safely makes the number invalid, as it does
+    for a bridge."""
+    route = decision.route
+    assert route is not None
+    if not (route.dialling.set or route.dialling.export):
+        return decision
+    try:
+        set_, export = route_variables(route, match, get)
+    except UnsafeValue as exc:
+        return Decision(Outcome.INVALID_NUMBER, route, decision.number, detail=one_line(str(exc)))
+    return decision._replace(set=set_, export=export)
 
 
 def _dialled(rules: RuleSet, route: Route, number: str, wanted: Sequence[Dial], match: Optional[re.Match[str]],

@@ -19,7 +19,7 @@ from fsroute.core.fraud import FraudCall
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
 from fsroute.core.decks import rate_text
-from fsroute.core.legs import Dial
+from fsroute.core.legs import Dial, Pairs
 from fsroute.core.model import Accounts, Group, Outcome, Route, RuleSet, action_for
 from fsroute.core.router import Decision
 from fsroute.core.text import one_line
@@ -162,6 +162,8 @@ def _route(call: _Call, generation: Generation) -> None:
         session.setVariable("fsroute_route", call.route)
     if decision.lrn is not None:  # lookup: the routing number that routed and rated the call
         session.setVariable("fsroute_lrn", decision.lrn)
+    if decision.set or decision.export:  # a route or table row that hangs up, transfers or continues
+        _set_pairs(call, decision.set, decision.export)
     if decision.outcome is Outcome.TRANSFERRED:
         _transfer(call, decision)
         return
@@ -192,7 +194,8 @@ def _fraud_checked(call: _Call, generation: Generation) -> bool:
         call.session.setVariable("fsroute_account", call.account)
     now = call.now if call.now is not None else call_instant(get, fraud.STATE.clock)
     assert call.number is not None
-    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now))
+    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now),
+                                         generation.table_of)
     if refused is not None:
         rule, block = refused
         call.detail = "fraud rule %s: %s blocked (%s)" % (rule.name, call.account, block.why)
@@ -331,9 +334,14 @@ def _set_variables(call: _Call, dial: Optional[Dial]) -> None:
     named in export_vars, as the export application does, so the outbound leg gets them too. Names the
     previous attempt set that this one does not are unset and no longer exported: a gateway's values
     must not reach the next gateway on failover."""
+    _set_pairs(call, dial.set if dial is not None else (), dial.export if dial is not None else ())
+
+
+def _set_pairs(call: _Call, set_: Pairs, export_: Pairs) -> None:
+    """_set_variables of these values (a decision that does not bridge has them without an attempt)."""
     session = call.session
-    pairs = dial.set + dial.export if dial is not None else ()
-    export = [name for name, _ in dial.export] if dial is not None else []
+    pairs = set_ + export_
+    export = [name for name, _ in export_]
     names = [name for name, _ in pairs]
     for name in call.set_names:
         if name not in names:

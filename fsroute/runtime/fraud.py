@@ -29,6 +29,7 @@ from fsroute.core import fraud
 from fsroute.core.calendars import Moment
 from fsroute.core.fraud import BLOCK, FraudCall, Reached, Watched
 from fsroute.core.model import FraudRule, Outcome, RuleSet
+from fsroute.core.tablerows import TableOf
 from . import events
 from .fleet import RedisFleet
 from .fslog import WARNING, log
@@ -176,10 +177,12 @@ def fleet_of(rules: RuleSet) -> Optional[RedisFleet]:
 
 
 def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: float,
-          moment: Optional[Moment]) -> Tuple[Optional[Tuple[FraudRule, Block]], Tuple[Watched, ...], bool]:
+          moment: Optional[Moment], table_of: Optional[TableOf] = None
+          ) -> Tuple[Optional[Tuple[FraudRule, Block]], Tuple[Watched, ...], bool]:
     """Check and count a call about to be dialled: (the rule and block refusing it or None, what watches
-    it, whether a rule needs its talk time). A refused call is not counted."""
-    rules_watching = fraud.watching(rules.fraud, route, number, moment)
+    it, whether a rule needs its talk time). A refused call is not counted. ``table_of``: the
+    generation's loaded tables, for rules that watch a table's numbers."""
+    rules_watching = fraud.watching(rules.fraud, route, number, moment, table_of, now)
     if not rules_watching:
         return None, (), False
     state, fleet = STATE, fleet_of(rules)

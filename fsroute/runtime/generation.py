@@ -95,7 +95,8 @@ class Generation:
         """The router's question (core.router): each gateway's quality verdict for this call, None when the
         rules set no quality thresholds for ``route``."""
         tracker = self.quality
-        return tracker.judge_for(self.rules, route, number) if tracker is not None and route is not None else None
+        return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time()) \
+            if tracker is not None and route is not None else None
 
     def dry_run(self) -> DryRun:
         """This generation as a dry run (``ctl test``) asks it: the same answers, but quality verdicts
@@ -149,7 +150,9 @@ class DryRun:
         tracker = self._generation.quality
         if tracker is None or route is None:
             return None
-        return tracker.judge_for(self._generation.rules, route, number, dry=True)
+        generation = self._generation
+        return tracker.judge_for(generation.rules, route, number, dry=True, table_of=generation.table_of,
+                                 now=generation.clock.time())
 
 
 class Tally:

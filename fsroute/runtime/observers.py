@@ -8,6 +8,7 @@ false. A traced call: the trace too. A new observer is one more entry here.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Optional, Tuple
 
 from . import events, fraud, logline, metrics, trace
@@ -29,7 +30,7 @@ def of(generation: Optional[Generation], traced: bool) -> Tuple[Observer, ...]:
 def _of_generation(generation: Generation) -> Tuple[Observer, ...]:
     found: Tuple[Observer, ...] = (logline.write, generation.tally.observe)
     if generation.quality is not None:
-        found += (generation.quality.observe,)
+        found += (partial(generation.quality.observe, table_of=generation.table_of),)  # classes from its tables
     if generation.rules.fraud:
         found += (fraud.ended,)  # also a tool's calls: a simulation counts them
     if generation.observed:

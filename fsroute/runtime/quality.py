@@ -15,10 +15,13 @@ Redis is not done).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from fsroute.core import quality
+from fsroute.core.destclass import class_for
 from fsroute.core.model import Route, RuleSet
+from fsroute.core.tablerows import TableOf
 from fsroute.core.quality import CRITICAL, OK, PROBE, Figures, Judge, QualityRule, QualitySettings, Verdict, Window
 from . import events, metrics
 from .fslog import NOTICE, log
@@ -55,11 +58,14 @@ class QualityTracker:
         return (settings.window, settings.short_call) == (self.settings.window, self.settings.short_call)
 
     # -- fed by the call records (an observer) -----------------------------------------------------
-    def observe(self, record: CallRecord) -> None:
+    def observe(self, record: CallRecord, table_of: Optional[TableOf] = None) -> None:
+        """Add the record's attempts to their windows; ``table_of``: the loaded tables of the generation
+        that routed it, for classes read from tables."""
         if not record.attempts:
             return
         settings = self.settings
-        kind = quality.class_of(settings.classes, record.number) if settings.classes and record.number else None
+        kind = class_for(settings, record.number, table_of, record.now if record.now is not None else time.time()) \
+            if settings.classed and record.number else None
         now = self.clock()
         with self._lock:
             for attempt in record.attempts:
@@ -72,16 +78,17 @@ class QualityTracker:
                     window.add(now, sample)
 
     # -- read by the router --------------------------------------------------------------------------
-    def judge_for(self, rules: RuleSet, route: Optional[Route], number: Optional[str], dry: bool = False
-                  ) -> Optional[Judge]:
+    def judge_for(self, rules: RuleSet, route: Optional[Route], number: Optional[str], dry: bool = False,
+                  table_of: Optional[TableOf] = None, now: float = 0.0) -> Optional[Judge]:
         """The verdict of each gateway for a call of ``route`` to ``number`` (None: no thresholds apply);
-        ``dry``: for a dry run (``ctl test``), which claims no probe call and changes no verdict."""
+        ``dry``: for a dry run (``ctl test``), which claims no probe call and changes no verdict;
+        ``table_of`` and ``now``: the generation's loaded tables and the instant, for classes from tables."""
         if route is None:
             return None
         rule = self.rule_of(rules, route)
         if not rule.warn and not rule.critical:
             return None
-        kind = quality.class_of(self.settings.classes, number) if self.settings.classes and number else None
+        kind = class_for(self.settings, number, table_of, now) if self.settings.classed and number else None
         scope = route.name
         if dry:
             return lambda gateway: self._dry_verdict(gateway, kind, rule, scope)

@@ -47,8 +47,8 @@ def lookup_text(path: str, name: str, number: str, at: Optional[str] = None) -> 
     table = bound.table
     lines = ["%s: table '%s' (%s, %d rows): %s %s" % (number, name, spec.layout.kind, len(table),
                                                       "number" if spec.layout.kind == "exact" else "prefix",
-                                                      table.key(row)),
-             "  " + action.text]
+                                                      table.key(row))]
+    lines += ["  " + action.text] if action.text else []  # a plain list's row says nothing more
     if table.starts is not None and table.ends is not None:
         lines.append("  effective %s to %s" % (date_text(table.starts[row]), date_text(table.ends[row])))
     return True, "\n".join(lines) + "\n"

@@ -181,3 +181,33 @@ def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_red
         cdr = fs_b.cdr_for(refused.call_id)
         assert (cdr["fsroute_result"], cdr["hangup_cause"]) == ("over_limit", "NORMAL_CIRCUIT_CONGESTION")
         assert "account 127.0.0.1: its limit backend failed" in fs_b.log_since(mark)
+
+
+TABLE_FRAUD_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5}
+tables:
+  premium: {file: premium.list, key: prefix, header: false}
+routes:
+  - {name: out, match: {destination_number: '^(\\d+)$'}, gateway: gw1}
+fraud:
+  - name: premium-list
+    table: premium
+    calls: {block: 2}
+    for: 1h
+"""
+
+
+def test_a_rule_watching_a_table_counts_and_blocks_only_the_numbers_with_a_row(fs):
+    with open(os.path.join(os.path.dirname(fs.switch.rules_path), "premium.list"), "w") as handle:
+        handle.write("4490\n881\n")
+    fs.use_rules(TABLE_FRAUD_RULES)  # ctl reload reads the table with the rules
+    mark = fs.switch.log_mark()
+    codes = [fs.call(number).code for number in ("4490001", "8810002", "5550003", "4490004")]
+    assert codes == [200, 200, 200, 403]  # 5550003 has no row: neither counted nor refused
+    assert fraud_lines(fs.switch, mark)[0].startswith(
+        "fsroute: fraud premium-list block of 127.0.0.1 reached calls (2/2)")
+    assert fs.cdr(fs.call("8819999"))["fsroute_result"] == "fraud_blocked"
+    assert fs.call("5550005").code == 200
+    assert fs.invites()["gw1"] == 4
+    assert fs.switch.api("python fsroute.ctl fraud unblock 127.0.0.1").startswith("+OK unblocked premium-list")

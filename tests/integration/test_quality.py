@@ -1,6 +1,8 @@
 """Routing on measured quality in a real FreeSWITCH: a gateway answering 20 % of calls is moved last, then
-left out, then probed and brought back; PDD and ACD come from the times the switch keeps (issue 23)."""
+left out, then probed and brought back; PDD and ACD come from the times the switch keeps; a destination
+class read from a number table is judged on its own figures (issue 23)."""
 
+import os
 import re
 import time
 
@@ -88,3 +90,44 @@ def test_pdd_and_acd_are_the_gateways_ring_and_talk_times(fs):
     assert found, line
     acd, pdd = float(found.group(1)), float(found.group(2))
     assert 0.5 <= pdd <= 0.9 and 0.8 <= acd <= 1.5
+
+
+TABLE_CLASS_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  quality:
+    min_samples: 10
+    probe_every: 600
+    critical: {asr: 0.15}
+    class_tables: [{table: regions, column: region}]
+tables:
+  regions: {file: regions.csv, key: prefix, columns: {key: prefix}, action: continue}
+groups:
+  pair: {strategy: priority, gateways: [gw2, gw1]}
+routes:
+  - {name: pair, match: {destination_number: '^(\\d+)$'}, group: pair}
+"""
+
+
+def test_a_class_read_from_a_table_is_judged_on_its_own_figures(fs):
+    with open(os.path.join(os.path.dirname(fs.switch.rules_path), "regions.csv"), "w") as handle:
+        handle.write("prefix,region\n49,de\n4930,de_berlin\n")
+    fs.use_rules(TABLE_CLASS_RULES)
+    gw1, gw2 = fs.gateways["gw1"], fs.gateways["gw2"]
+    gw2.reject_code = 503
+    for i in range(10):  # gw2 answers the rest of Germany, fails Berlin (gw1 takes those calls)
+        gw2.mode = "answer"
+        assert fs.call("494000%02d" % i).code == 200
+        gw2.mode = "reject"
+        assert fs.call("493000%02d" % i).code == 200
+    assert (gw2.invite_count(), gw1.invite_count()) == (20, 10)
+    assert observed(fs.switch, "gw2", 20)  # 50 % overall: no verdict; Berlin 0 of 10: critical
+    berlin = fs.call("4930009999")
+    assert berlin.code == 200 and gw2.invite_count() == 20
+    assert fields_of(fs.switch, fs.log_mark, berlin)["skipped"] == "gw2:quality"
+    gw2.mode = "answer"
+    assert fs.call("4940009999").code == 200 and gw2.invite_count() == 21  # class de: gw2 first
+    status = fs.switch.api("python fsroute.ctl status %s" % fs.switch.rules_path)
+    assert "  gw2 class de_berlin: attempts 10 answered 0 " in status
+    assert "  gw2 class de_berlin for route 'pair': critical" in status

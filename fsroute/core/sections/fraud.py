@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Mapping, Optional, Set
 
 from ..billing import increments_of
-from ..model import FRAUD_MEASURES, NAME_RE, FraudRule, Threshold
+from ..model import FRAUD_MEASURES, NAME_RE, FraudRule, TableSpec, Threshold
 from ..reading import NAME_HINT, Reader
+from ..text import did_you_mean
 from ..yamltree import SCALAR, Node
 from .calendars import TimeGrammar
 from .defaults import read_action
 
 RULE_KEYS = ("name", "routes", "prefixes", "per", "window", "for", "on_block", "rate", "increments",
-             "connect_fee", "when", "when_any", "unless") + FRAUD_MEASURES
+             "connect_fee", "when", "when_any", "unless", "table") + FRAUD_MEASURES
 PER = ("account", "account+destination")
 _DURATION_RE = re.compile(r"([0-9]{1,7})\s*([smhd])\Z")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -23,12 +24,13 @@ _INCREMENTS_RE = re.compile(r"[0-9]{1,4}/[0-9]{1,4}\Z")
 MICRO = 1000000
 
 
-def read_fraud(r: Reader, node: Node, route_names: Set[str], timing: TimeGrammar) -> List[FraudRule]:
+def read_fraud(r: Reader, node: Node, route_names: Set[str], timing: TimeGrammar,
+               tables: Optional[Mapping[str, TableSpec]] = None) -> List[FraudRule]:
     """The fraud rules, in file order; every problem reported at its place."""
     out: List[FraudRule] = []
     seen: Dict[str, int] = {}
     for item in r.sequence(node, "fraud"):
-        rule = _read_rule(r, item, route_names, timing)
+        rule = _read_rule(r, item, route_names, timing, tables or {})
         if rule is None:
             continue
         if rule.name in seen:
@@ -39,7 +41,8 @@ def read_fraud(r: Reader, node: Node, route_names: Set[str], timing: TimeGrammar
     return out
 
 
-def _read_rule(r: Reader, item: Node, route_names: Set[str], timing: TimeGrammar) -> Optional[FraudRule]:
+def _read_rule(r: Reader, item: Node, route_names: Set[str], timing: TimeGrammar, tables: Mapping[str, TableSpec]
+               ) -> Optional[FraudRule]:
     body = r.mapping(item, "fraud rule", allowed=RULE_KEYS, required=("name",))
     if body is None or "name" not in body:
         return None
@@ -61,6 +64,8 @@ def _read_rule(r: Reader, item: Node, route_names: Set[str], timing: TimeGrammar
             else:
                 r.error(entry, "%s: prefix %r is not the start of a number" % (what, entry.value))
         values["prefixes"] = tuple(prefixes)
+    if "table" in body:
+        values["table"] = _table(r, body["table"][1], tables, what)
     if "per" in body:
         per = body["per"][1]
         if per.kind == SCALAR and per.value in PER:
@@ -96,6 +101,15 @@ def _read_rule(r: Reader, item: Node, route_names: Set[str], timing: TimeGrammar
         return None
     return FraudRule(name, item.line, thresholds=tuple(t for t in thresholds if t is not None),
                      when=when, unless=unless, when_any=when_any, **values)  # type: ignore[arg-type]
+
+
+def _table(r: Reader, node: Node, tables: Mapping[str, TableSpec], what: str) -> Optional[str]:
+    """The name of a table of ``tables:`` (any kind: a row present is what counts)."""
+    name = r.string(node, what + " table")
+    if name is not None and name not in tables and name not in r.declared["table"]:
+        r.error(node, "%s: no table named '%s'%s" % (what, name, did_you_mean(name, r.declared["table"])))
+        return None
+    return name
 
 
 def _names(r: Reader, node: Node, what: str) -> List[Node]:

@@ -37,9 +37,10 @@ DIAL_CHOICES = ("dialled", "routing")
 COLUMN_KEYS = ("key", "target", "number", "effective_from", "effective_to")
 
 
-def read_tables(r: Reader, node: Node, groups: Dict[str, Group], carriers: Dict[str, Carrier]
-                ) -> Dict[str, TableSpec]:
-    """The tables by name; each table's file is read with the rules' generation, not here."""
+def read_tables(r: Reader, node: Node, groups: Dict[str, Group], carriers: Dict[str, Carrier],
+                extra: Optional[Mapping[str, Tuple[str, ...]]] = None) -> Dict[str, TableSpec]:
+    """The tables by name; each table's file is read with the rules' generation, not here. ``extra``:
+    {table: columns other features read from its rows (quality classes)}, read after its own."""
     fields = r.mapping(node, "tables")
     out = {}
     known = Known(groups, carriers, r.declared_gateways)
@@ -77,16 +78,18 @@ def read_tables(r: Reader, node: Node, groups: Dict[str, Group], carriers: Dict[
                     "target, the other each row's" % what)
             bad.append("action")
         header = r.boolean(body["header"][1], what + " header") if "header" in body else True
-        if header is False and (not action or columns.keys() - {"key"} or variables):
-            r.error(body["header"][1], "%s: a list without a header has one column, the key: it needs an "
-                    "action and no other columns or variables" % what)
+        if header is False and (columns.keys() - {"key"} or variables):
+            r.error(body["header"][1], "%s: a list without a header has one column, the key: it takes "
+                    "an action but no other columns or variables" % what)
             bad.append("header")
         if bad or path is None or kind not in KINDS or ("action" in body and action is None) or header is None:
             continue
         # a table with a number column and neither target nor action only gives numbers (lookup:)
-        targeted = bool(action) or "target" in columns or "number" not in columns
+        # ... and a list without a header or action only holds numbers (for fraud rules, quality classes)
+        targeted = bool(action) or "target" in columns or ("number" not in columns and header)
         values = ([columns.get("target", "target")] if targeted and not action else []) + \
             ([columns["number"]] if "number" in columns else []) + [column for _, column in variables]
+        values += [column for column in (extra or {}).get(name, ()) if header and column not in values]
         layout = Layout(kind or "exact", columns.get("key", "number"), tuple(values),
                         columns.get("effective_from"), columns.get("effective_to"), header)
         full = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(r.filename)), path))
