@@ -17,6 +17,7 @@ import pytest
 from fsroute import route
 from fsroute.runtime import process
 from fsroute.testing import StubSession
+from confmgr import configmap_publish, copy_over
 
 RULES = """\
 version: 1
@@ -90,24 +91,6 @@ def settle(clock, path, checks=12):
 
 # -- Kubernetes ConfigMap: rules.yaml -> ..data/rules.yaml, ..data -> ..<timestamp> ----------------
 
-def configmap_publish(volume, version, files):
-    """Publish ``files`` as the Kubernetes atomic writer does: a new timestamped directory, a
-    ``..data_tmp`` link to it renamed over ``..data``, the old directory removed."""
-    directory = os.path.join(volume, "..2026_12_07_%02d" % version)
-    os.mkdir(directory)
-    for name, text in files.items():
-        write(os.path.join(directory, name), text, aged=False)
-    old = os.path.realpath(os.path.join(volume, "..data")) if os.path.lexists(os.path.join(volume, "..data")) else None
-    os.symlink(os.path.basename(directory), os.path.join(volume, "..data_tmp"))
-    os.rename(os.path.join(volume, "..data_tmp"), os.path.join(volume, "..data"))
-    for name in files:
-        if not os.path.lexists(os.path.join(volume, name)):
-            os.symlink(os.path.join("..data", name), os.path.join(volume, name))
-    if old is not None:
-        shutil.rmtree(old)
-    return directory
-
-
 def test_a_configmap_symlink_swap_of_rules_and_deck_goes_live_whole(switch, tmp_path, errors):
     volume = str(tmp_path)
     directory = configmap_publish(volume, 1, {"rules.yaml": rules(), "rates.csv": DECK % "0.01"})
@@ -157,19 +140,14 @@ def test_a_rules_file_copied_over_in_place_goes_live_only_once_complete(switch, 
     new = rules("v2", "gw2").encode()
     half = new.index(b"  - {name: v2, match: {destination_number: '^(")  # the first half parses alone
     seen = set()
-    with open(path, "r+b") as handle:  # cp: the same file truncated and written block by block
-        handle.truncate(0)
-        for start in range(0, half, 16):
-            handle.write(new[start:min(start + 16, half)])
-            handle.flush()
-            written_at(path, switch)
-            switch.advance(0.25)
-            seen.add(routed(path))
-        for _ in range(4):  # the copy stalls for a second
-            switch.advance(0.25)
-            seen.add(routed(path))
-        handle.write(new[half:])
-    written_at(path, switch)
+
+    def a_moment_later():
+        written_at(path, switch)
+        switch.advance(0.25)
+        seen.add(routed(path))
+
+    stall = [half] * 4  # the copy stalls a second with the half that parses in the file
+    copy_over(path, new, list(range(16, half, 16)) + stall, a_moment_later)
     assert seen == {("v1", "gw1", "0.01")}  # the half that parses never went live
     settle(switch, path)
     assert routed(path) == ("v2", "gw2", "0.01")
@@ -185,13 +163,12 @@ def test_a_deck_copied_over_slowly_goes_live_only_once_complete(switch, tmp_path
     assert routed(path)[2] == "0.01"
     new = ("prefix,rate\n4,0.09\n" + "".join("99%04d,0.5\n" % n for n in range(400)) + "49,0.02\n").encode()
     seen = set()
-    with open(deck, "r+b") as handle:
-        handle.truncate(0)
-        for start in range(0, len(new), 512):
-            handle.write(new[start:start + 512])
-            handle.flush()
-            switch.advance(0.25)
-            seen.add(routed(path)[2])
+
+    def a_moment_later():
+        switch.advance(0.25)
+        seen.add(routed(path)[2])
+
+    copy_over(deck, new, range(512, len(new), 512), a_moment_later)
     assert seen == {"0.01"}  # every prefix of it is a valid deck rating 0049123 at 0.09
     age(deck)
     settle(switch, path)
