@@ -2,10 +2,12 @@
 them while calls flow. docs/reliability.md lists every fault tried and what it gives."""
 
 import os
+import re
 import threading
 import time
 
 from confmgr import configmap_publish, copy_over
+from .harness.switch import fsroute_lines, parse_line
 from .test_lcr import aged, calls_at
 
 RULES = """\
@@ -117,3 +119,52 @@ def test_decks_and_rules_copied_over_slowly_never_go_live_half_copied(fs):
     assert copy.done is not None and switched >= copy.done
     assert fs.gateways["gw4"].uri_users() == []
     assert errors_since(fs, mark) == []
+
+
+FLAP_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5, reload_check: 0.5}
+groups:
+  g: {strategy: weighted_round_robin, gateways: [gw1, gw2]}
+routes:
+  - {name: all, match: {destination_number: '^(\\d+)$'}, group: g}
+"""
+
+
+def call_lines_logged(fs, mark, count, timeout=10):
+    """The log since ``mark`` once it holds ``count`` call lines (FreeSWITCH writes it from a queue)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = fs.switch.log_since(mark)
+        if len(fsroute_lines(log)) >= count or time.monotonic() > deadline:
+            return log
+        time.sleep(0.2)
+
+
+def test_a_flapping_gateway_under_load_loses_no_call_and_floods_no_log(fs):
+    fs.use_rules(FLAP_RULES)
+    mark = fs.switch.log_mark()
+    gw1 = fs.gateways["gw1"]
+
+    def flap(n):  # gw1's port closed and opened again every 6 s (sofia pings every 5 s)
+        if n % 30 == 15:
+            gw1.close() if gw1.is_open else gw1.reopen()
+
+    results = calls_at(fs, 225, 5, flap, destination="5550100")
+    gw1.reopen()
+    assert [r.code for r in results] == [200] * 225
+    log = call_lines_logged(fs, mark, 225)
+    tried = [parse_line(line)["tried"] for line in fsroute_lines(log)]
+    assert len(tried) == 225 and all(t.endswith(":SUCCESS") for t in tried)
+    changes = [line for line in log.splitlines() if "fsroute::gateway" not in line and
+               "fsroute: gateway gw1 (external)" in line]
+    went_down = [line for line in changes if "is down (was up)" in line]
+    metrics = fs.switch.api("python fsroute.ctl metrics")
+    counted = sum(int(float(m.group(1))) for m in re.finditer(
+        r'fsroute_gateway_state_changes_total\{gateway="gw1",profile="external",state="\w+"\} (\S+)', metrics))
+    assert counted >= 5  # it flapped: more changes than lines...
+    assert len(changes) <= 5 and "is flapping" in changes[-1], changes  # ...4 lines, then one saying so
+    # gwlist said DOWN before fsroute's next reading (0.5 s) for a few calls at most per time it went down;
+    # those failed over at once (GATEWAY_DOWN) and were answered
+    at_down = sum(t.count("gw1:GATEWAY_DOWN") for t in tried)
+    assert at_down <= 4 * max(1, len(went_down) + (counted - len(changes)) // 2), (at_down, tried)
