@@ -89,15 +89,16 @@ class Prometheus:
              "--storage.tsdb.path=" + os.path.join(workdir, "tsdb"), "--web.listen-address=127.0.0.1:%d" % self.port],
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "prometheus.log"), "wb"))
         deadline = time.monotonic() + 60
-        while True:
+        while True:  # up, and the target scraped once
             try:
-                urllib.request.urlopen("http://127.0.0.1:%d/-/ready" % self.port, timeout=2).read()
-                return
+                if self.query('up{job="fsroute"} == 1'):
+                    return
             except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("prometheus did not come up; see %s/prometheus.log" % workdir)
-                time.sleep(0.3)
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("prometheus did not come up; see %s/prometheus.log" % workdir)
+            time.sleep(0.3)
 
     def query(self, expression):
         """{labels as a tuple of the vector's label values: value} of an instant query."""
@@ -151,6 +152,8 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
     assert answer.startswith("+OK"), answer
     mark = switch.log_mark()
     prometheus = Prometheus(workdir, metrics)
+    calls_by_result = "sum by (result) (fsroute_calls_total)"
+    before = prometheus.query(calls_by_result)  # the switch's calls before this run (a shared test switch)
     done = threading.Event()
     written = {"broken": 0, "valid": 0, "decks": 0, "flaps": 0}
     samples = []
@@ -211,10 +214,11 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
         while len(switch.cdrs()) < sipp_ok + sipp_failed and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(3)
-        scraped = prometheus.query("sum by (result) (fsroute_calls_total)")
+        scraped = prometheus.query(calls_by_result)
     finally:
         prometheus.stop()
-    by_result = {dict(labels).get("result", ""): int(value) for labels, value in scraped.items()}
+    by_result = {dict(labels).get("result", ""): int(value - before.get(labels, 0))
+                 for labels, value in scraped.items() if value > before.get(labels, 0)}
     cdrs = {}
     for row in switch.cdrs()[-(sipp_ok + sipp_failed):]:
         cdrs[row["fsroute_result"]] = cdrs.get(row["fsroute_result"], 0) + 1
