@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 
 def file_signature(path: str) -> Tuple[Any, ...]:
-    """(mtime_ns, size, inode) of ``path``, or ("unreadable", errno): any change means reload."""
+    """(mtime_ns, size, inode, mode) of ``path``, or ("unreadable", errno): any change means reload
+    (the mode too: a file made readable again is read again, though its content did not change)."""
     try:
         st = os.stat(path)
     except OSError as exc:
         return ("unreadable", exc.errno)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_mode)
+
+
+def same_inode(signature: Tuple[Any, ...], other: Optional[Tuple[Any, ...]]) -> bool:
+    """Whether two signatures are of one file (rewritten in place), not of a file renamed over it."""
+    return other is not None and len(signature) > 2 and len(other) > 2 and signature[2] == other[2]
 
 
 def written_within(signature: Tuple[Any, ...], now: float, seconds: float) -> bool:

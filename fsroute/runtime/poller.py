@@ -15,7 +15,8 @@ and so does a failed one (an exception, ``Invalid Profile [p]``, ``-ERR``,
 anything that is not a list of names): every gateway of that profile is
 taken as up, since FreeSWITCH refuses a really-down gateway at once with
 GATEWAY_DOWN and failover carries on. A count that cannot be read is 0.
-Failures and gateway state changes are logged once per change, not per call.
+Failures and gateway state changes are logged once per change, not per call,
+and the changes of a flapping gateway at most a few per minute (``flaplog``).
 
 A generation registers what it needs (``watch``) while it is built, off the
 call path; a profile never read before is read there and then, so a new
@@ -32,6 +33,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Option
 from fsroute.core.text import describe_error, one_line
 from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
+from .flaplog import ChangeLog
 from .fslog import INFO, WARNING, api, log, switch_running
 from .limits import parse_count
 
@@ -99,6 +101,7 @@ class Poller:
         self._thread_running = False
         self._stopped = False
         self.announce = True  # log and fire gateway state changes (off for a tool's private poller)
+        self._changes = ChangeLog(clock.monotonic)  # the log lines of gateway state changes, rate-limited
 
     # -- what calls read --------------------------------------------------------------------------
     def down(self, profile: str) -> Optional[FrozenSet[str]]:
@@ -248,6 +251,7 @@ class Poller:
                     if found is not None:
                         self._counts[what] = found
                     self._started.pop(what, None)
+            self._changes.flush()
 
     def _read_profile(self, profile: str) -> None:
         down = self._answer("sofia profile %s gwlist down" % profile, parse_gwlist)
@@ -263,9 +267,19 @@ class Poller:
             went_down = [(name, "up") for name in sorted(down - known)]
             came_up = sorted(known - down)
         for name, previous in went_down:
-            _announce(name, profile, "down", previous)
+            self._announce(name, profile, "down", previous)
         for name in came_up:
-            _announce(name, profile, "up", "down")
+            self._announce(name, profile, "up", "down")
+
+    def _announce(self, gateway: str, profile: str, state: str, previous: str) -> None:
+        """One gateway state change: a log line (rate-limited), a count, an fsroute::gateway event;
+        never raises."""
+        try:
+            self._changes.change(gateway, profile, state, previous)
+            metrics.GATEWAY_CHANGES.inc(gateway, profile, state)
+        except Exception:
+            pass
+        events.fire(events.GATEWAY, events.gateway_headers(gateway, profile, state, previous))
 
     def _answer(self, command: str, parse: Callable[[object], Optional[_T]]) -> Optional[_T]:
         """The parsed answer to ``command``, or None; an unusable answer is logged once until it mends."""
@@ -289,17 +303,6 @@ class Poller:
             log(WARNING, "fsroute: %r %s; %s until it answers" % (
                 command, what, "taking its gateways as up" if "gwlist" in command else "counting 0"))
         return None
-
-
-def _announce(gateway: str, profile: str, state: str, previous: str) -> None:
-    """One gateway state change: a log line, a count, an fsroute::gateway event; never raises."""
-    try:
-        log(WARNING if previous == "up" else INFO, "fsroute: gateway %s (%s) is %s (was %s)"
-            % (gateway, profile, state, previous))
-        metrics.GATEWAY_CHANGES.inc(gateway, profile, state)
-    except Exception:
-        pass
-    events.fire(events.GATEWAY, events.gateway_headers(gateway, profile, state, previous))
 
 
 def _describe_answer(answer: object) -> str:

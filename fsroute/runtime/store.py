@@ -20,8 +20,12 @@ A stat cannot see two writes of the same size within one mtime tick, and an
 in-place rewrite is briefly empty or half written. So while the rules file's
 mtime is younger than RACY_SECONDS its content hash is compared at every
 check, and a parse error of such a young file is not reported yet: the writer
-may not be done. A deck written moments ago waits until it is still
-(filecache.SETTLE_SECONDS).
+may not be done. A young rules file with new content is not even parsed by an
+automatic reload while it may still be being written: when it was rewritten
+in place (``cp`` over it: a half copy can parse as valid, shorter rules), or
+when it changed since the previous check (a file renamed or linked into place
+is complete and still, so it goes live one check later). A deck written
+moments ago waits until it is still (filecache.SETTLE_SECONDS).
 
 A replaced generation is not freed by whichever call drops it last (freeing
 100,000 routes takes tens of milliseconds): it is handed to ``retire``, and
@@ -43,7 +47,7 @@ from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
 from .accounts import TableState, read_table
 from .filecache import FileCache, LoadedFile, NotSettled
-from .files import file_signature, written_within
+from .files import file_signature, same_inode, written_within
 from .fslog import ERROR, INFO, WARNING, log
 from .generation import Generation
 from .poller import Poller
@@ -82,6 +86,8 @@ class RulesStore:
         self._retire = retire
         self._current: Optional[Generation] = None
         self._tried: Signatures = {}  # of the files as last built or tried
+        self._seen: Tuple[Any, ...] = ()  # of the rules file at the previous load or check of it
+        self._deferred = False  # the newest automatic load waited for a writer: check again, whatever the stat
         self._next_check = 0.0
         self._loading = False
         self._started = 0           # loads started so far; each load's number orders it
@@ -114,6 +120,13 @@ class RulesStore:
         """Whether the file was written less than RACY_SECONDS ago (it may change unseen)."""
         return written_within(signature, self._clock.time(), RACY_SECONDS)
 
+    def _being_written(self, signature: Tuple[Any, ...], seen: Tuple[Any, ...]) -> bool:
+        """Whether the rules file, young with new content, may still be being written: rewritten
+        in place (same inode as last tried), or changed since the previous check."""
+        if not self._young(signature):
+            return False
+        return same_inode(signature, self._tried.get(self.path)) or signature != seen
+
     def _load_first(self) -> Generation:
         with self._first_load:
             if self._current is not None:
@@ -142,7 +155,7 @@ class RulesStore:
             if self._loading:
                 return
             tried = {path: self._tried.get(path) for path in signatures}
-            if signatures == tried and not self._young(signatures[self.path]):
+            if signatures == tried and not self._young(signatures[self.path]) and not self._deferred:
                 return
             self._loading = True
         try:
@@ -184,8 +197,12 @@ class RulesStore:
         rules_signature = file_signature(self.path)
         try:
             data = loader.read(self.path)
+            seen, self._seen, self._deferred = self._seen, rules_signature, False
             if previous is not None and previous.rules.sha256 == hashlib.sha256(data).hexdigest():
                 ruleset = previous.rules  # same content (rewritten, or a reload asked for): decks may differ
+            elif not force and previous is not None and self._being_written(rules_signature, seen):
+                self._deferred = True  # built again at the next check, once the writer is done
+                return previous
             else:
                 ruleset = loader.parse(data, self.path)
             decks, bound, table_files, deck_errors = self._read_files(ruleset, first=previous is None,

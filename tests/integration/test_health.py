@@ -183,9 +183,14 @@ class Redis:
 
     def __init__(self, workdir):
         self.port = free_port(also_tcp=True)
+        self.workdir = workdir
+        self.start()
+
+    def start(self):
+        """Start (again) on this port, empty."""
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--appendonly", "no", "--dir", self.workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while self.cli("PING") != "PONG":
             if time.monotonic() > deadline:

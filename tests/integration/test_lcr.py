@@ -143,8 +143,8 @@ def big_deck(path, rows, rate):
     aged(path)
 
 
-def calls_at(fs, count, per_second, during):
-    """Place ``count`` calls to 00491599 at ``per_second``; ``during(n)`` runs before the n-th call."""
+def calls_at(fs, count, per_second, during, destination="00491599"):
+    """Place ``count`` calls to ``destination`` at ``per_second``; ``during(n)`` runs before the n-th call."""
     caller = fs.caller()
     calls = []
     start = time.monotonic()
@@ -153,7 +153,7 @@ def calls_at(fs, count, per_second, during):
         if time.monotonic() < due:
             time.sleep(due - time.monotonic())
         during(n)
-        calls.append(caller.start_call("00491599", hold=0.1))
+        calls.append(caller.start_call(destination, hold=0.1))
     return [c.wait(30) for c in calls]
 
 

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Soak: many calls through a real FreeSWITCH running fsroute while everything that may change does.
+
+    FSROUTE_FREESWITCH=/work/fs python benchmarks/soak.py --calls 100000 --rate 40
+
+A private FreeSWITCH (tests/integration/harness) on loopback, two fake gateways, SIPp (the bundle's
+bin/sipp) placing ``--calls`` calls at ``--rate`` cps to an LCR route over two carriers (gw1, gw2)
+with ``max_calls`` limits (mod_hash). Meanwhile the rules file is replaced every ``--reload-every``
+seconds, a valid version and a broken one in turn; a rate deck every ``--deck-every`` seconds (which
+carrier is cheaper flips); gw2's SIP port is closed and opened again every ``--flap-every`` seconds.
+A real Prometheus server (Debian's ``prometheus``, started here on loopback with a private config
+and data dir) scrapes fsroute's metrics endpoint every second.
+
+At the end it checks and prints: SIPp's successful and failed calls == fsroute's calls by result as
+Prometheus has them == the CDRs by fsroute_result; the limit counts back to 0; fsroute ERROR lines
+== the broken versions written (one each); FreeSWITCH RSS and thread count sampled every 5 s, and
+their growth per 10,000 calls after the first fifth of the calls (least squares). ``run()`` is what
+tests/integration/test_soak.py calls with a small N.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests.integration.harness import FakeGateway, Switch  # noqa: E402
+from tests.integration.harness.net import free_port  # noqa: E402
+from tests.integration.harness.switch import clean_env  # noqa: E402
+
+RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  reload_check: 0.5
+  metrics_listen: 127.0.0.1:%(metrics)d
+  limits: {backend: hash, realm: soak}
+gateways:
+  gw1: {max_calls: 500}
+  gw2: {max_calls: 500}
+carriers:
+  a: {deck: soak_a.csv, gateway: gw1, currency: USD}
+  b: {deck: soak_b.csv, gateway: gw2, currency: USD}
+routes:
+  - {name: lcr_%(version)s, match: {destination_number: '^00(\\d+)$'}, number: '$1', lcr: {carriers: [a, b]}}
+"""
+BROKEN = "  - {name: broken\n"
+DESTINATION = "0049123"
+PROMETHEUS_CONFIG = """\
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: fsroute
+    static_configs: [{targets: ['127.0.0.1:%d']}]
+"""
+
+
+def log(text):
+    sys.stderr.write("[soak %s] %s\n" % (time.strftime("%H:%M:%S"), text))
+    sys.stderr.flush()
+
+
+def replace(path, text):
+    """Write ``text`` to a temp file and rename it over ``path`` (as an editor or rsync does)."""
+    with open(path + ".tmp", "w") as handle:
+        handle.write(text)
+    os.replace(path + ".tmp", path)
+
+
+class Prometheus:
+    """A private Prometheus server on loopback scraping one target; stopped by PID."""
+
+    def __init__(self, workdir, target_port):
+        self.port = free_port(also_tcp=True)
+        config = os.path.join(workdir, "prometheus.yml")
+        with open(config, "w") as handle:
+            handle.write(PROMETHEUS_CONFIG % target_port)
+        self.process = subprocess.Popen(
+            [shutil.which("prometheus") or "/usr/bin/prometheus", "--config.file=" + config,
+             "--storage.tsdb.path=" + os.path.join(workdir, "tsdb"), "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "prometheus.log"), "wb"))
+        deadline = time.monotonic() + 60
+        while True:  # up, and the target scraped once
+            try:
+                if self.query('up{job="fsroute"} == 1'):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("prometheus did not come up; see %s/prometheus.log" % workdir)
+            time.sleep(0.3)
+
+    def query(self, expression):
+        """{labels as a tuple of the vector's label values: value} of an instant query."""
+        url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (self.port, urllib.parse.quote(expression))
+        answer = json.loads(urllib.request.urlopen(url, timeout=10).read())
+        return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in answer["data"]["result"]}
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+def proc_status(pid):
+    """(RSS in KiB, thread count) of a process."""
+    with open("/proc/%d/status" % pid) as handle:
+        fields = dict(line.split(":", 1) for line in handle if ":" in line)
+    return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
+
+
+def slope_per_10k(points):
+    """Least-squares growth of y per 10,000 calls over (calls, y) points."""
+    n = len(points)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points)
+    return 10000 * sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
+
+
+def fsroute_calls(metrics_port):
+    """fsroute_calls_total summed, read from the endpoint directly (progress only)."""
+    try:
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=2).read().decode()
+    except OSError:
+        return None
+    return sum(float(m.group(1)) for m in re.finditer(r"^fsroute_calls_total\{.*\} (\S+)$", text, re.M))
+
+
+def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60.0, flap_every=15.0):
+    """The soak on a running ``switch`` whose gateways gw1 and gw2 are ``gateways``; returns the figures."""
+    directory = os.path.dirname(switch.rules_path)
+    metrics = free_port(also_tcp=True)
+    decks = [("soak_a.csv", "0.02"), ("soak_b.csv", "0.01")]
+    for name, rate_of in decks:
+        replace(os.path.join(directory, name), "prefix,rate\n49,%s\n" % rate_of)
+    versions = [RULES % {"metrics": metrics, "version": v} for v in ("v1", "v2")]
+    replace(switch.rules_path, versions[0])
+    answer = switch.api("python fsroute.ctl reload %s" % switch.rules_path)
+    assert answer.startswith("+OK"), answer
+    mark = switch.log_mark()
+    prometheus = Prometheus(workdir, metrics)
+    calls_by_result = "sum by (result) (fsroute_calls_total)"
+    before = prometheus.query(calls_by_result)  # the switch's calls before this run (a shared test switch)
+    done = threading.Event()
+    written = {"broken": 0, "valid": 0, "decks": 0, "flaps": 0}
+    samples = []
+
+    def churn():
+        started = last_deck = last_flap = last_sample = time.monotonic()
+        n = 0
+        while not done.wait(0.25):
+            now = time.monotonic()
+            if now - started >= reload_every * (n + 1):
+                n += 1
+                if n % 2:
+                    replace(switch.rules_path, versions[n // 2 % 2] + BROKEN)
+                    written["broken"] += 1
+                else:
+                    replace(switch.rules_path, versions[n // 2 % 2])
+                    written["valid"] += 1
+            if now - last_deck >= deck_every:
+                last_deck = now
+                written["decks"] += 1
+                cheap = written["decks"] % 2
+                replace(os.path.join(directory, "soak_a.csv"), "prefix,rate\n49,%s\n" % ("0.01" if cheap else "0.02"))
+                replace(os.path.join(directory, "soak_b.csv"), "prefix,rate\n49,%s\n" % ("0.02" if cheap else "0.01"))
+            if now - last_flap >= flap_every:
+                last_flap = now
+                written["flaps"] += 1
+                gw2 = gateways["gw2"]
+                gw2.close() if gw2.is_open else gw2.reopen()
+            if now - last_sample >= 5:
+                last_sample = now
+                count = fsroute_calls(metrics)
+                if count is not None:
+                    samples.append((count,) + proc_status(switch.pid))
+
+    churner = threading.Thread(target=churn, name="soak-churn", daemon=True)
+    stat = os.path.join(workdir, "sipp-stat.csv")
+    host, port = switch.sip_address
+    sipp = [os.path.join(switch.prefix, "bin", "sipp"), "%s:%d" % (host, port), "-sn", "uac", "-s", DESTINATION,
+            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls), "-l", str(max(20, rate * 2)),
+            "-d", "0", "-nostdin", "-recv_timeout", "10000", "-timeout", "%ds" % (calls // rate * 4 + 120),
+            "-trace_stat", "-stf", stat, "-fd", "5"]
+    started = time.monotonic()
+    churner.start()
+    try:
+        subprocess.run(sipp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+                       timeout=calls // rate * 4 + 300)
+    finally:
+        done.set()
+        churner.join()
+        gateways["gw2"].reopen()
+    seconds = time.monotonic() - started
+    try:
+        with open(stat) as handle:
+            rows = [line.rstrip("\n").split(";") for line in handle if line.strip()]
+        last = dict(zip(rows[0], rows[-1]))
+        sipp_ok, sipp_failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+        deadline = time.monotonic() + 30  # the last calls' CDRs and a scrape after them
+        while len(switch.cdrs()) < sipp_ok + sipp_failed and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)
+        scraped = prometheus.query(calls_by_result)
+    finally:
+        prometheus.stop()
+    by_result = {dict(labels).get("result", ""): int(value - before.get(labels, 0))
+                 for labels, value in scraped.items() if value > before.get(labels, 0)}
+    cdrs = {}
+    for row in switch.cdrs()[-(sipp_ok + sipp_failed):]:
+        cdrs[row["fsroute_result"]] = cdrs.get(row["fsroute_result"], 0) + 1
+    text = switch.log_since(mark)
+    errors = [line for line in text.splitlines() if "[ERR]" in line]
+    fsroute_errors = [line for line in errors if "fsroute:" in line]
+    warm = [s for s in samples if s[0] >= calls / 5]
+    return {
+        "calls": calls, "rate": rate, "seconds": round(seconds, 1),
+        "sipp": {"successful": sipp_ok, "failed": sipp_failed},
+        "prometheus": by_result, "cdrs": cdrs,
+        "limits": {gw: switch.api("limit_usage hash soak soak.gw.%s" % gw).strip() for gw in ("gw1", "gw2")},
+        "written": written,
+        "fsroute_errors": len(fsroute_errors), "broken_errors": sum("invalid YAML" in l for l in fsroute_errors),
+        "other_errors": sorted({re.sub(r"^.*\[ERR\] \S+ ", "", l) for l in errors if "fsroute:" not in l}),
+        "rss_kib": {"first": samples[0][1] if samples else None, "last": samples[-1][1] if samples else None,
+                    "per_10k_calls_after_warmup": round(slope_per_10k([(s[0], s[1]) for s in warm]), 1)},
+        "threads": {"min": min((s[2] for s in warm), default=None), "max": max((s[2] for s in warm), default=None),
+                    "per_10k_calls_after_warmup": round(slope_per_10k([(s[0], s[2]) for s in warm]), 2)},
+        "samples": len(samples),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=100000)
+    parser.add_argument("--rate", type=int, default=40)
+    parser.add_argument("--reload-every", type=float, default=10.0)
+    parser.add_argument("--deck-every", type=float, default=60.0)
+    parser.add_argument("--flap-every", type=float, default=15.0)
+    args = parser.parse_args()
+    bundle = os.environ.get("FSROUTE_FREESWITCH")
+    if not bundle:
+        sys.exit("set FSROUTE_FREESWITCH=<dir> (docs/integration.md)")
+    workdir = tempfile.mkdtemp(prefix="fsroute-soak-")
+    gateways = {name: FakeGateway(name).start() for name in ("gw1", "gw2")}
+    switch = Switch(os.path.abspath(bundle), os.path.join(workdir, "fs"), gateways, "version: 1\nroutes: []\n",
+                    log_level="warning")
+    try:
+        switch.start()
+        switch.wait_gateways(down=(), timeout=30)
+        log("switch up (pid %d): %d calls at %d cps" % (switch.pid, args.calls, args.rate))
+        figures = run(switch, gateways, workdir, args.calls, args.rate, args.reload_every, args.deck_every,
+                      args.flap_every)
+    finally:
+        switch.stop()
+        for gw in gateways.values():
+            gw.stop()
+    figures["machine"] = "%s, %d cores, %s" % (platform.platform(), os.cpu_count() or 0, platform.python_version())
+    figures["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
