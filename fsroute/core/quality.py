@@ -129,6 +129,11 @@ class Window:
     def slice_of(self, now: float) -> int:
         return int(now // self.width)
 
+    def talk(self, now: float) -> Tuple[float, int]:
+        """(seconds talked, answered attempts with a talk time) in the window: what its ACD is drawn from."""
+        self._expire(int(now // self.width))
+        return self._totals[4], int(self._totals[5])
+
     def figures(self, now: float) -> Figures:
         self._expire(int(now // self.width))
         _, attempts_f, answered_f, user_side, talk, talked, short, pdd, timed = self._totals
@@ -197,3 +202,26 @@ def arrange(items: Sequence[T], gateway_of: Callable[[T], str], judge: Judge
         return list(items), {g: Verdict(PROBE, v.why + "; every gateway is critical, tried anyway")
                              for g, v in moved.items()}
     return kept + demoted, moved
+
+
+class Acd(NamedTuple):
+    """A destination class's measured mean talk time through some gateways (None: too few calls), and
+    where it came from, in words."""
+    seconds: Optional[float]
+    why: str
+
+
+def pooled_acd(kind: Optional[str], talks: Sequence[Tuple[str, float, int]], min_samples: int) -> Acd:
+    """The ACD of class ``kind`` over its windows of some gateways, given as (gateway, seconds talked,
+    answered calls with a talk time): one figure for the destination, whichever gateway carried its calls,
+    once they hold ``min_samples`` answered calls."""
+    if kind is None:
+        return Acd(None, "the number is in no destination class")
+    calls = sum(count for _, _, count in talks)
+    through = ", ".join(gateway for gateway, _, count in talks if count) or "its gateways"
+    if calls < max(1, min_samples):
+        return Acd(None, "%d answered call%s of class %s through %s in the window, fewer than min_samples %d"
+                   % (calls, "" if calls == 1 else "s", kind, through, min_samples))
+    seconds = sum(talked for _, talked, _ in talks) / calls
+    return Acd(seconds, "the measured ACD of class %s: %.1f s over %d answered calls through %s"
+               % (kind, seconds, calls, through))

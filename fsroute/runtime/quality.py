@@ -19,7 +19,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from fsroute.core import quality
 from fsroute.core.model import Route, RuleSet
-from fsroute.core.quality import CRITICAL, OK, PROBE, Figures, Judge, QualityRule, QualitySettings, Verdict, Window
+from fsroute.core.quality import CRITICAL, OK, PROBE, Acd, Figures, Judge, QualityRule, QualitySettings, Verdict, Window
 from . import events, metrics
 from .fslog import NOTICE, log
 from .record import CallRecord
@@ -86,6 +86,20 @@ class QualityTracker:
         if dry:
             return lambda gateway: self._dry_verdict(gateway, kind, rule, scope)
         return lambda gateway: self._verdict(gateway, kind, rule, scope)
+
+    def acd_for(self, rules: RuleSet, route: Route, number: str, gateways: Tuple[str, ...]) -> Acd:
+        """The measured ACD of ``number``'s destination class over ``gateways``' windows of that class (an
+        lcr route's call length: core.lcr.call_length), with the route's min_samples answered calls."""
+        kind = quality.class_of(self.settings.classes, number) if self.settings.classes else None
+        talks: List[Tuple[str, float, int]] = []
+        if kind is not None:
+            now = self.clock()
+            with self._lock:
+                for gateway in gateways:
+                    window = self._windows.get((gateway, kind))
+                    if window is not None:
+                        talks.append((gateway,) + window.talk(now))
+        return quality.pooled_acd(kind, talks, self.rule_of(rules, route).min_samples)
 
     def _dry_verdict(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
         with self._lock:

@@ -15,6 +15,7 @@ from fsroute.core import decks, lcr, loader, margin, router
 from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
+from fsroute.core.quality import Acd
 from fsroute.core.timespec import read_at
 
 
@@ -55,21 +56,23 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
     if not lcr.is_lookup_number(digits):
         return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
-    call_seconds = lcr.expected_seconds(spec)
+    length = lcr.call_length(spec, UNMEASURED if rules.defaults.quality is not None else None)
+    call_seconds = length.seconds
     ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now, call_seconds)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
              % (number, route.name, digits, shown,
                 rate_text(spec.max_rate) if spec.max_rate is not None else "none"),
              "each carrier priced as a %d s call (%s): connect_fee + rate x billed seconds / 60, the seconds "
-             "billed in the row's increments (initial/next; none: 1/1)"
-             % (call_seconds, "the route's expected_seconds" if spec.expected_seconds else "the default")]
+             "billed in the row's increments (initial/next; none: 1/1)" % length]
     sale = None
     if spec.margin is not None:
         variables = {spec.margin.sell_variable: sell} if sell else {}
         sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, variables.get, lambda d: by_path[d.deck],
-                                       digits, now, call_seconds)
-        lines.append("sold at: %s" % ("sell deck %s, prefix %s: %s" % (sale.deck, sale.prefix, sale.tariff.explain(
-            call_seconds)) if sale is not None else "unknown, %s" % unsold))
+                                       digits, now, call_seconds,
+                                       every_account=rules.accounts.sell_deck if rules.accounts else None)
+        lines.append("sold at: %s" % ("sell deck %s (%s), prefix %s: %s" % (
+            sale.deck, "--sell" if sell else sale.source, sale.prefix, sale.tariff.explain(call_seconds))
+            if sale is not None else "unknown, %s" % unsold))
     lines.append("%-3s %-16s %-15s %-10s %-7s %-8s %-10s %-4s %-21s %-21s %s" % (
         "#", "carrier", "prefix", "rate", "incr", "fee", "cost", "cur", "effective_from", "effective_to", "dial"))
     for place, quote in enumerate(ranking.quotes, 1):
@@ -93,6 +96,11 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
         if carrier.name not in served:
             lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
     return True, "\n".join(lines) + "\n"
+
+
+# The rules measure quality, but only the switch has the windows: the default stands here.
+UNMEASURED = Acd(None, "the measured ACD of the destination is known inside the switch only: "
+                       "'python fsroute.ctl test' prices with it")
 
 
 def _unfilled(name: str) -> str:
