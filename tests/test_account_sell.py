@@ -1,7 +1,6 @@
 """Per-account sell decks (issue 25 with issue 24's accounts): an account's row, or every account's default,
 names the sell deck of a call that does not name one itself; the precedence, the grammar, the table."""
 
-import datetime
 import os
 
 import pytest
@@ -11,8 +10,7 @@ from fsroute.core.accounts import limits_of, parse_table
 from fsroute.core.model import Capacity, RulesError
 from fsroute.core.tariff import Tariff
 from fsroute.runtime.process import store_for
-
-JAN = int(datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
+from test_margin import JAN
 
 RULES = """\
 version: 1

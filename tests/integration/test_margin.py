@@ -39,12 +39,17 @@ DECKS = {
 }
 
 
-def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_carriers(fs, tmp_path, capsys):
+def use_rules_with_decks(fs, rules, decks):
+    """Write ``decks`` ({file name: text}) beside the switch's rules file, then put ``rules`` in force."""
     directory = os.path.dirname(fs.switch.rules_path)
-    for name, text in DECKS.items():
+    for name, text in decks.items():
         with open(os.path.join(directory, name), "w") as deck:
             deck.write(text)
-    fs.use_rules(MARGIN_RULES)
+    fs.use_rules(rules)
+
+
+def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_carriers(fs, tmp_path, capsys):
+    use_rules_with_decks(fs, MARGIN_RULES, DECKS)
     calls = [fs.call(number) for number in ("0049111", "004930111", "0044111")]
     assert [c.code for c in calls] == [200, 200, 603]
     assert fs.invites() == {"gw1": 0, "gw2": 1, "gw3": 1, "gw4": 0}
@@ -93,11 +98,7 @@ ACCOUNT_DECKS = dict(DECKS, **{
 
 
 def test_an_accounts_sell_deck_prices_its_calls_and_can_leave_them_without_margin(fs):
-    directory = os.path.dirname(fs.switch.rules_path)
-    for name, text in ACCOUNT_DECKS.items():
-        with open(os.path.join(directory, name), "w") as deck:
-            deck.write(text)
-    fs.use_rules(ACCOUNT_RULES)
+    use_rules_with_decks(fs, ACCOUNT_RULES, ACCOUNT_DECKS)
     calls = [fs.call("0049111", headers=[("X-Account", account)]) for account in ("acme", "other", "cheapo")]
     assert [c.code for c in calls] == [200, 200, 603]
     rows = [fs.cdr(c) for c in calls]

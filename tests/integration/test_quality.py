@@ -1,11 +1,11 @@
 """Routing on measured quality in a real FreeSWITCH: a gateway answering 20 % of calls is moved last, then
 left out, then probed and brought back; PDD and ACD come from the times the switch keeps (issue 23)."""
 
-import os
 import re
 import time
 
 from .test_health import eventually, fields_of, wait_for_log
+from .test_margin import use_rules_with_decks
 
 RULES = """\
 version: 1
@@ -107,11 +107,7 @@ ACD_DECKS = {"acd_fee.csv": "prefix,rate,connect_fee\n49,0.010,0.050\n", "acd_fl
 
 
 def test_an_lcr_route_prices_at_the_acd_the_switch_measured_for_the_destination(fs):
-    directory = os.path.dirname(fs.switch.rules_path)
-    for name, text in ACD_DECKS.items():
-        with open(os.path.join(directory, name), "w") as deck:
-            deck.write(text)
-    fs.use_rules(LCR_RULES)
+    use_rules_with_decks(fs, LCR_RULES, ACD_DECKS)
     first = [fs.call("00491570%02d" % i, hold=1.0) for i in range(3)]  # priced as 180 s calls: fee
     assert [c.code for c in first] == [200, 200, 200]
     assert [fs.cdr(c)["fsroute_lcr_carrier"] for c in first] == ["fee", "fee", "fee"]
