@@ -7,7 +7,7 @@ from fsroute import ctl
 from fsroute.core import lcr
 from fsroute.core.legs import Dial
 from fsroute.core.model import Lcr, Outcome
-from fsroute.core.quality import Acd, pooled_acd
+from fsroute.core.quality import Acd
 from fsroute.runtime import process
 from fsroute.runtime.call import route_with
 from fsroute.runtime.record import Attempt, CallRecord
@@ -30,26 +30,33 @@ FEE = "prefix,rate,connect_fee\n49,0.010,0.050\n44,0.010,0.050\n"
 FLAT = "prefix,rate\n49,0.030\n44,0.030\n"
 
 
-def test_the_pooled_acd_needs_a_class_and_min_samples_answered_calls():
-    assert pooled_acd(None, [], 3) == Acd(None, "the number is in no destination class")
-    assert pooled_acd("m", [("gw1", 60.0, 2)], 3) == Acd(
+def test_the_measured_acd_needs_a_class_and_min_samples_answered_calls_and_says_so():
+    assert (Acd(None, 0, 0.0, (), 3).seconds, Acd(None, 0, 0.0, (), 3).why()) == (
+        None, "the number is in no destination class")
+    assert (Acd("m", 2, 60.0, ("gw1",), 3).seconds, Acd("m", 2, 60.0, ("gw1",), 3).why()) == (
         None, "2 answered calls of class m through gw1 in the window, fewer than min_samples 3")
-    assert pooled_acd("m", [("gw1", 0.0, 0)], 3).why == \
+    assert Acd("m", 0, 0.0, (), 3).why() == \
         "0 answered calls of class m through its gateways in the window, fewer than min_samples 3"
-    # one figure for the destination: every answered call weighs the same, whichever gateway carried it
-    assert pooled_acd("m", [("gw1", 60.0, 2), ("gw2", 0.0, 0), ("gw3", 36.0, 1)], 3) == Acd(
+    enough = Acd("m", 3, 96.0, ("gw1", "gw3"), 3)
+    assert (enough.seconds, enough.why()) == (
         32.0, "the measured ACD of class m: 32.0 s over 3 answered calls through gw1, gw3")
 
 
-@pytest.mark.parametrize("own, measured, length", [
-    (45, Acd(32.4, "measured"), lcr.CallLength(45, "the route's expected_seconds")),
-    (None, Acd(32.5, "measured"), lcr.CallLength(33, "measured")),
-    (None, Acd(0.2, "measured"), lcr.CallLength(1, "measured")),  # never a call of 0 s: it would cost nothing
-    (None, Acd(None, "too few"), lcr.CallLength(180, "the default (too few)")),
-    (None, None, lcr.CallLength(180, "the default")),
+MEASURED = Acd("m", 4, 130.0, ("gw1",), 3)  # 32.5 s
+
+
+@pytest.mark.parametrize("own, measured, seconds, why", [
+    (45, MEASURED, 45, "the route's expected_seconds"),
+    (None, MEASURED, 33, "the measured ACD of class m: 32.5 s over 4 answered calls through gw1"),
+    (None, Acd("m", 5, 1.0, ("gw1",), 3), 1, "the measured ACD of class m: 0.2 s over 5 answered calls through "
+     "gw1"),  # never a call of 0 s: it would cost nothing
+    (None, Acd("m", 2, 60.0, ("gw1",), 3), 180, "the default (2 answered calls of class m through gw1 in the "
+     "window, fewer than min_samples 3)"),
+    (None, None, 180, "the default"),
 ])
-def test_the_call_length_is_the_routes_else_the_measured_acd_else_the_default(own, measured, length):
-    assert lcr.call_length(Lcr((), None, None, expected_seconds=own), measured) == length
+def test_the_call_length_is_the_routes_else_the_measured_acd_else_the_default(own, measured, seconds, why):
+    length = lcr.call_length(Lcr((), None, None, expected_seconds=own), measured)
+    assert (length.seconds, length.why()) == (seconds, why)
 
 
 @pytest.fixture
@@ -126,6 +133,6 @@ def test_fsroute_lcr_says_the_measured_acd_is_the_switchs(switch, capsys):
 
     assert main(["lcr", switch.path, "00491511000", "--at", "2026-01-01T00:00:00Z"]) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
-        "each carrier priced as a 180 s call (the default (the measured ACD of the destination is known inside "
-        "the switch only: 'python fsroute.ctl test' prices with it)): connect_fee + rate x billed seconds / 60, the "
+        "each carrier priced as a 180 s call (the default; the destination's measured ACD is known inside the "
+        "switch only: 'python fsroute.ctl test' prices with it): connect_fee + rate x billed seconds / 60, the "
         "seconds billed in the row's increments (initial/next; none: 1/1)")

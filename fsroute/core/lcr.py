@@ -53,9 +53,22 @@ def is_lookup_number(number: str) -> bool:
 
 
 class CallLength(NamedTuple):
-    """The length of call a route's carriers are priced at, and why that length, in words."""
+    """The length of call a route's carriers are priced at, and where it came from: ROUTE's own, the
+    MEASURED ACD, or the DEFAULT (``measured``: what was measured, when asked)."""
     seconds: int
-    why: str
+    source: str
+    measured: Optional[Acd] = None
+
+    def why(self) -> str:
+        """Why that length, in words (only explanations ask)."""
+        if self.source == ROUTE:
+            return "the route's expected_seconds"
+        if self.measured is None:
+            return "the default"
+        return self.measured.why() if self.source == MEASURED else "the default (%s)" % self.measured.why()
+
+
+ROUTE, MEASURED, DEFAULT = "route", "measured", "default"
 
 
 def call_length(spec: Lcr, measured: Optional[Acd] = None) -> CallLength:
@@ -63,10 +76,11 @@ def call_length(spec: Lcr, measured: Optional[Acd] = None) -> CallLength:
     quality windows, when the rules measure quality and it has enough calls), else the default. One figure
     per call, so that every carrier is priced for the same call."""
     if spec.expected_seconds:
-        return CallLength(spec.expected_seconds, "the route's expected_seconds")
-    if measured is not None and measured.seconds is not None:
-        return CallLength(max(1, int(measured.seconds + 0.5)), measured.why)
-    return CallLength(DEFAULT_EXPECTED_SECONDS, "the default" + (" (%s)" % measured.why if measured else ""))
+        return CallLength(spec.expected_seconds, ROUTE)
+    seconds = measured.seconds if measured is not None else None
+    if seconds is not None:
+        return CallLength(max(1, int(seconds + 0.5)), MEASURED, measured)
+    return CallLength(DEFAULT_EXPECTED_SECONDS, DEFAULT, measured)
 
 
 def rank(carriers: Iterable[Carrier], deck_of: Callable[[Carrier], Optional[Deck]], number: str,

@@ -205,23 +205,29 @@ def arrange(items: Sequence[T], gateway_of: Callable[[T], str], judge: Judge
 
 
 class Acd(NamedTuple):
-    """A destination class's measured mean talk time through some gateways (None: too few calls), and
-    where it came from, in words."""
-    seconds: Optional[float]
-    why: str
+    """A destination class's answered calls (with a talk time) in the windows of some gateways, pooled: one
+    figure for the destination, whichever gateway carried its calls, once there are ``min_samples``."""
+    kind: Optional[str]          # the destination class (None: the number is in none)
+    calls: int
+    talked: float                # their seconds of talk
+    through: Tuple[str, ...]     # the gateways that carried them
+    min_samples: int
 
+    @property
+    def seconds(self) -> Optional[float]:
+        """The mean talk time, None without a class or with too few calls."""
+        if self.kind is None or self.calls < max(1, self.min_samples):
+            return None
+        return self.talked / self.calls
 
-def pooled_acd(kind: Optional[str], talks: Sequence[Tuple[str, float, int]], min_samples: int) -> Acd:
-    """The ACD of class ``kind`` over its windows of some gateways, given as (gateway, seconds talked,
-    answered calls with a talk time): one figure for the destination, whichever gateway carried its calls,
-    once they hold ``min_samples`` answered calls."""
-    if kind is None:
-        return Acd(None, "the number is in no destination class")
-    calls = sum(count for _, _, count in talks)
-    through = ", ".join(gateway for gateway, _, count in talks if count) or "its gateways"
-    if calls < max(1, min_samples):
-        return Acd(None, "%d answered call%s of class %s through %s in the window, fewer than min_samples %d"
-                   % (calls, "" if calls == 1 else "s", kind, through, min_samples))
-    seconds = sum(talked for _, talked, _ in talks) / calls
-    return Acd(seconds, "the measured ACD of class %s: %.1f s over %d answered calls through %s"
-               % (kind, seconds, calls, through))
+    def why(self) -> str:
+        """Where the figure comes from, or why there is none, in words (only explanations ask)."""
+        if self.kind is None:
+            return "the number is in no destination class"
+        through = ", ".join(self.through) or "its gateways"
+        seconds = self.seconds
+        if seconds is None:
+            return "%d answered call%s of class %s through %s in the window, fewer than min_samples %d" % (
+                self.calls, "" if self.calls == 1 else "s", self.kind, through, self.min_samples)
+        return "the measured ACD of class %s: %.1f s over %d answered calls through %s" % (
+            self.kind, seconds, self.calls, through)

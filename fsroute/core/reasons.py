@@ -133,7 +133,7 @@ class Reasons:
 
     def priced(self, length: CallLength) -> None:
         """The length of call a least-cost route's carriers were priced at, and why that length."""
-        self._tail.append("priced as a %d s call: %s" % length)
+        self._tail.append("priced as a %d s call: %s" % (length.seconds, length.why()))
 
     def carriers(self, spec: Lcr, number: str, ranking: Ranking, taken: Sequence[Quote], seconds: int) -> None:
         """How a least-cost route ranked its carriers: by the cost of a call of ``seconds``, cheapest first (each

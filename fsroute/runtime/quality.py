@@ -88,18 +88,22 @@ class QualityTracker:
         return lambda gateway: self._verdict(gateway, kind, rule, scope)
 
     def acd_for(self, rules: RuleSet, route: Route, number: str, gateways: Tuple[str, ...]) -> Acd:
-        """The measured ACD of ``number``'s destination class over ``gateways``' windows of that class (an
-        lcr route's call length: core.lcr.call_length), with the route's min_samples answered calls."""
+        """The answered calls of ``number``'s destination class in ``gateways``' windows of that class,
+        pooled (an lcr route's call length: core.lcr.call_length), against the route's min_samples."""
         kind = quality.class_of(self.settings.classes, number) if self.settings.classes else None
-        talks: List[Tuple[str, float, int]] = []
+        calls, talked, through = 0, 0.0, []
         if kind is not None:
             now = self.clock()
             with self._lock:
                 for gateway in gateways:
                     window = self._windows.get((gateway, kind))
                     if window is not None:
-                        talks.append((gateway,) + window.talk(now))
-        return quality.pooled_acd(kind, talks, self.rule_of(rules, route).min_samples)
+                        seconds, count = window.talk(now)
+                        if count:
+                            calls += count
+                            talked += seconds
+                            through.append(gateway)
+        return Acd(kind, calls, talked, tuple(through), self.rule_of(rules, route).min_samples)
 
     def _dry_verdict(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
         with self._lock:

@@ -15,7 +15,6 @@ from fsroute.core import decks, lcr, loader, margin, router
 from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
-from fsroute.core.quality import Acd
 from fsroute.core.timespec import read_at
 
 
@@ -56,14 +55,16 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
     if not lcr.is_lookup_number(digits):
         return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
-    length = lcr.call_length(spec, UNMEASURED if rules.defaults.quality is not None else None)
+    length = lcr.call_length(spec)
     call_seconds = length.seconds
+    measured_in_switch = rules.defaults.quality is not None and length.source == lcr.DEFAULT
     ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now, call_seconds)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
              % (number, route.name, digits, shown,
                 rate_text(spec.max_rate) if spec.max_rate is not None else "none"),
              "each carrier priced as a %d s call (%s): connect_fee + rate x billed seconds / 60, the seconds "
-             "billed in the row's increments (initial/next; none: 1/1)" % length]
+             "billed in the row's increments (initial/next; none: 1/1)"
+             % (call_seconds, length.why() + (UNMEASURED if measured_in_switch else ""))]
     sale = None
     if spec.margin is not None:
         variables = {spec.margin.sell_variable: sell} if sell else {}
@@ -99,8 +100,8 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
 
 
 # The rules measure quality, but only the switch has the windows: the default stands here.
-UNMEASURED = Acd(None, "the measured ACD of the destination is known inside the switch only: "
-                       "'python fsroute.ctl test' prices with it")
+UNMEASURED = ("; the destination's measured ACD is known inside the switch only: 'python fsroute.ctl test' "
+              "prices with it")
 
 
 def _unfilled(name: str) -> str:
