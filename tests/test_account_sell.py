@@ -139,3 +139,15 @@ def test_replay_sells_each_call_at_its_accounts_sell_deck(rules_path):
     sold = [replayer.route(Cdr({"destination_number": "00491000", "accountcode": account}, JAN, 60)).sell
             for account in ("acme", "tabled", "plain")]
     assert sold == [Tariff(20000, 0, (1, 1)), Tariff(80000, 0, (1, 1)), Tariff(50000, 0, (1, 1))]
+
+
+def test_fsroute_lcr_shows_an_accounts_sell_deck(rules_path, capsys):
+    from fsroute.tools.cli import main
+
+    def sold_at(*extra):
+        assert main(["lcr", rules_path, "00491000", "--at", "2026-01-01T00:00:00Z"] + list(extra)) == 0
+        return capsys.readouterr().out.splitlines()[2]
+    assert sold_at("--account", "tabled") == "sold at: sell deck vip (account tabled's), prefix 49: 0.08/min x 180 s " \
+        "billed (1/1) = 0.24"
+    assert sold_at("--account", "plain").startswith("sold at: sell deck retail (every account's), prefix 49:")
+    assert sold_at("--account", "acme", "--sell", "vip").startswith("sold at: sell deck vip (--sell), prefix 49:")

@@ -72,7 +72,12 @@ def account_sell_deck(accounts: Accounts, table: Mapping[str, str], get: Getter,
     """(the call's account, the sell deck its own row names: its inline row's, else its table row's
     (``table``: account -> sell deck), else None)."""
     account = account_of(accounts, get, acls)
-    return account, accounts.sell_decks.get(account) or table.get(account)
+    return account, own_sell_deck(accounts, table, account)
+
+
+def own_sell_deck(accounts: Accounts, table: Mapping[str, str], account: str) -> Optional[str]:
+    """The sell deck ``account``'s own row names: its inline row's, else its table row's, else None."""
+    return accounts.sell_decks.get(account) or table.get(account)
 
 
 def parse_table(text: str, filename: str, base: Capacity, sell_decks: Collection[str] = ()

@@ -12,10 +12,12 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from fsroute.core import decks, lcr, loader, margin, router
+from fsroute.core.accounts import own_sell_deck
 from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
 from fsroute.core.timespec import read_at
+from fsroute.runtime.accounts import read_table
 
 
 def load_decks(rules: RuleSet) -> Dict[str, Deck]:
@@ -33,12 +35,14 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     return loaded
 
 
-def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optional[str] = None) -> Tuple[bool, str]:
+def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optional[str] = None,
+                 account: Optional[str] = None) -> Tuple[bool, str]:
     """(whether ``number`` reaches a least-cost route at ``at`` (timespec.read_at; None: now), the ranking
     or why not as text); raises RulesError for bad rules or decks, SpecError for ``at``. Time conditions of
     the routes are judged at that instant too. Each carrier's cost of the expected call is shown with how it
     was reached; with a sell side (the route's default sell deck, or ``sell`` as the call's variable would
-    name it) the margin of each, and which break the route's min_margin."""
+    name it; else the sell deck of ``account``'s row, read with the accounts table) the margin of each, and
+    which break the route's min_margin."""
     rules = loader.load(path)
     by_path = load_decks(rules)
     if at is None:
@@ -68,9 +72,14 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
     sale = None
     if spec.margin is not None:
         variables = {spec.margin.sell_variable: sell} if sell else {}
+        accounts = rules.accounts
+        account_deck: Optional[margin.AccountDeck] = None
+        if accounts is not None and account:
+            named = (account, own_sell_deck(accounts, read_table(accounts, rules.sell_decks).sell_decks, account))
+            account_deck = lambda get: named  # noqa: E731
         sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, variables.get, lambda d: by_path[d.deck],
-                                       digits, now, call_seconds,
-                                       every_account=rules.accounts.sell_deck if rules.accounts else None)
+                                       digits, now, call_seconds, account_deck,
+                                       accounts.sell_deck if accounts is not None else None)
         lines.append("sold at: %s" % ("sell deck %s (%s), prefix %s: %s" % (
             sale.deck, "--sell" if sell else sale.source, sale.prefix, sale.tariff.explain(call_seconds))
             if sale is not None else "unknown, %s" % unsold))
