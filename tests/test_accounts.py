@@ -81,8 +81,8 @@ routes: [{name: r, gateway: gw1}]
 
 def test_the_table_fills_in_from_the_defaults_and_reports_bad_rows():
     base = Capacity(2, (1, 1))
-    assert parse_table("account,max_calls,max_cps\nacme,10,5/2\nlow,,\n\n", "a.csv", base) == {
-        "acme": Capacity(10, (5, 2)), "low": Capacity(2, (1, 1))}
+    assert parse_table("account,max_calls,max_cps\nacme,10,5/2\nlow,,\n\n", "a.csv", base) == ({
+        "acme": Capacity(10, (5, 2)), "low": Capacity(2, (1, 1))}, {})
     with pytest.raises(RulesError) as caught:
         parse_table("account,max_calls,max_cps\na b,1,1\nok,0,1\nok2,1,x\nok3,1\nok,1,1\n", "a.csv", base)
     assert [str(p) for p in caught.value.problems] == [

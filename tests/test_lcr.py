@@ -984,7 +984,8 @@ def test_ctl_test_says_why_from_the_walk_that_decided(lcr_rules, monkeypatch):
     monkeypatch.setattr(ctl, "store_for", lambda path: SimpleNamespace(current=lambda: loaded))
     answer = ctl.test(lcr_rules, "00491512345", at="2026-03-01T00:00:00Z").splitlines()
     assert answer[1] == "outcome: no_carrier (no carrier serves it (decks not loaded: carrier_a,carrier_b,carrier_c))"
-    assert answer[-3:] == ["  route 'international' (line 12): every condition holds; it takes the call",
+    assert answer[-4:] == ["  route 'international' (line 12): every condition holds; it takes the call",
+                           "  priced as a 180 s call: the default",
                            "  its carriers for 491512345, cheapest 180 s call first: none",
                            "  deck not loaded: carrier_a, carrier_b, carrier_c"]
 
@@ -993,12 +994,13 @@ def test_a_traced_lcr_call_says_how_it_ranked_the_carriers(call, lcr_rules, fake
     session = call(lcr_rules, "00491512345", fsroute_trace="true", fsroute_now="2026-01-01T00:00:00Z")
     prefix = "fsroute trace uuid=%s " % session.uuid
     lines = [m[len(prefix):] for m in fake_freeswitch.log_lines("notice") if m.startswith(prefix)]
-    assert lines[1:4] == [
+    assert lines[1:5] == [
         "route 'international' (line 12): every condition holds; it takes the call",
+        "priced as a 180 s call: the default",
         "its carriers for 491512345, cheapest 180 s call first: carrier_c (prefix 491512: 0.025/min x 180 s billed "
         "(1/1) = 0.075), carrier_b (prefix 4915: 0.03/min x 180 s billed (1/1) = 0.09)",
         "above max_rate 0.05: carrier_a (0.06)"]
-    assert lines[4].startswith("deck versions used: carrier_c loaded ")
+    assert lines[5].startswith("deck versions used: carrier_c loaded ")
 
 
 def test_explain_says_which_deck_version_ranked_the_carriers(lcr_rules, fake_freeswitch):

@@ -57,7 +57,7 @@ def margin_rules(tmp_path, fake_freeswitch):
 
 def ranked(generation, route, number):
     spec = generation.rules.routes[route].lcr
-    quotes = lcr.rank(spec.carriers, generation.deck_of, number, JAN, lcr.expected_seconds(spec)).quotes
+    quotes = lcr.rank(spec.carriers, generation.deck_of, number, JAN, lcr.call_length(spec).seconds).quotes
     return [(q.carrier.name, q.cost) for q in quotes]
 
 
@@ -111,8 +111,8 @@ def test_explain_says_how_each_cost_was_computed(margin_rules, fake_freeswitch):
         "its carriers for 4930, cheapest 180 s call first: late (prefix 49: 0.019/min x 180 s billed (60/6) = "
         "0.057), flat (prefix 49: 0.02/min x 180 s billed (1/1) = 0.06), cheap_rate (prefix 49: 0.05 + 0.01/min x "
         "180 s billed (60/60) = 0.08)",
-        "sold at: sell deck retail, prefix 49: 0.05/min x 180 s billed (1/1) = 0.15; margin late 0.093 (62.0%), "
-        "flat 0.09 (60.0%), cheap_rate 0.07 (46.7%)"]
+        "sold at: sell deck retail (the route's default), prefix 49: 0.05/min x 180 s billed (1/1) = 0.15; margin "
+        "late 0.093 (62.0%), flat 0.09 (60.0%), cheap_rate 0.07 (46.7%)"]
 
 
 def test_fsroute_lcr_shows_cost_computation_and_margin(margin_rules, capsys):
@@ -122,7 +122,7 @@ def test_fsroute_lcr_shows_cost_computation_and_margin(margin_rules, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == ("each carrier priced as a 180 s call (the default): connect_fee + rate x billed seconds / 60, "
                         "the seconds billed in the row's increments (initial/next; none: 1/1)")
-    assert lines[2] == "sold at: sell deck wholesale, prefix 49: 0.021/min x 180 s billed (1/1) = 0.063"
+    assert lines[2] == "sold at: sell deck wholesale (--sell), prefix 49: 0.021/min x 180 s billed (1/1) = 0.063"
     assert [line.split()[1] for line in lines[4:]] == ["late", "flat", "cheap_rate"]
     assert lines[4].split()[4:7] == ["60/6", "0", "0.057"]
     assert lines[4].endswith("(margin 0.006 (9.5%); below min_margin 0.02: not used)")
@@ -260,8 +260,8 @@ def test_ctl_test_says_why_a_call_has_no_margin(margin_rules, fake_freeswitch):
     assert lines[1] == "outcome: no_margin (every carrier breaks min_margin 0.02 (best: cheap_rate 0.006 (16.7%)))"
     assert lines[5] == "why:"
     assert lines[-2:] == [
-        "  sold at: sell deck retail, prefix 44: 0.012/min x 180 s billed (1/1) = 0.036; margin cheap_rate 0.006 "
-        "(16.7%), flat 0.006 (16.7%)",
+        "  sold at: sell deck retail (the route's default), prefix 44: 0.012/min x 180 s billed (1/1) = 0.036; "
+        "margin cheap_rate 0.006 (16.7%), flat 0.006 (16.7%)",
         "  below min_margin 0.02: cheap_rate, flat"]
 
 

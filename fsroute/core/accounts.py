@@ -9,8 +9,11 @@ resource (spaces, quotes...) counts as no key: it would inject arguments
 into the ``limit`` application's data.
 
 ``limits_of`` gives an account's Capacity: its own row (inline, or from the
-CSV table beside the rules) over the defaults. ``parse_table`` reads that
-table; the runtime reads its file off the call path, with the generation.
+CSV table beside the rules) over the defaults; ``sell_deck_of`` the sell
+deck its own row names (``account_sell_deck``; core.margin.sell_deck_name
+decides the rest).
+``parse_table`` reads that table; the runtime reads its file off the call
+path, with the generation.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Collection, Dict, List, Mapping, Optional, Tuple
 
 from .acl import Acl, parse_address
 from .model import Accounts, Capacity, Problem, RulesError
@@ -26,6 +29,7 @@ from .router import source_address
 
 ACCOUNT_RE = re.compile(r"[A-Za-z0-9_.@+:/-]{1,64}\Z")
 TABLE_COLUMNS = ("account", "max_calls", "max_cps")
+SELL_COLUMN = "sell_deck"  # an optional fourth column: the account's sell deck (core.margin)
 _RATE_RE = re.compile(r"([0-9]{1,6})(?:/([0-9]{1,5}))?\Z")
 
 
@@ -63,40 +67,62 @@ def limits_of(accounts: Accounts, table: Mapping[str, Capacity], account: str) -
     return accounts.limits if found is None else found
 
 
-def parse_table(text: str, filename: str, base: Capacity) -> Dict[str, Capacity]:
-    """{account: Capacity} of a CSV table ``account,max_calls,max_cps`` (header first; an empty cell
-    keeps ``base``'s value); raises RulesError with file:line for every bad row."""
+def account_sell_deck(accounts: Accounts, table: Mapping[str, str], get: Getter, acls: Mapping[str, Acl]
+                      ) -> Tuple[str, Optional[str]]:
+    """(the call's account, the sell deck its own row names: its inline row's, else its table row's
+    (``table``: account -> sell deck), else None)."""
+    account = account_of(accounts, get, acls)
+    return account, own_sell_deck(accounts, table, account)
+
+
+def own_sell_deck(accounts: Accounts, table: Mapping[str, str], account: str) -> Optional[str]:
+    """The sell deck ``account``'s own row names: its inline row's, else its table row's, else None."""
+    return accounts.sell_decks.get(account) or table.get(account)
+
+
+def parse_table(text: str, filename: str, base: Capacity, sell_decks: Collection[str] = ()
+                ) -> Tuple[Dict[str, Capacity], Dict[str, str]]:
+    """({account: Capacity}, {account: sell deck}) of a CSV table ``account,max_calls,max_cps`` with an
+    optional fourth column ``sell_deck`` (one of ``sell_decks``) (header first; an empty cell keeps
+    ``base``'s value, or names no sell deck); raises RulesError with file:line for every bad row."""
     rows = csv.reader(io.StringIO(text))
     problems: List[Problem] = []
     header = next(rows, None)
-    if header is None or tuple(h.strip() for h in header) != TABLE_COLUMNS:
-        raise RulesError([Problem(filename, 1, 1, "the accounts table must start with the header %s"
-                                  % ",".join(TABLE_COLUMNS))])
+    columns = tuple(h.strip() for h in header) if header is not None else ()
+    if columns not in (TABLE_COLUMNS, TABLE_COLUMNS + (SELL_COLUMN,)):
+        raise RulesError([Problem(filename, 1, 1, "the accounts table must start with the header %s (or %s,%s)"
+                                  % (",".join(TABLE_COLUMNS), ",".join(TABLE_COLUMNS), SELL_COLUMN))])
     out: Dict[str, Capacity] = {}
+    decks: Dict[str, str] = {}
     for row in rows:
         line = rows.line_num
         if not row or not "".join(row).strip():
             continue
         try:
-            name, capacity = _row(row, base)
+            name, capacity, deck = _row(row, base, columns, sell_decks)
         except ValueError as exc:
             problems.append(Problem(filename, line, 1, str(exc)))
             continue
         if name in out:
             problems.append(Problem(filename, line, 1, "account %r appears twice" % name))
         out[name] = capacity
+        if deck:
+            decks[name] = deck
     if problems:
         raise RulesError(problems[:50])
-    return out
+    return out, decks
 
 
-def _row(row: List[str], base: Capacity) -> Tuple[str, Capacity]:
-    if len(row) != len(TABLE_COLUMNS):
-        raise ValueError("expected %d columns (%s), found %d" % (len(TABLE_COLUMNS), ",".join(TABLE_COLUMNS),
-                                                                  len(row)))
-    name, calls, cps = (cell.strip() for cell in row)
+def _row(row: List[str], base: Capacity, columns: Tuple[str, ...], sell_decks: Collection[str]
+         ) -> Tuple[str, Capacity, str]:
+    if len(row) != len(columns):
+        raise ValueError("expected %d columns (%s), found %d" % (len(columns), ",".join(columns), len(row)))
+    name, calls, cps = (cell.strip() for cell in row[:3])
+    deck = row[3].strip() if len(row) > 3 else ""
     if not ACCOUNT_RE.match(name):
         raise ValueError("account %r: letters, digits and _ . @ + : / - only (at most 64)" % name)
+    if deck and deck not in sell_decks:
+        raise ValueError("account %s: no sell deck named %r under sell_decks" % (name, deck))
     max_calls = base.max_calls
     if calls:
         if not calls.isdigit() or not 1 <= int(calls) <= 1000000:
@@ -108,4 +134,4 @@ def _row(row: List[str], base: Capacity) -> Tuple[str, Capacity]:
         if found is None or int(found.group(1)) < 1 or (found.group(2) is not None and int(found.group(2)) < 1):
             raise ValueError("account %s: max_cps %r must be CALLS or CALLS/SECONDS" % (name, cps))
         max_cps = (int(found.group(1)), int(found.group(2) or 1))
-    return name, Capacity(max_calls, max_cps)
+    return name, Capacity(max_calls, max_cps), deck

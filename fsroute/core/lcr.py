@@ -16,6 +16,7 @@ from typing import Callable, Iterable, List, NamedTuple, Optional, Tuple
 from .billing import PER_SECOND, call_cost
 from .decks import MAX_DIGITS, Deck, Rate
 from .model import Carrier, Lcr
+from .quality import Acd
 from .tariff import Tariff, tariff_at
 
 # The length of call carriers are priced at when the route sets no expected_seconds: 3 minutes.
@@ -51,13 +52,35 @@ def is_lookup_number(number: str) -> bool:
     return number.isdigit() and number.isascii()
 
 
-def expected_seconds(spec: Lcr) -> int:
-    """The length of call a route's carriers are priced at: its ``expected_seconds``, else the default.
+class CallLength(NamedTuple):
+    """The length of call a route's carriers are priced at, and where it came from: ROUTE's own, the
+    MEASURED ACD, or the DEFAULT (``measured``: what was measured, when asked)."""
+    seconds: int
+    source: str
+    measured: Optional[Acd] = None
 
-    The one place a measured figure plugs in: the destination's average call
-    duration, once quality data is kept, goes here ahead of the default.
-    """
-    return spec.expected_seconds or DEFAULT_EXPECTED_SECONDS
+    def why(self) -> str:
+        """Why that length, in words (only explanations ask)."""
+        if self.source == ROUTE:
+            return "the route's expected_seconds"
+        if self.measured is None:
+            return "the default"
+        return self.measured.why() if self.source == MEASURED else "the default (%s)" % self.measured.why()
+
+
+ROUTE, MEASURED, DEFAULT = "route", "measured", "default"
+
+
+def call_length(spec: Lcr, measured: Optional[Acd] = None) -> CallLength:
+    """The route's ``expected_seconds``, else the destination's measured ACD (``measured``, from the
+    quality windows, when the rules measure quality and it has enough calls), else the default. One figure
+    per call, so that every carrier is priced for the same call."""
+    if spec.expected_seconds:
+        return CallLength(spec.expected_seconds, ROUTE)
+    seconds = measured.seconds if measured is not None else None
+    if seconds is not None:
+        return CallLength(max(1, int(seconds + 0.5)), MEASURED, measured)
+    return CallLength(DEFAULT_EXPECTED_SECONDS, DEFAULT, measured)
 
 
 def rank(carriers: Iterable[Carrier], deck_of: Callable[[Carrier], Optional[Deck]], number: str,

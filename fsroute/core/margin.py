@@ -8,8 +8,9 @@ instant, and the expected call is priced on both sides by the same rule
 whose expected cost would break it are dropped; a call whose sell price is
 unknown keeps none (no margin can be shown).
 
-Per-account sell decks plug in at ``sell_deck_name``: an account sets the
-channel variable (or is looked up there) and nothing else changes.
+``sell_deck_name`` names the call's sell deck: the call's variable, else its
+account's (``accounts:``, core.accounts), else the route's default, else
+every account's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .tariff import Tariff, tariff_at
 from .text import one_line
 
 Getter = Callable[[str], Optional[str]]
+# (the call's account, the sell deck its own row names or None); None: the rules have no accounts
+AccountDeck = Callable[[Getter], Optional[Tuple[str, Optional[str]]]]
 
 
 class Sale(NamedTuple):
@@ -32,6 +35,7 @@ class Sale(NamedTuple):
     prefix: str
     tariff: Tariff
     revenue: int
+    source: str = ""  # where the deck's name came from: '${fsroute_sell_deck}', "account acme's", ...
 
 
 class Price(NamedTuple):
@@ -47,21 +51,37 @@ class Price(NamedTuple):
         return self.sale.revenue - self.cost if self.sale is not None else None
 
 
-def sell_deck_name(spec: Margin, get: Getter) -> Optional[str]:
-    """The name of the call's sell deck: its channel variable's value, else the route's default.
+def sell_deck_name(spec: Margin, get: Getter, account_deck: Optional[AccountDeck] = None,
+                   every_account: Optional[str] = None) -> Tuple[Optional[str], str]:
+    """(the name of the call's sell deck, where it came from) or (None, why there is none).
 
-    Where per-account sell decks plug in: an account's deck reaches the route through this variable.
+    The call's channel variable (``sell.variable``), else the sell deck its account's own row names
+    (``account_deck``: asked only then), else the route's ``sell.default``, else ``every_account``'s
+    (``accounts.sell_deck``). The one place a call's sell deck is named.
     """
-    return get(spec.sell_variable) or spec.sell_default
+    named = get(spec.sell_variable)
+    if named:
+        return named, "${%s}" % spec.sell_variable
+    account = account_deck(get) if account_deck is not None else None
+    if account is not None and account[1]:
+        return account[1], "account %s's" % account[0]
+    if spec.sell_default:
+        return spec.sell_default, "the route's default"
+    if every_account:
+        return every_account, "every account's"
+    return None, "${%s} unset, %sno default" % (spec.sell_variable, "account %s names none, " % account[0]
+                                                  if account is not None else "")
 
 
 def sale_for(spec: Margin, sell_decks: Mapping[str, SellDeck], get: Getter,
-             deck_of: Callable[[HasDeck], Optional[Deck]], number: str, now: float, seconds: int
+             deck_of: Callable[[HasDeck], Optional[Deck]], number: str, now: float, seconds: int,
+             account_deck: Optional[AccountDeck] = None, every_account: Optional[str] = None
              ) -> Tuple[Optional[Sale], str]:
-    """(the call's Sale, "") or (None, why there is no sell price) for ``number`` (digits) at ``now``."""
-    name = sell_deck_name(spec, get)
+    """(the call's Sale, "") or (None, why there is no sell price) for ``number`` (digits) at ``now``; the
+    sell deck as sell_deck_name names it."""
+    name, source = sell_deck_name(spec, get, account_deck, every_account)
     if not name:
-        return None, "no sell deck (${%s} unset, no default)" % spec.sell_variable
+        return None, "no sell deck (%s)" % source
     sell = sell_decks.get(name)
     if sell is None:
         return None, "sell deck %s is not one of sell_decks" % one_line(repr(name), 40)
@@ -72,7 +92,7 @@ def sale_for(spec: Margin, sell_decks: Mapping[str, SellDeck], get: Getter,
     if row < 0:
         return None, "sell deck %s has no prefix of %s in force" % (name, number)
     tariff = tariff_at(deck, row)
-    return Sale(name, deck.prefix(row), tariff, tariff.cost(seconds)), ""
+    return Sale(name, deck.prefix(row), tariff, tariff.cost(seconds), source), ""
 
 
 def keeps(spec: Margin, revenue: int, cost: int) -> bool:

@@ -96,6 +96,8 @@ class Accounts(NamedTuple):
     limits: Capacity = Capacity()
     overrides: Mapping[str, Capacity] = MappingProxyType({})
     table: Optional[str] = None   # absolute path of the CSV table of accounts, if any
+    sell_deck: Optional[str] = None  # every account's sell deck (after a route's own sell default)
+    sell_decks: Mapping[str, str] = MappingProxyType({})  # account -> the sell deck its inline row names
 
 
 FRAUD_MEASURES = ("calls", "concurrent", "same_number", "minutes", "spend")

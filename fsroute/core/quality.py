@@ -144,6 +144,11 @@ class Window:
     def slice_of(self, now: float) -> int:
         return int(now // self.width)
 
+    def talk(self, now: float) -> Tuple[float, int]:
+        """(seconds talked, answered attempts with a talk time) in the window: what its ACD is drawn from."""
+        self._expire(int(now // self.width))
+        return self._totals[4], int(self._totals[5])
+
     def figures(self, now: float) -> Figures:
         self._expire(int(now // self.width))
         _, attempts_f, answered_f, user_side, talk, talked, short, pdd, timed = self._totals
@@ -212,3 +217,32 @@ def arrange(items: Sequence[T], gateway_of: Callable[[T], str], judge: Judge
         return list(items), {g: Verdict(PROBE, v.why + "; every gateway is critical, tried anyway")
                              for g, v in moved.items()}
     return kept + demoted, moved
+
+
+class Acd(NamedTuple):
+    """A destination class's answered calls (with a talk time) in the windows of some gateways, pooled: one
+    figure for the destination, whichever gateway carried its calls, once there are ``min_samples``."""
+    kind: Optional[str]          # the destination class (None: the number is in none)
+    calls: int
+    talked: float                # their seconds of talk
+    through: Tuple[str, ...]     # the gateways that carried them
+    min_samples: int
+
+    @property
+    def seconds(self) -> Optional[float]:
+        """The mean talk time, None without a class or with too few calls."""
+        if self.kind is None or self.calls < max(1, self.min_samples):
+            return None
+        return self.talked / self.calls
+
+    def why(self) -> str:
+        """Where the figure comes from, or why there is none, in words (only explanations ask)."""
+        if self.kind is None:
+            return "the number is in no destination class"
+        through = ", ".join(self.through) or "its gateways"
+        seconds = self.seconds
+        if seconds is None:
+            return "%d answered call%s of class %s through %s in the window, fewer than min_samples %d" % (
+                self.calls, "" if self.calls == 1 else "s", self.kind, through, self.min_samples)
+        return "the measured ACD of class %s: %.1f s over %d answered calls through %s" % (
+            self.kind, seconds, self.calls, through)

@@ -20,7 +20,7 @@ from .margin import margin_text, minimum_text
 from .text import one_line
 
 if TYPE_CHECKING:
-    from .lcr import Quote, Ranking
+    from .lcr import CallLength, Quote, Ranking
     from .margin import Sale
     from .model import Lcr, Margin, Route, RuleSet
     from .tablerows import BoundTable, RowAction
@@ -131,6 +131,10 @@ class Reasons:
 
     # -- after the route that took the call ----------------------------------------------------
 
+    def priced(self, length: CallLength) -> None:
+        """The length of call a least-cost route's carriers were priced at, and why that length."""
+        self._tail.append("priced as a %d s call: %s" % (length.seconds, length.why()))
+
     def carriers(self, spec: Lcr, number: str, ranking: Ranking, taken: Sequence[Quote], seconds: int) -> None:
         """How a least-cost route ranked its carriers: by the cost of a call of ``seconds``, cheapest first (each
         cost's computation), then those left out, and the decks used."""
@@ -161,8 +165,8 @@ class Reasons:
             self._tail.append("sold at: unknown, %s%s" % (unsold, "; no carrier's margin can be shown"
                                                           if spec.guarded and offered else ""))
             return
-        self._tail.append("sold at: sell deck %s, prefix %s: %s; margin %s" % (
-            sale.deck, sale.prefix, sale.tariff.explain(seconds),
+        self._tail.append("sold at: sell deck %s (%s), prefix %s: %s; margin %s" % (
+            sale.deck, sale.source, sale.prefix, sale.tariff.explain(seconds),
             ", ".join("%s %s" % (q.carrier.name, margin_text(sale.revenue, q.cost)) for q in offered) or "-"))
         losing = [q.carrier.name for q in offered if q not in kept]
         if losing:

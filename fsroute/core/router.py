@@ -150,7 +150,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     epoch (time conditions, and the rates of least-cost routes, are read at it;
     None: an untimed call, which a timed or least-cost route refuses);
     ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
-    ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls);
+    ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls), and when it has them
+    ``quality_judge``, ``measured_acd`` (an lcr route's call length) and ``account_sell_deck`` (runtime.generation);
     ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
     ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
     not set reads as the global one). ``table_of(name)`` the loaded number table
@@ -409,15 +410,19 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
     if not lcr.is_lookup_number(number):
         return Decision(Outcome.INVALID_NUMBER, route, number,
                         detail="lcr number %s is not all digits" % one_line(number))
-    seconds = lcr.expected_seconds(spec)
+    length = lcr.call_length(spec, None if spec.expected_seconds else _measured_acd(rules, route, number, health))
+    seconds = length.seconds
     ranking = lcr.rank(spec.carriers, deck_of, number, now, seconds)
     quotes = affordable = lcr.affordable(ranking.quotes, spec.max_rate)
     sale: Optional[margin.Sale] = None
     unsold = ""
     if spec.margin is not None:
-        sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, get, deck_of, number, now, seconds)
+        sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, get, deck_of, number, now, seconds,
+                                       getattr(health, "account_sell_deck", None),
+                                       rules.accounts.sell_deck if rules.accounts is not None else None)
         quotes = margin.protect(spec.margin, affordable, sale)
     if reasons is not None:
+        reasons.priced(length)
         reasons.carriers(spec, number, ranking, affordable, seconds)
         if spec.margin is not None:
             reasons.margin(spec.margin, sale, unsold, affordable, quotes, seconds)
@@ -458,6 +463,20 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
                             % (dial.carrier, one_line(dial.number)), benched=tuple(benched))
     # the carrier's format first, then the gateway's own (number/strip under gateways:), if any
     return _dialled(rules, route, dialled or number, dials, match, get, tuple(benched))
+
+
+def _measured_acd(rules: RuleSet, route: Route, number: str, health: Optional[GatewayHealth]
+                  ) -> Optional[quality.Acd]:
+    """The destination's measured ACD over the gateways of the route's carriers, when the health object
+    measures quality (runtime.generation: ``measured_acd``), else None."""
+    measure = getattr(health, "measured_acd", None)
+    if measure is None:
+        return None
+    assert route.lcr is not None  # only lcr routes are priced
+    gateways = tuple(dict.fromkeys(name for carrier in route.lcr.carriers
+                                   for name in _names(rules, carrier.gateway, carrier.group)))
+    found: Optional[quality.Acd] = measure(route, number, gateways)
+    return found
 
 
 def _table_instant(bound: tablerows.BoundTable, moment: Optional[Moment]) -> float:

@@ -26,7 +26,8 @@ generation, never on a call's path.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from types import MappingProxyType
+from typing import Any, Collection, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from fsroute.core.accounts import parse_table
 from fsroute.core.model import Accounts, Capacity, LimitSettings, Problem, RuleSet, RulesError
@@ -68,13 +69,21 @@ def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause:
     return None
 
 
-TableState = Tuple[Dict[str, Capacity], Tuple[Any, ...]]  # (the table, its file's signature)
+class TableState(NamedTuple):
+    """The accounts table as a generation holds it: its rows' limits and sell decks, its file's signature."""
+    limits: Dict[str, Capacity]
+    signature: Tuple[Any, ...]
+    sell_decks: Mapping[str, str] = MappingProxyType({})
 
 
-def read_table(accounts: Optional[Accounts]) -> TableState:
-    """The accounts table the rules name (empty without one) and its file's signature; raises RulesError."""
+NO_TABLE = TableState({}, ())
+
+
+def read_table(accounts: Optional[Accounts], sell_decks: Collection[str] = ()) -> TableState:
+    """The accounts table the rules name (empty without one) and its file's signature; raises RulesError.
+    ``sell_decks``: the names its sell_deck column may use."""
     if accounts is None or accounts.table is None:
-        return {}, ()
+        return NO_TABLE
     path = accounts.table
     signature = file_signature(path)
     try:
@@ -89,4 +98,5 @@ def read_table(accounts: Optional[Accounts]) -> TableState:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RulesError([Problem(path, 0, 0, "the accounts table is not UTF-8 (%s)" % exc.reason)])
-    return parse_table(text, path, accounts.limits), signature
+    limits, decks = parse_table(text, path, accounts.limits, sell_decks)
+    return TableState(limits, signature, decks)

@@ -20,9 +20,10 @@ from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
 
 from fsroute.core import decks
 from fsroute.core.model import HasDeck, Route, RuleSet
-from fsroute.core.quality import Judge
+from fsroute.core.accounts import account_sell_deck
+from fsroute.core.quality import Acd, Judge
 from fsroute.core.selection import Selector
-from .accounts import TableState, read_table
+from .accounts import NO_TABLE, TableState, read_table
 from .admin import GatewayAdmin
 from .breakers import Breakers
 from .quality import QualityTracker
@@ -44,7 +45,7 @@ class Generation:
     def __init__(self, rules: RuleSet, decks_by_path: Mapping[str, LoadedFile], poller: Poller,
                  previous: Optional[Generation] = None, clock: SystemClock = SYSTEM_CLOCK,
                  observed: bool = True, tables: Optional[Mapping[str, BoundTable]] = None,
-                 table_files: Optional[Mapping[str, LoadedFile]] = None, account_table: TableState = ({}, ())
+                 table_files: Optional[Mapping[str, LoadedFile]] = None, account_table: TableState = NO_TABLE
                  ) -> None:
         self.rules = rules
         self.clock = clock
@@ -98,6 +99,21 @@ class Generation:
         return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time()) \
             if tracker is not None and route is not None else None
 
+    def measured_acd(self, route: Route, number: str, gateways: Tuple[str, ...]) -> Optional[Acd]:
+        """The router's question for an lcr route without expected_seconds (core.lcr.call_length): the
+        destination's measured ACD over ``gateways``' windows, None when the rules measure no quality."""
+        tracker = self.quality
+        return tracker.acd_for(self.rules, route, number, gateways, table_of=self.table_of,
+                               now=self.clock.time()) if tracker is not None else None
+
+    def account_sell_deck(self, get: Callable[[str], Optional[str]]) -> Optional[Tuple[str, Optional[str]]]:
+        """The router's question for a call that names no sell deck (core.margin.sell_deck_name): (the call's
+        account, the sell deck its own row names, inline or in the accounts table), None without accounts."""
+        accounts = self.rules.accounts
+        if accounts is None:
+            return None
+        return account_sell_deck(accounts, self.account_table.sell_decks, get, self.rules.acls)
+
     def dry_run(self) -> DryRun:
         """This generation as a dry run (``ctl test``) asks it: the same answers, but quality verdicts
         claim no probe call and announce nothing."""
@@ -145,6 +161,8 @@ class DryRun:
         self.benched = generation.benched
         self.last_resort = generation.last_resort
         self.calls = generation.calls
+        self.measured_acd = generation.measured_acd  # reads the windows, changes nothing
+        self.account_sell_deck = generation.account_sell_deck
 
     def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
         tracker = self._generation.quality
@@ -186,7 +204,7 @@ def standalone(rules: RuleSet, decks_by_path: Mapping[str, decks.Deck], clock: S
     poller.announce = False
     wrapped = {path: LoadedFile(path, deck, (), "", clock.time()) for path, deck in decks_by_path.items()}
     generation = Generation(rules, wrapped, poller, clock=clock, observed=False, tables=tables,
-                            account_table=read_table(rules.accounts))
+                            account_table=read_table(rules.accounts, rules.sell_decks))
     profiles, counted = generation.watched()
     poller.watch("standalone", profiles, counted, rules.defaults.status_ttl, rules.defaults.status_timeout)
     return generation

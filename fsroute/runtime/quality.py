@@ -22,7 +22,7 @@ from fsroute.core import quality
 from fsroute.core.destclass import class_for
 from fsroute.core.model import Route, RuleSet
 from fsroute.core.tablerows import TableOf
-from fsroute.core.quality import CRITICAL, OK, PROBE, Figures, Judge, QualityRule, QualitySettings, Verdict, Window
+from fsroute.core.quality import CRITICAL, OK, PROBE, Acd, Figures, Judge, QualityRule, QualitySettings, Verdict, Window
 from . import events, metrics
 from .fslog import NOTICE, log
 from .record import CallRecord
@@ -93,6 +93,26 @@ class QualityTracker:
         if dry:
             return lambda gateway: self._dry_verdict(gateway, kind, rule, scope)
         return lambda gateway: self._verdict(gateway, kind, rule, scope)
+
+    def acd_for(self, rules: RuleSet, route: Route, number: str, gateways: Tuple[str, ...],
+                table_of: Optional[TableOf] = None, now: float = 0.0) -> Acd:
+        """The answered calls of ``number``'s destination class in ``gateways``' windows of that class,
+        pooled (an lcr route's call length: core.lcr.call_length), against the route's min_samples;
+        ``table_of`` and ``now`` (epoch) read classes from number tables, as judge_for does."""
+        kind = class_for(self.settings, number, table_of, now) if self.settings.classed else None
+        calls, talked, through = 0, 0.0, []
+        if kind is not None:
+            now = self.clock()
+            with self._lock:
+                for gateway in gateways:
+                    window = self._windows.get((gateway, kind))
+                    if window is not None:
+                        seconds, count = window.talk(now)
+                        if count:
+                            calls += count
+                            talked += seconds
+                            through.append(gateway)
+        return Acd(kind, calls, talked, tuple(through), self.rule_of(rules, route).min_samples)
 
     def _dry_verdict(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
         with self._lock:

@@ -295,13 +295,14 @@ class RulesStore:
         """The accounts table the rules name; a broken one raises RulesError, except at the very first
         load, where every account gets the default limits (logged) rather than every call failing."""
         try:
-            return read_table(ruleset.accounts)
+            return read_table(ruleset.accounts, ruleset.sell_decks)
         except model.RulesError as exc:
             if not first:
                 raise
-            _log_refusal(exc, None, "every account has the default limits until its table is fixed")
+            _log_refusal(exc, None, "every account has the default limits (and no sell deck of its own) until "
+                         "its table is fixed")
             assert ruleset.accounts is not None and ruleset.accounts.table is not None  # what failed
-            return {}, file_signature(ruleset.accounts.table)
+            return TableState({}, file_signature(ruleset.accounts.table))
 
     def _refused(self, exc: model.RulesError, number: int, signatures: Signatures, force: bool) -> None:
         """Record a refused load, and log it unless the same files were refused before."""

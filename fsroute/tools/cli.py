@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--at", type=_instant, metavar="INSTANT", help=AT_HELP + "; default: now")
     rank.add_argument("--sell", metavar="NAME", help="the sell deck (one of sell_decks) the call names, as its "
                       "channel variable would; default: the route's sell default")
+    rank.add_argument("--account", metavar="ACCOUNT", help="the call's account (accounts:), whose row may name its "
+                      "sell deck when --sell is not given")
     rank.set_defaults(parser=rank)
 
     sim = commands.add_parser(
@@ -330,7 +332,7 @@ def check(paths: Sequence[str], strict: bool = False, sofia_conf: Optional[str] 
 def rank_carriers(args: argparse.Namespace) -> int:
     from .lcrtool import ranking_text
 
-    ranked, text = ranking_text(args.rules, args.number, args.at, args.sell)
+    ranked, text = ranking_text(args.rules, args.number, args.at, args.sell, args.account)
     sys.stdout.write(text)
     return 0 if ranked else 1
 

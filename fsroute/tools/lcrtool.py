@@ -12,10 +12,12 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from fsroute.core import decks, lcr, loader, margin, router
+from fsroute.core.accounts import own_sell_deck
 from fsroute.core.calendars import Moment
 from fsroute.core.decks import Deck, date_text, rate_text
 from fsroute.core.model import Problem, RuleSet, RulesError
 from fsroute.core.timespec import read_at
+from fsroute.runtime.accounts import read_table
 
 
 def load_decks(rules: RuleSet) -> Dict[str, Deck]:
@@ -33,12 +35,14 @@ def load_decks(rules: RuleSet) -> Dict[str, Deck]:
     return loaded
 
 
-def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optional[str] = None) -> Tuple[bool, str]:
+def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optional[str] = None,
+                 account: Optional[str] = None) -> Tuple[bool, str]:
     """(whether ``number`` reaches a least-cost route at ``at`` (timespec.read_at; None: now), the ranking
     or why not as text); raises RulesError for bad rules or decks, SpecError for ``at``. Time conditions of
     the routes are judged at that instant too. Each carrier's cost of the expected call is shown with how it
     was reached; with a sell side (the route's default sell deck, or ``sell`` as the call's variable would
-    name it) the margin of each, and which break the route's min_margin."""
+    name it; else the sell deck of ``account``'s row, read with the accounts table) the margin of each, and
+    which break the route's min_margin."""
     rules = loader.load(path)
     by_path = load_decks(rules)
     if at is None:
@@ -55,21 +59,30 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
     if not lcr.is_lookup_number(digits):
         return False, "%s: route '%s' gives %r, which is not all digits\n" % (number, route.name, digits)
     spec = route.lcr
-    call_seconds = lcr.expected_seconds(spec)
+    length = lcr.call_length(spec)
+    call_seconds = length.seconds
+    measured_in_switch = rules.defaults.quality is not None and length.source == lcr.DEFAULT
     ranking = lcr.rank(spec.carriers, lambda c: by_path[c.deck], digits, now, call_seconds)
     lines = ["number %s -> route '%s' looks up %s at %s; max_rate %s"
              % (number, route.name, digits, shown,
                 rate_text(spec.max_rate) if spec.max_rate is not None else "none"),
              "each carrier priced as a %d s call (%s): connect_fee + rate x billed seconds / 60, the seconds "
              "billed in the row's increments (initial/next; none: 1/1)"
-             % (call_seconds, "the route's expected_seconds" if spec.expected_seconds else "the default")]
+             % (call_seconds, length.why() + (UNMEASURED if measured_in_switch else ""))]
     sale = None
     if spec.margin is not None:
         variables = {spec.margin.sell_variable: sell} if sell else {}
+        accounts = rules.accounts
+        account_deck: Optional[margin.AccountDeck] = None
+        if accounts is not None and account:
+            named = (account, own_sell_deck(accounts, read_table(accounts, rules.sell_decks).sell_decks, account))
+            account_deck = lambda get: named  # noqa: E731
         sale, unsold = margin.sale_for(spec.margin, rules.sell_decks, variables.get, lambda d: by_path[d.deck],
-                                       digits, now, call_seconds)
-        lines.append("sold at: %s" % ("sell deck %s, prefix %s: %s" % (sale.deck, sale.prefix, sale.tariff.explain(
-            call_seconds)) if sale is not None else "unknown, %s" % unsold))
+                                       digits, now, call_seconds, account_deck,
+                                       accounts.sell_deck if accounts is not None else None)
+        lines.append("sold at: %s" % ("sell deck %s (%s), prefix %s: %s" % (
+            sale.deck, "--sell" if sell else sale.source, sale.prefix, sale.tariff.explain(call_seconds))
+            if sale is not None else "unknown, %s" % unsold))
     lines.append("%-3s %-16s %-15s %-10s %-7s %-8s %-10s %-4s %-21s %-21s %s" % (
         "#", "carrier", "prefix", "rate", "incr", "fee", "cost", "cur", "effective_from", "effective_to", "dial"))
     for place, quote in enumerate(ranking.quotes, 1):
@@ -93,6 +106,11 @@ def ranking_text(path: str, number: str, at: Optional[str] = None, sell: Optiona
         if carrier.name not in served:
             lines.append("-   %-16s no prefix of %s in force" % (carrier.name, digits))
     return True, "\n".join(lines) + "\n"
+
+
+# The rules measure quality, but only the switch has the windows: the default stands here.
+UNMEASURED = ("; the destination's measured ACD is known inside the switch only: 'python fsroute.ctl test' "
+              "prices with it")
 
 
 def _unfilled(name: str) -> str:

@@ -45,10 +45,15 @@ def _shapes(rules: RuleSet) -> List[Tuple[int, int, str]]:
 
 
 def _unsold(rules: RuleSet) -> List[Tuple[int, int, str]]:
-    """Least-cost routes with a minimum margin and no default sell deck: a call that does not name its
-    sell deck has no sell price, and ends as no_margin (docs/margin.md)."""
+    """Least-cost routes with a minimum margin and no default sell deck (theirs, or every account's): a call
+    that does not name its sell deck (nor its account's row) has no sell price, and ends as no_margin
+    (docs/margin.md)."""
+    if rules.accounts is not None and rules.accounts.sell_deck is not None:
+        return []
+    whose = " and whose account's row names no sell deck" if rules.accounts is not None else ""
     return [(route.line, 0, "%s:%d: warning: route '%s' has min_margin but no sell default: every call that "
-             "does not set ${%s} ends as no_margin" % (rules.path, route.line, route.name, margin.sell_variable))
+             "does not set ${%s}%s ends as no_margin" % (rules.path, route.line, route.name, margin.sell_variable,
+                                                        whose))
             for route in rules.routes
             for margin in [route.lcr.margin if route.lcr is not None else None]
             if margin is not None and margin.guarded and margin.sell_default is None]

@@ -22,11 +22,13 @@ from collections import Counter
 from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from fsroute.core import loader, router
+from fsroute.core.accounts import account_sell_deck
 from fsroute.core.decks import FOREVER, MAX_DIGITS, NEVER, Deck, key_digits
 from fsroute.core.margin import money_text
 from fsroute.core.model import HasDeck, RuleSet
 from fsroute.core.selection import Selector
 from fsroute.core.tariff import Tariff
+from fsroute.runtime.accounts import read_table
 from .cdrs import Cdr
 from .lcrtool import load_decks
 
@@ -59,6 +61,8 @@ class Replayer:
             key_digits(key) for deck in self.decks.values() for key, start, end in zip(deck.keys, deck.starts, deck.ends)
             if start != NEVER or end != FOREVER)
         self.walks = 0  # decisions the walk made (the others were reused)
+        # the sell decks the accounts' rows name (accounts table included), as the switch reads them
+        self._accounts = _Accounts(self.rules) if self.rules.accounts is not None else None
 
     def deck_of(self, named: HasDeck) -> Optional[Deck]:
         self._consulted = True
@@ -73,7 +77,7 @@ class Replayer:
         row for any prefix of the number)."""
         self.walks += 1
         self._consulted = False
-        decision = router.decide(self.rules, get, _up, self._selector, now, deck_of=self.deck_of)
+        decision = router.decide(self.rules, get, _up, self._selector, now, self._accounts, deck_of=self.deck_of)
         timeless = self._timeless(decision.number)
         route = decision.route.name if decision.route is not None else ""
         if decision.outcome is not None:
@@ -96,6 +100,30 @@ class Replayer:
 
 def _up(gateway: str) -> bool:
     return True
+
+
+class _Accounts:
+    """What a replayed call's decision asks besides decks (core.router.GatewayHealth): no gateway is benched
+    or busy; its account's sell deck as the switch finds it (the accounts table read here)."""
+
+    any_breaker = False
+
+    def __init__(self, rules: RuleSet) -> None:
+        assert rules.accounts is not None  # made only for rules with accounts
+        self._rules, self._accounts = rules, rules.accounts
+        self._table = read_table(rules.accounts, rules.sell_decks).sell_decks
+
+    def account_sell_deck(self, get: Callable[[str], Optional[str]]) -> Optional[Tuple[str, Optional[str]]]:
+        return account_sell_deck(self._accounts, self._table, get, self._rules.acls)
+
+    def benched(self, name: str) -> bool:
+        return False
+
+    def last_resort(self, name: str) -> bool:
+        return False
+
+    def calls(self, name: str) -> int:
+        return 0
 
 
 # A decision's key: the names of the variables the walk read (in that order) and their values.

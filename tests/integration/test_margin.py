@@ -39,12 +39,17 @@ DECKS = {
 }
 
 
-def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_carriers(fs, tmp_path, capsys):
+def use_rules_with_decks(fs, rules, decks):
+    """Write ``decks`` ({file name: text}) beside the switch's rules file, then put ``rules`` in force."""
     directory = os.path.dirname(fs.switch.rules_path)
-    for name, text in DECKS.items():
+    for name, text in decks.items():
         with open(os.path.join(directory, name), "w") as deck:
             deck.write(text)
-    fs.use_rules(MARGIN_RULES)
+    fs.use_rules(rules)
+
+
+def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_carriers(fs, tmp_path, capsys):
+    use_rules_with_decks(fs, MARGIN_RULES, DECKS)
     calls = [fs.call(number) for number in ("0049111", "004930111", "0044111")]
     assert [c.code for c in calls] == [200, 200, 603]
     assert fs.invites() == {"gw1": 0, "gw2": 1, "gw3": 1, "gw4": 0}
@@ -74,3 +79,31 @@ def test_calls_go_to_the_cheapest_call_keep_the_margin_and_replay_to_the_same_ca
     assert out[1] == "rules: %s against what the calls recorded" % fs.switch.rules_path
     assert out[2] == "route or first carrier changes: 0 calls"
     assert out[3] == "new rules would not route: 1 calls (no_margin 1), 0 of them answered"
+
+
+ACCOUNT_RULES = MARGIN_RULES.replace("  retail: margin_sell.csv\n", """\
+  retail: margin_sell.csv
+  wholesale: margin_wholesale.csv
+  loss: margin_loss.csv
+accounts:
+  key: sip_h_X-Account
+  accounts:
+    acme: {sell_deck: wholesale}
+    cheapo: {sell_deck: loss}
+""")
+ACCOUNT_DECKS = dict(DECKS, **{
+    "margin_wholesale.csv": "prefix,rate\n49,0.021\n",   # 0.063 for 180 s: 0.003 over carrier_b's 0.06
+    "margin_loss.csv": "prefix,rate\n49,0.010\n",        # 0.03: below every carrier's cost
+})
+
+
+def test_an_accounts_sell_deck_prices_its_calls_and_can_leave_them_without_margin(fs):
+    use_rules_with_decks(fs, ACCOUNT_RULES, ACCOUNT_DECKS)
+    calls = [fs.call("0049111", headers=[("X-Account", account)]) for account in ("acme", "other", "cheapo")]
+    assert [c.code for c in calls] == [200, 200, 603]
+    rows = [fs.cdr(c) for c in calls]
+    assert [(r["fsroute_result"], r["fsroute_lcr_carrier"], r["fsroute_lcr_cost"], r["fsroute_lcr_sell_rate"],
+             r["fsroute_lcr_margin"]) for r in rows] == [
+        ("bridged", "carrier_b", "0.06", "0.021", "0.003"),   # acme's own deck
+        ("bridged", "carrier_b", "0.06", "0.05", "0.09"),     # no row: the route's default
+        ("no_margin", "", "", "", "")]                         # cheapo's deck sells below every carrier

@@ -7,6 +7,7 @@ import re
 import time
 
 from .test_health import eventually, fields_of, wait_for_log
+from .test_margin import use_rules_with_decks
 
 RULES = """\
 version: 1
@@ -131,3 +132,33 @@ def test_a_class_read_from_a_table_is_judged_on_its_own_figures(fs):
     status = fs.switch.api("python fsroute.ctl status %s" % fs.switch.rules_path)
     assert "  gw2 class de_berlin: attempts 10 answered 0 " in status
     assert "  gw2 class de_berlin for route 'pair': critical" in status
+
+
+LCR_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  quality: {window: 600, min_samples: 3, classes: {de: ['49']}}
+carriers:
+  fee: {deck: acd_fee.csv, gateway: gw1}
+  flat: {deck: acd_flat.csv, gateway: gw2}
+routes:
+  - {name: intl, match: {destination_number: '^00(\\d+)$'}, number: '$1', lcr: {carriers: [fee, flat]}}
+"""
+# a 180 s call: fee 0.05 + 0.03 = 0.08, flat 0.09; a 1 s call: fee 0.050167, flat 0.0005
+ACD_DECKS = {"acd_fee.csv": "prefix,rate,connect_fee\n49,0.010,0.050\n", "acd_flat.csv": "prefix,rate\n49,0.030\n"}
+
+
+def test_an_lcr_route_prices_at_the_acd_the_switch_measured_for_the_destination(fs):
+    use_rules_with_decks(fs, LCR_RULES, ACD_DECKS)
+    first = [fs.call("00491570%02d" % i, hold=1.0) for i in range(3)]  # priced as 180 s calls: fee
+    assert [c.code for c in first] == [200, 200, 200]
+    assert [fs.cdr(c)["fsroute_lcr_carrier"] for c in first] == ["fee", "fee", "fee"]
+    assert observed(fs.switch, "gw1", 3)  # 3 answered calls of class de, about 1 s each
+    fourth = fs.call("0049157099", hold=1.0)
+    row = fs.cdr(fourth)
+    print("\n%s; 4th call: %s at %s" % (quality_line(fs.switch, "gw1"), row["fsroute_lcr_carrier"],
+                                        row["fsroute_lcr_cost"]))
+    assert (fourth.code, row["fsroute_lcr_carrier"]) == (200, "flat")  # priced at the ACD, 1 or 2 s
+    assert row["fsroute_lcr_cost"] in ("0.0005", "0.001")
+    assert fs.invites()["gw1"] == 3 and fs.invites()["gw2"] == 1
