@@ -74,11 +74,11 @@ class RoundRobin:
             current[best.name] -= total
         return best
 
-    def order(self, up_members: Sequence[Member]) -> List[Member]:
-        """``up_members`` with the pick first, then the others by weight (ties: file order)."""
-        first = self.pick(up_members)
+    def order(self, up_members: Sequence[Member]) -> List[str]:
+        """The names of ``up_members``: the pick first, then the others by weight (ties: file order)."""
+        first = self.pick(up_members).name
         rest = self._by_weight if len(up_members) == len(self._all) else by_weight(up_members)
-        return [first] + [m for m in rest if m != first]  # equal, not the same: a cycle outlives a reload
+        return [first] + [m.name for m in rest if m.name != first]
 
 
 def by_weight(members: Sequence[Member]) -> List[Member]:
@@ -136,8 +136,8 @@ class Selector:
             return []
         strategy = group.strategy
         if strategy == "weighted_round_robin":
-            ordered = self._round_robin(group).order(up_members)
-        elif strategy == "weighted_random":
+            return self._round_robin(group).order(up_members)[:limit]
+        if strategy == "weighted_random":
             ordered = weighted_shuffle(up_members, self._random.random)
         elif strategy in ("hash_caller", "hash_destination"):
             ordered = rendezvous(up_members, key or "")
