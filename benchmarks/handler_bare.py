@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fsroute's own cost per call against fsroute 0.1.0, with one bare session class for both.
 
-    python benchmarks/handler_bare.py [--rounds N] [--calls N]
+    python benchmarks/handler_bare.py [--rounds N] [--calls N] [--before COMMIT]
 
 ``benchmarks/run.py`` times each version with its own stub session, whose
 work differs between versions. Here both run ``fsroute.route.handler`` on the
@@ -10,6 +10,8 @@ plain weighted route behind 9 others, ``events: false`` for this tree (0.1.0
 has no events), every gateway up. Each round runs both in fresh processes, one
 after the other, so both see the machine's ups and downs; printed: p50 and
 p90 per round and the median ratio. Issue 19's target: no slower than 0.1.0.
+``--before COMMIT`` (e.g. main) runs that commit's tree in the same rounds too,
+for a before/after of a change measured under the same load.
 """
 
 import argparse
@@ -74,12 +76,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--before", help="also run this commit's tree (same rules as now) in every round")
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="fsroute-handler-bare-")
     reference = reference_package(tmp)
     if reference is None:
         print("fsroute 0.1.0 (commit 2a7c7f3) is not in this clone's history: nothing to compare with")
         return 0
+    before = reference_package(tmp, args.before) if args.before else None
     ours, theirs = os.path.join(tmp, "now.yaml"), os.path.join(tmp, "ref.yaml")
     with open(ours, "w") as handle:
         handle.write(RULES % (", events: false", ROUTES))
@@ -87,15 +91,22 @@ def main(argv=None):
         handle.write(RULES % ("", ROUTES))
     print("fsroute's cost per call on one bare session, plain weighted route, 10 routes; Python %s" %
           sys.version.split()[0])
-    print("%-6s %-22s %-22s %s" % ("round", "now p50 / p90 us", "0.1.0 p50 / p90 us", "ratio p50"))
-    ratios = []
+    print("%-6s %-22s %-22s %-10s%s" % ("round", "now p50 / p90 us", "0.1.0 p50 / p90 us", "ratio p50",
+                                         "  %s p50 / p90 us, ratio p50" % args.before if before else ""))
+    ratios, befores = [], []
     for number in range(1, args.rounds + 1):
         now = in_fresh_process(None, SCRIPT, ours, args.calls)
         then = in_fresh_process(reference, SCRIPT, theirs, args.calls)
         ratios.append(now[0] / then[0])
-        print("%-6d %-22s %-22s %.2f" % (number, "%.1f / %.1f" % tuple(now), "%.1f / %.1f" % tuple(then),
-                                         ratios[-1]))
-    print("median ratio %.2f (target: <= 1.00)" % statistics.median(ratios))
+        extra = ""
+        if before is not None:
+            was = in_fresh_process(before, SCRIPT, ours, args.calls)
+            befores.append(was[0] / then[0])
+            extra = "  %.1f / %.1f, %.2f" % (was[0], was[1], befores[-1])
+        print("%-6d %-22s %-22s %-10.2f%s" % (number, "%.1f / %.1f" % tuple(now), "%.1f / %.1f" % tuple(then),
+                                              ratios[-1], extra))
+    print("median ratio %.2f (target: <= 1.00)%s" % (statistics.median(ratios), "; %s: %.2f" % (
+        args.before, statistics.median(befores)) if befores else ""))
     return 0
 
 

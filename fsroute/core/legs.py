@@ -49,7 +49,7 @@ def dial_for(rules: RuleSet, route: Route, gateway: str, number: str, match: Opt
     """
     spec = rules.gateway_specs.get(gateway)
     if spec is None and route.dialling is NO_DIALLING:  # the common case: nothing to add (number checked)
-        return Dial(gateway, number, "sofia/gateway/%s/%s" % (gateway, number), (), ())
+        return plain_dial(gateway, number)
     spec = spec or GatewaySpec()
     gateway_number = gateway_format(spec, number, lookup)
     groups = groups_of(match)
@@ -71,6 +71,10 @@ def route_variables(route: Route, match: Optional[re.Match[str]], lookup: Lookup
     groups = groups_of(match)
     return (_values(route.dialling, NO_DIALLING, "set", groups, lookup),
             _values(route.dialling, NO_DIALLING, "export", groups, lookup))
+def plain_dial(gateway: str, number: str) -> Dial:
+    """The attempt through a gateway that adds nothing (no number format, leg variables, caller ID) to a
+    route that adds nothing either; ``number`` is checked already."""
+    return Dial(gateway, number, "sofia/gateway/%s/%s" % (gateway, number), (), ())
 
 
 def gateway_format(spec: GatewaySpec, number: str, lookup: Lookup) -> str:

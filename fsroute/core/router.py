@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Protocol
 from . import lcr, margin, quality, tablerows
 from .decks import Deck, rate_text
 from .dialstring import UnsafeValue
-from .legs import CallerIdRefused, Dial, Pairs, dial_for, route_variables
-from .model import NAME_RE, NUMBER_RE, Group, HasDeck, Member, Outcome, Route, RuleSet, fill
+from .legs import CallerIdRefused, Dial, Pairs, dial_for, plain_dial, route_variables
+from .model import NAME_RE, NO_DIALLING, NUMBER_RE, Group, HasDeck, Member, Outcome, Route, RuleSet, fill
 from .reasons import Reasons
 
 if TYPE_CHECKING:
@@ -167,7 +167,9 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
         decision = decision._replace(lrn=lrn)
     if reasons is not None:
         decision = decision._replace(reasons=reasons.lines())
-    return _by_quality(decision, health, explain)
+    judging = getattr(health, "quality_judge", None) if decision.dials else None
+    judge = judging(decision.route, decision.number) if judging is not None else None
+    return _by_quality(decision, judge, explain) if judge is not None else decision
 
 
 def _refused_at_ingress(rules: RuleSet, get: Getter, reasons: Optional[Reasons]) -> Optional[Decision]:
@@ -214,12 +216,8 @@ def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.Ta
     return lrn
 
 
-def _by_quality(decision: Decision, health: Optional[GatewayHealth], explain: bool) -> Decision:
-    """The decision's attempts in quality order (core.quality.arrange) when the rules measure quality."""
-    judging = getattr(health, "quality_judge", None) if decision.dials else None
-    judge = judging(decision.route, decision.number) if judging is not None else None
-    if judge is None:
-        return decision
+def _by_quality(decision: Decision, judge: quality.Judge, explain: bool) -> Decision:
+    """The decision's attempts in quality order (core.quality.arrange), by the verdicts of ``judge``."""
     dials, moved = quality.arrange(decision.dials, _gateway_of, judge)
     if not moved:
         return decision
@@ -242,7 +240,7 @@ def _gateway_of(dial: Dial) -> str:
 def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: Selector, now: Optional[float],
             health: Optional[GatewayHealth], deck_of: Optional[DeckOf], reasons: Optional[Reasons],
             table_of: Optional[tablerows.TableOf] = None, lrn: Optional[str] = None) -> Decision:
-    source = source_address(get)
+    source = source_address(get) if rules.acls else None  # without ACLs no rule looks at it
     destination = get("destination_number") or ""
     if len(destination) > MAX_DESTINATION_LEN:
         if reasons is not None:
@@ -302,6 +300,9 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
             reasons.unusable(_names(rules, gateway, route.group), benched)
         return Decision(Outcome.ALL_DOWN, route, number, detail="every gateway of the route is down%s"
                         % (" or benched" if benched else ""), benched=tuple(benched))
+    if route.dialling is NO_DIALLING and not rules.gateway_specs:  # no attempt has anything to add (legs)
+        return Decision(None, route, number, tuple(gateways), benched=tuple(benched),
+                        dials=tuple([plain_dial(name, number) for name in gateways]))
     return _dialled(rules, route, number, [Dial(name, number, "", (), ()) for name in gateways], match, get,
                     tuple(benched))
 

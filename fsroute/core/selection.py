@@ -31,38 +31,63 @@ class RoundRobin:
     """
 
     def __init__(self, members: Iterable[Member]) -> None:
-        self._current = {m.name: 0 for m in members}
+        self._members = tuple(members)
+        self._current = {m.name: 0 for m in self._members}
         self._up: Optional[Tuple[str, ...]] = None
         self._lock = threading.Lock()
+        # every member up, the usual case, worked out once: their names, total weight, failover order
+        self._all = tuple(m.name for m in self._members)
+        self._total = sum(m.weight for m in self._members)
+        self._by_weight = by_weight(self._members)
 
     def copy(self) -> RoundRobin:
-        twin = RoundRobin(())
+        twin = RoundRobin(self._members)
         with self._lock:
             twin._current = dict(self._current)
             twin._up = self._up
         return twin
 
     def pick(self, up_members: Sequence[Member]) -> Member:
-        names: List[str] = []
-        total = 0
-        for member in up_members:  # a plain loop: this runs on every call
-            names.append(member.name)
-            total += member.weight
-        up = tuple(names)
+        """The next member of ``up_members`` (the group's members that are up, in file order)."""
+        if len(up_members) == len(self._all):  # as many as the group has: all of them
+            up, total = self._all, self._total
+        else:
+            names: List[str] = []
+            total = 0
+            for member in up_members:  # a plain loop: this runs on every call
+                names.append(member.name)
+                total += member.weight
+            up = tuple(names)
         with self._lock:
             current = self._current
             if up != self._up:
                 self._up = up
                 for name in current:
                     current[name] = 0
-            best = None
+            best, most = None, 0
             for member in up_members:
-                current[member.name] += member.weight
-                if best is None or current[member.name] > current[best.name]:
-                    best = member
+                name = member.name
+                value = current[name] = current[name] + member.weight
+                if best is None or value > most:
+                    best, most = member, value
             assert best is not None, "pick() needs at least one member that is up"
             current[best.name] -= total
         return best
+
+    def order(self, up_members: Sequence[Member]) -> List[str]:
+        """The names of ``up_members``: the pick first, then the others by weight (ties: file order)."""
+        first = self.pick(up_members).name
+        rest = self._by_weight if len(up_members) == len(self._all) else by_weight(up_members)
+        return [first] + [m.name for m in rest if m.name != first]
+
+
+def by_weight(members: Sequence[Member]) -> List[Member]:
+    """Heaviest first; equal weights in file order (the failover order of the weighted strategies)."""
+    return sorted(members, key=_minus_weight)
+
+
+def _minus_weight(member: Member) -> int:
+    return -member.weight
 
 
 class Selector:
@@ -111,10 +136,8 @@ class Selector:
             return []
         strategy = group.strategy
         if strategy == "weighted_round_robin":
-            first = self._round_robin(group).pick(up_members)
-            rest = sorted((m for m in up_members if m is not first), key=lambda m: -m.weight)
-            ordered = [first] + rest
-        elif strategy == "weighted_random":
+            return self._round_robin(group).order(up_members)[:limit]
+        if strategy == "weighted_random":
             ordered = weighted_shuffle(up_members, self._random.random)
         elif strategy in ("hash_caller", "hash_destination"):
             ordered = rendezvous(up_members, key or "")

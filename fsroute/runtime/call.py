@@ -11,7 +11,7 @@ knows this module.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from fsroute.core import failover, router
 from fsroute.core.accounts import account_of, limits_of
@@ -67,36 +67,37 @@ class _Variables(Dict[str, Optional[str]]):
 
 
 class _Call:
-    """What one call is doing, while it does it; frozen into a CallRecord at the end."""
+    """What one call is doing, while it does it; frozen into a CallRecord at the end.
 
-    __slots__ = ("session", "started", "variables", "uuid", "result", "rules", "decision", "decision_seconds",
-                 "route", "number", "now", "attempts", "skipped", "set_names", "exported", "hangup_cause",
-                 "detail", "traced", "readings", "rang", "answered_before", "account", "fraud")
+    What most calls never change (no account, no fraud rules, no trace, no
+    quality timings) stays a class default, so a call pays only for what it sets.
+    """
+
+    result: Optional[Outcome] = None
+    rules: Optional[RuleSet] = None
+    decision: Optional[Decision] = None
+    decision_seconds: Optional[float] = None
+    route: Optional[str] = None
+    number: Optional[str] = None
+    now: Optional[float] = None
+    set_names: Sequence[str] = ()  # what the last attempt's set:/export: put on the channel
+    exported: Sequence[str] = ()   # ... and which of them fsroute added to export_vars
+    hangup_cause: Optional[str] = None
+    detail = ""
+    traced = False
+    readings: Tuple[Tuple[str, Any, float], ...] = ()
+    rang = False  # the caller's channel has rung (or had early media): later PDDs are unknown
+    answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
+    account: Optional[str] = None
+    fraud: Optional[FraudCall] = None
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self.started = time.perf_counter()
         self.variables = _Variables(session)
         self.uuid = _uuid(session, self.variables)
-        self.result: Optional[Outcome] = None
-        self.rules: Optional[RuleSet] = None
-        self.decision: Optional[Decision] = None
-        self.decision_seconds: Optional[float] = None
-        self.route: Optional[str] = None
-        self.number: Optional[str] = None
-        self.now: Optional[float] = None
         self.attempts: List[Attempt] = []
         self.skipped: List[Skip] = []
-        self.set_names: List[str] = []  # what the last attempt's set:/export: put on the channel
-        self.exported: List[str] = []   # ... and which of them fsroute added to export_vars
-        self.hangup_cause: Optional[str] = None
-        self.detail = ""
-        self.traced = False
-        self.readings: Tuple[Tuple[str, Any, float], ...] = ()
-        self.rang = False  # the caller's channel has rung (or had early media): later PDDs are unknown
-        self.answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
-        self.account: Optional[str] = None
-        self.fraud: Optional[FraudCall] = None
 
     def record(self) -> CallRecord:
         variables = self.variables  # as the router read them: .get reads nothing more from the session
@@ -141,10 +142,12 @@ def _route(call: _Call, generation: Generation) -> None:
     session.setVariable("fsroute_rules_sha", rules.sha)
     # One instant per call, read at most once: time conditions read it (and fsroute_now), least-cost
     # routes rate at it; the trace, the event and the lcr ranking all see this one value.
-    if rules.timed or rules.has_lcr or rules.tables:
+    if generation.needs_instant:
         call.now = call_instant(get, generation.clock.time)
     flag = get(trace.VARIABLE)
     call.traced = trace.wanted(flag) if flag else False  # a traced call's decision carries its reasons
+    if generation.reads_source:
+        router.source_address(get)  # read now, as the router does when it has ACLs
     began = time.perf_counter()
     decision = router.decide(rules, get, generation.is_up, generation.selector, call.now, generation,
                              deck_of=generation.deck_of, explain=call.traced, table_of=generation.table_of)
@@ -269,7 +272,10 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     assert route is not None  # a decision to bridge has one
     most = route.max_attempts or rules.defaults.max_attempts
     clock = generation.clock.monotonic
-    began, budget = clock(), route.max_seconds
+    budget = route.max_seconds
+    began = clock() if budget is not None else 0.0
+    admin = generation.admin
+    limited = generation.limited
     spent = False
     try:
         for dial in decision.dials:
@@ -282,8 +288,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if not session.ready():
                 cause = CALLER_GONE
                 break
-            if gateway in generation.admin.closed or call.attempts and not generation.is_up(gateway):
-                held = generation.admin.held(gateway)  # drained or disabled since the decision
+            if gateway in admin.closed or call.attempts and not generation.is_up(gateway):
+                held = admin.held(gateway)  # drained or disabled since the decision
                 call.skipped.append(Skip(gateway, held.state if held is not None else "down"))
                 continue
             taken = breakers.acquire(gateway) if any_breaker else CLOSED
@@ -291,13 +297,14 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
                 call.skipped.append(Skip(gateway, "benched"))
                 continue
             ended, ran, sip, timing = "", 0.0, None, NOT_TIMED
-            failover_on = failover.failover_on_for(rules, route, dial)
+            # only a breaker, or a failed attempt, needs the failover list it is judged by
+            failover_on = failover.failover_on_for(rules, route, dial) if any_breaker else None
             try:
                 ended, ran, sip, timing = _attempt(call, generation, decision, dial)
             finally:  # also when the attempt raised: a probe slot must not stay taken
-                if any_breaker:
+                if failover_on is not None:
                     breakers.record(gateway, ended, taken, sip, failover_on)
-            if ended in (limits.AT_LIMIT, limits.LIMIT_ERROR):
+            if limited and ended in _NOT_DIALLED:
                 call.skipped.append(Skip(gateway, ended.lower()))
                 continue
             cause = ended or "UNKNOWN"
@@ -311,6 +318,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
                 break
+            if failover_on is None:
+                failover_on = failover.failover_on_for(rules, route, dial)
             if not failover.fails_over(failover_on, cause, sip):
                 break
     finally:
@@ -327,6 +336,9 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s%s" % (
         cause or "none", "; max_seconds %g spent" % (budget or 0) if spent else "")
     _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, cause).cause)
+
+
+_NOT_DIALLED = (limits.AT_LIMIT, limits.LIMIT_ERROR)  # what _attempt returns when its limit refused it
 
 
 def _set_variables(call: _Call, dial: Optional[Dial]) -> None:
@@ -394,14 +406,17 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     lcr = dial.carrier is not None
     if lcr:
         _set_lcr_variables(session, dial)
-    generation.started(gateway)
+    if generation.counts_calls:
+        generation.started(gateway)
     admin = generation.admin
     admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
     timed = generation.quality is not None
-    if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
-        call.rang = _channel_time(call.variables["progress_time"]) is not None
-        call.answered_before = _channel_time(call.variables["answered_time"]) is not None
-    sent = time.time()
+    sent = 0.0
+    if timed:
+        if not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
+            call.rang = _channel_time(call.variables["progress_time"]) is not None
+            call.answered_before = _channel_time(call.variables["answered_time"]) is not None
+        sent = time.time()
     began = time.perf_counter()
     try:
         session.execute(app, data)

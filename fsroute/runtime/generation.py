@@ -67,6 +67,11 @@ class Generation:
         self.last_resort = self.breakers.last_resort
         self._usage_keys = {name: usage_key(rules, name) for name in counted_resources(rules)}
         self.limited = any_limits(rules)  # False: every attempt is a plain bridge
+        self.counts_calls = bool(self._usage_keys)  # False: no least_calls group, no attempt to count
+        # whether a call needs its instant: time conditions read it, least-cost routes and tables rate at it
+        self.needs_instant = bool(rules.timed or rules.has_lcr or rules.tables)
+        # the route event names the call's source address, which the router reads only for its ACLs
+        self.reads_source = bool(observed and rules.defaults.events and not rules.acls)
         self._profiles = {name: rules.profile_of(name) for name in rules.gateway_names()}
         self._default_profile = rules.defaults.profile
         self.observers: Optional[Tuple[Observer, ...]] = None  # who is told of its calls (runtime.observers)
