@@ -30,20 +30,17 @@ from tests.integration.harness.esl import ESL, ESLError  # noqa: E402
 PROBE = '''
 import json, time
 from fsroute.core.model import Outcome
-from fsroute.runtime import call, events, metrics
-
-
-class _Session:
-    def getVariable(self, name):
-        return "00000000-0000-4000-8000-000000000001" if name == "uuid" else None
+from fsroute.core.legs import Dial
+from fsroute.runtime import events, metrics
+from fsroute.runtime.record import Attempt, CallRecord
 
 
 def _record():
-    record = call._Call(_Session())
-    record.result, record.route, record.number, record.sha = Outcome.BRIDGED, "default", "5551234", "0123456789ab"
-    record.source, record.decision_seconds = "172.16.221.33", 0.00002
-    record.attempts = [("gw2", "SERVICE_UNAVAILABLE", 0.012), ("gw1", "SUCCESS", 31.5)]
-    return record
+    attempts = tuple(Attempt(gw, cause, seconds, Dial(gw, "5551234", "sofia/gateway/%s/5551234" % gw, (), ()))
+                     for gw, cause, seconds in (("gw2", "SERVICE_UNAVAILABLE", 0.012), ("gw1", "SUCCESS", 31.5)))
+    return CallRecord("00000000-0000-4000-8000-000000000001", Outcome.BRIDGED, None, "0123456789ab", None,
+                      route="default", number="5551234", source="172.16.221.33", attempts=attempts,
+                      decision_seconds=0.00002)
 
 
 def fsapi(session, stream, env, args):

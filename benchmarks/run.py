@@ -672,9 +672,20 @@ def bench_selection(table, counts):
         table.add("Selector.order %s (2-4 gws)" % strategy, None, samples)
 
 
+def example_record(uuid):
+    """A bridged call's record after one failed attempt: what the observers are handed."""
+    from fsroute.core.legs import Dial
+    from fsroute.runtime.record import Attempt, CallRecord
+    attempts = tuple(Attempt(gw, cause, seconds, Dial(gw, "1001", "sofia/gateway/%s/1001" % gw, (), ()))
+                     for gw, cause, seconds in ((GATEWAYS[0], "SERVICE_UNAVAILABLE", 0.01),
+                                                (GATEWAYS[1], "SUCCESS", 5.0)))
+    return CallRecord(uuid, Outcome.BRIDGED, None, "0123456789ab", None, route="r", number="1001",
+                      source="172.16.221.33", attempts=attempts, decision_seconds=0.00002)
+
+
 def bench_observability(table, path, prefixes, fake, counts):
     """What events and metrics add to a call: the handler with them on and off, rounds interleaved."""
-    from fsroute.runtime import call as call_module, events, metrics, scrape
+    from fsroute.runtime import events, metrics, observers, process, scrape
     rng = random.Random(SEED)
     numbers = late_numbers(prefixes, rng)
     variables = [call_variables(number, rng) for number, _ in numbers]
@@ -688,16 +699,18 @@ def bench_observability(table, path, prefixes, fake, counts):
             del fake.logs[:], fake.events[:]  # the fake keeps every log line and event
         return StubSession(variables[i % len(variables)], fake=fake), path
 
-    observe = call_module._observe
+    generation = process.store_for(path).current()
+    every = observers.of(generation, False)
+    quiet = tuple(o for o in every if o is not metrics.record_call and o is not events.route)
     samples = {"on": [], "off": []}
     rounds = 4
     for _ in range(rounds):
         for mode in ("on", "off"):
-            call_module._observe = observe if mode == "on" else (lambda call: None)
+            generation.observers = every if mode == "on" else quiet
             try:
                 samples[mode] += measure(handler, new_call, counts["handler"] // rounds, counts["budget"] / rounds)
             finally:
-                call_module._observe = observe
+                generation.observers = every
     progress("observability: handler with events and metrics on/off")
     on = table.add("handler, events+metrics on", len(prefixes) + 2, samples["on"])
     off = table.add("handler, events+metrics off", len(prefixes) + 2, samples["off"])
@@ -705,11 +718,7 @@ def bench_observability(table, path, prefixes, fake, counts):
     progress("observability: traced call")
     table.add("handler, fsroute_trace=true", len(prefixes) + 2,
               measure(handler, lambda i: new_call(i, traced), counts["handler"] // 4, counts["budget"]))
-    session = StubSession(variables[0], bridge_outcomes={GATEWAYS[0]: "SERVICE_UNAVAILABLE"}, fake=fake)
-    record = call_module._Call(session)
-    record.result, record.route, record.number, record.sha = Outcome.BRIDGED, "r", "1001", "0123456789ab"
-    record.attempts = [(GATEWAYS[0], "SERVICE_UNAVAILABLE", 0.01), (GATEWAYS[1], "SUCCESS", 5.0)]
-    record.decision_seconds = 0.00002
+    record = example_record(variables[0]["uuid"] if "uuid" in variables[0] else "u" * 36)
     headers = events.route_headers(record)
 
     def fire(i):
@@ -722,7 +731,8 @@ def bench_observability(table, path, prefixes, fake, counts):
               measure(events.route_headers, lambda i: (record,), counts["decide"], counts["budget"]))
     table.add("metrics.record_call, 2 attempts", None,
               measure(metrics.record_call, lambda i: (record,), counts["decide"], counts["budget"]))
-    table.add("metrics page (scrape.text)", None, measure(scrape.text, lambda i: (), 200, counts["budget"]))
+    table.add("metrics page (scrape.text)", None, measure(scrape.text, lambda i: (process.loaded_stores(), process.poller()),
+                                                          200, counts["budget"]))
 
 
 def main(argv=None):
