@@ -44,5 +44,7 @@ def hold(session: Any, limits: LimitSettings, rule: str, key: str) -> Optional[i
     session.execute("limit", "hiredis %s %s - !%s" % (limits.realm, resource(limits, rule, key), CAUSE))
     if not session.ready():
         raise Unheld(rule)
-    answer = session.getVariable(RESPONSE) or ""
-    return int(answer) if answer.strip().isdigit() else None
+    answer = (session.getVariable(RESPONSE) or "").strip()
+    # Not a count above 0: nothing counted (ignore-connect-fail), or a Redis that lost its counts while calls
+    # were up and went below 0 as they ended (mod_hiredis then holds nothing; the count heals as calls come).
+    return int(answer) if answer.isdigit() and int(answer) > 0 else None
