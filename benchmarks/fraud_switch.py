@@ -9,7 +9,7 @@ rule watches; ``44900<number>`` is a route watched by three fraud rules
 (calls, concurrent and same number at start; minutes and spend at the end)
 with ``limits.backend: hiredis``, so every watched call also queues its
 counts for the fleet thread, which sends them to Redis through
-``hiredis_raw``. Calls are placed one at a time, interleaved in rounds;
+``hiredis_raw``, and runs ``limit hiredis`` once for the concurrent count. Calls are placed one at a time, interleaved in rounds;
 printed: the FreeSWITCH process's CPU time per call (utime+stime from
 /proc) and the call setup time, p50 / p99, for each, and the difference.
 The levels are set far above what the run reaches: nothing is blocked.

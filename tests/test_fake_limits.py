@@ -80,6 +80,15 @@ def test_hiredis_keys_are_bare_resources_and_max_zero_is_no_limit(fake_freeswitc
     assert fake_freeswitch.limits.counts[("hiredis", "trunk_%d" % (1700000000 // 60))] == 1
 
 
+def test_hiredis_leaves_its_incr_answer_and_a_dash_counts_without_refusing(fake_freeswitch, session):
+    calls = [session() for _ in range(3)]
+    for s in calls:
+        s.execute("limit", "hiredis p watched - !USER_BUSY")
+    assert [(s.ready(), s.variables["hiredis_raw_response"]) for s in calls] == [(True, "1"), (True, "2"), (True, "3")]
+    calls[0].hangup()
+    assert fake_freeswitch.api("limit_usage hiredis p watched") == "2"
+
+
 def test_hiredis_without_redis(fake_freeswitch, session):
     fake_freeswitch.limits.redis_up = False
     s = session()

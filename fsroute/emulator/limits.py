@@ -18,7 +18,8 @@ class EmulatedLimits:
       that restarts with the first attempt after ``interval`` seconds.
     - ``hiredis``: key ``<resource>`` (the realm is the hiredis profile and
       not part of it), ``<resource>_<epoch // interval>`` for rate limits;
-      INCR, then over ``max`` (a max of 0 means no limit, as in mod_hiredis):
+      INCR (its answer left in ``hiredis_raw_response``), then over ``max`` (a max of 0 or -1, ``-``,
+      means no limit, as in mod_hiredis):
       ``hiredis_limit_exceeded=true``, DECR (concurrent) and refuse. With
       ``redis_up = False`` every increment fails (the limit is refused
       without ``hiredis_limit_exceeded``) unless ``ignore_connect_fail``.
@@ -67,11 +68,14 @@ class EmulatedLimits:
 
     def _incr_hiredis(self, session: StubSession, key: str, max_calls: int, interval: int) -> bool:
         if not self.redis_up:
+            if not self.ignore_connect_fail:
+                session.variables["hiredis_raw_response"] = ""
             return self.ignore_connect_fail
         if interval:
             key = "%s_%d" % (key, int(self.clock()) // interval)
         count = self.counts.get(("hiredis", key), 0) + 1
         self.counts[("hiredis", key)] = count
+        session.variables["hiredis_raw_response"] = str(count)  # the INCR's answer
         if max_calls > 0 and count > max_calls:
             session.variables["hiredis_limit_exceeded"] = "true"
             if not interval:

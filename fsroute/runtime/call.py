@@ -25,6 +25,7 @@ from fsroute.core.router import Decision
 from fsroute.core.text import one_line
 from fsroute.core.timespec import parse_instant
 from . import accounts, embedded, fraud, limits, observers, trace
+from . import fraudhold
 from .fslog import ERROR, describe, log
 from .generation import Generation
 from .margin_vars import margin_variables
@@ -197,8 +198,16 @@ def _fraud_checked(call: _Call, generation: Generation) -> bool:
         call.session.setVariable("fsroute_account", call.account)
     now = call.now if call.now is not None else call_instant(get, fraud.STATE.clock)
     assert call.number is not None
-    refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now, rules.moments.at(now),
-                                         generation.table_of)
+    limits = rules.defaults.limits
+    try:
+        refused, watched, talk = fraud.start(rules, call.account, call.number, call.route, now,
+                                             rules.moments.at(now), generation.table_of,
+                                             lambda rule, key: fraudhold.hold(call.session, limits, rule, key))
+    except fraudhold.Unheld as exc:  # Redis failed the fleet's concurrent count: the switch hung up
+        call.detail = str(exc)
+        call.hangup_cause = fraudhold.CAUSE
+        _finish(call, Outcome.FAILED, fraudhold.CAUSE)
+        return False
     if refused is not None:
         rule, block = refused
         call.detail = "fraud rule %s: %s blocked (%s)" % (rule.name, call.account, block.why)

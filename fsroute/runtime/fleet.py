@@ -62,6 +62,9 @@ class RedisFleet:
 
     def _put(self, item: Tuple[Any, ...]) -> None:
         self._queue.put(item)
+        self._ensure_started()
+
+    def _ensure_started(self) -> None:
         if not self._started:
             with self._lock:
                 if not self._started:
@@ -141,15 +144,21 @@ class RedisFleet:
             if answer is None or answer.startswith("-") or (numeric and self._number(answer) is None):
                 answer = None
         if answer is None:
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            if self.healthy:
-                self.healthy = False
-                log(WARNING, "fsroute: fraud counts cannot reach Redis (hiredis profile %s: %r); judging levels "
-                    "on this switch's own counts" % (self.profile, why))
+            self.unreachable(why)
         elif not self.healthy:
             self.healthy = True
             log(NOTICE, "fsroute: fraud counts reach Redis again (hiredis profile %s)" % self.profile)
         return answer
+
+    def unreachable(self, why: str) -> None:
+        """Redis failed a command (this thread's, or a call's ``limit`` count): judge on this switch's own
+        counts, and try Redis again RETRY_SECONDS later (logged once until it answers)."""
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        if self.healthy:
+            self._ensure_started()  # its reading of the blocks finds out when Redis answers again
+            self.healthy = False
+            log(WARNING, "fsroute: fraud counts cannot reach Redis (hiredis profile %s: %r); judging levels "
+                "on this switch's own counts" % (self.profile, why))
 
     @staticmethod
     def _number(text: Optional[str]) -> Optional[float]:

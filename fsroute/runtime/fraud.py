@@ -15,7 +15,9 @@ windowed counts (calls, minutes, spend) and the blocks are also sent to the
 fleet's Redis through FreeSWITCH's ``hiredis_raw`` API by one background
 thread (``fleet.py``), never on a call's path, and levels are judged on the
 fleet's totals; while Redis cannot be reached, on this switch's own counts.
-Concurrent calls and calls in a row are this switch's own.
+With hiredis the concurrent calls are the fleet's too: each watched call is
+held in Redis by FreeSWITCH's ``limit`` application (``fraudhold.py``) until
+it hangs up. Calls in a row are this switch's own.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from fsroute.core.model import FraudRule, Outcome, RuleSet
 from fsroute.core.tablerows import TableOf
 from . import events
 from .fleet import RedisFleet
+from .fraudhold import Unheld
 from .fslog import WARNING, log
 from .metrics import FRAUD_LEVELS
 
 FRAUD_EVENT = "fsroute::fraud"
+Hold = Callable[[str, str], Optional[int]]  # (rule, key) -> the fleet's concurrent calls with this one
 PRUNE_AT = 10000  # windowed counts kept before those of windows that are over are dropped
 
 
@@ -177,11 +181,13 @@ def fleet_of(rules: RuleSet) -> Optional[RedisFleet]:
 
 
 def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: float,
-          moment: Optional[Moment], table_of: Optional[TableOf] = None
+          moment: Optional[Moment], table_of: Optional[TableOf] = None, hold: Optional[Hold] = None
           ) -> Tuple[Optional[Tuple[FraudRule, Block]], Tuple[Watched, ...], bool]:
     """Check and count a call about to be dialled: (the rule and block refusing it or None, what watches
     it, whether a rule needs its talk time). A refused call is not counted. ``table_of``: the
-    generation's loaded tables, for rules that watch a table's numbers."""
+    generation's loaded tables, for rules that watch a table's numbers. ``hold(rule, key)``: counts the
+    call in the fleet's concurrent calls (runtime/fraudhold.py) and gives the fleet's count, used while
+    the fleet's Redis answers; it raises Unheld when Redis failed the count and the call was hung up."""
     rules_watching = fraud.watching(rules.fraud, route, number, moment, table_of, now)
     if not rules_watching:
         return None, (), False
@@ -191,6 +197,7 @@ def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: 
         block = state.blocked(rule.name, key, now)
         if block is not None:
             return (rule, block), (), False
+    held = _held(fleet, hold, keyed)
     talk = False
     for rule, key in keyed:
         found: List[Reached] = []
@@ -199,7 +206,9 @@ def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: 
             if measure == "calls":
                 found += _windowed(state, fleet, rule, key, measure, 1.0, now)
             elif measure == "concurrent":
-                found += fraud.reached(rule, key, measure, *state.concurrent(rule.name, key, 1))
+                local = state.concurrent(rule.name, key, 1)
+                total = held.get(rule.name)
+                found += fraud.reached(rule, key, measure, *(local if total is None else (total - 1, total)))
             elif measure == "same_number":
                 found += fraud.reached(rule, account, measure, *state.in_a_row(rule.name, account, number))
             else:
@@ -208,6 +217,24 @@ def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: 
             state.concurrent(rule.name, key, 1)  # counted anyway: ``fraud status`` shows it
         _tell(rule, found, now, fleet)
     return None, tuple(Watched(rule.name, key, account) for rule, key in keyed), talk
+
+
+def _held(fleet: Optional[RedisFleet], hold: Optional[Hold], keyed: List[Tuple[FraudRule, str]]) -> Dict[str, int]:
+    """{rule: the fleet's concurrent calls with this one} for the rules with concurrent levels, counted in
+    Redis while it answers; with hash, or Redis known unreachable, none (judged on this switch's count)."""
+    held: Dict[str, int] = {}
+    if fleet is None or hold is None or not fleet.healthy:
+        return held
+    try:
+        for rule, key in keyed:
+            if "concurrent" in fraud.measures(rule):
+                total = hold(rule.name, key)
+                if total is not None:
+                    held[rule.name] = total
+    except Unheld as exc:
+        fleet.unreachable(str(exc))  # the next calls count on this switch until Redis answers again
+        raise
+    return held
 
 
 def ended(record: object) -> None:

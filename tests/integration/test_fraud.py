@@ -132,6 +132,10 @@ fraud:
     window: 1h
     calls: {warn: 2, block: 3}
     for: 1h
+  - name: fleet-up
+    prefixes: ['449005']
+    concurrent: {warn: 2, block: 3}
+    for: 1h
 """
 
 
@@ -140,6 +144,38 @@ def fraud_fleet(bundle, gateways, tmp_path_factory):
     """Redis and two more FreeSWITCH processes sharing fraud counts through it."""
     with switches_on_one_redis(bundle, gateways, tmp_path_factory, FLEET_FRAUD_RULES, ("fraud-a", "fraud-b")) as found:
         yield found
+
+
+def test_concurrent_calls_on_two_switches_add_up_to_the_level_and_are_given_back_at_hangup(fraud_fleet, gateways):
+    redis, (fs_a, fs_b) = fraud_fleet
+    for gw in gateways.values():
+        gw.mode = "answer"
+        gw.reset()
+    key = "fleet.fraud.fleet-up.127.0.0.1.concurrent"
+    marks = (fs_a.log_mark(), fs_b.log_mark())
+    with Caller(fs_a.sip_address) as to_a, Caller(fs_b.sip_address) as to_b:
+        held = [to_a.start_call("449005001", hold=5.0)]
+        assert eventually(lambda: redis.cli("GET", key), "1") == "1"
+        held.append(to_b.start_call("449005002", hold=5.0))
+        assert eventually(lambda: redis.cli("GET", key), "2") == "2"  # one up on each switch: the fleet's 2
+        held.append(to_a.start_call("449005003", hold=5.0))  # the fleet's third, the second on switch a
+        assert eventually(lambda: redis.cli("GET", key), "3") == "3"
+
+        def logs():
+            return fs_a.log_since(marks[0]) + fs_b.log_since(marks[1])
+        assert eventually(lambda: "fleet-up warn of 127.0.0.1 reached concurrent (2/2)" in logs(), True) is True
+        assert eventually(lambda: "fleet-up block of 127.0.0.1 reached concurrent (3/3)" in fs_a.log_since(marks[0]),
+                          True) is True  # judged by switch a, which had 2 of them
+        assert eventually(lambda: "fleet-up 127.0.0.1 until" in fs_b.api("python fsroute.ctl fraud status"),
+                          True) is True  # switch b (1 call up here) took the block in from Redis
+        refused = to_b.call("449005004", hold=0.3)
+        assert refused.code == 403 and fs_b.cdr_for(refused.call_id)["fsroute_result"] == "fraud_blocked"
+        assert [call.wait(20).code for call in held] == [200] * 3
+        # the switches gave the counts back when the calls hung up (mod_hiredis's hangup hook)
+        assert eventually(lambda: redis.cli("GET", key), "0") == "0"
+        assert fs_a.api("python fsroute.ctl fraud unblock 127.0.0.1").startswith("+OK unblocked")
+        assert eventually(lambda: "fleet-up 127.0.0.1 until" in fs_b.api("python fsroute.ctl fraud status"),
+                          False) is False
 
 
 def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_redis_stops(fraud_fleet, gateways):
@@ -171,6 +207,8 @@ def test_two_switches_on_one_redis_block_together_and_each_judges_alone_when_red
         assert "fraud counts cannot reach Redis" in fs_a.log_since(mark)
         assert to_a.call("449002000", hold=0.3).code == 403
         assert to_b.call("449002000", hold=0.3).code == 200  # switch b counted none of them
+        # concurrent calls while Redis is out: no limit tried (the switch knows Redis is gone), counted here
+        assert to_a.call("449005100", hold=0.3).code == 200
 
         # account limits fail closed: with Redis gone mod_hiredis cannot take the count, the call is refused
         fs_b.write_rules(FLEET_FRAUD_RULES + "accounts: {max_calls: 50}\n")
