@@ -348,6 +348,15 @@ class Transfer(NamedTuple):
         return " ".join(part for part in (extension, self.dialplan, self.context) if part)
 
 
+class RoutePolicy(NamedTuple):
+    """The failover and quality settings a route has of its own: few routes have any, so they share
+    one optional field rather than costing every route of a 100,000-route table four."""
+    failover_on: Optional[FrozenSet[str]] = None
+    max_attempts: Optional[int] = None
+    max_seconds: Optional[float] = None
+    quality: Optional[QualityRule] = None
+
+
 class Route(NamedTuple):
     """One route; ``dest`` is the compiled destination_number regex (None if not matched on).
 
@@ -371,11 +380,28 @@ class Route(NamedTuple):
     unless: Tuple[TimeSpec, ...] = ()  # none may hold
     lcr: Optional[Lcr] = None
     when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
-    failover_on: Optional[FrozenSet[str]] = None  # None: defaults' (core.failover: nearer lists win)
-    max_attempts: Optional[int] = None  # None: defaults'
-    max_seconds: Optional[float] = None  # no attempt starts once the call has waited this long
-    quality: Optional[QualityRule] = None  # None: its group's, else defaults.quality's thresholds
+    policy: Optional[RoutePolicy] = None  # its own failover and quality settings (None: none of them)
     table: Optional[str] = None  # look the number up in this table; its row says what to do (none: next route)
+
+    @property
+    def failover_on(self) -> Optional[FrozenSet[str]]:
+        """Its own failover_on (None: defaults'; core.failover: nearer lists win)."""
+        return self.policy.failover_on if self.policy is not None else None
+
+    @property
+    def max_attempts(self) -> Optional[int]:
+        """Its own max_attempts (None: defaults')."""
+        return self.policy.max_attempts if self.policy is not None else None
+
+    @property
+    def max_seconds(self) -> Optional[float]:
+        """No attempt starts once the call has waited this long (None: no limit)."""
+        return self.policy.max_seconds if self.policy is not None else None
+
+    @property
+    def quality(self) -> Optional[QualityRule]:
+        """Its own quality thresholds (None: its group's, else defaults.quality's)."""
+        return self.policy.quality if self.policy is not None else None
 
     def rewrite(self, match: Optional[re.Match[str]], destination: str, lookup: Lookup = _no_variables) -> str:
         """The number to dial for ``destination`` given the destination regex's match."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, Union
 
 from .. import templates
 from ..acl import Acl
 from ..decks import MICRO
-from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, TableSpec, Transfer
+from ..model import NAME_RE, VARIABLE_RE, Carrier, Group, Lcr, Route, RoutePolicy, TableSpec, Transfer
 from ..patterns import Regex
+from ..quality import QualityRule
 from ..reading import NAME_HINT, TEMPLATE_RE, Reader, RereadForReport
 from ..text import did_you_mean
 from ..timespec import TimeSpec
@@ -162,8 +163,17 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
     return Route(name=name, line=item.line, dest=dest, conditions=tuple(conditions), number=number, acl=acl,
                  gateway=gateway, group=group, hangup=hangup, transfer=transfer, continues=continues,
                  dialling=dialling, gateway_var=gateway_var, when=when, unless=unless, lcr=lcr, when_any=when_any,
-                 failover_on=failover_on, max_attempts=max_attempts, max_seconds=max_seconds, quality=quality,
-                 table=table)
+                 policy=_policy(failover_on, max_attempts, max_seconds, quality), table=table)
+
+
+def _policy(failover_on: Optional[FrozenSet[str]], max_attempts: Optional[int], max_seconds: Optional[float],
+            quality: Optional[QualityRule]) -> Optional[RoutePolicy]:
+    """The route's own failover and quality settings, None when it has none."""
+    policy = RoutePolicy(failover_on, max_attempts, max_seconds, quality)
+    return None if policy == _NO_POLICY else policy
+
+
+_NO_POLICY = RoutePolicy()
 
 
 def read_transfer(r: Reader, node: Node, what: str, dest: Optional[Regex]) -> Optional[Transfer]:
