@@ -118,7 +118,7 @@ class Replayer:
         deepest = digits[:size]
         dated = self._dated_under.get(deepest)
         if dated is None:
-            dated = self._dated_under[deepest] = not self._dated.isdisjoint([deepest[:n] for n in range(1, size + 1)])
+            dated = self._dated_under[deepest] = self._dated_prefix(deepest)
         return route.name, len(number), deepest, dated
 
     def _timeless(self, number: Optional[str]) -> bool:
@@ -126,8 +126,11 @@ class Replayer:
             return True
         if number is None or not number.isdigit():
             return False
-        digits = number[:MAX_DIGITS]
-        return self._dated.isdisjoint([digits[:size] for size in range(1, len(digits) + 1)])
+        return not self._dated_prefix(number[:MAX_DIGITS])
+
+    def _dated_prefix(self, digits: str) -> bool:
+        """Whether a deck of these rules has a dated row for a prefix of ``digits``."""
+        return not self._dated.isdisjoint([digits[:size] for size in range(1, len(digits) + 1)])
 
 
 def _up(gateway: str) -> bool:
