@@ -10,8 +10,10 @@ price rise on a quarter of its prefixes), and a Master.csv of N calls over 30 da
 numbers (drawn with a long tail, as real traffic repeats numbers: the figure depends on it, so it
 is printed), 30% unanswered. Then runs ``fsroute replay Master.csv --rules new --against old`` in
 this process and prints the wall time, calls per second, the process's CPU time (the machine may be
-shared: the wall time then also counts waiting for a CPU), and how many decisions the walk made
-(the rest were reused: same variables read, same span of deck dates).
+shared: the wall time then also counts waiting for a CPU), how many decisions the walk made (the
+rest were reused: same variables read, or for a least-cost route the same route and longest deck
+prefix, in the same span of deck dates), and beside them, measured in the same run as a reference
+for the machine's load, the time reading the same file without routing takes.
 """
 
 import argparse
@@ -111,6 +113,9 @@ def main():
     else:
         report = replay.replay(cdrs.read(master, tz=utc), replayers[0], replayers[1], master, utc)
     took, cpu = time.perf_counter() - began, time.process_time() + sum(os.times()[2:4]) - cpu
+    began, read_cpu = time.perf_counter(), time.process_time()  # the reference: reading the same file, no routing
+    rows = sum(1 for _ in cdrs.read(master, tz=utc))
+    read_took, read_cpu = time.perf_counter() - began, time.process_time() - read_cpu
     lines = replay.text(report)
     walks = sum(r.walks for r in replayers)  # in this process (the workers' own are not counted back)
     print("fsroute replay benchmark: %d CDRs (Master.csv, default template) to %d numbers, 3 carrier decks of %d "
@@ -121,6 +126,8 @@ def main():
         report.calls, took, report.calls / took))
     print("  CPU time of this process: %.1f s (the machine is shared: wall time also counts waiting for a CPU; "
           "load average before: %.2f)" % (cpu, load))
+    print("reference, same run: reading the %d CDRs alone took %.1f s, %.1f s of CPU (replay / read: %.1fx wall, "
+          "%.1fx CPU)" % (rows, read_took, read_cpu, took / read_took, cpu / read_cpu))
     if args.jobs == 1:
         print("decision walks: %d of %d routings (the rest reused)" % (walks, 2 * report.calls))
     else:

@@ -230,3 +230,27 @@ def test_an_unreadable_cdr_file_is_one_line(files, tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["replay", str(bad), "--rules", files("new.yaml"), "--quiet"]) == 1
     assert capsys.readouterr().err.startswith("fsroute replay: %s: Expecting property name" % bad)
+
+
+def test_least_cost_decisions_are_reused_across_numbers_with_the_same_rows(files):
+    """Calls to other numbers reuse a least-cost decision only when the walk would take the same route, look
+    up a number of the same length and find the same row in every deck it asks, at the call's instant."""
+    rng = random.Random(11)
+    with open(files("dated.csv"), "w") as handle:
+        handle.write("prefix,rate,effective_from,effective_to\n49,0.010,,2026-06-02\n49,0.090,2026-06-02,\n"
+                     "4930,0.001,,\n49301,0.030,,\n")
+    with open(files("new.yaml"), "w") as handle:
+        handle.write(RULES.replace("late: {deck: %s", "late: {deck: dated.csv")
+                     .replace("  - name: international\n", "  - name: short\n"
+                              "    match: {destination_number: '^00(\\d{5})$'}\n    number: '$1'\n"
+                              "    lcr: {carriers: [late, flat]}\n  - name: international\n"))
+    replayer, fresh = replay.Replayer(files("new.yaml")), replay.Replayer(files("new.yaml"))
+    for _ in range(600):
+        number = rng.choice(["4930", "49301", "49", "44", "4", "33"]) + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(0, 3)))
+        variables = {"destination_number": "00" + number, "caller_id_number": "1001"}
+        if rng.random() < 0.3:
+            variables["fsroute_sell_deck"] = rng.choice(["retail", "none"])
+        start = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc).timestamp() + rng.randint(0, 2 * 86400)
+        assert replayer.route(cdrs.Cdr(variables, start, 60)) == fresh._decide(variables.get, start).routed
+    assert fresh.walks == 600 and replayer.walks < 150  # far fewer than the distinct numbers and instants

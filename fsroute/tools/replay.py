@@ -21,11 +21,11 @@ import time
 from collections import Counter
 from typing import Callable, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from fsroute.core import loader, router
+from fsroute.core import lcr, loader, router
 from fsroute.core.accounts import account_sell_deck
 from fsroute.core.decks import FOREVER, MAX_DIGITS, NEVER, Deck, key_digits
 from fsroute.core.margin import money_text
-from fsroute.core.model import HasDeck, RuleSet
+from fsroute.core.model import HasDeck, Route, RuleSet
 from fsroute.core.selection import Selector
 from fsroute.core.tariff import Tariff
 from fsroute.runtime.accounts import read_table
@@ -54,8 +54,11 @@ class Replayer:
         self.rules: RuleSet = loader.load(path)
         self.decks: Dict[str, Deck] = load_decks(self.rules)
         self._selector = Selector(None, self.rules.groups.values())
-        self._cache = _DecisionCache(self.rules, self.decks.values())
-        self._consulted = False  # whether the walk under way looked a number up in a deck
+        self._cache = _DecisionCache(self.rules, self.decks.values(), self._shape)
+        self._consulted: List[Deck] = []  # the decks the walk under way asked, in order
+        self._routed: Dict[Routed, Routed] = {}  # one Routed per distinct decision (Report groups calls by it)
+        self._keys: Dict[Tuple[Deck, ...], FrozenSet[str]] = {}  # the prefixes some of these decks have
+        self._dated_under: Dict[str, bool] = {}  # prefix -> whether it or a shorter one has a dated row
         # the prefixes that have a dated row in some deck of these rules
         self._dated: FrozenSet[str] = frozenset(
             key_digits(key) for deck in self.decks.values() for key, start, end in zip(deck.keys, deck.starts, deck.ends)
@@ -65,37 +68,73 @@ class Replayer:
         self._accounts = _Accounts(self.rules) if self.rules.accounts is not None else None
 
     def deck_of(self, named: HasDeck) -> Optional[Deck]:
-        self._consulted = True
-        return self.decks.get(named.deck)
+        deck = self.decks.get(named.deck)
+        if deck is not None:
+            self._consulted.append(deck)
+        return deck
 
     def route(self, cdr: Cdr) -> Routed:
         """What these rules do with the call ``cdr`` recorded."""
         return self._cache.decide(cdr, self._decide)
 
-    def _decide(self, get: Callable[[str], Optional[str]], now: float) -> Tuple[Routed, bool]:
-        """(what the walk decides, whether that holds at any instant: it asked no deck, or no deck has a dated
-        row for any prefix of the number)."""
+    def _decide(self, get: Callable[[str], Optional[str]], now: float) -> Walked:
+        """What the walk decides, whether that holds at any instant (it asked no deck, or no deck has a dated
+        row for any prefix of the number), and what it priced (see Walked)."""
         self.walks += 1
-        self._consulted = False
+        self._consulted = []
         decision = router.decide(self.rules, get, _up, self._selector, now, self._accounts, deck_of=self.deck_of)
         timeless = self._timeless(decision.number)
         route = decision.route.name if decision.route is not None else ""
         if decision.outcome is not None:
-            return Routed(decision.outcome.value, route, ""), timeless
-        first = decision.dials[0]
-        price = first.price
-        if price is None:
-            return Routed(ROUTED, route, ""), timeless
-        return Routed(ROUTED, route, first.carrier or "", price.tariff,
-                      price.sale.tariff if price.sale is not None else None, first.prefix), timeless
+            routed = Routed(decision.outcome.value, route, "")
+        else:
+            first = decision.dials[0]
+            price = first.price
+            routed = Routed(ROUTED, route, "") if price is None else Routed(
+                ROUTED, route, first.carrier or "", price.tariff,
+                price.sale.tariff if price.sale is not None else None, first.prefix)
+        priced = None
+        if decision.route is not None and decision.route.lcr is not None and decision.number is not None:
+            priced = (decision.route, tuple(self._consulted))
+        return Walked(self._routed.setdefault(routed, routed), timeless, priced)
+
+    def _shape(self, get: Callable[[str], Optional[str]], decks: Tuple[Deck, ...]) -> Optional[Shape]:
+        """What a least-cost walk reads of an all-digits destination (None: not all digits, or no route):
+        the route router.find_route takes, the length of the number it looks up, that number's longest
+        prefix among the keys of ``decks`` (every deck's row follows from it and the instant), and whether
+        a deck has a dated row for a prefix of it (the row then depends on the instant)."""
+        destination = get("destination_number") or ""
+        if not destination.isdigit() or not destination.isascii():
+            return None
+        route, match, _ = router.find_route(self.rules, get, destination, router.source_address(get))
+        if route is None:
+            return None
+        number = route.rewrite(match, destination, get)
+        if not lcr.is_lookup_number(number):
+            return None
+        keys = self._keys.get(decks)
+        if keys is None:
+            keys = self._keys[decks] = frozenset(key_digits(key) for deck in decks for key in deck.keys)
+        digits = number[:MAX_DIGITS]
+        size = len(digits)
+        while size and digits[:size] not in keys:
+            size -= 1
+        deepest = digits[:size]
+        dated = self._dated_under.get(deepest)
+        if dated is None:
+            dated = self._dated_under[deepest] = self._dated_prefix(deepest)
+        return route.name, len(number), deepest, dated
 
     def _timeless(self, number: Optional[str]) -> bool:
         if not self._consulted:
             return True
         if number is None or not number.isdigit():
             return False
-        digits = number[:MAX_DIGITS]
-        return self._dated.isdisjoint([digits[:size] for size in range(1, len(digits) + 1)])
+        return not self._dated_prefix(number[:MAX_DIGITS])
+
+    def _dated_prefix(self, digits: str) -> bool:
+        """Whether a deck of these rules has a dated row for a prefix of ``digits``."""
+        return not self._dated.isdisjoint([digits[:size] for size in range(1, len(digits) + 1)])
 
 
 def _up(gateway: str) -> bool:
@@ -128,6 +167,18 @@ class _Accounts:
 
 # A decision's key: the names of the variables the walk read (in that order) and their values.
 Key = Tuple[Tuple[str, ...], Tuple[Optional[str], ...]]
+# What a least-cost walk reads of the number (Replayer._shape): route, the number's length, its longest
+# prefix any deck asked has, whether a deck has a dated row for that prefix or a shorter one.
+Shape = Tuple[str, int, str, bool]
+Shaper = Callable[[Callable[[str], Optional[str]], Tuple[Deck, ...]], Optional[Shape]]
+
+
+class Walked(NamedTuple):
+    """One decision walk: what it decided, whether that holds at any instant, and for a least-cost route
+    (else None) the route and the decks it asked, in order."""
+    routed: Routed
+    anytime: bool
+    priced: Optional[Tuple[Route, Tuple[Deck, ...]]]
 
 
 class _DecisionCache:
@@ -137,9 +188,17 @@ class _DecisionCache:
     Rules without time conditions change with the instant only through the decks' effective dates: a
     decision whose decks have no dated row for the number holds at any instant; another holds within
     the span between two of the decks' dates. Rules with time conditions are decided call by call.
+
+    A least-cost walk reads an all-digits destination through its route's regexes and the number's rows
+    in the decks it asks; what it decides (route, first carrier, the carrier's and the sell deck's rows)
+    follows from those. So a call to another number is given the decision of a walk that read the same
+    other values, took the same route (router.find_route, run for the call) and looked up a number of
+    the same length with the same longest prefix among those decks' keys (``shape``): each deck's row
+    follows from that prefix and the instant, so in the same span of deck dates when a deck has a dated
+    row for it. The number's length stands for the dial strings' checks, which see digits only.
     """
 
-    def __init__(self, rules: RuleSet, decks: Iterable[Deck]) -> None:
+    def __init__(self, rules: RuleSet, decks: Iterable[Deck], shape: Shaper) -> None:
         self.enabled = not rules.timed
         bounds: Set[int] = set()
         for deck in decks:
@@ -149,14 +208,14 @@ class _DecisionCache:
         self.timeless: Dict[Key, Routed] = {}
         self.spans: Dict[int, Dict[Key, Routed]] = {}  # per span between two deck dates
         self.reads: List[Tuple[str, ...]] = []  # each list of names some walk read
-        self.distinct: Dict[Routed, Routed] = {}  # timed rules: each decision's first Routed
+        self.shape = shape
+        self.shapes: Dict[Tuple[Tuple[str, ...], Tuple[Optional[str], ...], int, Shape, int], Routed] = {}
+        self.priced: List[Tuple[Tuple[str, ...], Tuple[Deck, ...]]] = []  # (names read, decks asked) of lcr walks
 
-    def decide(self, cdr: Cdr, decide: Callable[[Callable[[str], Optional[str]], float], Tuple[Routed, bool]]
-               ) -> Routed:
+    def decide(self, cdr: Cdr, decide: Callable[[Callable[[str], Optional[str]], float], Walked]) -> Routed:
         variables = cdr.variables
-        if not self.enabled:  # one Routed per distinct decision all the same (Report groups calls by it)
-            routed = decide(variables.get, cdr.start)[0]
-            return self.distinct.setdefault(routed, routed)
+        if not self.enabled:
+            return decide(variables.get, cdr.start).routed
         span = bisect.bisect_right(self.bounds, cdr.start)
         known = self.spans.get(span)
         if known is None:
@@ -167,6 +226,14 @@ class _DecisionCache:
             found = timeless.get(key) or known.get(key)
             if found is not None:
                 return found
+        length = len(variables.get("destination_number") or "")
+        shapes: Dict[Tuple[Deck, ...], Optional[Shape]] = {}
+        for names, decks in self.priced:
+            shape = shapes[decks] = self.shape(variables.get, decks)
+            if shape is not None:
+                found = self.shapes.get((names, _others(names, variables), length, shape, span if shape[3] else -1))
+                if found is not None:
+                    return found
         read: List[str] = []
 
         def get(name: str) -> Optional[str]:
@@ -174,12 +241,25 @@ class _DecisionCache:
                 read.append(name)
             return variables.get(name)
 
-        routed, anytime = decide(get, cdr.start)
+        walked = decide(get, cdr.start)
+        routed = walked.routed
         names = tuple(read)
         if names not in self.reads:
             self.reads.append(names)
-        (timeless if anytime else known)[(names, tuple([variables.get(name) for name in names]))] = routed
+        (timeless if walked.anytime else known)[(names, tuple([variables.get(name) for name in names]))] = routed
+        if walked.priced is not None:
+            decks = walked.priced[1]
+            if (names, decks) not in self.priced:
+                self.priced.append((names, decks))
+            shape = shapes[decks] if decks in shapes else self.shape(variables.get, decks)
+            if shape is not None and shape[0] == walked.priced[0].name:
+                self.shapes[(names, _others(names, variables), length, shape, span if shape[3] else -1)] = routed
         return routed
+
+
+def _others(names: Tuple[str, ...], variables: Dict[str, str]) -> Tuple[Optional[str], ...]:
+    """The values of the variables ``names`` but the destination (a shape stands for it)."""
+    return tuple([variables.get(name) for name in names if name != "destination_number"])
 
 
 class Totals:
