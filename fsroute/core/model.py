@@ -348,6 +348,13 @@ class Transfer(NamedTuple):
         return " ".join(part for part in (extension, self.dialplan, self.context) if part)
 
 
+class RouteTiming(NamedTuple):
+    """A route's time conditions; most routes of a large table have none, so they share one optional field."""
+    when: Tuple[TimeSpec, ...] = ()
+    unless: Tuple[TimeSpec, ...] = ()
+    when_any: Tuple[TimeSpec, ...] = ()
+
+
 class RoutePolicy(NamedTuple):
     """The failover and quality settings a route has of its own: few routes have any, so they share
     one optional field rather than costing every route of a 100,000-route table four."""
@@ -376,12 +383,25 @@ class Route(NamedTuple):
     continues: bool = False
     dialling: Dialling = NO_DIALLING
     gateway_var: Optional[str] = None   # gateway: '${var}': the gateway is the call's variable
-    when: Tuple[TimeSpec, ...] = ()    # all must hold at the call's instant (calendars.Moment)
-    unless: Tuple[TimeSpec, ...] = ()  # none may hold
+    timing: Optional[RouteTiming] = None  # its time conditions (None: it holds at any instant)
     lcr: Optional[Lcr] = None
-    when_any: Tuple[TimeSpec, ...] = ()  # at least one must hold
     policy: Optional[RoutePolicy] = None  # its own failover and quality settings (None: none of them)
     table: Optional[str] = None  # look the number up in this table; its row says what to do (none: next route)
+
+    @property
+    def when(self) -> Tuple[TimeSpec, ...]:
+        """All must hold at the call's instant (calendars.Moment)."""
+        return self.timing.when if self.timing is not None else ()
+
+    @property
+    def unless(self) -> Tuple[TimeSpec, ...]:
+        """None may hold."""
+        return self.timing.unless if self.timing is not None else ()
+
+    @property
+    def when_any(self) -> Tuple[TimeSpec, ...]:
+        """At least one must hold."""
+        return self.timing.when_any if self.timing is not None else ()
 
     @property
     def failover_on(self) -> Optional[FrozenSet[str]]:
@@ -490,7 +510,7 @@ class RuleSet:
         self.warnings = tuple(warnings)  # Problems that do not stop the file from loading
         self.tables: Mapping[str, TableSpec] = MappingProxyType(dict(tables or {}))
         self.lookup = lookup  # number portability before routing (None: none)
-        self.timed = any(r.when or r.unless or r.when_any for r in self.routes)  # whether a call's instant matters
+        self.timed = any(r.timing is not None for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
         self.sell_decks: Mapping[str, SellDeck] = MappingProxyType(sell_decks or {})
         self.accounts = accounts  # None: no account limits, nothing counted per account

@@ -109,7 +109,7 @@ def find_route(rules: RuleSet, get: Getter, destination: str, source: Optional[s
             if reasons is not None:
                 reasons.condition(route, name, value, regex, MAX_VALUE_LEN)
             continue
-        if route.when or route.unless or route.when_any:
+        if route.timing is not None:
             if moment is None:
                 raise ValueError("route %s has time conditions: the call's instant (now=) is needed" % route.name)
             if not moment.allows(route):
