@@ -237,6 +237,15 @@ def test_concurrent_calls_during_50_reloads(fake_freeswitch, tmp_path):
                 handle.write(content)
             os.replace(temporary, path)
             time.sleep(0.01)
+        # a file renamed into place goes live once it is still for one check (runtime/store.py): under a
+        # loaded machine every swap above may come before the next check, so end on B, still
+        with open(temporary, "w") as handle:
+            handle.write(versions["B"])
+        os.replace(temporary, path)
+        b_sha = next(sha for sha, gw in shas.items() if gw == "gw2")
+        deadline = time.monotonic() + 20
+        while b_sha not in routed and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop.set()
         for thread in threads:
