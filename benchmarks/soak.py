@@ -16,6 +16,11 @@ Prometheus has them == the CDRs by fsroute_result; the limit counts back to 0; f
 == the broken versions written (one each); FreeSWITCH RSS and thread count sampled every 5 s, and
 their growth per 10,000 calls after the first fifth of the calls (least squares). ``run()`` is what
 tests/integration/test_soak.py calls with a small N.
+
+``--handler xml`` or ``--handler floor`` runs the same calls, gw2 flapping alike, without fsroute: the
+XML dialplan bridging to gw2 then gw1, or a two-line mod_python3 handler doing the same (the
+mod_python3 floor). Their RSS and thread growth is the baseline fsroute's is judged against; there are
+no rules, decks or metrics to check, and calls are counted from the CDRs.
 """
 
 import argparse
@@ -56,6 +61,27 @@ routes:
 """
 BROKEN = "  - {name: broken\n"
 DESTINATION = "0049123"
+BASELINES = {  # --handler: the dialplan extension placed ahead of fsroute's
+    "xml": """    <extension name="baseline">
+      <condition field="destination_number" expression="^00(\\d+)$">
+        <action application="set" data="hangup_after_bridge=true"/>
+        <action application="bridge" data="sofia/gateway/gw2/$1|sofia/gateway/gw1/$1"/>
+      </condition>
+    </extension>
+""",
+    "floor": """    <extension name="baseline">
+      <condition field="destination_number" expression="^00(\\d+)$">
+        <action application="set" data="hangup_after_bridge=true"/>
+        <action application="python" data="soak_floor"/>
+      </condition>
+    </extension>
+""",
+}
+FLOOR_HANDLER = """\
+def handler(session, args):
+    number = session.getVariable("destination_number")[2:]
+    session.execute("bridge", "sofia/gateway/gw2/%s|sofia/gateway/gw1/%s" % (number, number))
+"""
 PROMETHEUS_CONFIG = """\
 global: {scrape_interval: 1s, scrape_timeout: 1s}
 scrape_configs:
@@ -139,21 +165,39 @@ def fsroute_calls(metrics_port):
     return sum(float(m.group(1)) for m in re.finditer(r"^fsroute_calls_total\{.*\} (\S+)$", text, re.M))
 
 
-def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60.0, flap_every=15.0):
-    """The soak on a running ``switch`` whose gateways gw1 and gw2 are ``gateways``; returns the figures."""
+def cdr_count(switch):
+    """Lines in the switch's CDR file (calls ended so far): the baselines' progress, having no metrics."""
+    try:
+        with open(switch.cdr_path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+
+
+def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60.0, flap_every=15.0,
+        handler="fsroute"):
+    """The soak on a running ``switch`` whose gateways gw1 and gw2 are ``gateways``; returns the figures.
+
+    With ``handler`` "xml" or "floor" the switch's dialplan routes without fsroute (see main): only gw2
+    flaps, and the figures are SIPp's, the CDRs' and the RSS and threads.
+    """
+    routed = handler == "fsroute"
     directory = os.path.dirname(switch.rules_path)
     metrics = free_port(also_tcp=True)
     decks = [("soak_a.csv", "0.02"), ("soak_b.csv", "0.01")]
-    for name, rate_of in decks:
-        replace(os.path.join(directory, name), "prefix,rate\n49,%s\n" % rate_of)
     versions = [RULES % {"metrics": metrics, "version": v} for v in ("v1", "v2")]
-    replace(switch.rules_path, versions[0])
-    answer = switch.api("python fsroute.ctl reload %s" % switch.rules_path)
-    assert answer.startswith("+OK"), answer
+    if routed:
+        for name, rate_of in decks:
+            replace(os.path.join(directory, name), "prefix,rate\n49,%s\n" % rate_of)
+        replace(switch.rules_path, versions[0])
+        answer = switch.api("python fsroute.ctl reload %s" % switch.rules_path)
+        assert answer.startswith("+OK"), answer
     mark = switch.log_mark()
-    prometheus = Prometheus(workdir, metrics)
+    prometheus = Prometheus(workdir, metrics) if routed else None
     calls_by_result = "sum by (result) (fsroute_calls_total)"
-    before = prometheus.query(calls_by_result)  # the switch's calls before this run (a shared test switch)
+    before = prometheus.query(calls_by_result) if prometheus else {}  # a shared test switch's earlier calls
+    progress = (lambda: fsroute_calls(metrics)) if routed else (lambda: cdr_count(switch))
+    cdrs_before = len(switch.cdrs())
     done = threading.Event()
     written = {"broken": 0, "valid": 0, "decks": 0, "flaps": 0}
     samples = []
@@ -163,7 +207,7 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
         n = 0
         while not done.wait(0.25):
             now = time.monotonic()
-            if now - started >= reload_every * (n + 1):
+            if routed and now - started >= reload_every * (n + 1):
                 n += 1
                 if n % 2:
                     replace(switch.rules_path, versions[n // 2 % 2] + BROKEN)
@@ -171,7 +215,7 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
                 else:
                     replace(switch.rules_path, versions[n // 2 % 2])
                     written["valid"] += 1
-            if now - last_deck >= deck_every:
+            if routed and now - last_deck >= deck_every:
                 last_deck = now
                 written["decks"] += 1
                 cheap = written["decks"] % 2
@@ -184,7 +228,7 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
                 gw2.close() if gw2.is_open else gw2.reopen()
             if now - last_sample >= 5:
                 last_sample = now
-                count = fsroute_calls(metrics)
+                count = progress()
                 if count is not None:
                     samples.append((count,) + proc_status(switch.pid))
 
@@ -214,20 +258,22 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
         while len(switch.cdrs()) < sipp_ok + sipp_failed and time.monotonic() < deadline:
             time.sleep(0.5)
         time.sleep(3)
-        scraped = prometheus.query(calls_by_result)
+        scraped = prometheus.query(calls_by_result) if prometheus else {}
     finally:
-        prometheus.stop()
+        if prometheus:
+            prometheus.stop()
     by_result = {dict(labels).get("result", ""): int(value - before.get(labels, 0))
                  for labels, value in scraped.items() if value > before.get(labels, 0)}
     cdrs = {}
-    for row in switch.cdrs()[-(sipp_ok + sipp_failed):]:
-        cdrs[row["fsroute_result"]] = cdrs.get(row["fsroute_result"], 0) + 1
+    for row in switch.cdrs()[cdrs_before:]:
+        result = row["fsroute_result"] or row.get("hangup_cause", "")
+        cdrs[result] = cdrs.get(result, 0) + 1
     text = switch.log_since(mark)
     errors = [line for line in text.splitlines() if "[ERR]" in line]
     fsroute_errors = [line for line in errors if "fsroute:" in line]
     warm = [s for s in samples if s[0] >= calls / 5]
     return {
-        "calls": calls, "rate": rate, "seconds": round(seconds, 1),
+        "handler": handler, "calls": calls, "rate": rate, "seconds": round(seconds, 1),
         "sipp": {"successful": sipp_ok, "failed": sipp_failed},
         "prometheus": by_result, "cdrs": cdrs,
         "limits": {gw: switch.api("limit_usage hash soak soak.gw.%s" % gw).strip() for gw in ("gw1", "gw2")},
@@ -249,6 +295,8 @@ def main():
     parser.add_argument("--reload-every", type=float, default=10.0)
     parser.add_argument("--deck-every", type=float, default=60.0)
     parser.add_argument("--flap-every", type=float, default=15.0)
+    parser.add_argument("--handler", choices=("fsroute",) + tuple(BASELINES), default="fsroute",
+                        help="xml or floor: the same calls without fsroute, as a baseline")
     args = parser.parse_args()
     bundle = os.environ.get("FSROUTE_FREESWITCH")
     if not bundle:
@@ -256,13 +304,17 @@ def main():
     workdir = tempfile.mkdtemp(prefix="fsroute-soak-")
     gateways = {name: FakeGateway(name).start() for name in ("gw1", "gw2")}
     switch = Switch(os.path.abspath(bundle), os.path.join(workdir, "fs"), gateways, "version: 1\nroutes: []\n",
-                    log_level="warning")
+                    log_level="warning", preload=args.handler == "fsroute")
+    if args.handler != "fsroute":
+        switch.write_config(extra_extensions=BASELINES[args.handler])
+        with open(os.path.join(switch.dir("scripts"), "soak_floor.py"), "w") as handle:
+            handle.write(FLOOR_HANDLER)
     try:
         switch.start()
         switch.wait_gateways(down=(), timeout=30)
-        log("switch up (pid %d): %d calls at %d cps" % (switch.pid, args.calls, args.rate))
+        log("switch up (pid %d, %s): %d calls at %d cps" % (switch.pid, args.handler, args.calls, args.rate))
         figures = run(switch, gateways, workdir, args.calls, args.rate, args.reload_every, args.deck_every,
-                      args.flap_every)
+                      args.flap_every, args.handler)
     finally:
         switch.stop()
         for gw in gateways.values():
