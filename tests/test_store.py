@@ -124,3 +124,43 @@ def test_a_replaced_generation_is_gone_before_its_routes_are_freed_in_steps(fake
     process._process.free_retired()
     assert seen and seen[0] is True  # the generation went first; then the routes, a step at a time
     assert process.retired_count() == 0
+
+
+TABLE_RULES = """\
+version: 1
+defaults: {{reload_check: 0}}
+tables:
+  dids: {{file: {table}, key: exact, columns: {{number: number, target: target}}}}
+  others: {{file: {others}, key: exact, columns: {{number: number, target: target}}}}
+routes:
+  - {{name: dids, table: dids}}
+  - {{name: others, table: others}}
+"""
+
+
+def test_a_replaced_tables_columns_go_back_in_steps_and_a_shared_ones_stay(fake_freeswitch, tmp_path, monkeypatch):
+    # Handing back a 10M-row table's 80 MB of keys in one free() held the GIL for 8-17 ms (issue 22).
+    import weakref
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = str(tmp_path / "rules.yaml")
+    for name, gateway, first_number in (("a.csv", "gw1", 5550000), ("b.csv", "gw2", 5550000),
+                                        ("c.csv", "gw1", 7770000)):
+        (tmp_path / name).write_text("number,target\n" + "".join("%d,%s\n" % (first_number + i, gateway)
+                                                                 for i in range(40)))
+    monkeypatch.setattr(process, "ARRAY_STEP", 8)
+    with open(path, "w") as handle:
+        handle.write(TABLE_RULES.format(table=tmp_path / "a.csv", others=tmp_path / "c.csv"))
+    first = process.store_for(path).current()
+    old_keys = weakref.ref(first.tables["dids"].table.keys)
+    shared_keys = first.tables["others"].table.keys
+    del first
+    with open(path, "w") as handle:
+        handle.write(TABLE_RULES.format(table=tmp_path / "b.csv", others=tmp_path / "c.csv"))
+    second = process.store_for(path).reload()
+    assert second.tables["others"].table.keys is shared_keys  # c.csv unchanged: read once, shared
+    lengths = []
+    monkeypatch.setattr(process.time, "sleep", lambda seconds: lengths.append(len(old_keys())))
+    process._process.free_retired()
+    assert lengths[-4:] == [32, 24, 16, 8], lengths  # a.csv's keys: 8 at a time, a chance to switch between
+    assert old_keys() is None
+    assert len(shared_keys) == 40 and second.tables["others"].find("7770039", 0)[0] == 39

@@ -3,7 +3,7 @@
 A full (oldest-generation) pass walks every tracked object of the process
 while holding the GIL: 30-80 ms with a 100,000-route rule set in memory,
 and a parse allocates enough to start several. Inside FreeSWITCH every call
-thread waits through each one. While rules are built, only the young
+thread waits through each one. While rules, decks or tables are built, only the young
 generations are collected (they stay short); the oldest is left for later.
 The collector stays enabled throughout.
 """

@@ -24,6 +24,7 @@ import weakref
 from typing import Any, Callable, Hashable, Optional, Tuple
 
 from fsroute.core import decks
+from fsroute.core.collector import young_collections_only
 from fsroute.core.model import Problem, RulesError
 from .files import file_signature, written_within
 from .fslog import INFO, log
@@ -88,7 +89,8 @@ class FileCache:
                 loaded = LoadedFile(path, known.content, signature, sha256, known.loaded_at)
             else:
                 started = time.perf_counter()
-                content = (load or decks.load)(path)
+                with young_collections_only():  # no full GC pass over the process while it reads
+                    content = (load or decks.load)(path)
                 log(INFO, "fsroute: loaded %s %s rows=%d in %.1f s"
                     % (what, path, len(content), time.perf_counter() - started))
                 loaded = LoadedFile(path, content, signature, sha256, self._wall())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Callable, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from fsroute.core import decks
 from fsroute.core.model import HasDeck, Route, RuleSet
@@ -145,6 +145,10 @@ class Generation:
         """The carrier's (or sell deck's) rate deck in this generation (None only when it failed at the very
         first load)."""
         return self._deck_by_path.get(carrier.deck)
+
+    def files(self) -> List[LoadedFile]:
+        """The decks and tables it holds, as read."""
+        return list(self.decks.values()) + list(self.table_files.values())
 
     def watched(self) -> Tuple[FrozenSet[str], FrozenSet[str]]:
         """(the sofia profiles whose gwlist it reads, the limit_usage counts least_calls reads)."""
