@@ -16,9 +16,10 @@ beside, measured in the same run. Then prints:
   ``Deck.find`` on the same numbers;
 - the whole ``router.decide`` of a ``table:`` route at 1,000 rows and at the
   big table's rows, beside a plain ``gateway:`` route;
-- the longest gap of a thread calling ``router.decide`` in a loop while the
-  big table loads in another thread (a reload), beside the same during the
-  deck's load and with nothing loading.
+- the reload of the big table while calls flow, as in the switch (a rules
+  store reloading it in the background, the replaced one freed on the
+  poller's thread): ``reload_pause.py --table-rows``, the longest call beside
+  the same with no reload and beside a busy thread.
 
 Only stdlib and fsroute are used; progress goes to stderr.
 """
@@ -28,9 +29,7 @@ import gc
 import os
 import platform
 import random
-import statistics
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +40,9 @@ from fsroute.core import decks, loader, router, tables  # noqa: E402
 from fsroute.core.model import Layout  # noqa: E402
 from fsroute.core.selection import Selector  # noqa: E402
 from fsroute.core.tablerows import bind, known_of  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reload_pause  # noqa: E402
 
 NOW = 1767225600.0  # 2026-01-01T00:00:00Z
 FIRST_DID = 15550000000
@@ -147,36 +149,6 @@ def _up(name):
     return True
 
 
-def longest_gap(rules, table_of, work):
-    """The longest gap (ms) between two router.decide calls of a looping thread while ``work()`` runs
-    in this one (None: sleep 3 s instead)."""
-    stop = threading.Event()
-    gaps = []
-
-    def caller():
-        get = {"destination_number": "15550000003"}.get
-        selector = Selector()
-        last = time.perf_counter()
-        worst = 0.0
-        while not stop.is_set():
-            router.decide(rules, get, _up, selector, NOW, table_of=table_of)
-            now = time.perf_counter()
-            worst = max(worst, now - last)
-            last = now
-        gaps.append(worst)
-
-    thread = threading.Thread(target=caller)
-    thread.start()
-    time.sleep(0.2)
-    if work is None:
-        time.sleep(3.0)
-    else:
-        work()
-    stop.set()
-    thread.join()
-    return gaps[0] * 1000.0
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--exact", type=int, default=10000000)
@@ -250,15 +222,11 @@ def main():
     print("%-44s %9.2f us" % ("router.decide, table route, %d rows" % args.exact, c_big))
     print("%-44s %9.2f us  (reference)" % ("router.decide, plain gateway route", c_plain))
 
-    table_of = {"dids": big}.get
-    progress("reloading the big table while a thread calls router.decide")
-    idle = longest_gap(rules, table_of, None)
-    during_table = longest_gap(rules, table_of, lambda: bind(spec, tables.load(exact_path, spec.layout), known))
-    during_deck = longest_gap(rules, table_of, lambda: decks.load(exact_deck))
-    print("\n%-44s %9.1f ms" % ("longest calling-thread gap, table reload", during_table))
-    print("%-44s %9.1f ms  (reference)" % ("  ... during the same-size deck load", during_deck))
-    print("%-44s %9.1f ms  (reference)" % ("  ... with nothing loading (3 s)", idle))
-
+    del big, small
+    gc.collect()
+    progress("reloading the big table through a rules store while a thread routes calls (reload_pause.py)")
+    print()
+    reload_pause.main(["--table-rows", str(args.exact), "--table-dir", args.dir, "--reloads", "2"])
 
 if __name__ == "__main__":
     main()
