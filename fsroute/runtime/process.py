@@ -75,8 +75,13 @@ def _free_in_steps(generations: List[Generation]) -> None:
     while routes:
         del routes[-FREE_STEP:]
         time.sleep(0)  # let a waiting call thread run
-    while columns:
-        _shrink_in_steps(columns.pop())
+    while columns:  # 80 MB handed back in one free() holds the GIL for 8-17 ms: a few MiB at a time
+        column = columns.pop()
+        if sys.getrefcount(column) <= _ONLY_HERE:  # else still in use: it goes with its user
+            while len(column) > ARRAY_STEP:
+                del column[-ARRAY_STEP:]  # a shrink by more than a few items gives the tail back
+                time.sleep(0)
+        del column
 
 
 def _big_arrays(content: Any) -> List["array[int]"]:
@@ -90,17 +95,7 @@ def _big_arrays(content: Any) -> List["array[int]"]:
     return found
 
 
-def _shrink_in_steps(column: "array[int]") -> None:
-    """Give ``column``'s memory back a few MiB at a time when nothing else holds it (80 MB handed
-    back in one free() holds the GIL for 8-17 ms); a column still in use is left to go with its user."""
-    if sys.getrefcount(column) > _ONLY_HERE:
-        return
-    while len(column) > ARRAY_STEP:
-        del column[-ARRAY_STEP:]  # a shrink by more than a few items gives the tail back to the system
-        time.sleep(0)
-
-
-# Seen by sys.getrefcount for a column only _shrink_in_steps holds: its argument and getrefcount's.
+# Seen by sys.getrefcount for a column only the loop above holds: its variable and getrefcount's argument.
 _ONLY_HERE = 2
 
 _process = _Process()
