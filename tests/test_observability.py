@@ -526,3 +526,35 @@ def test_route_events_are_fired_off_the_calls_thread_in_the_order_calls_ended(ca
     assert events.flush()
     assert [e["fsroute-number"] for e in fake_freeswitch.fired(ROUTE)] == numbers
     assert set(threads) == {"fsroute-events"}
+
+
+def test_calls_outrunning_the_events_thread_drop_their_events_and_count_them(call, write_rules, fake_freeswitch,
+                                                                           monkeypatch):
+    # Queued records were unbounded: the stub benchmark's back-to-back calls grew one process to 5.8 GB.
+    import threading
+    from fsroute.runtime import events
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    monkeypatch.setattr(events, "MAX_UNFIRED", 3)
+    started, release = threading.Event(), threading.Event()
+    real_event = fake_freeswitch.module.Event
+
+    def held_event(kind, subclass):
+        if subclass == ROUTE:
+            started.set()
+            assert release.wait(10)  # the events thread is stuck building the first call's event
+        return real_event(kind, subclass)
+
+    fake_freeswitch.module.Event = held_event
+    path = write_rules(BASE_RULES)
+    dropped_before = events.dropped()
+    numbers = ["5551%03d" % n for n in range(6)]
+    call(path, numbers[0])
+    assert started.wait(10)
+    for number in numbers[1:]:
+        call(path, number)
+    assert events.dropped() - dropped_before == 3  # 3 waiting (one of them being built): the rest dropped
+    release.set()
+    assert events.flush()
+    assert [e["fsroute-number"] for e in fake_freeswitch.fired(ROUTE)] == numbers[:3]
+    families = {f.name: f for f in text_string_to_metric_families(ctl.command("metrics"))}
+    assert families["fsroute_route_events_dropped"].samples[0].value == events.dropped()

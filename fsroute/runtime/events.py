@@ -11,7 +11,10 @@ FreeSWITCH (no ``freeswitch`` module) nothing is fired. Building and firing a
 route event takes a call's thread about as long as the rest of fsroute's
 Python (a SWIG call per header, and FreeSWITCH's own event code), so the
 call only queues its record; one thread of the process builds and fires the
-events, in the order the calls finished (``flush`` waits for it).
+events, in the order the calls finished (``flush`` waits for it). At most
+MAX_UNFIRED records wait for it: past that, a call's event is dropped and
+counted (``fsroute_route_events_dropped_total``) rather than calls coming
+faster than events are built growing the switch's memory without bound.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .record import CallRecord
 Headers = List[Tuple[str, str]]
 
 ROUTE, RELOAD, GATEWAY = "fsroute::route", "fsroute::reload", "fsroute::gateway"
+MAX_UNFIRED = 10000  # about 10 MB of records; the events thread fires thousands a second
 
 
 def fire(subclass: str, headers: Iterable[Tuple[str, str]]) -> bool:
@@ -52,11 +56,15 @@ class _Announcer:
     def __init__(self) -> None:
         self._records: "queue.SimpleQueue[CallRecord]" = queue.SimpleQueue()
         self._unfired = 0
+        self.dropped = 0
         self._done = threading.Condition()
         self._thread: Optional[threading.Thread] = None
 
     def put(self, record: CallRecord) -> None:
         with self._done:
+            if self._unfired >= MAX_UNFIRED:
+                self.dropped += 1
+                return
             self._unfired += 1
         self._records.put(record)
         if self._thread is None or not self._thread.is_alive():
@@ -109,6 +117,11 @@ _announcer = _Announcer()
 def route(record: CallRecord) -> None:
     """An observer: queue the call's fsroute::route event (fired by the events thread)."""
     _announcer.put(record)
+
+
+def dropped() -> int:
+    """Route events dropped so far because MAX_UNFIRED were waiting."""
+    return _announcer.dropped
 
 
 def flush(timeout: float = 5.0) -> bool:

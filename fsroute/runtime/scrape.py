@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, List, Tuple
 
-from . import metrics, quality
+from . import events, metrics, quality
 from .poller import Poller
 from .store import RulesStore
 
@@ -68,5 +68,8 @@ def text(stores: Iterable[RulesStore], poller: Poller) -> str:
          bridging),
     ]
     families += [(name, help_text, measured[name]) for name, help_text in quality.FAMILIES]
-    return metrics.text() + "".join(metrics.family(name, "gauge", help_text, samples)
-                                    for name, help_text, samples in families)
+    dropped = metrics.family("fsroute_route_events_dropped_total", "counter", "fsroute::route events not fired "
+                             "because %d calls' events were already waiting for the events thread." % events.MAX_UNFIRED,
+                             [("fsroute_route_events_dropped_total", (), (), events.dropped())])
+    return metrics.text() + dropped + "".join(metrics.family(name, "gauge", help_text, samples)
+                                              for name, help_text, samples in families)
