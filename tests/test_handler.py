@@ -1,6 +1,7 @@
 """The dialplan application end to end, on StubSessions under the fake switch."""
 
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -87,6 +88,27 @@ def test_every_gateway_failing_ends_with_the_last_cause(call, rules_path):
     assert len(bridges(session)) == 2
     assert session.variables["fsroute_result"] == "failed"
     assert session.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+
+
+def test_a_caller_hanging_up_as_the_gateway_answers_is_bridged(rules_path, fake_freeswitch):
+    # Under load the real switch reports a call whose caller hung up at the 200 OK, before the legs were
+    # bridged, as ORIGINATOR_CANCEL (2 of 600 in the CI soak): the caller was connected, so it is bridged.
+    from fsroute.emulator.session import CALLER_LEFT_AT_ANSWER
+    session = StubSession({"destination_number": "5551234", "network_addr": "172.16.221.33"},
+                          fake=fake_freeswitch, bridge_outcomes={"gw2": CALLER_LEFT_AT_ANSWER})
+    route.handler(session, rules_path)
+    assert bridges(session) == ["sofia/gateway/gw2/5551234"]  # no failover: the caller is gone
+    assert session.variables["fsroute_result"] == "bridged"
+    assert session.variables["fsroute_gateway"] == "gw2"
+
+
+def test_a_caller_answered_before_fsroute_who_hangs_up_in_the_bridge_is_not_bridged(rules_path, fake_freeswitch):
+    session = StubSession({"destination_number": "5551234", "network_addr": "172.16.221.33",
+                           "answered_time": str(time.time_ns() // 1000 - 5000000)},  # an IVR answered 5 s ago
+                          fake=fake_freeswitch, hangup_on_bridge="gw2")
+    route.handler(session, rules_path)
+    assert session.variables["fsroute_result"] == "failed"
+    assert session.hangup_cause == "ORIGINATOR_CANCEL"
 
 
 def test_the_caller_hanging_up_stops_failover(rules_path, fake_freeswitch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 import uuid as uuid_module
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
@@ -24,6 +25,7 @@ _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
 # The cause a gateway's final SIP status gives without a Reason header (seen in a real FreeSWITCH 1.11,
 # tests/integration/test_failover_sip.py); a bridge outcome "sip:NNN" uses it, "sip:NNN CAUSE" names the
 # cause a Q.850 Reason header would give instead.
+CALLER_LEFT_AT_ANSWER = "CALLER_LEFT_AT_ANSWER"  # a bridge outcome: see StubSession
 SIP_CAUSES = {404: "UNALLOCATED_NUMBER", 408: "RECOVERY_ON_TIMER_EXPIRE", 486: "USER_BUSY",
               503: "NORMAL_TEMPORARY_FAILURE", 603: "CALL_REJECTED"}
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
@@ -54,7 +56,11 @@ class StubSession:
     gateway to the cause its bridge fails with (absent: answered), or to its
     final SIP status: ``"sip:503"`` (the cause the switch gives it, SIP_CAUSES),
     ``"sip:503 USER_BUSY"`` (the cause of a Q.850 Reason header); the status is
-    left in ``last_bridge_proto_specific_hangup_cause`` as sofia does. A bridge
+    left in ``last_bridge_proto_specific_hangup_cause`` as sofia does; or to
+    CALLER_LEFT_AT_ANSWER: the callee answers (the caller's channel too, its
+    ``answered_time`` set) and the caller hangs up at that very moment, before
+    the two legs are bridged, so the switch reports ORIGINATOR_CANCEL (seen in
+    the real switch under load with SIPp hanging up at the 200 OK). A bridge
     to a gateway the fake switch has DOWN fails with GATEWAY_DOWN, to one it
     does not know (declare them with ``set_gateways``), an empty one or
     ``-err`` with INVALID_GATEWAY. As in mod_dptools, a failed bridge hangs
@@ -199,6 +205,14 @@ class StubSession:
             cause = "GATEWAY_DOWN"
         else:
             cause = self.bridge_outcomes.get(gateway, "SUCCESS")
+        if cause == CALLER_LEFT_AT_ANSWER:
+            self._answered = True
+            self.variables["answered_time"] = str(time.time_ns() // 1000)
+            self.bridges.append((data, "ORIGINATOR_CANCEL"))
+            self.variables.update(originate_disposition="ORIGINATOR_CANCEL", originate_failed_cause="ORIGINATOR_CANCEL",
+                                  DIALSTATUS="CANCEL")
+            self.hangup("NORMAL_CLEARING")  # the caller's BYE
+            return
         if cause.startswith("sip:"):
             status, _, reason = cause.partition(" ")
             self.variables["last_bridge_proto_specific_hangup_cause"] = status

@@ -420,12 +420,10 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     admin = generation.admin
     admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
     timed = generation.quality is not None
-    sent = 0.0
-    if timed:
-        if not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
-            call.rang = _channel_time(call.variables["progress_time"]) is not None
-            call.answered_before = _channel_time(call.variables["answered_time"]) is not None
-        sent = time.time()
+    if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
+        call.rang = _channel_time(call.variables["progress_time"]) is not None
+        call.answered_before = _channel_time(call.variables["answered_time"]) is not None
+    sent = time.time()
     began = time.perf_counter()
     try:
         session.execute(app, data)
@@ -434,6 +432,8 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     ran = time.perf_counter() - began
     disposition = session.getVariable("originate_disposition")
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
+    if cause == CALLER_GONE and _answered_since(session, sent):
+        cause = "SUCCESS"  # the callee answered and the caller hung up at that moment, before the legs were bridged
     if not disposition and app != "bridge" and session.ready():
         # not dialled: the variables go back to the last real attempt
         last = call.attempts[-1].dial if call.attempts else None
@@ -470,6 +470,18 @@ def _timing(call: _Call, sent: float) -> Timing:
         call.rang = progress is not None
     return (max(answered - sent, 0.0) if answered is not None else None,
             max(progress - sent, 0.0) if progress is not None else None)
+
+
+def _answered_since(session: Any, sent: float) -> bool:
+    """Whether the caller's channel was answered at or after ``sent`` (epoch seconds): an attempt
+    that ends ORIGINATOR_CANCEL was then answered by the gateway (the switch answers the caller when
+    the callee does). Under load the real switch reports such a call, whose caller hung up at the
+    200 OK, as ORIGINATOR_CANCEL; the caller was connected, so it is bridged."""
+    answered = _channel_time(session.getVariable("answered_time"))
+    return answered is not None and answered >= sent - CLOCK_SLACK
+
+
+CLOCK_SLACK = 0.001  # the switch's microsecond clock against Python's time.time()
 
 
 def _channel_time(text: Optional[str]) -> Optional[float]:
