@@ -22,10 +22,10 @@ _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
                "DESTINATION_OUT_OF_ORDER": "INVALIDARGS", "INVALID_PROFILE": "INVALIDARGS"}
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
 _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
+CALLER_LEFT_AT_ANSWER = "CALLER_LEFT_AT_ANSWER"  # a bridge outcome: see StubSession
 # The cause a gateway's final SIP status gives without a Reason header (seen in a real FreeSWITCH 1.11,
 # tests/integration/test_failover_sip.py); a bridge outcome "sip:NNN" uses it, "sip:NNN CAUSE" names the
 # cause a Q.850 Reason header would give instead.
-CALLER_LEFT_AT_ANSWER = "CALLER_LEFT_AT_ANSWER"  # a bridge outcome: see StubSession
 SIP_CAUSES = {404: "UNALLOCATED_NUMBER", 408: "RECOVERY_ON_TIMER_EXPIRE", 486: "USER_BUSY",
               503: "NORMAL_TEMPORARY_FAILURE", 603: "CALL_REJECTED"}
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
