@@ -61,21 +61,16 @@ routes:
 """
 BROKEN = "  - {name: broken\n"
 DESTINATION = "0049123"
+BASELINE = """    <extension name="baseline">
+      <condition field="destination_number" expression="^00(\\d+)$">
+        <action application="set" data="hangup_after_bridge=true"/>
+        <action application="%s" data="%s"/>
+      </condition>
+    </extension>
+"""
 BASELINES = {  # --handler: the dialplan extension placed ahead of fsroute's
-    "xml": """    <extension name="baseline">
-      <condition field="destination_number" expression="^00(\\d+)$">
-        <action application="set" data="hangup_after_bridge=true"/>
-        <action application="bridge" data="sofia/gateway/gw2/$1|sofia/gateway/gw1/$1"/>
-      </condition>
-    </extension>
-""",
-    "floor": """    <extension name="baseline">
-      <condition field="destination_number" expression="^00(\\d+)$">
-        <action application="set" data="hangup_after_bridge=true"/>
-        <action application="python" data="soak_floor"/>
-      </condition>
-    </extension>
-""",
+    "xml": BASELINE % ("bridge", "sofia/gateway/gw2/$1|sofia/gateway/gw1/$1"),
+    "floor": BASELINE % ("python", "soak_floor"),
 }
 FLOOR_HANDLER = """\
 def handler(session, args):

@@ -208,11 +208,8 @@ class StubSession:
         if cause == CALLER_LEFT_AT_ANSWER:
             self._answered = True
             self.variables["answered_time"] = str(time.time_ns() // 1000)
-            self.bridges.append((data, "ORIGINATOR_CANCEL"))
-            self.variables.update(originate_disposition="ORIGINATOR_CANCEL", originate_failed_cause="ORIGINATOR_CANCEL",
-                                  DIALSTATUS="CANCEL")
-            self.hangup("NORMAL_CLEARING")  # the caller's BYE
-            return
+            self.hangup("NORMAL_CLEARING")  # the caller's BYE; the switch then reports the bridge as:
+            cause = "ORIGINATOR_CANCEL"
         if cause.startswith("sip:"):
             status, _, reason = cause.partition(" ")
             self.variables["last_bridge_proto_specific_hangup_cause"] = status
