@@ -39,7 +39,7 @@ import fsroute.route  # noqa: E402
 from fsroute.runtime import process  # noqa: E402
 from fsroute.testing import FakeFreeSWITCH, StubSession  # noqa: E402
 from run import generate_prefixes, rules_text  # noqa: E402  (the benchmark's own 100,000-route file)
-import tables as tables_bench  # noqa: E402  (its DID table)
+import didtable  # noqa: E402  (tables.py's DID table)
 
 
 # Between two calls: about 1,000 calls a second, far above a switch's rate; back to back, calls
@@ -65,12 +65,12 @@ def table_versions(directory, rows):
     """Two versions of the DID table of ``rows`` rows (the second's last row routes elsewhere), written
     once into ``directory``."""
     os.makedirs(directory, exist_ok=True)
-    first = tables_bench.write_once(os.path.join(directory, "exact_%d.csv" % rows), "number,target\n",
-                                    tables_bench.exact_rows(rows))
+    first = didtable.write_once(os.path.join(directory, "exact_%d.csv" % rows), "number,target\n",
+                                    didtable.exact_rows(rows))
     last = rows - 1
-    second = tables_bench.write_once(
+    second = didtable.write_once(
         os.path.join(directory, "exact_%d_b.csv" % rows), "number,target\n",
-        ("%d,gw%d\n" % (tables_bench.FIRST_DID + 3 * i, (i + (i == last)) % 500) for i in range(rows)))
+        ("%d,gw%d\n" % (didtable.FIRST_DID + 3 * i, (i + (i == last)) % 500) for i in range(rows)))
     return first, second
 
 
@@ -105,8 +105,8 @@ def main(argv=None):
         table_path = os.path.join(directory, "dids.csv")
         swap_in(versions[0], table_path)
         with open(path, "w") as handle:
-            handle.write(tables_bench.RULES % table_path)
-        destination = str(tables_bench.FIRST_DID + 3 * (args.table_rows // 2))
+            handle.write(didtable.RULES % table_path)
+        destination = str(didtable.FIRST_DID + 3 * (args.table_rows // 2))
         what = "a %d-row table" % args.table_rows
     else:
         text = rules_text(generate_prefixes(args.routes, random.Random(4)))

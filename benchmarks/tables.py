@@ -43,29 +43,9 @@ from fsroute.core.tablerows import bind, known_of  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reload_pause  # noqa: E402
+from didtable import FIRST_DID, RULES, exact_rows, progress, write_once  # noqa: E402
 
 NOW = 1767225600.0  # 2026-01-01T00:00:00Z
-FIRST_DID = 15550000000
-RULES = """\
-version: 1
-tables:
-  dids:
-    file: %s
-    key: exact
-    columns: {key: number, target: target}
-routes:
-  - name: dids
-    match: {destination_number: '^(\\d{11})$'}
-    table: dids
-  - name: plain
-    match: {destination_number: '^9(\\d+)$'}
-    number: '$1'
-    gateway: gwplain
-"""
-
-
-def progress(text):
-    print(text, file=sys.stderr, flush=True)
 
 
 def rss():
@@ -74,28 +54,6 @@ def rss():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def write_once(path, header, rows):
-    """Write ``rows`` (an iterator of lines) under ``header`` to ``path`` unless it is there already."""
-    if os.path.exists(path):
-        return path
-    progress("generating %s" % path)
-    with open(path + ".part", "w") as handle:
-        handle.write(header)
-        batch = []
-        for line in rows:
-            batch.append(line)
-            if len(batch) >= 100000:
-                handle.write("".join(batch))
-                batch = []
-        handle.write("".join(batch))
-    os.replace(path + ".part", path)
-    return path
-
-
-def exact_rows(count):
-    return ("%d,gw%d\n" % (FIRST_DID + 3 * i, i % 500) for i in range(count))
 
 
 def prefixes(count, seed=7):
