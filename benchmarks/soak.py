@@ -14,8 +14,13 @@ and data dir) scrapes fsroute's metrics endpoint every second.
 At the end it checks and prints: SIPp's successful and failed calls == fsroute's calls by result as
 Prometheus has them == the CDRs by fsroute_result; the limit counts back to 0; fsroute ERROR lines
 == the broken versions written (one each); FreeSWITCH RSS and thread count sampled every 5 s, and
-their growth per 10,000 calls after the first fifth of the calls (least squares). ``run()`` is what
-tests/integration/test_soak.py calls with a small N.
+their growth per 10,000 calls after the first fifth of the calls (least squares). RSS also holds
+what the C allocator keeps of freed memory, which wanders with the calls up; so the calls are placed
+in two legs, the first fifth and the rest, and when each has drained a ``python`` API script in the
+switch reads the bytes the C allocator has handed out and not had back (glibc's ``mallinfo2``) and
+the objects Python's collector tracks: their growth between the two idle moments, per 10,000 calls,
+is the leak figure. At the end it also gives the allocator's free memory back (``malloc_trim``) and
+reads RSS again. ``run()`` is what tests/integration/test_soak.py calls with a small N.
 
 ``--handler xml`` or ``--handler floor`` runs the same calls, gw2 flapping alike, without fsroute: the
 XML dialplan bridging to gw2 then gw1, or a two-line mod_python3 handler doing the same (the
@@ -77,6 +82,27 @@ def handler(session, args):
     number = session.getVariable("destination_number")[2:]
     session.execute("bridge", "sofia/gateway/gw2/%s|sofia/gateway/gw1/%s" % (number, number))
 """
+PROBE = """\
+import ctypes, gc
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def fsapi(session, stream, env, args):
+    libc = ctypes.CDLL(None)
+    if args == "trim":
+        libc.malloc_trim(0)
+    libc.mallinfo2.restype = _Mallinfo2
+    info = libc.mallinfo2()
+    gc.collect()
+    with open("/proc/self/status") as handle:
+        rss = next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+    stream.write("heap=%d free=%d objects=%d rss=%d" % (info.uordblks + info.hblkhd, info.fordblks,
+                                                         len(gc.get_objects()), rss))
+"""  # the soak's probe inside the switch: "python soak_probe [trim]"
 PROMETHEUS_CONFIG = """\
 global: {scrape_interval: 1s, scrape_timeout: 1s}
 scrape_configs:
@@ -228,35 +254,30 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
                     samples.append((count,) + proc_status(switch.pid))
 
     churner = threading.Thread(target=churn, name="soak-churn", daemon=True)
-    stat = os.path.join(workdir, "sipp-stat.csv")
-    host, port = switch.sip_address
-    sipp = [os.path.join(switch.prefix, "bin", "sipp"), "%s:%d" % (host, port), "-sn", "uac", "-s", DESTINATION,
-            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls), "-l", str(max(20, rate * 2)),
-            "-d", "0", "-nostdin", "-recv_timeout", "10000", "-timeout", "%ds" % (calls // rate * 4 + 120),
-            "-trace_stat", "-stf", stat, "-fd", "5"]
+    with open(os.path.join(switch.dir("scripts"), "soak_probe.py"), "w") as handle:
+        handle.write(PROBE)
+    warmup = max(1, calls // 5)
+    legs, idle = [], []
     started = time.monotonic()
     churner.start()
     try:
-        subprocess.run(sipp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
-                       timeout=calls // rate * 4 + 300)
+        for n in (warmup, calls - warmup):
+            legs.append(place(switch, os.path.join(workdir, "sipp-stat-%d.csv" % len(legs)), n, rate))
+            drained(switch, cdrs_before + sum(ok + failed for ok, failed in legs))
+            idle.append(probe(switch))
     finally:
         done.set()
         churner.join()
         gateways["gw2"].reopen()
     seconds = time.monotonic() - started
+    sipp_ok, sipp_failed = (sum(leg[i] for leg in legs) for i in (0, 1))
     try:
-        with open(stat) as handle:
-            rows = [line.rstrip("\n").split(";") for line in handle if line.strip()]
-        last = dict(zip(rows[0], rows[-1]))
-        sipp_ok, sipp_failed = int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
-        deadline = time.monotonic() + 30  # the last calls' CDRs and a scrape after them
-        while len(switch.cdrs()) < sipp_ok + sipp_failed and time.monotonic() < deadline:
-            time.sleep(0.5)
-        time.sleep(3)
+        time.sleep(3)  # a scrape after the last calls
         scraped = prometheus.query(calls_by_result) if prometheus else {}
     finally:
         if prometheus:
             prometheus.stop()
+    trimmed = probe(switch, "trim")
     by_result = {dict(labels).get("result", ""): int(value - before.get(labels, 0))
                  for labels, value in scraped.items() if value > before.get(labels, 0)}
     cdrs = {}
@@ -280,7 +301,41 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
         "threads": {"min": min((s[2] for s in warm), default=None), "max": max((s[2] for s in warm), default=None),
                     "per_10k_calls_after_warmup": round(slope_per_10k([(s[0], s[2]) for s in warm]), 2)},
         "samples": len(samples),
+        "idle": {"after_warmup": idle[0], "end": idle[1], "end_trimmed": trimmed,
+                 "heap_per_10k_calls_kib": round((idle[1]["heap"] - idle[0]["heap"]) / 1024 * 10000 / (calls - warmup), 1),
+                 "objects_per_10k_calls": round((idle[1]["objects"] - idle[0]["objects"]) * 10000 / (calls - warmup), 1)},
     }
+
+
+def place(switch, stat, calls, rate):
+    """SIPp places ``calls`` calls at ``rate`` cps and waits for them; (successful, failed)."""
+    host, port = switch.sip_address
+    sipp = [os.path.join(switch.prefix, "bin", "sipp"), "%s:%d" % (host, port), "-sn", "uac", "-s", DESTINATION,
+            "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate), "-m", str(calls), "-l", str(max(20, rate * 2)),
+            "-d", "0", "-nostdin", "-recv_timeout", "10000", "-timeout", "%ds" % (calls // rate * 4 + 120),
+            "-trace_stat", "-stf", stat, "-fd", "5"]
+    subprocess.run(sipp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+                   timeout=calls // rate * 4 + 300)
+    with open(stat) as handle:
+        rows = [line.rstrip("\n").split(";") for line in handle if line.strip()]
+    last = dict(zip(rows[0], rows[-1]))
+    return int(last["SuccessfulCall(C)"]), int(last["FailedCall(C)"])
+
+
+def drained(switch, cdrs, timeout=30.0):
+    """Wait until the switch has written ``cdrs`` CDRs and no call is up (at most ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(switch.cdrs()) >= cdrs and switch.api("show calls count").strip().startswith("0 total"):
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # the last hangups' own clean-up
+
+
+def probe(switch, args=""):
+    """What the switch holds now: {heap: C allocator bytes in use, free: kept free, objects: Python's, rss: KiB}."""
+    answer = switch.api(("python soak_probe " + args).strip())
+    return {k: int(v) for k, v in (word.split("=") for word in answer.split())}
 
 
 def main():
