@@ -503,7 +503,7 @@ class RuleSet:
         self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
         self.gateway_specs: Mapping[str, GatewaySpec] = MappingProxyType(gateway_specs or {})
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
-        self.routes = tuple(routes)
+        self.routes: Sequence[Route] = tuple(routes)  # compile_rules may store a big set otherwise
         self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)

@@ -15,6 +15,8 @@ import time
 from array import array
 from typing import Any, Dict, List
 
+from fsroute.core.routetable import rows_of
+
 from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .filecache import FileCache
@@ -68,7 +70,7 @@ ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between t
 def _free_in_steps(generations: List[Generation]) -> None:
     """Drop ``generations`` (the list holds their last references, and they their rule sets'): the
     routes and the big columns of decks and tables no other generation uses go last, in steps."""
-    routes = [route for generation in generations for route in generation.rules.routes]
+    routes = [row for generation in generations for row in rows_of(generation.rules.routes)]
     columns = [column for generation in generations for loaded in generation.files()
                for column in _big_arrays(loaded.content)]
     del generations[:]  # the generations, rule sets and indexes go; each route still has a reference here

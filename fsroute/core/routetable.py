@@ -1,0 +1,101 @@
+"""The routes of a big rule set, kept where the cyclic garbage collector does not look.
+
+A full pass of CPython's collector walks every object it tracks while holding
+the GIL, and every call thread waits through it. A rule set of 100,000 routes
+is 200,000 such objects (each Route and its LazyPattern): a pass took 100-150
+ms, and a reload is sure to start one. CPython stops tracking an exact tuple
+whose items are all untracked (strings, numbers, None, such tuples), but never
+a NamedTuple. So, from PACK_FROM routes on, each plain route (a plain-shaped
+destination regex or none, no other condition, leg setting, time condition,
+lcr or policy: a carrier table's routes) is kept as such a tuple and made a
+Route again when read. The last RECENT routes read stay made, so the routes
+a day's traffic uses keep their compiled regex. Other routes are kept as they are.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator, Optional, Sequence, Tuple, Union, overload
+
+from cachetools import LRUCache
+
+from .model import NO_DIALLING, Route
+from .patterns import LazyPattern
+
+PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
+RECENT = 4096      # routes kept made: about 2 KB each with a compiled regex
+
+Row = Union[Route, Tuple[object, ...]]
+_DEST, _DIALLING = Route._fields.index("dest"), Route._fields.index("dialling")
+
+
+def stored(routes: Sequence[Route]) -> Sequence[Route]:
+    """``routes`` as calls read them: a RouteTable from PACK_FROM routes on, else a tuple."""
+    if len(routes) < PACK_FROM:
+        return tuple(routes)
+    return RouteTable(routes)
+
+
+def rows_of(routes: Sequence[Route]) -> Sequence[object]:
+    """What holds ``routes`` in memory (a RouteTable's rows, else the routes): to free them in steps."""
+    return routes.rows if isinstance(routes, RouteTable) else routes
+
+
+class RouteTable(Sequence[Route]):
+    """Routes in file order; plain ones stored as untracked tuples (see the module doc)."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.rows: Tuple[Row, ...] = tuple(_packed(route) for route in routes)
+        self._recent: LRUCache[int, Route] = LRUCache(RECENT)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, position: int) -> Route: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> Tuple[Route, ...]: ...
+
+    def __getitem__(self, position: Union[int, slice]) -> Union[Route, Tuple[Route, ...]]:
+        if isinstance(position, slice):
+            return tuple(_made(row) for row in self.rows[position])
+        row = self.rows[position]
+        if type(row) is not tuple:
+            return row  # type: ignore[return-value]  # a Route kept as it is
+        if position < 0:
+            position += len(self.rows)
+        with self._lock:
+            route: Optional[Route] = self._recent.get(position)
+        if route is None:
+            route = _made(row)
+            with self._lock:
+                self._recent[position] = route
+        return route
+
+    def __iter__(self) -> Iterator[Route]:
+        """Every route, made afresh (a walk over all of them would only push the recent ones out)."""
+        return (_made(row) for row in self.rows)
+
+
+def _packed(route: Route) -> Row:
+    """A plain route as a tuple of untracked values (dest as (pattern, groups), the empty dialling as
+    None); any other route as it is."""
+    dest = route.dest
+    if (route.conditions or route.dialling is not NO_DIALLING or route.transfer is not None
+            or route.timing is not None or route.lcr is not None or route.policy is not None
+            or not (dest is None or type(dest) is LazyPattern)
+            or not (route.number is None or type(route.number) is tuple)):
+        return route
+    return (route[:_DEST] + ((dest.pattern, dest.groups) if dest is not None else None,)
+            + route[_DEST + 1:_DIALLING] + (None,) + route[_DIALLING + 1:])
+
+
+def _made(row: Row) -> Route:
+    """The Route a row holds."""
+    if type(row) is not tuple:
+        return row  # type: ignore[return-value]
+    dest = row[_DEST]
+    return Route._make(row[:_DEST] + (LazyPattern(*dest) if dest is not None else None,)  # type: ignore[misc]
+                       + row[_DEST + 1:_DIALLING] + (NO_DIALLING,) + row[_DIALLING + 1:])
