@@ -8,22 +8,20 @@ whose items are all untracked (strings, numbers, None, such tuples), but never
 a NamedTuple. So, from PACK_FROM routes on, each plain route (a plain-shaped
 destination regex or none, no other condition, leg setting, time condition,
 lcr or policy: a carrier table's routes) is kept as such a tuple and made a
-Route again when read. The last RECENT routes read stay made, so the routes
-a day's traffic uses keep their compiled regex. Other routes are kept as they are.
+Route again when read. Routes once read stay made, so the routes a day's
+traffic uses keep their compiled regex, until RECENT of them are: then all
+are let go and made again as calls read them. Other routes are kept as they are.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Iterator, Optional, Sequence, Tuple, Union, overload
-
-from cachetools import LRUCache
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union, overload
 
 from .model import NO_DIALLING, Route
 from .patterns import LazyPattern
 
 PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
-RECENT = 4096      # routes kept made: about 2 KB each with a compiled regex
+RECENT = 4096      # routes kept made at most: about 2 KB each with a compiled regex
 
 Row = Union[Route, Tuple[object, ...]]
 _DEST, _DIALLING = Route._fields.index("dest"), Route._fields.index("dialling")
@@ -46,8 +44,7 @@ class RouteTable(Sequence[Route]):
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self.rows: Tuple[Row, ...] = tuple(_packed(route) for route in routes)
-        self._recent: LRUCache[int, Route] = LRUCache(RECENT)
-        self._lock = threading.Lock()
+        self._made: Dict[int, Route] = {}  # position -> the route made of it (dict calls are atomic)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -66,16 +63,16 @@ class RouteTable(Sequence[Route]):
             return row  # type: ignore[return-value]  # a Route kept as it is
         if position < 0:
             position += len(self.rows)
-        with self._lock:
-            route: Optional[Route] = self._recent.get(position)
+        made = self._made
+        route: Optional[Route] = made.get(position)
         if route is None:
-            route = _made(row)
-            with self._lock:
-                self._recent[position] = route
+            if len(made) >= RECENT:
+                made.clear()
+            route = made.setdefault(position, _made(row))
         return route
 
     def __iter__(self) -> Iterator[Route]:
-        """Every route, made afresh (a walk over all of them would only push the recent ones out)."""
+        """Every route, made afresh (a walk over all of them would only fill the made ones up)."""
         return (_made(row) for row in self.rows)
 
 
