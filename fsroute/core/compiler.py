@@ -16,7 +16,8 @@ from .routetable import stored
 
 def compile_rules(rules: RuleSet) -> RuleSet:
     """``rules`` with its index and time verdicts in place (returned for chaining)."""
-    rules.routes = stored(rules.routes)  # a big set's plain routes out of the collector's sight
-    rules.index = RouteIndex(rules.routes)
+    routes = rules.routes
+    rules.routes = stored(routes)  # a big set's plain routes out of the collector's sight
+    rules.index = RouteIndex(routes, rules.routes)
     rules.moments = Moments()
     return rules
