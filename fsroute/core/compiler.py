@@ -11,13 +11,14 @@ from __future__ import annotations
 from .calendars import Moments
 from .index import RouteIndex
 from .model import RuleSet
-from .routetable import stored
+from .routetable import let_go, stored
 
 
 def compile_rules(rules: RuleSet) -> RuleSet:
     """``rules`` with its index and time verdicts in place (returned for chaining)."""
-    routes = rules.routes
+    routes = list(rules.routes)
     rules.routes = stored(routes)  # a big set's plain routes out of the collector's sight
     rules.index = RouteIndex(routes, rules.routes)
+    let_go(routes)  # the routes as built, when packed
     rules.moments = Moments()
     return rules

@@ -15,15 +15,17 @@ are let go and made again as calls read them. Other routes are kept as they are.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union, overload
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from .model import NO_DIALLING, Route
 from .patterns import LazyPattern
 
 PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
 RECENT = 4096      # routes kept made at most: about 2 KB each with a compiled regex
+STEP = 2000        # routes let go at a time (let_go)
 
 Row = Union[Route, Tuple[object, ...]]
+T = TypeVar("T")
 _DEST, _DIALLING = Route._fields.index("dest"), Route._fields.index("dialling")
 
 
@@ -39,11 +41,22 @@ def rows_of(routes: Sequence[Route]) -> Sequence[object]:
     return routes.rows if isinstance(routes, RouteTable) else routes
 
 
+def let_go(routes: List[T]) -> None:
+    """Empty ``routes`` (their last references) STEP at a time. Freeing 100,000 routes in one go holds
+    the GIL for 15-45 ms; between two steps a call thread waiting for it gets it."""
+    while routes:
+        del routes[-STEP:]
+
+
 class RouteTable(Sequence[Route]):
     """Routes in file order; plain ones stored as untracked tuples (see the module doc)."""
 
     def __init__(self, routes: Sequence[Route]) -> None:
-        self.rows: Tuple[Row, ...] = tuple(_packed(route) for route in routes)
+        packed = [_packed(route) for route in routes]
+        # None where a route is kept as it is: one tracked item would keep the whole tuple tracked,
+        # and every full pass would walk its 100,000 items
+        self.rows: Tuple[Optional[Row], ...] = tuple(row if type(row) is tuple else None for row in packed)
+        self._kept: Dict[int, Route] = {i: route for i, route in enumerate(routes) if packed[i] is route}
         self._made: Dict[int, Route] = {}  # position -> the route made of it (dict calls are atomic)
 
     def __len__(self) -> int:
@@ -57,12 +70,12 @@ class RouteTable(Sequence[Route]):
 
     def __getitem__(self, position: Union[int, slice]) -> Union[Route, Tuple[Route, ...]]:
         if isinstance(position, slice):
-            return tuple(_made(row) for row in self.rows[position])
+            return tuple(self._fresh(i) for i in range(*position.indices(len(self.rows))))
         row = self.rows[position]
-        if type(row) is not tuple:
-            return row  # type: ignore[return-value]  # a Route kept as it is
         if position < 0:
             position += len(self.rows)
+        if row is None:
+            return self._kept[position]
         made = self._made
         route: Optional[Route] = made.get(position)
         if route is None:
@@ -73,26 +86,30 @@ class RouteTable(Sequence[Route]):
 
     def __iter__(self) -> Iterator[Route]:
         """Every route, made afresh (a walk over all of them would only fill the made ones up)."""
-        return (_made(row) for row in self.rows)
+        return (self._fresh(i) for i in range(len(self.rows)))
+
+    def _fresh(self, position: int) -> Route:
+        row = self.rows[position]
+        return self._kept[position] if row is None else _made(row)
 
 
 def _packed(route: Route) -> Row:
-    """A plain route as a tuple of untracked values (dest as (pattern, groups), the empty dialling as
-    None); any other route as it is."""
+    """A plain route as a flat tuple of untracked values (dest as its pattern and group count, no
+    dialling: the empty one), else the route. Flat: the collector untracks a tuple only when it finds
+    the tuples inside it untracked first, which a pass over newly built rows does not always do."""
     dest = route.dest
     if (route.conditions or route.dialling is not NO_DIALLING or route.transfer is not None
             or route.timing is not None or route.lcr is not None or route.policy is not None
             or not (dest is None or type(dest) is LazyPattern)
             or not (route.number is None or type(route.number) is tuple)):
         return route
-    return (route[:_DEST] + ((dest.pattern, dest.groups) if dest is not None else None,)
-            + route[_DEST + 1:_DIALLING] + (None,) + route[_DIALLING + 1:])
+    return (route[:_DEST] + ((dest.pattern, dest.groups) if dest is not None else (None, None))
+            + route[_DEST + 1:_DIALLING] + route[_DIALLING + 1:])
 
 
 def _made(row: Row) -> Route:
-    """The Route a row holds."""
-    if type(row) is not tuple:
-        return row  # type: ignore[return-value]
-    dest = row[_DEST]
-    return Route._make(row[:_DEST] + (LazyPattern(*dest) if dest is not None else None,)  # type: ignore[misc]
-                       + row[_DEST + 1:_DIALLING] + (NO_DIALLING,) + row[_DIALLING + 1:])
+    """The Route a packed row holds."""
+    pattern = row[_DEST]
+    dest = LazyPattern(pattern, row[_DEST + 1]) if pattern is not None else None  # type: ignore[arg-type]
+    return Route._make(row[:_DEST] + (dest,) + row[_DEST + 2:_DIALLING + 1]
+                       + (NO_DIALLING,) + row[_DIALLING + 1:])
