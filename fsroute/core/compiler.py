@@ -11,14 +11,15 @@ from __future__ import annotations
 from .calendars import Moments
 from .index import RouteIndex
 from .model import RuleSet
-from .routetable import let_go, stored
+from .routetable import stored
 
 
 def compile_rules(rules: RuleSet) -> RuleSet:
     """``rules`` with its index and time verdicts in place (returned for chaining)."""
     routes = list(rules.routes)
+    rules.routes = ()
+    rules.index = RouteIndex(routes)  # prefixes read from the routes as built
     rules.routes = stored(routes)  # a big set's plain routes out of the collector's sight
-    rules.index = RouteIndex(routes, rules.routes)
-    let_go(routes)  # the routes as built, when packed
+    rules.index.read_from(rules.routes)
     rules.moments = Moments()
     return rules

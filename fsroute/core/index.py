@@ -130,9 +130,7 @@ def literal_prefix(regex: Regex) -> str:
 class RouteIndex(Generic[Route]):
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
-    def __init__(self, routes: Sequence[Route], stored: Optional[Sequence[Route]] = None) -> None:
-        """Files ``routes``; calls get theirs from ``stored`` (the same routes as compile_rules keeps
-        them, routetable.py), else from ``routes``."""
+    def __init__(self, routes: Sequence[Route]) -> None:
         # prefix -> position in the file, or a tuple of them when several routes share the prefix
         # (a plain int for the common single route saves a tuple per route: ~60 bytes each; tuples,
         # not lists, so that the garbage collector stops tracking the dict: routetable.py).
@@ -156,8 +154,12 @@ class RouteIndex(Generic[Route]):
         for prefix, filed in by_prefix.items():
             if type(filed) is list:
                 by_prefix[prefix] = tuple(filed)
-        self._routes = routes if stored is None else stored
-        self._everywhere_routes = [self._routes[p] for p in self._everywhere]
+        self.read_from(routes)
+
+    def read_from(self, routes: Sequence[Route]) -> None:
+        """Calls get their routes from ``routes``: the same routes, as compile_rules stores them."""
+        self._routes = routes
+        self._everywhere_routes = [routes[p] for p in self._everywhere]
 
     def candidates(self, number: str) -> List[Route]:
         """The routes that may match ``number``, in file order (a shared list: do not change it)."""
