@@ -15,6 +15,7 @@ are let go and made again as calls read them. Other routes are kept as they are.
 
 from __future__ import annotations
 
+import gc
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from .model import NO_DIALLING, Route
@@ -67,6 +68,11 @@ class RouteTable(Sequence[Route]):
                 self._kept[position] = route
             else:
                 rows[position] = row
+            if position % STEP == 0:
+                # a young pass, which stops tracking the rows made so far: a route freed for each row
+                # made leaves the collector's count of new objects flat, so none would come by itself,
+                # and the first pass after the load would take all 100,000 rows at once
+                gc.collect(0)
         self.rows: Tuple[Optional[Row], ...] = tuple(rows)
         self._made: Dict[int, Route] = {}  # position -> the route made of it (dict calls are atomic)
 
