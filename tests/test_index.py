@@ -8,13 +8,14 @@ changed) plus random text, so matches and near misses both happen.
 """
 
 import re
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fsroute.core import router
-from fsroute.core import loader, model
+from fsroute.core import loader, model, routetable
 from fsroute.core.index import RouteIndex, literal_prefix
 from budget import examples
 
@@ -261,11 +262,19 @@ def linear_find(ruleset, get, destination, source):
     return None, refused
 
 
+def parse(text, packed):
+    """The rule set of ``text``; ``packed``: its routes stored as a big set's are (routetable.py)."""
+    with mock.patch.object(routetable, "PACK_FROM", 0 if packed else routetable.PACK_FROM):
+        ruleset = loader.parse(text)
+    assert isinstance(ruleset.routes, routetable.RouteTable) == packed
+    return ruleset
+
+
 @settings(max_examples=examples(1000), **SETTINGS)
-@given(rule_set_and_numbers(), st.sampled_from(["1000", "2000", "9"]), st.sampled_from(SOURCES))
-def test_index_gives_what_a_linear_scan_gives(case, caller, source):
+@given(rule_set_and_numbers(), st.sampled_from(["1000", "2000", "9"]), st.sampled_from(SOURCES), st.booleans())
+def test_index_gives_what_a_linear_scan_gives(case, caller, source, packed):
     specs, numbers = case
-    ruleset = loader.parse(rules_text(specs))
+    ruleset = parse(rules_text(specs), packed)
     positions = {r.name: i for i, r in enumerate(ruleset.routes)}
     variables = {"caller_id_number": caller}
     for number in numbers:
@@ -306,11 +315,11 @@ def prefix_table(draw):
 
 
 @settings(max_examples=examples(300), **SETTINGS)
-@given(prefix_table())
-def test_index_on_carrier_like_tables(table):
+@given(prefix_table(), st.booleans())
+def test_index_on_carrier_like_tables(table, packed):
     patterns, numbers = table
     specs = [(pattern, None, False, "") for pattern in patterns]
-    ruleset = loader.parse(rules_text(specs))
+    ruleset = parse(rules_text(specs), packed)
     for number in numbers:
         assert matching(ruleset.index.candidates(number), number) == matching(ruleset.routes, number)
 

@@ -12,7 +12,7 @@ is exactly what a linear scan would give.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Protocol, Sequence, TypeVar, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Protocol, Sequence, Tuple, TypeVar, Union
 
 if TYPE_CHECKING:
     from .patterns import Regex
@@ -131,9 +131,10 @@ class RouteIndex(Generic[Route]):
     """Routes filed by destination prefix; ``candidates(number)`` in file order."""
 
     def __init__(self, routes: Sequence[Route]) -> None:
-        # prefix -> position in the file, or a list of them when several routes share the prefix
-        # (a plain int for the common single route saves a list per route: ~60 bytes each).
-        self._by_prefix: Dict[str, Union[int, List[int]]] = {}
+        # prefix -> position in the file, or a tuple of them when several routes share the prefix
+        # (a plain int for the common single route saves a tuple per route: ~60 bytes each; tuples,
+        # not lists, so that the garbage collector stops tracking the dict: routetable.py).
+        self._by_prefix: Dict[str, Union[int, List[int], Tuple[int, ...]]] = {}
         self._everywhere: List[int] = []     # positions of routes without a prefix
         self._max_len = 0
         by_prefix = self._by_prefix
@@ -146,12 +147,19 @@ class RouteIndex(Generic[Route]):
                 elif isinstance(filed, int):
                     by_prefix[prefix] = [filed, position]
                 else:
-                    filed.append(position)
+                    filed.append(position)  # type: ignore[union-attr]  # only lists while building
                 self._max_len = max(self._max_len, len(prefix))
             else:
                 self._everywhere.append(position)
-        self._routes = tuple(routes)
-        self._everywhere_routes = [self._routes[p] for p in self._everywhere]
+        for prefix, filed in by_prefix.items():
+            if type(filed) is list:
+                by_prefix[prefix] = tuple(filed)
+        self.read_from(routes)
+
+    def read_from(self, routes: Sequence[Route]) -> None:
+        """Calls get their routes from ``routes``: the same routes, as compile_rules stores them."""
+        self._routes = routes
+        self._everywhere_routes = [routes[p] for p in self._everywhere]
 
     def candidates(self, number: str) -> List[Route]:
         """The routes that may match ``number``, in file order (a shared list: do not change it)."""

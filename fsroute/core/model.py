@@ -503,7 +503,7 @@ class RuleSet:
         self.gateway_profiles: Mapping[str, str] = MappingProxyType(gateway_profiles)
         self.gateway_specs: Mapping[str, GatewaySpec] = MappingProxyType(gateway_specs or {})
         self.groups: Mapping[str, Group] = MappingProxyType(groups)
-        self.routes = tuple(routes)
+        self.routes: Sequence[Route] = tuple(routes)  # compile_rules may store a big set otherwise
         self.carriers: Mapping[str, Carrier] = MappingProxyType(carriers or {})
         self.gateway_settings: Mapping[str, GatewaySettings] = MappingProxyType(dict(gateway_settings or {}))
         self._default_settings = GatewaySettings(defaults.breaker)
@@ -512,6 +512,7 @@ class RuleSet:
         self.lookup = lookup  # number portability before routing (None: none)
         self.timed = any(r.timing is not None for r in self.routes)  # whether a call's instant matters
         self.has_lcr = any(r.lcr is not None for r in self.routes)  # least-cost routes: rates read at an instant
+        self._route_gateways = frozenset(r.gateway for r in self.routes if r.gateway)  # read once, not per scrape
         self.sell_decks: Mapping[str, SellDeck] = MappingProxyType(sell_decks or {})
         self.accounts = accounts  # None: no account limits, nothing counted per account
         self.fraud = tuple(fraud)  # the fraud rules, in file order
@@ -538,7 +539,7 @@ class RuleSet:
         """Every gateway the rules can dial."""
         names = set(self.gateway_profiles) | set(self.gateway_specs)
         names.update(self.gateway_settings)
-        names.update(r.gateway for r in self.routes if r.gateway)
+        names.update(self._route_gateways)
         names.update(c.gateway for c in self.carriers.values() if c.gateway)
         for group in self.groups.values():
             names.update(m.name for m in group.members)

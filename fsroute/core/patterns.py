@@ -117,6 +117,12 @@ class LazyPattern:
         self.groups = groups
         self._compiled: Optional[re.Pattern[str]] = None
 
+    def __eq__(self, other: object) -> bool:  # as re.Pattern's: the same pattern is the same regex
+        return type(other) is LazyPattern and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
     def search(self, text: str) -> Optional[re.Match[str]]:
         compiled = self._compiled
         if compiled is None:  # two threads may both compile: the same result either way

@@ -42,7 +42,7 @@ class Reasons:
         self._head: List[str] = []
         self._routes: List[str] = []
         self._hidden = 0                  # routes looked at beyond MAX_ROUTE_LINES
-        self._looked: Set[int] = set()    # id() of every route looked at
+        self._looked: Set[str] = set()    # the name of every route looked at (names are unique)
         self._destination: Optional[str] = None  # set when the walk over the routes starts
         self._taken: Optional[Route] = None
         self._tail: List[str] = []
@@ -119,11 +119,11 @@ class Reasons:
                 name, bound.table.layout.kind, len(bound.table), bound.table.key(row), one_line(number), action.text))
 
     def took(self, route: Route) -> None:
-        self._looked.add(id(route))
+        self._looked.add(route.name)
         self._taken = route
 
     def _route(self, route: Route, why: str) -> None:
-        self._looked.add(id(route))
+        self._looked.add(route.name)
         if len(self._routes) < MAX_ROUTE_LINES:
             self._routes.append("%s: %s" % (_label(route), why))
         else:
@@ -197,9 +197,9 @@ class Reasons:
         count = 0
         named: List[str] = []
         for route in self.rules.routes:
-            if route is self._taken:
+            if self._taken is not None and route.name == self._taken.name:
                 break
-            if id(route) not in self._looked:
+            if route.name not in self._looked:
                 count += 1
                 if len(named) < NAMED_LEFT_OUT:
                     named.append("'%s' (line %d)" % (route.name, route.line))

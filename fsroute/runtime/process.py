@@ -15,6 +15,8 @@ import time
 from array import array
 from typing import Any, Dict, List
 
+from fsroute.core.routetable import let_go, rows_of
+
 from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
 from .filecache import FileCache
@@ -49,7 +51,7 @@ class _Process:
     def free_retired(self) -> None:
         """Free the replaced generations no call uses any more, here in the poller's thread rather
         than in whichever call thread would drop the last reference, and a few thousand routes at
-        a time: freeing 100,000 routes in one go holds the GIL for tens of milliseconds."""
+        a time (routetable.let_go)."""
         with self.lock:  # comprehensions: no loop variable outlives them to hold a generation
             unused = [g for g in self.retired if sys.getrefcount(g) <= _UNUSED_REFS and self._rules_unused(g)]
             self.retired = [g for g in self.retired if not any(g is u for u in unused)]
@@ -61,20 +63,17 @@ class _Process:
 # the comprehension's variable and getrefcount's own argument.
 _UNUSED_REFS = 3
 
-FREE_STEP = 2000  # routes freed between two chances for the call threads to take the GIL
-ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between two such chances
+ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between two chances for calls to run
 
 
 def _free_in_steps(generations: List[Generation]) -> None:
     """Drop ``generations`` (the list holds their last references, and they their rule sets'): the
     routes and the big columns of decks and tables no other generation uses go last, in steps."""
-    routes = [route for generation in generations for route in generation.rules.routes]
+    routes = [row for generation in generations for row in rows_of(generation.rules.routes)]
     columns = [column for generation in generations for loaded in generation.files()
                for column in _big_arrays(loaded.content)]
     del generations[:]  # the generations, rule sets and indexes go; each route still has a reference here
-    while routes:
-        del routes[-FREE_STEP:]
-        time.sleep(0)  # let a waiting call thread run
+    let_go(routes)
     while columns:  # 80 MB handed back in one free() holds the GIL for 8-17 ms: a few MiB at a time
         column = columns.pop()
         if sys.getrefcount(column) <= _ONLY_HERE:  # else still in use: it goes with its user
