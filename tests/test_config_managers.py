@@ -271,3 +271,24 @@ def test_a_deck_gone_keeps_the_last_good_generation_with_one_error(switch, tmp_p
     settle(switch, path)
     assert routed(path) == ("v1", "gw1", "0.02")
     assert len(errors()) == 1
+
+
+def test_a_broken_rules_file_is_reported_once_though_a_deck_changes_under_it(switch, tmp_path, errors):
+    # Seen in the soak: a deck rewritten while a broken version was in force had the rules read
+    # again, and the same ERROR logged a second time.
+    path = str(tmp_path / "rules.yaml")
+    deck = str(tmp_path / "rates.csv")
+    write(deck, DECK % "0.01")
+    write(path, rules())
+    process.store_for(path, switch, run_now)
+    assert routed(path) == ("v1", "gw1", "0.01")
+    write(path, rules(name="v2") + "  - {name: broken\n")
+    settle(switch, path)
+    assert len(errors()) == 1 and "invalid YAML" in errors()[0]
+    write(deck, DECK % "0.02")
+    settle(switch, path)
+    assert routed(path) == ("v1", "gw1", "0.01")  # the last good rules and their deck, as they were
+    assert len(errors()) == 1, errors()
+    write(path, rules(name="v3"))
+    settle(switch, path)
+    assert routed(path) == ("v3", "gw1", "0.02")

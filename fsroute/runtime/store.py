@@ -310,9 +310,12 @@ class RulesStore:
             if not self._settle(number):
                 return  # a newer load has spoken since this one read the files
             self.last_error = exc
-            if not force and self._young(signatures[self.path]) and exc.problems[0].file == self.path:
+            in_rules = exc.problems[0].file == self.path
+            if not force and self._young(signatures[self.path]) and in_rules:
                 return  # maybe still being written: check again, report later
-            first_time = force or signatures != self._tried
+            # a refused rules file is news once, whatever decks change under it meanwhile
+            first_time = force or (signatures[self.path] != self._tried.get(self.path) if in_rules
+                                   else signatures != self._tried)
             self._tried = signatures
         if first_time:
             metrics.RELOADS.inc(self.path, "error")
