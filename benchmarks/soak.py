@@ -6,7 +6,8 @@
 A private FreeSWITCH (tests/integration/harness) on loopback, two fake gateways, SIPp (the bundle's
 bin/sipp) placing ``--calls`` calls at ``--rate`` cps to an LCR route over two carriers (gw1, gw2)
 with ``max_calls`` limits (mod_hash). Meanwhile the rules file is replaced every ``--reload-every``
-seconds, a valid version and a broken one in turn; a rate deck every ``--deck-every`` seconds (which
+seconds, a valid version and a broken one in turn, while calls will come to read it (a call is
+what has the switch look at the file: none is written in a leg's last 2 s); a rate deck every ``--deck-every`` seconds (which
 carrier is cheaper flips); gw2's SIP port is closed and opened again every ``--flap-every`` seconds.
 A real Prometheus server (Debian's ``prometheus``, started here on loopback with a private config
 and data dir) scrapes fsroute's metrics endpoint every second.
@@ -223,12 +224,15 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
     written = {"broken": 0, "valid": 0, "decks": 0, "flaps": 0}
     samples = []
 
+    writes_until = [0.0]  # rules files are written only while calls will come after them (a call reads it)
+
     def churn():
-        started = last_deck = last_flap = last_sample = time.monotonic()
+        last_write = last_deck = last_flap = last_sample = time.monotonic()
         n = 0
         while not done.wait(0.25):
             now = time.monotonic()
-            if routed and now - started >= reload_every * (n + 1):
+            if routed and now - last_write >= reload_every and now < writes_until[0]:
+                last_write = now
                 n += 1
                 if n % 2:
                     replace(switch.rules_path, versions[n // 2 % 2] + BROKEN)
@@ -262,6 +266,7 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
     churner.start()
     try:
         for n in (warmup, calls - warmup):
+            writes_until[0] = time.monotonic() + n / rate - 2  # the last rules file has 2 s of calls to read it
             legs.append(place(switch, os.path.join(workdir, "sipp-stat-%d.csv" % len(legs)), n, rate))
             drained(switch, cdrs_before + sum(ok + failed for ok, failed in legs))
             idle.append(probe(switch))
