@@ -121,7 +121,8 @@ def test_a_replaced_generation_is_gone_before_its_routes_are_freed_in_steps(fake
     process.store_for(path).reload()
     seen = []
     let_go = process.let_go
-    monkeypatch.setattr(process, "let_go", lambda routes: seen.append((old() is None, len(routes))) or let_go(routes))
+    monkeypatch.setattr(process, "let_go", lambda routes, between: seen.append((old() is None, len(routes)))
+                        or let_go(routes, between))
     process._process.free_retired()
     assert seen == [(True, 1)]  # the generation went first; then its one route, let go a step at a time
     assert process.retired_count() == 0

@@ -16,14 +16,14 @@ are let go and made again as calls read them. Other routes are kept as they are.
 from __future__ import annotations
 
 import gc
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
 
 from .model import NO_DIALLING, Route
 from .patterns import LazyPattern
 
 PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
 RECENT = 4096      # routes kept made at most: about 2 KB each with a compiled regex
-STEP = 2000        # routes let go at a time (let_go)
+STEP = 2000        # routes let go, or packed, between two chances for calls to run (let_go, RouteTable)
 
 Row = Union[Route, Tuple[object, ...]]
 T = TypeVar("T")
@@ -43,11 +43,13 @@ def rows_of(routes: Sequence[Route]) -> Sequence[object]:
     return routes.rows if isinstance(routes, RouteTable) else routes
 
 
-def let_go(routes: List[T]) -> None:
-    """Empty ``routes`` (their last references) STEP at a time. Freeing 100,000 routes in one go holds
-    the GIL for 15-45 ms; between two steps a call thread waiting for it gets it."""
+def let_go(routes: List[T], between: Callable[[], None] = lambda: None) -> None:
+    """Empty ``routes`` (their last references) STEP at a time, calling ``between()`` after each step.
+    Freeing 100,000 routes in one go holds the GIL for 15-45 ms; between two steps a call thread
+    waiting for it gets it (at once if ``between`` gives the GIL up, as ``time.sleep(0)`` does)."""
     while routes:
         del routes[-STEP:]
+        between()
 
 
 class RouteTable(Sequence[Route]):
