@@ -7,10 +7,10 @@ A private FreeSWITCH (tests/integration/harness) on loopback, two fake gateways,
 bin/sipp) placing ``--calls`` calls at ``--rate`` cps to an LCR route over two carriers (gw1, gw2)
 with ``max_calls`` limits (mod_hash). Meanwhile the rules file is replaced every ``--reload-every``
 seconds, a valid version and a broken one in turn, while calls will come to read it (a call is
-what has the switch look at the file: none is written in a leg's last 2 s); a rate deck every ``--deck-every`` seconds (which
-carrier is cheaper flips); gw2's SIP port is closed and opened again every ``--flap-every`` seconds.
-A real Prometheus server (Debian's ``prometheus``, started here on loopback with a private config
-and data dir) scrapes fsroute's metrics endpoint every second.
+what has the switch look at the file: none is written in a leg's last 2 s); a rate deck every
+``--deck-every`` seconds (which carrier is cheaper flips); gw2's SIP port is closed and opened again
+every ``--flap-every`` seconds. A real Prometheus server (Debian's ``prometheus``, started here on
+loopback with a private config and data dir) scrapes fsroute's metrics endpoint every second.
 
 At the end it checks and prints: SIPp's successful and failed calls == fsroute's calls by result as
 Prometheus has them == the CDRs by fsroute_result; the limit counts back to 0; fsroute ERROR lines
@@ -307,9 +307,14 @@ def run(switch, gateways, workdir, calls, rate, reload_every=10.0, deck_every=60
                     "per_10k_calls_after_warmup": round(slope_per_10k([(s[0], s[2]) for s in warm]), 2)},
         "samples": len(samples),
         "idle": {"after_warmup": idle[0], "end": idle[1], "end_trimmed": trimmed,
-                 "heap_per_10k_calls_kib": round((idle[1]["heap"] - idle[0]["heap"]) / 1024 * 10000 / (calls - warmup), 1),
-                 "objects_per_10k_calls": round((idle[1]["objects"] - idle[0]["objects"]) * 10000 / (calls - warmup), 1)},
+                 "heap_per_10k_calls_kib": round(per_10k(idle, "heap", calls - warmup) / 1024, 1),
+                 "objects_per_10k_calls": round(per_10k(idle, "objects", calls - warmup), 1)},
     }
+
+
+def per_10k(idle, figure, calls):
+    """Growth of ``figure`` between the two idle probes, per 10,000 of the ``calls`` between them."""
+    return (idle[1][figure] - idle[0][figure]) * 10000 / calls
 
 
 def place(switch, stat, calls, rate):
