@@ -17,6 +17,7 @@ from .calendars import Moment
 from .timespec import zone_of
 from .decks import rate_text
 from .margin import margin_text, minimum_text
+from .routetable import labels
 from .text import one_line
 
 if TYPE_CHECKING:
@@ -196,13 +197,14 @@ class Reasons:
         """One line for the routes the index left out: the router never looked at them."""
         count = 0
         named: List[str] = []
-        for route in self.rules.routes:
-            if self._taken is not None and route.name == self._taken.name:
+        taken = self._taken.name if self._taken is not None else None
+        for name, line in labels(self.rules.routes):
+            if name == taken:
                 break
-            if route.name not in self._looked:
+            if name not in self._looked:
                 count += 1
                 if len(named) < NAMED_LEFT_OUT:
-                    named.append("'%s' (line %d)" % (route.name, route.line))
+                    named.append("'%s' (line %d)" % (name, line))
         if not count:
             return []
         return ["%d route%s not looked at (the index: %s does not start with %s literal prefix): %s%s" % (
