@@ -21,6 +21,7 @@ from fsroute.core.decks import rate_text
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
 from fsroute.core.model import Outcome, RulesError
+from fsroute.core.routetable import labels
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import fraud, gatewayctl, limits, scrape
 from fsroute.runtime.admin import describe as describe_held
@@ -164,8 +165,8 @@ def status(path: str) -> str:
         results, routes = loaded.counts()
         lines.append("calls by result: %s" % (_counts(results) or "none"))
         lines.append("calls by route:")
-        for route in rules.routes:
-            lines.append("  %s: %d" % (route.name, routes.get(route.name, 0)))
+        for name, _ in labels(rules.routes):
+            lines.append("  %s: %d" % (name, routes.get(name, 0)))
     return "\n".join(lines) + "\n"
 
 

@@ -20,6 +20,7 @@ from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from fsroute.core import decks
 from fsroute.core.model import HasDeck, Route, RuleSet
+from fsroute.core.routetable import labels
 from fsroute.core.accounts import account_sell_deck
 from fsroute.core.quality import Acd, Judge
 from fsroute.core.selection import Selector
@@ -83,7 +84,7 @@ class Generation:
             kept if kept is not None and kept.carries(settings) else QualityTracker(settings, clock.monotonic))
         if self.quality is not None and settings is not None:
             self.quality.settings = settings  # its classes, thresholds and probe period may have changed
-            self.quality.keep_routes({route.name for route in rules.routes})
+            self.quality.keep_routes({name for name, _ in labels(rules.routes)})
         # gateways the operator took out of service (drain/disable): one object for all generations of the file
         self.admin: GatewayAdmin = previous.admin if previous is not None else (
             GatewayAdmin.beside(rules.path, clock.time) if observed else GatewayAdmin(None, clock.time))
