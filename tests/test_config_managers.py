@@ -89,6 +89,17 @@ def settle(clock, path, checks=12):
         dial(path)
 
 
+def live(switch, tmp_path):
+    """(rules path, deck path) of v1 routing through gw1 and its deck rating 0049123 at 0.01, in force."""
+    path = str(tmp_path / "rules.yaml")
+    deck = str(tmp_path / "rates.csv")
+    write(deck, DECK % "0.01")
+    write(path, rules())
+    process.store_for(path, switch, run_now)
+    assert routed(path) == ("v1", "gw1", "0.01")
+    return path, deck
+
+
 # -- Kubernetes ConfigMap: rules.yaml -> ..data/rules.yaml, ..data -> ..<timestamp> ----------------
 
 def test_a_configmap_symlink_swap_of_rules_and_deck_goes_live_whole(switch, tmp_path, errors):
@@ -114,11 +125,7 @@ def test_a_configmap_symlink_swap_of_rules_and_deck_goes_live_whole(switch, tmp_
 # -- rsync: a temp file renamed over, the sender's mtime kept -------------------------------------
 
 def test_rsync_temp_and_rename_with_the_old_mtime_is_taken_up(switch, tmp_path, errors):
-    path = str(tmp_path / "rules.yaml")
-    write(str(tmp_path / "rates.csv"), DECK % "0.01")
-    write(path, rules())
-    process.store_for(path, switch, run_now)
-    assert routed(path) == ("v1", "gw1", "0.01")
+    path, _ = live(switch, tmp_path)
     for name, text in (("rates.csv", DECK % "0.03"), ("rules.yaml", rules("v2", "gw2"))):
         temporary = str(tmp_path / (".%s.Xy12ab" % name))
         write(temporary, text, aged=False)
@@ -132,11 +139,7 @@ def test_rsync_temp_and_rename_with_the_old_mtime_is_taken_up(switch, tmp_path, 
 # -- cp over the file: written in place, slowly ---------------------------------------------------
 
 def test_a_rules_file_copied_over_in_place_goes_live_only_once_complete(switch, tmp_path, errors):
-    path = str(tmp_path / "rules.yaml")
-    write(str(tmp_path / "rates.csv"), DECK % "0.01")
-    write(path, rules())
-    process.store_for(path, switch, run_now)
-    assert routed(path) == ("v1", "gw1", "0.01")
+    path, _ = live(switch, tmp_path)
     new = rules("v2", "gw2").encode()
     half = new.index(b"  - {name: v2, match: {destination_number: '^(")  # the first half parses alone
     seen = set()
@@ -155,12 +158,7 @@ def test_a_rules_file_copied_over_in_place_goes_live_only_once_complete(switch, 
 
 
 def test_a_deck_copied_over_slowly_goes_live_only_once_complete(switch, tmp_path, errors):
-    path = str(tmp_path / "rules.yaml")
-    deck = str(tmp_path / "rates.csv")
-    write(deck, DECK % "0.01")
-    write(path, rules())
-    process.store_for(path, switch, run_now)
-    assert routed(path)[2] == "0.01"
+    path, deck = live(switch, tmp_path)
     new = ("prefix,rate\n4,0.09\n" + "".join("99%04d,0.5\n" % n for n in range(400)) + "49,0.02\n").encode()
     seen = set()
 
@@ -276,12 +274,7 @@ def test_a_deck_gone_keeps_the_last_good_generation_with_one_error(switch, tmp_p
 def test_a_broken_rules_file_is_reported_once_though_a_deck_changes_under_it(switch, tmp_path, errors):
     # Seen in the soak: a deck rewritten while a broken version was in force had the rules read
     # again, and the same ERROR logged a second time.
-    path = str(tmp_path / "rules.yaml")
-    deck = str(tmp_path / "rates.csv")
-    write(deck, DECK % "0.01")
-    write(path, rules())
-    process.store_for(path, switch, run_now)
-    assert routed(path) == ("v1", "gw1", "0.01")
+    path, deck = live(switch, tmp_path)
     write(path, rules(name="v2") + "  - {name: broken\n")
     settle(switch, path)
     assert len(errors()) == 1 and "invalid YAML" in errors()[0]
