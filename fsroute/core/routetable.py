@@ -16,17 +16,16 @@ are let go and made again as calls read them. Other routes are kept as they are.
 from __future__ import annotations
 
 import gc
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, overload
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union, overload
 
 from .model import NO_DIALLING, Route
 from .patterns import LazyPattern
 
 PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
 RECENT = 4096      # routes kept made at most: about 2 KB each with a compiled regex
-STEP = 2000        # routes let go, or packed, between two chances for calls to run (let_go, RouteTable)
+STEP = 2000        # routes packed between two young GC passes
 
 Row = Union[Route, Tuple[object, ...]]
-T = TypeVar("T")
 _DEST, _DIALLING = Route._fields.index("dest"), Route._fields.index("dialling")
 
 
@@ -50,15 +49,6 @@ def labels(routes: Sequence[Route]) -> Iterator[Tuple[str, int]]:
     kept = routes.kept
     return ((row[0], row[1]) if row is not None else (kept[i].name, kept[i].line)  # type: ignore[misc]
             for i, row in enumerate(routes.rows))
-
-
-def let_go(routes: List[T], between: Callable[[], None] = lambda: None) -> None:
-    """Empty ``routes`` (their last references) STEP at a time, calling ``between()`` after each step.
-    Freeing 100,000 routes in one go holds the GIL for 15-45 ms; between two steps a call thread
-    waiting for it gets it (at once if ``between`` gives the GIL up, as ``time.sleep(0)`` does)."""
-    while routes:
-        del routes[-STEP:]
-        between()
 
 
 class RouteTable(Sequence[Route]):

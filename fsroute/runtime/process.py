@@ -15,7 +15,7 @@ import time
 from array import array
 from typing import Any, Dict, List
 
-from fsroute.core.routetable import let_go, rows_of
+from fsroute.core.routetable import rows_of
 
 from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
@@ -51,7 +51,7 @@ class _Process:
     def free_retired(self) -> None:
         """Free the replaced generations no call uses any more, here in the poller's thread rather
         than in whichever call thread would drop the last reference, and a few thousand routes at
-        a time (routetable.let_go)."""
+        a time: freeing 100,000 routes in one go holds the GIL for tens of milliseconds."""
         with self.lock:  # comprehensions: no loop variable outlives them to hold a generation
             unused = [g for g in self.retired if sys.getrefcount(g) <= _UNUSED_REFS and self._rules_unused(g)]
             self.retired = [g for g in self.retired if not any(g is u for u in unused)]
@@ -63,7 +63,8 @@ class _Process:
 # the comprehension's variable and getrefcount's own argument.
 _UNUSED_REFS = 3
 
-ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between two chances for calls to run
+FREE_STEP = 2000  # routes freed between two chances for the call threads to take the GIL
+ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between two such chances
 
 
 def _free_in_steps(generations: List[Generation]) -> None:
@@ -73,7 +74,9 @@ def _free_in_steps(generations: List[Generation]) -> None:
     columns = [column for generation in generations for loaded in generation.files()
                for column in _big_arrays(loaded.content)]
     del generations[:]  # the generations, rule sets and indexes go; each route still has a reference here
-    let_go(routes, lambda: time.sleep(0))  # a waiting call thread runs at once
+    while routes:
+        del routes[-FREE_STEP:]
+        time.sleep(0)  # let a waiting call thread run
     while columns:  # 80 MB handed back in one free() holds the GIL for 8-17 ms: a few MiB at a time
         column = columns.pop()
         if sys.getrefcount(column) <= _ONLY_HERE:  # else still in use: it goes with its user
