@@ -45,3 +45,28 @@ def test_the_thresholds_come_back_after_a_load_that_fails():
     except loader.RulesError:
         pass
     assert gc.get_threshold() == before
+
+
+FRESH_INTERPRETER = """
+import gc, weakref
+import fsroute.route
+from fsroute.runtime import call
+seen = {id(o) for o in gc.get_objects()}
+class Node:
+    pass
+node = Node()
+node.me = node  # a cycle made after the import
+gone = weakref.ref(node)
+del node
+gc.collect()
+print(gc.get_freeze_count(), id(call.handle) in seen, id(call._Call) in seen, gone() is None)
+"""
+
+
+def test_what_fsroute_finds_loaded_is_left_out_of_full_passes_and_later_cycles_are_still_collected():
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", FRESH_INTERPRETER], capture_output=True, text=True, check=True)
+    frozen, handle_walked, class_walked, collected = out.stdout.split()
+    assert int(frozen) > 5000  # the interpreter's modules, classes and functions, fsroute's among them
+    assert (handle_walked, class_walked, collected) == ("False", "False", "True")

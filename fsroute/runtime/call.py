@@ -18,6 +18,7 @@ from fsroute.core.accounts import account_of, limits_of
 from fsroute.core.fraud import FraudCall
 from fsroute.core.breaker import CLOSED
 from fsroute.core.causes import FALLBACK_CAUSE
+from fsroute.core.collector import leave_loaded_objects_out
 from fsroute.core.decks import rate_text
 from fsroute.core.legs import Dial, Pairs
 from fsroute.core.model import Accounts, Group, Outcome, Route, RuleSet, action_for
@@ -546,3 +547,8 @@ def _uuid(session: Any, variables: _Variables) -> str:
         if value:
             return one_line(str(value), 64)
     return "?"
+
+
+# Last, once per interpreter, when everything a call runs is loaded: the full GC passes a call may
+# wait for walk only what came after (core.collector).
+leave_loaded_objects_out()
