@@ -9,6 +9,8 @@ of objects however many plain routes a file has, and reading the routes gives wh
 import gc
 from unittest import mock
 
+import pytest
+
 from fsroute.core import loader, router, routetable
 from fsroute.core.explain import explain
 from fsroute.core.routetable import RouteTable
@@ -58,10 +60,11 @@ def test_the_collector_tracks_as_many_objects_for_4000_plain_routes_as_for_2000(
     rules, big = tracked_after(big_file(4000))
     assert isinstance(rules.routes, RouteTable)
     assert big - small < 100, (small, big)  # was 2 per route: 4,000 more
-    rows = rules.routes.rows
+    rows = list(rules.routes.rows())
     assert rows[0] is None and rules.routes[0].conditions  # kept as it is, beside the rows
     assert all(type(row) is tuple and not gc.is_tracked(row) for row in rows[1:])
-    assert not gc.is_tracked(rows) and not gc.is_tracked(rules.index._by_prefix)
+    assert not any(gc.is_tracked(chunk) for chunk in rules.routes.chunks)
+    assert not gc.is_tracked(rules.routes.chunks) and not gc.is_tracked(rules.index._by_prefix)
 
 
 def test_reading_the_routes_gives_what_the_file_says():
@@ -74,6 +77,9 @@ def test_reading_the_routes_gives_what_the_file_says():
     assert list(rules.routes) == list(plain.routes)
     assert [rules.routes[i] for i in range(len(rules.routes))] == list(plain.routes)
     assert rules.routes[-1] == plain.routes[-1] and rules.routes[-1500] == plain.routes[1]
+    for outside in (1501, 2048, 4096, -1502, -2049):
+        with pytest.raises(IndexError):
+            rules.routes[outside]
     assert rules.routes[10:20] == plain.routes[10:20]
     assert rules.routes[3].dest.search("00100021234").group(1) == "100021234"
 
@@ -110,5 +116,7 @@ def test_a_big_set_routes_and_explains_as_a_small_one():
 def test_rows_are_untracked_as_they_are_made_not_by_the_first_pass_after_the_load():
     # packing frees a route for each row it makes, so the collector's count of new objects stays
     # flat and no young pass would come: the first pass after the load took all the rows at once
-    rows = loader.parse(big_file(5000), "big.yaml").routes.rows
-    assert sum(gc.is_tracked(row) for row in rows if row is not None) <= routetable.STEP
+    routes = loader.parse(big_file(5000), "big.yaml").routes
+    assert [len(chunk) for chunk in routes.chunks] == [routetable.CHUNK, routetable.CHUNK, 5001 - 2 * routetable.CHUNK]
+    assert not any(gc.is_tracked(chunk) for chunk in routes.chunks)
+    assert not any(gc.is_tracked(row) for row in routes.rows())

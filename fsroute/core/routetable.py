@@ -23,7 +23,8 @@ from .patterns import LazyPattern
 
 PACK_FROM = 1000   # fewer routes cost a full pass under a millisecond: kept as Routes
 RECENT = 4096      # routes kept made at most: about 2 KB each with a compiled regex
-STEP = 2000        # routes packed between two young GC passes
+CHUNK_BITS = 11    # rows are kept in chunks of 2,048, each made untracked by a young pass as it is made
+CHUNK = 1 << CHUNK_BITS
 
 Row = Union[Route, Tuple[object, ...]]
 _DEST, _DIALLING = Route._fields.index("dest"), Route._fields.index("dialling")
@@ -37,9 +38,10 @@ def stored(routes: List[Route]) -> Sequence[Route]:
     return RouteTable(routes)
 
 
-def rows_of(routes: Sequence[Route]) -> Sequence[object]:
-    """What holds ``routes`` in memory (a RouteTable's rows, else the routes): to free them in steps."""
-    return routes.rows if isinstance(routes, RouteTable) else routes
+def chunks_of(routes: Sequence[Route]) -> Sequence[Sequence[object]]:
+    """What holds ``routes`` in memory, in chunks of at most CHUNK (a RouteTable's chunks, else the
+    routes, fewer than PACK_FROM, as one): to free them a chunk at a time."""
+    return routes.chunks if isinstance(routes, RouteTable) else (routes,)
 
 
 def labels(routes: Sequence[Route]) -> Iterator[Tuple[str, int]]:
@@ -48,7 +50,7 @@ def labels(routes: Sequence[Route]) -> Iterator[Tuple[str, int]]:
         return ((route.name, route.line) for route in routes)
     kept = routes.kept
     return ((row[0], row[1]) if row is not None else (kept[i].name, kept[i].line)  # type: ignore[misc]
-            for i, row in enumerate(routes.rows))
+            for i, row in enumerate(routes.rows()))
 
 
 class RouteTable(Sequence[Route]):
@@ -58,27 +60,36 @@ class RouteTable(Sequence[Route]):
         """Takes the routes out of ``routes`` one by one, the last first: each route goes as its row
         is made, and the next row takes its memory (a set of routes and one of rows at once kept
         180 bytes a route more resident)."""
-        # None where a route is kept as it is: one tracked item would keep the whole tuple tracked,
-        # and every full pass would walk its 100,000 items
-        rows: List[Optional[Row]] = [None] * len(routes)
+        # Chunks, not one tuple of every row: the young pass that first sees a tuple reads each of its
+        # items, and one of 100,000 rows took 3-4 ms, as long as the GIL is held. None where a route is
+        # kept as it is: one tracked item would keep its chunk tracked, walked by every full pass.
+        count = len(routes)
+        chunks: List[Tuple[Optional[Row], ...]] = [()] * ((count + CHUNK - 1) >> CHUNK_BITS)
+        chunk: List[Optional[Row]] = []
         self.kept: Dict[int, Route] = {}
-        for position in range(len(routes) - 1, -1, -1):
+        for position in range(count - 1, -1, -1):
             route = routes.pop()
-            row = _packed(route)
+            row: Optional[Row] = _packed(route)
             if row is route:
                 self.kept[position] = route
-            else:
-                rows[position] = row
-            if position % STEP == 0:
+                row = None
+            chunk.append(row)
+            if position & (CHUNK - 1) == 0:
                 # a young pass, which stops tracking the rows made so far: a route freed for each row
                 # made leaves the collector's count of new objects flat, so none would come by itself,
-                # and the first pass after the load would take all 100,000 rows at once
+                # and the first pass after the load would take every row at once. The chunk comes
+                # after it: a pass may look at a tuple before the tuples in it, and keep it tracked.
                 gc.collect(0)
-        self.rows: Tuple[Optional[Row], ...] = tuple(rows)
+                chunk.reverse()
+                chunks[position >> CHUNK_BITS] = tuple(chunk)
+                chunk = []
+        gc.collect(0)  # and the chunks
+        self.chunks: Tuple[Tuple[Optional[Row], ...], ...] = tuple(chunks)
+        self._count = count
         self._made: Dict[int, Route] = {}  # position -> the route made of it (dict calls are atomic)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self._count
 
     @overload
     def __getitem__(self, position: int) -> Route: ...
@@ -88,10 +99,12 @@ class RouteTable(Sequence[Route]):
 
     def __getitem__(self, position: Union[int, slice]) -> Union[Route, Tuple[Route, ...]]:
         if isinstance(position, slice):
-            return tuple(self._fresh(i) for i in range(*position.indices(len(self.rows))))
-        row = self.rows[position]
+            return tuple(self._fresh(i) for i in range(*position.indices(self._count)))
         if position < 0:
-            position += len(self.rows)
+            position += self._count
+        if not 0 <= position < self._count:
+            raise IndexError("route position out of range")
+        row = self.chunks[position >> CHUNK_BITS][position & (CHUNK - 1)]
         if row is None:
             return self.kept[position]
         made = self._made
@@ -104,10 +117,14 @@ class RouteTable(Sequence[Route]):
 
     def __iter__(self) -> Iterator[Route]:
         """Every route, made afresh (a walk over all of them would only fill the made ones up)."""
-        return (self._fresh(i) for i in range(len(self.rows)))
+        return (self.kept[i] if row is None else _made(row) for i, row in enumerate(self.rows()))
+
+    def rows(self) -> Iterator[Optional[Row]]:
+        """Each route's row in file order, None for a route kept as it is."""
+        return (row for chunk in self.chunks for row in chunk)
 
     def _fresh(self, position: int) -> Route:
-        row = self.rows[position]
+        row = self.chunks[position >> CHUNK_BITS][position & (CHUNK - 1)]
         return self.kept[position] if row is None else _made(row)
 
 

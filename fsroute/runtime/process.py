@@ -15,7 +15,7 @@ import time
 from array import array
 from typing import Any, Dict, List
 
-from fsroute.core.routetable import rows_of
+from fsroute.core.routetable import chunks_of
 
 from . import fraud, metrics, metrics_http, scrape
 from .clock import SYSTEM_CLOCK, SystemClock
@@ -63,19 +63,18 @@ class _Process:
 # the comprehension's variable and getrefcount's own argument.
 _UNUSED_REFS = 3
 
-FREE_STEP = 2000  # routes freed between two chances for the call threads to take the GIL
 ARRAY_STEP = 1 << 20  # items of a deck's or table's column given back between two such chances
 
 
 def _free_in_steps(generations: List[Generation]) -> None:
     """Drop ``generations`` (the list holds their last references, and they their rule sets'): the
     routes and the big columns of decks and tables no other generation uses go last, in steps."""
-    routes = [row for generation in generations for row in rows_of(generation.rules.routes)]
+    chunks = [chunk for generation in generations for chunk in chunks_of(generation.rules.routes)]
     columns = [column for generation in generations for loaded in generation.files()
                for column in _big_arrays(loaded.content)]
-    del generations[:]  # the generations, rule sets and indexes go; each route still has a reference here
-    while routes:
-        del routes[-FREE_STEP:]
+    del generations[:]  # the generations, rule sets and indexes go; each chunk of routes still has one here
+    while chunks:  # a few thousand routes at a time (routetable.CHUNK)
+        del chunks[-1]
         time.sleep(0)  # let a waiting call thread run
     while columns:  # 80 MB handed back in one free() holds the GIL for 8-17 ms: a few MiB at a time
         column = columns.pop()
