@@ -57,7 +57,7 @@ def route_calls(path, fake, stop, times, destination="0049301234567"):
         fsroute.route.handler(session, path)
         times.append(clock() - started)
         time.sleep(PAUSE)
-        if len(fake.logs) > 10000:
+        if len(fake.logs) > 1000:
             del fake.logs[:], fake.events[:], fake.api_calls[:]
 
 
