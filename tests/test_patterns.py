@@ -42,3 +42,28 @@ def test_other_patterns_are_compiled_at_once_and_errors_surface_at_load():
     assert isinstance(compile_route_regex("^(a|b)$"), re.Pattern)
     with pytest.raises(re.error):
         compile_route_regex("^(a|b$")
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.sampled_from(["", "\\+"]), st.text(alphabet="0123456789", max_size=6),
+       st.text(alphabet="0123456789", max_size=6),
+       st.one_of(st.sampled_from(["+", "*"]), st.tuples(st.integers(0, 20), st.integers(0, 20))
+                 .map(lambda bounds: "{%d,%d}" % bounds)),
+       st.text(alphabet="0123456789+", max_size=20))
+def test_the_usual_shape_read_in_one_match_agrees_with_the_scanners(outer, inner, ahead, quantifier, number):
+    from fsroute.core.index import literal_prefix
+    pattern = "^%s%s(%s\\d%s)$" % (outer, ahead, inner, quantifier)
+    try:
+        slow = re.compile(pattern, FLAGS)
+    except re.error:
+        with pytest.raises(re.error):  # {9,3}: refused at load, as by the scanners
+            compile_route_regex(pattern)
+        return
+    fast = compile_route_regex(pattern)
+    assert isinstance(fast, LazyPattern) and fast.prefix is not None
+    assert fast.groups == simple_groups(pattern) == slow.groups
+    assert fast.prefix == literal_prefix(LazyPattern(pattern, fast.groups))  # what the scanner reads
+    found, expected = fast.search(number), slow.search(number)
+    assert (found.group(0, 1) if found else None) == (expected.group(0, 1) if expected else None)
+    if found:
+        assert number.startswith(fast.prefix)

@@ -24,6 +24,9 @@ _CLASS_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 MAX_DEPTH = 8
 _LITERAL_RUN_RE = re.compile(r"[0-9A-Za-z#_-]+")  # _LITERALS, several at a time
 _REPEAT_RE = re.compile(r"\{([0-9]{1,4})(?:(,)([0-9]{0,4}))?\}")
+# The shape most routes of a carrier table have, read in one match instead of by the scanners:
+# ^00(4420\d{5,11})$, ^\+(\d{7,15})$, ^(\d+)$. One group; its literal prefix is the digits.
+_USUAL_RE = re.compile(r"\^((?:\\\+)?[0-9]*)\(([0-9]*)\\d(?:\{([0-9]{1,4}),([0-9]{1,4})\}|[+*])\)\$")
 
 
 def _class_end(pattern: str, i: int) -> int:
@@ -109,12 +112,13 @@ def simple_groups(pattern: str) -> Optional[int]:
 class LazyPattern:
     """A plain-shaped regex that compiles on its first ``search`` (see the module doc)."""
 
-    __slots__ = ("pattern", "groups", "_compiled")
+    __slots__ = ("pattern", "groups", "prefix", "_compiled")
     flags = FLAGS
 
-    def __init__(self, pattern: str, groups: int) -> None:
+    def __init__(self, pattern: str, groups: int, prefix: Optional[str] = None) -> None:
         self.pattern = pattern
         self.groups = groups
+        self.prefix = prefix  # the literal text every match starts with, when known (index.literal_prefix)
         self._compiled: Optional[re.Pattern[str]] = None
 
     def __eq__(self, other: object) -> bool:  # as re.Pattern's: the same pattern is the same regex
@@ -162,6 +166,9 @@ def compile_route_regex(pattern: str) -> Regex:
 
     Constructs whose meaning differs in FreeSWITCH's PCRE2 raise re.error too.
     """
+    usual = _USUAL_RE.fullmatch(pattern)
+    if usual is not None and (usual.group(3) is None or int(usual.group(3)) <= int(usual.group(4))):
+        return LazyPattern(pattern, 1, usual.group(1).replace("\\+", "+") + usual.group(2))
     groups = simple_groups(pattern)
     if groups is not None:
         return LazyPattern(pattern, groups)
