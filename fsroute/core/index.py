@@ -73,7 +73,7 @@ def literal_prefix(regex: Regex) -> str:
     Conservative: '' whenever in doubt (no '^' anchor, any alternation,
     unsafe flags, a group that is quantified or special).
     """
-    known = getattr(regex, "prefix", None)  # patterns.LazyPattern of the usual shape: read at compile
+    known: Optional[str] = getattr(regex, "prefix", None)  # a LazyPattern of the usual shape: read at compile
     if known is not None:
         return known
     pattern = regex.pattern
