@@ -136,6 +136,33 @@ def test_rsync_temp_and_rename_with_the_old_mtime_is_taken_up(switch, tmp_path, 
     assert errors() == []
 
 
+def test_an_editor_saving_version_after_version_goes_live_each_time(switch, tmp_path):
+    # Each save is a new file renamed over the old, written just now; a broken save in between is
+    # not tried while young. The file system gives the next new file the number of the one just
+    # freed, so a save could carry the inode of the version in force and be taken for it rewritten
+    # in place (waiting 2 s to be still, while the next save replaced it): no version went live.
+    path, _ = live(switch, tmp_path)
+
+    def save(text):
+        temporary = path + ".swp"
+        with open(temporary, "w") as handle:
+            handle.write(text)
+        written_at(temporary, switch)
+        os.rename(temporary, path)
+
+    broken = rules("bad", "gw1").replace("gateway: gw1", "gateway: gw1, group: nope")
+    for turn in range(20):
+        name, gateway = ("v%d" % turn, "gw2" if turn % 2 else "gw1")
+        save(broken)
+        switch.advance(0.25)
+        dial(path)
+        save(rules(name, gateway))
+        for _ in range(3):  # a file renamed into place goes live one check later
+            switch.advance(0.25)
+            dial(path)
+        assert routed(path)[:2] == (name, gateway), turn
+
+
 # -- cp over the file: written in place, slowly ---------------------------------------------------
 
 def test_a_rules_file_copied_over_in_place_goes_live_only_once_complete(switch, tmp_path, errors):

@@ -17,7 +17,8 @@ def file_signature(path: str) -> Tuple[Any, ...]:
 
 
 def same_inode(signature: Tuple[Any, ...], other: Optional[Tuple[Any, ...]]) -> bool:
-    """Whether two signatures are of one file (rewritten in place), not of a file renamed over it."""
+    """Whether two signatures are of one file (rewritten in place), not of a file renamed over it
+    (reliable only while the file of ``other`` is held open: see ``hold``)."""
     return other is not None and len(signature) > 2 and len(other) > 2 and signature[2] == other[2]
 
 
@@ -26,3 +27,23 @@ def written_within(signature: Tuple[Any, ...], now: float, seconds: float) -> bo
     seconds): a writer may still be at it, or a same-size rewrite in one mtime tick may go unseen."""
     mtime = signature[0]
     return isinstance(mtime, int) and abs(now - mtime / 1e9) < seconds
+
+
+def hold(path: str, signature: Tuple[Any, ...]) -> Optional[int]:
+    """A descriptor of ``path`` while it is still the file of ``signature``, else None.
+
+    Kept open, it keeps the file's inode number from going to another file:
+    filesystems give a freed number to the next new file at once, and an
+    editor's save (a new file renamed over the old) would then look like the
+    old file rewritten in place (same_inode).
+    """
+    if len(signature) < 3:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never waits, whatever the path is (a FIFO)
+    except OSError:
+        return None
+    if os.fstat(fd).st_ino != signature[2]:
+        os.close(fd)  # replaced since the stat: nothing to hold
+        return None
+    return fd

@@ -162,6 +162,8 @@ def forget_all() -> None:
     """Drop every store, deck, reading and endpoint (tests; the next call loads afresh)."""
     global _process
     old = _process
+    for store in set(old.stores.values()):
+        store.close()
     old.poller.stop()
     metrics_http.stop()
     fraud.forget()

@@ -47,7 +47,7 @@ from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
 from .accounts import TableState, read_table
 from .filecache import FileCache, LoadedFile, NotSettled
-from .files import file_signature, same_inode, written_within
+from .files import file_signature, hold, same_inode, written_within
 from .fslog import ERROR, INFO, WARNING, log
 from .generation import Generation
 from .poller import Poller
@@ -86,6 +86,7 @@ class RulesStore:
         self._retire = retire
         self._current: Optional[Generation] = None
         self._tried: Signatures = {}  # of the files as last built or tried
+        self._held: Optional[int] = None  # the rules file of _tried, open: its inode number stays its own
         self._seen: Tuple[Any, ...] = ()  # of the rules file at the previous load or check of it
         self._deferred = False  # the newest automatic load waited for a writer: check again, whatever the stat
         self._next_check = 0.0
@@ -126,6 +127,21 @@ class RulesStore:
         if not self._young(signature):
             return False
         return same_inode(signature, self._tried.get(self.path)) or signature != seen
+
+    def _tried_now(self, signatures: Signatures) -> None:
+        """``_tried = signatures`` (the caller holds the lock), its rules file held open in place of
+        the one before, so that _being_written never takes a new file for it."""
+        self._tried = signatures
+        held, self._held = self._held, hold(self.path, signatures[self.path])
+        if held is not None:
+            os.close(held)
+
+    def close(self) -> None:
+        """Let go of the rules file held open (the store is being dropped)."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            os.close(held)
 
     def _load_first(self) -> Generation:
         with self._first_load:
@@ -225,7 +241,8 @@ class RulesStore:
                 and _same_tables(bound, previous.tables) and account_table[1] == previous.account_table[1]:
             with self._lock:  # nothing changed: keep the generation, its counters and state
                 if self._settle(number):
-                    self._tried, self.last_error = signatures, None
+                    self._tried_now(signatures)
+                    self.last_error = None
                 current = self._current
             if force and current is not None:  # an asked-for reload is reported even when nothing changed
                 profiles, counted = current.watched()
@@ -242,7 +259,7 @@ class RulesStore:
             if not self._settle(number) and self._current is not None:
                 return self._current  # older than what a newer load settled (with none yet, better this)
             self._poller.watch(self.path, profiles, counted, defaults.status_ttl, defaults.status_timeout)
-            self._tried = signatures
+            self._tried_now(signatures)
             self.last_error = None
             self._next_check = self._clock.monotonic() + defaults.reload_check
             replaced, self._current = self._current, generation
@@ -316,7 +333,7 @@ class RulesStore:
             # a refused rules file is news once, whatever decks change under it meanwhile
             first_time = force or (signatures[self.path] != self._tried.get(self.path) if in_rules
                                    else signatures != self._tried)
-            self._tried = signatures
+            self._tried_now(signatures)
         if first_time:
             metrics.RELOADS.inc(self.path, "error")
             events.fire(events.RELOAD, events.reload_headers(self.path, error=exc))
