@@ -28,7 +28,7 @@ from .sections.quality import check_class_tables, class_columns
 from .sections.gateways import read_gateways
 from .sections.groups import read_groups
 from .sections.pricing import read_sell_decks
-from .sections.routes import TIME_KEYS, read_route, read_routes
+from .sections.routes import TIME_KEYS, Alike, alike_parts, read_alike_route, read_route, read_routes, remember_alike
 from .sections.tables import read_lookup, read_tables
 from .text import closest, did_you_mean, one_line
 from .yamltree import MAP, SCALAR, SEQ, Node
@@ -58,6 +58,8 @@ class Builder:
         self.declared_gateways: Optional[Dict[str, GatewaySpec]] = None
         # The carrier names of each lcr route built by fold_route, resolved once the carriers are read.
         self.folded_carriers: Dict[str, Tuple[str, ...]] = {}
+        # Routes fold_route read, by what they say besides their name and regex (read_alike_route).
+        self._alike: Alike = {}
 
     # -- reporting -------------------------------------------------------
     def error(self, node: Optional[Node], message: str) -> None:
@@ -217,11 +219,18 @@ class Builder:
         is kept as its nodes and built with the whole file, once the defaults'
         tz and the calendars it may name have been read.
         """
-        if item.kind == MAP and not _TIMED.isdisjoint([key.value for key in item.value[::2]]):
+        parts = alike_parts(item)
+        if parts is not None:
+            alike = read_alike_route(self, parts, item.line, self._alike)
+            if alike is not None:
+                return alike
+        elif item.kind == MAP and not _TIMED.isdisjoint([key.value for key in item.value[::2]]):
             return item
         built = read_route(self, item, None, None, None, None)
         if self.problems:
             raise RereadForReport()
+        if built is not None and parts is not None:
+            remember_alike(parts, built, self._alike)
         return built
 
     def build(self, root: Optional[Node], sha256: str, folded: bool = False) -> RuleSet:

@@ -76,7 +76,7 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
     if body is None or "name" not in body:
         return None
     name = r.string(body["name"][1], "route name")
-    if name is not None and (len(name) > 128 or not name.isprintable() or '"' in name):
+    if name is not None and not _usable_name(name):
         r.error(body["name"][1], "route name must be one printable line of at most 128 "
                 "characters, without '\"' (it goes into log lines and channel variables)")
         name = None
@@ -165,6 +165,66 @@ def read_route(r: Reader, item: Node, acls: Optional[Dict[str, Acl]], groups: Op
                  gateway=gateway, group=group, hangup=hangup, transfer=transfer, continues=continues,
                  dialling=dialling, gateway_var=gateway_var, lcr=lcr,
                  timing=RouteTiming(when, unless, when_any) if when or unless or when_any else None, policy=_policy(failover_on, max_attempts, max_seconds, quality), table=table)
+
+
+def _usable_name(name: str) -> bool:
+    """One printable line of at most 128 characters without '"': it goes into log lines and variables."""
+    return len(name) <= 128 and name.isprintable() and '"' not in name
+
+
+# A carrier table's route names, besides its name and destination regex, only these, each a string:
+# what read_route makes of them depends on nothing else but the regex's group count.
+_ALIKE_KEYS = frozenset(("number", "gateway", "group", "acl", "hangup"))
+_ALIKE_MAX = 1024
+Alike = Dict[Tuple[Tuple[str, str], ...], Dict[int, Route]]  # by the other keys, then the regex's groups
+
+
+AlikeParts = Tuple[str, Node, Tuple[Tuple[str, str], ...]]
+
+
+def alike_parts(item: Node) -> Optional[AlikeParts]:
+    """(name, destination regex node, the other keys and values) of a route of a carrier table's shape."""
+    if item.kind != MAP:
+        return None
+    name = dest = None
+    tail = []
+    values = item.value
+    for at in range(0, len(values), 2):
+        key, value = values[at], values[at + 1]
+        if key.kind != SCALAR or value.kind != (MAP if key.value == "match" else SCALAR):
+            return None
+        if key.value == "match" and dest is None and len(value.value) == 2 \
+                and value.value[0].kind == SCALAR and value.value[0].value == "destination_number":
+            dest = value.value[1]
+        elif key.value == "name" and name is None and isinstance(value.value, str):
+            name = value.value
+        elif key.value in _ALIKE_KEYS and isinstance(value.value, str):
+            tail.append((key.value, value.value))
+        else:
+            return None
+    if name is None or dest is None or not name or not _usable_name(name):
+        return None
+    return name, dest, tuple(tail)
+
+
+def read_alike_route(r: Reader, parts: AlikeParts, line: int, alike: Alike) -> Optional[Route]:
+    """The route at ``line`` of these ``parts``, read from its name and regex alone when ``alike`` holds
+    a route read before that says the same in everything else; else None (read_route, then
+    remember_alike). A big table repeats a few such tails a hundred thousand times."""
+    name, dest_node, tail = parts
+    by_groups = alike.get(tail)
+    if by_groups is None:
+        return None
+    dest = r.regex(dest_node, "route '%s' match destination_number" % name)
+    like = by_groups.get(dest.groups) if dest is not None else None
+    return like._replace(name=name, line=line, dest=dest) if like is not None else None
+
+
+def remember_alike(parts: AlikeParts, route: Route, alike: Alike) -> None:
+    """Keep ``route``, read without a problem from ``parts``, for read_alike_route."""
+    tail = parts[2]
+    if route.dest is not None and (tail in alike or len(alike) < _ALIKE_MAX):
+        alike.setdefault(tail, {})[route.dest.groups] = route
 
 
 def _policy(failover_on: Optional[FrozenSet[str]], max_attempts: Optional[int], max_seconds: Optional[float],
