@@ -42,6 +42,7 @@ MAP, SEQ, SCALAR = "mapping", "sequence", "scalar"
 _PLAIN_CACHE: Dict[str, Any] = {}
 _PLAIN_CACHE_MAX = 4096
 _SHORT = 24
+_SEEN_MAX = 4096
 
 
 class YamlProblem(Exception):
@@ -348,18 +349,28 @@ def scan_block(text: str, at: int, first_line: int, fold_item: Callable[[Node], 
     number = first_line - 1
     size = len(text)
     line_re, skip_re = _LINE_RE, _SKIP_RE
+    # A table repeats its lines ("    number: '$1'", "    gateway: gw1"): each is matched once.
+    seen: Dict[str, Tuple[Any, ...]] = {}
     while at < size and text[at] in " #\n":
         end = text.find("\n", at)
         if end < 0:
             end = size
-        found = line_re.match(text, at, end)
-        line_start, at = at, end + 1
+        line_text = text[at:end]
+        parts = seen.get(line_text)
+        if parts is None:
+            found = line_re.match(line_text)
+            if found is None:
+                if not skip_re.match(line_text):
+                    return None
+            else:
+                parts = found.groups()
+                if len(seen) < _SEEN_MAX:
+                    seen[line_text] = parts
+        at = end + 1
         number += 1
-        if found is None:
-            if skip_re.match(text, line_start, end):
-                continue
-            return None
-        spaces, dash, name, quoted, plain, flow = found.groups()
+        if parts is None:
+            continue
+        spaces, dash, name, quoted, plain, flow = parts
         depth = len(spaces)
         if nested is not None and not (depth == indent + 4 and not dash):
             if not nested.value:

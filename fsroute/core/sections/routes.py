@@ -186,20 +186,25 @@ def alike_parts(item: Node) -> Optional[AlikeParts]:
     """(name, destination regex node, the other keys and values) of a route of a carrier table's shape."""
     if item.kind != MAP:
         return None
-    name = dest = None
+    name: Optional[str] = None
+    dest: Optional[Node] = None
     tail = []
-    values = item.value
-    for at in range(0, len(values), 2):
-        key, value = values[at], values[at + 1]
-        if key.kind != SCALAR or value.kind != (MAP if key.value == "match" else SCALAR):
+    pairs = iter(item.value)
+    for key_node, value in zip(pairs, pairs):
+        if key_node.kind != SCALAR:
             return None
-        if key.value == "match" and dest is None and len(value.value) == 2 \
-                and value.value[0].kind == SCALAR and value.value[0].value == "destination_number":
+        key = key_node.value
+        if key == "match":
+            if dest is not None or value.kind != MAP or len(value.value) != 2 \
+                    or value.value[0].kind != SCALAR or value.value[0].value != "destination_number":
+                return None
             dest = value.value[1]
-        elif key.value == "name" and name is None and isinstance(value.value, str):
+        elif value.kind != SCALAR or not isinstance(value.value, str):
+            return None
+        elif key == "name" and name is None:
             name = value.value
-        elif key.value in _ALIKE_KEYS and isinstance(value.value, str):
-            tail.append((key.value, value.value))
+        elif key in _ALIKE_KEYS:
+            tail.append((key, value.value))
         else:
             return None
     if name is None or dest is None or not name or not _usable_name(name):
@@ -217,7 +222,9 @@ def read_alike_route(r: Reader, parts: AlikeParts, line: int, alike: Alike) -> O
         return None
     dest = r.regex(dest_node, "route '%s' match destination_number" % name)
     like = by_groups.get(dest.groups) if dest is not None else None
-    return like._replace(name=name, line=line, dest=dest) if like is not None else None
+    if like is None:
+        return None
+    return tuple.__new__(Route, (name, line, dest) + like[3:])  # like._replace(name=, line=, dest=), faster
 
 
 def remember_alike(parts: AlikeParts, route: Route, alike: Alike) -> None:
