@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fsroute's own cost per call against fsroute 0.1.0, with one bare session class for both.
 
-    python benchmarks/handler_bare.py [--rounds N] [--calls N] [--before COMMIT]
+    python benchmarks/handler_bare.py [--rounds N] [--calls N] [--before COMMIT] [--cold]
 
 ``benchmarks/run.py`` times each version with its own stub session, whose
 work differs between versions. Here both run ``fsroute.route.handler`` on the
@@ -11,7 +11,10 @@ has no events), every gateway up. Each round runs both in fresh processes, one
 after the other, so both see the machine's ups and downs; printed: p50 and
 p90 per round and the median ratio. Issue 19's target: no slower than 0.1.0.
 ``--before COMMIT`` (e.g. main) runs that commit's tree in the same rounds too,
-for a before/after of a change measured under the same load.
+for a before/after of a change measured under the same load. ``--cold`` copies
+64 MB before each timed call: inside a busy switch a call's Python finds its
+code and data out of the CPU's caches, which costs several times its warm time
+(docs/performance.md, "Real switch").
 """
 
 import argparse
@@ -39,7 +42,8 @@ SCRIPT = """
 import gc, json, sys, time
 from fsroute import route
 from fsroute.testing import FakeFreeSWITCH
-path, count = sys.argv[1], int(sys.argv[2])
+path, count, cold = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "cold"
+source, junk = bytearray(64 * 1024 * 1024 if cold else 0), bytearray(64 * 1024 * 1024 if cold else 0)
 
 class Bare:
     __slots__ = ("v",)
@@ -63,6 +67,8 @@ with fake:
     clock, samples = time.perf_counter_ns, []
     gc.disable()
     for session in sessions[2000:]:
+        if cold:  # 64 MB through the caches: the call finds its code and data out of them
+            memoryview(junk)[:] = source  # a memcpy: allocates nothing
         started = clock()
         route.handler(session, path)
         samples.append(clock() - started)
@@ -77,7 +83,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20000)
     parser.add_argument("--before", help="also run this commit's tree (same rules as now) in every round")
+    parser.add_argument("--cold", action="store_true",
+                        help="copy 64 MB before each timed call, so that it runs out of cold caches as a "
+                             "call does in a busy switch (default --calls 500 then)")
     args = parser.parse_args(argv)
+    if args.cold and args.calls == parser.get_default("calls"):
+        args.calls = 500
+    mode = "cold" if args.cold else "warm"
     tmp = tempfile.mkdtemp(prefix="fsroute-handler-bare-")
     reference = reference_package(tmp)
     if reference is None:
@@ -89,18 +101,18 @@ def main(argv=None):
         handle.write(RULES % (", events: false", ROUTES))
     with open(theirs, "w") as handle:
         handle.write(RULES % ("", ROUTES))
-    print("fsroute's cost per call on one bare session, plain weighted route, 10 routes; Python %s" %
-          sys.version.split()[0])
+    print("fsroute's cost per call on one bare session, plain weighted route, 10 routes; Python %s%s" %
+          (sys.version.split()[0], "; each call out of cold caches" if args.cold else ""))
     print("%-6s %-22s %-22s %-10s%s" % ("round", "now p50 / p90 us", "0.1.0 p50 / p90 us", "ratio p50",
                                          "  %s p50 / p90 us, ratio p50" % args.before if before else ""))
     ratios, befores = [], []
     for number in range(1, args.rounds + 1):
-        now = in_fresh_process(None, SCRIPT, ours, args.calls)
-        then = in_fresh_process(reference, SCRIPT, theirs, args.calls)
+        now = in_fresh_process(None, SCRIPT, ours, args.calls, mode)
+        then = in_fresh_process(reference, SCRIPT, theirs, args.calls, mode)
         ratios.append(now[0] / then[0])
         extra = ""
         if before is not None:
-            was = in_fresh_process(before, SCRIPT, ours, args.calls)
+            was = in_fresh_process(before, SCRIPT, ours, args.calls, mode)
             befores.append(was[0] / then[0])
             extra = "  %.1f / %.1f, %.2f" % (was[0], was[1], befores[-1])
         print("%-6d %-22s %-22s %-10.2f%s" % (number, "%.1f / %.1f" % tuple(now), "%.1f / %.1f" % tuple(then),

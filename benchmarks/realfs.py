@@ -164,39 +164,49 @@ def handler(session, args):
 ''',
     # Times another handler on the call thread's CPU clock: "bench_timed MODULE RULES".
     "bench_timed": '''
-import importlib, sys, time
+import importlib, resource, sys, time
 import freeswitch
 
 state = sys.modules.setdefault("bench_timed_state", type(sys)("bench_timed_state"))
 if not hasattr(state, "calls"):
     state.calls, state.reload_s, state.handler_s, state.execute_s = 0, 0.0, 0.0, 0.0
+    state.usage = [0.0, 0.0, 0]  # the handler less its bridge: user s, system s, minor page faults
     execute = freeswitch.CoreSession.execute
 
+    def usage():
+        u = resource.getrusage(resource.RUSAGE_THREAD)
+        return u.ru_utime, u.ru_stime, u.ru_minflt
+
     def timed_execute(self, *args):
-        t0 = time.thread_time()
+        t0, u0 = time.thread_time(), usage()
         try:
             return execute(self, *args)
         finally:
             state.execute_s += time.thread_time() - t0
+            state.usage = [a - (b - c) for a, b, c in zip(state.usage, usage(), u0)]
 
+    state.usage_of = usage
     freeswitch.CoreSession.execute = timed_execute
 
 def handler(session, args):
     name, _, rest = args.partition(" ")
     t0 = time.thread_time()
     module = importlib.reload(importlib.import_module(name))
-    t1 = time.thread_time()
+    t1, u1 = time.thread_time(), state.usage_of()
     module.handler(session, rest)
-    t2 = time.thread_time()
+    t2, u2 = time.thread_time(), state.usage_of()
     state.calls += 1
     state.reload_s += t1 - t0
     state.handler_s += t2 - t1
+    state.usage = [a + (b - c) for a, b, c in zip(state.usage, u2, u1)]
 
 def fsapi(session, stream, env, args):
     n = max(state.calls, 1)
-    stream.write("calls=%d reload_us=%.1f handler_us=%.1f execute_us=%.1f python_us=%.1f\\n" % (
+    user, system, faults = state.usage
+    stream.write("calls=%d reload_us=%.1f handler_us=%.1f execute_us=%.1f python_us=%.1f "
+                 "python_user_us=%.1f python_system_us=%.1f python_minor_faults=%.1f\\n" % (
         state.calls, state.reload_s / n * 1e6, state.handler_s / n * 1e6, state.execute_s / n * 1e6,
-        (state.handler_s - state.execute_s) / n * 1e6))
+        (state.handler_s - state.execute_s) / n * 1e6, user / n * 1e6, system / n * 1e6, faults / n))
 ''',
     # Profiles another handler call by call on the thread's CPU clock: "bench_cprofile MODULE RULES".
     "bench_cprofile": '''
@@ -517,7 +527,8 @@ def breakdown(bench, args):
 def profile(bench, args):
     """Python time per call on the call's thread (CPU clock): module reload, handler, bridge excluded."""
     lines = ["%-34s %s" % ("handler (N = 0), thread CPU per call", "reload us, handler us, of it bridge us, "
-                                                                     "Python us")]
+                                                                     "Python us (of it user, system us; "
+                                                                     "minor page faults)")]
     for handler in PYTHON_HANDLERS:
         fs = bench.switch(0, "bench_timed " + handler)
         try:
@@ -529,7 +540,8 @@ def profile(bench, args):
         log("%s: %s" % (handler, answer.strip()))
         fields = dict(word.split("=") for word in answer.split())
         lines.append("%-34s %s" % (NAMES[handler], ", ".join(
-            fields[k] for k in ("reload_us", "handler_us", "execute_us", "python_us"))))
+            fields[k] for k in ("reload_us", "handler_us", "execute_us", "python_us", "python_user_us",
+                                "python_system_us", "python_minor_faults"))))
     return lines
 
 
