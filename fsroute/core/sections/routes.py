@@ -172,7 +172,7 @@ def _usable_name(name: str) -> bool:
     return len(name) <= 128 and name.isprintable() and '"' not in name
 
 
-# A carrier table's route names, besides its name and destination regex, only these, each a string:
+# Besides its name and destination regex, a carrier table's route has only these keys, each a string:
 # what read_route makes of them depends on nothing else but the regex's group count.
 _ALIKE_KEYS = frozenset(("number", "gateway", "group", "acl", "hangup"))
 _ALIKE_MAX = 1024
