@@ -33,6 +33,8 @@ from budget import examples
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "rules.yaml").read_bytes()
 NAME = "rules.yaml"
 MEMORY_BOUND = 200 * 1024 * 1024
+# CPU seconds of this process (time.process_time): what a hostile file costs, not the wall time
+# that other jobs on a shared machine add to it.
 TIME_BOUND = 10.0
 # The builder's work on a file: far more than any file of these sizes spells
 # out, far less than what aliases fanned out quadratically or exponentially would be.
@@ -60,12 +62,12 @@ def check_parse(data, name=NAME):
 
 @contextlib.contextmanager
 def bounded(limit_bytes=MEMORY_BOUND, limit_seconds=TIME_BOUND):
-    """Measure the peak of new allocations (tracemalloc) and the wall time of the block."""
+    """Measure the peak of new allocations (tracemalloc) and the CPU time of the block."""
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         yield
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -243,9 +245,9 @@ HOSTILE.update({
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_files(name, work, tried):
     data = HOSTILE[name]
-    started = time.perf_counter()
+    started = time.process_time()
     outcome = check_parse(data)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < TIME_BOUND, "took %.1f s" % elapsed
     assert sum(work.values()) <= WORK_BOUND, work
     if name.startswith("laughs_") or name in ("python_object_tag", "python_name_tag", "nul_byte",
@@ -368,22 +370,22 @@ def test_long_regexes_are_indexed_in_bounded_time(tried):
     flat = re.compile("^" + body, re.ASCII)
 
     def timed(regex):
-        started = time.perf_counter()
+        started = time.process_time()
         fsroute.core.index.literal_prefix(regex)
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     flat_time = min(timed(flat) for _ in range(3))
     nested_time = timed(nested)
     assert nested_time < 5 * flat_time + 0.05, (
         "literal prefix of a nested regex: %.3f s, of the flat one: %.3f s" % (nested_time, flat_time))
-    # and the whole load, with a generous wall-clock bound
+    # and the whole load, with a generous bound
     data = _text("version: 1\nroutes:\n" + "".join(
         " - {name: r%d, gateway: gw1, match: {destination_number: '%s'}}\n" % (i, nested.pattern)
         for i in range(3)))
-    started = time.perf_counter()
+    started = time.process_time()
     outcome = check_parse(data)
     assert isinstance(outcome, RuleSet), outcome
-    assert time.perf_counter() - started < TIME_BOUND
+    assert time.process_time() - started < TIME_BOUND
     tried["rules_files"] += 4
 
 
