@@ -207,7 +207,7 @@ def alike_parts(item: Node) -> Optional[AlikeParts]:
             tail.append((key, value.value))
         else:
             return None
-    if name is None or dest is None or not name or not _usable_name(name):
+    if not name or dest is None or not _usable_name(name):  # no name, or an empty one
         return None
     return name, dest, tuple(tail)
 
