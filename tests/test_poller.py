@@ -35,8 +35,8 @@ def test_a_watch_reads_what_was_never_read_and_calls_read_nothing(fake_freeswitc
     poller = Poller(start=no_thread)
     poller.watch("a.yaml", ["external", "internal"], [], period=60, timeout=1)
     for _ in range(50):
-        assert poller.down("external") == {"gw2"}
-        assert poller.down("internal") == {"gw3"}
+        assert poller.is_down("external", "gw2") and not poller.is_down("external", "gw1")
+        assert poller.is_down("internal", "gw3")
     assert sorted(fake_freeswitch.api_calls) == [GWLIST, "sofia profile internal gwlist down"]
     poller.watch("b.yaml", ["external"], [], period=60, timeout=1)  # already read: not again
     assert len(fake_freeswitch.api_calls) == 2
@@ -47,12 +47,12 @@ def test_a_reading_too_old_to_trust_counts_as_unknown(fake_freeswitch, clock):
     poller = Poller(clock=clock, start=no_thread)
     poller.watch("a.yaml", ["external"], [], period=2, timeout=1)
     clock.advance(2 * 2 + 1)  # 2 periods and the timeout: still trusted
-    assert poller.down("external") == {"gw2"}
+    assert poller.is_down("external", "gw2") and not poller.is_down("external", "gw1")
     clock.advance(0.1)  # the poller stopped reading (hung API, dead thread): every gateway is up
-    assert poller.down("external") is None
+    assert not poller.is_down("external", "gw2")
     assert poller.readings()["external"][0] == {"gw2"} and poller.readings()["external"][2] is False
     poller.poll()
-    assert poller.down("external") == {"gw2"}
+    assert poller.is_down("external", "gw2") and not poller.is_down("external", "gw1")
 
 
 def test_failures_mean_unknown_and_are_logged_once_until_they_mend(fake_freeswitch):
@@ -61,14 +61,14 @@ def test_failures_mean_unknown_and_are_logged_once_until_they_mend(fake_freeswit
     poller.watch("a.yaml", ["external"], [], period=60, timeout=1)
     for _ in range(5):
         poller.poll()
-        assert poller.down("external") is None
+        assert not poller.is_down("external", "gw2")
     warnings = fake_freeswitch.log_lines("warning")
     assert len(warnings) == 1 and "RuntimeError: boom" in warnings[0]
     del fake_freeswitch.answers[GWLIST]
     fake_freeswitch.set_gateways("external", down=["gw1"])
     poller.poll()
     poller.poll()
-    assert poller.down("external") == {"gw1"}
+    assert poller.is_down("external", "gw1") and not poller.is_down("external", "gw2")
     assert [line for line in fake_freeswitch.log_lines("info") if "answers again" in line] == [
         "fsroute: %r answers again" % GWLIST]
 
@@ -85,7 +85,7 @@ def test_a_poller_that_cannot_start_its_thread_says_so_and_tries_again(fake_free
     fake_freeswitch.set_gateways("external", down=["gw2"])
     poller = Poller(start=refuse_then_start)
     poller.watch("a.yaml", ["external"], [], period=60, timeout=1)
-    assert poller.down("external") == {"gw2"}  # the first reading is taken all the same
+    assert poller.is_down("external", "gw2") and not poller.is_down("external", "gw1")  # the first reading is taken all the same
     assert any("cannot start the gateway poller" in line for line in fake_freeswitch.log_lines("warning"))
     poller.watch("a.yaml", ["external"], [], period=60, timeout=1)  # the next generation tries again
     assert started == ["refused", "fsroute-poller"]
@@ -99,13 +99,46 @@ def test_the_poller_thread_reads_every_period_and_stops(fake_freeswitch):
         fake_freeswitch.set_gateways("external", down=["gw1"])
         done = threading.Event()
         for _ in range(100):
-            if poller.down("external") == {"gw1"}:
+            if poller.is_down("external", "gw1"):
                 done.set()
                 break
             done.wait(0.05)
         assert done.is_set(), "the poller thread did not read again"
     finally:
         poller.stop()
+
+
+
+def test_count_soon_runs_after_round_on_the_thread_without_reading_again(fake_freeswitch):
+    counted = threading.Event()
+    poller = Poller(after_round=counted.set)
+    try:
+        poller.watch("a.yaml", ["external"], [], period=3600, timeout=0.1)  # read once, then not for an hour
+        readings = len(fake_freeswitch.api_calls)
+        poller.count_soon()
+        assert counted.wait(5), "count_soon did not run after_round"
+        assert len(fake_freeswitch.api_calls) == readings
+    finally:
+        poller.stop()
+
+
+def test_finished_calls_piling_up_are_counted_on_the_poller_thread_not_the_call(monkeypatch):
+    from fsroute.runtime import metrics
+    from fsroute.runtime.record import CallRecord
+    from fsroute.core.model import Outcome
+    asked = []
+    monkeypatch.setattr(metrics, "MAX_PENDING", 3)
+    monkeypatch.setattr(metrics, "HARD_MAX_PENDING", 5)
+    monkeypatch.setattr(metrics, "count_soon", lambda: asked.append(len(metrics._pending)))
+    metrics.reset()
+    record = CallRecord("u", Outcome.BRIDGED, None, None, None)
+    for _ in range(4):
+        metrics.record_call(record)
+    assert asked == [3, 4] and len(metrics._pending) == 4  # asked, not counted on the call's thread
+    metrics.record_call(record)  # past the hard bound (no poller thread counted them): the call counts
+    assert asked == [3, 4] and not metrics._pending
+    assert 'fsroute_calls_total{result="bridged",route=""} 5' in metrics.text()
+    metrics.reset()
 
 
 RULES = """\

@@ -52,7 +52,7 @@ class Generation:
         self.clock = clock
         self.observed = observed
         self.poller = poller
-        self._down = poller.down
+        self._is_down = poller.is_down
         self.loaded_at = clock.time()
         self.decks: Dict[str, LoadedFile] = dict(decks_by_path)
         self._deck_by_path: Dict[str, decks.Deck] = {path: d.content for path, d in decks_by_path.items()}
@@ -95,8 +95,7 @@ class Generation:
         report it DOWN (unknown: up), and the operator has not taken it out of service (runtime.admin)."""
         if gateway in self.admin.closed:
             return False
-        down = self._down(self._profiles.get(gateway, self._default_profile))
-        return down is None or gateway not in down
+        return not self._is_down(self._profiles.get(gateway, self._default_profile), gateway)
 
     def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
         """The router's question (core.router): each gateway's quality verdict for this call, None when the

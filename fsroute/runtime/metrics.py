@@ -16,7 +16,7 @@ import bisect
 import math
 import threading
 from collections import deque
-from typing import Any, Deque, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, List, Sequence, Tuple
 
 from .record import CallRecord
 
@@ -148,17 +148,25 @@ INSTRUMENTS = (CALLS, CALL_ENDS, ATTEMPTS, ATTEMPTS_PER_CALL, DECISION_SECONDS, 
 
 
 # Finished calls not counted yet. A call only appends its record (a fraction of a microsecond on its
-# thread); the records are counted when a page is rendered, by the poller's thread after each of its
-# rounds, or by the call that finds MAX_PENDING of them waiting.
+# thread); the records are counted when a page is rendered and by the poller's thread after each of its
+# rounds. Once MAX_PENDING wait (a long poller period under heavy traffic), the call asks that thread
+# to count them now (``count_soon``, set by runtime.process); counting 10,000 records takes tens of
+# milliseconds, which no call should wait for. Only past HARD_MAX_PENDING (no poller thread counts)
+# does the call count them itself, so that memory stays bounded.
 _pending: Deque[CallRecord] = deque()
 MAX_PENDING = 10000
+HARD_MAX_PENDING = 4 * MAX_PENDING
+count_soon: Callable[[], None] = lambda: None
 
 
 def record_call(record: CallRecord) -> None:
     """An observer: count one finished call (soon: see _pending)."""
     _pending.append(record)
     if len(_pending) >= MAX_PENDING:
-        count_pending()
+        if len(_pending) < HARD_MAX_PENDING:
+            count_soon()
+        else:
+            count_pending()
 
 
 def count_pending() -> None:

@@ -100,18 +100,18 @@ class Poller:
         self._wake = threading.Event()
         self._thread_running = False
         self._stopped = False
+        self._count_soon = False                   # count_soon was asked for
         self.announce = True  # log and fire gateway state changes (off for a tool's private poller)
         self._changes = ChangeLog(clock.monotonic)  # the log lines of gateway state changes, rate-limited
 
     # -- what calls read --------------------------------------------------------------------------
-    def down(self, profile: str) -> Optional[FrozenSet[str]]:
-        """The DOWN gateways of ``profile`` in its last trusted reading, or None (unknown: all up)."""
+    def is_down(self, profile: str, gateway: str) -> bool:
+        """Whether the last trusted reading of ``profile`` reports ``gateway`` DOWN (no reading, an
+        unusable one or one too old to trust: unknown, which counts as up). The reading's age is only
+        looked at when it says DOWN: most calls find their gateways up and read no clock."""
         reading = self._readings.get(profile)
-        if reading is None or reading.down is None:
-            return None
-        if self._monotonic() - reading.taken > self._trust:
-            return None
-        return reading.down
+        return reading is not None and reading.down is not None and gateway in reading.down \
+            and self._monotonic() - reading.taken <= self._trust
 
     def count(self, counted: Counted) -> int:
         """The last ``limit_usage`` count of ``counted`` ("backend realm resource"; 0 when unknown)
@@ -201,6 +201,12 @@ class Poller:
             counted = sorted(set().union(*(w.counted for w in self._watches.values())))
         self._read(profiles, counted)
 
+    def count_soon(self) -> None:
+        """Run ``after_round`` on the reading thread now, without a round of readings (finished calls
+        pile up faster than the period counts them: runtime.metrics)."""
+        self._count_soon = True
+        self._wake.set()
+
     def stop(self) -> None:
         """End the reading loop (tests; FreeSWITCH's shutdown ends the daemon thread)."""
         self._stopped = True
@@ -227,19 +233,29 @@ class Poller:
                 watch = self._tightest()
                 due = last_round + (watch.period if watch is not None else 1.0)
                 if self._wake.wait(max(0.0, due - self._clock.monotonic())):
-                    self._wake.clear()  # stopped, or a new watch: its period counts from the last round
+                    self._wake.clear()  # stopped, a new watch (its period counts from the last round) ...
+                    if self._count_soon and not self._stopped:  # ... or asked to count now
+                        self._count_soon = False
+                        self._guarded(self._after_round)
                     continue
                 if not switch_running():
                     break
                 last_round = self._clock.monotonic()
-                try:
-                    self.poll()
-                    self._after_round()
-                except Exception as exc:  # keep reading: one bad round must not end the poller
-                    log(WARNING, "fsroute: a gateway poller round failed: %s" % describe_error(exc, 120))
+                self._guarded(self._round)
         finally:
             with self._lock:
                 self._thread_running = False
+
+    def _round(self) -> None:
+        self.poll()
+        self._after_round()
+
+    @staticmethod
+    def _guarded(work: Callable[[], None]) -> None:
+        try:
+            work()
+        except Exception as exc:  # keep reading: one bad round must not end the poller
+            log(WARNING, "fsroute: a gateway poller round failed: %s" % describe_error(exc, 120))
 
     def _read(self, profiles: List[str], counted: List[Counted]) -> None:
         with self._reading_lock:

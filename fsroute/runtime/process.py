@@ -34,6 +34,7 @@ class _Process:
         self.decks = FileCache()  # rate decks and number tables
         self.retired: List[Generation] = []
         self.poller = Poller(after_round=self.after_round)
+        metrics.count_soon = self.poller.count_soon  # records piling up are counted on its thread
 
     def after_round(self) -> None:
         """The poller's thread, after each round: count the finished calls, free what no call uses."""
