@@ -24,7 +24,6 @@ import json
 import os
 import threading
 import time
-from collections import Counter
 from typing import Callable, Dict, FrozenSet, NamedTuple, Optional
 
 from .fslog import ERROR, log
@@ -53,7 +52,7 @@ class GatewayAdmin:
         self.clock = clock
         self.closed: FrozenSet[str] = frozenset()
         self._held: Dict[str, Held] = {}
-        self._bridging: Counter[str] = Counter()
+        self._bridging: Dict[object, str] = {}  # each call in a bridge -> its gateway
         self._lock = threading.Lock()
 
     @classmethod
@@ -83,17 +82,17 @@ class GatewayAdmin:
             return self._write()
 
     # -- the bridges through each gateway (the call loop) ---------------------------------------
-    def begin(self, gateway: str) -> None:
-        with self._lock:
-            self._bridging[gateway] += 1
+    def begin(self, call: object, gateway: str) -> None:
+        """``call`` is now in a bridge through ``gateway`` (one dict store: no lock on the call path)."""
+        self._bridging[call] = gateway
 
-    def end(self, gateway: str) -> None:
-        with self._lock:
-            self._bridging[gateway] -= 1
+    def end(self, call: object) -> None:
+        """``call``'s bridge is over."""
+        del self._bridging[call]
 
     def bridging(self, gateway: str) -> int:
         """Calls in a bridge through ``gateway`` now (ringing or up)."""
-        return self._bridging.get(gateway, 0)
+        return list(self._bridging.values()).count(gateway)  # one copy, made while no call thread runs
 
     # -- the state file -------------------------------------------------------------------------
     def _write(self) -> Optional[str]:

@@ -419,7 +419,7 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if generation.counts_calls:
         generation.started(gateway)
     admin = generation.admin
-    admin.begin(gateway)  # a drained gateway's calls are counted down in ctl status
+    admin.begin(call, gateway)  # a drained gateway's calls are counted down in ctl status
     timed = generation.quality is not None
     if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
         call.rang = _channel_time(call.variables["progress_time"]) is not None
@@ -429,7 +429,7 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     try:
         session.execute(app, data)
     finally:
-        admin.end(gateway)
+        admin.end(call)
     ran = time.perf_counter() - began
     disposition = session.getVariable("originate_disposition")
     cause = (disposition or session.getVariable("originate_failed_cause") or "").upper()
