@@ -85,7 +85,7 @@ EXCEPTIONS = {
 # Places inside the handler to break, each a (module, attribute) to replace with a raiser.
 PLACES = {
     "router.decide": (fsroute.core.router, "decide"),
-    "poller.down": (fsroute.runtime.poller.Poller, "down"),
+    "poller.is_down": (fsroute.runtime.poller.Poller, "is_down"),
     "selection.weighted order": (fsroute.core.selection.Selector, "order"),
     "router.find_route": (fsroute.core.router, "find_route"),
 }
