@@ -28,7 +28,9 @@ so no call pays for loading.
    the XML recipe of the same round.
 3. profile at N = 0: per call, on the call thread's CPU clock, inside the
    switch: the entry module's reload, the handler, the bridge within it, and
-   the Python left (handler less bridge).
+   the Python left (handler less bridge); counted after warm-up calls, for
+   each handler of the breakdown and for fsroute 0.1.0 (commit 2a7c7f3, from
+   this clone's history) in place of this tree's fsroute, as the reference.
 
 --quick skips the XML recipe at 100,000 (minutes to start), uses fewer calls
 and shorter rate steps. Progress goes to stderr, the tables to stdout.
@@ -51,6 +53,7 @@ sys.path.insert(0, ROOT)
 
 from tests.integration.harness import FakeGateway, Switch  # noqa: E402
 from tests.integration.harness.switch import clean_env, find_binary, install_fsroute  # noqa: E402
+from run import reference_package  # noqa: E402
 
 DEST = "5551234"
 GROUP = [("gw1", 1), ("gw2", 2)]
@@ -201,6 +204,11 @@ def handler(session, args):
     state.usage = [a + (b - c) for a, b, c in zip(state.usage, u2, u1)]
 
 def fsapi(session, stream, env, args):
+    if args == "reset":  # after warm-up calls: count only what follows
+        state.calls, state.reload_s, state.handler_s, state.execute_s = 0, 0.0, 0.0, 0.0
+        state.usage = [0.0, 0.0, 0]
+        stream.write("reset\\n")
+        return
     n = max(state.calls, 1)
     user, system, faults = state.usage
     stream.write("calls=%d reload_us=%.1f handler_us=%.1f execute_us=%.1f python_us=%.1f "
@@ -279,11 +287,26 @@ class Bench:
                 f.write(text.lstrip())
         self.runs = 0
 
-    def switch(self, n, handler):
-        """A fresh FreeSWITCH whose default extension runs ``handler`` ("xml" or a module name)."""
+    def reference_scripts(self):
+        """The scripts dir with fsroute 0.1.0 (commit 2a7c7f3, from this clone's history) in place of
+        this tree's fsroute; None when the clone does not have it."""
+        target = os.path.join(self.workroot, "scripts-0.1.0")
+        if not os.path.isdir(target):
+            package = reference_package(self.workroot)
+            if package is None:
+                return None
+            shutil.copytree(self.scripts, target)
+            shutil.rmtree(os.path.join(target, "fsroute"))
+            shutil.copytree(os.path.join(package, "fsroute"), os.path.join(target, "fsroute"))
+        return target
+
+    def switch(self, n, handler, scripts=None):
+        """A fresh FreeSWITCH whose default extension runs ``handler`` ("xml" or a module name), its
+        scripts from ``scripts`` (default: this tree's fsroute and the handlers; another fsroute there
+        is not preloaded: its first call loads the rules)."""
         self.runs += 1
         workdir = os.path.join(self.workroot, "fs%d" % self.runs)
-        shutil.copytree(self.scripts, os.path.join(workdir, "scripts"))
+        shutil.copytree(scripts or self.scripts, os.path.join(workdir, "scripts"))
         fs = Switch(self.bundle, workdir, self.gateways, rules_text(n if handler != "xml" else 0),
                     install=False)
         base = 20000 + (self.runs % 60) * 500  # RTP ports apart from the other switches of this run
@@ -298,7 +321,8 @@ class Bench:
         fs.start(timeout=1800)
         try:
             fs.wait_gateways(down=(), timeout=30)
-            self._wait_preload(fs)
+            if scripts is None:
+                self._wait_preload(fs)
         except BaseException:
             self.stop(fs)
             raise
@@ -529,17 +553,24 @@ def profile(bench, args):
     lines = ["%-34s %s" % ("handler (N = 0), thread CPU per call", "reload us, handler us, of it bridge us, "
                                                                      "Python us (of it user, system us; "
                                                                      "minor page faults)")]
-    for handler in PYTHON_HANDLERS:
-        fs = bench.switch(0, "bench_timed " + handler)
+    reference = bench.reference_scripts()
+    runs = [(NAMES[h], h, None) for h in PYTHON_HANDLERS] + (
+        [("fsroute 0.1.0 (reference)", "fsroute.route", reference)] if reference else [])
+    for name, handler, scripts in runs:
+        fs = bench.switch(0, "bench_timed " + handler, scripts)
         try:
+            warm = max(10, args.rate)  # first calls: the module imports (and 0.1.0's first load)
+            bench.place(fs, warm, args.rate, int(warm / args.rate) + 60)
+            bench.drain(fs)
+            fs.api("python bench_timed reset")
             bench.place(fs, args.calls, args.rate, int(args.calls / args.rate) + 60)
             bench.drain(fs)
             answer = fs.api("python bench_timed")
         finally:
             bench.stop(fs)
-        log("%s: %s" % (handler, answer.strip()))
+        log("%s: %s" % (name, answer.strip()))
         fields = dict(word.split("=") for word in answer.split())
-        lines.append("%-34s %s" % (NAMES[handler], ", ".join(
+        lines.append("%-34s %s" % (name, ", ".join(
             fields[k] for k in ("reload_us", "handler_us", "execute_us", "python_us", "python_user_us",
                                 "python_system_us", "python_minor_faults"))))
     return lines
