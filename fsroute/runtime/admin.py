@@ -92,7 +92,7 @@ class GatewayAdmin:
 
     def bridging(self, gateway: str) -> int:
         """Calls in a bridge through ``gateway`` now (ringing or up)."""
-        return list(self._bridging.values()).count(gateway)  # one copy, made while no call thread runs
+        return list(self._bridging.values()).count(gateway)  # list() copies in one step under the GIL
 
     # -- the state file -------------------------------------------------------------------------
     def _write(self) -> Optional[str]:
