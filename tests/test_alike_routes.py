@@ -12,7 +12,6 @@ HEAD = ("version: 1\ndefaults: {profile: external}\nacls: {peers: {default: allo
         "groups: {carrier: {gateways: [gw1, gw2]}}\nroutes:\n")
 
 
-
 GOOD = {  # a route of each may still be refused: '$1' of a regex without a group
     "name": [None],  # a fresh name
     "regex": ["^00(44\\d+)$", "^(1)(2)(\\d+)$", "^9\\d+$", "^\\+(\\d{7,15})$"],
