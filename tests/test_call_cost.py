@@ -24,6 +24,7 @@ routes:
 
 ALWAYS = Counter({
     "getVariable uuid": 1, "getVariable fsroute_trace": 1, "getVariable destination_number": 1,
+    "getVariable caller_id_number": 1, "getVariable caller_id_name": 1,  # no control characters to the carrier
     "getVariable continue_on_fail": 1, "getVariable originate_disposition": 2,
     "setVariable fsroute_rules_sha": 1, "setVariable fsroute_route": 1, "setVariable fsroute_number": 1,
     "setVariable continue_on_fail": 2, "setVariable fsroute_gateway": 1, "setVariable fsroute_attempts": 1,
@@ -76,13 +77,13 @@ def _plain_call(write_rules, fake_freeswitch, options):
     return session.asked
 
 
-def test_a_plain_bridged_call_asks_its_session_17_things(write_rules, fake_freeswitch):
+def test_a_plain_bridged_call_asks_its_session_19_things(write_rules, fake_freeswitch):
     asked = _plain_call(write_rules, fake_freeswitch, "")
     assert asked == ALWAYS + Counter({"getVariable network_addr": 1})  # for the route event's source
-    assert sum(asked.values()) == 17
+    assert sum(asked.values()) == 19
 
 
 def test_without_events_nor_acls_the_source_address_is_not_read(write_rules, fake_freeswitch):
     asked = _plain_call(write_rules, fake_freeswitch, ", events: false")
     assert asked == ALWAYS
-    assert sum(asked.values()) == 16
+    assert sum(asked.values()) == 18

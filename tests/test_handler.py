@@ -175,6 +175,27 @@ def test_no_route_and_invalid_number(call, write_rules, fake_freeswitch):
     assert bridges(session) == []
 
 
+@pytest.mark.parametrize("variable, value", [
+    ("caller_id_number", "12\r\nX-Evil: 1"), ("caller_id_number", "12\n34"), ("caller_id_number", "12\x0034"),
+    ("caller_id_number", "12\x7f34"), ("caller_id_name", "Bob\r\nX-Evil: 1"), ("caller_id_name", "Bob\x85"),
+])
+def test_a_caller_id_with_control_characters_is_never_bridged(call, rules_path, fake_freeswitch, variable, value):
+    # sofia writes the caller ID raw into the outbound INVITE's From and Remote-Party-ID: a newline in it
+    # would put lines of the caller's choosing into what the carrier receives (docs/reliability.md)
+    session = call(rules_path, "91001", **{variable: value})
+    assert bridges(session) == []
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("invalid_number", "INVALID_NUMBER_FORMAT")
+    line = [m for m in fake_freeswitch.log_lines("info") if m.startswith("fsroute uuid=%s " % session.uuid)][0]
+    assert "control characters in %s" % variable in line and "\n" not in line and "\r" not in line
+
+
+@pytest.mark.parametrize("variable, value", [("caller_id_number", "+4930 1234"), ("caller_id_name", "Jos\u00e9 M\u00fcller"),
+                                             ("caller_id_name", "\u0645\u062d\u0645\u062f")])
+def test_a_caller_id_without_control_characters_bridges(call, rules_path, variable, value):
+    session = call(rules_path, "91001", **{variable: value})
+    assert bridges(session) == ["sofia/gateway/gw1/1001"]
+
+
 def test_a_route_acl_skips_the_route_and_denies_when_nothing_else_matches(call, write_rules, fake_freeswitch):
     fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
     path = write_rules("""\

@@ -54,6 +54,11 @@ MAX_VALUE_LEN = 256
 # re matches characters, so '.' and counts would split them differently
 # (tests/integration/test_regex_differential.py).
 _CONTROL_RE = re.compile(r"[^\x20-\x7e]")
+# The caller ID a bridge passes on: sofia decodes a From user's %0D%0A into it and writes it raw into
+# the outbound INVITE's From and Remote-Party-ID (seen in the real switch), so a caller could inject
+# lines into what the carrier receives. Names may be non-ASCII; neither may hold a control character.
+_CALLER_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CALLER_ID_VARIABLES = ("caller_id_number", "caller_id_name")
 
 
 class Decision(NamedTuple):
@@ -283,6 +288,11 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         number = route.rewrite(again, dialled, get) if again is not None or route.dest is None else dialled
         if not NUMBER_RE.match(number):
             return Decision(Outcome.INVALID_NUMBER, route, detail="number %s is not dialable" % one_line(number))
+    for name in _CALLER_ID_VARIABLES:
+        caller = get(name)
+        if caller and not caller.isprintable() and _CALLER_CONTROL_RE.search(caller):  # printable: the common case
+            return Decision(Outcome.INVALID_NUMBER, route, number,
+                            detail="control characters in %s %s" % (name, one_line(caller)))
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)

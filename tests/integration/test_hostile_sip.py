@@ -92,6 +92,8 @@ Content-Length: 0
     400, 403, 404, 408, 415, 416, 480, 484, 486, 487, 488, 500, 502, 503, 603))}
 
 SAFE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")
+HEADER_NAME = re.compile(r"[a-z0-9!%*_+`'~.-]+\Z")  # a SIP header name (RFC 3261 token), as sip.parse lowers it
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HOSTILE = [
     "1234|5678", "12{x}34", "{absolute_codec_string=PCMA}1234", "[1234]", "12,34", "12;34", "12:34",
     "${system(id)}", "$${sip_profile}", "sofia/gateway/gw2/1234", "1234@evil", "12/34", "12\\34",
@@ -139,6 +141,11 @@ def test_hostile_destinations_and_callers_reach_no_dial_string(fs, workdirs):
     log = fs.switch.log_since(mark)
     users = fs.gateways["gw1"].uri_users()
     assert all(SAFE.match(u) for u in users), users
+    # no line of the caller's choosing in what the carrier receives: sofia writes the caller ID it decoded
+    # from the From user raw into the outbound From and Remote-Party-ID, so fsroute refuses control characters
+    headers = [h for invite in fs.gateways["gw1"].invites for h in invite.headers]
+    assert headers and all(HEADER_NAME.match(name) and not CONTROL.search(value) for name, value in headers), \
+        [h for h in headers if not HEADER_NAME.match(h[0]) or CONTROL.search(h[1])]
     dialled = [m.group(1) for m in re.finditer(r" EXECUTE .* (?:bridge|limit_execute)\((.*)\)$", log, re.M)]
     assert dialled and all(re.match(r"sofia/gateway/gw1/[0-9A-Za-z+*#._-]{1,64}$", d) for d in dialled), dialled
     assert "Traceback" not in log and not [l for l in log.splitlines() if "[ERR]" in l and "fsroute" in l]
@@ -149,10 +156,15 @@ def test_hostile_destinations_and_callers_reach_no_dial_string(fs, workdirs):
         destination, result, cause = cdr  # as the switch parsed it from the Request-URI
         if not SAFE.match(destination):
             assert (code, result, cause) == (484, "invalid_number", "INVALID_NUMBER_FORMAT"), (what, code, cdr)
+        elif result == "invalid_number":  # a caller ID that sofia decoded to control characters
+            assert what.startswith("caller ") and (code, cause) == (484, "INVALID_NUMBER_FORMAT"), (what, code, cdr)
         elif result != "bridged":  # the switch itself refuses to originate with this caller (docs/reliability.md)
             assert what.startswith("caller ") and result == "failed", (what, code, cdr)
     refused = [what for what, (code, cdr) in outcome.items() if cdr and cdr[1] == "invalid_number"]
     assert len(refused) >= 25, refused
+    for caller in ("12%0A34", "12%0D%0AX-Evil:%201"):
+        assert outcome["caller " + caller][1][1:] == ("invalid_number", "INVALID_NUMBER_FORMAT"), outcome
+    assert any("control characters in caller_id_number" in line for line in fsroute_lines(log))
     assert sum(1 for what, (code, cdr) in outcome.items() if what.startswith("caller ") and cdr[1] == "bridged") >= 25
     lines = fsroute_lines(log)
     assert all(parse_line(l)["result"] in ("invalid_number", "bridged", "failed") for l in lines)
