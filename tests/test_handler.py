@@ -189,8 +189,10 @@ def test_a_caller_id_with_control_characters_is_never_bridged(call, rules_path, 
     assert "control characters in %s" % variable in line and "\n" not in line and "\r" not in line
 
 
-@pytest.mark.parametrize("variable, value", [("caller_id_number", "+4930 1234"), ("caller_id_name", "Jos\u00e9 M\u00fcller"),
-                                             ("caller_id_name", "\u0645\u062d\u0645\u062f")])
+@pytest.mark.parametrize("variable, value", [
+    ("caller_id_number", "+4930 1234"), ("caller_id_name", "Jos\u00e9 M\u00fcller"),
+    ("caller_id_name", "\u0645\u062d\u0645\u062f"),
+])
 def test_a_caller_id_without_control_characters_bridges(call, rules_path, variable, value):
     session = call(rules_path, "91001", **{variable: value})
     assert bridges(session) == ["sofia/gateway/gw1/1001"]
