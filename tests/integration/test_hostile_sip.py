@@ -104,16 +104,17 @@ HOSTILE = [
 CLEAN = "5551234"
 
 
-def place(fs, workdir, dest, caller, n):
-    """SIPp's call ``n``; returns its final code (from SIPp's message log) and its Call-ID."""
-    scenario = os.path.join(workdir, "hostile.xml")
+def place(fs, workdir, dest, caller, n, name=None):
+    """SIPp's call ``n`` (with ``name`` as From's display name when given); returns its final code (from
+    SIPp's message log) and its Call-ID."""
+    scenario = os.path.join(workdir, "hostile.xml" if name is None else "named.xml")
     if not os.path.exists(scenario):
         with open(scenario, "w") as handle:
-            handle.write(SCENARIO)
+            handle.write(SCENARIO if name is None else SCENARIO.replace("From: <sip:", 'From: "[name]" <sip:'))
     messages = os.path.join(workdir, "messages-%d.log" % n)
     host, port = fs.switch.sip_address
     subprocess.run([os.path.join(fs.switch.prefix, "bin", "sipp"), "%s:%d" % (host, port), "-sf", scenario,
-                    "-key", "dest", dest, "-key", "caller", caller, "-cid_str", "hostile-%d-%d-%%u@%%s" % (os.getpid(), n), "-m", "1", "-i", "127.0.0.1", "-p", str(free_port()),
+                    "-key", "dest", dest, "-key", "caller", caller, "-key", "name", name or "", "-cid_str", "hostile-%d-%d-%%u@%%s" % (os.getpid(), n), "-m", "1", "-i", "127.0.0.1", "-p", str(free_port()),
                     "-nostdin", "-timeout", "20s", "-recv_timeout", "15000", "-trace_msg", "-message_file",
                     messages], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(), timeout=60,
                    cwd=workdir)
@@ -122,6 +123,14 @@ def place(fs, workdir, dest, caller, n):
     codes = [int(c) for c in re.findall(r"^SIP/2\.0 (\d{3}) .*\n(?:.+\n)*?CSeq: 1 INVITE", text, re.M)
              if int(c) >= 200]
     return (codes[0] if codes else None), "hostile-%d-%d-1@127.0.0.1" % (os.getpid(), n)
+
+
+def well_formed(invites):
+    """Whether every header of ``invites`` has a token for a name and no control character: none holds
+    a line of the caller's choosing (sofia writes the caller ID it decoded raw into From and
+    Remote-Party-ID; fsroute refuses control characters in it)."""
+    headers = [h for invite in invites for h in invite.headers]
+    return bool(headers) and all(HEADER_NAME.match(name) and not CONTROL.search(value) for name, value in headers)
 
 
 def test_hostile_destinations_and_callers_reach_no_dial_string(fs, workdirs):
@@ -141,11 +150,7 @@ def test_hostile_destinations_and_callers_reach_no_dial_string(fs, workdirs):
     log = fs.switch.log_since(mark)
     users = fs.gateways["gw1"].uri_users()
     assert all(SAFE.match(u) for u in users), users
-    # no line of the caller's choosing in what the carrier receives: sofia writes the caller ID it decoded
-    # from the From user raw into the outbound From and Remote-Party-ID, so fsroute refuses control characters
-    headers = [h for invite in fs.gateways["gw1"].invites for h in invite.headers]
-    assert headers and all(HEADER_NAME.match(name) and not CONTROL.search(value) for name, value in headers), \
-        [h for h in headers if not HEADER_NAME.match(h[0]) or CONTROL.search(h[1])]
+    assert well_formed(fs.gateways["gw1"].invites), [i.headers for i in fs.gateways["gw1"].invites]
     dialled = [m.group(1) for m in re.finditer(r" EXECUTE .* (?:bridge|limit_execute)\((.*)\)$", log, re.M)]
     assert dialled and all(re.match(r"sofia/gateway/gw1/[0-9A-Za-z+*#._-]{1,64}$", d) for d in dialled), dialled
     assert "Traceback" not in log and not [l for l in log.splitlines() if "[ERR]" in l and "fsroute" in l]
@@ -168,3 +173,25 @@ def test_hostile_destinations_and_callers_reach_no_dial_string(fs, workdirs):
     assert sum(1 for what, (code, cdr) in outcome.items() if what.startswith("caller ") and cdr[1] == "bridged") >= 25
     lines = fsroute_lines(log)
     assert all(parse_line(l)["result"] in ("invalid_number", "bridged", "failed") for l in lines)
+
+
+def test_hostile_display_names_reach_no_carrier(fs, workdirs):
+    # sofia URL-decodes From's display name into caller_id_name: "Bob%0D%0AX-Evil: 1" would reach the
+    # carrier as a header line of its own
+    fs.use_rules(RULES)
+    workdir = workdirs("sipp")
+    mark = fs.switch.log_mark()
+    names = ["Bob%0D%0AX-Evil: 1", "Bob%0Ax", "Bob%7Fx", "Bob%00x", "Alice", "Jos%C3%A9"]
+    outcome = {}
+    for n, name in enumerate(names):
+        code, call_id = place(fs, workdir, CLEAN, "1000", 1000 + n, name)
+        cdr = fs.switch.cdr_for(call_id, timeout=10)
+        outcome[name] = (code, cdr["fsroute_result"], cdr["hangup_cause"])
+    assert well_formed(fs.gateways["gw1"].invites), [i.headers for i in fs.gateways["gw1"].invites]
+    for name in ("Bob%0D%0AX-Evil: 1", "Bob%0Ax"):
+        assert outcome[name] == (484, "invalid_number", "INVALID_NUMBER_FORMAT"), outcome
+    assert outcome["Alice"][:2] == outcome["Jos%C3%A9"][:2] == (200, "bridged"), outcome
+    assert all(result in ("bridged", "invalid_number") for code, result, cause in outcome.values()), outcome
+    refused = [l for l in fsroute_lines(fs.switch.log_since(mark)) if "result=invalid_number" in l]
+    assert len(refused) == sum(1 for o in outcome.values() if o[1] == "invalid_number") >= 2
+    assert all("control characters in caller_id_name" in line for line in refused), refused
