@@ -66,6 +66,13 @@ def test_an_unset_variable_and_a_refused_destination_are_named():
         "destination %s...(129 chars) is refused before any route: longer than 128 characters" % ("1" * 80)]
 
 
+def test_a_caller_id_with_control_characters_is_named():
+    lines = why(RULES, destination_number="90012", caller_id_name="Bob\r\nX-Evil: 1")
+    assert lines[-2:] == ["route 'premium block' (line 10): every condition holds; it takes the call",
+                          "caller_id_name Bob\\r\\nX-Evil: 1 holds control characters: not bridged, the carrier's "
+                          "INVITE would carry them"]
+
+
 def test_ingress_acl_comes_first():
     text = RULES.replace("routes:", "ingress_acl: peers\nroutes:")
     assert why(text, destination_number="44", network_addr="10.1.0.1") == [

@@ -192,10 +192,28 @@ def test_a_caller_id_with_control_characters_is_never_bridged(call, rules_path, 
 @pytest.mark.parametrize("variable, value", [
     ("caller_id_number", "+4930 1234"), ("caller_id_name", "Jos\u00e9 M\u00fcller"),
     ("caller_id_name", "\u0645\u062d\u0645\u062f"),
+    # not printable to Python, yet no control character: a no-break space, a Persian zero-width non-joiner
+    ("caller_id_name", "Bob\u00a0Smith"), ("caller_id_name", "\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627"),
 ])
 def test_a_caller_id_without_control_characters_bridges(call, rules_path, variable, value):
     session = call(rules_path, "91001", **{variable: value})
     assert bridges(session) == ["sofia/gateway/gw1/1001"]
+
+
+def test_a_route_that_does_not_bridge_keeps_its_action_whatever_the_caller_id(call, write_rules, fake_freeswitch):
+    # the carrier's INVITE is what the check guards; a route that hangs up or hands the call back sends none
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    path = write_rules("""\
+        version: 1
+        routes:
+          - {name: barred, match: {destination_number: '^900'}, hangup: CALL_REJECTED}
+          - {name: local, match: {destination_number: '^1'}, continue: true}
+          - {name: out, match: {destination_number: '^(\\d+)$'}, number: '$1', gateway: gw1}
+        """)
+    hostile = {"caller_id_name": "Bob\r\nX-Evil: 1"}
+    assert call(path, "9001", **hostile).variables["fsroute_result"] == "blocked"
+    assert call(path, "1234", **hostile).variables["fsroute_result"] == "continued"
+    assert call(path, "5551234", **hostile).variables["fsroute_result"] == "invalid_number"
 
 
 def test_a_route_acl_skips_the_route_and_denies_when_nothing_else_matches(call, write_rules, fake_freeswitch):

@@ -173,6 +173,11 @@ class Reasons:
         if losing:
             self._tail.append("below %s: %s" % (minimum_text(spec), ", ".join(losing)))
 
+    def refused_caller(self, name: str, value: str) -> None:
+        """The route took the call, but its caller ID holds a control character (invalid_number)."""
+        self._tail.append("%s %s holds control characters: not bridged, the carrier's INVITE would carry "
+                          "them" % (name, one_line(value)))
+
     def unusable(self, gateways: Iterable[str], benched: Sequence[str]) -> None:
         """Every gateway the call could take is down or benched (all_down): which, and why."""
         rules = self.rules

@@ -54,9 +54,10 @@ MAX_VALUE_LEN = 256
 # re matches characters, so '.' and counts would split them differently
 # (tests/integration/test_regex_differential.py).
 _CONTROL_RE = re.compile(r"[^\x20-\x7e]")
-# The caller ID a bridge passes on: sofia URL-decodes a From user's or display name's %0D%0A into it
-# and writes it raw into the outbound INVITE's From and Remote-Party-ID (seen in the real switch), so a
-# caller could inject lines into what the carrier receives. Names may be non-ASCII; neither may hold a control character.
+# The caller ID a bridge passes on: sofia URL-decodes a From user's or display name's %0D%0A into
+# it and writes it raw into the outbound INVITE's From and Remote-Party-ID (seen in the real switch),
+# so a caller could inject lines into what the carrier receives. Names may be non-ASCII; neither may
+# hold a control character.
 _CALLER_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CALLER_ID_VARIABLES = ("caller_id_number", "caller_id_name")
 
@@ -291,8 +292,10 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
     for name in _CALLER_ID_VARIABLES:
         caller = get(name)
         if caller and not caller.isprintable() and _CALLER_CONTROL_RE.search(caller):  # printable: the common case
-            return Decision(Outcome.INVALID_NUMBER, route, number,
-                            detail="control characters in %s %s" % (name, one_line(caller)))
+            if reasons is not None:
+                reasons.refused_caller(name, caller)
+            return Decision(Outcome.INVALID_NUMBER, route, detail="control characters in %s %s"
+                            % (name, one_line(caller)))
     if route.lcr is not None:
         if now is None:
             raise ValueError("route %s is a least-cost route: the call's instant (now=) is needed" % route.name)

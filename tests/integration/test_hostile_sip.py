@@ -114,10 +114,11 @@ def place(fs, workdir, dest, caller, n, name=None):
     messages = os.path.join(workdir, "messages-%d.log" % n)
     host, port = fs.switch.sip_address
     subprocess.run([os.path.join(fs.switch.prefix, "bin", "sipp"), "%s:%d" % (host, port), "-sf", scenario,
-                    "-key", "dest", dest, "-key", "caller", caller, "-key", "name", name or "", "-cid_str", "hostile-%d-%d-%%u@%%s" % (os.getpid(), n), "-m", "1", "-i", "127.0.0.1", "-p", str(free_port()),
-                    "-nostdin", "-timeout", "20s", "-recv_timeout", "15000", "-trace_msg", "-message_file",
-                    messages], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(), timeout=60,
-                   cwd=workdir)
+                    "-key", "dest", dest, "-key", "caller", caller, "-key", "name", name or "",
+                    "-cid_str", "hostile-%d-%d-%%u@%%s" % (os.getpid(), n), "-m", "1", "-i", "127.0.0.1",
+                    "-p", str(free_port()), "-nostdin", "-timeout", "20s", "-recv_timeout", "15000", "-trace_msg",
+                    "-message_file", messages],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(), timeout=60, cwd=workdir)
     with open(messages, "rb") as handle:
         text = handle.read().decode("utf-8", "replace")
     codes = [int(c) for c in re.findall(r"^SIP/2\.0 (\d{3}) .*\n(?:.+\n)*?CSeq: 1 INVITE", text, re.M)
