@@ -133,6 +133,26 @@ def test_a_gateway_drained_while_a_call_rings_elsewhere_is_skipped_on_failover(r
     assert session.variables["fsroute_skipped"] == "gw2:drained"
 
 
+def test_every_gateway_drained_between_the_decision_and_the_bridge_is_all_down(write_rules, fake_freeswitch):
+    # nothing dialled: the route's gateways are all out, as when the decision finds them so (on_all_down),
+    # not a failed bridge hung up with NORMAL_TEMPORARY_FAILURE
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = write_rules(RULES.replace("reload_check: 0", "reload_check: 0, on_all_down: continue"))
+    route.handler(StubSession({"destination_number": "1"}), path)
+
+    class DrainedMeanwhile(StubSession):
+        def setVariable(self, name, value):
+            super().setVariable(name, value)
+            if name == "fsroute_number":  # decided with both up; another operator's ctl runs now
+                ctl.command("drain gw1 now")
+                ctl.command("disable gw2")
+    session = DrainedMeanwhile({"destination_number": "5551000"}, fake=fake_freeswitch)
+    route.handler(session, path)
+    assert session.bridges == []
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("all_down", None)
+    assert session.variables["fsroute_skipped"] == "gw1:drained,gw2:disabled"
+
+
 def test_the_state_file_is_replaced_whole(rules, call):
     dialled(call, rules)
     ctl.command("drain gw1")

@@ -181,6 +181,31 @@ def test_a_probe_that_raises_frees_its_slot_and_the_gateway_is_probed_again(swit
     assert breaker_changes(switch)[-1][:2] == ("gw1", "closed")
 
 
+def test_a_probe_taken_by_another_call_meanwhile_leaves_the_call_all_down(switch, write_rules, call):
+    # Decided while gw1 was half-open, but another call's thread took the one probe before this one
+    # reached the bridge: nothing is dialled, so the call is all_down (on_all_down), as one decided a
+    # moment later is; it was 'failed' and hung up with NORMAL_TEMPORARY_FAILURE.
+    path = write_rules(BREAKER_RULES.replace("max_cooldown: 120}", "max_cooldown: 120}\n  on_all_down: continue")
+                       .replace("group: pair", "gateway: gw1"))
+    clock = Clock()
+    generation = load(path, clock)
+    for _ in range(3):
+        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    clock.now += 30
+
+    class RacedForTheProbe(StubSession):
+        def setVariable(self, name, value):
+            super().setVariable(name, value)
+            if name == "fsroute_number":
+                assert generation.breakers.acquire("gw1") is not None  # the other call's probe
+    session = RacedForTheProbe({"destination_number": "5551000"}, fake=switch)
+    route.handler(session, path)
+    assert session.bridges == []
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("all_down", None)
+    assert session.variables["fsroute_skipped"] == "gw1:benched"
+    assert call(path, "5551000").variables["fsroute_result"] == "all_down"  # decided while the probe is out
+
+
 def test_non_failover_causes_and_caller_cancel_do_not_bench(switch, write_rules, call):
     path = write_rules(BREAKER_RULES)
     load(path, Clock())

@@ -268,6 +268,8 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     states are looked up again, and a gateway now DOWN is skipped; so is one
     its breaker benched meanwhile, and one at its limits. A skip is not an
     attempt: the decision lists every usable gateway, and the next one is tried.
+    With every one skipped and nothing dialled, the call is all_busy (a limit
+    refused one) or all_down, as a decision that finds them so makes it.
     """
     session = call.session
     rules = generation.rules
@@ -337,11 +339,14 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
             session.setVariable("continue_on_fail", saved or "")
         if call.skipped:
             session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
-    if cause != CALLER_GONE and not call.attempts and any(s.why in ("at_limit", "limit_error")
-                                                          for s in call.skipped):
-        call.detail = "every gateway tried is at its limits%s" % (
-            " or its limit backend failed" if any(s.why == "limit_error" for s in call.skipped) else "")
-        _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
+    if cause != CALLER_GONE and not call.attempts:  # every gateway was left out before it was dialled
+        if any(s.why in ("at_limit", "limit_error") for s in call.skipped):
+            call.detail = "every gateway tried is at its limits%s" % (
+                " or its limit backend failed" if any(s.why == "limit_error" for s in call.skipped) else "")
+            _finish(call, Outcome.ALL_BUSY, action_for(Outcome.ALL_BUSY, rules.defaults).cause)
+        else:  # down, benched (another call took the probe), drained or disabled since the decision
+            call.detail = "every gateway of the route went down or out of service before it was dialled"
+            _finish(call, Outcome.ALL_DOWN, action_for(Outcome.ALL_DOWN, rules.defaults).cause)
         return
     call.detail = "caller hung up" if cause == CALLER_GONE else "last cause %s%s" % (
         cause or "none", "; max_seconds %g spent" % (budget or 0) if spent else "")
