@@ -314,6 +314,21 @@ def test_max_attempts_counts_attempts_dialled_not_gateways_skipped(switch, write
     assert dialled(failing) == ["gw1", "gw3"] and failing.variables["fsroute_attempts"] == "2"
 
 
+def test_a_refused_attempt_leaves_the_last_real_attempts_variables(switch, write_rules, stub_session, call):
+    # gw1 failed with a 503, then gw2's limit refused the call: what the channel says (for the CDR and
+    # the dialplan after fsroute) is gw1's attempt, its disposition and SIP status included
+    path = write_rules(LIMIT_RULES)
+    route.handler(stub_session({"destination_number": "5551000"}, {"gw1": "sip:503"}, stay_up=True), path)
+    session = call(path, "5551000", bridge_outcomes={"gw1": "sip:503"})
+    assert dialled(session) == ["gw1"]
+    assert session.variables["fsroute_skipped"] == "gw2:at_limit"
+    assert (session.variables["fsroute_gateway"], session.variables["fsroute_attempts"]) == ("gw1", "1")
+    assert session.variables["originate_disposition"] == session.variables["originate_failed_cause"] \
+        == "NORMAL_TEMPORARY_FAILURE"
+    assert session.variables["last_bridge_proto_specific_hangup_cause"] == "sip:503"
+    assert session.variables["fsroute_result"] == "failed"
+
+
 def test_a_failed_attempt_gives_its_count_back_at_once(switch, write_rules, call):
     path = write_rules(LIMIT_RULES)
     for _ in range(5):

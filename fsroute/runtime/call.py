@@ -408,10 +408,12 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         app, data = limits.dial_application(rules, gateway, _limit_group(rules, decision.route, dial), dial.text)
     else:
         app, data = "bridge", dial.text
+    left: Sequence[Optional[str]] = ()  # what the last bridge left, for a limit that refuses this attempt
     if call.attempts or call.variables["originate_disposition"] is not None:  # none left by an earlier bridge
-        session.setVariable("originate_disposition", "")
-        session.setVariable("originate_failed_cause", "")
-        session.setVariable(failover.SIP_STATUS_VARIABLE, "")  # a bridge leaves it, answered or not
+        if app != "bridge":
+            left = [session.getVariable(name) for name in _LEFT_BY_A_BRIDGE]
+        for name in _LEFT_BY_A_BRIDGE:
+            session.setVariable(name, "")
     if app != "bridge":
         session.setVariable("hiredis_limit_exceeded", "")
     session.setVariable("fsroute_gateway", gateway)
@@ -445,6 +447,8 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         last = call.attempts[-1].dial if call.attempts else None
         session.setVariable("fsroute_gateway", last.gateway if last else "")
         session.setVariable("fsroute_attempts", str(len(call.attempts)) if call.attempts else "")
+        for name, value in zip(_LEFT_BY_A_BRIDGE, left):
+            session.setVariable(name, value or "")
         if lcr:
             _set_lcr_variables(session, last)
         _set_variables(call, last)
@@ -455,6 +459,10 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
         return cause, ran, None, timing
     return cause, ran, failover.sip_status(session.getVariable(failover.SIP_STATUS_VARIABLE)), timing
 
+
+# What a bridge leaves on the channel, answered or not: cleared before each attempt, so that what the
+# next one finds is its own.
+_LEFT_BY_A_BRIDGE = ("originate_disposition", "originate_failed_cause", failover.SIP_STATUS_VARIABLE)
 
 # (seconds from the INVITE to the answer, to the first ring or early media): None when not known
 Timing = Tuple[Optional[float], Optional[float]]
