@@ -48,6 +48,22 @@ def test_a_gateways_set_and_export_values_do_not_follow_the_call_to_the_next_gat
     assert session.variables["export_vars"] == "keep,route_exp"
 
 
+def test_a_value_the_dialplan_set_comes_back_when_the_next_gateway_does_not_set_it(failover, fake_freeswitch):
+    # gw1's set:/export: override the dialplan's tag and carrier; gw2 sets neither, so its attempt gets
+    # the dialplan's values, not none (carrier stays in export_vars: the dialplan exported it itself)
+    class Spy(StubSession):
+        def _bridge(self, data):
+            self.seen.append((data, self.variables.get("tag"), self.variables.get("carrier")))
+            super()._bridge(data)
+    session = Spy({"destination_number": "5551000", "tag": "dialplan", "carrier": "dialplan",
+                   "export_vars": "carrier"}, {"gw1": FAIL}, fake=fake_freeswitch)
+    session.seen = []
+    route.handler(session, failover)
+    assert session.seen == [("sofia/gateway/gw1/5551000", "one", "one"),
+                            ("sofia/gateway/gw2/5551000", "dialplan", "dialplan")]
+    assert session.variables["export_vars"] == "carrier,route_exp"
+
+
 def test_a_gateway_not_dialled_leaves_the_last_dialled_attempts_values(call, failover, stub_session):
     held = stub_session({"destination_number": "9000"}, stay_up=True)
     route.handler(held, failover)  # gw1 is at its max_calls from now on

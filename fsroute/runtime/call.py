@@ -84,6 +84,7 @@ class _Call:
     now: Optional[float] = None
     set_names: Sequence[str] = ()  # what the last attempt's set:/export: put on the channel
     exported: Sequence[str] = ()   # ... and which of them fsroute added to export_vars
+    before: Optional[Dict[str, Optional[str]]] = None  # ... and each name's value before fsroute set it
     hangup_cause: Optional[str] = None
     detail = ""
     traced = False
@@ -365,15 +366,21 @@ def _set_variables(call: _Call, dial: Optional[Dial]) -> None:
 
 
 def _set_pairs(call: _Call, set_: Pairs, export_: Pairs) -> None:
-    """_set_variables of these values (a decision that does not bridge has them without an attempt)."""
+    """_set_variables of these values (a decision that does not bridge has them without an attempt).
+    A name no longer set gets back the value it had before fsroute set it (the dialplan's, or none)."""
     session = call.session
     pairs = set_ + export_
     export = [name for name, _ in export_]
     names = [name for name, _ in pairs]
+    before = call.before
+    if before is None:
+        before = call.before = {}
     for name in call.set_names:
         if name not in names:
-            session.setVariable(name, "")
+            session.setVariable(name, before[name] or "")
     for name, value in pairs:
+        if name not in before:
+            before[name] = call.variables[name]  # as the call came (read once; fsroute's sets are not read back)
         session.setVariable(name, value)
     dropped = [n for n in call.exported if n not in export]
     if export or dropped:
