@@ -158,6 +158,38 @@ def test_an_exported_variable_reaches_the_outbound_leg(fs):
     assert fs.cdr(result)["fsroute_result"] == "bridged"
 
 
+def test_a_header_the_dialplan_set_comes_back_for_the_next_gateway(fs):
+    # gw1's export overrides the dialplan's X-Tag; gw1 refuses, and gw2, which sets none, gets the
+    # dialplan's header again (it went out with none before the fix)
+    fs.use_rules("""\
+version: 1
+defaults: {status_ttl: 0.5}
+gateways:
+  gw1: {export: {sip_h_X-Tag: one}}
+groups:
+  both: {strategy: priority, gateways: [gw1, gw2]}
+routes:
+  - {name: tagged, match: {destination_number: '^66(\\d+)$'}, number: '$1', group: both}
+""")
+    fs.switch.write_config(extra_extensions="""    <extension name="tag-then-fsroute">
+      <condition field="destination_number" expression="^66(\\d+)$">
+        <action application="set" data="sip_h_X-Tag=dialplan"/>
+        <action application="python" data="fsroute.route %s"/>
+      </condition>
+    </extension>""" % fs.switch.rules_path)
+    fs.switch.api("reloadxml")
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    try:
+        result = fs.call("6691001")
+    finally:
+        fs.switch.write_config()
+        fs.switch.api("reloadxml")
+    assert result.code == 200
+    [first], [second] = fs.gateways["gw1"].invites, fs.gateways["gw2"].invites
+    assert (first.header("x-tag"), second.header("x-tag")) == ("one", "dialplan")
+    assert fs.cdr(result)["fsroute_attempts"] == "2"
+
+
 @pytest.fixture
 def subscriber(fs):
     listening = Subscriber(fs.switch.ports["esl"])
