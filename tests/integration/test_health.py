@@ -122,6 +122,22 @@ def test_max_calls_holds_with_calls_that_stay_up(fs):
     assert fs.call("5558101").code == 200 and fs.invites()["gw1"] == 4
 
 
+def test_a_limit_refusal_after_a_failed_attempt_leaves_that_attempts_cause(fs):
+    # gw1 answers 503, gw2 is full: the CDR names gw1's attempt with its own disposition and cause (the
+    # refused gw2 left them empty before)
+    fs.use_rules(LIMIT_RULES.replace("gw2: {max_calls: 2}", "gw2: {max_calls: 1}"))
+    fs.gateways["gw1"].mode, fs.gateways["gw1"].reject_code = "reject", 503
+    held = fs.caller().start_call("5562000", hold=3.0)
+    assert eventually(lambda: fs.invites()["gw2"], 1) == 1
+    refused = fs.call("5562001")
+    cdr = fs.cdr(refused)
+    assert (cdr["fsroute_result"], cdr["fsroute_gateway"], cdr["fsroute_attempts"]) == ("failed", "gw1", "1")
+    assert fields_of(fs.switch, fs.log_mark, refused)["skipped"] == "gw2:at_limit"
+    assert (cdr["originate_disposition"], cdr["originate_failed_cause"]) == ("NORMAL_TEMPORARY_FAILURE",) * 2
+    assert fs.invites() == {"gw1": 2, "gw2": 1, "gw3": 0, "gw4": 0}
+    assert held.wait(15).code == 200
+
+
 def test_a_group_limit_nests_around_the_gateway_limits(fs):
     fs.use_rules(LIMIT_RULES.replace("    strategy: priority\n", "    strategy: priority\n    max_calls: 2\n"))
     held = [fs.caller().start_call("5561%03d" % i, hold=3.0) for i in range(2)]
