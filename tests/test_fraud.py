@@ -128,6 +128,16 @@ def test_a_burst_warns_then_blocks_further_calls_for_the_block_time(switch, writ
     assert call(path, "449001234").variables["fsroute_result"] == "bridged"
 
 
+def test_a_same_number_block_per_account_and_destination_refuses_that_number(switch, write_rules, call):
+    # the block was kept under the account alone while calls were checked under account and number:
+    # logged and listed, it never refused a call
+    path = write_rules(FRAUD_RULES.replace("    calls: {warn: 2, block: 4}\n",
+                                           "    per: account+destination\n    same_number: {block: 3}\n"))
+    results = [call(path, "449001234").variables["fsroute_result"] for _ in range(4)]
+    assert results == ["bridged"] * 3 + ["fraud_blocked"]
+    assert call(path, "449005555").variables["fsroute_result"] == "bridged"  # another number: its own key
+
+
 def test_ctl_shows_and_lifts_blocks(switch, write_rules, call):
     path = write_rules(FRAUD_RULES.replace("calls: {warn: 2, block: 4}", "calls: {block: 1}"))
     call(path, "449001234")

@@ -210,7 +210,7 @@ def start(rules: RuleSet, account: str, number: str, route: Optional[str], now: 
                 total = held.get(rule.name)
                 found += fraud.reached(rule, key, measure, *(local if total is None else (total - 1, total)))
             elif measure == "same_number":
-                found += fraud.reached(rule, account, measure, *state.in_a_row(rule.name, account, number))
+                found += fraud.reached(rule, key, measure, *state.in_a_row(rule.name, account, number))
             else:
                 talk = True
         if "concurrent" not in fraud.measures(rule):

@@ -119,6 +119,14 @@ def test_a_premium_burst_warns_then_blocks_and_the_block_lifts_by_ctl_and_by_tim
     assert fs.call("449002222").code == 200  # the block's 4 s are over
 
 
+def test_a_same_number_run_blocks_that_account_and_number(fs):
+    # per account+destination: the block is the pair's, and it refuses the pair's next call
+    fs.use_rules(FRAUD_RULES.replace("    calls: {warn: 2, block: 3}\n", "    same_number: {block: 2}\n"))
+    assert [fs.call("449003333").code for _ in range(3)] == [200, 200, 403]
+    assert fs.invites()["gw1"] == 2
+    assert fs.call("449004444").code == 200  # another number: another key
+
+
 FLEET_FRAUD_RULES = """\
 version: 1
 defaults:
