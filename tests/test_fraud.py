@@ -211,6 +211,29 @@ class FakeRedis:
         return "1"  # EXPIRE
 
 
+def test_a_malformed_fleet_block_does_not_end_the_fleet_thread(fake_freeswitch, monkeypatch):
+    # another switch (or a hand) appended a block whose end no clock can show: time.localtime raised
+    # in the thread, which ended, and no count reached Redis again until a restart
+    rules = loader.parse(FRAUD_RULES)
+    [rule] = rules.fraud
+    redis = FakeRedis()
+    redis.data["fleet.fraud.blocks"] = "premium-burst|acme|%d;" % 10 ** 20
+    fleet = RedisFleet("fleet", fraud.FraudState(clock=lambda: 1796601600.0), fraud.level_reached,
+                       run_api=redis.api, start=lambda target: None)
+    steps = iter([True, True, False])
+    monkeypatch.setattr("fsroute.runtime.fleet.switch_running", lambda: next(steps))
+    monkeypatch.setattr("fsroute.runtime.fleet.POLL_SECONDS", 0.01)
+    fleet.count(rule, "acme", "calls", 1.0, 1796601600.0, (0.0, 1.0))
+    fleet.run()  # the first step polls the bad entry; the thread goes on to its next step
+    assert [k for k in redis.data if ".calls." in k]  # the count was sent
+    assert any("fraud fleet thread" in m and "failed a step" in m for level, m in fake_freeswitch.logs
+               if level == "warning")
+    fleet.count(rule, "acme", "calls", 1.0, 1796601600.0, (1.0, 2.0))
+    steps = iter([True, False])
+    fleet.run()
+    assert float(redis.data[[k for k in redis.data if ".calls." in k][0]]) == 2.0
+
+
 def test_two_switches_share_counts_and_blocks_through_redis_and_judge_alone_without_it(fake_freeswitch):
     rules = loader.parse(FRAUD_RULES.replace("version: 1\n", "version: 1\ndefaults:\n  limits: {backend: "
                                              "hiredis, realm: fleet}\n"))

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Tuple
 
 from fsroute.core import fraud as decide
 from fsroute.core.model import FraudRule
+from fsroute.core.text import describe_error
 from . import background
 from .fslog import NOTICE, WARNING, api, log, switch_running
 
@@ -79,11 +80,15 @@ class RedisFleet:
                 item: Optional[Tuple[Any, ...]] = self._queue.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 item = None
-            if item is not None:
-                self.handle(item)
-            if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + POLL_SECONDS
-                self.poll()
+            try:  # one bad item or answer (another switch's malformed block entry) must not end the thread
+                if item is not None:
+                    self.handle(item)
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + POLL_SECONDS
+                    self.poll()
+            except Exception as exc:
+                log(WARNING, "fsroute: the fraud fleet thread (hiredis profile %s) failed a step: %s"
+                    % (self.profile, describe_error(exc, 120)))
 
     def handle(self, item: Tuple[Any, ...]) -> None:
         """Send one queued count or block (the thread; tests call it directly)."""
