@@ -9,6 +9,7 @@ from fsroute.core import loader
 from fsroute.core.accounts import account_of, limits_of, parse_table
 from fsroute.core.model import Accounts, Capacity, RulesError
 from fsroute.runtime.process import store_for
+from fsroute.testing import StubSession
 from test_gateway_health import Clock
 
 ACCOUNT_RULES = """\
@@ -139,6 +140,25 @@ def test_a_refused_call_is_logged_with_its_account_and_a_call_not_dialled_is_not
     assert refused.variables["fsroute_result"] == "over_limit"
     line = [m for level, m in switch.logs if "over_limit" in m][-1]
     assert "account acme: over its max_cps" in line
+
+
+@pytest.mark.parametrize("rules", [ACCOUNT_RULES, ACCOUNT_RULES.replace("  max_cps: '3/10'\n", "")])
+def test_a_caller_who_hangs_up_before_admission_is_not_over_limit(switch, write_rules, rules):
+    # the limits found a channel its caller had hung up: no limit refused the call, and the record
+    # says the caller left (it said over_limit, over its max_cps or max_calls)
+    path = write_rules(rules)
+
+    class LeavesNow(StubSession):
+        def setVariable(self, name, value):
+            super().setVariable(name, value)
+            if name == "fsroute_account":
+                self.hangup("ORIGINATOR_CANCEL")
+    session = LeavesNow({"destination_number": "5551000", "accountcode": "acme"}, fake=switch)
+    route.handler(session, path)
+    assert session.bridges == []
+    assert (session.variables["fsroute_result"], session.hangup_cause) == ("failed", "ORIGINATOR_CANCEL")
+    line = [m for _, m in switch.logs if "fsroute uuid=%s" % session.uuid in m][-1]
+    assert "caller hung up" in line and "over its" not in line
 
 
 def test_hiredis_failure_refuses_the_call_as_a_backend_error(switch, write_rules, call):

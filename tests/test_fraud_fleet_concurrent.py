@@ -6,6 +6,7 @@ from fsroute import route
 from fsroute.core import loader
 from fsroute.runtime import fraud
 from fsroute.runtime.fleet import RedisFleet
+from fsroute.testing import StubSession
 from test_fraud import FRAUD_RULES, fraud_events, switch  # noqa: F401  (the fixture)
 
 HIREDIS = FRAUD_RULES.replace("version: 1\n", "version: 1\ndefaults:\n  limits: {backend: hiredis}\n").replace(
@@ -95,3 +96,24 @@ def test_a_call_refused_by_a_block_holds_no_fleet_count(switch, fleet, write_rul
     assert not [data for app, data in refused.executed if app == "limit"]
     assert switch.limits.counts[COUNT] == 3
 
+
+
+def test_a_caller_who_hangs_up_before_the_count_is_not_a_redis_failure(
+        switch, fleet, write_rules):  # noqa: F811
+    # the limit application finds the channel hung up by its caller, not by its own !CAUSE: the call is
+    # over ("caller hung up"), and the fleet's Redis is not taken for unreachable (which would keep this
+    # switch's counts out of it for RETRY_SECONDS, with a misleading WARNING)
+    path = write_rules(HIREDIS)
+
+    class LeavesNow(StubSession):
+        def setVariable(self, name, value):
+            super().setVariable(name, value)
+            if name == "hiredis_raw_response":
+                self.hangup("ORIGINATOR_CANCEL")
+    session = LeavesNow({"destination_number": "449001234", "network_addr": "10.1.1.1"}, fake=switch)
+    route.handler(session, path)
+    assert session.bridges == []
+    assert session.variables["fsroute_result"] == "failed"
+    assert "caller hung up" in [m for _, m in switch.logs if "fsroute uuid=%s" % session.uuid in m][-1]
+    assert fleet.healthy
+    assert not [m for _, m in switch.logs if "cannot reach Redis" in m]

@@ -36,6 +36,7 @@ from .limits import LIMIT_ERROR, refusal
 
 ADMITTED = "fsroute_account_admitted"
 OVER_CPS, OVER_CALLS = "max_cps", "max_calls"
+CALLER_GONE = "caller_gone"  # the caller hung up meanwhile: neither limit refused the call
 MAX_TABLE_BYTES = 64 * 1024 * 1024
 
 
@@ -46,8 +47,8 @@ def resource(limits: LimitSettings, account: str, rate: bool = False) -> str:
 
 def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause: str) -> Optional[str]:
     """Count the call against ``account``'s limits: None when admitted, else why not (OVER_CPS,
-    OVER_CALLS, or LIMIT_ERROR when the backend failed). Over max_calls the switch has hung up with
-    ``cause``."""
+    OVER_CALLS, LIMIT_ERROR when the backend failed, CALLER_GONE). Over max_calls the switch has hung
+    up with ``cause``; a channel hung up with another cause was hung up by its caller."""
     limits = rules.defaults.limits
     hiredis = limits.backend == "hiredis"
     if capacity.max_cps is not None:
@@ -58,6 +59,8 @@ def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause:
             limits.backend, limits.realm, resource(limits, account, rate=True), capacity.max_cps[0],
             capacity.max_cps[1], ADMITTED))
         if session.getVariable(ADMITTED) != "true":
+            if not session.ready():
+                return CALLER_GONE
             return LIMIT_ERROR if refusal(rules, session) == LIMIT_ERROR else OVER_CPS
     if capacity.max_calls is not None:
         if hiredis:
@@ -65,6 +68,8 @@ def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause:
         session.execute("limit", "%s %s %s %d !%s" % (limits.backend, limits.realm, resource(limits, account),
                                                       capacity.max_calls, cause))
         if not session.ready():
+            if session.hangupCause() != cause:
+                return CALLER_GONE
             return LIMIT_ERROR if refusal(rules, session) == LIMIT_ERROR else OVER_CALLS
     return None
 

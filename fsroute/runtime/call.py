@@ -252,6 +252,10 @@ def _admitted(call: _Call, generation: Generation) -> bool:
                          account, cause)
     if why is None:
         return True
+    if why == accounts.CALLER_GONE:
+        call.detail = "caller hung up"
+        _finish(call, Outcome.FAILED, action_for(Outcome.FAILED, rules.defaults, CALLER_GONE).cause)
+        return False
     call.detail = "account %s: %s" % (account, "its limit backend failed" if why == limits.LIMIT_ERROR
                                       else "over its " + why)
     if not session.ready():  # the limit application hung up with the cause itself
