@@ -47,8 +47,9 @@ def resource(limits: LimitSettings, account: str, rate: bool = False) -> str:
 
 def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause: str) -> Optional[str]:
     """Count the call against ``account``'s limits: None when admitted, else why not (OVER_CPS,
-    OVER_CALLS, LIMIT_ERROR when the backend failed, CALLER_GONE). Over max_calls the switch has hung
-    up with ``cause``; a channel hung up with another cause was hung up by its caller."""
+    OVER_CALLS, LIMIT_ERROR when the backend failed, CALLER_GONE: the caller hung up before a limit was
+    asked). Over max_calls the switch has hung up with ``cause``. (After ``limit`` a hung-up channel is
+    taken for its refusal: in the switch, ``hangupCause()`` says NONE until the session ends.)"""
     limits = rules.defaults.limits
     hiredis = limits.backend == "hiredis"
     if capacity.max_cps is not None:
@@ -59,17 +60,17 @@ def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause:
             limits.backend, limits.realm, resource(limits, account, rate=True), capacity.max_cps[0],
             capacity.max_cps[1], ADMITTED))
         if session.getVariable(ADMITTED) != "true":
-            if not session.ready():
+            if not session.ready():  # limit_execute never hangs up: the caller did
                 return CALLER_GONE
             return LIMIT_ERROR if refusal(rules, session) == LIMIT_ERROR else OVER_CPS
     if capacity.max_calls is not None:
+        if not session.ready():
+            return CALLER_GONE
         if hiredis:
             session.setVariable("hiredis_limit_exceeded", "")
         session.execute("limit", "%s %s %s %d !%s" % (limits.backend, limits.realm, resource(limits, account),
                                                       capacity.max_calls, cause))
         if not session.ready():
-            if session.hangupCause() != cause:
-                return CALLER_GONE
             return LIMIT_ERROR if refusal(rules, session) == LIMIT_ERROR else OVER_CALLS
     return None
 

@@ -39,14 +39,14 @@ def resource(limits: LimitSettings, rule: str, key: str) -> str:
 def hold(session: Any, limits: LimitSettings, rule: str, key: str) -> Optional[int]:
     """Count the call in the fleet's concurrent calls of ``key`` under ``rule``: the fleet's count with
     it, or None when Redis did not count it and the call goes on (the profile's ignore-connect-fail).
-    Raises Unheld when the count failed and the switch hung the call up (with CAUSE: a channel hung up
-    with another cause was hung up by its caller, and the call goes on to find that out)."""
+    Raises Unheld when the count failed and the switch hung the call up. A caller gone before the count
+    is not counted (None): the call goes on to find that out, and Redis is not taken for unreachable."""
     session.setVariable(RESPONSE, "")  # an earlier hiredis count of this channel (its account's) is not ours
+    if not session.ready():
+        return None
     session.execute("limit", "hiredis %s %s - !%s" % (limits.realm, resource(limits, rule, key), CAUSE))
     if not session.ready():
-        if session.hangupCause() == CAUSE:
-            raise Unheld(rule)
-        return None
+        raise Unheld(rule)
     answer = (session.getVariable(RESPONSE) or "").strip()
     # Not a count above 0: nothing counted (ignore-connect-fail), or a Redis that lost its counts while calls
     # were up and went below 0 as they ended (mod_hiredis then holds nothing; the count heals as calls come).

@@ -125,6 +125,8 @@ def test_a_same_number_run_blocks_that_account_and_number(fs):
     assert [fs.call("449003333").code for _ in range(3)] == [200, 200, 403]
     assert fs.invites()["gw1"] == 2
     assert fs.call("449004444").code == 200  # another number: another key
+    assert fs.switch.api("python fsroute.ctl fraud unblock 127.0.0.1") == \
+        "+OK unblocked premium-burst 127.0.0.1/449003333\n"  # the only block, and none left for the next test
 
 
 FLEET_FRAUD_RULES = """\
