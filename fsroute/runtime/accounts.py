@@ -49,7 +49,7 @@ def admit(session: Any, rules: RuleSet, capacity: Capacity, account: str, cause:
     """Count the call against ``account``'s limits: None when admitted, else why not (OVER_CPS,
     OVER_CALLS, LIMIT_ERROR when the backend failed, CALLER_GONE: the caller hung up before a limit was
     asked). Over max_calls the switch has hung up with ``cause``. (After ``limit`` a hung-up channel is
-    taken for its refusal: in the switch, ``hangupCause()`` says NONE until the session ends.)"""
+    taken for its refusal: right after it, the switch's ``hangupCause()`` still said NONE.)"""
     limits = rules.defaults.limits
     hiredis = limits.backend == "hiredis"
     if capacity.max_cps is not None:
