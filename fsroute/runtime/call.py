@@ -241,7 +241,7 @@ def _talked(call: _Call, generation: Generation, dial: Dial, ran: float) -> None
 
 def _admitted(call: _Call, generation: Generation) -> bool:
     """Count the call against its account's max_cps and max_calls (runtime.accounts); False: refused,
-    result over_limit, hung up with defaults.on_over_limit."""
+    result over_limit, hung up with defaults.on_over_limit (or its caller left first: failed)."""
     rules = generation.rules
     assert rules.accounts is not None
     account = call.account = account_of(rules.accounts, call.variables.__getitem__, rules.acls)
