@@ -19,13 +19,13 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from functools import partial
 from typing import Any, Callable, Optional, Tuple
 
 from fsroute.core import fraud as decide
 from fsroute.core.model import FraudRule
-from fsroute.core.text import describe_error
 from . import background
-from .fslog import NOTICE, WARNING, api, log, switch_running
+from .fslog import NOTICE, WARNING, api, log, survive, switch_running
 
 POLL_SECONDS = 1.0
 RETRY_SECONDS = 5.0  # after a failure, Redis is tried again this much later (the API holds the GIL while it waits)
@@ -80,15 +80,13 @@ class RedisFleet:
                 item: Optional[Tuple[Any, ...]] = self._queue.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 item = None
-            try:  # one bad item or answer (another switch's malformed block entry) must not end the thread
-                if item is not None:
-                    self.handle(item)
-                if time.monotonic() >= next_poll:
-                    next_poll = time.monotonic() + POLL_SECONDS
-                    self.poll()
-            except Exception as exc:
-                log(WARNING, "fsroute: the fraud fleet thread (hiredis profile %s) failed a step: %s"
-                    % (self.profile, describe_error(exc, 120)))
+            # one bad item or answer (another switch's malformed block entry) must not end the thread
+            failed = "the fraud fleet thread (hiredis profile %s) failed a step" % self.profile
+            if item is not None:
+                survive(failed, partial(self.handle, item))
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_SECONDS
+                survive(failed, self.poll)
 
     def handle(self, item: Tuple[Any, ...]) -> None:
         """Send one queued count or block (the thread; tests call it directly)."""

@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from fsroute.core.model import RulesError
 from fsroute.core.text import describe_error, one_line
@@ -56,6 +56,15 @@ def switch_running() -> bool:
     """False once FreeSWITCH is shutting down (background threads end then); True outside it."""
     freeswitch = module()
     return freeswitch is None or bool(freeswitch.running())
+
+
+def survive(failed: str, step: Callable[[], None]) -> None:
+    """Run one step of a background thread; an exception is one WARNING ("fsroute: ``failed``: why")
+    and the thread goes on: one bad step must not end a thread nothing restarts."""
+    try:
+        step()
+    except Exception as exc:
+        log(WARNING, "fsroute: %s: %s" % (failed, describe_error(exc, 120)))
 
 
 def log(level: str, message: str) -> None:

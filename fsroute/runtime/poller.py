@@ -34,7 +34,7 @@ from fsroute.core.text import describe_error, one_line
 from . import background, events, metrics
 from .clock import SYSTEM_CLOCK, SystemClock
 from .flaplog import ChangeLog
-from .fslog import INFO, WARNING, api, log, switch_running
+from .fslog import INFO, WARNING, api, log, survive, switch_running
 from .limits import parse_count
 
 # sofia's gateway names: ^[\w.\-_]+$ (mod_sofia parse_gateways)
@@ -69,6 +69,9 @@ class Watch(NamedTuple):
     counted: FrozenSet[Counted]
     period: float
     timeout: float
+
+
+_ROUND_FAILED = "a gateway poller round failed"  # keep reading: one bad round must not end the poller
 
 
 class Poller:
@@ -236,12 +239,12 @@ class Poller:
                     self._wake.clear()  # stopped, a new watch (its period counts from the last round) ...
                     if self._count_soon and not self._stopped:  # ... or asked to count now
                         self._count_soon = False
-                        self._guarded(self._after_round)
+                        survive(_ROUND_FAILED, self._after_round)
                     continue
                 if not switch_running():
                     break
                 last_round = self._clock.monotonic()
-                self._guarded(self._round)
+                survive(_ROUND_FAILED, self._round)
         finally:
             with self._lock:
                 self._thread_running = False
@@ -249,13 +252,6 @@ class Poller:
     def _round(self) -> None:
         self.poll()
         self._after_round()
-
-    @staticmethod
-    def _guarded(work: Callable[[], None]) -> None:
-        try:
-            work()
-        except Exception as exc:  # keep reading: one bad round must not end the poller
-            log(WARNING, "fsroute: a gateway poller round failed: %s" % describe_error(exc, 120))
 
     def _read(self, profiles: List[str], counted: List[Counted]) -> None:
         with self._reading_lock:
