@@ -9,7 +9,7 @@ from fsroute.core import loader
 from fsroute.core.accounts import account_of, limits_of, parse_table
 from fsroute.core.model import Accounts, Capacity, RulesError
 from fsroute.runtime.process import store_for
-from fsroute.testing import StubSession
+from meanwhile import when_set
 from test_gateway_health import Clock
 
 ACCOUNT_RULES = """\
@@ -147,13 +147,8 @@ def test_a_caller_who_hangs_up_before_admission_is_not_over_limit(switch, write_
     # the limits found a channel its caller had hung up: no limit refused the call, and the record
     # says the caller left (it said over_limit, over its max_cps or max_calls)
     path = write_rules(rules)
-
-    class LeavesNow(StubSession):
-        def setVariable(self, name, value):
-            super().setVariable(name, value)
-            if name == "fsroute_account":
-                self.hangup("ORIGINATOR_CANCEL")
-    session = LeavesNow({"destination_number": "5551000", "accountcode": "acme"}, fake=switch)
+    leaves_now = when_set("fsroute_account", lambda session: session.hangup("ORIGINATOR_CANCEL"))
+    session = leaves_now({"destination_number": "5551000", "accountcode": "acme"}, fake=switch)
     route.handler(session, path)
     assert session.bridges == []
     assert (session.variables["fsroute_result"], session.hangup_cause) == ("failed", "ORIGINATOR_CANCEL")

@@ -11,6 +11,8 @@ from fsroute import ctl, route
 from fsroute.runtime import events, process
 from fsroute.testing import StubSession
 
+from meanwhile import when_set
+
 RULES = """\
     version: 1
     defaults: {reload_check: 0}
@@ -140,13 +142,10 @@ def test_every_gateway_drained_between_the_decision_and_the_bridge_is_all_down(w
     path = write_rules(RULES.replace("reload_check: 0", "reload_check: 0, on_all_down: continue"))
     route.handler(StubSession({"destination_number": "1"}), path)
 
-    class DrainedMeanwhile(StubSession):
-        def setVariable(self, name, value):
-            super().setVariable(name, value)
-            if name == "fsroute_number":  # decided with both up; another operator's ctl runs now
-                ctl.command("drain gw1 now")
-                ctl.command("disable gw2")
-    session = DrainedMeanwhile({"destination_number": "5551000"}, fake=fake_freeswitch)
+    def operator(session):  # decided with both up; another operator's ctl runs now
+        ctl.command("drain gw1 now")
+        ctl.command("disable gw2")
+    session = when_set("fsroute_number", operator)({"destination_number": "5551000"}, fake=fake_freeswitch)
     route.handler(session, path)
     assert session.bridges == []
     assert (session.variables["fsroute_result"], session.hangup_cause) == ("all_down", None)

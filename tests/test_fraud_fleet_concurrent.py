@@ -6,7 +6,7 @@ from fsroute import route
 from fsroute.core import loader
 from fsroute.runtime import fraud
 from fsroute.runtime.fleet import RedisFleet
-from fsroute.testing import StubSession
+from meanwhile import when_set
 from test_fraud import FRAUD_RULES, fraud_events, switch  # noqa: F401  (the fixture)
 
 HIREDIS = FRAUD_RULES.replace("version: 1\n", "version: 1\ndefaults:\n  limits: {backend: hiredis}\n").replace(
@@ -104,13 +104,8 @@ def test_a_caller_who_hangs_up_before_the_count_is_not_a_redis_failure(
     # over ("caller hung up"), and the fleet's Redis is not taken for unreachable (which would keep this
     # switch's counts out of it for RETRY_SECONDS, with a misleading WARNING)
     path = write_rules(HIREDIS)
-
-    class LeavesNow(StubSession):
-        def setVariable(self, name, value):
-            super().setVariable(name, value)
-            if name == "hiredis_raw_response":
-                self.hangup("ORIGINATOR_CANCEL")
-    session = LeavesNow({"destination_number": "449001234", "network_addr": "10.1.1.1"}, fake=switch)
+    leaves_now = when_set("hiredis_raw_response", lambda session: session.hangup("ORIGINATOR_CANCEL"))
+    session = leaves_now({"destination_number": "449001234", "network_addr": "10.1.1.1"}, fake=switch)
     route.handler(session, path)
     assert session.bridges == []
     assert session.variables["fsroute_result"] == "failed"

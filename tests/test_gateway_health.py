@@ -12,6 +12,8 @@ from fsroute.runtime.events import GATEWAY, ROUTE
 from fsroute.runtime.process import store_for
 from fsroute.testing import StubSession
 
+from meanwhile import when_set
+
 BREAKER_RULES = """\
 version: 1
 defaults:
@@ -193,12 +195,9 @@ def test_a_probe_taken_by_another_call_meanwhile_leaves_the_call_all_down(switch
         call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
     clock.now += 30
 
-    class RacedForTheProbe(StubSession):
-        def setVariable(self, name, value):
-            super().setVariable(name, value)
-            if name == "fsroute_number":
-                assert generation.breakers.acquire("gw1") is not None  # the other call's probe
-    session = RacedForTheProbe({"destination_number": "5551000"}, fake=switch)
+    def other_call(session):
+        assert generation.breakers.acquire("gw1") is not None  # the other call's probe
+    session = when_set("fsroute_number", other_call)({"destination_number": "5551000"}, fake=switch)
     route.handler(session, path)
     assert session.bridges == []
     assert (session.variables["fsroute_result"], session.hangup_cause) == ("all_down", None)
