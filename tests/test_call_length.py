@@ -79,9 +79,11 @@ def answered(store, gateway, number, talk):
 
 
 def placed(store, fake_freeswitch, dest):
-    """(the gateways dialled, the call's variables, its trace lines)."""
+    """(the gateways dialled, the call's variables, its trace lines). The caller's channel was answered
+    before fsroute (an IVR's), so that these calls add no talk time of their own to the measured ACD."""
     session = StubSession({"destination_number": dest, "network_addr": "127.0.0.1", "fsroute_trace": "true",
-                           "fsroute_now": "2026-01-01T00:00:00Z"}, fake=fake_freeswitch)
+                           "fsroute_now": "2026-01-01T00:00:00Z", "answered_time": "1767225590000000"},
+                          fake=fake_freeswitch)
     route_with(session, store.current)
     trace = [m.split(" ", 3)[3] for m in fake_freeswitch.log_lines("notice") if session.uuid in m]
     return [d.split("/")[2] for d, _ in session.bridges], session.variables, trace

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsroute import ctl
+from fsroute import ctl, route
 from fsroute.core import loader
 from fsroute.core.fraud import BLOCK, WARN, key_of, reached, spend, watching
 from fsroute.core.model import FraudRule, RulesError, Threshold
@@ -159,15 +159,35 @@ def test_minutes_and_spend_are_counted_when_the_call_ends(switch, write_rules, c
     spend: {block: 2.00}
 """))
     now = fraud.STATE.clock.now
-    first = call(path, "449001234", fsroute_answered=str(int(now - 121)))  # answered 121 s before it ended
+    switch.epoch = lambda: now - 121  # the switch's clock when the callee answers: 121 s before the call ended
+    first = call(path, "449001234")
     assert first.variables["execute_on_answer_fsroute"] == "set fsroute_answered=${strepoch()}"
+    assert first.variables["fsroute_answered"] == str(int(now - 121))  # run by the switch at the answer
     assert fraud.STATE.counts() == [("premium-burst", "172.16.221.33", "minutes", 121.0),
                                         ("premium-burst", "172.16.221.33", "spend", 1260000.0)]  # 126 s at 0.60
-    call(path, "449001234", fsroute_answered=str(int(now - 100)))
+    switch.epoch = lambda: now - 100
+    call(path, "449001234")
     assert fraud_events(switch) == [("warn", "minutes", "221"), ("block", "spend", "2280000")]  # 102 s billed
     assert call(path, "449001234").variables["fsroute_result"] == "fraud_blocked"
     unanswered = call(path, "5551000", bridge_outcomes={"gw1": "NO_ANSWER"})
     assert unanswered.variables["fsroute_result"] == "failed"
+
+
+def test_a_channel_routed_twice_counts_the_second_calls_talk_time_from_its_own_bridge(switch, write_rules,
+                                                                                      stub_session):
+    # a calling card: the dialplan routes the answered channel through fsroute again after the first call;
+    # the switch runs execute_on_answer_* only at the channel's first answer, so the second call must not
+    # count its minutes from the first call's answer
+    path = write_rules(FRAUD_RULES.replace("    calls: {warn: 2, block: 4}\n", "    minutes: {warn: 30}\n"))
+    now = fraud.STATE.clock.now
+    switch.epoch = lambda: now - 121
+    session = stub_session({"destination_number": "449001234", "network_addr": "172.16.221.33",
+                            "hangup_after_bridge": "false"})
+    route.handler(session, path)
+    assert fraud.STATE.counts() == [("premium-burst", "172.16.221.33", "minutes", 121.0)]
+    route.handler(session, path)  # answered already: the bridge's own duration (about 0 s here) is its talk time
+    [(_, _, _, minutes)] = fraud.STATE.counts()
+    assert 121.0 <= minutes < 122.0
 
 
 def test_concurrent_and_same_number_are_counted_at_start_and_given_back_at_the_end():

@@ -28,6 +28,9 @@ CALLER_LEFT_AT_ANSWER = "CALLER_LEFT_AT_ANSWER"  # a bridge outcome: see StubSes
 # cause a Q.850 Reason header would give instead.
 SIP_CAUSES = {404: "UNALLOCATED_NUMBER", 408: "RECOVERY_ON_TIMER_EXPIRE", 486: "USER_BUSY",
               503: "NORMAL_TEMPORARY_FAILURE", 603: "CALL_REJECTED"}
+# switch_channel_execute_on_value: the application ends at the first space or single colon
+_ON_ANSWER_SPLIT_RE = re.compile(r" |:(?!:)")
+_EXPANSION_RE = re.compile(r"\$\{([^{}]*)\}")
 _LEG_NUMBERS = itertools.count(1)  # the B-legs' uuids: unique, and cheap to make
 
 
@@ -90,7 +93,7 @@ class StubSession:
         self.hangup_cause: Optional[str] = None
         self.logs: List[Tuple[str, str]] = []
         self._fake = fake
-        self._answered = False
+        self._answered = self.variables.get("answered_time", "0") not in ("", "0")  # answered before it came
         self._hangup_hook: Optional[Tuple[Callable[..., object], Any]] = None
 
     # -- variables ---------------------------------------------------------------
@@ -138,7 +141,7 @@ class StubSession:
         return self.hangup_cause or "NONE"
 
     def answer(self) -> None:
-        self._answered = True
+        self._mark_answered()
 
     def preAnswer(self) -> None:
         pass
@@ -206,8 +209,7 @@ class StubSession:
         else:
             cause = self.bridge_outcomes.get(gateway, "SUCCESS")
         if cause == CALLER_LEFT_AT_ANSWER:
-            self._answered = True
-            self.variables["answered_time"] = str(time.time_ns() // 1000)
+            self._mark_answered()
             self.hangup("NORMAL_CLEARING")  # the caller's BYE; the switch then reports the bridge as:
             cause = "ORIGINATOR_CANCEL"
         if cause.startswith("sip:"):
@@ -216,7 +218,7 @@ class StubSession:
             cause = reason or SIP_CAUSES[int(status[4:])]
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
-            self._answered = True
+            self._mark_answered()
             self._in_bridge = self.stay_up
             self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
                                   bridge_hangup_cause="NORMAL_CLEARING",
@@ -228,6 +230,27 @@ class StubSession:
                               DIALSTATUS=_DIALSTATUS.get(cause, cause))
         if cause == "ORIGINATOR_CANCEL" or not self._continues_after(cause):
             self.hangup(cause)
+
+    def _mark_answered(self) -> None:
+        """switch_channel_perform_mark_answered: the first answer sets ``answered_time`` and runs each
+        ``execute_on_answer*`` variable (the switch's globals', then the channel's) as ``app data``."""
+        if self._answered:
+            return
+        self._answered = True
+        self.variables["answered_time"] = str(time.time_ns() // 1000)
+        fake = self._fake or EmulatedSwitch.current
+        merged = dict(fake.globals if fake is not None else {}, **self.variables)
+        for name, value in merged.items():
+            if name.lower().startswith("execute_on_answer"):
+                app, *data = _ON_ANSWER_SPLIT_RE.split(value, 1)
+                self.execute(app, self._expanded(data[0]) if data else None)
+
+    def _expanded(self, text: str) -> str:
+        """switch_channel_expand_variables, for ``${name}`` and ``${strepoch()}`` (the switch's clock)."""
+        fake = self._fake or EmulatedSwitch.current
+        epoch = fake.epoch if fake is not None else time.time
+        return _EXPANSION_RE.sub(lambda m: str(int(epoch())) if m.group(1) == "strepoch()"
+                                 else self.getVariable(m.group(1)) or "", text)
 
     def _continues_after(self, cause: str) -> bool:
         """mod_dptools audio_bridge_function: does the caller stay up after ``cause``?"""

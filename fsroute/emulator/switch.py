@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import types
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .limits import EmulatedLimits
 
@@ -29,6 +30,7 @@ class EmulatedSwitch:
     - ``logs``: every consoleLog line as ``(level, message)``;
     - ``events``: the headers of every fired ``Event``, as dicts;
     - ``globals``: global variables (``getGlobalVariable``);
+    - ``epoch``: the switch's clock (``${strepoch()}``), time.time unless a test sets another;
     - ``limits``: the ``limit`` backends ``hash`` and ``hiredis`` (EmulatedLimits),
       read with the API ``limit_usage <backend> <realm> <resource>``.
 
@@ -46,6 +48,7 @@ class EmulatedSwitch:
         self.api_calls: List[str] = []
         self.globals = dict(global_variables or {})
         self.limits = EmulatedLimits()
+        self.epoch: Callable[[], float] = time.time
         self._lock = threading.Lock()
         self.module = self._make_module()
 

@@ -218,6 +218,9 @@ def _fraud_checked(call: _Call, generation: Generation) -> bool:
     if watched:
         call.fraud = FraudCall(watched)
         if talk:  # the answer's time, for minutes and spend (execute_on_answer_*: the dialplan's own stays)
+            # The switch runs it at the channel's first answer only: a channel fsroute routed and bridged
+            # before must not lend that answer's time to this call (it counts its bridge's duration).
+            call.session.setVariable(ANSWERED, "")
             call.session.setVariable("execute_on_answer_fsroute", "set %s=${strepoch()}" % ANSWERED)
     return True
 

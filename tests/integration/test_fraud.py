@@ -259,3 +259,66 @@ def test_a_rule_watching_a_table_counts_and_blocks_only_the_numbers_with_a_row(f
     assert fs.call("5550005").code == 200
     assert fs.invites()["gw1"] == 4
     assert fs.switch.api("python fsroute.ctl fraud unblock 127.0.0.1").startswith("+OK unblocked premium-list")
+
+
+TALK_RULES = """\
+version: 1
+defaults: {status_ttl: 0.5}
+routes:
+  - {name: premium, match: {destination_number: '^(44907\\d+)$'}, gateway: gw1}
+fraud:
+  - name: talk-time
+    prefixes: ['44907']
+    window: 1h
+    rate: 60
+    increments: '1/1'
+    spend: {warn: 100000}
+"""
+
+TWICE_EXTENSION = """    <extension name="fsroute-twice">
+      <condition field="destination_number" expression="^44907\\d+$">
+        <action application="set" data="hangup_after_bridge=false"/>
+        <action application="python" data="fsroute.route %(rules)s"/>
+        <action application="python" data="fsroute.route %(rules)s"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>"""
+
+
+def talk_spend(fs):
+    """The talk-time rule's spend on this switch: 1.0 a second, whole seconds billed up."""
+    for line in fs.switch.api("python fsroute.ctl fraud status").splitlines():
+        words = line.split()
+        if words[:1] == ["talk-time"] and words[2:3] == ["spend"]:
+            return float(words[3])
+    return 0.0
+
+
+def talk_spend_after(fs, old, timeout=10.0):
+    """talk_spend once it is no longer ``old`` (a call ended and was counted)."""
+    deadline = time.monotonic() + timeout
+    while talk_spend(fs) == old and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return talk_spend(fs)
+
+
+def test_a_channel_routed_twice_counts_each_bridges_own_talk_time(fs):
+    # The switch runs execute_on_answer_* at the channel's first answer only: the second bridge of an
+    # answered channel (a calling card, a dialplan that routes again) must not count from the first answer.
+    fs.use_rules(TALK_RULES)
+    fs.switch.write_config(extra_extensions=TWICE_EXTENSION % {"rules": fs.switch.rules_path})
+    fs.switch.api("reloadxml")
+    fs.gateways["gw1"].hangup_after = 3.0  # each bridge: the gateway answers, then hangs up 3 s later
+    try:
+        before = talk_spend(fs)
+        call = fs.caller().start_call("449070001", hold=30.0)
+        after_first = talk_spend_after(fs, before)
+        assert 3.0 <= after_first - before <= 4.0  # 3 s answered, from an answer time in whole seconds
+        after_second = talk_spend_after(fs, after_first)
+        # its own bridge (the ring, then 3 s), not 6-7 s from the channel's first answer
+        assert 3.0 <= after_second - after_first <= 5.0
+        assert call.wait(15).code == 200
+        assert fs.invites()["gw1"] == 2
+    finally:
+        fs.switch.write_config()
+        fs.switch.api("reloadxml")
