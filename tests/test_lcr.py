@@ -103,6 +103,15 @@ def test_every_bad_row_is_reported_with_its_line():
     ]
 
 
+@pytest.mark.parametrize("optional", ["connect_fee", "increments", "description"])
+def test_a_row_without_a_trailing_optional_cell_is_reported_with_its_line(optional):
+    # the quick reader read the prefix and rate of such a row, then its missing cell: IndexError,
+    # no file:line, the carrier's calls ended in error
+    assert problems("prefix,rate,%s\n49,0.01,%s\n4915,0.03\n" % (optional, "60/60" if optional == "increments"
+                                                                 else "0.02" if optional == "connect_fee" else "DE")) \
+        == ["d.csv:3:1: the row has 2 fields; the header names 3"]
+
+
 def test_empty_optional_cells_mean_none():
     table = deck("""
         prefix,rate,connect_fee,increments,effective_from,effective_to,description

@@ -164,3 +164,33 @@ def test_a_replaced_tables_columns_go_back_in_steps_and_a_shared_ones_stay(fake_
     assert lengths[-4:] == [32, 24, 16, 8], lengths  # a.csv's keys: 8 at a time, a chance to switch between
     assert old_keys() is None
     assert len(shared_keys) == 40 and second.tables["others"].find("7770039", 0)[0] == 39
+
+
+def test_a_load_that_fails_unexpectedly_is_tried_once_per_change_of_the_files(fake_freeswitch, tmp_path,
+                                                                              monkeypatch, clock):
+    # it was tried (the files read and parsed again, an ERROR logged) at every reload_check until a file changed
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    path = str(tmp_path / "rules.yaml")
+    write(path, "gw1")
+    rules = process.store_for(path, clock, lambda target, args: target(*args))
+    assert dial(rules.current) == "gw1"
+    real_parse, tried = loader.parse, []
+
+    def parse(data, filename):
+        if b"gw2" in data:
+            tried.append(filename)
+            raise RuntimeError("a defect of fsroute's")
+        return real_parse(data, filename)
+
+    monkeypatch.setattr(loader, "parse", parse)
+    write(path, "gw2")
+    for _ in range(5):
+        clock.advance(1.0)
+        assert dial(rules.current) == "gw1"  # the last good rules stay
+    assert len(tried) == 1
+    assert len([line for line in fake_freeswitch.log_lines("err") if "failed unexpectedly" in line]) == 1
+    monkeypatch.setattr(loader, "parse", real_parse)
+    write(path, "gw2")  # the file's next change is tried again
+    clock.advance(1.0)
+    dial(rules.current)
+    assert dial(rules.current) == "gw2"

@@ -110,6 +110,7 @@ class _Builder(rowfile.RowReader):
         description_ids: Optional[array[int]] = array("i") if "description" in columns else None
         descriptions: Dict[str, int] = {}
         prefix_at, rate_at = columns["prefix"], columns["rate"]
+        widest = max(columns.values())  # a shorter row goes through parse_row, which reports it
         from_at, to_at = columns.get("effective_from", -1), columns.get("effective_to", -1)
         dates, pow10, slow_row, split = self.dates, POW10, self.parse_row, rowfile.split
         add_key, add_rate = keys.append, rates.append
@@ -130,7 +131,7 @@ class _Builder(rowfile.RowReader):
                 final = dates[row[to_at]] if to_at >= 0 else None
                 start = NEVER if first is None else first
                 end = FOREVER if final is None else final
-                good = (prefix.isdigit() and prefix.isascii() and size <= MAX_DIGITS
+                good = (len(row) > widest and prefix.isdigit() and prefix.isascii() and size <= MAX_DIGITS
                         and 0 <= rate < MAX_MONEY and start < end)
             except (IndexError, KeyError, ValueError, OverflowError):
                 good = False

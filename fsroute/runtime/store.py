@@ -188,6 +188,9 @@ class RulesStore:
         except model.RulesError:
             pass  # already logged; the last good generation stays in force
         except Exception as exc:  # never let a reload thread die with a traceback
+            signatures = self._signatures(self._current)
+            with self._lock:  # the same files are not read again until one of them changes
+                self._tried_now(signatures)
             log(ERROR, "fsroute: reloading %s failed unexpectedly: %s" % (self.path, describe_error(exc)))
         finally:
             with self._lock:
