@@ -385,6 +385,8 @@ def test_the_docs_did_example_loads_and_routes_as_it_says(tmp_path, call, fake_f
     rules = str(tmp_path / "rules.yaml")
     assert call(rules, "15551230001").executed[-1] == ("bridge", "sofia/gateway/acme_trunk/15551230001")
     assert call(rules, "15551230002").executed[-1][1].endswith("/+15551230002")
+    # $0 is the number looked up, without the destination's own '+': one '+', not '++'
+    assert call(rules, "+15551230002").executed[-1][1].endswith("/globex2/+15551230002")
     assert call(rules, "15551230003").hangup_cause == "UNALLOCATED_NUMBER"
     assert call(rules, "15551239999").variables["fsroute_route"] == "not ours"
 

@@ -213,8 +213,7 @@ def _routing_number(rules: RuleSet, get: Getter, table_of: Optional[tablerows.Ta
         row, action = bound.find(destination, _table_instant(bound, moment))
     lrn = None
     if action is not None and action.number is not None:
-        digits = destination[1:] if destination[:1] == "+" else destination
-        lrn = tablerows.number_of(action, digits)
+        lrn = tablerows.number_of(action, destination)
     if reasons is not None:
         reasons.dipped(lookup.table, destination, lrn, "table '%s' %s" % (
             lookup.table, "is not loaded" if bound is None else "has no row" if action is None

@@ -106,7 +106,7 @@ class BoundTable:
 
     def find(self, number: str, now: float) -> Tuple[int, Optional[RowAction]]:
         """(row, its action) for ``number`` (one leading '+' is not part of it), (-1, None) when it has none."""
-        digits = number[1:] if number[:1] == "+" else number
+        digits = _digits_of(number)
         if not (digits.isdigit() and digits.isascii()):
             return -1, None
         table = self.table
@@ -177,8 +177,16 @@ def _number(cell: str) -> Optional[templates.Parts]:
 
 
 def number_of(action: RowAction, looked_up: str) -> Optional[str]:
-    """The number a row gives (its template over ``looked_up``), None when its number cell is empty."""
-    return templates.over_number(action.number, looked_up, _unset) if action.number is not None else None
+    """The number a row gives (its template over the digits looked up: as in find, one leading '+' of
+    ``looked_up`` is not part of them, so ``+$0`` gives one '+'), None when its number cell is empty."""
+    if action.number is None:
+        return None
+    return templates.over_number(action.number, _digits_of(looked_up), _unset)
+
+
+def _digits_of(number: str) -> str:
+    """The number a table looks up: ``number`` without one leading '+'."""
+    return number[1:] if number[:1] == "+" else number
 
 
 def routed(route: Route, action: RowAction, looked_up: str) -> Route:

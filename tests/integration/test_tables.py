@@ -46,6 +46,9 @@ def test_a_did_table_routes_calls_to_its_gateways_and_passes_the_others_on(fs):
     assert fs.gateways["gw2"].uri_users() == ["+15551002"]
     assert fs.gateways["gw4"].uri_users() == ["5559999"]
     assert (fs.cdr(first)["fsroute_route"], fs.cdr(other)["fsroute_route"]) == ("did", "the rest")
+    # an E.164 destination finds the same row, and its template's $0 is the digits looked up
+    assert fs.call("+5551002").code == 200
+    assert fs.gateways["gw2"].uri_users() == ["+15551002", "+15551002"]
 
 
 def test_a_row_hangs_up_with_its_cause_and_a_blocklisted_caller_gets_the_blocklists(fs):
