@@ -194,3 +194,34 @@ def test_a_load_that_fails_unexpectedly_is_tried_once_per_change_of_the_files(fa
     clock.advance(1.0)
     dial(rules.current)
     assert dial(rules.current) == "gw2"
+
+
+def test_rules_pushed_before_the_deck_they_name_go_live_once_the_deck_is_in_place(fake_freeswitch, tmp_path, clock):
+    # the refusal recorded the rules file as tried while only the decks in force were watched: the new
+    # deck's arrival was never seen, and the new rules waited for a touch of the rules file or ctl reload
+    fake_freeswitch.set_gateways("external", up=["gw1", "gwc"])
+    text = ("version: 1\ndefaults: {reload_check: 0}\ncarriers:\n  c: {deck: %s, gateway: gwc}\nroutes:\n"
+            "  - {name: %s, match: {destination_number: '^00(\\d+)$'}, number: '$1', lcr: {carriers: [c]}}\n")
+    path = str(tmp_path / "rules.yaml")
+    for name, content in (("a.csv", "prefix,rate\n49,0.01\n"), ("rules.yaml", text % ("a.csv", "v1"))):
+        with open(str(tmp_path / name), "w") as handle:
+            handle.write(content)
+        os.utime(str(tmp_path / name), ns=(time.time_ns() - 10 ** 10,) * 2)
+    rules = process.store_for(path, clock, lambda target, args: target(*args))
+    session = StubSession({"destination_number": "00491", "network_addr": "127.0.0.1"})
+    route_with(session, rules.current)
+    assert session.variables["fsroute_route"] == "v1"
+    with open(path, "w") as handle:
+        handle.write(text % ("b.csv", "v2"))
+    os.utime(path, ns=(time.time_ns() - 10 ** 10,) * 2)
+    for _ in range(3):
+        clock.advance(1.0)
+        rules.current()
+    assert rules.current().rules.routes[0].name == "v1" and "b.csv" in str(rules.last_error)
+    with open(str(tmp_path / "b.csv"), "w") as handle:
+        handle.write("prefix,rate\n49,0.02\n")
+    os.utime(str(tmp_path / "b.csv"), ns=(time.time_ns() - 10 ** 10,) * 2)
+    clock.advance(1.0)
+    rules.current()
+    assert rules.current().rules.routes[0].name == "v2" and rules.last_error is None
+    assert len([line for line in fake_freeswitch.log_lines("err") if "b.csv" in line]) == 1

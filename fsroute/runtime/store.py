@@ -86,6 +86,7 @@ class RulesStore:
         self._retire = retire
         self._current: Optional[Generation] = None
         self._tried: Signatures = {}  # of the files as last built or tried
+        self._refused_paths: List[str] = []  # decks and tables a refused version names: watched until one loads
         self._held: Optional[int] = None  # the rules file of _tried, open: its inode number stays its own
         self._seen: Tuple[Any, ...] = ()  # of the rules file at the previous load or check of it
         self._deferred = False  # the newest automatic load waited for a writer: check again, whatever the stat
@@ -163,6 +164,7 @@ class RulesStore:
         paths = [self.path]
         if generation is not None:
             paths += generation.rules.deck_paths() + generation.rules.table_paths()
+        paths += self._refused_paths
         return {path: file_signature(path) for path in paths}
 
     def _maybe_start_reload(self, current: Generation) -> None:
@@ -214,6 +216,7 @@ class RulesStore:
             number = self._started
         previous = self._current
         rules_signature = file_signature(self.path)
+        ruleset: Optional[model.RuleSet] = None
         try:
             data = loader.read(self.path)
             seen, self._seen, self._deferred = self._seen, rules_signature, False
@@ -230,10 +233,12 @@ class RulesStore:
         except NotSettled:
             return previous  # a deck is still being written: built again at the next check
         except model.RulesError as exc:
+            self._refused_paths = ruleset.deck_paths() + ruleset.table_paths() if ruleset is not None else []
             signatures = self._signatures(previous)
             signatures[self.path] = rules_signature
             self._refused(exc, number, signatures, force)
             raise
+        self._refused_paths = []
         signatures = {self.path: rules_signature}
         signatures.update((path, deck.signature) for path, deck in decks.items())
         signatures.update((path, table.signature) for path, table in table_files.items())

@@ -135,6 +135,29 @@ def test_a_changed_deck_is_taken_up_while_calls_flow_and_a_broken_one_keeps_the_
     assert "(keeping sha=" in errors[0]
 
 
+def test_rules_pushed_before_their_new_deck_go_live_when_the_deck_arrives(fs):
+    # a config manager writes the rules, then the deck they now name: the refused rules used to wait
+    # for a touch of the rules file or ctl reload, because only the decks in force were watched
+    use_lcr_rules(fs)
+    deck_f = os.path.join(os.path.dirname(fs.switch.rules_path), "lcr_f.csv")
+    if os.path.exists(deck_f):
+        os.remove(deck_f)
+    mark = fs.switch.log_mark()
+    fs.switch.write_rules(LCR_RULES.replace("lcr_b.csv", "lcr_f.csv"))
+    fs.switch.wait_log("lcr_f.csv", mark=mark)  # refused: the deck is not there; the last good rules stay
+    assert fs.call("00491512345").code == 200
+    assert fs.gateways["gw3"].uri_users() == ["0011491512345"]  # carrier_c at 0.025
+    with open(deck_f, "w") as deck:
+        deck.write("prefix,rate\n491512,0.010\n")  # carrier_b, now on lcr_f.csv, is the cheapest
+    aged(deck_f)
+    deadline = time.monotonic() + 20
+    while not fs.gateways["gw2"].uri_users() and time.monotonic() < deadline:
+        assert fs.call("00491512345").code == 200
+        time.sleep(0.3)
+    assert fs.gateways["gw2"].uri_users() == ["491512345"]
+    assert fs.cdr(fs.call("00491512345"))["fsroute_lcr_rate"] == "0.01"
+
+
 def big_deck(path, rows, rate):
     """A deck of ``rows`` prefixes (7000000...) and 4915 at ``rate``: seconds to load in the switch."""
     with open(path, "w") as deck:
