@@ -207,3 +207,20 @@ def test_an_attempt_refused_at_its_limit_is_not_counted_by_least_calls(fake_free
         ["fsroute.gw.gw1", "fsroute.gw.gw2"]
     counted = "hash fsroute fsroute.gw.%s"
     assert [process.poller().count(counted % g) for g in ("gw1", "gw2")] == [0, 1]
+
+
+def test_a_gateway_back_up_after_an_unreadable_reading_is_announced_up_once(fake_freeswitch):
+    # the change was worked out against the reading just before, unusable ('Invalid Profile' while the
+    # profile restarts): no "up" line, event or count; a gateway still down was announced down again
+    fake_freeswitch.set_gateways("external", up=["gw1"], down=["gw2", "gw3"])
+    poller = Poller(start=no_thread)
+    poller.watch("a.yaml", ["external"], [], period=60, timeout=1)
+    fake_freeswitch.answers[GWLIST] = "Invalid Profile [external]"
+    poller.poll()
+    del fake_freeswitch.answers[GWLIST]
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"], down=["gw3"])
+    poller.poll()
+    assert not poller.is_down("external", "gw2")
+    events = [(e["fsroute-gateway"], e["fsroute-state"], e["fsroute-previous-state"])
+              for e in fake_freeswitch.fired("fsroute::gateway")]
+    assert events == [("gw2", "down", "unknown"), ("gw3", "down", "unknown"), ("gw2", "up", "down")]

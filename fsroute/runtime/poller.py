@@ -91,6 +91,7 @@ class Poller:
         self._monotonic = clock.monotonic
         self._start = start
         self._readings: Dict[str, Reading] = {}
+        self._announced: Dict[str, FrozenSet[str]] = {}  # the DOWN gateways of each profile's last usable reading
         self._counts: Dict[Counted, int] = {}
         self._started: Dict[Counted, int] = {}     # attempts started since the last count of each
         self._asked: Set[str] = set()              # profiles and counts read (or being read) at least once
@@ -267,12 +268,12 @@ class Poller:
 
     def _read_profile(self, profile: str) -> None:
         down = self._answer("sofia profile %s gwlist down" % profile, parse_gwlist)
-        before = self._readings.get(profile)
         self._readings[profile] = Reading(down, self._clock.monotonic(), self._clock.time())
         if down is None or not self.announce:
             return
-        known = before.down if before is not None else None
-        if before is None or known is None:
+        known = self._announced.get(profile)  # the last usable reading, across unusable ones
+        self._announced[profile] = down
+        if known is None:
             went_down = [(name, "unknown") for name in sorted(down)]
             came_up: List[str] = []
         else:
