@@ -156,3 +156,21 @@ def test_the_state_file_is_replaced_whole(rules, call):
     dialled(call, rules)
     ctl.command("drain gw1")
     assert not os.path.exists(rules + ".gateways.json.tmp")
+
+
+def test_a_call_that_fails_before_its_bridge_is_not_counted_on_the_gateway(fake_freeswitch, write_rules):
+    # it was counted from before the channel reads that quality timings need: one that raised left the
+    # call counted for good ("1 call left" on a drained gateway, fsroute_gateway_bridging 1)
+    class ProgressTimeFails(StubSession):
+        def getVariable(self, name):
+            if name == "progress_time":
+                raise RuntimeError("getVariable(progress_time) failed")
+            return super().getVariable(name)
+
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    rules = write_rules("version: 1\ndefaults: {quality: {window: 900}}\nroutes:\n  - {name: out, gateway: gw1}\n")
+    session = ProgressTimeFails({"destination_number": "5551000", "network_addr": "127.0.0.1"}, fake=fake_freeswitch)
+    route.handler(session, rules)
+    assert (session.variables["fsroute_result"], session.bridges) == ("error", [])
+    assert ctl.command("drain gw1 maintenance").endswith(": no calls left\n")
+    assert 'fsroute_gateway_bridging{path="%s",gateway="gw1"} 0' % rules in ctl.command("metrics")

@@ -440,13 +440,13 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     if generation.counts_calls:
         generation.started(gateway)
     admin = generation.admin
-    admin.begin(call, gateway)  # a drained gateway's calls are counted down in ctl status
     timed = generation.quality is not None
     if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
         call.rang = _channel_time(call.variables["progress_time"]) is not None
         call.answered_before = _channel_time(call.variables["answered_time"]) is not None
     sent = time.time()
     began = time.perf_counter()
+    admin.begin(call, gateway)  # a drained gateway's calls are counted down in ctl status
     try:
         session.execute(app, data)
     finally:
