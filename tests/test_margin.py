@@ -275,3 +275,16 @@ def test_check_warns_of_a_minimum_margin_without_a_default_sell_deck(margin_rule
     assert capsys.readouterr().err == (
         "%s:11: warning: route 'international' has min_margin but no sell default: every call that does not set "
         "${customer_deck} ends as no_margin\n" % path)
+
+
+def test_a_margin_of_exactly_the_minimum_percent_keeps_it():
+    # 4.9 * 100000 is 490000.00000000006 in floats: a margin of exactly 4.9 % was taken for less
+    from fsroute.core.margin import keeps
+    from fsroute.core.model import Margin
+
+    for tenths in range(1, 1000):
+        spec = Margin(min_percent=float("%d.%d" % divmod(tenths, 10)))
+        revenue = 100000  # 0.10 in micro-units
+        at_minimum = revenue - tenths * 100
+        assert keeps(spec, revenue, at_minimum), spec.min_percent
+        assert not keeps(spec, revenue, at_minimum + 1), spec.min_percent

@@ -15,6 +15,8 @@ every account's.
 
 from __future__ import annotations
 
+import functools
+from fractions import Fraction
 from typing import Callable, Mapping, NamedTuple, Optional, Tuple
 
 from .decks import MAX_DIGITS, Deck, rate_text
@@ -100,7 +102,17 @@ def keeps(spec: Margin, revenue: int, cost: int) -> bool:
     margin = revenue - cost
     if spec.min_amount is not None and margin < spec.min_amount:
         return False
-    return spec.min_percent is None or margin * 100 >= spec.min_percent * revenue
+    if spec.min_percent is None:
+        return True
+    numerator, denominator = _ratio(spec.min_percent)
+    return margin * 100 * denominator >= numerator * revenue
+
+
+@functools.lru_cache(maxsize=64)
+def _ratio(percent: float) -> Tuple[int, int]:
+    """``percent`` as the decimal the rules wrote (4.9 is 49/10, not the float just above it), so that a
+    margin of exactly the minimum keeps it."""
+    return Fraction(repr(percent)).as_integer_ratio()
 
 
 def protect(spec: Margin, quotes: Tuple[Quote, ...], sale: Optional[Sale]) -> Tuple[Quote, ...]:

@@ -107,3 +107,16 @@ def test_an_accounts_sell_deck_prices_its_calls_and_can_leave_them_without_margi
         ("bridged", "carrier_b", "0.06", "0.021", "0.003"),   # acme's own deck
         ("bridged", "carrier_b", "0.06", "0.05", "0.09"),     # no row: the route's default
         ("no_margin", "", "", "", "")]                         # cheapo's deck sells below every carrier
+
+
+def test_a_carrier_leaving_exactly_the_minimum_percent_is_used(fs):
+    # 4.9 % of 0.10 is 0.0049: it was compared in floats (4.9 * 100000 = 490000.00000000006) and the
+    # call refused no_margin
+    rules = MARGIN_RULES.replace("carriers: [carrier_a, carrier_b, carrier_c]", "carriers: [carrier_a]\n"
+                                 "      expected_seconds: 60").replace("{amount: 0.001}", "{percent: 4.9}")
+    use_rules_with_decks(fs, rules, dict(DECKS, **{"margin_a.csv": "prefix,rate\n49,0.0951\n",
+                                                   "margin_sell.csv": "prefix,rate\n49,0.10\n"}))
+    call = fs.call("0049111")
+    assert call.code == 200
+    row = fs.cdr(call)
+    assert (row["fsroute_result"], row["fsroute_lcr_cost"], row["fsroute_lcr_margin"]) == ("bridged", "0.0951", "0.0049")
