@@ -299,3 +299,32 @@ def test_class_tables_are_checked_against_the_tables(write_rules):
     text = str(caught.value)
     assert "defaults.quality.class_tables: no table named 'premum' (did you mean 'premium'?)" in text
     assert "table 'other' is a list without a header: it has no column 'region'" in text
+
+
+class RingingSession(StubSession):
+    """The gateway rings 0.2 s after the INVITE, passed on to the caller's channel (``progress_time``)."""
+
+    def _bridge(self, data):
+        import time
+        self.variables.setdefault("progress_time", str(int((time.time() + 0.2) * 1e6)))
+        super()._bridge(data)
+
+
+@pytest.mark.parametrize("before, pdd", [
+    ({}, 0.2),
+    ({"progress_media_time": "-3"}, None),  # the dialplan's pre_answer 3 s before: the switch set only this
+    ({"progress_time": "-3"}, None),        # its ring_ready
+])
+def test_a_channel_that_had_early_media_before_fsroute_gives_no_pdd(write_rules, clock, fake_freeswitch, before, pdd):
+    # pre_answer stamps progress_media_time alone, once per channel: it was taken for the gateway's
+    # first ring, a PDD of 0 s that pulled the gateway's mean down
+    import time
+    fake_freeswitch.set_gateways("external", up=["gw1"])
+    store = process.store_for(write_rules("version: 1\ndefaults: {quality: {window: 900}}\n"
+                                          "routes:\n  - {name: out, gateway: gw1}\n"), clock=clock)
+    variables = {name: str(int((time.time() + float(value)) * 1e6)) for name, value in before.items()}
+    session = RingingSession(dict(variables, destination_number="1000", network_addr="127.0.0.1"),
+                             {"gw1": "USER_BUSY"}, fake=fake_freeswitch)
+    route_with(session, store.current)
+    [(_, _, figures)] = store.current().quality.snapshot()
+    assert figures.pdd == pytest.approx(pdd, abs=0.05) if pdd is not None else figures.pdd is None

@@ -442,7 +442,9 @@ def _attempt(call: _Call, generation: Generation, decision: Decision, dial: Dial
     admin = generation.admin
     timed = generation.quality is not None
     if timed and not call.attempts:  # rung or answered before fsroute: those times are not the gateway's
-        call.rang = _channel_time(call.variables["progress_time"]) is not None
+        # a ring, or early media (pre_answer sets only progress_media_time, and only once per channel)
+        call.rang = _channel_time(call.variables["progress_time"]) is not None \
+            or _channel_time(call.variables["progress_media_time"]) is not None
         call.answered_before = _channel_time(call.variables["answered_time"]) is not None
     sent = time.time()
     began = time.perf_counter()

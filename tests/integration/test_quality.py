@@ -93,6 +93,32 @@ def test_pdd_and_acd_are_the_gateways_ring_and_talk_times(fs):
     assert 0.5 <= pdd <= 0.9 and 0.8 <= acd <= 1.5
 
 
+PRE_ANSWER_EXTENSION = """    <extension name="pre-answer" continue="true">
+      <condition field="${sip_h_X-Pre-Answer}" expression="^yes$">
+        <action application="pre_answer"/>
+      </condition>
+    </extension>"""
+
+
+def test_a_call_with_early_media_before_fsroute_gives_its_gateway_no_pdd(fs):
+    # the dialplan's pre_answer stamps only progress_media_time, once per channel: it was taken for the
+    # gateway's first ring, a PDD of 0 s
+    fs.use_rules(RULES)
+    fs.switch.write_config(extra_extensions=PRE_ANSWER_EXTENSION)
+    fs.switch.api("reloadxml")
+    try:
+        gw2 = fs.gateways["gw2"]
+        gw2.ring_delay, gw2.answer_delay = 0.6, 0.5
+        for i in range(2):
+            assert fs.call("55720%02d" % i, hold=0.5, headers=[("X-Pre-Answer", "yes")]).code == 200
+        assert observed(fs.switch, "gw2", 2)
+        line = quality_line(fs.switch, "gw2")
+        assert " pdd - " in line, line  # not known: the channel had early media before the INVITE
+    finally:
+        fs.switch.write_config()
+        fs.switch.api("reloadxml")
+
+
 TABLE_CLASS_RULES = """\
 version: 1
 defaults:
