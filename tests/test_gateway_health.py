@@ -136,6 +136,19 @@ def test_failing_gateway_is_benched_then_probed_and_closed(switch, write_rules, 
     assert dialled(call(path, "5551000")) == ["gw1"]
 
 
+def test_a_call_whose_every_gateway_is_benched_names_them_in_fsroute_skipped(switch, write_rules, call):
+    # the variable was written by the bridge loop only: a decision that ended the call (all_down) left
+    # the CDR without it, while the log line and the event named the benched gateways
+    path = write_rules(BREAKER_RULES.replace("gateways: [gw1, gw2]", "gateways: [gw1]"))
+    load(path, Clock())
+    for _ in range(3):
+        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    session = call(path, "5551000")
+    assert (session.variables["fsroute_result"], dialled(session)) == ("all_down", [])
+    assert session.variables["fsroute_skipped"] == "gw1:benched"
+    assert last_route_event(switch)["fsroute-skipped"] == "gw1:benched"
+
+
 def test_a_failed_probe_benches_again_for_twice_as_long(switch, write_rules, call):
     path = write_rules(BREAKER_RULES)
     clock = Clock()

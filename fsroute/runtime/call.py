@@ -131,6 +131,11 @@ def route_with(session: Any, current: Callable[[], Generation]) -> None:
         _route(call, generation)
     except Exception as exc:
         _crash(call, generation, exc)
+    if call.skipped:  # however the call ended: benched or left out at the decision, skipped at a bridge
+        try:
+            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
+        except Exception:
+            pass  # a session that fails here failed the call already: its record says so
     try:
         publish(call.record(), observers.of(generation, call.traced))
     except Exception:
@@ -345,8 +350,6 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
     finally:
         if saved != "true":
             session.setVariable("continue_on_fail", saved or "")
-        if call.skipped:
-            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
     if cause != CALLER_GONE and not call.attempts:  # every gateway was left out before it was dialled
         if any(s.why in ("at_limit", "limit_error") for s in call.skipped):
             call.detail = "every gateway tried is at its limits%s" % (

@@ -83,6 +83,18 @@ def test_a_rejecting_gateway_is_benched_then_comes_back_after_the_cooldown(fs):
     assert fs.call("5557101").code == 200 and fs.invites() == {"gw1": 8, "gw2": 5, "gw3": 0, "gw4": 0}
 
 
+def test_a_call_whose_every_gateway_is_benched_names_them_in_its_cdr(fs):
+    # fsroute_skipped was written by the bridge loop only: an all_down decision left the CDR without it
+    fs.use_rules(BREAKER_RULES.replace("failures: 3", "failures: 1").replace("[gw2, gw1]", "[gw2]"))
+    gw2 = fs.gateways["gw2"]
+    gw2.mode, gw2.reject_code = "reject", 503
+    assert fs.call("5558000").code == 503
+    assert wait_for_log(fs.switch, fs.log_mark, "fsroute: gateway gw2 benched for 5s")
+    cdr = fs.cdr(fs.call("5558001"))
+    assert (cdr["fsroute_result"], cdr["fsroute_skipped"]) == ("all_down", "gw2:benched")
+    assert fs.invites()["gw2"] == 1
+
+
 LIMIT_RULES = """\
 version: 1
 defaults: {status_ttl: 0.5}

@@ -18,7 +18,7 @@ CDR_FIELDS = ("sip_call_id", "uuid", "destination_number", "network_addr", "hang
               "originate_failed_cause", "bridge_hangup_cause", "last_bridge_hangup_cause",
               "sip_term_status", "proto_specific_hangup_cause", "fsroute_lcr_carrier", "fsroute_lcr_rate",
               "start_epoch", "billsec", "caller_id_number", "fsroute_lcr_cost", "fsroute_lcr_sell_rate",
-              "fsroute_lcr_margin")
+              "fsroute_lcr_margin", "fsroute_skipped")
 
 
 def a(value):
