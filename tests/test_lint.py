@@ -63,6 +63,17 @@ def test_an_earlier_route_that_lets_calls_through_does_not_shadow():
                      "{name: b, match: {destination_number: '^1800', caller_id_number: '^44$'}, gateway: gw2}"))
 
 
+def test_a_table_route_passes_the_numbers_without_a_row_on_and_shadows_nothing():
+    # it was taken for a catch-all (no regex), and for the shadow of a later route with its regex:
+    # `fsroute check --strict` failed a DID table followed by its fallback
+    text = HEAD.replace("routes:\n", "tables:\n  dids: {file: dids.csv, key: exact, columns: {key: did}}\nroutes:\n")
+    for table_route in ("{name: did, table: dids}",
+                        "{name: did, match: {destination_number: '^1(\\d+)$'}, number: '$1', table: dids}"):
+        rules = loader.parse(text + "  - %s\n  - {name: us, match: {destination_number: '^1(\\d+)$'}, "
+                             "gateway: gw1}\n" % table_route, "r.yaml")
+        assert warnings(rules) == [], table_route
+
+
 def test_whatever_the_earlier_routes_action_it_takes_the_call():
     for action in ("continue: true", "hangup: CALL_REJECTED", "transfer: '1000'", "gateway: gw1"):
         found = check("{name: a, match: {destination_number: '^1'}, %s}" % action,

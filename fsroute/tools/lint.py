@@ -131,8 +131,8 @@ class _Shadows:
 
     def implied(self, earlier: Route, later: Route) -> bool:
         """Whether every call that passes ``later``'s tests other than the destination passes
-        ``earlier``'s too (acl, other variables, time conditions)."""
-        if earlier.acl is not None and earlier.acl != later.acl:
+        ``earlier``'s too (acl, other variables, time conditions; a table route takes only its rows)."""
+        if earlier.table is not None or earlier.acl is not None and earlier.acl != later.acl:
             return False
         if not ({id(spec) for spec in earlier.when} <= {id(spec) for spec in later.when}
                 and {id(spec) for spec in earlier.unless} <= {id(spec) for spec in later.unless}
@@ -159,8 +159,10 @@ def any_implied(any_of: Tuple[TimeSpec, ...], later: Route) -> bool:
 def is_catch_all(route: Route) -> bool:
     """True when ``route`` takes every call that reaches it: no acl, no condition on another
     variable or on the time, and no destination regex or one that is ``.*``, ``.+``, ``\\d*``,
-    ``\\d+``, ``[0-9]*`` or ``[0-9]+``, with or without ``^``/``$`` and one group around it."""
-    if route.acl is not None or route.conditions or route.when or route.unless or route.when_any:
+    ``\\d+``, ``[0-9]*`` or ``[0-9]+``, with or without ``^``/``$`` and one group around it; and no
+    table (a table route passes the numbers without a row on)."""
+    if route.acl is not None or route.conditions or route.when or route.unless or route.when_any \
+            or route.table is not None:
         return False
     if route.dest is None:
         return True
