@@ -177,6 +177,10 @@ def test_set_variable_semantics():
 
 
 def test_hangup_and_hook():
+    unhooked = StubSession({})
+    unhooked.hangup("USER_BUSY")
+    # CoreSession::hangupCause reads what its hangup hook saw: without one, NONE (as in the real switch)
+    assert unhooked.hangup_cause == "USER_BUSY" and unhooked.hangupCause() == "NONE"
     seen = []
     session = StubSession({})
     session.setHangupHook(lambda s, event, arg: seen.append((event, arg)), "x")

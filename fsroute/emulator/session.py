@@ -95,6 +95,7 @@ class StubSession:
         self._fake = fake
         self._answered = self.variables.get("answered_time", "0") not in ("", "0")  # answered before it came
         self._hangup_hook: Optional[Tuple[Callable[..., object], Any]] = None
+        self._hooked_cause: Optional[str] = None
 
     # -- variables ---------------------------------------------------------------
     def getVariable(self, name: str) -> Optional[str]:
@@ -138,7 +139,9 @@ class StubSession:
         return self.uuid
 
     def hangupCause(self) -> str:
-        return self.hangup_cause or "NONE"
+        """CoreSession::hangupCause: the cause its hangup hook saw (switch_cpp.cpp's hanguphook, installed by
+        setHangupHook), else NONE, also after a hangup (seen in the real switch right after ``limit``)."""
+        return self._hooked_cause or "NONE"
 
     def answer(self) -> None:
         self._mark_answered()
@@ -153,6 +156,7 @@ class StubSession:
             if fake is not None and self.limits_held:
                 fake.limits.release(self)
             if self._hangup_hook is not None:
+                self._hooked_cause = self.hangup_cause
                 self._hangup_hook[0](self, "hangup", self._hangup_hook[1])
 
     def setHangupHook(self, func: Callable[..., object], arg: Any = None) -> None:
