@@ -149,6 +149,30 @@ def test_a_call_whose_every_gateway_is_benched_names_them_in_fsroute_skipped(swi
     assert last_route_event(switch)["fsroute-skipped"] == "gw1:benched"
 
 
+def test_a_probe_whose_announcement_fails_gives_the_probe_slot_back(switch, write_rules, call, monkeypatch):
+    # the log line or event of the half-open change raised after the slot was taken: the call ended in
+    # error and no later call could probe the gateway, benched until a restart
+    from fsroute.runtime import breakers
+
+    path = write_rules(BREAKER_RULES)
+    clock = Clock()
+    load(path, clock)
+    for _ in range(3):
+        call(path, "5551000", bridge_outcomes={"gw1": "NORMAL_TEMPORARY_FAILURE"})
+    clock.now += 30
+    announce = breakers._changed
+
+    def failing(gateway, state, detail):
+        if state == "half-open":
+            raise RuntimeError("consoleLog failed")
+        announce(gateway, state, detail)
+
+    monkeypatch.setattr(breakers, "_changed", failing)
+    assert call(path, "5551000").variables["fsroute_result"] == "error"
+    monkeypatch.setattr(breakers, "_changed", announce)
+    assert dialled(call(path, "5551000")) == ["gw1"]  # the next call is the probe
+
+
 def test_a_failed_probe_benches_again_for_twice_as_long(switch, write_rules, call):
     path = write_rules(BREAKER_RULES)
     clock = Clock()

@@ -68,9 +68,14 @@ class Breakers:
         breaker = self._by_name.get(name)
         if breaker is None:
             return CLOSED
-        taken = breaker.acquire(self.clock())
+        now = self.clock()
+        taken = breaker.acquire(now)
         if taken == HALF_OPEN:
-            _changed(name, HALF_OPEN, "half-open: this call is the probe")
+            try:
+                _changed(name, HALF_OPEN, "half-open: this call is the probe")
+            except Exception:  # no attempt follows: the probe slot goes back, or no call could ever probe
+                breaker.record(NEUTRAL, now, taken)
+                raise
         return taken
 
     def record(self, name: str, cause: str, taken: Optional[str], sip: Optional[int] = None,
