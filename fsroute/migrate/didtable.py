@@ -19,7 +19,7 @@ import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .importer import RouteSpec
-from .legacy import Report
+from .legacy import ConfigError, Report
 
 FOLD_AT = 10
 _LITERAL_RE = re.compile(r"\^(\d{1,15})\$\Z")
@@ -76,7 +76,12 @@ def _write(run: Sequence[Tuple[RouteSpec, str]], directory: str, number: int, ta
     name = "dids" if number == 1 else "dids_%d" % number
     path = os.path.abspath(os.path.join(directory, name + ".csv"))
     seen: Dict[str, int] = {}
-    with open(path, "w", newline="") as handle:
+    try:
+        os.makedirs(directory, exist_ok=True)  # as --decks DIR is
+        handle = open(path, "w", newline="")
+    except OSError as exc:
+        raise ConfigError(path, 0, "cannot write the table: %s" % (exc.strerror or exc)) from None
+    with handle:
         writer = csv.writer(handle)
         writer.writerow(["did", "target", "number", "extension"])
         for route, did in run:
