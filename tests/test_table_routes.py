@@ -450,6 +450,23 @@ def test_per_did_extensions_import_as_one_table_that_routes_the_same(tmp_path, c
         routed = simulate(str(plain / "rules.yaml"), number)
         assert [a["dialstring"] for a in folded["attempts"]] == [a["dialstring"] for a in routed["attempts"]]
         assert folded["attempts"], number
+        # the gateways only the table names are the switch's as much as the routes' are
+        assert (folded["result"], folded["hangup_cause"]) == (routed["result"], routed["hangup_cause"]), number
+
+
+def test_a_dids_table_directory_is_made_and_one_that_cannot_be_is_one_line(tmp_path, capsys):
+    from fsroute.tools.cli import main
+
+    (tmp_path / "dialplan.xml").write_text(per_did_dialplan(40))
+    assert main(["import", "--dialplan", str(tmp_path / "dialplan.xml"), "--dids-table",
+                 str(tmp_path / "new" / "tables")]) == 0
+    assert len((tmp_path / "new" / "tables" / "dids.csv").read_text().splitlines()) == 41
+    capsys.readouterr()
+    (tmp_path / "a file").write_text("")
+    assert main(["import", "--dialplan", str(tmp_path / "dialplan.xml"), "--dids-table",
+                 str(tmp_path / "a file" / "tables")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "cannot write the table: " in err and "Traceback" not in err
 
 
 def test_a_call_the_ingress_acl_refuses_costs_no_lookup(lnp_rules):

@@ -20,7 +20,7 @@ first row that has it, and keeps the last good generation.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 from . import templates
 from .causes import CAUSES
@@ -103,6 +103,10 @@ class BoundTable:
         self.spec = spec
         self.table = table
         self.actions = actions
+
+    def gateways(self) -> Set[str]:
+        """The gateways its rows name (``gateway:NAME`` targets)."""
+        return {action.fields["gateway"] for action in self.actions if action.fields.get("gateway")}
 
     def find(self, number: str, now: float) -> Tuple[int, Optional[RowAction]]:
         """(row, its action) for ``number`` (one leading '+' is not part of it), (-1, None) when it has none."""

@@ -80,6 +80,7 @@ class Simulation:
             variables, src_ip = _with_account(rules, account, variables, src_ip)
         named = {(variables or {}).get(r.gateway_var) for r in rules.routes if r.gateway_var}  # gateway: '${var}'
         known = rules.gateway_names() | {n for n in named if n}
+        known.update(*(table.gateways() for table in self.tables.values()))  # a switch defines them too
         unknown = sorted((set(down) | set(fail or ())) - known)
         if unknown:
             raise UnknownGateways("the rules never name gateway '%s'%s (they name: %s)"
