@@ -122,6 +122,24 @@ def test_without_any_tz_the_switch_local_zone_is_used(write_rules, monkeypatch):
         time.tzset()
 
 
+def test_a_repeated_local_wall_time_is_its_first_occurrence_whatever_was_read_before(write_rules, monkeypatch):
+    # time.mktime(isdst=-1) gave a repeated wall time the offset of the conversion before it: after a
+    # summer date 02:30 was CEST, after a winter one CET, for the same rules
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        starts = []
+        for before in ("2026-07-01 00:00~2026-07-02 00:00", "2026-12-01 00:00~2026-12-02 00:00"):
+            ruleset = loader.load(write_rules("version: 1\ncalendars:\n  before: {date-time: '%s'}\n"
+                                              "  night: {date-time: '2026-10-25 02:30~2026-10-25 06:00'}\n"
+                                              "routes:\n  - {name: r, when: night, gateway: gw1}\n" % before))
+            starts.append(ruleset.routes[0].when[0].date_times[0][0])
+        assert starts == [parse_instant("2026-10-25T00:30:00Z")] * 2  # 02:30 CEST, the first 02:30
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_existing_files_load_and_route_unchanged_without_an_instant(write_rules):
     ruleset = loader.load(write_rules("version: 1\nroutes:\n  - {name: r, gateway: gw1}\n"))
     assert router.decide(ruleset, {"destination_number": "1"}.get, lambda gateway: True, None).route.name == "r"

@@ -203,8 +203,8 @@ def _wall_time(parts: Tuple[Optional[str], ...], item: str) -> datetime.datetime
 
 def _instant(wall: datetime.datetime, zone: Zone) -> float:
     """The instant of a wall-clock time; of its first occurrence when a DST change repeats it."""
-    if zone is None:
-        return time.mktime(wall.timetuple()[:8] + (-1,))
+    if zone is None:  # the local zone, fold 0 (PEP 495); mktime's isdst=-1 took the last conversion's offset
+        return wall.timestamp()
     return wall.replace(tzinfo=zone).timestamp()
 
 
