@@ -421,3 +421,35 @@ def test_ipv4_mapped_acl_nodes_are_read_as_freeswitch_reads_them(tmp_path):
         (5, "not translated: acl list 'peers' node cidr '::ffff:a00:0/104': FreeSWITCH strips '::ffff:' and "
             "misreads the rest; write the network as IPv4 or as full IPv6")]
     assert "- allow: '10.0.0.0/8'    # line 3 cidr=::ffff:10.0.0.0/8, read as IPv4 as FreeSWITCH does" in result.text
+
+
+def test_failover_lists_of_extensions_of_one_name_or_a_lists_name_keep_their_own_groups(tmp_path):
+    # each became group '<extension>_failover': the second replaced the first (the same name in two
+    # contexts), or replaced a distributor list of that name, and routes dialled the wrong gateways
+    (tmp_path / "dp.xml").write_text(r'''<include>
+  <context name="public"><extension name="out"><condition field="destination_number" expression="^1(\d+)$">
+    <action application="bridge" data="sofia/gateway/gw1/$1|sofia/gateway/gw2/$1"/></condition></extension>
+    <extension name="x"><condition field="destination_number" expression="^2(\d+)$">
+    <action application="bridge" data="sofia/gateway/${distributor(out_failover)}/$1"/></condition></extension>
+  </context>
+  <context name="internal"><extension name="out"><condition field="destination_number" expression="^3(\d+)$">
+    <action application="bridge" data="sofia/gateway/gw3/$1|sofia/gateway/gw4/$1"/></condition></extension>
+  </context>
+</include>''')
+    (tmp_path / "dist.xml").write_text('<configuration name="distributor.conf"><lists><list name="out_failover">'
+                                       '<node name="gw7" weight="1"/><node name="gw8" weight="3"/></list>'
+                                       '</lists></configuration>')
+    result = import_files([str(tmp_path / "dp.xml")], str(tmp_path / "dist.xml"))
+    (tmp_path / "rules.yaml").write_text(result.text)
+    rules = str(tmp_path / "rules.yaml")
+
+    def dialled(dest, context, **options):
+        report = simulate(rules, dest, variables={"context": context}, **options)
+        return [a["dialstring"] for a in report["attempts"]]
+
+    assert dialled("1555", "public", fail={"gw1": "NORMAL_TEMPORARY_FAILURE"}) == [
+        "sofia/gateway/gw1/555", "sofia/gateway/gw2/555"]
+    assert dialled("3555", "internal", fail={"gw3": "NORMAL_TEMPORARY_FAILURE"}) == [
+        "sofia/gateway/gw3/555", "sofia/gateway/gw4/555"]
+    report = simulate(rules, "2555", variables={"context": "public"}, calls=4)
+    assert report["attempts"] == {"gw7": 1, "gw8": 3}

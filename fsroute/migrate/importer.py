@@ -455,7 +455,11 @@ def _bridge_target(ext: Extension, bridge: Action, group_specs: Dict[str, GroupS
     findings.changed.append((bridge.line, "the dial string lists several endpoints (%s): they become a group "
                              "with strategy priority, tried in that order; fsroute also leaves out gateways "
                              "that are down" % ", ".join(listed)))
-    group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
+    base = group = "%s_failover" % re.sub(r"[^A-Za-z0-9_.-]", "_", ext.name)[:50]
+    taken = 1
+    while group.lower() in group_specs:  # another extension's of that name (in another context), or a list's
+        taken += 1
+        group = "%s_%d" % (base, taken)
     group_specs[group.lower()] = GroupSpec(group, tuple((g, 1, "in dial-string order") for g in listed),
                                            ext.file, bridge.line,
                                            ("the bridge's failover list: tried in that order",), "priority")
