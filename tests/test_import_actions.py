@@ -166,3 +166,28 @@ def test_compare_vars_sets_the_globals_on_both_sides(tmp_path, capsys):
             "--var", "default_gateway=example.com", "--vars", VARS]
     assert main(argv) == 0
     assert "-> sofia/gateway/example.com/19185551234" in capsys.readouterr().out
+
+
+def test_a_set_value_takes_captures_only_as_its_own_condition_gives_them(tmp_path):
+    # a route's set: fills $N from the destination regex; FreeSWITCH fills an action's $N from its own
+    # condition, and only when that expression has a '(': both were carried over as destination captures
+    (tmp_path / "dp.xml").write_text(r'''<include><context name="public">
+  <extension name="area"><condition field="caller_id_number" expression="^(\d{3})\d+$">
+    <action application="set" data="caller_area=$1"/></condition>
+    <condition field="destination_number" expression="^9(\d+)$">
+    <action application="set" data="dialled=$1"/>
+    <action application="bridge" data="sofia/gateway/gw1/$1"/></condition></extension>
+  <extension name="literal"><condition field="caller_id_number" expression="^2125550000$">
+    <action application="set" data="note=$1"/></condition>
+    <condition field="destination_number" expression="^8(\d+)$">
+    <action application="bridge" data="sofia/gateway/gw1/$1"/></condition></extension>
+</context></include>''')
+    result = import_files([str(tmp_path / "dp.xml")])
+    routes = {route.name: route for route in loader.parse(result.text, "r.yaml").routes}
+    assert [name for name, _ in routes["area"].dialling.set] == ["dialled"]  # its own condition's capture
+    assert routes["literal"].dialling.set == ()
+    reports = [r.message for r in result.reports]
+    assert any("'set' is not carried over: its value '$1' uses $1, captured from a field other than "
+               "destination_number" in m for m in reports), reports
+    assert any("'set' is not carried over: its value '$1' uses $1 but the condition's expression has no '(': "
+               "FreeSWITCH would set it literally" in m for m in reports), reports

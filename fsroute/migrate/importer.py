@@ -400,6 +400,11 @@ def _actions_before_bridge(ext: Extension, bridge_index: int, bridge: Action, fi
                 findings.review.append((action.line, "a further %s (%s); fsroute fails over within a group instead"
                                         % (action.app, short(action.data))))
             elif action.app in ("set", "export") and not seen_bridge and (pair := _variable(action.data)):
+                problem = _value_captures(pair[1], condition)
+                if problem:
+                    findings.review.append((action.line, "application %r is not carried over: %s"
+                                            % (action.app, problem)))
+                    continue
                 (sets if action.app == "set" else exports).append(pair)
                 findings.changed.append((action.line, "application %r before the bridge is carried over as the "
                                          "route's %s: (set before each attempt; a call that ends before any "
@@ -497,6 +502,22 @@ def _cause(data: str) -> Optional[str]:
 
 
 _SET_RE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]{0,63})=(.+)\Z", re.S)
+
+
+def _value_captures(value: str, condition: Condition) -> Optional[str]:
+    """Why a set/export ``value`` of an action in ``condition`` cannot go to a route's set: (whose $N are
+    the destination regex's captures), or None."""
+    substitutes = condition.field is not None and "(" in (condition.expression or "")
+    groups = None
+    if condition.field is not None and classify_field(condition.field)[:2] == ("var", "destination_number"):
+        regex = compile_expression(condition.expression or "")
+        groups = regex.groups if not isinstance(regex, str) else None
+    for found in CAPTURE_RE.finditer(value):
+        problem = _capture_problem("its value %r" % value, int(found.group(1) or found.group(2)), substitutes,
+                                   groups, "set", "a route's set: values")
+        if problem:
+            return problem
+    return None
 
 
 def _variable(data: str) -> Optional[Tuple[str, str]]:
@@ -604,14 +625,10 @@ def number_template(text: str, substitutes: bool,
         found = CAPTURE_RE.match(text, i)
         if found:
             index = int(found.group(1) or found.group(2))
-            if not substitutes:
-                return None, ("the number %r uses $%d but the condition's expression has no '(': "
-                              "FreeSWITCH would dial it literally" % (text, index))
-            if groups is None:
-                return None, ("the number %r uses $%d, captured from a field other than destination_number; "
-                              "fsroute numbers take captures of destination_number only" % (text, index))
-            if index > groups:
-                return None, "the number %r uses $%d but the regex has %d group(s)" % (text, index, groups)
+            problem = _capture_problem("the number %r" % text, index, substitutes, groups, "dial",
+                                       "fsroute numbers")
+            if problem:
+                return None, problem
             out.append("$%d" % index)
             previous_was_capture = True
             i = found.end()
@@ -637,6 +654,22 @@ def number_template(text: str, substitutes: bool,
     if not out:
         return None, "the dial string's number is empty"
     return "".join(out), None
+
+
+def _capture_problem(subject: str, index: int, substitutes: bool, groups: Optional[int], verb: str,
+                     takers: str) -> Optional[str]:
+    """Why ``$index`` in ``subject`` (an action's data) is not a capture of the route's destination regex,
+    or None. mod_dialplan_xml fills an action's $N from its own condition's regex, and only when that
+    expression has a '('; ``groups``: that regex's groups when it is the one on destination_number."""
+    if not substitutes:
+        return "%s uses $%d but the condition's expression has no '(': FreeSWITCH would %s it literally" % (
+            subject, index, verb)
+    if groups is None:
+        return "%s uses $%d, captured from a field other than destination_number; %s take captures of " \
+               "destination_number only" % (subject, index, takers)
+    if index > groups:
+        return "%s uses $%d but the regex has %d group(s)" % (subject, index, groups)
+    return None
 
 
 class ImportResult(NamedTuple):
