@@ -437,6 +437,29 @@ def test_import_carries_time_attributes_over(tmp_path, utc):
     assert "extension 'offset' is not imported: condition attribute(s) tz-offset cannot be expressed" in reports
 
 
+def test_time_attributes_with_blanks_freeswitch_stops_at_are_not_imported(tmp_path, utc):
+    # switch_dow_cmp stops at any blank ('mon - fri' is Monday), switch_number_cmp at one before '-' or ','
+    # ('9 - 17' is 9): they were read as the ranges they seem to say, and compare called them a match
+    extension = """    <extension name="%s">
+      <condition %s/>
+      <condition field="destination_number" expression="^(1\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw1/$1"/>
+      </condition>
+    </extension>
+"""
+    dialplan = tmp_path / "public.xml"
+    dialplan.write_text(timed_dialplan(extension % ("days", 'wday="mon - fri"'), extension % ("hours", 'hour="9 - 17"'),
+                                       extension % ("dates", 'mday="1 ,23"'),
+                                       extension % ("fine", 'hour="9- 17" mday="1, 23"')))
+    result = import_files([str(dialplan)])
+    assert [r.name for r in loader.parse(result.text, "imported").routes] == ["fine"]
+    reports = "\n".join(str(r) for r in result.reports)
+    assert "extension 'days' is not imported: wday 'mon - fri' has a blank FreeSWITCH stops reading at " \
+           "(switch_dow_cmp)" in reports
+    assert "extension 'hours' is not imported: hour '9 - 17' has a blank" in reports
+    assert "extension 'dates' is not imported: mday '1 ,23' has a blank" in reports
+
+
 def test_compare_at_evaluates_the_xml_time_conditions(tmp_path, utc):
     dialplan = tmp_path / "public.xml"
     dialplan.write_text(timed_dialplan(OFFICE_AND_WEEKEND, REST))

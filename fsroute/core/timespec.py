@@ -56,6 +56,9 @@ _TOD_ITEM_RE = re.compile(r"\s*%s\s*-\s*%s\s*\Z" % (_TOD_RE, _TOD_RE))
 _DATE_TIME_RE = r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
 _DATE_TIME_ITEM_RE = re.compile(r"\s*%s\s*~\s*%s\s*\Z" % (_DATE_TIME_RE, _DATE_TIME_RE))
 _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\Z")
+# Blanks in an XML attribute that FreeSWITCH does not read past (switch_utils.c), by "is it wday":
+# switch_dow_cmp stops at any blank; switch_number_cmp (strtol) at one between a number and its '-' or ','.
+_XML_BLANK_RE = {True: re.compile(r"\s"), False: re.compile(r"\d\s+[-,]")}
 
 
 class Reading(NamedTuple):
@@ -417,6 +420,10 @@ def spec_from_attributes(attrs: Dict[str, str], zone: Zone, date_zone: Zone = No
     but ``date-time`` always in the switch's own zone (``date_zone``; None:
     local), since switch_str_time parses it with the local clock.
     """
+    for attribute, value in attrs.items():
+        if attribute in NUMBER_DOMAINS and _XML_BLANK_RE[attribute == "wday"].search(value):
+            raise SpecError("%s %r has a blank FreeSWITCH stops reading at (switch_%s_cmp): it means less "
+                            "than it says" % (attribute, value, "dow" if attribute == "wday" else "number"))
     spans = {a: parse_spans(a, v) for a, v in attrs.items() if a in NUMBER_DOMAINS or a == "time-of-day"}
     date_times = parse_date_times(attrs["date-time"], date_zone) if "date-time" in attrs else ()
     return TimeSpec(zone, spans, date_times)
