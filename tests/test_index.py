@@ -54,6 +54,8 @@ SOURCES = ("127.0.0.1", "127.0.1.1")  # the acl lets the first through, not the 
     (r"^(1\))?2", ""),                 # nor does an escaped one
     (r"^(1[)]2)3", "1"),
     (r"^(?i:ab)c", ""),                # scoped flags
+    (r"^9(?#trunk)?1001", ""),         # a quantifier after a comment makes the 9 optional
+    (r"^12(?#x)3", ""),                # any comment: no prefix (the route is looked at for every number)
     (r"0044", ""),                     # unanchored: a match may start anywhere
     (r"\A0044", ""),
     ("", ""),

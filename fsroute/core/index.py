@@ -79,8 +79,8 @@ def literal_prefix(regex: Regex) -> str:
     pattern = regex.pattern
     if not isinstance(pattern, str) or regex.flags & _UNSAFE_FLAGS:
         return ""
-    if not pattern.startswith("^") or "|" in pattern:
-        return ""
+    if not pattern.startswith("^") or "|" in pattern or "(?#" in pattern:
+        return ""  # (?#...): a quantifier after a comment applies to what came before it
     out = []
     ends = _group_ends(pattern)
     i = 1
