@@ -58,6 +58,15 @@ def test_a_transfer_route_transfers_with_its_captures(call, rules_path, fake_fre
     assert call(rules_path, "6000").executed == [("transfer", "operator")]
 
 
+def test_a_transfer_extension_fills_in_the_calls_variables(call, write_rules):
+    # it loaded with ${var} (the number's template) but was filled without the call's variables: ''
+    path = write_rules("version: 1\nroutes:\n  - name: voicemail\n    match: {destination_number: '^\\*98(\\d+)$'}"
+                       "\n    transfer: '${vm_prefix}$1 XML voicemail'\n")
+    session = call(path, "*981001", vm_prefix="77")
+    assert session.executed == [("transfer", "771001 XML voicemail")]
+    assert session.variables["fsroute_number"] == "771001"
+
+
 def test_a_continue_route_leaves_the_call_to_the_dialplan(call, rules_path, fake_freeswitch):
     session = call(rules_path, "7000")
     assert session.executed == [] and session.hangup_cause is None

@@ -268,6 +268,30 @@ def lcr_rules(tmp_path, fake_freeswitch):
     return str(path)
 
 
+def test_a_carriers_hash_caller_group_keeps_a_caller_on_its_gateway(write_rules, call, fake_freeswitch, tmp_path):
+    # the least-cost path hashed the number for every strategy: hash_caller became hash_destination
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3", "gw4"])
+    (tmp_path / "c.csv").write_text("prefix,rate\n49,0.01\n")
+    path = write_rules("""\
+version: 1
+groups:
+  trunks: {strategy: hash_caller, gateways: [gw1, gw2, gw3, gw4]}
+carriers:
+  c: {deck: c.csv, group: trunks}
+routes:
+  - {name: by group, match: {destination_number: '^9(\\d+)$'}, number: '$1', group: trunks}
+  - {name: by lcr, match: {destination_number: '^(\\d+)$'}, number: '$1', lcr: {carriers: [c]}}
+""")
+
+    def first(dest, caller):
+        return call(path, dest, caller_id_number=caller).bridges[0][0].split("/")[2]
+
+    for caller in ("4930111222", "4940333444", "4989555666"):
+        by_group = {first("9" + "49301%05d" % i, caller) for i in range(20)}
+        by_lcr = {first("49301%05d" % i, caller) for i in range(20)}
+        assert len(by_lcr) == 1 and by_lcr == by_group, caller
+
+
 def test_carriers_are_ranked_by_rate_with_the_route_order_breaking_ties(lcr_rules):
     generation = process.store_for(lcr_rules).current()
     carriers = generation.rules.routes[0].lcr.carriers

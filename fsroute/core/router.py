@@ -273,7 +273,7 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         return _with_variables(Decision(Outcome.CONTINUED, route, detail="the route leaves the call to the dialplan"),
                                match, get)
     if route.transfer is not None:
-        extension = fill(route.transfer.extension, match)
+        extension = fill(route.transfer.extension, match, get)
         if not NUMBER_RE.match(extension):
             return Decision(Outcome.INVALID_NUMBER, route, detail="extension %s is not dialable" % one_line(extension))
         return _with_variables(Decision(Outcome.TRANSFERRED, route, extension,
@@ -384,9 +384,15 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
     up, benched = _usable(members, is_up, health)
     if group is None:
         return [m.name for m in up], benched
-    key = get("caller_id_number") if group.strategy == "hash_caller" else destination
-    calls = health.calls if health is not None else None
-    return selector.order(group, up, key, len(up), calls), benched
+    return _ordered(selector, group, up, get, destination, health), benched
+
+
+def _ordered(selector: Selector, group: Group, up: Sequence[Member], get: Getter, number: str,
+             health: Optional[GatewayHealth]) -> List[str]:
+    """The gateways ``up`` of ``group`` in the order it tries them for this call (a route's or a carrier's):
+    hash_caller hashes the caller, every other strategy the number."""
+    key = get("caller_id_number") if group.strategy == "hash_caller" else number
+    return selector.order(group, up, key, len(up), health.calls if health is not None else None)
 
 
 def _names(rules: RuleSet, gateway: Optional[str], group: Optional[str]) -> List[str]:
@@ -445,7 +451,6 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             return Decision(Outcome.NO_MARGIN, route, number, detail=unsold or "every carrier breaks %s (best: %s)"
                             % (margin.minimum_text(spec.margin), _best_margin(sale, affordable)))
         return Decision(Outcome.NO_CARRIER, route, number, detail=_why_no_carrier(ranking, spec.max_rate))
-    calls = health.calls if health is not None else None
     dials: List[Dial] = []
     benched: List[str] = []
     for quote in quotes:
@@ -458,7 +463,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
             group = rules.groups[carrier.group]
             up, left_out = _usable(group.members, is_up, health)
-            gateways = selector.order(group, up, number, len(up), calls)
+            gateways = _ordered(selector, group, up, get, number, health)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(dialled or number, get)
