@@ -22,6 +22,8 @@ DEFAULTS = frozenset(DEFAULT_FAILOVER_ON)
     (DEFAULTS, "CALL_REJECTED", 603, False),
     (DEFAULTS, "NORMAL_TEMPORARY_FAILURE", 603, False),       # a 603 whose Reason says 41 is still a decline
     (DEFAULTS, "RECOVERY_ON_TIMER_EXPIRE", 408, True),
+    (DEFAULTS, "PROGRESS_TIMEOUT", None, True),               # leg_progress_timeout: the gateway never rang
+    (DEFAULTS, "ALLOTTED_TIMEOUT", None, False),              # leg_timeout: it rang, nobody answered
     (frozenset({"sip:5xx"}), "USER_BUSY", 503, False),        # a 503 whose Reason says busy: the callee's
     (frozenset({"sip:5xx"}), "NORMAL_CIRCUIT_CONGESTION", 500, True),
     (frozenset({"sip:6xx"}), "CALL_REJECTED", 603, False),    # a class never names a callee's rejection

@@ -30,7 +30,7 @@ LIMIT_BACKENDS = ("hash", "hiredis")
 DEFAULT_FAILOVER_ON = ("GATEWAY_DOWN", "INVALID_GATEWAY", "NORMAL_TEMPORARY_FAILURE",
                        "NETWORK_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER",
                        "RECOVERY_ON_TIMER_EXPIRE", "SERVICE_UNAVAILABLE",
-                       "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION")
+                       "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION", "PROGRESS_TIMEOUT")
 
 # What may stand in a dial string's number: anything else is dial-string syntax.
 NUMBER_RE = re.compile(r"[0-9A-Za-z+*#._-]{1,64}\Z")

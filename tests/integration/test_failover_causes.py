@@ -20,3 +20,15 @@ def test_a_congested_carrier_is_failed_over_by_default(fs, code, reason, cause):
     print("\n%s %s -> tried=%s" % (code, reason, fields["tried"]))
     assert fields["tried"] == "gw2:%s,gw1:SUCCESS" % cause
     assert result.code == 200 and fs.invites() == {"gw1": 1, "gw2": 1, "gw3": 0, "gw4": 0}
+
+
+def test_a_gateway_that_never_rings_within_leg_progress_timeout_is_failed_over_by_default(fs):
+    # the switch ends such an attempt PROGRESS_TIMEOUT; the default failover_on did not name it, and the
+    # call ended there instead of trying the next gateway
+    fs.use_rules(PRIORITY_RULES.replace("defaults: {status_ttl: 0.5}\n", "defaults: {status_ttl: 0.5}\n"
+                                        "gateways:\n  gw2: {leg: {leg_progress_timeout: 1}}\n"))
+    fs.gateways["gw2"].ring_delay = 4.0  # 100 Trying, then nothing for 4 s
+    result = fs.call("5563002")
+    fields = fields_of(fs.switch, fs.log_mark, result)
+    assert fields["tried"] == "gw2:PROGRESS_TIMEOUT,gw1:SUCCESS"
+    assert result.code == 200 and fs.invites() == {"gw1": 1, "gw2": 1, "gw3": 0, "gw4": 0}
