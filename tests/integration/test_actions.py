@@ -21,7 +21,7 @@ routes:
     transfer: '9$1 XML public'
   - name: through a variable
     match: {destination_number: '^76(10[01][0-9])$'}
-    transfer: '${sip_h_X-Prefix}$1 XML public'
+    transfer: '${sip_from_user}$1 XML public'
   - name: prefix
     match: {destination_number: '^9(10[01][0-9])$'}
     number: '$1'
@@ -61,9 +61,10 @@ def test_a_transfer_runs_the_target_extension(fs):
 def test_a_transfer_extension_takes_the_calls_variables(fs):
     # ${var} in a transfer extension loaded, then was filled in as '': the call went to '1001'
     fs.use_rules(ACTION_RULES)
-    result = fs.call("761001", headers=[("X-Prefix", "9")])
+    result = fs.call("761001", from_user="9")
     assert result.code == 200
     assert fs.gateways["gw1"].uri_users() == ["1001"]
+    assert fs.cdr(result)["fsroute_route"] == "prefix"  # written when the call is over, after both log lines
     lines = [parse_line(line) for line in fsroute_lines(fs.switch.log_since(fs.log_mark))]
     assert [(f["result"], f["route"], f["number"]) for f in lines] == [
         ("transferred", "through a variable", "91001"), ("bridged", "prefix", "1001")]
