@@ -328,3 +328,31 @@ def test_a_channel_that_had_early_media_before_fsroute_gives_no_pdd(write_rules,
     route_with(session, store.current)
     [(_, _, figures)] = store.current().quality.snapshot()
     assert figures.pdd == pytest.approx(pdd, abs=0.05) if pdd is not None else figures.pdd is None
+
+
+def test_a_critical_gateway_takes_no_part_in_a_weighted_pick(write_rules, clock, fake_freeswitch):
+    # it was left out after the round robin had picked it: its picks went to the next in the failover
+    # order, and gw1 got twice gw2's share of a 1:1 group
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2", "gw3"])
+    store = process.store_for(write_rules("""\
+version: 1
+defaults:
+  quality: {window: 3600, min_samples: 5, probe_every: 3600, critical: {asr: 0.25}}
+groups:
+  trio: {strategy: weighted_round_robin, gateways: [gw1, gw2, {name: gw3, weight: 2}]}
+routes:
+  - {name: out, match: {destination_number: '^(\\d+)$'}, number: '$1', group: trio}
+"""), clock=clock)
+
+    def call(**outcomes):
+        session = StubSession({"destination_number": "4930123", "network_addr": "127.0.0.1"}, outcomes,
+                              fake=fake_freeswitch)
+        route_with(session, store.current)
+        return session
+
+    for _ in range(30):  # gw3 fails every call it gets: ASR 0, critical
+        call(gw3="sip:503")
+    session = call()
+    assert session.variables["fsroute_skipped"] == "gw3:quality"  # still judged, named and left out
+    firsts = [call().bridges[0][0].split("/")[2] for _ in range(600)]
+    assert (firsts.count("gw1"), firsts.count("gw2")) == (300, 300)

@@ -173,8 +173,9 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
         decision = decision._replace(lrn=lrn)
     if reasons is not None:
         decision = decision._replace(reasons=reasons.lines())
-    judging = getattr(health, "quality_judge", None) if decision.dials else None
-    judge = judging(decision.route, decision.number) if judging is not None else None
+    if not (decision.dials and getattr(health, "judges_quality", False)):
+        return decision
+    judge = health.quality_judge(decision.route, decision.number)  # type: ignore[union-attr]
     return _by_quality(decision, judge, explain) if judge is not None else decision
 
 
@@ -306,7 +307,7 @@ def _decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector:
         why = _refuse_gateway(rules, gateway)
         if why:
             return Decision(Outcome.INVALID_NUMBER, route, number, detail="gateway ${%s} %s" % (route.gateway_var, why))
-    gateways, benched = _gateways(rules, route, gateway, get, destination, is_up, selector, health)
+    gateways, benched = _gateways(rules, route, gateway, get, destination, number, is_up, selector, health)
     if not gateways:
         if reasons is not None:
             reasons.unusable(_names(rules, gateway, route.group), benched)
@@ -369,10 +370,11 @@ def _refuse_gateway(rules: RuleSet, name: str) -> str:
     return ""
 
 
-def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter, destination: str,
+def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter, destination: str, number: str,
               is_up: Callable[[str], bool], selector: Selector, health: Optional[GatewayHealth]
               ) -> Tuple[List[str], List[str]]:
-    """(gateway names in order, names left out as benched); ``gateway``: the route's own, or its variable's."""
+    """(gateway names in order, names left out as benched); ``gateway``: the route's own, or its variable's;
+    ``number``: the one dialled (what quality judges)."""
     group: Optional[Group]
     members: Sequence[Member]
     if gateway is not None:
@@ -384,7 +386,22 @@ def _gateways(rules: RuleSet, route: Route, gateway: Optional[str], get: Getter,
     up, benched = _usable(members, is_up, health)
     if group is None:
         return [m.name for m in up], benched
-    return _ordered(selector, group, up, get, destination, health), benched
+    return _picked(selector, group, up, get, destination, health, route, number), benched
+
+
+def _picked(selector: Selector, group: Group, up: List[Member], get: Getter, key_number: str,
+            health: Optional[GatewayHealth], route: Route, number: str) -> List[str]:
+    """_ordered, but a gateway this call leaves out for its quality (critical, no probe due) takes no part in
+    the pick, as a benched one does not, so that a weighted group keeps its ratios among the others; it
+    follows them, for core.quality.arrange to leave out (judging, announcing and naming it as skipped).
+    ``number``: the one dialled, which quality judges."""
+    if len(up) < 2 or not getattr(health, "judges_quality", False):
+        return _ordered(selector, group, up, get, key_number, health)
+    judge = health.quality_preview(route, number)  # type: ignore[union-attr]
+    kept = [m for m in up if judge(m.name).level != quality.CRITICAL] if judge is not None else up
+    if not kept or len(kept) == len(up):  # every one critical: arrange keeps them all
+        return _ordered(selector, group, up, get, key_number, health)
+    return _ordered(selector, group, kept, get, key_number, health) + [m.name for m in up if m not in kept]
 
 
 def _ordered(selector: Selector, group: Group, up: Sequence[Member], get: Getter, number: str,
@@ -463,7 +480,7 @@ def _least_cost(rules: RuleSet, route: Route, number: str, match: Optional[re.Ma
             assert carrier.group is not None  # a carrier names a gateway or a group (the grammar)
             group = rules.groups[carrier.group]
             up, left_out = _usable(group.members, is_up, health)
-            gateways = _ordered(selector, group, up, get, number, health)
+            gateways = _picked(selector, group, up, get, number, health, route, number)
         benched += [name for name in left_out if name not in benched]
         prefix = quote.deck.prefix(quote.row)
         dial_number = carrier.dial_number(dialled or number, get)

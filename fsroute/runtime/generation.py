@@ -82,6 +82,7 @@ class Generation:
         kept = previous.quality if previous is not None else None
         self.quality: Optional[QualityTracker] = None if settings is None else (
             kept if kept is not None and kept.carries(settings) else QualityTracker(settings, clock.monotonic))
+        self.judges_quality = self.quality is not None  # the router's question: ask quality_judge at all?
         if self.quality is not None and settings is not None:
             self.quality.settings = settings  # its classes, thresholds and probe period may have changed
             self.quality.keep_routes({name for name, _ in labels(rules.routes)})
@@ -103,6 +104,12 @@ class Generation:
         tracker = self.quality
         return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time()) \
             if tracker is not None and route is not None else None
+
+    def quality_preview(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        """The router's question before a group's pick: the verdicts quality_judge will give, claiming nothing."""
+        tracker = self.quality
+        return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time(),
+                                 preview=True) if tracker is not None and route is not None else None
 
     def measured_acd(self, route: Route, number: str, gateways: Tuple[str, ...]) -> Optional[Acd]:
         """The router's question for an lcr route without expected_seconds (core.lcr.call_length): the
@@ -172,6 +179,8 @@ class DryRun:
         self.calls = generation.calls
         self.measured_acd = generation.measured_acd  # reads the windows, changes nothing
         self.account_sell_deck = generation.account_sell_deck
+        self.judges_quality = generation.judges_quality
+        self.quality_preview = self.quality_judge  # a dry run's verdicts claim nothing already
 
     def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
         tracker = self._generation.quality

@@ -79,9 +79,10 @@ class QualityTracker:
 
     # -- read by the router --------------------------------------------------------------------------
     def judge_for(self, rules: RuleSet, route: Optional[Route], number: Optional[str], dry: bool = False,
-                  table_of: Optional[TableOf] = None, now: float = 0.0) -> Optional[Judge]:
+                  table_of: Optional[TableOf] = None, now: float = 0.0, preview: bool = False) -> Optional[Judge]:
         """The verdict of each gateway for a call of ``route`` to ``number`` (None: no thresholds apply);
         ``dry``: for a dry run (``ctl test``), which claims no probe call and changes no verdict;
+        ``preview``: the verdict the call's judge will give (a due probe too), claiming and changing nothing;
         ``table_of`` and ``now``: the generation's loaded tables and the instant, for classes from tables."""
         if route is None:
             return None
@@ -92,6 +93,8 @@ class QualityTracker:
         scope = route.name
         if dry:
             return lambda gateway: self._dry_verdict(gateway, kind, rule, scope)
+        if preview:
+            return lambda gateway: self._preview(gateway, kind, rule, scope)
         return lambda gateway: self._verdict(gateway, kind, rule, scope)
 
     def acd_for(self, rules: RuleSet, route: Route, number: str, gateways: Tuple[str, ...],
@@ -136,9 +139,8 @@ class QualityTracker:
             if found.level == OK and before == OK:
                 return found  # the common case: nothing to remember or announce
             if found.level == CRITICAL:
-                since = self._critical_since.setdefault(key, now)
-                last = self._probed.get(key, since)
-                if now - last >= self.settings.probe_every:
+                self._critical_since.setdefault(key, now)
+                if self._probe_due(key, now):
                     self._probed[key] = now
                     found = Verdict(PROBE, found.why + "; a probe call")
             else:
@@ -149,6 +151,21 @@ class QualityTracker:
         if level != before:
             _announce(gateway, judged_kind, scope, level, before, found.why)
         return found
+
+    def _preview(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str) -> Verdict:
+        """What _verdict would answer now, remembering and announcing nothing: the router leaves a critical
+        gateway out before its group's pick, and keeps one whose probe is due for _verdict to claim."""
+        now = self.clock()
+        with self._lock:
+            found, judged_kind = self._raw(gateway, kind, rule, scope, now)
+            if found.level == CRITICAL and self._probe_due((gateway, judged_kind, scope), now):
+                return Verdict(PROBE, found.why)
+        return found
+
+    def _probe_due(self, key: Tuple[str, Optional[str], str], now: float) -> bool:
+        """Whether a critical gateway's probe call is due (the caller holds the lock)."""
+        since = self._critical_since.get(key, now)
+        return now - self._probed.get(key, since) >= self.settings.probe_every
 
     def _raw(self, gateway: str, kind: Optional[str], rule: QualityRule, scope: str, now: float
              ) -> Tuple[Verdict, Optional[str]]:

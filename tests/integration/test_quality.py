@@ -188,3 +188,31 @@ def test_an_lcr_route_prices_at_the_acd_the_switch_measured_for_the_destination(
     assert (fourth.code, row["fsroute_lcr_carrier"]) == (200, "flat")  # priced at the ACD, 1 or 2 s
     assert row["fsroute_lcr_cost"] in ("0.0005", "0.001")
     assert fs.invites()["gw1"] == 3 and fs.invites()["gw2"] == 1
+
+
+WEIGHTED_RULES = """\
+version: 1
+defaults:
+  status_ttl: 0.5
+  quality: {window: 600, min_samples: 3, probe_every: 600, critical: {asr: 0.25}}
+groups:
+  trio: {strategy: weighted_round_robin, gateways: [gw1, gw2, gw3]}
+routes:
+  - {name: trio, match: {destination_number: '^(\\d+)$'}, group: trio}
+"""
+
+
+def test_a_critical_gateway_takes_no_part_in_the_weighted_pick(fs):
+    # it was left out after the round robin had picked it, and its picks went to the next gateway of the
+    # failover order: gw1 took twice gw2's share of a 1:1 pair
+    fs.use_rules(WEIGHTED_RULES)
+    gw3 = fs.gateways["gw3"]
+    gw3.mode, gw3.reject_code = "reject", 503
+    while gw3.invite_count() < 3:  # gw3 fails the calls it gets (they go on to the others): ASR 0, critical
+        assert fs.call("5573000").code == 200
+    assert observed(fs.switch, "gw3", 3)
+    before = fs.invites()
+    for i in range(20):
+        assert fs.call("55731%02d" % i).code == 200
+    after = fs.invites()
+    assert (after["gw1"] - before["gw1"], after["gw2"] - before["gw2"], after["gw3"] - before["gw3"]) == (10, 10, 0)
