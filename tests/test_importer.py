@@ -453,3 +453,58 @@ def test_failover_lists_of_extensions_of_one_name_or_a_lists_name_keep_their_own
         "sofia/gateway/gw3/555", "sofia/gateway/gw4/555"]
     report = simulate(rules, "2555", variables={"context": "public"}, calls=4)
     assert report["attempts"] == {"gw7": 1, "gw8": 3}
+
+
+def test_compare_cannot_tell_what_an_acl_the_import_could_not_carry_over_answers(tmp_path):
+    # a list FreeSWITCH builds itself (rfc1918.auto), CIDRs inline, and a list with a node the switch
+    # reads as one host (198.51.100.7/0) that the import leaves out: compare answered "false" (or left
+    # the node out) for the old side too, and called every such call a match
+    (tmp_path / "public.xml").write_text(COMPARE_ACL_DIALPLAN)
+    (tmp_path / "acl.conf.xml").write_text(COMPARE_ACL_LISTS)
+    result = import_files([str(tmp_path / "public.xml")], None, str(tmp_path / "acl.conf.xml"))
+    (tmp_path / "rules.yaml").write_text(result.text)
+    legacy = read_legacy([str(tmp_path / "public.xml")], None, str(tmp_path / "acl.conf.xml"))
+    for source in ("10.1.2.3", "192.0.2.9", "198.51.100.7"):
+        (row,) = compare(str(tmp_path / "rules.yaml"), legacy, ["12345"], [source])
+        assert row.verdict == "?", (source, row)
+    assert "FreeSWITCH refuses it too" not in "\n".join(str(r) for r in result.reports)
+
+
+COMPARE_ACL_DIALPLAN = """\
+<include>
+  <context name="public">
+    <extension name="from private nets">
+      <condition field="${acl(${network_addr} rfc1918.auto)}" expression="^true$"/>
+      <condition field="destination_number" expression="^(\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_private/$1"/>
+      </condition>
+    </extension>
+    <extension name="from one range">
+      <condition field="${acl(${network_addr} 192.0.2.0/24)}" expression="^true$"/>
+      <condition field="destination_number" expression="^(\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_doc/$1"/>
+      </condition>
+    </extension>
+    <extension name="peers">
+      <condition field="${acl(${network_addr} peers)}" expression="^true$"/>
+      <condition field="destination_number" expression="^(\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_peers/$1"/>
+      </condition>
+    </extension>
+    <extension name="rest">
+      <condition field="destination_number" expression="^(\\d+)$">
+        <action application="bridge" data="sofia/gateway/gw_public/$1"/>
+      </condition>
+    </extension>
+  </context>
+</include>
+"""
+COMPARE_ACL_LISTS = """\
+<configuration name="acl.conf" description="Network Lists">
+  <network-lists>
+    <list name="peers" default="deny">
+      <node type="allow" cidr="198.51.100.7/0"/>
+    </list>
+  </network-lists>
+</configuration>
+"""

@@ -28,8 +28,8 @@ from .varsxml import read_vars, resolve
 from fsroute.core.fsvalues import switch_true
 from fsroute.core.model import Route
 from fsroute.core.timespec import ATTRIBUTES, SpecError, read_at, read_clock, spec_from_attributes, zone_named
-from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, classify_field, closing_brace,
-                     compile_expression, distributor_nodes, find_list, parse_dialstring)
+from .legacy import (ACL_NODE_ATTRS, CAPTURE_RE, Condition, Extension, Legacy, Report, classify_field,
+                     closing_brace, compile_expression, distributor_nodes, find_list, parse_dialstring)
 from fsroute.tools.simulate import Simulation
 
 MAX_CALLS = 30000        # longest run compared call by call; longer cycles are compared by weights
@@ -120,18 +120,29 @@ class OldOutcome(NamedTuple):
         return [cycle.pick() for _ in range(calls)]
 
 
+# How the import's report says of a node it leaves out that FreeSWITCH reads it (core.acl.parse_network).
+_READ_BY_THE_SWITCH = ("FreeSWITCH reads", "FreeSWITCH matches", "misreads")
+
+
 class OldSetup:
     """The classic XML dialplan + mod_distributor + mod_acl, emulated for one call at a time."""
 
     def __init__(self, legacy: Legacy, at: Optional[float] = None) -> None:
         self.legacy = legacy
         self.at = at    # the instant time conditions are evaluated at (seconds); None: they are unknown
-        specs = translate_acls(legacy, [])
+        reports: List[Report] = []
+        specs = translate_acls(legacy, reports)
         self.acls = {name: Acl(name, spec.default_allow, [(allow, parse_network(cidr))
                                                           for allow, cidr, _, _ in spec.nodes])
                      for name, spec in specs.items()}
         self.partial_acls = {a.name for a in legacy.acl_lists
                              if any("domain" in n.attrs or set(n.attrs) - set(ACL_NODE_ATTRS) for n in a.nodes)}
+        # lists FreeSWITCH has whose verdicts these do not give: left out whole, or with a node left out that
+        # the switch reads (a /0 with address bits is one host to it, 0.0.0.0/32 every address, ...)
+        read_by_the_switch = {(r.file, r.line) for r in reports if r.message.startswith("not translated")
+                              and any(words in r.message for words in _READ_BY_THE_SWITCH)}
+        self.inexact_acls = {a.name for a in legacy.acl_lists if a.name and a.name not in self.acls or any(
+            (a.file, n.line) in read_by_the_switch for n in a.nodes)}
 
     def route(self, variables: Variables) -> OldOutcome:
         """An OldOutcome for a call with these channel variables."""
@@ -297,6 +308,12 @@ class OldSetup:
         if kind == "acl":
             list_name = value
             acl = self.acls.get(list_name)
+            if list_name in self.inexact_acls:
+                raise CannotEmulate(ext.file, line, "acl list %r is read by FreeSWITCH as the import could not "
+                                    "translate it (see its report)" % list_name)
+            if acl is None and (list_name.endswith(".auto") or "/" in list_name):
+                raise CannotEmulate(ext.file, line, "acl %r: a list FreeSWITCH builds itself, or CIDRs inline, "
+                                    "is not emulated" % list_name)
             if acl is None:
                 notes.append("acl list %r unknown: FreeSWITCH answers false" % list_name)
                 return "false"

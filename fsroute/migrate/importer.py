@@ -153,8 +153,7 @@ def _acl_node(node: Element, what: str, default_allow: bool, reports: List[Repor
             try:
                 network = parse_network(token)
             except ValueError as exc:
-                reports.append(Report(*where, "not translated: %s node: %s; FreeSWITCH refuses it too"
-                                      % (what, exc)))
+                reports.append(Report(*where, "not translated: %s node: %s" % (what, exc)))
                 continue
             out.append((allow, str(network), node.line, comment))
         return out
