@@ -20,7 +20,7 @@ from fsroute.core import router
 from fsroute.core.decks import rate_text
 from fsroute.core import loader
 from fsroute.core.gatewaycheck import check_gateways, gateway_places
-from fsroute.core.model import Outcome, RulesError
+from fsroute.core.model import VARIABLE_RE, Outcome, RulesError
 from fsroute.core.routetable import labels
 from fsroute.core.timespec import SpecError, read_at
 from fsroute.runtime import fraud, gatewayctl, limits, scrape
@@ -35,10 +35,11 @@ from fsroute.runtime.rulespath import default_rules_path
 from fsroute.runtime.process import loaded_stores, poller, store_for
 
 USAGE = ("-USAGE: python fsroute.ctl reload [RULES] | status [RULES] | check [RULES] | "
-         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] | metrics | "
+         "test <destination> [<source-ip> [<caller>]] [at=INSTANT] [NAME=VALUE...] | metrics | "
          "drain|disable GATEWAY [reason...] | enable GATEWAY | fraud status | "
          "fraud unblock ACCOUNT  (RULES: a rules file path; "
-         "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now)\n")
+         "without it: every loaded rules file; test uses the first; INSTANT: ISO 8601, default now; "
+         "NAME=VALUE: a channel variable of the call)\n")
 
 
 def fsapi(session: Any, stream: Any, env: Any, args: Optional[str]) -> None:
@@ -67,11 +68,15 @@ def command(args: Optional[str]) -> str:
         return "".join(status(path) for path in (rest or _known_paths())) + "\n".join(report_lines()) + "\n"
     if verb == "check" and len(rest) <= 1:
         return "".join(check(path) for path in (rest or _known_paths()))
-    at = [w[3:] for w in rest if w.startswith("at=")]
-    rest = [w for w in rest if not w.startswith("at=")]
-    if verb == "test" and 1 <= len(rest) <= 3 and len(at) <= 1:
-        destination, source, caller = (rest + [None, None])[:3]
-        return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None)
+    if verb == "test":
+        settings = [w.split("=", 1) for w in rest if "=" in w]
+        rest = [w for w in rest if "=" not in w]
+        at = [value for name, value in settings if name == "at"]
+        variables = {name: value for name, value in settings if name != "at"}
+        if 1 <= len(rest) <= 3 and len(at) <= 1 and all(VARIABLE_RE.match(name) for name in variables):
+            destination, source, caller = (rest + [None, None])[:3]
+            return test(_known_paths()[0], destination or "", source, caller, at=at[0] if at else None,
+                        variables=variables)
     if verb == "metrics" and not rest:
         return scrape.text(loaded_stores(), poller())
     if verb in ("drain", "disable", "enable") and rest and (verb != "enable" or len(rest) == 1):
@@ -199,9 +204,10 @@ def _table_lines(generation: Generation) -> List[str]:
 
 
 def test(path: str, destination: str, source: Optional[str] = None, caller: Optional[str] = None,
-         at: Optional[str] = None) -> str:
-    """A dry run: what a call would get (at ``at``: timespec.read_at, else now), without bridging or moving
-    round-robin positions."""
+         at: Optional[str] = None, variables: Optional[Dict[str, str]] = None) -> str:
+    """A dry run: what a call would get (at ``at``: timespec.read_at, else now; with these other channel
+    ``variables``, e.g. the ``context`` an imported route names), without bridging or moving round-robin
+    positions."""
     try:
         loaded = store_for(path).current()
         # one reading: time conditions and rates; at= without an offset is read in defaults.tz, else UTC
@@ -210,12 +216,15 @@ def test(path: str, destination: str, source: Optional[str] = None, caller: Opti
         return "-ERR %s\n" % str(exc.problems[0])
     except SpecError as exc:
         return "-ERR at=: %s\n" % exc
-    facts = {"destination_number": destination, "network_addr": source, "caller_id_number": caller}
+    facts = dict(variables or {})
+    facts.update((name, value) for name, value in (("destination_number", destination), ("network_addr", source),
+                                                   ("caller_id_number", caller)) if value is not None)
     rules = loaded.rules
     decision = router.decide(rules, facts.get, loaded.is_up, loaded.selector.copy(), now, loaded.dry_run(),
                              deck_of=loaded.deck_of, explain=True, table_of=loaded.table_of)
-    lines = ["destination: %s  source: %s  caller: %s%s" % (destination, source or "-", caller or "-",
-                                                           "  at: %s" % shown if at else ""),
+    lines = ["destination: %s  source: %s  caller: %s%s%s" % (
+                 destination, source or "-", caller or "-", "  at: %s" % shown if at else "",
+                 "".join("  %s=%s" % item for item in sorted((variables or {}).items()))),
              "outcome: %s%s" % (decision.outcome or "route", " (%s)" % decision.detail if decision.detail else ""),
              "route: %s" % (decision.route.name if decision.route else "-"),
              "number: %s" % (decision.number or "-"),

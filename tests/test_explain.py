@@ -122,6 +122,18 @@ def test_ctl_test_says_why_a_call_is_denied_or_unrouted(write_rules, fake_freesw
     assert "why:" not in ctl.command("test 44 10.1.2.3")
 
 
+def test_ctl_test_takes_other_channel_variables(write_rules, fake_freeswitch, monkeypatch):
+    # an imported route names its context (and a route may test any variable): ctl test could not set them
+    monkeypatch.setenv("FSROUTE_RULES", write_rules(
+        "version: 1\nroutes:\n  - name: public/out\n    match: {context: '^public$', destination_number: '^(\\d+)$'}\n"
+        "    gateway: gw1\n"))
+    assert "outcome: no_route" in ctl.command("test 1234")
+    answer = ctl.command("test 1234 127.0.0.1 context=public")
+    assert answer.startswith("destination: 1234  source: 127.0.0.1  caller: -  context=public\noutcome: route\n")
+    assert "route: public/out\n" in answer
+    assert ctl.command("test 1234 bad-name=x") == ctl.USAGE
+
+
 def test_ctl_status_shows_the_version(write_rules, fake_freeswitch):
     import fsroute
     assert "\nversion: fsroute %s\n" % fsroute.__version__ in ctl.command("status " + write_rules(RULES))
