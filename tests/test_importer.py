@@ -277,7 +277,7 @@ def test_odd_names_and_profiles_still_give_valid_rules(tmp_path):
     dialplan = tmp_path / "odd.xml"
     dialplan.write_text(
         '<include><context name="public">'
-        '<extension name="yes"><condition field="y" expression="^1$"/>'
+        '<extension name="yes"><condition field="${y}" expression="^1$"/>'
         '<condition field="destination_number" expression="^(\\d+)$">'
         '<action application="bridge" data="sofia/gateway/on/$1"/></condition></extension>'
         '<extension name="yes"><condition field="destination_number" expression="^\'(\\d+)$">'
@@ -289,6 +289,26 @@ def test_odd_names_and_profiles_still_give_valid_rules(tmp_path):
     assert ruleset.routes[0].conditions[0][0] == "y" and ruleset.routes[0].gateway == "on"
     assert ruleset.routes[1].dest.pattern == "^'(\\d+)$" and ruleset.routes[1].gateway == "gw1"
     assert ruleset.defaults.profile == "internal"
+
+
+def test_a_bare_field_reads_the_caller_profile_as_freeswitch_does(tmp_path):
+    # field="sip_from_user" (no ${}) reads '' in the switch (only caller-profile fields are read bare):
+    # it was imported as a match on the channel variable, routing calls the old setup never routed
+    dialplan = tmp_path / "bare.xml"
+    dialplan.write_text(
+        '<include><context name="public">'
+        '<extension name="bare"><condition field="sip_from_user" expression="^1000$"/>'
+        '<condition field="destination_number" expression="^(\\d+)$">'
+        '<action application="bridge" data="sofia/gateway/gw1/$1"/></condition></extension>'
+        '<extension name="profile"><condition field="CALLER_ID_NUMBER" expression="^3000$"/>'
+        '<condition field="destination_number" expression="^(\\d+)$">'
+        '<action application="bridge" data="sofia/gateway/gw2/$1"/></condition></extension>'
+        '</context></include>')
+    result = import_files([str(dialplan)])
+    [route] = loader.parse(result.text, "bare").routes
+    assert route.name == "profile" and route.conditions[0][0] == "caller_id_number"
+    assert "extension 'bare' is not imported: the field 'sip_from_user' is not a caller-profile field" \
+        in "\n".join(str(r) for r in result.reports)
 
 
 def test_break_other_than_on_false_is_not_imported(tmp_path):

@@ -403,10 +403,24 @@ class Field(NamedTuple):
     address_variable: Optional[str] = None
 
 
+# What a field without ${} reads: the caller profile's fields (switch_caller_get_field_by_name, case
+# ignored); any other bare name reads as "" (seen in the real switch: field="sip_from_user" never matches
+# ^1000$, field="${sip_from_user}" and field="CALLER_ID_NUMBER" do).
+CALLER_PROFILE_FIELDS = frozenset((
+    "dialplan username caller_id_name caller_id_number orig_caller_id_name orig_caller_id_number callee_id_name "
+    "callee_id_number ani aniii network_addr rdnis destination_number uuid source transfer_source context "
+    "chan_name profile_index caller_ton caller_numplan destination_number_ton destination_number_numplan ani_ton "
+    "ani_numplan rdnis_ton rdnis_numplan screen_bit privacy_hide_name privacy_hide_number profile_created_time "
+    "created_time answered_time progress_time progress_media_time hungup_time transferred_time").split())
+
+
 def classify_field(field: str) -> Field:
     """The Field a condition's ``field`` attribute reads."""
     if VARIABLE_RE.match(field):
-        return Field("var", field)
+        if field.lower() in CALLER_PROFILE_FIELDS:
+            return Field("var", field.lower())
+        return Field("bad", "the field %r is not a caller-profile field, which is all a field without ${} reads: "
+                     "FreeSWITCH tests '' there; write ${%s} for the channel variable" % (field, field))
     if field.startswith("${") and field.endswith("}") and VARIABLE_RE.match(field[2:-1]):
         return Field("var", field[2:-1])
     found = _ACL_FIELD_RE.match(field)
