@@ -75,7 +75,7 @@ def test_the_control_api_doc_and_the_usage_line_agree():
 
     forms = ctl.USAGE.split("python fsroute.ctl ", 1)[1].split("  (", 1)[0].split(" | ")
     assert forms == ["reload [RULES]", "status [RULES]", "check [RULES]",
-                     "test <destination> [<source-ip> [<caller>]] [at=INSTANT]", "metrics",
+                     "test <destination> [<source-ip> [<caller>]] [at=INSTANT] [NAME=VALUE...]", "metrics",
                      "drain|disable GATEWAY [reason...]", "enable GATEWAY", "fraud status", "fraud unblock ACCOUNT"]
     text = OPERATIONS_DOC.read_text()
     assert all("`%s`" % form in text for form in forms)
