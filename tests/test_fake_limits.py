@@ -64,6 +64,33 @@ def test_hash_rate_limit_counts_attempts_in_a_window(fake_freeswitch, session):
     assert s.ready()
 
 
+def test_a_hash_rate_window_starts_at_the_whole_second_of_its_first_attempt(fake_freeswitch, session):
+    # mod_hash counts in time_t: a 5/4 window opened at 1000.9 is over at 1004.0, not at 1004.9 (the real
+    # switch let 7 of 10 SIPp calls at 10 per 4 s through 5/4)
+    fake_freeswitch.limits.clock = clock = Clock()
+    clock.now = 1000.9
+    allowed = []
+    for _ in range(10):
+        s = session()
+        s.execute("limit", "hash realm rate 5/4 !USER_BUSY")
+        allowed.append(s.ready())
+        clock.now += 0.4
+    assert allowed == [True] * 5 + [False] * 3 + [True] * 2
+
+
+def test_hiredis_holds_a_concurrent_count_only_when_its_incr_answered_above_0(fake_freeswitch, session):
+    # hiredis_limit_incr keeps a node to DECR at hangup only for count > 0: a key Redis lost (now below 0
+    # as the calls up then hang up) heals as calls come, where a count held at -1 would stay wrong for good
+    fake_freeswitch.limits.counts[("hiredis", "trunk")] = -2
+    usage = []
+    for _ in range(3):
+        s = session()
+        s.execute("limit", "hiredis p trunk 5 !USER_BUSY")
+        s.hangup()
+        usage.append(fake_freeswitch.api("limit_usage hiredis p trunk"))
+    assert usage == ["-1", "0", "0"]
+
+
 def test_hiredis_keys_are_bare_resources_and_max_zero_is_no_limit(fake_freeswitch, session):
     fake_freeswitch.limits.clock = Clock()
     calls = [session() for _ in range(3)]

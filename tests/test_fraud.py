@@ -337,10 +337,12 @@ def test_simulate_plays_a_traffic_pattern_and_says_when_each_level_is_reached(ca
         "  t=99.5s a call ended: night-premium warn of acme, minutes 30.0/30 min",  # 20 calls of 90 s
         "  t=109.5s a call ended: night-premium block of acme, minutes 60.0/60 min"]
     assert fraud.STATE is before and fraud.STATE.blocks == {}  # the switch's own counts are left alone
+    # from a whole second (mod_hash counts a window from the whole second of its first call): max_cps 5
+    # refuses calls 6-10 of the first second
     assert main(["simulate", path, "--dest", "449001234", "--calls", "12", "--cps", "10", "--account", "acme",
-                 "--json"]) == 0
+                 "--at", "2026-12-07T12:00:00Z", "--json"]) == 0
     report = __import__("json").loads(capsys.readouterr().out)
-    assert report["results"] == {"bridged": 7, "over_limit": 5}  # max_cps 5: calls 6-10 of the first second
+    assert report["results"] == {"bridged": 7, "over_limit": 5}
     assert report["levels"] == []
 
 

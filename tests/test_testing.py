@@ -149,6 +149,18 @@ def test_continue_on_fail(variables, cause, stays_up):
         assert session.ready() is stays_up
 
 
+def test_global_continue_on_fail_and_hangup_after_bridge_count_as_the_switch_reads_them():
+    # the switch reads both with switch_channel_get_variable, which falls back to the globals (vars.xml);
+    # the stub read the channel's only, so a global continue_on_fail=true hung the caller up
+    with FakeFreeSWITCH({"continue_on_fail": "true", "hangup_after_bridge": "true"}) as fake:
+        fake.set_gateways("external", up=["gw1", "gw2"])
+        session = StubSession({}, {"gw1": "NORMAL_TEMPORARY_FAILURE"})
+        session.execute("bridge", "sofia/gateway/gw1/100")
+        assert session.ready()
+        session.execute("bridge", "sofia/gateway/gw2/100")
+        assert session.hangup_cause == "NORMAL_CLEARING"  # answered, then hung up after the bridge
+
+
 def test_bridge_outcomes_and_gateway_states():
     with FakeFreeSWITCH() as fake:
         fake.set_gateways("external", up=["gw1"], down=["gw2"])
@@ -229,3 +241,16 @@ def test_hangup_after_bridge_ends_the_caller_too():
         session.execute("bridge", "sofia/gateway/gw1/1")
         assert session.hangup_cause == "NORMAL_CLEARING"
         assert re.fullmatch(r"[0-9a-f-]{36}", session.variables["last_bridge_to"])
+
+
+@pytest.mark.parametrize("status, cause", [(500, "NORMAL_TEMPORARY_FAILURE"), (480, "NO_USER_RESPONSE"),
+                                           (502, "NETWORK_OUT_OF_ORDER"), (600, "USER_BUSY"),
+                                           (599, "NORMAL_UNSPECIFIED")])
+def test_every_final_sip_status_gives_the_cause_sofia_gives_it(status, cause):
+    # sofia_glue_sip_cause_to_freeswitch; the stub knew five statuses and raised KeyError for the others
+    with FakeFreeSWITCH() as fake:
+        fake.set_gateways("external", up=["gw1"])
+        session = StubSession({"continue_on_fail": "true"}, {"gw1": "sip:%d" % status})
+        session.execute("bridge", "sofia/gateway/gw1/100")
+        assert session.variables["originate_disposition"] == cause
+        assert session.variables["last_bridge_proto_specific_hangup_cause"] == "sip:%d" % status

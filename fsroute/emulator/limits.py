@@ -15,12 +15,16 @@ class EmulatedLimits:
     - ``hash``: key ``<realm>_<resource>``; a concurrent limit refuses when
       the count would pass ``max``; a channel counts once per key; a rate
       limit (``max/interval``) counts attempts (refused ones too) in a window
-      that restarts with the first attempt after ``interval`` seconds.
+      that restarts with the first attempt after ``interval`` seconds, in whole
+      seconds as mod_hash's ``time_t`` does: a window starts at the whole second
+      of its first attempt and lasts ``interval - 1`` to ``interval`` seconds.
     - ``hiredis``: key ``<resource>`` (the realm is the hiredis profile and
       not part of it), ``<resource>_<epoch // interval>`` for rate limits;
       INCR (its answer left in ``hiredis_raw_response``), then over ``max`` (a max of 0 or -1, ``-``,
       means no limit, as in mod_hiredis):
-      ``hiredis_limit_exceeded=true``, DECR (concurrent) and refuse. With
+      ``hiredis_limit_exceeded=true``, DECR (concurrent) and refuse; a concurrent
+      count is held (DECRed at hangup) only when its INCR answered above 0, as
+      hiredis_limit_incr does, so a count Redis lost heals as calls come. With
       ``redis_up = False`` every increment fails (the limit is refused
       without ``hiredis_limit_exceeded``) unless ``ignore_connect_fail``.
 
@@ -48,7 +52,7 @@ class EmulatedLimits:
         with self._lock:
             if backend == "hiredis":
                 return self._incr_hiredis(session, key, max_calls, interval)
-            now = self.clock()
+            now = int(self.clock())  # mod_hash: switch_epoch_time_now, a time_t
             held = (backend, key) in session.limits_held
             if interval > 0:
                 window = self._rates.setdefault(key, [None, 0])
@@ -81,7 +85,7 @@ class EmulatedLimits:
             if not interval:
                 self.counts[("hiredis", key)] = count - 1
             return False
-        if not interval:
+        if not interval and count > 0:
             session.limits_held.append(("hiredis", key))
         return True
 

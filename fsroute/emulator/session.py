@@ -23,11 +23,24 @@ _DIALSTATUS = {"USER_BUSY": "BUSY", "NO_ANSWER": "NOANSWER",
 # mod_dptools' bridge leaves the caller up after these even without continue_on_fail.
 _ALWAYS_CONTINUE = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")
 CALLER_LEFT_AT_ANSWER = "CALLER_LEFT_AT_ANSWER"  # a bridge outcome: see StubSession
-# The cause a gateway's final SIP status gives without a Reason header (seen in a real FreeSWITCH 1.11,
-# tests/integration/test_failover_sip.py); a bridge outcome "sip:NNN" uses it, "sip:NNN CAUSE" names the
+# The cause a gateway's final SIP status gives without a Reason header: sofia_glue_sip_cause_to_freeswitch
+# (404, 408, 486, 503 and 603 also seen in a real FreeSWITCH 1.11, tests/integration/test_failover_sip.py);
+# any other status gives NORMAL_UNSPECIFIED. A bridge outcome "sip:NNN" uses it, "sip:NNN CAUSE" names the
 # cause a Q.850 Reason header would give instead.
-SIP_CAUSES = {404: "UNALLOCATED_NUMBER", 408: "RECOVERY_ON_TIMER_EXPIRE", 486: "USER_BUSY",
-              503: "NORMAL_TEMPORARY_FAILURE", 603: "CALL_REJECTED"}
+SIP_CAUSES = dict(
+    [(code, "CALL_REJECTED") for code in (401, 402, 403, 407, 603, 608)]
+    + [(code, "NO_ROUTE_DESTINATION") for code in (485, 604)]
+    + [(code, "RECOVERY_ON_TIMER_EXPIRE") for code in (408, 504)]
+    + [(code, "INTERWORKING") for code in (413, 414, 416, 420, 421, 423, 505, 513)]
+    + [(code, "NORMAL_TEMPORARY_FAILURE") for code in (400, 481, 500, 503)]
+    + [(code, "USER_BUSY") for code in (486, 600)]
+    + [(code, "INCOMPATIBLE_DESTINATION") for code in (488, 606)]
+    + [(code, "SERVICE_NOT_IMPLEMENTED") for code in (406, 415, 501)]
+    + [(code, "EXCHANGE_ROUTING_ERROR") for code in (482, 483)]
+    + [(607, "UNWANTED"), (404, "UNALLOCATED_NUMBER"), (410, "NUMBER_CHANGED"), (480, "NO_USER_RESPONSE"),
+       (484, "INVALID_NUMBER_FORMAT"), (502, "NETWORK_OUT_OF_ORDER"), (405, "SERVICE_UNAVAILABLE"),
+       (487, "ORIGINATOR_CANCEL"), (428, "NO_IDENTITY"), (429, "BAD_IDENTITY_INFO"),
+       (437, "UNSUPPORTED_CERTIFICATE"), (438, "INVALID_IDENTITY")])
 # switch_channel_execute_on_value: the application ends at the first space or single colon
 _ON_ANSWER_SPLIT_RE = re.compile(r" |:(?!:)")
 _EXPANSION_RE = re.compile(r"\$\{([^{}]*)\}")
@@ -219,7 +232,7 @@ class StubSession:
         if cause.startswith("sip:"):
             status, _, reason = cause.partition(" ")
             self.variables["last_bridge_proto_specific_hangup_cause"] = status
-            cause = reason or SIP_CAUSES[int(status[4:])]
+            cause = reason or SIP_CAUSES.get(int(status[4:]), "NORMAL_UNSPECIFIED")
         self.bridges.append((data, cause))
         if cause == "SUCCESS":
             self._mark_answered()
@@ -227,7 +240,7 @@ class StubSession:
             self.variables.update(originate_disposition="SUCCESS", DIALSTATUS="SUCCESS",
                                   bridge_hangup_cause="NORMAL_CLEARING",
                                   last_bridge_to="00000000-0000-4000-8000-%012x" % next(_LEG_NUMBERS))
-            if switch_true(self.variables.get("hangup_after_bridge")):
+            if switch_true(self.getVariable("hangup_after_bridge")):  # the channel's, else the global one
                 self.hangup("NORMAL_CLEARING")  # the far end hung up; the caller goes too
             return
         self.variables.update(originate_disposition=cause, originate_failed_cause=cause,
@@ -260,8 +273,8 @@ class StubSession:
         """mod_dptools audio_bridge_function: does the caller stay up after ``cause``?"""
         if cause == "ATTENDED_TRANSFER":
             return False
-        setting = self.variables.get("continue_on_fail")
-        failure_causes = self.variables.get("failure_causes")
+        setting = self.getVariable("continue_on_fail")  # the channel's, else the global one
+        failure_causes = self.getVariable("failure_causes")
         if setting is None and failure_causes is None:
             return cause in _ALWAYS_CONTINUE
         if failure_causes is not None and cause not in _names(failure_causes):
