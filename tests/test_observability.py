@@ -286,6 +286,66 @@ def test_the_endpoint_stops_when_freeswitch_stops_running(write_rules, fake_free
         get(port)
 
 
+def test_a_client_trickling_its_request_is_cut_off_and_a_stop_frees_the_port(fake_freeswitch, monkeypatch):
+    # the 2 s timeout bounded each read only: a byte a second held the endpoint's one thread for ever, no
+    # scrape was answered, and a stop left the port bound ('Address already in use' when asked again)
+    from fsroute.runtime import metrics_http
+
+    monkeypatch.setattr(metrics_http, "CLIENT_TIMEOUT", 0.5)
+    port = free_port()
+    metrics_http.serve([("127.0.0.1", port)], lambda: "up 1\n")
+    trickling = socket.create_connection(("127.0.0.1", port))
+    done = threading.Event()
+
+    def trickle():
+        for byte in b"GET /metrics HTTP/1.0":
+            try:
+                trickling.send(bytes([byte]))
+            except OSError:
+                break
+            if done.wait(0.3):
+                break
+
+    threading.Thread(target=trickle, daemon=True).start()
+    time.sleep(0.1)
+    try:
+        assert get(port)[1] == "up 1\n"  # answered once the trickler is cut off (0.5 s here)
+    finally:
+        done.set()
+    trickling2 = socket.create_connection(("127.0.0.1", port))
+    trickling2.send(b"GET /met")
+    time.sleep(0.1)
+    metrics_http.serve([], None)  # stopped while a slow request is being read
+    [server] = metrics_http.serve([("127.0.0.1", port)], lambda: "up 2\n")  # the port is free at once
+    assert get(port)[1] == "up 2\n"
+    metrics_http.stop()
+    trickling.close()
+    trickling2.close()
+
+
+def test_the_endpoint_does_not_spin_when_accept_runs_out_of_descriptors(monkeypatch):
+    # accept() failing with EMFILE leaves the client waiting and the socket readable: the loop went round
+    # at full CPU, holding the GIL from call threads
+    import errno
+
+    from fsroute.runtime import metrics_http
+
+    slept = []
+    monkeypatch.setattr(metrics_http.time, "sleep", slept.append)
+    class OutOfDescriptors:
+        def accept(self):
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    server = metrics_http._Server(("127.0.0.1", 0), lambda: "")
+    listening, server.socket = server.socket, OutOfDescriptors()
+    try:
+        with pytest.raises(OSError):
+            server.get_request()
+        assert slept == [metrics_http.POLL_SECONDS]
+    finally:
+        listening.close()
+
+
 def test_the_endpoint_belongs_to_the_process_not_to_the_rules_file_that_loaded_last(write_rules, fake_freeswitch):
     # Issue 19, defect 4: loading a second rules file without metrics_listen stopped the first one's endpoint.
     port = free_port()

@@ -2,8 +2,9 @@
 
 Inside FreeSWITCH this thread shares the interpreter with call threads; it
 holds the GIL only while it renders a page (the instruments' locks are held
-for copies only), and a slow client is cut off after CLIENT_TIMEOUT, so a
-call is never kept waiting by it. mod_python3 cannot be unloaded on its own
+for copies only), and a client whose request is not in within CLIENT_TIMEOUT
+is cut off (however slowly it trickles in), so neither a call nor the next
+scrape is kept waiting by it. mod_python3 cannot be unloaded on its own
 (it loads as NOUNLOAD); it goes when FreeSWITCH shuts down, and then
 ``freeswitch.running()`` turns false first: the thread checks it every
 POLL_SECONDS, closes its socket and ends. It is a daemon thread, so it can
@@ -12,8 +13,10 @@ never hold up the interpreter's finalisation either.
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -32,7 +35,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        # the socket's timeout bounds each read only: a byte a second would hold the one thread for ever
+        self._cutoff = threading.Timer(CLIENT_TIMEOUT, self._cut_off)
+        self._cutoff.daemon = True
+        self._cutoff.start()
+
+    def _cut_off(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)  # the blocked read returns: the request ends
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        self._cutoff.cancel()
+        super().finish()
+
     def do_GET(self) -> None:
+        self._cutoff.cancel()  # the request is in: the answer is not cut short
         if self.path.split("?", 1)[0] != "/metrics":
             self.send_error(404, "metrics are at /metrics")
             return
@@ -56,6 +77,18 @@ class _Server(HTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-answer is no news
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as exc:
+            if exc.errno in _OUT_OF_RESOURCES:  # the connection stays waiting, the socket readable: no spin
+                time.sleep(POLL_SECONDS)
+            raise
+
+
+# accept() failing for want of descriptors or memory: the client is not taken, so select answers at once
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class MetricsServer:
@@ -85,7 +118,10 @@ class MetricsServer:
                     log(INFO, "fsroute: FreeSWITCH is shutting down; metrics endpoint on %s:%d closed"
                         % self.address)
                     break
-                self._server.handle_request()
+                try:
+                    self._server.handle_request()
+                except (OSError, ValueError):  # stop() closed the socket under it
+                    break
         finally:
             self._server.server_close()
 
@@ -93,10 +129,12 @@ class MetricsServer:
         return self._thread.is_alive()
 
     def stop(self) -> None:
-        """Close the socket and end the thread (within POLL_SECONDS)."""
+        """End the thread (within POLL_SECONDS, or once the request it serves is over) and close the
+        socket now, so that the address is free for the next endpoint at once."""
         self._stopping.set()
         if self._thread is not threading.current_thread():
             self._thread.join(POLL_SECONDS * 4)
+        self._server.server_close()
 
 
 _servers: Dict[Tuple[str, int], MetricsServer] = {}
