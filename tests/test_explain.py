@@ -234,3 +234,17 @@ def test_ctl_test_and_simulate_say_which_gateways_were_down(write_rules, fake_fr
     assert report["result"] == "all_down"
     assert report["explanation"][-1] == ("no gateway to try: gw1 down (profile external), gw2 down (profile external), "
                                          "gw3 down (profile internal)")
+
+
+def test_a_mistyped_path_given_to_ctl_does_not_join_the_files_in_force(call, write_rules, fake_freeswitch):
+    # it stayed among the files ctl acts on without a path: every reload and check answered -ERR for
+    # it, ctl test could use it, and fsroute_rules_reload_error{path=...} 1 could not be cleared
+    fake_freeswitch.set_gateways("external", up=["gw1", "gw2"])
+    good = write_rules(RULES, name="fsroute.yaml")
+    call(good, "44")
+    assert "cannot read the rules file" in ctl.command("status %s" % good[:-1])
+    assert [line.split(" sha=")[0] for line in ctl.command("reload").splitlines()] == ["+OK reloaded %s" % good]
+    assert 'fsroute_rules_reload_error{path="%s"}' % good[:-1] not in ctl.command("metrics")
+    broken = write_rules("version: 1\nroutes: [", name="broken.yaml")
+    call(broken, "44")  # a file calls name stays listed, broken or not
+    assert ("-ERR %s" % broken) in ctl.command("check")

@@ -119,7 +119,14 @@ def handle(session: Any, args: Optional[str]) -> None:
     if embedded.is_bare_session(session):  # `import freeswitch` failed in the switch: say why, once in a while
         embedded.report_bare_session(session, lambda text: log(ERROR, text))
         return
-    route_with(session, lambda: store_for(rules_path(session, args)).current())
+    route_with(session, lambda: _store_of(session, args).current())
+
+
+def _store_of(session: Any, args: Optional[str]) -> Any:
+    """The rules store the call names, marked as one calls use (runtime.process.loaded_stores)."""
+    store = store_for(rules_path(session, args))
+    store.routes_calls = True
+    return store
 
 
 def route_with(session: Any, current: Callable[[], Generation]) -> None:

@@ -120,9 +120,11 @@ def store_for(path: str, clock: SystemClock = SYSTEM_CLOCK, start: Starter = _st
 
 
 def loaded_stores() -> List[RulesStore]:
-    """Every store that has loaded rules or tried to, by path."""
+    """Every store whose rules are in force, or that calls name and cannot load, by path (not one a ctl
+    command with a mistyped path, or the start-up preload of a file no call uses, tried and failed)."""
     with _process.lock:
-        unique = {id(s): s for s in _process.stores.values() if s.generation is not None or s.last_error}
+        unique = {id(s): s for s in _process.stores.values()
+                  if s.generation is not None or s.last_error and s.routes_calls}
     return sorted(unique.values(), key=lambda s: s.path)
 
 

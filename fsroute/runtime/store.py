@@ -97,6 +97,7 @@ class RulesStore:
         self._lock = threading.Lock()
         self._first_load = threading.Lock()
         self.last_error: Optional[model.RulesError] = None  # of the newest failed load, None after a good one
+        self.routes_calls = False  # a call has named it (not only a ctl command or the start-up preload)
 
     @property
     def generation(self) -> Optional[Generation]:
