@@ -247,3 +247,30 @@ def test_routes_built_while_reading_are_the_routes_of_a_plain_read():
             for r in streamed.routes] == [
         (r.name, r.line, r.dest.pattern if r.dest else None, r.number, r.acl, r.gateway, r.group)
         for r in plain.routes]
+
+
+def test_numbers_that_yaml_1_1_would_turn_into_other_numbers_are_read_as_written():
+    # YAML 1.1 reads 0044 as octal 36, +44870 as 44870, 1_900 as 1900, 0x1F as 31: the file loaded and
+    # dialled, set and watched other numbers than it said
+    rules = loader.parse("""\
+version: 1
+defaults:
+  quality: {classes: {uk: [0044]}}
+routes:
+  - name: uk
+    match: {destination_number: '^9(\\\\d+)$'}
+    number: 0044$1
+    set: {x_prefix: 0044, x_ref: 0x1F}
+    gateway: gw1
+  - {name: rest, match: {destination_number: '^(\\\\d+)$'}, number: 0044, gateway: gw1}
+fraud:
+  - {name: premium, prefixes: [+44870, 0044], calls: {block: 5}}
+""", "rules.yaml")
+    assert rules.routes[1].number == ("0044",)
+    assert [(name, value) for name, value in rules.routes[0].dialling.set] == [("x_prefix", ("0044",)),
+                                                                                ("x_ref", ("0x1F",))]
+    assert rules.fraud[0].prefixes == ("+44870", "0044")  # as if quoted
+    assert rules.defaults.quality.classes == (("uk", ("0044",)),)
+    with pytest.raises(RulesError) as refused:  # a key that wants a number says so where it stands
+        loader.parse("version: 1\ndefaults: {max_attempts: 0x3}\nroutes: []\n", "r.yaml")
+    assert str(refused.value.problems[0]).startswith("r.yaml:2:26: defaults.max_attempts must be")

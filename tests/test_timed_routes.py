@@ -177,8 +177,9 @@ def test_check_refuses_impossible_values_with_line_and_column(write_rules):
         "(the end is excluded)",
         "7:10: calendar 'empty' needs at least one of: year, yday, mon, mday, week, mweek, wday, hour, "
         "minute, minute-of-day, time-of-day, date-time, dates",
-        "9:36: route 'r1' time: time-of-day must be a quoted string such as '08:00-17:30' (YAML reads an "
-        "unquoted 8:30 as the number 510)",
+        # an unquoted 8:30 is the text written, not YAML 1.1's base-60 number 510
+        "9:36: route 'r1' time: time-of-day: '8:30' is not a range hh:mm[:ss]-hh:mm[:ss] (FreeSWITCH matches "
+        "only ranges)",
         # bad_days is reported above, where it is wrong; a name nobody defined is reported where used
         "9:60: route 'r1' when: no calendar named 'nothing' (calendars: none defined)",
         "9:78: route 'r1' unless (a calendar name or a list of them) must be a list",

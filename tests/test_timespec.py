@@ -151,7 +151,7 @@ def test_dates_match_whole_days_in_the_zone():
     ("mweek", 7, "mweek 7 is out of range"),
     ("hour", "9-", "'9-' is not a number or a range"),
     ("hour", 9.5, "hour must be a number or a string"),
-    ("time-of-day", 510, "unquoted 8:30 as the number 510"),
+    ("time-of-day", 510, "time-of-day must be a string such as '08:00-17:30', not the number 510"),
     ("time-of-day", "08:00", "FreeSWITCH matches only ranges"),
     ("time-of-day", "08:00-25:00", "impossible time"),
     ("time-of-day", "08:60-09:00", "impossible time"),

@@ -126,8 +126,7 @@ def parse_spans(attribute: str, value: object) -> Tuple[Span, ...]:
         raise SpecError("%s must be a number or a string such as %s" % (attribute, _EXAMPLES[attribute]))
     if attribute == "time-of-day":
         if not isinstance(value, str):
-            raise SpecError("time-of-day must be a quoted string such as '08:00-17:30' (YAML reads an "
-                            "unquoted 8:30 as the number 510)")
+            raise SpecError("time-of-day must be a string such as '08:00-17:30', not the number %r" % value)
         return tuple(_tod_span(item) for item in value.split(","))
     low, high = NUMBER_DOMAINS[attribute]
     spans = []

@@ -93,6 +93,9 @@ def _scalar_value(event: Any) -> Any:
     return _typed(event)
 
 
+_DECIMAL_RE = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
+
+
 def _typed(event: Any) -> Any:
     tag = event.tag
     if tag is None or tag == "!":
@@ -102,6 +105,11 @@ def _typed(event: Any) -> Any:
     if kind == "int" and len(event.value) > MAX_INT_CHARS:
         raise YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1,
                           "cannot read this number: longer than %d characters" % MAX_INT_CHARS)
+    if kind == "int" and event.tag is None and not _DECIMAL_RE.match(event.value):  # plain, untagged
+        # YAML 1.1 reads 0044 as octal 36, +44870 as 44870, 1_900 as 1900, 8:30 as 510: a number in
+        # the rules means what it says, so such a plain scalar stays the text written (a field that
+        # wants a number then reports it at its line and column)
+        return event.value
     try:
         if kind == "int":
             return _CONSTRUCTOR.construct_yaml_int(node)

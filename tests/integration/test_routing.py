@@ -44,6 +44,14 @@ def test_prefix_route_rewrites_the_number(fs):
     assert fields["sha"] == cdr["fsroute_rules_sha"]
 
 
+def test_an_unquoted_number_dials_as_written(fs):
+    # YAML 1.1 reads 0044 as the octal number 36: the carrier got '36'
+    fs.use_rules("version: 1\ndefaults: {status_ttl: 0.5}\nroutes:\n"
+                 "  - {name: fixed, match: {destination_number: '^7000$'}, number: 0044, gateway: gw1}\n")
+    assert fs.call("7000").code == 200
+    assert fs.gateways["gw1"].uri_users() == ["0044"]
+
+
 def test_weighted_split_is_exact_over_300_calls(fs):
     results = call_many(fs, ["5551%03d" % i for i in range(300)])
     assert [r.code for r in results] == [200] * 300
