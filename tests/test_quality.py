@@ -93,6 +93,15 @@ def test_quality_is_read_under_defaults_a_route_and_a_group(write_rules):
     assert rules.groups["strict"].quality == QualityRule(5, (), (("ner", 0.9),))
 
 
+@pytest.mark.parametrize("figure", ["asr", "pdd"])
+def test_a_threshold_that_is_not_a_number_is_refused(write_rules, figure):
+    # .nan passed the range checks, and a NaN threshold is never passed: it loaded and never fired
+    path = write_rules("version: 1\ndefaults: {quality: {warn: {%s: .nan}}}\nroutes: []\n" % figure)
+    with pytest.raises(RulesError) as refused:
+        loader.load(path)
+    assert "defaults.quality.warn.%s must be" % figure in str(refused.value)
+
+
 def test_a_threshold_out_of_range_is_refused(write_rules):
     path = write_rules("version: 1\ndefaults: {quality: {warn: {asr: 1.5, pdd: -1, speed: 3}}}\nroutes: []\n")
     with pytest.raises(RulesError) as refused:

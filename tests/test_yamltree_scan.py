@@ -172,3 +172,13 @@ def render(items, indent, nested, extra, at):
 def test_generated_lists_read_the_same_either_way(items, indent, nested, extra, at, tail):
     text = HEAD + "routes:\n" + "\n".join(render(items, indent, nested, extra, at)) + "\n" + tail
     assert_same_either_way(text)
+
+
+def test_a_flow_mapping_at_the_top_is_left_to_libyaml():
+    # a block list inside {...} is not YAML; the scanner read it, left 'routes: []' behind, and the
+    # rewritten text was YAML: a file libyaml refuses loaded
+    text = "{version: 1,\nroutes:\n  - name: 'x'\n    gateway: gw1\n}\n"
+    assert not scanned(text)
+    assert_same_either_way(text)
+    with pytest.raises(yamltree.YamlProblem):
+        yamltree.parse(text, FOLD)

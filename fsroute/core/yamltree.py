@@ -334,8 +334,10 @@ def _header(text: str, key: str) -> int:
 
 def _placeholder(root: Optional[Node], key: str, line: int) -> Optional[Node]:
     """The empty list written for ``key`` at ``line``, when it is a key of the top mapping there."""
-    if root is None or root.kind != MAP:
+    if root is None or root.kind != MAP or not root.value:
         return None
+    if (root.value[0].line, root.value[0].col) != (root.line, root.col):
+        return None  # a flow mapping ({...}), where the scanned block list is not YAML at all
     found = [value for name, value in root.pairs()
              if name.kind == SCALAR and name.value == key and (name.line, name.col) == (line, 1)]
     if len(found) != 1 or found[0].kind != SEQ or found[0].value \

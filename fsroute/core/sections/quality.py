@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..model import TableSpec
@@ -55,8 +57,8 @@ def _thresholds(r: Reader, node: Node, what: str) -> Tuple[Tuple[str, float], ..
     for figure, (_, value) in (r.mapping(node, what, allowed=FIGURES) or {}).items():
         number = value.value if value.kind == SCALAR else None
         ratio = figure not in ("acd", "pdd")
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0 \
-                or (ratio and number > 1):
+        if isinstance(number, bool) or not isinstance(number, (int, float)) \
+                or not 0 <= number <= (1 if ratio else math.inf):  # .nan too: it would never be passed
             r.error(value, "%s.%s must be %s" % (what, figure, "a fraction from 0 to 1, like 0.35" if ratio
                                                     else "seconds, like %s" % ("30" if figure in FLOORS else "6")))
             continue
