@@ -168,7 +168,7 @@ def _switch(rules: RuleSet, known: Collection[str], down: Collection[str],
             global_variables: Optional[Mapping[str, str]], clock: SystemClock) -> EmulatedSwitch:
     """An emulated switch that knows every gateway (``down`` ones DOWN), on the simulation's clock."""
     switch = EmulatedSwitch(global_variables)
-    switch.limits.clock = clock.time
+    switch.limits.clock = switch.epoch = clock.time  # ${strepoch()} at an answer, too
     by_profile: Dict[str, Tuple[List[str], List[str]]] = {rules.defaults.profile: ([], [])}
     for name in sorted(set(known) | set(down)):
         by_profile.setdefault(rules.profile_of(name), ([], []))[name in down].append(name)
