@@ -254,6 +254,27 @@ def test_a_malformed_fleet_block_does_not_end_the_fleet_thread(fake_freeswitch, 
     assert float(redis.data[[k for k in redis.data if ".calls." in k][0]]) == 2.0
 
 
+def test_a_fleet_whose_thread_cannot_start_judges_on_local_counts_and_tries_again(fake_freeswitch):
+    # the thread was taken as started before its start raised: the call ended in error, nothing ever
+    # sent the counts queued after it, and no calls, minutes or spend level was reached again
+    rules = loader.parse(FRAUD_RULES)
+    [rule] = rules.fraud
+    starts = []
+
+    def start(target):
+        starts.append(target)
+        if len(starts) <= 2:
+            raise RuntimeError("can't start new thread")
+
+    state = fraud.FraudState(clock=lambda: 1796601600.0)
+    fleet = RedisFleet("fleet", state, fraud.level_reached, run_api=FakeRedis().api, start=start)
+    found = [fraud._windowed(state, fleet, rule, "acme", "calls", 1.0, 1796601600.0) for _ in range(4)]
+    # judged here while no thread runs (the warn at 2 calls), queued for the fleet once one does
+    assert [[reached.level for reached in f] for f in found] == [[], [WARN], [], []]
+    assert len(starts) == 3 and fleet._queue.qsize() == 2
+    assert len([m for level, m in fake_freeswitch.logs if "cannot start the fraud fleet thread" in m]) == 1
+
+
 def test_two_switches_share_counts_and_blocks_through_redis_and_judge_alone_without_it(fake_freeswitch):
     rules = loader.parse(FRAUD_RULES.replace("version: 1\n", "version: 1\ndefaults:\n  limits: {backend: "
                                              "hiredis, realm: fleet}\n"))

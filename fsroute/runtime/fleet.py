@@ -47,13 +47,16 @@ class RedisFleet:
         self._seen = 0  # how much of the blocks key was taken in
         self._retry_at = 0.0
         self._started = False
+        self._start_failed = False  # the last try to start the thread failed (logged once until one works)
         self._start = start
         self._lock = threading.Lock()
 
     # -- what calls do (queue only) ------------------------------------------------------
     def count(self, rule: FraudRule, key: str, measure: str, amount: float, now: float,
-              local: Tuple[float, float]) -> None:
-        self._put(("count", rule, key, measure, amount, now, local))
+              local: Tuple[float, float]) -> bool:
+        """Queue a count for the fleet, which judges its levels; False: no thread to send it (none could be
+        started), so the caller judges them on this switch's counts."""
+        return self._put(("count", rule, key, measure, amount, now, local))
 
     def announce(self, rule: str, key: str, until: float) -> None:
         self._put(("block", rule, key, until))
@@ -61,16 +64,27 @@ class RedisFleet:
     def lift(self, rule: str, key: str) -> None:
         self._put(("block", rule, key, 0.0))
 
-    def _put(self, item: Tuple[Any, ...]) -> None:
+    def _put(self, item: Tuple[Any, ...]) -> bool:
+        if not self._ensure_started():
+            return False  # not queued: nothing would ever send it
         self._queue.put(item)
-        self._ensure_started()
+        return True
 
-    def _ensure_started(self) -> None:
+    def _ensure_started(self) -> bool:
+        """Whether the thread runs, started now if need be; a start that fails is tried again next time."""
         if not self._started:
             with self._lock:
                 if not self._started:
-                    self._started = True
-                    self._start(self.run)
+                    try:
+                        self._start(self.run)
+                    except Exception as exc:  # no thread to be had: the calls judge on local counts
+                        if not self._start_failed:
+                            self._start_failed = True
+                            log(WARNING, "fsroute: cannot start the fraud fleet thread (hiredis profile %s: %s); "
+                                "judging levels on this switch's own counts" % (self.profile, exc))
+                        return False
+                    self._started, self._start_failed = True, False
+        return True
 
     # -- the thread ------------------------------------------------------------------------
     def run(self) -> None:

@@ -268,8 +268,7 @@ def _windowed(state: FraudState, fleet: Optional[RedisFleet], rule: FraudRule, k
               now: float) -> List[Reached]:
     """Count ``amount``; the levels reached on this switch's count, unless a fleet judges them on its total."""
     local = state.add(rule, key, measure, amount, now)
-    if fleet is not None:
-        fleet.count(rule, key, measure, amount, now, local)
+    if fleet is not None and fleet.count(rule, key, measure, amount, now, local):
         return []
     return fraud.reached(rule, key, measure, *local)
 
