@@ -348,8 +348,9 @@ def test_simulate_plays_a_traffic_pattern_and_says_when_each_level_is_reached(ca
     from fsroute.tools.cli import main
     path = write_rules(SIMULATED_RULES)
     before = fraud.STATE
+    # at a fixed instant: from now, the 110 s simulated could cross the hour the rule's window ends at
     assert main(["simulate", path, "--dest", "449001234", "--calls", "60", "--cps", "2", "--hold", "90",
-                 "--account", "acme"]) == 0
+                 "--account", "acme", "--at", "2026-12-07T12:00:00Z"]) == 0
     out = capsys.readouterr().out
     assert "bridged                40" in out and "fraud_blocked          20" in out
     assert out.split("fraud levels reached:\n")[1].splitlines() == [
