@@ -147,6 +147,12 @@ def test_a_call_whose_every_gateway_is_benched_names_them_in_fsroute_skipped(swi
     assert (session.variables["fsroute_result"], dialled(session)) == ("all_down", [])
     assert session.variables["fsroute_skipped"] == "gw1:benched"
     assert last_route_event(switch)["fsroute-skipped"] == "gw1:benched"
+    # set before the hangup, so that what the switch sends at the hangup (CHANNEL_HANGUP) carries it
+    seen = []
+    hooked = StubSession({"destination_number": "5551000", "network_addr": "172.16.221.33"}, fake=switch)
+    hooked.setHangupHook(lambda s, event, arg: seen.append(s.variables.get("fsroute_skipped")))
+    route.handler(hooked, path)
+    assert seen == ["gw1:benched"]
 
 
 def test_a_probe_whose_announcement_fails_gives_the_probe_slot_back(switch, write_rules, call, monkeypatch):

@@ -271,6 +271,8 @@ fraud:
                                                                                 ("x_ref", ("0x1F",))]
     assert rules.fraud[0].prefixes == ("+44870", "0044")  # as if quoted
     assert rules.defaults.quality.classes == (("uk", ("0044",)),)
+    with pytest.raises(RulesError):  # YAML 1.1's base-60 float 510.5 is the text '8:30.5' too
+        loader.parse("version: 1\ndefaults: {status_ttl: 8:30.5}\nroutes: []\n", "r.yaml")
     with pytest.raises(RulesError) as refused:  # a key that wants a number says so where it stands
         loader.parse("version: 1\ndefaults: {max_attempts: 0x3}\nroutes: []\n", "r.yaml")
     assert str(refused.value.problems[0]).startswith("r.yaml:2:26: defaults.max_attempts must be")

@@ -157,7 +157,8 @@ def decide(rules: RuleSet, get: Getter, is_up: Callable[[str], bool], selector: 
     None: an untimed call, which a timed or least-cost route refuses);
     ``health`` (optional) has ``any_breaker`` and answers ``benched(name)``,
     ``last_resort(name)`` and ``calls(name)`` (active calls, for least_calls), and when it has them
-    ``quality_judge``, ``measured_acd`` (an lcr route's call length) and ``account_sell_deck`` (runtime.generation);
+    ``judges_quality`` (True: it also answers ``quality_preview`` before a group's pick and ``quality_judge``
+    after it), ``measured_acd`` (an lcr route's call length) and ``account_sell_deck`` (runtime.generation);
     ``deck_of(carrier)`` the loaded rate deck of a carrier (or None). Templates'
     ${name} are filled in from ``get`` (in FreeSWITCH a channel variable that is
     not set reads as the global one). ``table_of(name)`` the loaded number table

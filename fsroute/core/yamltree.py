@@ -105,8 +105,9 @@ def _typed(event: Any) -> Any:
     if kind == "int" and len(event.value) > MAX_INT_CHARS:
         raise YamlProblem(node.start_mark.line + 1, node.start_mark.column + 1,
                           "cannot read this number: longer than %d characters" % MAX_INT_CHARS)
-    if kind == "int" and event.tag is None and not _DECIMAL_RE.match(event.value):  # plain, untagged
-        # YAML 1.1 reads 0044 as octal 36, +44870 as 44870, 1_900 as 1900, 8:30 as 510: a number in
+    if event.tag is None and (kind == "int" and not _DECIMAL_RE.match(event.value)  # plain, untagged
+                              or kind == "float" and ("_" in event.value or ":" in event.value)):
+        # YAML 1.1 reads 0044 as octal 36, +44870 as 44870, 1_900 as 1900, 8:30 as 510 (8:30.5 as 510.5): a number in
         # the rules means what it says, so such a plain scalar stays the text written (a field that
         # wants a number then reports it at its line and column)
         return event.value

@@ -93,6 +93,7 @@ class _Call:
     answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
     account: Optional[str] = None
     fraud: Optional[FraudCall] = None
+    skipped_left = 0  # how many of ``skipped`` fsroute_skipped names already
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -138,11 +139,10 @@ def route_with(session: Any, current: Callable[[], Generation]) -> None:
         _route(call, generation)
     except Exception as exc:
         _crash(call, generation, exc)
-    if call.skipped:  # however the call ended: benched or left out at the decision, skipped at a bridge
-        try:
-            session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
-        except Exception:
-            pass  # a session that fails here failed the call already: its record says so
+    try:
+        _leave_skipped(call)  # a bridged call's (the others' left it before hanging up), or a crash's
+    except Exception:
+        pass  # a session that fails here failed the call already: its record says so
     try:
         publish(call.record(), observers.of(generation, call.traced))
     except Exception:
@@ -544,11 +544,20 @@ def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
         session.setVariable(name, value)
 
 
+def _leave_skipped(call: _Call) -> None:
+    """``fsroute_skipped``: every gateway passed over, however the call ends (benched or left out at the
+    decision, skipped at a bridge); set before a hangup, so that the hangup's event carries it too."""
+    if len(call.skipped) > call.skipped_left:
+        call.session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
+        call.skipped_left = len(call.skipped)
+
+
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
     """Record the outcome on the channel and hang up with ``cause`` (None: let the dialplan continue)."""
     session = call.session
     call.result = outcome
     session.setVariable("fsroute_result", outcome._value_)
+    _leave_skipped(call)
     if cause is not None and session.ready():
         call.hangup_cause = cause
         session.hangup(cause)
