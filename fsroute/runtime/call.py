@@ -93,7 +93,6 @@ class _Call:
     answered_before = False  # answered before fsroute bridged: no attempt's answer time is known
     account: Optional[str] = None
     fraud: Optional[FraudCall] = None
-    skipped_left = 0  # how many of ``skipped`` fsroute_skipped names already
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -139,10 +138,6 @@ def route_with(session: Any, current: Callable[[], Generation]) -> None:
         _route(call, generation)
     except Exception as exc:
         _crash(call, generation, exc)
-    try:
-        _leave_skipped(call)  # a bridged call's (the others' left it before hanging up), or a crash's
-    except Exception:
-        pass  # a session that fails here failed the call already: its record says so
     try:
         publish(call.record(), observers.of(generation, call.traced))
     except Exception:
@@ -346,6 +341,7 @@ def _bridge(call: _Call, generation: Generation, decision: Decision) -> None:
                     _talked(call, generation, dial, ran)
                 call.result = Outcome.BRIDGED
                 session.setVariable("fsroute_result", _BRIDGED)
+                _leave_skipped(call)
                 return
             if cause == CALLER_GONE or not session.ready():
                 cause = CALLER_GONE
@@ -545,11 +541,10 @@ def _set_lcr_variables(session: Any, dial: Optional[Dial]) -> None:
 
 
 def _leave_skipped(call: _Call) -> None:
-    """``fsroute_skipped``: every gateway passed over, however the call ends (benched or left out at the
-    decision, skipped at a bridge); set before a hangup, so that the hangup's event carries it too."""
-    if len(call.skipped) > call.skipped_left:
+    """``fsroute_skipped``: every gateway passed over (benched or left out at the decision, skipped at a
+    bridge), set as the call ends: bridged, or in _finish before a hangup, so that its event carries it too."""
+    if call.skipped:
         call.session.setVariable("fsroute_skipped", ",".join("%s:%s" % s for s in call.skipped))
-        call.skipped_left = len(call.skipped)
 
 
 def _finish(call: _Call, outcome: Outcome, cause: Optional[str]) -> None:
