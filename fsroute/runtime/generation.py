@@ -98,18 +98,17 @@ class Generation:
             return False
         return not self._is_down(self._profiles.get(gateway, self._default_profile), gateway)
 
-    def quality_judge(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+    def quality_judge(self, route: Optional[Route], number: Optional[str], preview: bool = False
+                      ) -> Optional[Judge]:
         """The router's question (core.router): each gateway's quality verdict for this call, None when the
-        rules set no quality thresholds for ``route``."""
-        tracker = self.quality
-        return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time()) \
-            if tracker is not None and route is not None else None
-
-    def quality_preview(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
-        """The router's question before a group's pick: the verdicts quality_judge will give, claiming nothing."""
+        rules set no quality thresholds for ``route``; ``preview``: the verdicts it will give, claiming nothing."""
         tracker = self.quality
         return tracker.judge_for(self.rules, route, number, table_of=self.table_of, now=self.clock.time(),
-                                 preview=True) if tracker is not None and route is not None else None
+                                 preview=preview) if tracker is not None and route is not None else None
+
+    def quality_preview(self, route: Optional[Route], number: Optional[str]) -> Optional[Judge]:
+        """The router's question before a group's pick (quality_judge's preview)."""
+        return self.quality_judge(route, number, preview=True)
 
     def measured_acd(self, route: Route, number: str, gateways: Tuple[str, ...]) -> Optional[Acd]:
         """The router's question for an lcr route without expected_seconds (core.lcr.call_length): the
