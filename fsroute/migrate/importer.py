@@ -421,9 +421,7 @@ def _dialled(ext: Extension, bridge_index: int, bridge: Action, dest_groups: Opt
     target, group = _bridge_target(ext, bridge, group_specs, findings)
     if target is None:
         return None, None, group
-    condition = ext.conditions[bridge_index]
-    substitutes = condition.field is not None and "(" in (condition.expression or "")
-    number, error = number_template(target.number, substitutes, dest_groups)
+    number, error = number_template(target.number, _substitutes(ext.conditions[bridge_index]), dest_groups)
     if error:
         findings.fatal.append((bridge.line, error))
     gateway = None
@@ -503,10 +501,15 @@ def _cause(data: str) -> Optional[str]:
 _SET_RE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_-]{0,63})=(.+)\Z", re.S)
 
 
+def _substitutes(condition: Condition) -> bool:
+    """Whether mod_dialplan_xml fills $N in ``condition``'s actions: a field's regex holding a '('."""
+    return condition.field is not None and "(" in (condition.expression or "")
+
+
 def _value_captures(value: str, condition: Condition) -> Optional[str]:
     """Why a set/export ``value`` of an action in ``condition`` cannot go to a route's set: (whose $N are
     the destination regex's captures), or None."""
-    substitutes = condition.field is not None and "(" in (condition.expression or "")
+    substitutes = _substitutes(condition)
     groups = None
     if condition.field is not None and classify_field(condition.field)[:2] == ("var", "destination_number"):
         regex = compile_expression(condition.expression or "")
